@@ -1,0 +1,31 @@
+"""curvediag: a linter for training curves.
+
+    >>> import curvediag
+    >>> report = curvediag.diagnose("history.csv")
+    >>> report.verdict
+    'overfitting'
+
+Heavy modules (pandas) load on first use, so ``curvediag --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "diagnose", "Report", "Finding", "InputError"]
+
+
+def __getattr__(name: str):
+    if name == "diagnose":
+        from .api import diagnose
+
+        return diagnose
+    if name in ("Report", "Finding", "Skipped", "MetricSummary"):
+        from . import report
+
+        return getattr(report, name)
+    if name in ("InputError", "CurvediagError"):
+        from . import errors
+
+        return getattr(errors, name)
+    raise AttributeError(f"module 'curvediag' has no attribute {name!r}")

@@ -1,0 +1,130 @@
+"""Per-log analysis context shared by the rules: finite, smoothed tracks and
+cached measurements, so each rule reads the same numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from . import stats
+from .curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves, Series
+
+#: Points a curve needs before any trend is judged.
+MIN_POINTS = 3
+
+
+@dataclass(frozen=True, eq=False)
+class Track:
+    """The finite part of a series, downsampled for long per-step logs, with its
+    smoothed version and robust noise level."""
+
+    name: str
+    column: str
+    x: np.ndarray
+    y: np.ndarray
+    s: np.ndarray
+    sigma: float  # NaN when too short to estimate
+
+    @property
+    def n(self) -> int:
+        return int(self.y.size)
+
+    @classmethod
+    def of(cls, series: Series) -> "Track":
+        fin = series.finite()
+        x, y = stats.downsample(fin.x.astype(float), fin.y.astype(float))
+        return cls(series.name, series.column, x, y, stats.smooth(y), stats.noise_sigma(y))
+
+    @property
+    def start(self) -> float:
+        return stats.start_level(self.y)
+
+    @property
+    def end(self) -> float:
+        return stats.end_level(self.y)
+
+    def at(self, pos: float) -> float:
+        """Smoothed value at an axis position (linear interpolation, clamped)."""
+        return float(np.interp(pos, self.x, self.s))
+
+    def after(self, pos: float) -> "Track":
+        m = self.x >= pos
+        y = self.y[m]
+        return Track(self.name, self.column, self.x[m], y, self.s[m], self.sigma)
+
+
+@dataclass(frozen=True)
+class Rise:
+    """How far a loss ended above its (smoothed) minimum."""
+
+    onset_index: int
+    onset_pos: float
+    min_level: float
+    end_level: float
+    rise: float
+    relative: float
+    z: float  # rise / noise sigma; NaN when noise is unknown
+    points_after: int
+
+
+@dataclass(eq=False)
+class Context:
+    curves: Curves
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    num_classes: int | None = None
+
+    @cached_property
+    def tracks(self) -> dict[str, Track]:
+        out = {}
+        for name, series in self.curves.series.items():
+            fin = series.finite()
+            if len(fin) > 0:
+                out[name] = Track.of(series)
+        return out
+
+    @property
+    def axis_word(self) -> str:
+        """How positions are named in messages: 'step' on a step axis, else 'epoch'."""
+        return "step" if self.curves.axis_kind == "step" else "epoch"
+
+    def track(self, name: str) -> Track | None:
+        return self.tracks.get(name)
+
+    @property
+    def main_loss(self) -> Track | None:
+        """The training loss, or the validation loss when training loss is not logged."""
+        return self.track(TRAIN_LOSS) or self.track(VAL_LOSS)
+
+    @property
+    def quality(self) -> Track | None:
+        """Validation accuracy, else training accuracy."""
+        return self.track(VAL_ACC) or self.track(TRAIN_ACC)
+
+    @cached_property
+    def points(self) -> int:
+        """Points of the longest finite loss curve."""
+        return max((self.tracks[k].n for k in (TRAIN_LOSS, VAL_LOSS) if k in self.tracks), default=0)
+
+    @cached_property
+    def val_rise(self) -> Rise | None:
+        t = self.track(VAL_LOSS)
+        if t is None or t.n < MIN_POINTS:
+            return None
+        return loss_rise(t)
+
+
+def loss_rise(t: Track) -> Rise:
+    i_min = int(np.argmin(t.s))
+    # refine to the raw minimum within the smoothing half-window (the checkpoint a user would keep)
+    h = stats.window_for(t.n) // 2
+    lo, hi = max(0, i_min - h), min(t.n, i_min + h + 1)
+    i_raw = lo + int(np.argmin(t.y[lo:hi]))
+    after = t.y[i_min + 1 :]
+    min_level = float(t.s[i_min])
+    end = stats.end_level(after) if after.size else min_level
+    rise = end - min_level
+    z = rise / t.sigma if t.sigma and np.isfinite(t.sigma) and t.sigma > 0 else float("nan")
+    return Rise(i_raw, float(t.x[i_raw]), min_level, end, rise, stats.rel(rise, min_level), z, int(after.size))

@@ -1,0 +1,296 @@
+"""The library API: ``curvediag.diagnose(...)``.  The CLI is a thin layer over it."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Mapping
+
+import numpy as np
+
+from .analysis import Context
+from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
+from .errors import InputError, UsageError
+from .report import PRECEDENCE, SEVERITY_OF, Finding, MetricSummary, Report, Skipped
+from .rules import RULES, Skip
+from .table import RawTable, to_curves
+
+SPARK_POINTS = 40
+
+
+def _overrides(columns: Mapping[str, str] | None, **named: str | None) -> dict[str, str]:
+    out = {k: v for k, v in (columns or {}).items() if v}
+    out.update({k: v for k, v in named.items() if v})
+    return out
+
+
+def _table_from_frame(df, source: str) -> RawTable:
+    """A DataFrame: NaN cells are taken as *missing* (pandas cannot tell them from
+    a recorded NaN); +/-inf are recorded values."""
+    names, values, present = [], {}, {}
+    for c in df.columns:
+        col = df[c]
+        if col.dtype.kind not in "biuf":
+            import pandas as pd
+
+            col = pd.to_numeric(col, errors="coerce")
+            if col.notna().sum() == 0:
+                continue
+        v = col.to_numpy(dtype=float, na_value=np.nan)
+        names.append(str(c))
+        values[str(c)] = v
+        present[str(c)] = ~np.isnan(v)
+    return RawTable(names, values, present, len(df), "dataframe")
+
+
+def load_curves(
+    log: Any,
+    *,
+    input_format: str | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> Curves:
+    """Read ``log`` (a path, ``-``, a pandas DataFrame, or a Keras ``history.history`` dict)."""
+    from .readers import load
+    from .readers.json import _from_object
+
+    overrides = dict(columns or {})
+    if isinstance(log, (str, os.PathLike)):
+        return load(os.fspath(log), input_format, overrides)
+    if isinstance(log, dict):
+        return to_curves(_from_object(log, "<dict>"), "<dict>", overrides)
+    if hasattr(log, "columns") and hasattr(log, "to_numpy"):
+        return to_curves(_table_from_frame(log, "<DataFrame>"), "<DataFrame>", overrides)
+    if hasattr(log, "history") and isinstance(log.history, dict):  # a keras History object
+        return to_curves(_from_object(log.history, "<History>"), "<History>", overrides)
+    raise UsageError(f"cannot diagnose a {type(log).__name__}; pass a path, a DataFrame or a dict of lists")
+
+
+def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Each rule's options: its defaults updated with ``overrides[code or name]``."""
+    out = {}
+    for r in RULES:
+        opts = dict(r.options)
+        for key in (r.code, r.name):
+            for k, v in ((overrides or {}).get(key) or {}).items():
+                if k not in opts:
+                    raise UsageError(f"rule {r.code} ({r.name}) has no option {k!r}; options: {', '.join(opts) or 'none'}")
+                opts[k] = type(opts[k])(v) if not isinstance(opts[k], float) else float(v)
+        out[r.code] = opts
+    return out
+
+
+def diagnose(
+    log: Any,
+    *,
+    input_format: str | None = None,
+    loss: str | None = None,
+    val_loss: str | None = None,
+    acc: str | None = None,
+    val_acc: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    num_classes: int | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Report:
+    """Diagnose one training log and return a :class:`~curvediag.report.Report`.
+
+    ``log`` is a path (CSV, JSON, JSON Lines, ...), ``"-"`` for stdin, a pandas
+    DataFrame, or a Keras ``history.history`` dict.  ``loss``/``val_loss``/
+    ``acc``/``val_acc`` name columns the reader cannot recognise.
+    ``num_classes`` enables comparisons with chance (ln K, 1/K).  ``options``
+    overrides rule thresholds: ``{"O102": {"rise_limit": 0.2}}``.
+
+    Raises :class:`~curvediag.errors.InputError` for unreadable input.
+    """
+    if num_classes is not None and num_classes < 2:
+        raise UsageError("num_classes must be at least 2")
+    cols = _overrides(columns, train_loss=loss, val_loss=val_loss, train_acc=acc, val_acc=val_acc)
+    curves = load_curves(log, input_format=input_format, columns=cols)
+    return diagnose_curves(curves, num_classes=num_classes, options=options)
+
+
+def diagnose_curves(
+    curves: Curves,
+    *,
+    num_classes: int | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Report:
+    opts = rule_options(options)
+    ctx = Context(curves, opts, num_classes)
+    findings: list[Finding] = []
+    skipped: list[Skipped] = []
+    too_short = False
+    for rule_cls in RULES:
+        rule = rule_cls()
+        if too_short and rule.code != "D101":
+            skipped.append(Skipped(rule.code, rule.name, "too few points to judge"))
+            continue
+        try:
+            f = rule.check(ctx, opts[rule.code])
+        except Skip as s:
+            skipped.append(Skipped(rule.code, rule.name, str(s)))
+            continue
+        if f is not None:
+            findings.append(f)
+            if rule.verdict == "insufficient_data":
+                too_short = True
+    return build_report(ctx, findings, skipped)
+
+
+def _verdict(findings: list[Finding]) -> tuple[str, Finding | None]:
+    for v in PRECEDENCE:
+        for f in findings:
+            if f.verdict == v:
+                return v, f
+    return "healthy", None
+
+
+def _num(v) -> float | None:
+    return None if v is None else float(v)
+
+
+def build_report(ctx: Context, findings: list[Finding], skipped: list[Skipped]) -> Report:
+    curves = ctx.curves
+    verdict, main = _verdict(findings)
+    findings.sort(key=lambda f: (PRECEDENCE.index(f.verdict) if f.verdict in PRECEDENCE else 99))
+
+    best_epoch = best_metric = None
+    last_pos = None
+    for name, lower in ((VAL_LOSS, True), (VAL_ACC, False)):
+        s = curves.get(name)
+        if s is None:
+            continue
+        fin = s.finite()
+        if len(fin):
+            i = int(np.argmin(fin.y) if lower else np.argmax(fin.y))
+            best_epoch, best_metric, last_pos = float(fin.x[i]), name, float(fin.x[-1])
+            break
+    onset = None
+    if main is not None:
+        onset = main.evidence.get("onset", main.evidence.get("first_non_finite"))
+        if onset is None and main.verdict == "diverged" and main.span:
+            onset = main.span[0]
+    metrics = tuple(_summary(s) for n, s in curves.series.items() if n != LR or len(s.finite()))
+    report = Report(
+        source=curves.source,
+        verdict=verdict,
+        severity=SEVERITY_OF[verdict],
+        headline=_headline(ctx, verdict, main, best_epoch, best_metric),
+        best_epoch=best_epoch,
+        best_epoch_metric=best_metric,
+        onset_epoch=_num(onset),
+        epochs_after_best=None if best_epoch is None else last_pos - best_epoch,
+        final_gap=_final_gap(ctx),
+        findings=tuple(findings),
+        skipped=tuple(skipped),
+        metrics=metrics,
+        interpretation=_interpret(ctx),
+    )
+    return report
+
+
+def _summary(s) -> MetricSummary:
+    lower = s.name not in (TRAIN_ACC, VAL_ACC)
+    fin = s.finite()
+    if len(fin):
+        i = int(np.argmin(fin.y) if lower else np.argmax(fin.y))
+        best, best_at = float(fin.y[i]), float(fin.x[i])
+    else:
+        best = best_at = None
+    y = s.y
+    if y.size > SPARK_POINTS:
+        idx = np.linspace(0, y.size - 1, SPARK_POINTS).round().astype(int)
+        y = y[idx]
+    return MetricSummary(
+        name=s.name,
+        column=s.column,
+        points=len(s),
+        non_finite=int((~np.isfinite(s.y)).sum()),
+        first=float(s.y[0]) if len(s) else None,
+        best=best,
+        best_at=best_at,
+        last=float(s.y[-1]) if len(s) else None,
+        lower_is_better=lower,
+        values=tuple(float(v) for v in y),
+    )
+
+
+def _final_gap(ctx: Context) -> dict[str, float | None]:
+    t, v = ctx.track(TRAIN_LOSS), ctx.track(VAL_LOSS)
+    ta, va = ctx.track(TRAIN_ACC), ctx.track(VAL_ACC)
+    gap: dict[str, float | None] = {"loss": None, "loss_relative": None, "acc": None}
+    if t is not None and v is not None:
+        g = v.end - t.end
+        gap["loss"] = g
+        gap["loss_relative"] = g / abs(t.end) if t.end != 0 else None
+    if ta is not None and va is not None:
+        gap["acc"] = ta.end - va.end
+    return gap
+
+
+def _at(pos, ctx) -> str:
+    from .rules.base import at
+
+    return at(pos, ctx.axis_word)
+
+
+def _headline(ctx: Context, verdict: str, main: Finding | None, best, best_metric) -> str:
+    ev = main.evidence if main else {}
+    if verdict == "diverged":
+        where = ev.get("first_non_finite", ev.get("onset"))
+        what = "became non-finite" if "first_non_finite" in ev else "exploded"
+        return f"Training diverged: {ev.get('metric', 'the loss')} {what} at {_at(where, ctx)}."
+    if verdict == "not_learning":
+        return f"Not learning: {ev['metric']} improved only {abs(ev['improvement']) * 100:.1f}% over the run."
+    if verdict == "cramming":
+        return (
+            f"Cramming from {_at(ev['onset'], ctx)}: val_loss rose {ev['rise'] * 100:.0f}% above its minimum "
+            f"while val_acc fell."
+        )
+    if verdict == "overfitting":
+        tail = " while train_loss kept falling" if "train_change" in ev else ""
+        return f"Overfitting from {_at(ev['onset'], ctx)}: val_loss rose {ev['rise'] * 100:.0f}% above its minimum{tail}."
+    if verdict == "still_improving":
+        return "Still improving: the losses were still clearly falling when training stopped; train longer."
+    if verdict == "insufficient_data":
+        return f"Too few points to judge: {ev['points']} (at least {ev['needed']} needed)."
+    if best is not None and best_metric == VAL_LOSS:
+        return f"Healthy: val_loss reached its best at {_at(best, ctx)} and did not turn up."
+    if best is not None:
+        return f"Healthy: {best_metric} reached its best at {_at(best, ctx)}."
+    t = ctx.main_loss
+    return f"Healthy: {t.name} fell and settled; no validation curve to check generalisation."
+
+
+def _interpret(ctx: Context) -> str | None:
+    """Loss and accuracy read together (the four high/low combinations)."""
+    loss = ctx.track(VAL_LOSS) or ctx.track(TRAIN_LOSS)
+    acc = ctx.track(VAL_ACC) if ctx.track(VAL_LOSS) else ctx.track(TRAIN_ACC)
+    if acc is None and ctx.track(VAL_ACC) is not None and loss is not None:
+        acc = ctx.track(VAL_ACC)
+    if loss is None or acc is None or loss.n < 2 or acc.n < 2:
+        return None
+    k = ctx.num_classes
+    if k:
+        ref, ref_name = math.log(k), f"chance (ln {k} = {math.log(k):.3f})"
+        chance = 1.0 / k
+    else:
+        ref, ref_name = loss.start, "its starting level"
+        chance = None
+    if ref <= 0 or loss.end < 0:
+        return None
+    loss_high = loss.end > 0.5 * ref
+    acc_high = acc.end >= ((chance + 1) / 2 if chance is not None else 0.8)
+    acc_ref = f" (chance {chance:.3f})" if chance is not None else ""
+    facts = f"final {loss.name} {loss.end:.4g} is {loss.end / ref * 100:.0f}% of {ref_name}; {acc.name} {acc.end:.3f}{acc_ref}"
+    if loss_high and not acc_high:
+        meaning = "high loss with low accuracy: large errors on most examples"
+    elif not loss_high and not acc_high:
+        meaning = "low loss with low accuracy: small errors on many examples"
+    elif loss_high and acc_high:
+        meaning = "high loss with high accuracy: large, confident errors on a few examples"
+    else:
+        meaning = "low loss with high accuracy: small errors on a few examples, the ideal case"
+    return f"{meaning} ({facts})."
+
+
+__all__ = ["diagnose", "diagnose_curves", "load_curves", "InputError"]

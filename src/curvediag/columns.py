@@ -1,0 +1,147 @@
+"""Map a log's column names to canonical metrics.
+
+Matching is case- and separator-insensitive: ``val_loss``, ``ValLoss``,
+``val/loss`` and ``VAL-LOSS`` all normalise to ``valloss``.  Each canonical
+metric has an ordered list of aliases; the first alias present wins.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def norm(name: str) -> str:
+    """Normalise a column name for matching."""
+    return _NON_ALNUM.sub("", str(name).strip().lower())
+
+
+EPOCH_AXIS = ("epoch", "epochs", "ep")
+STEP_AXIS = ("step", "steps", "globalstep", "iter", "iters", "iteration", "iterations", "trainerglobalstep")
+
+# Ordered by preference.  "test" names are a fallback when no validation column exists.
+ALIASES: dict[str, tuple[str, ...]] = {
+    TRAIN_LOSS: (
+        "trainloss", "trainlossepoch", "loss", "lossepoch", "trainingloss", "losstrain", "trloss",
+        "traintotalloss", "avgtrainloss", "trainavgloss", "meantrainloss", "trainlossstep", "lossstep",
+    ),
+    VAL_LOSS: (
+        "valloss", "vallossepoch", "validloss", "validationloss", "evalloss", "lossval", "lossvalid",
+        "devloss", "valtotalloss", "avgvalloss", "valavgloss", "meanvalloss", "testloss",
+    ),
+    TRAIN_ACC: (
+        "trainacc", "trainaccepoch", "trainaccuracy", "trainaccuracyepoch", "acc", "accepoch", "accuracy",
+        "trainingaccuracy", "trainingacc", "categoricalaccuracy", "sparsecategoricalaccuracy",
+        "binaryaccuracy", "accuracytrain", "acctrain", "trainaccstep", "accstep",
+    ),
+    VAL_ACC: (
+        "valacc", "valaccepoch", "valaccuracy", "validacc", "validaccuracy", "validationacc",
+        "validationaccuracy", "evalacc", "evalaccuracy", "valcategoricalaccuracy",
+        "valsparsecategoricalaccuracy", "valbinaryaccuracy", "accuracyval", "accval", "devacc",
+        "devaccuracy", "testacc", "testaccuracy",
+    ),
+    LR: ("lr", "learningrate", "lrepoch"),
+}
+
+# Lower-is-better columns read as 1 - value into an accuracy slot.
+ERROR_RATE_ALIASES: dict[str, tuple[str, ...]] = {
+    TRAIN_ACC: ("trainerrorrate", "trainerror"),
+    VAL_ACC: ("valerrorrate", "validerrorrate", "validationerrorrate", "evalerrorrate", "errorrate"),
+}
+
+_FALLBACK_PREFIX = "test"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """canonical name -> (source column, transform) where transform is '' or 'error_rate'."""
+
+    columns: dict[str, tuple[str, str]]
+    notes: tuple[str, ...]
+
+
+def map_columns(
+    names: list[str],
+    overrides: dict[str, str] | None = None,
+    unprefixed_metrics_are_validation: bool = False,
+) -> Mapping:
+    """Choose a source column for each canonical metric.
+
+    ``overrides`` maps canonical names to user-given column names (matched
+    case-insensitively).  ``unprefixed_metrics_are_validation`` is for fastai,
+    whose ``accuracy``/``error_rate`` columns are computed on the validation set.
+    """
+    by_norm: dict[str, str] = {}
+    for n in names:
+        by_norm.setdefault(norm(n), n)
+    chosen: dict[str, tuple[str, str]] = {}
+    notes: list[str] = []
+    used: set[str] = set()
+
+    for canon, col in (overrides or {}).items():
+        if col is None:
+            continue
+        match = col if col in names else by_norm.get(norm(col))
+        if match is None:
+            raise KeyError(col)
+        chosen[canon] = (match, "")
+        used.add(match)
+
+    aliases = {k: list(v) for k, v in ALIASES.items()}
+    if unprefixed_metrics_are_validation:
+        for a in ("acc", "accuracy"):
+            aliases[TRAIN_ACC].remove(a)
+            aliases[VAL_ACC].append(a)
+
+    for canon in (VAL_LOSS, TRAIN_LOSS, VAL_ACC, TRAIN_ACC, LR):
+        if canon in chosen:
+            continue
+        for alias in aliases[canon]:
+            col = by_norm.get(alias)
+            if col is not None and col not in used:
+                chosen[canon] = (col, "")
+                used.add(col)
+                if alias.startswith(_FALLBACK_PREFIX):
+                    notes.append(f"no validation column; {col!r} used as {canon}")
+                break
+        else:
+            for alias in ERROR_RATE_ALIASES.get(canon, ()):
+                col = by_norm.get(alias)
+                if col is not None and col not in used:
+                    chosen[canon] = (col, "error_rate")
+                    used.add(col)
+                    break
+    # Last resort for descriptive names ("train_loss_nats_per_byte", "validation_loss_total").
+    for canon, prefixes in _FUZZY.items():
+        if canon in chosen:
+            continue
+        cands = [
+            n for n in names
+            if n not in used and norm(n).startswith(prefixes) and "loss" in norm(n)
+        ]
+        if cands:
+            col = min(cands, key=lambda n: len(norm(n)))
+            chosen[canon] = (col, "")
+            used.add(col)
+            notes.append(f"{col!r} taken as {canon} (closest name)")
+    return Mapping(chosen, tuple(notes))
+
+
+_FUZZY = {
+    VAL_LOSS: ("validation", "valid", "val", "eval", "dev"),
+    TRAIN_LOSS: ("training", "train"),
+}
+
+
+def find_axis(names: list[str]) -> tuple[str | None, str | None]:
+    """Return (epoch column, step column), either possibly None."""
+    by_norm: dict[str, str] = {}
+    for n in names:
+        by_norm.setdefault(norm(n), n)
+    epoch = next((by_norm[a] for a in EPOCH_AXIS if a in by_norm), None)
+    step = next((by_norm[a] for a in STEP_AXIS if a in by_norm), None)
+    return epoch, step

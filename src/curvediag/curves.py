@@ -1,0 +1,73 @@
+"""The canonical curve table every reader produces and every rule consumes.
+
+A :class:`Curves` holds one :class:`Series` per canonical metric.  Each series
+keeps only the points where that metric was recorded (sparse logs stay sparse),
+on the log's own axis, with NaN and infinity kept as recorded: they are
+evidence of divergence, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+#: Canonical metric names, in display order.
+TRAIN_LOSS = "train_loss"
+VAL_LOSS = "val_loss"
+TRAIN_ACC = "train_acc"
+VAL_ACC = "val_acc"
+LR = "lr"
+CANONICAL = (TRAIN_LOSS, VAL_LOSS, TRAIN_ACC, VAL_ACC, LR)
+
+
+@dataclass(frozen=True, eq=False)
+class Series:
+    """One metric: positions ``x`` on the log's axis and values ``y``."""
+
+    name: str
+    column: str
+    x: np.ndarray
+    y: np.ndarray
+    note: str | None = None  # e.g. "percent, divided by 100", "1 - error_rate"
+
+    def __len__(self) -> int:
+        return int(self.y.size)
+
+    @property
+    def finite_mask(self) -> np.ndarray:
+        return np.isfinite(self.y)
+
+    def finite(self) -> "Series":
+        """The same series without its non-finite points."""
+        m = self.finite_mask
+        if m.all():
+            return self
+        return Series(self.name, self.column, self.x[m], self.y[m], self.note)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where the curves came from and how the columns were mapped."""
+
+    path: str
+    format: str
+    rows: int
+    axis: str  # the axis column's name, or "index" when the log has none
+    columns: Mapping[str, str] = field(default_factory=dict)  # canonical -> source column
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Curves:
+    source: SourceInfo
+    series: Mapping[str, Series]
+    axis_kind: str = "epoch"  # "epoch", "step" or "index"
+
+    def get(self, name: str) -> Series | None:
+        s = self.series.get(name)
+        return s if s is not None and len(s) > 0 else None
+
+    def has(self, name: str) -> bool:
+        return self.get(name) is not None

@@ -1,0 +1,47 @@
+"""Readers: bytes -> :class:`~curvediag.table.RawTable`.
+
+One module per format family.  :func:`read_table` sniffs the content (never
+only the extension) and dispatches; :func:`load` goes on to canonical curves.
+"""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from ..table import RawTable
+from .source import decode, read_bytes
+
+FORMATS = ("csv", "json", "jsonl")
+
+
+def read_table(data: bytes, source: str, input_format: str | None = None) -> RawTable:
+    text = decode(data, source)
+    stripped = text.lstrip()
+    if not stripped:
+        raise InputError(source, "empty file")
+    fmt = input_format
+    if fmt is None:
+        head = stripped[:1]
+        if head in "{[":
+            fmt = "json"
+        elif head == "<":
+            raise InputError(source, "looks like HTML or XML, not a training log")
+        else:
+            fmt = "csv"
+    if fmt == "csv":
+        from .csv import read_csv
+
+        return read_csv(text, source)
+    if fmt in ("json", "jsonl"):
+        from .json import read_json
+
+        return read_json(text, source, lines=(fmt == "jsonl"))
+    raise InputError(source, f"unknown input format {fmt!r} (known: {', '.join(FORMATS)})")
+
+
+def load(path: str, input_format: str | None = None, overrides: dict[str, str] | None = None):
+    """Read one log (a path, or ``-`` for stdin) into :class:`~curvediag.curves.Curves`."""
+    from ..table import to_curves
+
+    source, data = read_bytes(path)
+    table = read_table(data, source, input_format)
+    return to_curves(table, source, overrides)

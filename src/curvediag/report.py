@@ -1,0 +1,150 @@
+"""Results: frozen dataclasses that renderers only read."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .curves import SourceInfo
+
+SCHEMA_VERSION = 1
+
+VERDICTS = ("diverged", "not_learning", "cramming", "overfitting", "still_improving", "insufficient_data", "healthy")
+#: Headline precedence when several verdicts apply (first wins).
+PRECEDENCE = ("diverged", "not_learning", "cramming", "overfitting", "still_improving", "insufficient_data")
+SEVERITY_OF = {
+    "diverged": "error",
+    "not_learning": "error",
+    "cramming": "error",
+    "overfitting": "warning",
+    "still_improving": "info",
+    "insufficient_data": "info",
+    "healthy": "ok",
+}
+SEVERITIES = ("ok", "info", "warning", "error")
+
+
+def severity_rank(sev: str) -> int:
+    return SEVERITIES.index(sev)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    verdict: str | None
+    severity: str
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    span: tuple[float, float] | None = None  # axis positions [start, end]
+    remedies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Skipped:
+    code: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    name: str
+    column: str
+    points: int
+    non_finite: int
+    first: float | None
+    best: float | None
+    best_at: float | None
+    last: float | None
+    lower_is_better: bool
+    values: tuple[float, ...] = ()  # the curve, downsampled for sparklines
+
+
+@dataclass(frozen=True)
+class Report:
+    source: SourceInfo
+    verdict: str
+    severity: str
+    headline: str
+    best_epoch: float | None
+    best_epoch_metric: str | None
+    onset_epoch: float | None
+    epochs_after_best: float | None
+    final_gap: Mapping[str, float | None]
+    findings: tuple[Finding, ...]
+    skipped: tuple[Skipped, ...]
+    metrics: tuple[MetricSummary, ...]
+    interpretation: str | None = None
+
+    def worst_severity(self) -> str:
+        return max((f.severity for f in self.findings), key=severity_rank, default="ok")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract (see README, "JSON output")."""
+        from . import __version__
+
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "curvediag_version": __version__,
+            "source": {
+                "path": self.source.path,
+                "format": self.source.format,
+                "rows": self.source.rows,
+                "axis": self.source.axis,
+                "columns": dict(self.source.columns),
+                "notes": list(self.source.notes),
+            },
+            "verdict": self.verdict,
+            "severity": self.severity,
+            "headline": self.headline,
+            "best_epoch": _num(self.best_epoch),
+            "best_epoch_metric": self.best_epoch_metric,
+            "onset_epoch": _num(self.onset_epoch),
+            "epochs_after_best": _num(self.epochs_after_best),
+            "final_gap": {k: _num(v) for k, v in self.final_gap.items()},
+            "interpretation": self.interpretation,
+            "findings": [
+                {
+                    "code": f.code,
+                    "name": f.name,
+                    "verdict": f.verdict,
+                    "severity": f.severity,
+                    "message": f.message,
+                    "evidence": {k: _num(v) for k, v in f.evidence.items()},
+                    "span": None if f.span is None else [_num(f.span[0]), _num(f.span[1])],
+                    "remedies": list(f.remedies),
+                }
+                for f in self.findings
+            ],
+            "skipped": [{"code": s.code, "name": s.name, "reason": s.reason} for s in self.skipped],
+            "metrics": {
+                m.name: {
+                    "column": m.column,
+                    "points": m.points,
+                    "non_finite": m.non_finite,
+                    "first": _num(m.first),
+                    "best": _num(m.best),
+                    "best_epoch": _num(m.best_at),
+                    "last": _num(m.last),
+                    "lower_is_better": m.lower_is_better,
+                }
+                for m in self.metrics
+            },
+        }
+
+
+def _num(v):
+    """JSON has no NaN/inf: they become strings, so the output stays strict JSON."""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "NaN"
+        if math.isinf(v):
+            return "Infinity" if v > 0 else "-Infinity"
+        if v.is_integer() and abs(v) < 2**53:
+            return int(v)
+        return round(v, 6) if abs(v) >= 1e-3 else float(f"{v:.6g}")
+    if hasattr(v, "item"):  # numpy scalar
+        return _num(v.item())
+    return v

@@ -1,0 +1,76 @@
+"""The rule interface.
+
+A rule is a class with a stable ``code``, a kebab-case ``name``, the
+``verdict`` it supports (or None for secondary findings), default
+``options`` (its thresholds) and ``remedies``.  Its docstring is its
+documentation: what it detects, why it matters, and its options.
+
+``check(ctx, opts)`` returns a :class:`~curvediag.report.Finding` when the
+pattern is present, ``None`` when it is not, and raises :class:`Skip` when
+it cannot run (a column is missing, too few points).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+from ..analysis import Context
+from ..report import SEVERITY_OF, Finding
+
+
+class Skip(Exception):
+    """The rule cannot run on this log; the message says why."""
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]
+    verdict: ClassVar[str | None] = None
+    options: ClassVar[dict[str, Any]] = {}
+    remedies: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def doc(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def summary(cls) -> str:
+        return cls.doc().splitlines()[0] if cls.doc() else ""
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY_OF[self.verdict] if self.verdict else "info"
+
+    def finding(self, message: str, evidence: dict[str, Any], span=None, remedies=None) -> Finding:
+        return Finding(
+            code=self.code,
+            name=self.name,
+            verdict=self.verdict,
+            severity=self.severity,
+            message=message,
+            evidence=evidence,
+            span=span,
+            remedies=tuple(self.remedies if remedies is None else remedies),
+        )
+
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:  # pragma: no cover
+        raise NotImplementedError
+
+
+def pct(x: float) -> str:
+    """0.384 -> '38%' (one decimal under 10%)."""
+    v = abs(x) * 100
+    s = f"{v:.1f}" if v < 10 else f"{v:.0f}"
+    return s + "%"
+
+
+def fmt(v: float) -> str:
+    """A measurement with 4 significant digits."""
+    return f"{v:.4g}"
+
+
+def at(pos: float, axis: str) -> str:
+    """'epoch 12' / 'step 1500' (integers shown without .0)."""
+    p = f"{pos:g}" if float(pos).is_integer() else f"{pos:.3g}"
+    return f"{axis} {p}"

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis import MIN_POINTS, Context
+from .base import Rule, Skip, at, fmt, pct
+
+
+class ExplodingLoss(Rule):
+    """The training loss blew up and never came back.
+
+    **What it detects.** The training loss (the validation loss when no training
+    loss is logged) ends far worse than it started: its final level is more than
+    ``end_limit`` (relative to the starting level) above where it began, or it
+    rose above its running minimum by more than ``spike_factor`` times the starting
+    level and did not recover half of the way. A spike that recovers is
+    instability, not divergence, and is not reported here.
+
+    **Why it matters.** Optimisation has failed: the weights moved somewhere worse
+    than a random initialisation. Training longer will not help.
+
+    **Options.** ``end_limit`` (default 1.0, i.e. ending at twice the starting level): how far above its start the final
+    loss may end. ``spike_factor`` (default 10): a peak this many starting levels
+    above the running minimum counts as an explosion even if the end is lower.
+    """
+
+    code = "D102"
+    name = "exploding-loss"
+    verdict = "diverged"
+    options = {"end_limit": 1.0, "spike_factor": 10.0}
+    remedies = (
+        "Lower the learning rate (3-10x) or add warm-up; use a decaying schedule.",
+        "Clip gradients (clip_grad_norm_ / clipnorm=1.0).",
+        "Check the data for outliers or bad labels, and normalise the inputs.",
+        "Check that the loss matches the output layer (logits vs probabilities).",
+    )
+
+    def check(self, ctx: Context, opts):
+        t = ctx.main_loss
+        if t is None:
+            raise Skip("no loss column")
+        if t.n < MIN_POINTS:
+            raise Skip(f"{t.name} has {t.n} finite points; needs {MIN_POINTS}")
+        start, end = t.start, t.end
+        scale = abs(start)
+        if scale == 0:
+            scale = float(np.max(np.abs(t.y))) or 1.0
+        runmin = np.minimum.accumulate(t.y)
+        excess = (t.y - runmin) / scale
+        i_peak = int(np.argmax(excess))
+        peak_excess = float(excess[i_peak])
+        m = float(runmin[i_peak])
+        ended_worse = (end - start) / scale
+        axis = ctx.axis_word
+        evidence = {
+            "metric": t.name,
+            "start": start,
+            "end": end,
+            "peak": float(t.y[i_peak]),
+            "peak_at": float(t.x[i_peak]),
+            "running_min_before_peak": m,
+        }
+        if ended_worse > opts["end_limit"]:
+            # onset: first point after which the loss stays above its start
+            above = t.y > start
+            i_on = int(np.flatnonzero(~above)[-1]) + 1 if (~above).any() else 0
+            i_on = min(i_on, t.n - 1)
+            evidence.update(end_above_start=ended_worse, limit=opts["end_limit"], onset=float(t.x[i_on]))
+            return self.finding(
+                f"{t.name} ended at {fmt(end)}, {pct(ended_worse)} above where it started ({fmt(start)}), "
+                f"after a peak of {fmt(t.y[i_peak])} at {at(t.x[i_peak], axis)}; limit {pct(opts['end_limit'])}",
+                evidence,
+                span=(float(t.x[i_on]), float(t.x[-1])),
+            )
+        recovered = (end - m) <= 0.5 * (start - m) if start > m else end <= m + 0.5 * scale
+        if peak_excess > opts["spike_factor"] and not recovered:
+            evidence.update(spike=peak_excess, limit=opts["spike_factor"], onset=float(t.x[i_peak]))
+            return self.finding(
+                f"{t.name} exploded to {fmt(t.y[i_peak])} at {at(t.x[i_peak], axis)}, "
+                f"{peak_excess:.3g}x its starting level above its running minimum, and did not recover; "
+                f"limit {opts['spike_factor']:g}x",
+                evidence,
+                span=(float(t.x[i_peak]), float(t.x[-1])),
+            )
+        return None

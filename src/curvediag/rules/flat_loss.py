@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import stats
+from ..analysis import MIN_POINTS, Context
+from ..curves import TRAIN_ACC, VAL_ACC
+from .base import Rule, Skip, fmt, pct
+
+
+def _chance_class_count(loss: float, acc: float | None) -> int | None:
+    """K when the loss sits at ln K (a uniform guess over K classes), with accuracy near 1/K."""
+    if not (0.5 < loss < 7.0):
+        return None
+    k = int(round(math.exp(loss)))
+    if k < 2 or abs(loss - math.log(k)) > 0.01 * math.log(k):
+        return None
+    if acc is not None and abs(acc - 1.0 / k) > max(0.05, 0.5 / k):
+        return None
+    return k
+
+
+class FlatLoss(Rule):
+    """The training loss does not decrease, or only oscillates: the model is not learning.
+
+    **What it detects.** Over the whole run the (smoothed) training loss improves
+    by less than ``flat_limit`` of its starting level, or by less than
+    ``oscillation_limit`` with no significant downward trend (Mann-Kendall,
+    |z| < 1.96) — i.e. it only wobbles. Accuracy, when logged, must not have
+    improved either (by more than ``acc_gain`` absolute): a loss that stays flat
+    while accuracy climbs is still learning. With ``--num-classes K`` the loss is
+    compared with ln K and accuracy with 1/K, the values of a uniform guess; a loss
+    sitting exactly at ln K for some K is reported as chance level even without it.
+
+    **Why it matters.** Nothing is being learned; more epochs will not help.
+
+    **Options.** ``flat_limit`` (default 0.05), ``oscillation_limit`` (default
+    0.10), ``acc_gain`` (default 0.05).
+    """
+
+    code = "L101"
+    name = "flat-training-loss"
+    verdict = "not_learning"
+    options = {"flat_limit": 0.05, "oscillation_limit": 0.10, "acc_gain": 0.05}
+    remedies = (
+        "Tune the learning rate: a flat loss suggests it is far too low (or the network is dead); "
+        "a loss that oscillates around its start suggests it is too high. Run a learning-rate range test.",
+        "Check the data pipeline: inputs and labels aligned, labels not constant or shuffled apart from inputs, inputs normalised.",
+        "Check that the loss matches the output activation (e.g. CrossEntropyLoss expects logits, not softmax outputs).",
+        "Check the initialisation and activations (dead ReLUs, vanishing gradients); try He/Xavier init, batch norm, or a residual design.",
+        "Overfit a single small batch first: if even that fails, the bug is in the model or the loss.",
+    )
+
+    def check(self, ctx: Context, opts):
+        t = ctx.main_loss
+        if t is None:
+            raise Skip("no loss column")
+        if t.n < MIN_POINTS:
+            raise Skip(f"{t.name} has {t.n} finite points; needs {MIN_POINTS}")
+        start = t.start
+        best = float(np.min(t.s))
+        end = t.end
+        imp_best = stats.rel(start - best, start)
+        imp_end = stats.rel(start - end, start)
+        z = stats.mann_kendall_z(t.y)
+        flat = imp_best < opts["flat_limit"]
+        oscillating = imp_end < opts["oscillation_limit"] and abs(z) < 1.96 and t.n >= 6
+        if not (flat or oscillating):
+            return None
+        acc = ctx.track(VAL_ACC) or ctx.track(TRAIN_ACC)
+        acc_end = None
+        evidence = {
+            "metric": t.name,
+            "start": start,
+            "best": best,
+            "end": end,
+            "improvement": imp_best,
+            "limit": opts["flat_limit"] if flat else opts["oscillation_limit"],
+            "trend_z": z,
+        }
+        if acc is not None and acc.n >= MIN_POINTS:
+            acc_end = acc.end
+            gain = float(np.max(acc.s)) - acc.start
+            noise = acc.sigma if np.isfinite(acc.sigma) else 0.0
+            evidence.update(acc_metric=acc.name, acc_start=acc.start, acc_end=acc_end, acc_gain=gain)
+            if gain > max(opts["acc_gain"], 3 * noise):
+                return None  # accuracy is climbing: it is learning
+        axis = ctx.axis_word
+        if flat:
+            msg = (
+                f"{t.name} improved only {pct(imp_best)} over {t.n} {axis}s "
+                f"({fmt(start)} -> best {fmt(best)}); limit {pct(opts['flat_limit'])}"
+            )
+        else:
+            msg = (
+                f"{t.name} only oscillates: {pct(imp_end)} net change over {t.n} {axis}s with no "
+                f"significant trend (Mann-Kendall z={z:.2f}); limit {pct(opts['oscillation_limit'])}"
+            )
+        k = ctx.num_classes
+        if k and k >= 2:
+            chance_loss, chance_acc = math.log(k), 1.0 / k
+            evidence.update(chance_loss=chance_loss, chance_acc=chance_acc)
+            msg += f"; chance level for {k} classes is loss {chance_loss:.3f}"
+            if acc_end is not None:
+                msg += f", accuracy {chance_acc:.3f} (now {acc_end:.3f})"
+        else:
+            k = _chance_class_count(end, acc_end)
+            if k:
+                evidence.update(chance_classes=k)
+                msg += f"; the loss sits at ln {k} = {math.log(k):.3f}, the loss of a uniform guess over {k} classes"
+        if acc_end is not None and "acc_gain" in evidence:
+            msg += f"; {evidence['acc_metric']} gained {evidence['acc_gain']:+.3f}"
+        return self.finding(msg, evidence, span=(float(t.x[0]), float(t.x[-1])))

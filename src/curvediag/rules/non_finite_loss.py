@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis import Context
+from ..curves import TRAIN_LOSS, VAL_LOSS
+from .base import Rule, Skip, at
+
+
+class NonFiniteLoss(Rule):
+    """A loss became NaN or infinite.
+
+    **What it detects.** Any NaN, +inf or -inf recorded in the training or
+    validation loss. Missing cells (empty, ``NA``) are not counted: only values
+    the logger actually wrote.
+
+    **Why it matters.** Once a loss is NaN the weights are NaN too; every epoch
+    after it is wasted, and a checkpoint saved after it is unusable. Loggers keep
+    writing ``nan`` rows, so a run can "finish" without anyone noticing.
+
+    **Options.** None: a single non-finite loss is one too many.
+    """
+
+    code = "D101"
+    name = "non-finite-loss"
+    verdict = "diverged"
+    remedies = (
+        "Lower the learning rate (try 3-10x lower) or add warm-up.",
+        "Clip gradients (e.g. clip_grad_norm_ / clipnorm=1.0).",
+        "Check the inputs and labels for NaN/inf and for a log or division of zero in the loss.",
+        "With mixed precision, use dynamic loss scaling (GradScaler / LossScaleOptimizer) or bf16.",
+        "Resume from the last checkpoint saved before the first non-finite epoch.",
+    )
+
+    def check(self, ctx: Context, opts):
+        present = [ctx.curves.get(n) for n in (TRAIN_LOSS, VAL_LOSS)]
+        present = [s for s in present if s is not None]
+        if not present:
+            raise Skip("no loss column")
+        hits = []
+        for s in present:
+            bad = ~np.isfinite(s.y)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                kind = "NaN" if np.isnan(s.y[i]) else "infinite"
+                hits.append((float(s.x[i]), s, int(bad.sum()), kind))
+        if not hits:
+            return None
+        pos, s, count, kind = min(hits, key=lambda h: h[0])
+        axis = ctx.axis_word
+        if count == len(s):
+            what = f"{s.name} is {kind} at every one of its {count} points"
+        else:
+            what = f"{s.name} became {kind} at {at(pos, axis)} ({count} of {len(s)} points non-finite)"
+        end = max(float(h[1].x[-1]) for h in hits)
+        evidence = {"first_non_finite": pos, "metric": s.name, "non_finite_points": count, "points": len(s)}
+        for h in hits:
+            if h[1] is not s:
+                evidence[f"{h[1].name}_non_finite_points"] = h[2]
+        return self.finding(f"{what}; limit: none allowed", evidence, span=(pos, end))

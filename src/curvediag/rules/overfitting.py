@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import stats
+from ..analysis import MIN_POINTS, Context, Rise
+from ..curves import TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from .base import Rule, Skip, at, fmt, pct
+
+OVERFIT_REMEDIES = (
+    "Stop at the best epoch: use early stopping on val_loss and restore the best checkpoint "
+    "(EarlyStopping(restore_best_weights=True) / ModelCheckpoint(save_best_only=True)).",
+    "Add regularisation: weight decay (L2), dropout, label smoothing.",
+    "Augment the training data, or collect more of it.",
+    "Use a smaller or simpler model (fewer layers or units).",
+    "Lower the learning rate late in training (a decaying schedule).",
+)
+
+
+def significant_rise(ctx: Context, opts) -> Rise:
+    """The validation-loss rise, if it passes the limits; raises Skip or returns a Rise with
+    ``relative`` below the limit when it does not."""
+    if not ctx.curves.has(VAL_LOSS):
+        raise Skip("no validation loss in the log")
+    t = ctx.track(VAL_LOSS)
+    if t is None or t.n < MIN_POINTS:
+        n = 0 if t is None else t.n
+        raise Skip(f"val_loss has {n} finite points; needs {MIN_POINTS}")
+    return ctx.val_rise
+
+
+def rise_passes(r: Rise, opts) -> bool:
+    if r.points_after < opts["min_points_after"]:
+        return False
+    if r.relative < opts["rise_limit"]:
+        return False
+    if not math.isnan(r.z) and r.z < opts["noise_z"]:
+        return False
+    return True
+
+
+def train_kept_falling(ctx: Context, r: Rise) -> tuple[bool, dict]:
+    """Training loss did not rise (much) after the validation minimum."""
+    t = ctx.track(TRAIN_LOSS)
+    if t is None or t.n < 2:
+        return True, {}
+    on = t.at(r.onset_pos)
+    end = t.end
+    change = stats.rel(end - on, on)
+    ok = change <= 0.5 * r.relative
+    return ok, {"train_loss_at_onset": on, "train_loss_end": end, "train_change": change}
+
+
+def gap_evidence(ctx: Context, r: Rise) -> dict:
+    t, v = ctx.track(TRAIN_LOSS), ctx.track(VAL_LOSS)
+    if t is None or v is None:
+        return {}
+    g_on = v.at(r.onset_pos) - t.at(r.onset_pos)
+    last = min(float(t.x[-1]), float(v.x[-1]))
+    g_end = v.at(last) - t.at(last)
+    return {"gap_at_onset": g_on, "gap_end": g_end}
+
+
+def rise_message(r: Rise, ctx: Context, opts) -> str:
+    noise = "" if math.isnan(r.z) else f", {r.z:.1f}x its noise"
+    return (
+        f"val_loss rose {pct(r.relative)} above its minimum ({fmt(r.min_level)} -> {fmt(r.end_level)}) "
+        f"after {at(r.onset_pos, ctx.axis_word)}{noise}; limit {pct(opts['rise_limit'])}"
+    )
+
+
+class Overfitting(Rule):
+    """Validation loss turned up while the training loss kept falling.
+
+    **What it detects.** The smoothed validation loss reaches its minimum and the
+    run then ends more than ``rise_limit`` above it (relative to the minimum),
+    the rise being at least ``noise_z`` times the curve's own point-to-point noise
+    and lasting at least ``min_points_after`` points, while the training loss did
+    not rise with it (if logged). When validation accuracy is still rising the
+    message says so: the model is becoming over-confident on the examples it gets
+    wrong, and accuracy, not loss, should pick the checkpoint.
+
+    **Why it matters.** Every epoch after the minimum fits noise in the training
+    set; the final weights generalise worse than the best epoch's.
+
+    **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 3),
+    ``min_points_after`` (default 2).
+    """
+
+    code = "O102"
+    name = "val-loss-rising"
+    verdict = "overfitting"
+    options = {"rise_limit": 0.10, "noise_z": 3.0, "min_points_after": 2}
+    remedies = OVERFIT_REMEDIES
+
+    def check(self, ctx: Context, opts):
+        r = significant_rise(ctx, opts)
+        if not rise_passes(r, opts):
+            return None
+        ok, tev = train_kept_falling(ctx, r)
+        if not ok:
+            return None
+        evidence = {
+            "onset": r.onset_pos,
+            "val_loss_min": r.min_level,
+            "val_loss_end": r.end_level,
+            "rise": r.relative,
+            "limit": opts["rise_limit"],
+            "noise_z": r.z,
+            **tev,
+            **gap_evidence(ctx, r),
+        }
+        msg = rise_message(r, ctx, opts)
+        if "train_change" in tev:
+            msg += f"; train_loss changed {tev['train_change'] * 100:+.1f}% over the same span"
+        else:
+            msg += "; no training loss logged, so the cause is assumed"
+        if "gap_end" in evidence and evidence["gap_at_onset"] != 0:
+            msg += f"; val-train gap {fmt(evidence['gap_at_onset'])} -> {fmt(evidence['gap_end'])}"
+        acc = ctx.track(VAL_ACC)
+        if acc is not None and acc.n >= MIN_POINTS:
+            a_on, a_end = acc.at(r.onset_pos), acc.end
+            evidence.update(val_acc_at_onset=a_on, val_acc_end=a_end)
+            if a_end > a_on + max(0.005, 0 if np.isnan(acc.sigma) else acc.sigma):
+                msg += (
+                    f"; val_acc still rose ({a_on:.3f} -> {a_end:.3f}): over-confident predictions, "
+                    "pick the checkpoint by accuracy"
+                )
+        return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
