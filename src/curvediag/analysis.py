@@ -124,7 +124,8 @@ def loss_rise(t: Track) -> Rise:
     i_raw = lo + int(np.argmin(t.y[lo:hi]))
     after = t.y[i_min + 1 :]
     min_level = float(t.s[i_min])
-    end = stats.end_level(after) if after.size else min_level
+    k = max(1, min(5, after.size // 3))
+    end = stats.end_level(after, k) if after.size else min_level
     rise = end - min_level
     z = rise / t.sigma if t.sigma and np.isfinite(t.sigma) and t.sigma > 0 else float("nan")
     return Rise(i_raw, float(t.x[i_raw]), min_level, end, rise, stats.rel(rise, min_level), z, int(after.size))

@@ -233,26 +233,24 @@ def _at(pos, ctx) -> str:
     return at(pos, ctx.axis_word)
 
 
+_HEADLINE = {
+    "diverged": "Training diverged",
+    "not_learning": "Not learning",
+    "cramming": "Cramming",
+    "overfitting": "Overfitting",
+    "still_improving": "Still improving (train longer)",
+    "insufficient_data": "Too few points to judge",
+}
+
+
 def _headline(ctx: Context, verdict: str, main: Finding | None, best, best_metric) -> str:
-    ev = main.evidence if main else {}
-    if verdict == "diverged":
-        where = ev.get("first_non_finite", ev.get("onset"))
-        what = "became non-finite" if "first_non_finite" in ev else "exploded"
-        return f"Training diverged: {ev.get('metric', 'the loss')} {what} at {_at(where, ctx)}."
-    if verdict == "not_learning":
-        return f"Not learning: {ev['metric']} improved only {abs(ev['improvement']) * 100:.1f}% over the run."
-    if verdict == "cramming":
-        return (
-            f"Cramming from {_at(ev['onset'], ctx)}: val_loss rose {ev['rise'] * 100:.0f}% above its minimum "
-            f"while val_acc fell."
-        )
-    if verdict == "overfitting":
-        tail = " while train_loss kept falling" if "train_change" in ev else ""
-        return f"Overfitting from {_at(ev['onset'], ctx)}: val_loss rose {ev['rise'] * 100:.0f}% above its minimum{tail}."
-    if verdict == "still_improving":
-        return "Still improving: the losses were still clearly falling when training stopped; train longer."
-    if verdict == "insufficient_data":
-        return f"Too few points to judge: {ev['points']} (at least {ev['needed']} needed)."
+    """One sentence: the verdict, where it starts, and the finding's main measurement."""
+    if main is not None:
+        lead = _HEADLINE[verdict]
+        onset = main.evidence.get("onset", main.evidence.get("first_non_finite"))
+        if onset is not None and verdict != "still_improving":
+            lead += f" from {_at(onset, ctx)}"
+        return f"{lead}: {main.message.split('; ')[0]}."
     if best is not None and best_metric == VAL_LOSS:
         return f"Healthy: val_loss reached its best at {_at(best, ctx)} and did not turn up."
     if best is not None:

@@ -8,20 +8,33 @@ from .base import Rule, Skip
 from .overfitting import OVERFIT_REMEDIES, gap_evidence, rise_message, rise_passes, significant_rise
 
 
+def resolution(acc: np.ndarray) -> float:
+    """The step of an accuracy curve (1 / validation-set size, when it is small):
+    the smallest gap between distinct values, ignoring float noise."""
+    u = np.unique(np.round(acc, 6))
+    if u.size < 2:
+        return 0.0
+    d = np.diff(u)
+    d = d[d > 1e-5]
+    return float(d.min()) if d.size else 0.0
+
+
 class Cramming(Rule):
     """Validation loss rose and validation accuracy fell: memorising, not learning.
 
     **What it detects.** The validation loss rises above its minimum by the same
     test as ``val-loss-rising`` (O102), and validation accuracy falls from its
-    (smoothed) peak by more than ``acc_drop`` absolute and ``noise_z`` times its
-    noise — or never rose at all while training accuracy climbed far above it
-    (by ``memorise_gap``), as with random or heavily noisy labels.
+    (smoothed) peak by more than ``acc_drop`` absolute, ``noise_z`` times its
+    noise and 2.5 steps of its resolution (one validation example) — or barely
+    moved after the validation-loss minimum (less than a tenth of what training
+    accuracy gained) while training accuracy climbed far above it (by
+    ``memorise_gap``), as with random or heavily noisy labels.
 
     **Why it matters.** The model is fitting the training examples themselves
     (including their label noise) at the cost of the pattern; unlike plain
     overfitting, even accuracy gets worse.
 
-    **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 3),
+    **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 2.5),
     ``min_points_after`` (default 2), ``acc_drop`` (default 0.02),
     ``memorise_gap`` (default 0.25).
     """
@@ -29,7 +42,7 @@ class Cramming(Rule):
     code = "O101"
     name = "val-loss-up-val-acc-down"
     verdict = "cramming"
-    options = {"rise_limit": 0.10, "noise_z": 3.0, "min_points_after": 2, "acc_drop": 0.02, "memorise_gap": 0.25}
+    options = {"rise_limit": 0.10, "noise_z": 2.5, "min_points_after": 2, "acc_drop": 0.02, "memorise_gap": 0.25}
     remedies = OVERFIT_REMEDIES + (
         "Check the labels for noise or errors (a confusion matrix of the worst examples helps).",
         "Check the train/validation split: same distribution, no duplicates across it.",
@@ -47,7 +60,7 @@ class Cramming(Rule):
         i_peak = int(np.argmax(acc.s))
         peak, end, start = float(acc.s[i_peak]), acc.end, acc.start
         noise = 0.0 if np.isnan(acc.sigma) else acc.sigma
-        need = max(opts["acc_drop"], opts["noise_z"] * noise)
+        need = max(opts["acc_drop"], opts["noise_z"] * noise, 2.5 * resolution(acc.y))
         drop = peak - end
         evidence = {
             "onset": r.onset_pos,
@@ -69,14 +82,17 @@ class Cramming(Rule):
             tr = ctx.track(TRAIN_ACC)
             if tr is None or tr.n < MIN_POINTS:
                 return None
-            gain = peak - start
+            on = acc.at(r.onset_pos)
+            gain = end - on
+            train_gain = tr.end - tr.at(r.onset_pos)
             gap = tr.end - end
-            if not (gain <= need and gap >= opts["memorise_gap"]):
+            if not (gain <= max(need, 0.1 * train_gain) and gap >= opts["memorise_gap"]):
                 return None
-            evidence.update(val_acc_gain=gain, train_acc_end=tr.end, acc_gap=gap)
+            evidence.update(val_acc_gain=gain, train_acc_gain=train_gain, train_acc_end=tr.end, acc_gap=gap)
             msg += (
-                f", while val_acc never improved ({start:.3f} -> {end:.3f}) and train_acc reached "
-                f"{tr.end:.3f}: a {gap:.2f} gap, memorised rather than learned; limit {opts['memorise_gap']:.2f}"
+                f", while val_acc barely moved after it ({on:.3f} -> {end:.3f}) as train_acc climbed "
+                f"{train_gain:+.3f} to {tr.end:.3f}: a {gap:.2f} gap, memorised rather than learned; "
+                f"limit {opts['memorise_gap']:.2f}"
             )
         return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
 

@@ -27,23 +27,26 @@ class FlatLoss(Rule):
 
     **What it detects.** Over the whole run the (smoothed) training loss improves
     by less than ``flat_limit`` of its starting level, or by less than
-    ``oscillation_limit`` with no significant downward trend (Mann-Kendall,
-    |z| < 1.96) — i.e. it only wobbles. Accuracy, when logged, must not have
+    ``oscillation_limit`` with no significant downward trend (Mann-Kendall
+    z > -1.96) — i.e. it only wobbles, or drifts up. Accuracy, when logged, must not have
     improved either (by more than ``acc_gain`` absolute): a loss that stays flat
-    while accuracy climbs is still learning. With ``--num-classes K`` the loss is
+    while accuracy climbs is still learning. Conversely, when training accuracy
+    never rose (and stayed below 0.9) while the loss fell less than
+    ``stuck_limit`` net, the model is stuck even if one early spike makes the
+    loss look as if it fell. With ``--num-classes K`` the loss is
     compared with ln K and accuracy with 1/K, the values of a uniform guess; a loss
     sitting exactly at ln K for some K is reported as chance level even without it.
 
     **Why it matters.** Nothing is being learned; more epochs will not help.
 
     **Options.** ``flat_limit`` (default 0.05), ``oscillation_limit`` (default
-    0.10), ``acc_gain`` (default 0.05).
+    0.10), ``stuck_limit`` (default 0.25), ``acc_gain`` (default 0.05).
     """
 
     code = "L101"
     name = "flat-training-loss"
     verdict = "not_learning"
-    options = {"flat_limit": 0.05, "oscillation_limit": 0.10, "acc_gain": 0.05}
+    options = {"flat_limit": 0.05, "oscillation_limit": 0.10, "stuck_limit": 0.25, "acc_gain": 0.05}
     remedies = (
         "Tune the learning rate: a flat loss suggests it is far too low (or the network is dead); "
         "a loss that oscillates around its start suggests it is too high. Run a learning-rate range test.",
@@ -66,10 +69,19 @@ class FlatLoss(Rule):
         imp_end = stats.rel(start - end, start)
         z = stats.mann_kendall_z(t.y)
         flat = imp_best < opts["flat_limit"]
-        oscillating = imp_end < opts["oscillation_limit"] and abs(z) < 1.96 and t.n >= 6
-        if not (flat or oscillating):
+        # no significant downward trend: it wobbles, or even drifts up
+        oscillating = imp_end < opts["oscillation_limit"] and z > -1.96 and t.n >= 6
+        # training accuracy never moved, and the loss did not fall much either
+        stuck = ctx.track(TRAIN_ACC) or ctx.track(VAL_ACC)
+        acc_flat = (
+            stuck is not None
+            and stuck.n >= 6
+            and imp_end < opts["stuck_limit"]
+            and float(np.max(stuck.s)) - stuck.start <= opts["acc_gain"]
+            and stuck.end < 0.9
+        )
+        if not (flat or oscillating or acc_flat):
             return None
-        acc = ctx.track(VAL_ACC) or ctx.track(TRAIN_ACC)
         acc_end = None
         evidence = {
             "metric": t.name,
@@ -77,7 +89,7 @@ class FlatLoss(Rule):
             "best": best,
             "end": end,
             "improvement": imp_best,
-            "limit": opts["flat_limit"] if flat else opts["oscillation_limit"],
+            "limit": opts["flat_limit"] if flat else opts["oscillation_limit"] if oscillating else opts["stuck_limit"],
             "trend_z": z,
         }
         if acc is not None and acc.n >= MIN_POINTS:
@@ -88,15 +100,22 @@ class FlatLoss(Rule):
             if gain > max(opts["acc_gain"], 3 * noise):
                 return None  # accuracy is climbing: it is learning
         axis = ctx.axis_word
-        if flat:
+        if not (flat or oscillating):
+            msg = (
+                f"{stuck.name} never rose (from {stuck.start:.3f}, at most {float(np.max(stuck.s)):.3f}) and "
+                f"{t.name} fell only {pct(imp_end)} net over {t.n} {axis}s; limits {opts['acc_gain']:.2f} "
+                f"accuracy, {pct(opts['stuck_limit'])} loss"
+            )
+        elif flat:
             msg = (
                 f"{t.name} improved only {pct(imp_best)} over {t.n} {axis}s "
                 f"({fmt(start)} -> best {fmt(best)}); limit {pct(opts['flat_limit'])}"
             )
         else:
             msg = (
-                f"{t.name} only oscillates: {pct(imp_end)} net change over {t.n} {axis}s with no "
-                f"significant trend (Mann-Kendall z={z:.2f}); limit {pct(opts['oscillation_limit'])}"
+                f"{t.name} only oscillates: {imp_end * -100:+.1f}% net change over {t.n} {axis}s with no "
+                f"significant downward trend (Mann-Kendall z={z:.2f}); limit {pct(opts['oscillation_limit'])} "
+                "improvement"
             )
         k = ctx.num_classes
         if k and k >= 2:

@@ -85,20 +85,38 @@ class Overfitting(Rule):
     **Why it matters.** Every epoch after the minimum fits noise in the training
     set; the final weights generalise worse than the best epoch's.
 
-    **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 3),
-    ``min_points_after`` (default 2).
+    It also detects the quieter form: the validation loss *stopped* improving
+    (it stayed within ``plateau_tol`` of its minimum, or 2x its noise but at most
+    5x ``plateau_tol``) for at
+    least ``plateau_share`` of the run, while the training loss kept falling by
+    more than ``train_drop`` over that stretch — the gap widening without the
+    validation loss turning up.
+
+    **Why it matters.** Every epoch after the minimum fits noise in the training
+    set; the final weights generalise worse than the best epoch's.
+
+    **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 2.5),
+    ``min_points_after`` (default 2), ``plateau_tol`` (default 0.02),
+    ``plateau_share`` (default 0.3), ``train_drop`` (default 0.5).
     """
 
     code = "O102"
     name = "val-loss-rising"
     verdict = "overfitting"
-    options = {"rise_limit": 0.10, "noise_z": 3.0, "min_points_after": 2}
+    options = {
+        "rise_limit": 0.10,
+        "noise_z": 2.5,
+        "min_points_after": 2,
+        "plateau_tol": 0.02,
+        "plateau_share": 0.3,
+        "train_drop": 0.5,
+    }
     remedies = OVERFIT_REMEDIES
 
     def check(self, ctx: Context, opts):
         r = significant_rise(ctx, opts)
         if not rise_passes(r, opts):
-            return None
+            return self.plateau(ctx, opts)
         ok, tev = train_kept_falling(ctx, r)
         if not ok:
             return None
@@ -129,3 +147,44 @@ class Overfitting(Rule):
                     "pick the checkpoint by accuracy"
                 )
         return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
+
+    def plateau(self, ctx: Context, opts):
+        """Validation loss flat near its minimum while the training loss keeps falling."""
+        v, t = ctx.track(VAL_LOSS), ctx.track(TRAIN_LOSS)
+        if t is None or v.n < 6 or t.n < 3:
+            return None
+        vmin = float(np.min(v.s))
+        noise = 0.0 if np.isnan(v.sigma) else v.sigma
+        tol = min(max(opts["plateau_tol"] * abs(vmin), 2 * noise), 5 * opts["plateau_tol"] * abs(vmin))
+        i_flat = int(np.flatnonzero(v.s <= vmin + tol)[0])
+        share = (v.n - 1 - i_flat) / (v.n - 1)
+        if share < opts["plateau_share"] or v.n - 1 - i_flat < 3:
+            return None
+        pos = float(v.x[i_flat])
+        t_on, t_end = t.at(pos), t.end
+        if t_on <= 0:
+            return None
+        drop = (t_on - t_end) / t_on
+        v_on = float(v.s[i_flat])
+        v_change = stats.rel(v.end - v_on, v_on)
+        if drop < opts["train_drop"] or v_change < -opts["plateau_tol"]:
+            return None
+        evidence = {
+            "onset": pos,
+            "val_loss_min": vmin,
+            "val_loss_end": v.end,
+            "plateau_share": share,
+            "train_loss_at_onset": t_on,
+            "train_loss_end": t_end,
+            "train_drop": drop,
+            "limit": opts["train_drop"],
+            "gap_at_onset": v_on - t_on,
+            "gap_end": v.end - t_end,
+        }
+        msg = (
+            f"val_loss stopped improving at {at(pos, ctx.axis_word)} (within {pct(tol / abs(vmin) if vmin else 0)} "
+            f"of its minimum {fmt(vmin)} for the last {pct(share)} of the run) while train_loss fell "
+            f"{pct(drop)} more ({fmt(t_on)} -> {fmt(t_end)}); val-train gap {fmt(v_on - t_on)} -> "
+            f"{fmt(v.end - t_end)}; limit {pct(opts['train_drop'])}"
+        )
+        return self.finding(msg, evidence, span=(pos, float(v.x[-1])))

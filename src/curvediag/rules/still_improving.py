@@ -27,9 +27,11 @@ def tail_fall(t: Track) -> dict:
     total = t.start - min(float(np.min(t.s)), fitted_end)
     z = stats.mann_kendall_z(tail)
     falling = bool(np.all(np.diff(tail) < 0)) if tail.size < 5 else z <= -1.645
+    overall = stats.mann_kendall_z(t.y) if n >= 6 else -math.inf
     return {
         "tail_points": int(tail.size),
-        "tail_drop": stats.rel(drop, fitted_end),
+        "tail_drop": stats.rel(drop, fitted_end + drop),
+        "overall_z": overall,
         "share_of_total": drop / total if total > 0 else 0.0,
         "trend_z": z,
         "falling": falling,
@@ -41,22 +43,22 @@ class StillImproving(Rule):
     """Both losses were still clearly falling when training stopped.
 
     **What it detects.** Over the last quarter of the run, each logged loss
-    (training and validation) kept falling: a significant downward trend
-    (Mann-Kendall z <= -1.645; strictly falling for very short logs), a drop of
-    at least ``share_limit`` of the run's total improvement, and at least
-    ``tail_limit`` relative to the final level, with the minimum in that last
-    quarter.
+    (training and validation) kept falling: a significant downward trend over
+    the run and over its last quarter (Mann-Kendall z <= -1.96 and <= -1.645;
+    strictly falling for very short logs), a last-quarter drop of at least
+    ``share_limit`` of the run's total improvement and at least ``tail_limit``
+    of the level where the quarter began, with the minimum in that last quarter.
 
     **Why it matters.** The run was stopped too early; more epochs (or a schedule
     that does not decay so soon) would very likely give a better model.
 
-    **Options.** ``share_limit`` (default 0.10), ``tail_limit`` (default 0.02).
+    **Options.** ``share_limit`` (default 0.05), ``tail_limit`` (default 0.02).
     """
 
     code = "T101"
     name = "losses-still-falling"
     verdict = "still_improving"
-    options = {"share_limit": 0.10, "tail_limit": 0.02}
+    options = {"share_limit": 0.05, "tail_limit": 0.02}
     remedies = (
         "Train for more epochs; keep early stopping on val_loss so it stops at the right time.",
         "If the learning rate already decayed to near zero, lengthen or restart the schedule.",
@@ -76,7 +78,8 @@ class StillImproving(Rule):
             f = tail_fall(t)
             for k, v in f.items():
                 evidence[f"{t.name}_{k}"] = v
-            if not (f["falling"] and f["min_in_tail"] and f["share_of_total"] >= opts["share_limit"]
+            if not (f["falling"] and f["overall_z"] <= -1.96 and f["min_in_tail"]
+                    and f["share_of_total"] >= opts["share_limit"]
                     and f["tail_drop"] >= opts["tail_limit"]):
                 return None
             parts.append(

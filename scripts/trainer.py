@@ -1,0 +1,168 @@
+"""A small numpy MLP that really trains, logging per-epoch curves like Keras.
+
+Used by make_samples.py (the bundled sample logs) to produce *real* training
+curves with induced causes: too little data and no regularisation, noisy
+labels, learning rates far too small or too large, ...  Deterministic for a
+given seed.  Needs scikit-learn only for its bundled datasets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Config:
+    dataset: str = "digits"       # digits | wine | breast_cancer | moons | regression
+    hidden: tuple[int, ...] = (64,)
+    activation: str = "relu"      # relu | tanh
+    optimizer: str = "adam"       # adam | sgd
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    dropout: float = 0.0
+    epochs: int = 50
+    batch: int = 32
+    train_size: int | None = None  # subsample the training set
+    label_noise: float = 0.0       # share of training labels replaced at random
+    init_scale: float = 1.0        # multiplies He/Xavier init; 0 gives a dead network
+    clip: float | None = None
+    seed: int = 0
+
+
+def load(dataset: str, seed: int):
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+
+    if dataset == "digits":
+        X, y = datasets.load_digits(return_X_y=True)
+        X = X / 16.0
+    elif dataset == "wine":
+        X, y = datasets.load_wine(return_X_y=True)
+    elif dataset == "breast_cancer":
+        X, y = datasets.load_breast_cancer(return_X_y=True)
+    elif dataset == "moons":
+        X, y = datasets.make_moons(n_samples=1500, noise=0.3, random_state=seed)
+    elif dataset == "regression":
+        X, y = datasets.make_regression(n_samples=1500, n_features=20, n_informative=10, noise=20.0, random_state=seed)
+        y = y / y.std()
+    else:
+        raise ValueError(dataset)
+    Xtr, Xva, ytr, yva = train_test_split(X, y, test_size=0.3, random_state=seed)
+    mu, sd = Xtr.mean(0), Xtr.std(0) + 1e-8
+    if dataset != "digits":
+        Xtr, Xva = (Xtr - mu) / sd, (Xva - mu) / sd
+    return Xtr, Xva, ytr, yva
+
+
+def train(cfg: Config) -> dict[str, list[float]]:
+    """Train and return Keras-style history: loss, val_loss (+ accuracy, val_accuracy)."""
+    rng = np.random.default_rng(cfg.seed)
+    Xtr, Xva, ytr, yva = load(cfg.dataset, cfg.seed)
+    regression = cfg.dataset == "regression"
+    if cfg.train_size:
+        idx = rng.choice(len(Xtr), size=min(cfg.train_size, len(Xtr)), replace=False)
+        Xtr, ytr = Xtr[idx], ytr[idx]
+    k = 1 if regression else int(max(ytr.max(), yva.max()) + 1)
+    if cfg.label_noise and not regression:
+        ytr = ytr.copy()
+        flip = rng.random(len(ytr)) < cfg.label_noise
+        ytr[flip] = rng.integers(0, k, flip.sum())
+    sizes = (Xtr.shape[1], *cfg.hidden, k)
+    W, b = [], []
+    for i, (a, c) in enumerate(zip(sizes[:-1], sizes[1:])):
+        gain = np.sqrt(2.0 / a) if cfg.activation == "relu" else np.sqrt(1.0 / a)
+        W.append(rng.normal(0, gain * cfg.init_scale, (a, c)))
+        b.append(np.zeros(c))
+    params = W + b
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    t = 0
+
+    def act(z):
+        return np.maximum(z, 0) if cfg.activation == "relu" else np.tanh(z)
+
+    def dact(z, a):
+        return (z > 0).astype(float) if cfg.activation == "relu" else 1 - a * a
+
+    def forward(X, train=False):
+        hs, zs, masks = [X], [], []
+        h = X
+        for i in range(len(W) - 1):
+            z = h @ W[i] + b[i]
+            h = act(z)
+            mask = None
+            if train and cfg.dropout:
+                mask = (rng.random(h.shape) >= cfg.dropout) / (1 - cfg.dropout)
+                h = h * mask
+            zs.append(z)
+            masks.append(mask)
+            hs.append(h)
+        out = h @ W[-1] + b[-1]
+        return out, hs, zs, masks
+
+    def loss_and_grad(out, y):
+        with np.errstate(all="ignore"):
+            if regression:
+                d = out[:, 0] - y
+                return float(np.mean(d * d)), (2 * d / len(y))[:, None], None
+            z = out - out.max(1, keepdims=True)
+            lse = np.log(np.exp(z).sum(1, keepdims=True))
+            logp = z - lse
+            loss = float(-logp[np.arange(len(y)), y].mean())
+            p = np.exp(logp)
+            g = p.copy()
+            g[np.arange(len(y)), y] -= 1
+            acc = float((out.argmax(1) == y).mean())
+            return loss, g / len(y), acc
+
+    hist: dict[str, list[float]] = {"loss": [], "val_loss": []}
+    if not regression:
+        hist["accuracy"], hist["val_accuracy"] = [], []
+    for epoch in range(cfg.epochs):
+        order = rng.permutation(len(Xtr))
+        tot, tot_acc, seen = 0.0, 0.0, 0
+        for s in range(0, len(order), cfg.batch):
+            bi = order[s : s + cfg.batch]
+            X, y = Xtr[bi], ytr[bi]
+            with np.errstate(all="ignore"):
+                out, hs, zs, masks = forward(X, train=True)
+                loss, g, acc = loss_and_grad(out, y)
+                tot += loss * len(bi)
+                tot_acc += (acc or 0.0) * len(bi)
+                seen += len(bi)
+                gW, gb = [None] * len(W), [None] * len(b)
+                for i in range(len(W) - 1, -1, -1):
+                    gW[i] = hs[i].T @ g + cfg.weight_decay * W[i]
+                    gb[i] = g.sum(0)
+                    if i:
+                        g = g @ W[i].T
+                        if masks[i - 1] is not None:
+                            g = g * masks[i - 1]
+                        g = g * dact(zs[i - 1], act(zs[i - 1]))
+                grads = gW + gb
+                if cfg.clip:
+                    norm = np.sqrt(sum(float((q * q).sum()) for q in grads))
+                    if norm > cfg.clip:
+                        grads = [q * (cfg.clip / norm) for q in grads]
+                t += 1
+                for j, (p, q) in enumerate(zip(params, grads)):
+                    if cfg.optimizer == "adam":
+                        m[j] = 0.9 * m[j] + 0.1 * q
+                        v[j] = 0.999 * v[j] + 0.001 * q * q
+                        mh, vh = m[j] / (1 - 0.9**t), v[j] / (1 - 0.999**t)
+                        p -= cfg.lr * mh / (np.sqrt(vh) + 1e-8)
+                    else:
+                        m[j] = cfg.momentum * m[j] + q
+                        p -= cfg.lr * m[j]
+        with np.errstate(all="ignore"):
+            out, *_ = forward(Xva)
+            vloss, _, vacc = loss_and_grad(out, yva)
+        hist["loss"].append(tot / seen)
+        hist["val_loss"].append(vloss)
+        if not regression:
+            hist["accuracy"].append(tot_acc / seen)
+            hist["val_accuracy"].append(vacc)
+    return hist

@@ -1,0 +1,110 @@
+"""The human report, drawn with rich.  The only module that imports rich."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from ..report import Report
+
+_BARS = "▁▂▃▄▅▆▇█"
+STYLE = {"ok": "green", "info": "cyan", "warning": "yellow", "error": "red"}
+
+
+def sparkline(values: Sequence[float]) -> str:
+    fin = [v for v in values if math.isfinite(v)]
+    if not fin:
+        return "×" * len(values)
+    lo, hi = min(fin), max(fin)
+    span = hi - lo
+    out = []
+    for v in values:
+        if not math.isfinite(v):
+            out.append("×")
+        elif span == 0:
+            out.append(_BARS[3])
+        else:
+            out.append(_BARS[min(7, int((v - lo) / span * 7.999))])
+    return "".join(out)
+
+
+def _n(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "NaN"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if v.is_integer() and abs(v) < 1e6:
+            return str(int(v))
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _pos(v) -> str:
+    return "-" if v is None else _n(float(v))
+
+
+def render(reports: Sequence[Report], console) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    for i, r in enumerate(reports):
+        if i:
+            console.rule()
+        src = r.source
+        console.print(f"[bold]{escape(src.path)}[/]  format [bold]{src.format}[/], {src.rows} rows, axis {escape(src.axis)}")
+        mapping = ", ".join(f"{k} ← {escape(v)}" for k, v in src.columns.items())
+        console.print(f"columns: {mapping}")
+        for note in src.notes:
+            console.print(f"[dim]note: {escape(note)}[/]")
+        style = STYLE[r.severity]
+        console.print(
+            Panel(
+                escape(r.headline),
+                title=f"[bold]{r.verdict.upper().replace('_', ' ')}[/] ({r.severity})",
+                border_style=style,
+                title_align="left",
+            )
+        )
+        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        for col, just in (("metric", "left"), ("first", "right"), ("best", "right"), ("at", "right"), ("last", "right"), ("curve", "left")):
+            table.add_column(col, justify=just)
+        for m in r.metrics:
+            bad = f" [red]({m.non_finite} non-finite)[/]" if m.non_finite else ""
+            table.add_row(
+                f"{m.name}{bad}", _n(m.first), _n(m.best), _pos(m.best_at), _n(m.last), sparkline(m.values)
+            )
+        console.print(table)
+        facts = []
+        if r.best_epoch is not None:
+            facts.append(f"best epoch {_pos(r.best_epoch)} (by {r.best_epoch_metric})")
+        if r.onset_epoch is not None:
+            facts.append(f"onset {_pos(r.onset_epoch)}")
+        if r.epochs_after_best is not None:
+            facts.append(f"{_pos(r.epochs_after_best)} after best")
+        gap = r.final_gap
+        if gap.get("loss") is not None:
+            rel = gap.get("loss_relative")
+            facts.append(f"final val-train loss gap {_n(gap['loss'])}" + (f" ({rel * 100:+.0f}%)" if rel is not None else ""))
+        if gap.get("acc") is not None:
+            facts.append(f"train-val acc gap {gap['acc']:+.3f}")
+        if facts:
+            console.print(" · ".join(facts))
+        if r.interpretation:
+            console.print(f"reading: {escape(r.interpretation)}")
+        for f in r.findings:
+            console.print()
+            console.print(f"[bold {STYLE[f.severity]}]{f.code}[/] [bold]{f.name}[/] [{STYLE[f.severity]}]{f.severity}[/]")
+            console.print(f"  {escape(f.message)}")
+            if f.remedies:
+                console.print("  [bold]remedies[/]")
+                for rem in f.remedies:
+                    console.print(f"  • {escape(rem)}")
+        if r.skipped:
+            console.print()
+            console.print("[dim]skipped:[/]")
+            for s in r.skipped:
+                console.print(f"[dim]  {s.code} {s.name}: {escape(s.reason)}[/]")
