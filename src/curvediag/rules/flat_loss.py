@@ -82,6 +82,7 @@ class FlatLoss(Rule):
         )
         if not (flat or oscillating or acc_flat):
             return None
+        acc = ctx.track(VAL_ACC) or ctx.track(TRAIN_ACC)
         acc_end = None
         evidence = {
             "metric": t.name,
