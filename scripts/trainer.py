@@ -29,6 +29,7 @@ class Config:
     label_noise: float = 0.0       # share of training labels replaced at random
     init_scale: float = 1.0        # multiplies He/Xavier init; 0 gives a dead network
     clip: float | None = None
+    lr_growth: float = 1.0         # lr multiplied by this after every epoch (a runaway schedule)
     seed: int = 0
 
 
@@ -121,6 +122,7 @@ def train(cfg: Config) -> dict[str, list[float]]:
     hist: dict[str, list[float]] = {"loss": [], "val_loss": []}
     if not regression:
         hist["accuracy"], hist["val_accuracy"] = [], []
+    lr = cfg.lr
     for epoch in range(cfg.epochs):
         order = rng.permutation(len(Xtr))
         tot, tot_acc, seen = 0.0, 0.0, 0
@@ -153,10 +155,11 @@ def train(cfg: Config) -> dict[str, list[float]]:
                         m[j] = 0.9 * m[j] + 0.1 * q
                         v[j] = 0.999 * v[j] + 0.001 * q * q
                         mh, vh = m[j] / (1 - 0.9**t), v[j] / (1 - 0.999**t)
-                        p -= cfg.lr * mh / (np.sqrt(vh) + 1e-8)
+                        p -= lr * mh / (np.sqrt(vh) + 1e-8)
                     else:
                         m[j] = cfg.momentum * m[j] + q
-                        p -= cfg.lr * m[j]
+                        p -= lr * m[j]
+        lr *= cfg.lr_growth
         with np.errstate(all="ignore"):
             out, *_ = forward(Xva)
             vloss, _, vacc = loss_and_grad(out, yva)

@@ -246,11 +246,7 @@ _HEADLINE = {
 def _headline(ctx: Context, verdict: str, main: Finding | None, best, best_metric) -> str:
     """One sentence: the verdict, where it starts, and the finding's main measurement."""
     if main is not None:
-        lead = _HEADLINE[verdict]
-        onset = main.evidence.get("onset", main.evidence.get("first_non_finite"))
-        if onset is not None and verdict != "still_improving":
-            lead += f" from {_at(onset, ctx)}"
-        return f"{lead}: {main.message.split('; ')[0]}."
+        return f"{_HEADLINE[verdict]}: {main.message.split('; ')[0]}."
     if best is not None and best_metric == VAL_LOSS:
         return f"Healthy: val_loss reached its best at {_at(best, ctx)} and did not turn up."
     if best is not None:

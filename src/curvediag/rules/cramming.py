@@ -75,9 +75,9 @@ class Cramming(Rule):
             "val_acc_drop_limit": need,
             **gap_evidence(ctx, r),
         }
-        msg = rise_message(r, ctx, opts)
         if drop > need and i_peak < acc.n - 1:
-            msg += f", while val_acc fell {drop:.3f} from its peak {peak:.3f} to {end:.3f}; limit {need:.3f}"
+            msg = rise_message(r, ctx, opts, f" while val_acc fell {drop:.3f} from its peak {peak:.3f} to {end:.3f}")
+            msg += f"; val_acc limit {need:.3f}"
         else:
             tr = ctx.track(TRAIN_ACC)
             if tr is None or tr.n < MIN_POINTS:
@@ -89,11 +89,11 @@ class Cramming(Rule):
             if not (gain <= max(need, 0.1 * train_gain) and gap >= opts["memorise_gap"]):
                 return None
             evidence.update(val_acc_gain=gain, train_acc_gain=train_gain, train_acc_end=tr.end, acc_gap=gap)
-            msg += (
-                f", while val_acc barely moved after it ({on:.3f} -> {end:.3f}) as train_acc climbed "
-                f"{train_gain:+.3f} to {tr.end:.3f}: a {gap:.2f} gap, memorised rather than learned; "
-                f"limit {opts['memorise_gap']:.2f}"
+            msg = rise_message(
+                r, ctx, opts,
+                f" while val_acc barely moved ({on:.3f} -> {end:.3f}) as train_acc climbed to {tr.end:.3f}",
             )
+            msg += f"; a {gap:.2f} train-val accuracy gap: memorised, not learned (limit {opts['memorise_gap']:.2f})"
         return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
 
 

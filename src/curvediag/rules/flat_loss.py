@@ -27,8 +27,9 @@ class FlatLoss(Rule):
 
     **What it detects.** Over the whole run the (smoothed) training loss improves
     by less than ``flat_limit`` of its starting level, or by less than
-    ``oscillation_limit`` with no significant downward trend (Mann-Kendall
-    z > -1.96) — i.e. it only wobbles, or drifts up. Accuracy, when logged, must not have
+    ``oscillation_limit`` (or by less than 3x its own point-to-point noise) with
+    no significant downward trend (Mann-Kendall z > -1.96) — i.e. it only
+    wobbles, or drifts up. Accuracy, when logged, must not have
     improved either (by more than ``acc_gain`` absolute): a loss that stays flat
     while accuracy climbs is still learning. Conversely, when training accuracy
     never rose (and stayed below 0.9) while the loss fell less than
@@ -70,7 +71,9 @@ class FlatLoss(Rule):
         z = stats.mann_kendall_z(t.y)
         flat = imp_best < opts["flat_limit"]
         # no significant downward trend: it wobbles, or even drifts up
-        oscillating = imp_end < opts["oscillation_limit"] and z > -1.96 and t.n >= 6
+        # (a net change inside the curve's own noise counts as none)
+        within_noise = np.isfinite(t.sigma) and (start - end) < 3 * t.sigma
+        oscillating = t.n >= 6 and z > -1.96 and (imp_end < opts["oscillation_limit"] or within_noise)
         # training accuracy never moved, and the loss did not fall much either
         stuck = ctx.track(TRAIN_ACC) or ctx.track(VAL_ACC)
         acc_flat = (

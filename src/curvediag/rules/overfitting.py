@@ -63,11 +63,12 @@ def gap_evidence(ctx: Context, r: Rise) -> dict:
     return {"gap_at_onset": g_on, "gap_end": g_end}
 
 
-def rise_message(r: Rise, ctx: Context, opts) -> str:
-    noise = "" if math.isnan(r.z) else f", {r.z:.1f}x its noise"
+def rise_message(r: Rise, ctx: Context, opts, also: str = "") -> str:
+    """'val_loss rose 38% above its minimum (...) after epoch 12<also>; limit 10% (<z>x its noise)'."""
+    noise = "" if math.isnan(r.z) else f" ({r.z:.1f}x its noise)"
     return (
         f"val_loss rose {pct(r.relative)} above its minimum ({fmt(r.min_level)} -> {fmt(r.end_level)}) "
-        f"after {at(r.onset_pos, ctx.axis_word)}{noise}; limit {pct(opts['rise_limit'])}"
+        f"after {at(r.onset_pos, ctx.axis_word)}{also}; limit {pct(opts['rise_limit'])}{noise}"
     )
 
 

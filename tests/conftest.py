@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "sample_logs"
+SHARED = REPO.parent / "shared"
+REAL_LOGS = SHARED / "real_logs"
+
+#: sample file -> the verdict it was generated to show (see sample_logs/README.md)
+SAMPLE_VERDICTS = {
+    "healthy.csv": "healthy",
+    "overfitting.csv": "overfitting",
+    "cramming_history.json": "cramming",
+    "not_learning.jsonl": "not_learning",
+    "diverged.csv": "diverged",
+    "still_improving_fastai.csv": "still_improving",
+    "insufficient_data.csv": "insufficient_data",
+}
+
+
+def sample(name: str) -> Path:
+    return SAMPLES / name
+
+
+def real_log_files() -> list[Path]:
+    if not REAL_LOGS.is_dir():
+        return []
+    return sorted(p for p in REAL_LOGS.rglob("*") if p.is_file() and p.name != "SOURCES.md")
+
+
+def noisy(values, rel=0.0, seed=0) -> list[float]:
+    """A deterministic curve with multiplicative noise of relative size ``rel``."""
+    v = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    return list(v * (1 + rel * rng.standard_normal(v.size)))
+
+
+def decay(n, start, end, tau) -> np.ndarray:
+    t = np.arange(n)
+    return end + (start - end) * np.exp(-t / tau)
+
+
+@pytest.fixture
+def write(tmp_path):
+    """write(name, text or bytes) -> path of a new file in a temp dir."""
+
+    def _write(name: str, content) -> Path:
+        p = tmp_path / name
+        if isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content, newline="")
+        return p
+
+    return _write
