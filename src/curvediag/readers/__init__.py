@@ -13,6 +13,16 @@ from .source import decode, read_bytes
 FORMATS = ("csv", "json", "jsonl")
 
 
+def _looks_like_json_scalar(text: str) -> bool:
+    import json
+
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def read_table(data: bytes, source: str, input_format: str | None = None) -> RawTable:
     text = decode(data, source)
     stripped = text.lstrip()
@@ -25,6 +35,8 @@ def read_table(data: bytes, source: str, input_format: str | None = None) -> Raw
             fmt = "json"
         elif head == "<":
             raise InputError(source, "looks like HTML or XML, not a training log")
+        elif source.lower().endswith((".json", ".jsonl", ".json.gz")) and _looks_like_json_scalar(stripped):
+            fmt = "json"  # a bare JSON value: let the JSON reader name the problem
         else:
             fmt = "csv"
     if fmt == "csv":

@@ -1,0 +1,74 @@
+"""Bad input: one line on stderr naming the file and the problem, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from curvediag.cli import app
+
+runner = CliRunner()
+
+CASES = {
+    "empty.csv": (b"", "empty file"),
+    "blank.csv": (b"\n\n   \n", "empty file"),
+    "header_only.csv": (b"epoch,loss,val_loss\n", "header only"),
+    "binary.csv": (bytes(range(256)) * 4, "binary"),
+    "latin1.csv": ("epoch,loss\n0,1.0\n1,0.9 caf\xe9\n".encode("latin-1"), "not UTF-8"),
+    "page.csv": (b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>", "HTML"),
+    "scalar.json": (b"42", "top level"),
+    "numbers.json": (b"[1, 2, 3]", "bare numbers"),
+    "nometrics.json": (b'{"name": "run1", "model": "resnet"}', "without metrics"),
+    "truncated.json": (b'{"loss": [1.0, 0.9', "invalid JSON"),
+    "deep.json": (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+    "badline.jsonl": (b'{"loss": 1.0}\n{"loss": 0.9\n{"loss": 0.8}\n', "line 2"),
+    "ragged.csv": (b"epoch,loss,val_loss\n0,1.0,1.1\n1,0.9,1.0,7,8\n", "malformed CSV"),
+    "noloss.csv": (b"epoch,foo,bar\n0,1,2\n1,2,3\n", "no recognisable loss column"),
+    "text.csv": (b"epoch,loss\n0,abc\n1,1.0\n2,0.9\n", "non-numeric value 'abc' in column 'loss'"),
+    "allna.csv": (b"epoch,loss,val_loss\n0,NA,NA\n1,NA,NA\n", "hold no values"),
+    "emptylist.json": (b"[]", "empty JSON list"),
+    "gzipbroken.csv.gz": (b"\x1f\x8b\x08\x00garbage", "gzip"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_one_line_exit_2(write, name):
+    content, problem = CASES[name]
+    p = write(name, content)
+    r = runner.invoke(app, ["analyze", str(p), "--format", "json"])
+    assert r.exit_code == 2, r.output
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert str(p) in lines[0] and problem in lines[0]
+    assert "Traceback" not in r.stderr and r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_missing_file_and_directory(tmp_path):
+    r = runner.invoke(app, ["analyze", str(tmp_path / "nope.csv")])
+    assert r.exit_code == 2 and r.stderr.strip() == f"curvediag: {tmp_path / 'nope.csv'}: no such file"
+    r = runner.invoke(app, ["analyze", str(tmp_path)])
+    assert r.exit_code == 2 and "is a directory" in r.stderr
+
+
+def test_special_file_is_not_read():
+    r = runner.invoke(app, ["analyze", "/dev/zero"])
+    assert r.exit_code == 2 and "not a regular file" in r.stderr
+
+
+def test_usage_errors_exit_2():
+    assert runner.invoke(app, ["analyze"]).exit_code == 2
+    assert runner.invoke(app, ["analyze", "x.csv", "--format", "yaml"]).exit_code == 2
+    assert runner.invoke(app, ["analyze", "x.csv", "--fail-on", "sometimes"]).exit_code == 2
+    assert runner.invoke(app, ["analyze", "-", "-"], input="").exit_code == 2
+
+
+def test_unusual_but_valid_text_is_read(write):
+    # UTF-8 BOM + CRLF + ';' + NaN/Infinity tokens + percentages
+    text = "\ufeffepoch;loss;val_loss;val_acc\r\n0;1.0;1.1;50%\r\n1;0.8;0.9;60%\r\n2;NaN;Infinity;61%\r\n"
+    r = runner.invoke(app, ["analyze", str(write("odd.csv", text.encode())), "--format", "json", "--fail-on", "never"])
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["verdict"] == "diverged" and d["metrics"]["val_acc"]["last"] == 0.61
