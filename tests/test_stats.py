@@ -10,7 +10,11 @@ from scipy import stats as sps
 
 from curvediag import stats
 
-arrays = st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=3, max_size=60).map(np.array)
+arrays = st.lists(st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False), min_size=3, max_size=60).map(np.array)
+# scaling must not underflow to zero (that would change ranks): keep away from denormals
+normal = st.lists(
+    st.floats(-1e3, 1e3, allow_nan=False).filter(lambda v: v == 0 or abs(v) > 1e-200), min_size=3, max_size=60
+).map(np.array)
 
 
 @settings(max_examples=100, deadline=None)
@@ -45,7 +49,7 @@ def test_noise_sigma_recovers_white_noise_level():
     assert est == pytest.approx(0.1, rel=0.15)
 
 
-@given(arrays, st.floats(1e-3, 1e3))
+@given(normal, st.floats(1e-3, 1e3))
 def test_statistics_are_scale_equivariant(y, c):
     assert stats.smooth(y * c) == pytest.approx(stats.smooth(y) * c, rel=1e-9, abs=1e-9)
     assert stats.mann_kendall_z(y * c) == stats.mann_kendall_z(y)

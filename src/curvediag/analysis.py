@@ -118,10 +118,10 @@ class Context:
 
 def loss_rise(t: Track) -> Rise:
     i_min = int(np.argmin(t.s))
-    # refine to the raw minimum within the smoothing half-window (the checkpoint a user would keep)
+    # the onset is the best raw checkpoint up to the smoothed minimum (plus its half-window):
+    # the epoch a user would restore, where the rise begins
     h = stats.window_for(t.n) // 2
-    lo, hi = max(0, i_min - h), min(t.n, i_min + h + 1)
-    i_raw = lo + int(np.argmin(t.y[lo:hi]))
+    i_raw = int(np.argmin(t.y[: min(t.n, i_min + h + 1)]))
     after = t.y[i_min + 1 :]
     min_level = float(t.s[i_min])
     k = max(1, min(5, after.size // 3))

@@ -15,7 +15,7 @@ from .report import PRECEDENCE, SEVERITY_OF, Finding, MetricSummary, Report, Ski
 from .rules import RULES, Skip
 from .table import RawTable, to_curves
 
-SPARK_POINTS = 40
+SPARK_POINTS = 24
 
 
 def _overrides(columns: Mapping[str, str] | None, **named: str | None) -> dict[str, str]:

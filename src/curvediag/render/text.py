@@ -48,18 +48,23 @@ def _pos(v) -> str:
 
 def render(reports: Sequence[Report], console) -> None:
     from rich.markup import escape
+    from rich.padding import Padding
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
+
+    def indented(text: str, left: int = 2, style: str = "") -> None:
+        console.print(Padding(Text(text, style=style), (0, 0, 0, left), expand=False))
 
     for i, r in enumerate(reports):
         if i:
             console.rule()
         src = r.source
         console.print(f"[bold]{escape(src.path)}[/]  format [bold]{src.format}[/], {src.rows} rows, axis {escape(src.axis)}")
-        mapping = ", ".join(f"{k} ← {escape(v)}" for k, v in src.columns.items())
-        console.print(f"columns: {mapping}")
+        mapping = ", ".join(f"{k} ← {v}" for k, v in src.columns.items())
+        console.print(Text(f"columns: {mapping}"))
         for note in src.notes:
-            console.print(f"[dim]note: {escape(note)}[/]")
+            console.print(Text(f"note: {note}", style="dim"))
         style = STYLE[r.severity]
         console.print(
             Panel(
@@ -88,23 +93,34 @@ def render(reports: Sequence[Report], console) -> None:
         gap = r.final_gap
         if gap.get("loss") is not None:
             rel = gap.get("loss_relative")
-            facts.append(f"final val-train loss gap {_n(gap['loss'])}" + (f" ({rel * 100:+.0f}%)" if rel is not None else ""))
+            if rel is None:
+                extra = ""
+            elif abs(rel) < 10:
+                extra = f" ({rel * 100:+.0f}% of train)"
+            else:
+                extra = f" (val {rel + 1:.3g}x train)"
+            facts.append(f"final val-train loss gap {_n(gap['loss'])}{extra}")
         if gap.get("acc") is not None:
             facts.append(f"train-val acc gap {gap['acc']:+.3f}")
         if facts:
             console.print(" · ".join(facts))
         if r.interpretation:
-            console.print(f"reading: {escape(r.interpretation)}")
+            console.print(Text(f"reading: {r.interpretation}"))
+        shown: set[str] = set()
         for f in r.findings:
             console.print()
             console.print(f"[bold {STYLE[f.severity]}]{f.code}[/] [bold]{f.name}[/] [{STYLE[f.severity]}]{f.severity}[/]")
-            console.print(f"  {escape(f.message)}")
-            if f.remedies:
-                console.print("  [bold]remedies[/]")
-                for rem in f.remedies:
-                    console.print(f"  • {escape(rem)}")
+            indented(f.message)
+            new = [rem for rem in f.remedies if rem not in shown]
+            if f.remedies and not new:
+                indented("remedies: as above", style="dim")
+            elif new:
+                indented("remedies" + (" (besides those above)" if len(new) < len(f.remedies) else ""), style="bold")
+                for rem in new:
+                    indented(f"• {rem}", left=4)
+            shown.update(f.remedies)
         if r.skipped:
             console.print()
             console.print("[dim]skipped:[/]")
             for s in r.skipped:
-                console.print(f"[dim]  {s.code} {s.name}: {escape(s.reason)}[/]")
+                indented(f"{s.code} {s.name}: {s.reason}", style="dim")

@@ -67,7 +67,7 @@ def rise_message(r: Rise, ctx: Context, opts, also: str = "") -> str:
     """'val_loss rose 38% above its minimum (...) after epoch 12<also>; limit 10% (<z>x its noise)'."""
     noise = "" if math.isnan(r.z) else f" ({r.z:.1f}x its noise)"
     return (
-        f"val_loss rose {pct(r.relative)} above its minimum ({fmt(r.min_level)} -> {fmt(r.end_level)}) "
+        f"val_loss rose {pct(r.relative)} above its minimum (smoothed {fmt(r.min_level)} -> {fmt(r.end_level)}) "
         f"after {at(r.onset_pos, ctx.axis_word)}{also}; limit {pct(opts['rise_limit'])}{noise}"
     )
 
