@@ -1,0 +1,61 @@
+"""The README, --help and the docs stay true to the code."""
+
+from __future__ import annotations
+
+import re
+
+from typer.testing import CliRunner
+
+from curvediag.cli import app
+from curvediag.report import VERDICTS
+from curvediag.rules import RULES
+
+from .conftest import REPO
+from .test_api import TOP_KEYS
+
+README = (REPO / "README.md").read_text()
+
+
+def code_blocks(text: str) -> list[str]:
+    return re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S)
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_second():
+    first = code_blocks(README)[0].strip().splitlines()
+    assert len(first) == 2
+    assert "sample_logs/" in first[0] and "curvediag analyze" in first[0]
+    assert "pytest" in first[1]
+    ci = (REPO / ".ci" / "run").read_text()
+    assert first[1] in ci
+    sample = re.search(r"sample_logs/\S+", first[0]).group(0)
+    assert (REPO / sample).is_file()
+
+
+def test_readme_example_output_is_current(monkeypatch):
+    monkeypatch.chdir(REPO)
+    block = next(b for b in code_blocks(README) if b.startswith("$ curvediag analyze"))
+    cmd, _, shown = block.partition("\n")
+    args = cmd.split()[2:] + ["--no-color", "--fail-on", "never"]
+    r = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    strip = lambda s: "\n".join(line.rstrip() for line in s.strip().splitlines())  # noqa: E731
+    assert strip(r.stdout) == strip(shown)
+
+
+def test_readme_documents_every_verdict_rule_and_json_key():
+    for v in VERDICTS:
+        assert f"`{v}`" in README, v
+    for key in TOP_KEYS:
+        assert f"`{key}`" in README, key
+    for r in RULES:
+        row = next((line for line in README.splitlines() if line.startswith(f"| {r.code} |")), None)
+        assert row is not None, r.code
+        assert f"| {r.name} |" in row and (r.verdict or "") in row
+        for opt, default in r.options.items():
+            assert f"`{opt}` {default:g}" in row, f"{r.code} {opt} default {default} not in README"
+
+
+def test_readme_documents_every_analyze_option():
+    r = CliRunner().invoke(app, ["analyze", "--help"])
+    opts = set(re.findall(r"(--[a-z][a-z-]+)", r.stdout)) - {"--help"}
+    for opt in opts:
+        assert opt in README, opt
