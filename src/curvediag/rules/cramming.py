@@ -5,18 +5,7 @@ import numpy as np
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_ACC, VAL_ACC, VAL_LOSS
 from .base import Rule, Skip
-from .overfitting import OVERFIT_REMEDIES, gap_evidence, rise_message, rise_passes, significant_rise
-
-
-def resolution(acc: np.ndarray) -> float:
-    """The step of an accuracy curve (1 / validation-set size, when it is small):
-    the smallest gap between distinct values, ignoring float noise."""
-    u = np.unique(np.round(acc, 6))
-    if u.size < 2:
-        return 0.0
-    d = np.diff(u)
-    d = d[d > 1e-5]
-    return float(d.min()) if d.size else 0.0
+from .overfitting import OVERFIT_REMEDIES, gap_evidence, resolution, rise_message, rise_passes, significant_rise
 
 
 class Cramming(Rule):
@@ -26,9 +15,10 @@ class Cramming(Rule):
     test as ``val-loss-rising`` (O102), and validation accuracy falls from its
     (smoothed) peak by more than ``acc_drop`` absolute, ``noise_z`` times its
     noise and 2.5 steps of its resolution (one validation example) — or barely
-    moved after the validation-loss minimum (less than a tenth of what training
-    accuracy gained) while training accuracy climbed far above it (by
-    ``memorise_gap``), as with random or heavily noisy labels.
+    moved over the whole run (less than 15% of what training accuracy gained)
+    while training accuracy climbed far above it (by ``memorise_gap``), as with
+    random or heavily noisy labels. Validation accuracy that rose and then
+    merely plateaued is overfitting (O102), not cramming.
 
     **Why it matters.** The model is fitting the training examples themselves
     (including their label noise) at the cost of the pattern; unlike plain
@@ -82,16 +72,17 @@ class Cramming(Rule):
             tr = ctx.track(TRAIN_ACC)
             if tr is None or tr.n < MIN_POINTS:
                 return None
-            on = acc.at(r.onset_pos)
-            gain = end - on
-            train_gain = tr.end - tr.at(r.onset_pos)
+            # memorising from the start: validation accuracy never gained much over the
+            # whole run, while training accuracy climbed (random or very noisy labels)
+            gain = end - start
+            train_gain = tr.end - tr.start
             gap = tr.end - end
-            if not (gain <= max(need, 0.1 * train_gain) and gap >= opts["memorise_gap"]):
+            if not (gain <= max(need, 0.15 * train_gain) and gap >= opts["memorise_gap"]):
                 return None
             evidence.update(val_acc_gain=gain, train_acc_gain=train_gain, train_acc_end=tr.end, acc_gap=gap)
             msg = rise_message(
                 r, ctx, opts,
-                f" while val_acc barely moved ({on:.3f} -> {end:.3f}) as train_acc climbed to {tr.end:.3f}",
+                f" while val_acc barely moved over the run ({start:.3f} -> {end:.3f}) as train_acc climbed to {tr.end:.3f}",
             )
             msg += f"; a {gap:.2f} train-val accuracy gap: memorised, not learned (limit {opts['memorise_gap']:.2f})"
         return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))

@@ -31,8 +31,8 @@ class FlatLoss(Rule):
     no significant downward trend (Mann-Kendall z > -1.96) — i.e. it only
     wobbles, or drifts up. Accuracy, when logged, must not have
     improved either (by more than ``acc_gain`` absolute): a loss that stays flat
-    while accuracy climbs is still learning. Conversely, when training accuracy
-    never rose (and stayed below 0.9) while the loss fell less than
+    while accuracy climbs (net, start to end) is still learning. Conversely, when
+    training accuracy never rose (and stayed below 0.9) while the loss fell less than
     ``stuck_limit`` net, the model is stuck even if one early spike makes the
     loss look as if it fell. With ``--num-classes K`` the loss is
     compared with ln K and accuracy with 1/K, the values of a uniform guess; a loss
@@ -75,12 +75,12 @@ class FlatLoss(Rule):
         within_noise = np.isfinite(t.sigma) and (start - end) < 3 * t.sigma
         oscillating = t.n >= 6 and z > -1.96 and (imp_end < opts["oscillation_limit"] or within_noise)
         # training accuracy never moved, and the loss did not fall much either
-        stuck = ctx.track(TRAIN_ACC) or ctx.track(VAL_ACC)
+        stuck = ctx.track(TRAIN_ACC)
         acc_flat = (
             stuck is not None
             and stuck.n >= 6
             and imp_end < opts["stuck_limit"]
-            and float(np.max(stuck.s)) - stuck.start <= opts["acc_gain"]
+            and stuck.end - stuck.start <= opts["acc_gain"]
             and stuck.end < 0.9
         )
         if not (flat or oscillating or acc_flat):
@@ -98,7 +98,7 @@ class FlatLoss(Rule):
         }
         if acc is not None and acc.n >= MIN_POINTS:
             acc_end = acc.end
-            gain = float(np.max(acc.s)) - acc.start
+            gain = acc.end - acc.start
             noise = acc.sigma if np.isfinite(acc.sigma) else 0.0
             evidence.update(acc_metric=acc.name, acc_start=acc.start, acc_end=acc_end, acc_gain=gain)
             if gain > max(opts["acc_gain"], 3 * noise):
@@ -106,7 +106,7 @@ class FlatLoss(Rule):
         axis = ctx.axis_word
         if not (flat or oscillating):
             msg = (
-                f"{stuck.name} never rose (from {stuck.start:.3f}, at most {float(np.max(stuck.s)):.3f}) and "
+                f"{stuck.name} never rose ({stuck.start:.3f} -> {stuck.end:.3f}) and "
                 f"{t.name} fell only {pct(imp_end)} net over {t.n} {axis}s; limits {opts['acc_gain']:.2f} "
                 f"accuracy, {pct(opts['stuck_limit'])} loss"
             )

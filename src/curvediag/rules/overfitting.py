@@ -9,6 +9,17 @@ from ..analysis import MIN_POINTS, Context, Rise
 from ..curves import TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from .base import Rule, Skip, at, fmt, pct
 
+
+def resolution(acc: np.ndarray) -> float:
+    """The step of an accuracy curve (1 / validation-set size, when it is small):
+    the smallest gap between distinct values, ignoring float noise."""
+    u = np.unique(np.round(acc, 6))
+    if u.size < 2:
+        return 0.0
+    d = np.diff(u)
+    d = d[d > 1e-5]
+    return float(d.min()) if d.size else 0.0
+
 OVERFIT_REMEDIES = (
     "Stop at the best epoch: use early stopping on val_loss and restore the best checkpoint "
     "(EarlyStopping(restore_best_weights=True) / ModelCheckpoint(save_best_only=True)).",
@@ -91,14 +102,16 @@ class Overfitting(Rule):
     5x ``plateau_tol``) for at
     least ``plateau_share`` of the run, while the training loss kept falling by
     more than ``train_drop`` over that stretch — the gap widening without the
-    validation loss turning up.
+    validation loss turning up. A validation accuracy still clearly rising over
+    that stretch, while the loss stayed flat, means the loss merely settled
+    (healthy), so it vetoes this form.
 
     **Why it matters.** Every epoch after the minimum fits noise in the training
     set; the final weights generalise worse than the best epoch's.
 
     **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 2.5),
     ``min_points_after`` (default 2), ``plateau_tol`` (default 0.02),
-    ``plateau_share`` (default 0.3), ``train_drop`` (default 0.5).
+    ``plateau_share`` (default 0.3), ``train_drop`` (default 0.25).
     """
 
     code = "O102"
@@ -110,7 +123,7 @@ class Overfitting(Rule):
         "min_points_after": 2,
         "plateau_tol": 0.02,
         "plateau_share": 0.3,
-        "train_drop": 0.5,
+        "train_drop": 0.25,
     }
     remedies = OVERFIT_REMEDIES
 
@@ -170,6 +183,14 @@ class Overfitting(Rule):
         v_change = stats.rel(v.end - v_on, v_on)
         if drop < opts["train_drop"] or v_change < -opts["plateau_tol"]:
             return None
+        acc = ctx.track(VAL_ACC)
+        if acc is not None and v_change < opts["plateau_tol"]:
+            late = acc.after(pos)
+            if late.n >= 3:
+                a_gain = late.end - acc.at(pos)
+                z = stats.mann_kendall_z(late.y) if late.n >= 5 else (1.7 if a_gain > 0 else 0.0)
+                if z >= 1.645 and a_gain > max(0.01, 2.5 * resolution(acc.y)):
+                    return None  # val_acc still climbing: the loss settled, the model still improves
         evidence = {
             "onset": pos,
             "val_loss_min": vmin,
@@ -184,7 +205,8 @@ class Overfitting(Rule):
         }
         msg = (
             f"val_loss stopped improving at {at(pos, ctx.axis_word)} (within {pct(tol / abs(vmin) if vmin else 0)} "
-            f"of its minimum {fmt(vmin)} for the last {pct(share)} of the run) while train_loss fell "
+            f"of its minimum {fmt(vmin)}, ending {v_change * 100:+.1f}% from there, over the last {pct(share)} "
+            f"of the run) while train_loss fell "
             f"{pct(drop)} more ({fmt(t_on)} -> {fmt(t_end)}); val-train gap {fmt(v_on - t_on)} -> "
             f"{fmt(v.end - t_end)}; limit {pct(opts['train_drop'])}"
         )

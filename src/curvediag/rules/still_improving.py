@@ -22,19 +22,21 @@ def tail_fall(t: Track) -> dict:
     i0 = n - 1 - k
     tail = t.y[i0:]
     slope = stats.theil_sen(tail)
-    drop = -slope * k
-    fitted_end = float(np.median(tail - slope * np.arange(tail.size))) + slope * k
-    total = t.start - min(float(np.min(t.s)), fitted_end)
+    tail_start = float(t.s[i0])
+    # the Theil-Sen drop over the tail, never more than what was observed
+    drop = min(-slope * k, tail_start - float(np.min(tail)))
+    total = t.start - float(np.min(t.s))
+    noise_ok = not np.isfinite(t.sigma) or drop >= 2 * t.sigma
     z = stats.mann_kendall_z(tail)
-    falling = bool(np.all(np.diff(tail) < 0)) if tail.size < 5 else z <= -1.645
+    falling = slope < 0 if tail.size < 5 else z <= -1.645
     overall = stats.mann_kendall_z(t.y) if n >= 6 else -math.inf
     return {
         "tail_points": int(tail.size),
-        "tail_drop": stats.rel(drop, fitted_end + drop),
+        "tail_drop": stats.rel(drop, tail_start),
         "overall_z": overall,
         "share_of_total": drop / total if total > 0 else 0.0,
         "trend_z": z,
-        "falling": falling,
+        "falling": bool(falling and noise_ok),
         "min_in_tail": int(np.argmin(t.s)) >= i0,
     }
 
@@ -45,9 +47,13 @@ class StillImproving(Rule):
     **What it detects.** Over the last quarter of the run, each logged loss
     (training and validation) kept falling: a significant downward trend over
     the run and over its last quarter (Mann-Kendall z <= -1.96 and <= -1.645;
-    strictly falling for very short logs), a last-quarter drop of at least
-    ``share_limit`` of the run's total improvement and at least ``tail_limit``
-    of the level where the quarter began, with the minimum in that last quarter.
+    a negative Theil-Sen slope for tails under 5 points; a drop of at least twice
+    the curve's own noise), a last-quarter drop of at least
+    ``tail_limit`` of the level where the quarter began, with the minimum in that
+    last quarter. The validation loss (or the only loss logged) must also still be
+    making a visible part of its progress: at least ``share_limit`` of the run's
+    total improvement in that last quarter — a curve that looks flat next to its
+    first epochs has settled, even if it still creeps down.
 
     **Why it matters.** The run was stopped too early; more epochs (or a schedule
     that does not decay so soon) would very likely give a better model.
@@ -66,7 +72,7 @@ class StillImproving(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        tracks = [t for t in (ctx.track(TRAIN_LOSS), ctx.track(VAL_LOSS)) if t is not None]
+        tracks = [t for t in (ctx.track(VAL_LOSS), ctx.track(TRAIN_LOSS)) if t is not None]
         if not tracks:
             raise Skip("no loss column")
         short = [t for t in tracks if t.n < MIN_POINTS]
@@ -78,13 +84,17 @@ class StillImproving(Rule):
             f = tail_fall(t)
             for k, v in f.items():
                 evidence[f"{t.name}_{k}"] = v
-            if not (f["falling"] and f["overall_z"] <= -1.96 and f["min_in_tail"]
-                    and f["share_of_total"] >= opts["share_limit"]
+            # the share of the total improvement is what a plot shows as "still going down";
+            # it is asked of the validation loss (the one that matters), of the training
+            # loss only when it is the only curve
+            judged = t.name == VAL_LOSS or len(tracks) == 1
+            big_share = f["share_of_total"] >= opts["share_limit"] or not judged
+            if not (f["falling"] and f["overall_z"] <= -1.96 and f["min_in_tail"] and big_share
                     and f["tail_drop"] >= opts["tail_limit"]):
                 return None
             parts.append(
                 f"{t.name} fell {pct(f['tail_drop'])} over the last {f['tail_points']} points "
-                f"({pct(f['share_of_total'])} of its total improvement, ending at {fmt(t.end)})"
+                f"({pct(f['share_of_total'])} of its total improvement, ending at {fmt(t.y[-1])})"
             )
         first_tail = min(float(t.x[t.n - 1 - tail_steps(t.n)]) for t in tracks)
         msg = "; ".join(parts) + f"; limits {pct(opts['share_limit'])} of the improvement and {pct(opts['tail_limit'])}"
