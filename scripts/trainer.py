@@ -30,6 +30,7 @@ class Config:
     init_scale: float = 1.0        # multiplies He/Xavier init; 0 gives a dead network
     clip: float | None = None
     lr_growth: float = 1.0         # lr multiplied by this after every epoch (a runaway schedule)
+    eval_every: int = 0            # > 0: per-step log, validation every this many steps
     seed: int = 0
 
 
@@ -58,8 +59,12 @@ def load(dataset: str, seed: int):
     return Xtr, Xva, ytr, yva
 
 
-def train(cfg: Config) -> dict[str, list[float]]:
-    """Train and return Keras-style history: loss, val_loss (+ accuracy, val_accuracy)."""
+def train(cfg: Config) -> dict[str, list]:
+    """Train and return Keras-style history: loss, val_loss (+ accuracy, val_accuracy).
+
+    With ``eval_every`` the history is per step instead: ``step``/``train_loss`` for
+    every batch and ``val_step``/``val_loss``/``val_acc`` every ``eval_every`` steps.
+    """
     rng = np.random.default_rng(cfg.seed)
     Xtr, Xva, ytr, yva = load(cfg.dataset, cfg.seed)
     regression = cfg.dataset == "regression"
@@ -122,6 +127,12 @@ def train(cfg: Config) -> dict[str, list[float]]:
     hist: dict[str, list[float]] = {"loss": [], "val_loss": []}
     if not regression:
         hist["accuracy"], hist["val_accuracy"] = [], []
+    steps: dict[str, list] = {"step": [], "train_loss": [], "val_step": [], "val_loss": [], "val_acc": []}
+
+    def evaluate():
+        with np.errstate(all="ignore"):
+            out, *_ = forward(Xva)
+            return loss_and_grad(out, yva)
     lr = cfg.lr
     for epoch in range(cfg.epochs):
         order = rng.permutation(len(Xtr))
@@ -150,6 +161,14 @@ def train(cfg: Config) -> dict[str, list[float]]:
                     if norm > cfg.clip:
                         grads = [q * (cfg.clip / norm) for q in grads]
                 t += 1
+                if cfg.eval_every:
+                    steps["step"].append(t)
+                    steps["train_loss"].append(loss)
+                    if t % cfg.eval_every == 0:
+                        vl, _, va = evaluate()
+                        steps["val_step"].append(t)
+                        steps["val_loss"].append(vl)
+                        steps["val_acc"].append(va)
                 for j, (p, q) in enumerate(zip(params, grads)):
                     if cfg.optimizer == "adam":
                         m[j] = 0.9 * m[j] + 0.1 * q
@@ -160,12 +179,12 @@ def train(cfg: Config) -> dict[str, list[float]]:
                         m[j] = cfg.momentum * m[j] + q
                         p -= lr * m[j]
         lr *= cfg.lr_growth
-        with np.errstate(all="ignore"):
-            out, *_ = forward(Xva)
-            vloss, _, vacc = loss_and_grad(out, yva)
+        vloss, _, vacc = evaluate()
         hist["loss"].append(tot / seen)
         hist["val_loss"].append(vloss)
         if not regression:
             hist["accuracy"].append(tot_acc / seen)
             hist["val_accuracy"].append(vacc)
+    if cfg.eval_every:
+        return steps
     return hist

@@ -40,14 +40,14 @@ class FlatLoss(Rule):
 
     **Why it matters.** Nothing is being learned; more epochs will not help.
 
-    **Options.** ``flat_limit`` (default 0.05), ``oscillation_limit`` (default
+    **Options.** ``flat_limit`` (default 0.02), ``oscillation_limit`` (default
     0.10), ``stuck_limit`` (default 0.25), ``acc_gain`` (default 0.05).
     """
 
     code = "L101"
     name = "flat-training-loss"
     verdict = "not_learning"
-    options = {"flat_limit": 0.05, "oscillation_limit": 0.10, "stuck_limit": 0.25, "acc_gain": 0.05}
+    options = {"flat_limit": 0.02, "oscillation_limit": 0.10, "stuck_limit": 0.25, "acc_gain": 0.05}
     remedies = (
         "Tune the learning rate: a flat loss suggests it is far too low (or the network is dead); "
         "a loss that oscillates around its start suggests it is too high. Run a learning-rate range test.",

@@ -58,13 +58,13 @@ class StillImproving(Rule):
     **Why it matters.** The run was stopped too early; more epochs (or a schedule
     that does not decay so soon) would very likely give a better model.
 
-    **Options.** ``share_limit`` (default 0.05), ``tail_limit`` (default 0.02).
+    **Options.** ``share_limit`` (default 0.05), ``tail_limit`` (default 0.005).
     """
 
     code = "T101"
     name = "losses-still-falling"
     verdict = "still_improving"
-    options = {"share_limit": 0.05, "tail_limit": 0.02}
+    options = {"share_limit": 0.05, "tail_limit": 0.005}
     remedies = (
         "Train for more epochs; keep early stopping on val_loss so it stops at the right time.",
         "If the learning rate already decayed to near zero, lengthen or restart the schedule.",
