@@ -61,7 +61,9 @@ def test_overfitting_threshold_moves_the_verdict():
 
 def test_overfitting_with_rising_val_acc_says_over_confident():
     rep = diag({"loss": TRAIN, "val_loss": VAL_U, "accuracy": ACC_UP, "val_accuracy": ACC_UP * 0.95})
-    assert rep.verdict == "overfitting" and "over-confident" in rep.findings[0].message
+    assert rep.verdict == "overfitting" and "O103" in codes(rep)
+    f = next(f for f in rep.findings if f.code == "O103")
+    assert "val_acc still rose" in f.message and f.severity == "info"
 
 
 def test_val_plateau_while_train_collapses_is_overfitting():

@@ -56,6 +56,25 @@ class Track:
         return Track(self.name, self.column, self.x[m], y, self.s[m], self.sigma)
 
 
+def on_cadence(train: Series, val: Series) -> Series:
+    """Per-step training values averaged over each validation interval.
+
+    A per-step log (hundreds of noisy training points, validation every N steps)
+    is judged on the validation cadence: the training value at a validation point
+    is the mean of the training points since the previous one — the smoothed
+    number a human reads off the plot, and one comparable with the validation loss.
+    """
+    if len(val) < MIN_POINTS or len(train) <= 2 * len(val):
+        return train
+    edges = np.concatenate(([-np.inf], val.x))
+    idx = np.searchsorted(edges, train.x, side="left") - 1  # interval j holds (x[j-1], x[j]]
+    keep = idx < len(val)
+    sums = np.bincount(idx[keep], weights=train.y[keep], minlength=len(val))
+    counts = np.bincount(idx[keep], minlength=len(val))
+    has = counts > 0
+    return Series(train.name, train.column, val.x[has], sums[has] / counts[has], train.note)
+
+
 @dataclass(frozen=True)
 class Rise:
     """How far a loss ended above its (smoothed) minimum."""
@@ -79,10 +98,14 @@ class Context:
     @cached_property
     def tracks(self) -> dict[str, Track]:
         out = {}
+        val = self.curves.get(VAL_LOSS)
         for name, series in self.curves.series.items():
             fin = series.finite()
-            if len(fin) > 0:
-                out[name] = Track.of(series)
+            if len(fin) == 0:
+                continue
+            if name in (TRAIN_LOSS, TRAIN_ACC) and val is not None:
+                fin = on_cadence(fin, val.finite())
+            out[name] = Track.of(fin)
         return out
 
     @property

@@ -151,7 +151,7 @@ def _num(v) -> float | None:
 def build_report(ctx: Context, findings: list[Finding], skipped: list[Skipped]) -> Report:
     curves = ctx.curves
     verdict, main = _verdict(findings)
-    findings.sort(key=lambda f: (PRECEDENCE.index(f.verdict) if f.verdict in PRECEDENCE else 99))
+    findings.sort(key=lambda f: (PRECEDENCE.index(f.verdict) if f.verdict in PRECEDENCE else 99))  # stable
 
     best_epoch = best_metric = None
     last_pos = None

@@ -7,7 +7,15 @@ Each rule lives in its own module; its class docstring is its documentation
 from __future__ import annotations
 
 from .base import Rule, Skip
+from .chance_level import ChanceLevel
 from .cramming import Cramming
+from .early_stopping import EarlyStoppingAdvice
+from .generalisation_gap import GeneralisationGap
+from .loss_spikes import LossSpikes
+from .over_confidence import OverConfidence
+from .plateau import Plateau
+from .training_length import BestEpochEarly
+from .val_better import ValBetterThanTrain
 from .exploding_loss import ExplodingLoss
 from .flat_loss import FlatLoss
 from .non_finite_loss import NonFiniteLoss
@@ -24,6 +32,15 @@ RULES: tuple[type[Rule], ...] = (
     Cramming,
     Overfitting,
     StillImproving,
+    # secondary findings: no verdict of their own, severity info
+    OverConfidence,
+    LossSpikes,
+    Plateau,
+    BestEpochEarly,
+    EarlyStoppingAdvice,
+    GeneralisationGap,
+    ValBetterThanTrain,
+    ChanceLevel,
 )
 
 

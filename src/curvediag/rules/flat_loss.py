@@ -72,7 +72,7 @@ class FlatLoss(Rule):
         flat = imp_best < opts["flat_limit"]
         # no significant downward trend: it wobbles, or even drifts up
         # (a net change inside the curve's own noise counts as none)
-        within_noise = np.isfinite(t.sigma) and (start - end) < 3 * t.sigma
+        within_noise = t.n >= 10 and np.isfinite(t.sigma) and (start - end) < 3 * t.sigma
         oscillating = t.n >= 6 and z > -1.96 and (imp_end < opts["oscillation_limit"] or within_noise)
         # training accuracy never moved, and the loss did not fall much either
         stuck = ctx.track(TRAIN_ACC)

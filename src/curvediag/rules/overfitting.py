@@ -155,11 +155,6 @@ class Overfitting(Rule):
         if acc is not None and acc.n >= MIN_POINTS:
             a_on, a_end = acc.at(r.onset_pos), acc.end
             evidence.update(val_acc_at_onset=a_on, val_acc_end=a_end)
-            if a_end > a_on + max(0.005, 0 if np.isnan(acc.sigma) else acc.sigma):
-                msg += (
-                    f"; val_acc still rose ({a_on:.3f} -> {a_end:.3f}): over-confident predictions, "
-                    "pick the checkpoint by accuracy"
-                )
         return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
 
     def plateau(self, ctx: Context, opts):

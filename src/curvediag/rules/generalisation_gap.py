@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from ..analysis import Context
+from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from .base import Rule, Skip, fmt, pct
+
+
+class GeneralisationGap(Rule):
+    """A large and widening gap between training and validation.
+
+    **What it detects.** At the end of the run the validation loss exceeds the
+    training loss by more than ``gap_limit`` (relative to the training loss) and
+    the gap grew by more than half since a third of the way into the run; or
+    training accuracy exceeds validation accuracy by more than ``acc_gap``.
+
+    **Why it matters.** The model fits the training set much better than data it
+    has not seen: it will do worse in use than its training numbers suggest, and
+    the gap says how much room regularisation or more data has to help.
+
+    **Options.** ``gap_limit`` (default 0.5), ``acc_gap`` (default 0.1).
+    """
+
+    code = "G102"
+    name = "generalisation-gap"
+    options = {"gap_limit": 0.5, "acc_gap": 0.1}
+    remedies = (
+        "Regularise: weight decay, dropout, data augmentation.",
+        "Collect more training data, or use a smaller model.",
+    )
+
+    def check(self, ctx: Context, opts):
+        t, v = ctx.track(TRAIN_LOSS), ctx.track(VAL_LOSS)
+        if t is None or v is None:
+            raise Skip("needs both training and validation loss")
+        if v.n < 3 or t.n < 3:
+            raise Skip("needs at least 3 points of each loss")
+        last = min(float(t.x[-1]), float(v.x[-1]))
+        third = float(v.x[0] + (last - v.x[0]) / 3)
+        g_end = v.at(last) - t.at(last)
+        g_third = v.at(third) - t.at(third)
+        rel_end = g_end / abs(t.at(last)) if t.at(last) else 0.0
+        parts, evidence = [], {"gap_end": g_end, "gap_at_third": g_third, "gap_relative": rel_end}
+        if rel_end > opts["gap_limit"] and g_end > 1.5 * max(g_third, 0.0):
+            how = f"{pct(rel_end)} above" if rel_end < 10 else f"at {rel_end + 1:.3g}x"
+            parts.append(
+                f"val_loss ends {how} train_loss (gap {fmt(g_third)} -> {fmt(g_end)}, widening); "
+                f"limit {pct(opts['gap_limit'])} above"
+            )
+        ta, va = ctx.track(TRAIN_ACC), ctx.track(VAL_ACC)
+        if ta is not None and va is not None:
+            acc_gap = ta.end - va.end
+            evidence["acc_gap"] = acc_gap
+            if acc_gap > opts["acc_gap"]:
+                parts.append(f"train_acc ends {acc_gap:.3f} above val_acc; limit {opts['acc_gap']:.2f}")
+        if not parts:
+            return None
+        return self.finding("; ".join(parts), evidence)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis import MIN_POINTS, Context
+from ..curves import VAL_ACC
+from .base import Rule, Skip, at, pct
+from .overfitting import rise_passes, significant_rise
+
+
+class OverConfidence(Rule):
+    """Validation loss rose while validation accuracy still rose: over-confidence.
+
+    **What it detects.** The validation loss rises above its minimum by the test
+    of ``val-loss-rising`` (``rise_limit``, ``noise_z``), yet validation accuracy
+    at the end is higher than at that minimum (by more than its noise).
+
+    **Why it matters.** The model keeps getting more examples right but is
+    becoming very confident on the ones it gets wrong; the loss, not the
+    accuracy, is what degrades. A checkpoint picked by val_loss is then not the
+    most accurate one; calibration suffers.
+
+    **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 2.5),
+    ``min_points_after`` (default 2).
+    """
+
+    code = "O103"
+    name = "over-confidence"
+    options = {"rise_limit": 0.10, "noise_z": 2.5, "min_points_after": 2}
+    remedies = (
+        "Select the checkpoint by validation accuracy (or the metric you ship), not by val_loss.",
+        "Add label smoothing or weight decay; calibrate the probabilities afterwards (temperature scaling).",
+    )
+
+    def check(self, ctx: Context, opts):
+        if not ctx.curves.has(VAL_ACC):
+            raise Skip("no validation accuracy in the log")
+        r = significant_rise(ctx, opts)
+        acc = ctx.track(VAL_ACC)
+        if acc is None or acc.n < MIN_POINTS or not rise_passes(r, opts):
+            return None
+        a_on, a_end = acc.at(r.onset_pos), acc.end
+        noise = 0.0 if np.isnan(acc.sigma) else acc.sigma
+        if a_end <= a_on + max(0.005, noise):
+            return None
+        return self.finding(
+            f"val_loss rose {pct(r.relative)} after {at(r.onset_pos, ctx.axis_word)} while val_acc still rose "
+            f"{a_on:.3f} -> {a_end:.3f}; limit {pct(opts['rise_limit'])}",
+            {"onset": r.onset_pos, "rise": r.relative, "val_acc_at_onset": a_on, "val_acc_end": a_end},
+            span=(r.onset_pos, float(acc.x[-1])),
+        )

@@ -1,0 +1,25 @@
+"""Shared helpers for the secondary findings (no verdict of their own)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis import Context, Track
+from ..curves import TRAIN_LOSS, VAL_LOSS
+
+
+def loss_track(ctx: Context, prefer_val: bool = False) -> Track | None:
+    order = (VAL_LOSS, TRAIN_LOSS) if prefer_val else (TRAIN_LOSS, VAL_LOSS)
+    for name in order:
+        t = ctx.track(name)
+        if t is not None:
+            return t
+    return None
+
+
+def causal_median(y: np.ndarray, w: int) -> np.ndarray:
+    """Median of the w points before each point (NaN where there are none)."""
+    out = np.full(y.size, np.nan)
+    for i in range(1, y.size):
+        out[i] = np.median(y[max(0, i - w) : i])
+    return out

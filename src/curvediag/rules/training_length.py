@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis import Context
+from ..curves import VAL_LOSS
+from .base import Rule, Skip, at, pct
+
+
+class BestEpochEarly(Rule):
+    """The best epoch came very early: far too many epochs were run.
+
+    **What it detects.** The minimum of the validation loss lies in the first
+    ``share`` of a run of at least 20 points.
+
+    **Why it matters.** Nearly all of the compute after the best epoch was wasted,
+    and unless the best checkpoint was kept, the final model is worse than it was
+    near the start.
+
+    **Options.** ``share`` (default 0.1).
+    """
+
+    code = "T102"
+    name = "best-epoch-early"
+    options = {"share": 0.1}
+    remedies = (
+        "Use early stopping on val_loss with a patience of a few epochs, restoring the best weights.",
+        "Run far fewer epochs, or lower the learning rate so that progress is spread over the run.",
+    )
+
+    def check(self, ctx: Context, opts):
+        s = ctx.curves.get(VAL_LOSS)
+        if s is None:
+            raise Skip("no validation loss in the log")
+        fin = s.finite()
+        if len(fin) < 20:
+            raise Skip("needs at least 20 validation points")
+        i = int(np.argmin(fin.y))
+        frac = i / (len(fin) - 1)
+        if frac >= opts["share"]:
+            return None
+        return self.finding(
+            f"val_loss was best at {at(float(fin.x[i]), ctx.axis_word)}, {pct(frac)} of the way into the run; "
+            f"limit {pct(opts['share'])}",
+            {"best": float(fin.x[i]), "share": frac, "limit": opts["share"]},
+            span=(float(fin.x[i]), float(fin.x[-1])),
+        )
