@@ -96,3 +96,28 @@ def test_column_order_does_not_matter(name, tmp_path):
         pytest.skip("CSV samples only")
     df[df.columns[::-1]].to_csv(tmp_path / "r.csv", index=False, na_rep="nan")
     assert diagnose(tmp_path / "r.csv").verdict == SAMPLE_VERDICTS[name]
+
+
+ALIASES = {
+    "train_loss": ["loss", "train_loss", "TrainLoss", "training_loss", "train/loss", "Train-Loss"],
+    "val_loss": ["val_loss", "valid_loss", "eval_loss", "ValLoss", "validation_loss", "val/loss"],
+    "train_acc": ["accuracy", "acc", "train_acc", "train_accuracy", "TrainAcc"],
+    "val_acc": ["val_accuracy", "val_acc", "valid_acc", "ValAcc", "validation_accuracy", "eval_accuracy"],
+}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(sorted(SAMPLE_VERDICTS)), data=st.data())
+def test_renaming_to_any_alias_and_shuffling_columns_keeps_the_verdict(name, data, tmp_path):
+    import pandas as pd
+
+    curves = SAMPLES[name]
+    cols = {}
+    for k, s in curves.series.items():
+        if k in ALIASES:
+            cols[data.draw(st.sampled_from(ALIASES[k]), label=k)] = s.y
+    order = data.draw(st.permutations(sorted(cols)), label="order")
+    df = pd.DataFrame({c: cols[c] for c in order})
+    path = tmp_path / f"{name}.renamed.csv"
+    df.to_csv(path, index=False, na_rep="nan")
+    assert diagnose(path).verdict == SAMPLE_VERDICTS[name]

@@ -112,11 +112,14 @@ def verify(cause: str, tl, vl, va=None, ta=None) -> tuple[bool, float | None]:
         memorised = ta is not None and accs.max() < accs[0] + 0.05 and _ma(np.asarray(ta, float))[-1] - accs[-1] > 0.3
         return bool(fell or memorised), float(imin)
     if cause == "not_learning":
-        flat = ts[-1] > 0.9 * ts[0]
+        # flat: under 2% net change, or a loss stuck within 10% while accuracy never moves
+        flat = ts[-1] > 0.98 * ts[0]
+        stuck = accs is not None and ts[-1] > 0.9 * ts[0] and np.ptp(accs) < 0.03
         acc_flat = accs is None or accs[-1] - accs[0] < 0.05
-        return flat and acc_flat, None
+        return bool((flat or stuck) and acc_flat), None
     if cause == "still_improving":
-        return bool(imin >= vl.size - 2 and last_share > 0.15 and ts[-1] < ts[-q - 1]), None
+        visible = (vs[0] - vs[-1]) / abs(vs[0]) > 0.05  # a decline a plot shows, not a creep
+        return bool(visible and imin >= vl.size - 2 and last_share > 0.15 and ts[-1] < ts[-q - 1]), None
     if cause == "healthy":
         return bool(rise < 0.03 and last_share < 0.03 and total > 0.3 * abs(vs[0])), None
     raise ValueError(cause)
@@ -194,9 +197,11 @@ def job(args):
 
 
 def main() -> int:
-    RUNS.mkdir(exist_ok=True)
-    for old in RUNS.iterdir():
-        old.unlink()
+    import shutil
+
+    out = HERE / "runs.new"  # written aside, swapped in at the end
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
     plan = {"healthy": 40, "overfitting": 60, "cramming": 36, "not_learning": 32, "diverged": 36, "still_improving": 44}
     jobs = [(c, s, False) for c, n in plan.items() for s in range(n)]
     jobs += [(c, 100 + s, True) for c in ("healthy", "overfitting", "diverged", "still_improving") for s in range(5)]
@@ -219,19 +224,21 @@ def main() -> int:
                 fmt, name = "step_csv", f"{cause}_s{seed}_steps.csv"
                 if cfg.dataset == "regression":
                     h["val_acc"] = [None] * len(h["val_acc"])
-                write_step_log(RUNS / name, h)
+                write_step_log(out / name, h)
             else:
                 fmt = FORMATS[(seed + len(cause)) % len(FORMATS)]
                 if cause == "cramming" and fmt == "fastai_csv":
                     fmt = "keras_csv"  # cramming is judged with training accuracy, which fastai does not log
                 name = f"{cause}_s{seed}.{EXT[fmt]}"
-                write_epoch_log(RUNS / name, fmt, h)
+                write_epoch_log(out / name, fmt, h)
             rows.append({
                 "file": name, "verdict": cause, "onset": "" if onset is None else f"{onset:g}", "format": fmt,
                 "dataset": cfg.dataset, "seed": seed, "cause": what,
                 "config": json.dumps({k: v for k, v in asdict(cfg).items() if v != getattr(Config(), k)}),
             })
     rows.sort(key=lambda r: r["file"])
+    shutil.rmtree(RUNS, ignore_errors=True)
+    out.rename(RUNS)
     with (HERE / "labels.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
         w.writeheader()

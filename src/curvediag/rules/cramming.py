@@ -25,14 +25,14 @@ class Cramming(Rule):
     overfitting, even accuracy gets worse.
 
     **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 2.5),
-    ``min_points_after`` (default 2), ``acc_drop`` (default 0.02),
+    ``min_points_after`` (default 2), ``acc_drop`` (default 0.03),
     ``memorise_gap`` (default 0.25).
     """
 
     code = "O101"
     name = "val-loss-up-val-acc-down"
     verdict = "cramming"
-    options = {"rise_limit": 0.10, "noise_z": 2.5, "min_points_after": 2, "acc_drop": 0.02, "memorise_gap": 0.25}
+    options = {"rise_limit": 0.10, "noise_z": 2.5, "min_points_after": 2, "acc_drop": 0.03, "memorise_gap": 0.25}
     remedies = OVERFIT_REMEDIES + (
         "Check the labels for noise or errors (a confusion matrix of the worst examples helps).",
         "Check the train/validation split: same distribution, no duplicates across it.",

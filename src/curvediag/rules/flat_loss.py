@@ -32,7 +32,8 @@ class FlatLoss(Rule):
     wobbles, or drifts up. Accuracy, when logged, must not have
     improved either (by more than ``acc_gain`` absolute): a loss that stays flat
     while accuracy climbs (net, start to end) is still learning. Conversely, when
-    training accuracy never rose (and stayed below 0.9) while the loss fell less than
+    training accuracy (or, without it, a validation accuracy that never moved at
+    all) never rose (and stayed below 0.9) while the loss fell less than
     ``stuck_limit`` net, the model is stuck even if one early spike makes the
     loss look as if it fell. With ``--num-classes K`` the loss is
     compared with ln K and accuracy with 1/K, the values of a uniform guess; a loss
@@ -75,7 +76,13 @@ class FlatLoss(Rule):
         within_noise = t.n >= 10 and np.isfinite(t.sigma) and (start - end) < 3 * t.sigma
         oscillating = t.n >= 6 and z > -1.96 and (imp_end < opts["oscillation_limit"] or within_noise)
         # training accuracy never moved, and the loss did not fall much either
+        # (validation accuracy counts only when it never moved at all: a dead network
+        # predicting the majority class; a validation accuracy that swings is no evidence)
         stuck = ctx.track(TRAIN_ACC)
+        if stuck is None:
+            va = ctx.track(VAL_ACC)
+            if va is not None and va.n >= 6 and float(np.ptp(va.s)) <= opts["acc_gain"]:
+                stuck = va
         acc_flat = (
             stuck is not None
             and stuck.n >= 6
