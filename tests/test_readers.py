@@ -196,3 +196,22 @@ def test_hf_log_history_skips_summary_entry(write):
     assert c.source.format == "hf_trainer_state"
     assert ys(c, "train_loss") == [0.7, 0.6, 0.5, 0.45]
     assert ys(c, "val_loss") == [0.65, 0.6]
+
+
+def test_ultralytics_components_are_summed_and_map_is_the_quality_metric(write):
+    # Ultralytics results.csv as older versions write it: space-padded headers, epochs from 1
+    head = "                  epoch,         train/box_loss,         train/cls_loss,   metrics/mAP50-95(B),           val/box_loss,           val/cls_loss,                 lr/pg0\n"
+    rows = "".join(f"{i + 1:>23},{1.0 - 0.05 * i:>23},{2.0 - 0.1 * i:>23},{0.1 + 0.02 * i:>23},{1.1 - 0.04 * i:>23},{2.1 - 0.08 * i:>23},{0.01:>23}\n" for i in range(6))
+    c = load_curves(write("results.csv", head + rows))
+    assert c.source.format == "ultralytics_csv"
+    assert np.allclose(ys(c, "train_loss"), [3.0 - 0.15 * i for i in range(6)])
+    assert np.allclose(ys(c, "val_loss"), [3.2 - 0.12 * i for i in range(6)])
+    assert c.source.columns["val_acc"] == "metrics/mAP50-95(B)"
+    assert list(c.series["val_loss"].x) == [1, 2, 3, 4, 5, 6]
+
+
+def test_detectron2_total_loss_on_iterations(write):
+    lines = [json.dumps({"iteration": 19 + 20 * i, "total_loss": 2.0 - 0.1 * i, "loss_cls": 1.0, "lr": 0.001}) for i in range(5)]
+    c = load_curves(write("metrics.json", "\n".join(lines) + "\n"))
+    assert c.source.columns["train_loss"] == "total_loss"
+    assert c.axis_kind == "step" and list(c.series["train_loss"].x)[:2] == [19, 39]

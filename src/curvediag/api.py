@@ -191,7 +191,7 @@ def build_report(ctx: Context, findings: list[Finding], skipped: list[Skipped]) 
 def _summary(s) -> MetricSummary:
     lower = s.name not in (TRAIN_ACC, VAL_ACC)
     fin = s.finite()
-    if len(fin):
+    if len(fin) and s.name != LR:  # a learning rate has no "best"
         i = int(np.argmin(fin.y) if lower else np.argmax(fin.y))
         best, best_at = float(fin.y[i]), float(fin.x[i])
     else:

@@ -26,7 +26,7 @@ STEP_AXIS = ("step", "steps", "globalstep", "iter", "iters", "iteration", "itera
 # Ordered by preference.  "test" names are a fallback when no validation column exists.
 ALIASES: dict[str, tuple[str, ...]] = {
     TRAIN_LOSS: (
-        "trainloss", "trainlossepoch", "loss", "lossepoch", "trainingloss", "losstrain", "trloss",
+        "trainloss", "trainlossepoch", "loss", "lossepoch", "trainingloss", "losstrain", "trloss", "totalloss",
         "traintotalloss", "avgtrainloss", "trainavgloss", "meantrainloss", "trainlossstep", "lossstep",
     ),
     VAL_LOSS: (
@@ -55,10 +55,24 @@ ERROR_RATE_ALIASES: dict[str, tuple[str, ...]] = {
 
 _FALLBACK_PREFIX = "test"
 
+# Quality metrics used in the val_acc slot when no accuracy is logged (higher is better),
+# most preferred first: mAP50-95 (Ultralytics, COCO), top-1, F1, mIoU, Dice, AUC.
+QUALITY_ALIASES = (
+    "metricsmap5095b", "metricsmap5095m", "valmap5095", "map5095", "bboxmap", "cocobboxmap", "segmmap",
+    "bboxap", "metricsmap50b", "map50", "valmap", "map",
+    "metricsaccuracytop1", "valtop1", "evaltop1", "top1", "valaccuracytop1",
+    "evalf1", "evalmacrof1", "evaloverallf1", "valf1", "valmacrof1", "f1", "macrof1",
+    "valmiou", "miou", "valdice", "valdicecoef", "valauc", "evalauc",
+)
+
+# Loss components summed to a total when no total is logged (Ultralytics/YOLOv5: box + cls + dfl/obj).
+_COMPONENT_PREFIX = {TRAIN_LOSS: ("train",), VAL_LOSS: ("val",)}
+
 
 @dataclass(frozen=True)
 class Mapping:
-    """canonical name -> (source column, transform) where transform is '' or 'error_rate'."""
+    """canonical name -> (source column, transform) where transform is '', 'error_rate'
+    or 'sum' (the column is then 'a+b+c', the components added up)."""
 
     columns: dict[str, tuple[str, str]]
     notes: tuple[str, ...]
@@ -115,6 +129,22 @@ def map_columns(
                     chosen[canon] = (col, "error_rate")
                     used.add(col)
                     break
+    for canon, prefixes in _COMPONENT_PREFIX.items():
+        if canon in chosen:
+            continue
+        parts = [n for n in names if n not in used and _is_component(n, prefixes)]
+        if len(parts) >= 2:
+            chosen[canon] = ("+".join(parts), "sum")
+            used.update(parts)
+            notes.append(f"{canon} is the sum of {len(parts)} loss components: {', '.join(parts)}")
+    if VAL_ACC not in chosen:
+        for alias in QUALITY_ALIASES:
+            col = by_norm.get(alias)
+            if col is not None and col not in used:
+                chosen[VAL_ACC] = (col, "")
+                used.add(col)
+                notes.append(f"no accuracy logged; {col!r} used as the validation quality metric (higher is better)")
+                break
     # Last resort for descriptive names ("train_loss_nats_per_byte", "validation_loss_total").
     for canon, prefixes in _FUZZY.items():
         if canon in chosen:
@@ -135,6 +165,12 @@ _FUZZY = {
     VAL_LOSS: ("validation", "valid", "val", "eval", "dev"),
     TRAIN_LOSS: ("training", "train"),
 }
+
+
+def _is_component(name: str, prefixes: tuple[str, ...]) -> bool:
+    """'train/box_loss', 'val/cls_loss': a prefixed, slash-separated loss component."""
+    head, sep, tail = str(name).strip().partition("/")
+    return bool(sep) and norm(head) in prefixes and norm(tail).endswith("loss")
 
 
 def find_axis(names: list[str]) -> tuple[str | None, str | None]:

@@ -131,8 +131,14 @@ def to_curves(
         if canon not in mapping.columns:
             continue
         col, transform = mapping.columns[canon]
-        y = table.values[col][sl].astype(float)
-        ok = table.present[col][sl] & x_ok
+        if transform == "sum":
+            parts = col.split("+")
+            y = sum(table.values[p][sl].astype(float) for p in parts)
+            ok = np.logical_and.reduce([table.present[p][sl] for p in parts]) & x_ok
+            col = " + ".join(parts)
+        else:
+            y = table.values[col][sl].astype(float)
+            ok = table.present[col][sl] & x_ok
         x, y = x_all[ok], y[ok]
         note = None
         if transform == "error_rate":

@@ -41,6 +41,8 @@ def _header_line(text: str) -> str:
 def _format_name(names: list[str]) -> tuple[str, bool]:
     normed = [norm(n) for n in names]
     s = set(normed)
+    if "trainboxloss" in s and any(n.startswith("metrics") for n in normed):
+        return "ultralytics_csv", False
     if normed[:3] == ["epoch", "trainloss", "validloss"] or {"trainloss", "validloss", "time"} <= s:
         return "fastai_csv", True
     if normed and normed[0] == "epoch" and "loss" in s:
