@@ -215,3 +215,15 @@ def test_detectron2_total_loss_on_iterations(write):
     c = load_curves(write("metrics.json", "\n".join(lines) + "\n"))
     assert c.source.columns["train_loss"] == "total_loss"
     assert c.axis_kind == "step" and list(c.series["train_loss"].x)[:2] == [19, 39]
+
+
+def test_mmengine_scalars_validation_rows_on_the_epoch_axis(write):
+    lines = []
+    for e in range(1, 5):
+        lines.append(json.dumps({"lr": 0.01, "data_time": 0.1, "loss": 2.0 / e, "epoch": e, "iter": 10 * e, "step": 10 * e}))
+        lines.append(json.dumps({"bbox_mAP": 0.1 * e, "bbox_mAP_50": 0.2 * e, "data_time": 0.1, "step": e}))
+    c = load_curves(write("scalars.json", "\n".join(lines) + "\n"))
+    assert c.source.format == "mmengine_scalars"
+    assert not any("appended" in n for n in c.source.notes)
+    assert list(c.series["val_acc"].x) == [1, 2, 3, 4] and c.series["val_acc"].note == "quality metric, not accuracy"
+    assert ys(c, "train_loss") == [2.0, 1.0, 2.0 / 3, 0.5]

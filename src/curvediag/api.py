@@ -263,6 +263,9 @@ def _interpret(ctx: Context) -> str | None:
         acc = ctx.track(VAL_ACC)
     if loss is None or acc is None or loss.n < 2 or acc.n < 2:
         return None
+    series = ctx.curves.get(acc.name)
+    if series is not None and series.note and series.note.startswith("quality metric"):
+        return None  # mAP, F1 ... are not accuracies: the four-way reading does not apply
     k = ctx.num_classes
     if k:
         ref, ref_name = math.log(k), f"chance (ln {k} = {math.log(k):.3f})"

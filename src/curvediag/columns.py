@@ -59,6 +59,7 @@ _FALLBACK_PREFIX = "test"
 # most preferred first: mAP50-95 (Ultralytics, COCO), top-1, F1, mIoU, Dice, AUC.
 QUALITY_ALIASES = (
     "metricsmap5095b", "metricsmap5095m", "valmap5095", "map5095", "bboxmap", "cocobboxmap", "segmmap",
+    "bboxmap5095",
     "bboxap", "metricsmap50b", "map50", "valmap", "map",
     "metricsaccuracytop1", "valtop1", "evaltop1", "top1", "valaccuracytop1",
     "evalf1", "evalmacrof1", "evaloverallf1", "valf1", "valmacrof1", "f1", "macrof1",
@@ -141,7 +142,7 @@ def map_columns(
         for alias in QUALITY_ALIASES:
             col = by_norm.get(alias)
             if col is not None and col not in used:
-                chosen[VAL_ACC] = (col, "")
+                chosen[VAL_ACC] = (col, "quality")
                 used.add(col)
                 notes.append(f"no accuracy logged; {col!r} used as the validation quality metric (higher is better)")
                 break

@@ -144,11 +144,13 @@ def to_curves(
         if transform == "error_rate":
             y = 1.0 - y
             note = f"1 - {col}"
+        elif transform == "quality":
+            note = "quality metric, not accuracy"
         if canon in (TRAIN_ACC, VAL_ACC):
             fin = y[np.isfinite(y)]
             if fin.size and fin.max() > 1.0 + 1e-9 and fin.max() <= 100.0 and fin.min() >= 0.0:
                 y = y / 100.0
-                note = "percent, divided by 100"
+                note = "percent, divided by 100" if note is None else f"{note}; percent, divided by 100"
         x, y, merged = _aggregate(x, y)
         if merged:
             notes.append(f"{col}: points sharing an {axis_kind} were averaged")

@@ -61,6 +61,23 @@ def _from_columns(cols: dict[str, list], fmt: str, source: str, notes=None) -> R
     return RawTable(names, values, present, rows, fmt, notes)
 
 
+def _mmengine_val_rows(records: list) -> bool:
+    """MMEngine/mmcv scalars: training rows carry 'epoch' and an iteration 'step';
+    validation rows carry no 'epoch' and a 'step' that counts *epochs*.  Rewrite the
+    validation rows onto the epoch axis (in place); True when the log had them."""
+    train = [r for r in records if isinstance(r, dict) and "epoch" in r and "step" in r]
+    val = [
+        r for r in records
+        if isinstance(r, dict) and "epoch" not in r and "step" in r and not any("loss" in k for k in r)
+        and any("mAP" in k or "acc" in k.lower() or "/" in k for k in r)
+    ]
+    if not train or not val:
+        return False
+    for r in val:
+        r["epoch"] = r.pop("step")
+    return True
+
+
 def _from_records(records: list, fmt: str, source: str, what: str = "record") -> RawTable:
     names: list[str] = []
     seen: set[str] = set()
@@ -90,6 +107,14 @@ def _from_records(records: list, fmt: str, source: str, what: str = "record") ->
                     values[k][i], present[k][i] = f, True
     notes = ["final training-summary entry is not a curve point; ignored"] if skipped_summary else []
     return RawTable(names, values, present, rows, fmt, notes)
+
+
+def _records_table(records: list, fmt: str, source: str, what: str = "record") -> RawTable:
+    if _mmengine_val_rows(records):
+        t = _from_records(records, "mmengine_scalars", source, what)
+        t.notes.append("validation rows count epochs in 'step'; placed on the epoch axis")
+        return t
+    return _from_records(records, fmt, source, what)
 
 
 def _index_key(k: str):
@@ -167,7 +192,7 @@ def read_json(text: str, source: str, lines: bool = False) -> RawTable:
                     raise InputError(source, "empty JSON list")
                 if all(isinstance(e, dict) for e in obj):
                     fmt = "hf_log_history" if any("eval_loss" in e for e in obj) else "json_records"
-                    return _from_records(obj, fmt, source)
+                    return _records_table(obj, fmt, source)
                 if all(_num(e) is not None for e in obj):
                     raise InputError(source, "a JSON list of bare numbers: no metric names (expected records or a dict of lists)")
                 raise InputError(source, "JSON list of mixed values; expected a list of records")
@@ -176,7 +201,7 @@ def read_json(text: str, source: str, lines: bool = False) -> RawTable:
     records = _parse_lines(text, source)
     if not records:
         raise InputError(source, "empty JSON Lines file")
-    return _from_records(records, "jsonl", source, "line")
+    return _records_table(records, "jsonl", source, "line")
 
 
 __all__ = ["read_json"]
