@@ -206,7 +206,8 @@ def test_ultralytics_components_are_summed_and_map_is_the_quality_metric(write):
     assert c.source.format == "ultralytics_csv"
     assert np.allclose(ys(c, "train_loss"), [3.0 - 0.15 * i for i in range(6)])
     assert np.allclose(ys(c, "val_loss"), [3.2 - 0.12 * i for i in range(6)])
-    assert c.source.columns["val_acc"] == "metrics/mAP50-95(B)"
+    assert c.source.columns["val_acc"].startswith("metrics/mAP50-95(B)")
+    assert c.series["val_acc"].note == "quality metric, not accuracy"
     assert list(c.series["val_loss"].x) == [1, 2, 3, 4, 5, 6]
 
 
