@@ -170,3 +170,16 @@ def test_tool_never_writes_to_its_input():
     run("analyze", str(p), "--format", "json")
     run("analyze", str(p))
     assert (p.read_bytes(), p.stat().st_mtime_ns) == before
+
+
+def test_inspect_shows_format_columns_and_mapping():
+    r = run("inspect", str(sample("overfitting.csv")))
+    assert r.exit_code == 0
+    assert "format keras_csv" in r.stdout and "val_loss" in r.stdout and "-> axis" in r.stdout
+    r = run("inspect", str(sample("diverged.csv")), "--format", "json")
+    d = json.loads(r.stdout)
+    assert d["format"] == "keras_csv" and d["mapping"]["train_loss"] == "loss"
+    loss = next(c for c in d["columns"] if c["column"] == "loss")
+    assert loss["non_finite"] == 11 and loss["used_as"] == ["train_loss"]
+    r = run("inspect", "/no/such/log.csv")
+    assert r.exit_code == 2 and "no such file" in r.stderr

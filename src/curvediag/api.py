@@ -65,6 +65,38 @@ def load_curves(
     raise UsageError(f"cannot diagnose a {type(log).__name__}; pass a path, a DataFrame or a dict of lists")
 
 
+def inspect_log(path: str, *, input_format: str | None = None, columns: Mapping[str, str] | None = None) -> dict:
+    """What curvediag reads from a log, before any judgement: the format, the axis,
+    every numeric column with its point counts, and the mapping to canonical curves."""
+    from .readers import read_table
+    from .readers.source import read_bytes
+
+    source, data = read_bytes(os.fspath(path))
+    table = read_table(data, source, input_format)
+    curves = to_curves(table, source, dict(columns or {}))
+    cols = []
+    for name in table.names:
+        v, p = table.values[name], table.present[name]
+        cols.append({
+            "column": name,
+            "points": int(p.sum()),
+            "non_finite": int((p & ~np.isfinite(v)).sum()),
+            "used_as": (["axis"] if name == curves.source.axis else [])
+            + [k for k, c in curves.source.columns.items() if name in c.split(" (")[0].split(" + ")],
+        })
+    return {
+        "path": source,
+        "format": table.format,
+        "rows": table.rows,
+        "axis": curves.source.axis,
+        "axis_kind": curves.axis_kind,
+        "columns": cols,
+        "mapping": dict(curves.source.columns),
+        "analysed_points": {k: len(s) for k, s in curves.series.items()},
+        "notes": list(curves.source.notes),
+    }
+
+
 def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """Each rule's options: its defaults updated with ``overrides[code or name]``."""
     out = {}

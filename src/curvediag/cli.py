@@ -140,6 +140,42 @@ def analyze(
             raise typer.Exit(1)
 
 
+@app.command("inspect")
+def inspect_cmd(
+    path: str = typer.Argument(..., metavar="PATH", help="A training log; '-' reads stdin."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help="Output format: text or json."),
+    input_format: Optional[InputFormat] = typer.Option(None, "--input-format", help="Skip detection and read the input as this format."),
+) -> None:
+    """Show what curvediag reads from a log: format, axis, columns and their mapping.
+
+    The first thing to run when a diagnosis looks wrong.
+    """
+    import json
+
+    from .api import inspect_log
+    from .errors import CurvediagError
+
+    try:
+        info = inspect_log(path, input_format=input_format.value if input_format else None)
+    except CurvediagError as e:
+        _err(str(e))
+        raise typer.Exit(2)
+    if format is Format.json:
+        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        return
+    typer.echo(f"{info['path']}: format {info['format']}, {info['rows']} rows, axis {info['axis']} ({info['axis_kind']})")
+    typer.echo("")
+    width = max(len(c["column"]) for c in info["columns"])
+    for c in info["columns"]:
+        used = ", ".join(c["used_as"]) or "-"
+        bad = f", {c['non_finite']} non-finite" if c["non_finite"] else ""
+        typer.echo(f"  {c['column']:<{width}}  {c['points']:>6} points{bad}  -> {used}")
+    typer.echo("")
+    typer.echo("analysed: " + ", ".join(f"{k} {n} points" for k, n in info["analysed_points"].items()))
+    for note in info["notes"]:
+        typer.echo(f"note: {note}")
+
+
 @app.command("rules")
 def list_rules() -> None:
     """List every rule: code, name, verdict and what it detects."""

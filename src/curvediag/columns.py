@@ -44,7 +44,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "valsparsecategoricalaccuracy", "valbinaryaccuracy", "accuracyval", "accval", "devacc",
         "devaccuracy", "testacc", "testaccuracy",
     ),
-    LR: ("lr", "learningrate", "lrepoch"),
+    LR: ("lr", "learningrate", "lrepoch", "lrpg0", "lradam", "lradamw", "lrsgd"),
 }
 
 # Lower-is-better columns read as 1 - value into an accuracy slot.
