@@ -183,3 +183,25 @@ def test_inspect_shows_format_columns_and_mapping():
     assert loss["non_finite"] == 11 and loss["used_as"] == ["train_loss"]
     r = run("inspect", "/no/such/log.csv")
     assert r.exit_code == 2 and "no such file" in r.stderr
+
+
+def test_run_directory_finds_the_newest_log(tmp_path):
+    import shutil
+
+    for v, name in ((0, "healthy.csv"), (3, "overfitting.csv"), (12, "diverged.csv")):
+        d = tmp_path / "exp" / "lightning_logs" / f"version_{v}"
+        d.mkdir(parents=True)
+        shutil.copy(sample(name), d / "metrics.csv")
+    (tmp_path / "exp" / "notes.txt").write_text("not a log")
+    r = run("analyze", str(tmp_path / "exp"), "--format", "json", "--fail-on", "never")
+    d = json.loads(r.stdout)
+    assert d["verdict"] == "diverged"  # version_12 is the newest run, not version_3 by name order
+    assert d["source"]["path"].endswith("version_12/metrics.csv")
+    assert any("run directory: read lightning_logs/version_12/metrics.csv" in n for n in d["source"]["notes"])
+    hf = tmp_path / "hf"
+    for step in (500, 1500, 1000):
+        c = hf / f"checkpoint-{step}"
+        c.mkdir(parents=True)
+        (c / "trainer_state.json").write_text(json.dumps({"log_history": [{"loss": 1.0 / (i + 1), "epoch": i, "step": i} for i in range(step // 250)]}))
+    d = json.loads(run("analyze", str(hf), "--format", "json", "--fail-on", "never").stdout)
+    assert "checkpoint-1500" in d["source"]["path"]

@@ -71,7 +71,12 @@ def inspect_log(path: str, *, input_format: str | None = None, columns: Mapping[
     from .readers import read_table
     from .readers.source import read_bytes
 
-    source, data = read_bytes(os.fspath(path))
+    path = os.fspath(path)
+    if path != "-" and os.path.isdir(path):
+        from .readers.discover import find_log
+
+        path, _ = find_log(path)
+    source, data = read_bytes(path)
     table = read_table(data, source, input_format)
     curves = to_curves(table, source, dict(columns or {}))
     cols = []

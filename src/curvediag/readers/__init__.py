@@ -52,8 +52,17 @@ def read_table(data: bytes, source: str, input_format: str | None = None) -> Raw
 
 def load(path: str, input_format: str | None = None, overrides: dict[str, str] | None = None):
     """Read one log (a path, or ``-`` for stdin) into :class:`~curvediag.curves.Curves`."""
+    import os
+
     from ..table import to_curves
 
+    note = None
+    if path != "-" and os.path.isdir(path):
+        from .discover import find_log
+
+        path, note = find_log(path)
     source, data = read_bytes(path)
     table = read_table(data, source, input_format)
+    if note:
+        table.notes.insert(0, note)
     return to_curves(table, source, overrides)

@@ -129,6 +129,9 @@ def read_csv(text: str, source: str) -> RawTable:
     if not names:
         raise InputError(source, "no numeric columns")
     fmt, fastai = _format_name(names)
+    normed = {norm(n) for n in names}
+    if fmt == "csv" and {"epoch", "step"} <= normed and any(not p.all() for p in present.values()):
+        fmt = "lightning_csv"  # sparse rows: step rows, validation rows, epoch rows
     boundaries = [int(i) for i in np.flatnonzero(header_rows)]
     notes = ["leading unnamed index column ignored"] if dropped_index else []
     if sep != ",":

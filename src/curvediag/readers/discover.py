@@ -1,0 +1,61 @@
+"""Find the training log inside a run directory."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ..errors import InputError
+
+# (glob pattern, description), most specific first.  Within a pattern the newest
+# run wins: the highest version_N / checkpoint-N, else the latest modification time.
+PATTERNS = (
+    ("**/lightning_logs/version_*/metrics.csv", "Lightning CSVLogger"),
+    ("**/version_*/metrics.csv", "Lightning CSVLogger"),
+    ("**/checkpoint-*/trainer_state.json", "Hugging Face checkpoint"),
+    ("**/trainer_state.json", "Hugging Face"),
+    ("**/results.csv", "Ultralytics"),
+    ("**/vis_data/scalars.json", "MMEngine"),
+    ("**/metrics.json", "detectron2"),
+    ("**/metrics.csv", "CSV logger"),
+    ("**/history.csv", "history"),
+    ("**/history.json", "history"),
+    ("**/training.log", "Keras CSVLogger"),
+    ("**/*.log.json", "mmcv"),
+    ("**/*.jsonl", "JSON Lines"),
+    ("**/*.csv", "CSV"),
+    ("**/*.json", "JSON"),
+    ("**/*.log", "log"),
+)
+_MAX_FILES = 20000
+_NUM = re.compile(r"(?:version_|checkpoint-)(\d+)")
+
+
+def _rank(p: Path) -> tuple:
+    nums = [int(n) for n in _NUM.findall(p.as_posix())]
+    try:
+        mtime = p.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    return (nums or [-1], mtime)
+
+
+def find_log(directory: str) -> tuple[str, str]:
+    """(path of the log to read, a note saying which and why)."""
+    root = Path(directory)
+    seen = 0
+    for pattern, what in PATTERNS:
+        hits = []
+        for p in root.glob(pattern):
+            seen += 1
+            if seen > _MAX_FILES:
+                raise InputError(directory, f"more than {_MAX_FILES} files below it; name the log file")
+            if p.is_file() and not p.name.startswith(".") and p.stat().st_size > 0:
+                hits.append(p)
+        if hits:
+            best = max(hits, key=_rank)
+            rel = os.path.relpath(best, root)
+            more = f" (newest of {len(hits)})" if len(hits) > 1 else ""
+            return str(best), f"run directory: read {rel}, a {what} log{more}"
+    raise InputError(directory, "is a directory with no training log in it (looked for metrics.csv, trainer_state.json, results.csv, *.csv, *.json, *.jsonl, *.log)")
