@@ -50,7 +50,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
 # Lower-is-better columns read as 1 - value into an accuracy slot.
 ERROR_RATE_ALIASES: dict[str, tuple[str, ...]] = {
     TRAIN_ACC: ("trainerrorrate", "trainerror"),
-    VAL_ACC: ("valerrorrate", "validerrorrate", "validationerrorrate", "evalerrorrate", "errorrate"),
+    VAL_ACC: (
+        "valerrorrate", "validerrorrate", "validationerrorrate", "evalerrorrate", "errorrate",
+        # speech and OCR: word/character error rates, lower is better
+        "evalwer", "valwer", "wer", "evalcer", "valcer", "cer",
+    ),
 }
 
 _FALLBACK_PREFIX = "test"
@@ -127,7 +131,8 @@ def map_columns(
             for alias in ERROR_RATE_ALIASES.get(canon, ()):
                 col = by_norm.get(alias)
                 if col is not None and col not in used:
-                    chosen[canon] = (col, "error_rate")
+                    quality = alias.endswith(("wer", "cer"))
+                    chosen[canon] = (col, "error_rate_quality" if quality else "error_rate")
                     used.add(col)
                     break
     for canon, prefixes in _COMPONENT_PREFIX.items():

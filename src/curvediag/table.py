@@ -141,16 +141,16 @@ def to_curves(
             ok = table.present[col][sl] & x_ok
         x, y = x_all[ok], y[ok]
         note = None
-        if transform == "error_rate":
-            y = 1.0 - y
-            note = f"1 - {col}"
-        elif transform == "quality":
-            note = "quality metric, not accuracy"
         if canon in (TRAIN_ACC, VAL_ACC):
             fin = y[np.isfinite(y)]
             if fin.size and fin.max() > 1.0 + 1e-9 and fin.max() <= 100.0 and fin.min() >= 0.0:
                 y = y / 100.0
-                note = "percent, divided by 100" if note is None else f"{note}; percent, divided by 100"
+                note = "percent, divided by 100"
+        if transform.startswith("error_rate"):
+            y = 1.0 - y
+            note = f"1 - {col}" + (f", {note}" if note else "")
+        if transform in ("quality", "error_rate_quality"):
+            note = "quality metric, not accuracy" + (f"; {note}" if note else "")
         x, y, merged = _aggregate(x, y)
         if merged:
             notes.append(f"{col}: points sharing an {axis_kind} were averaged")
