@@ -52,6 +52,7 @@ class InputFormat(str, Enum):
     csv = "csv"
     json = "json"
     jsonl = "jsonl"
+    tensorboard = "tensorboard"
 
 
 def _version(value: bool) -> None:

@@ -28,21 +28,24 @@ ALIASES: dict[str, tuple[str, ...]] = {
     TRAIN_LOSS: (
         "trainloss", "trainlossepoch", "loss", "lossepoch", "trainingloss", "losstrain", "trloss", "totalloss",
         "traintotalloss", "avgtrainloss", "trainavgloss", "meantrainloss", "trainlossstep", "lossstep",
+        "trainepochloss", "epochloss",
     ),
     VAL_LOSS: (
         "valloss", "vallossepoch", "validloss", "validationloss", "evalloss", "lossval", "lossvalid",
-        "devloss", "valtotalloss", "avgvalloss", "valavgloss", "meanvalloss", "testloss",
+        "devloss", "valtotalloss", "avgvalloss", "valavgloss", "meanvalloss", "validationepochloss",
+        "valepochloss", "evalepochloss", "testloss",
     ),
     TRAIN_ACC: (
         "trainacc", "trainaccepoch", "trainaccuracy", "trainaccuracyepoch", "acc", "accepoch", "accuracy",
         "trainingaccuracy", "trainingacc", "categoricalaccuracy", "sparsecategoricalaccuracy",
-        "binaryaccuracy", "accuracytrain", "acctrain", "trainaccstep", "accstep",
+        "binaryaccuracy", "accuracytrain", "acctrain", "trainaccstep", "accstep", "trainepochaccuracy",
+        "epochaccuracy",
     ),
     VAL_ACC: (
         "valacc", "valaccepoch", "valaccuracy", "validacc", "validaccuracy", "validationacc",
         "validationaccuracy", "evalacc", "evalaccuracy", "valcategoricalaccuracy",
         "valsparsecategoricalaccuracy", "valbinaryaccuracy", "accuracyval", "accval", "devacc",
-        "devaccuracy", "testacc", "testaccuracy",
+        "devaccuracy", "validationepochaccuracy", "valepochaccuracy", "testacc", "testaccuracy",
     ),
     LR: ("lr", "learningrate", "lrepoch", "lrpg0", "lradam", "lradamw", "lrsgd"),
 }

@@ -10,7 +10,7 @@ from ..errors import InputError
 from ..table import RawTable
 from .source import decode, read_bytes
 
-FORMATS = ("csv", "json", "jsonl")
+FORMATS = ("csv", "json", "jsonl", "tensorboard")
 
 
 def _looks_like_json_scalar(text: str) -> bool:
@@ -24,6 +24,10 @@ def _looks_like_json_scalar(text: str) -> bool:
 
 
 def read_table(data: bytes, source: str, input_format: str | None = None) -> RawTable:
+    from .tfevents import looks_like_events, scalars, table_from_scalars
+
+    if input_format == "tensorboard" or (input_format is None and looks_like_events(data)):
+        return table_from_scalars(scalars(data, source), source)
     text = decode(data, source)
     stripped = text.lstrip()
     if not stripped:
@@ -50,6 +54,28 @@ def read_table(data: bytes, source: str, input_format: str | None = None) -> Raw
     raise InputError(source, f"unknown input format {fmt!r} (known: {', '.join(FORMATS)})")
 
 
+def read_event_dir(path: str) -> RawTable:
+    """Every event file below ``path``; tags are prefixed with their subdirectory when
+    there are several (Keras writes ``train/`` and ``validation/`` side by side)."""
+    from pathlib import Path
+
+    from .tfevents import MAGIC_NAME, scalars, table_from_scalars
+
+    root = Path(path)
+    files = sorted(p for p in root.rglob(f"{MAGIC_NAME}*") if p.is_file())
+    parents = {p.parent for p in files}
+    tags: dict = {}
+    for f in files:
+        rel = f.parent.relative_to(root).as_posix()
+        prefix = f"{rel}/" if len(parents) > 1 and rel != "." else ""
+        _, data = read_bytes(str(f))
+        for tag, pts in scalars(data, str(f), prefix).items():
+            tags.setdefault(tag, []).extend(pts)
+    table = table_from_scalars(tags, path)
+    table.notes.append(f"{len(files)} TensorBoard event file(s)")
+    return table
+
+
 def load(path: str, input_format: str | None = None, overrides: dict[str, str] | None = None):
     """Read one log (a path, or ``-`` for stdin) into :class:`~curvediag.curves.Curves`."""
     import os
@@ -61,8 +87,12 @@ def load(path: str, input_format: str | None = None, overrides: dict[str, str] |
         from .discover import find_log
 
         path, note = find_log(path)
-    source, data = read_bytes(path)
-    table = read_table(data, source, input_format)
+    if path != "-" and os.path.isdir(path):  # a directory of TensorBoard event files
+        table = read_event_dir(path)
+        source = path
+    else:
+        source, data = read_bytes(path)
+        table = read_table(data, source, input_format)
     if note:
         table.notes.insert(0, note)
     return to_curves(table, source, overrides)

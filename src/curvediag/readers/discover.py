@@ -16,6 +16,7 @@ PATTERNS = (
     ("**/checkpoint-*/trainer_state.json", "Hugging Face checkpoint"),
     ("**/trainer_state.json", "Hugging Face"),
     ("**/results.csv", "Ultralytics"),
+    ("**/events.out.tfevents.*", "TensorBoard"),
     ("**/vis_data/scalars.json", "MMEngine"),
     ("**/metrics.json", "detectron2"),
     ("**/metrics.csv", "CSV logger"),
@@ -53,6 +54,14 @@ def find_log(directory: str) -> tuple[str, str]:
                 raise InputError(directory, f"more than {_MAX_FILES} files below it; name the log file")
             if p.is_file() and not p.name.startswith(".") and p.stat().st_size > 0:
                 hits.append(p)
+        if hits and what == "TensorBoard":
+            # the run is every event file below the newest file's run folder
+            best = max(hits, key=_rank)
+            run = best.parent
+            if run.name in ("train", "validation", "eval") and run.parent != root.parent:
+                run = run.parent
+            rel = os.path.relpath(run, root)
+            return str(run), f"run directory: read the TensorBoard event files in {rel}"
         if hits:
             best = max(hits, key=_rank)
             rel = os.path.relpath(best, root)

@@ -15,7 +15,8 @@ _HEAD = 1 << 16
 
 def _read_limited(fh, source: str) -> bytes:
     head = fh.read(_HEAD)
-    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b")):
+    binary_ok = head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b")) or b"brain.Event" in head[:64]
+    if b"\x00" in head and not binary_ok:
         raise InputError(source, "binary data (NUL bytes), not a text log")
     rest = fh.read(MAX_BYTES + 1 - len(head)) if len(head) == _HEAD else b""
     data = head + rest
@@ -57,7 +58,7 @@ def read_bytes(path: str) -> tuple[str, bytes]:
             raise InputError(source, f"broken gzip data ({e})") from None
         if len(data) > MAX_BYTES:
             raise InputError(source, f"larger than {MAX_BYTES >> 20} MiB once decompressed; not read")
-        if b"\x00" in data[:_HEAD] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        if b"\x00" in data[:_HEAD] and not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"brain.Event" not in data[:64]:
             raise InputError(source, "binary data (NUL bytes) inside the gzip file, not a text log")
     return source, data
 
