@@ -48,6 +48,7 @@ def load_curves(
     *,
     input_format: str | None = None,
     columns: Mapping[str, str] | None = None,
+    run: str | None = None,
 ) -> Curves:
     """Read ``log`` (a path, ``-``, a pandas DataFrame, or a Keras ``history.history`` dict)."""
     from .readers import load
@@ -55,7 +56,7 @@ def load_curves(
 
     overrides = dict(columns or {})
     if isinstance(log, (str, os.PathLike)):
-        return load(os.fspath(log), input_format, overrides)
+        return load(os.fspath(log), input_format, overrides, run)
     if isinstance(log, dict):
         return to_curves(_from_object(log, "<dict>"), "<dict>", overrides)
     if hasattr(log, "columns") and hasattr(log, "to_numpy"):
@@ -65,19 +66,14 @@ def load_curves(
     raise UsageError(f"cannot diagnose a {type(log).__name__}; pass a path, a DataFrame or a dict of lists")
 
 
-def inspect_log(path: str, *, input_format: str | None = None, columns: Mapping[str, str] | None = None) -> dict:
+def inspect_log(
+    path: str, *, input_format: str | None = None, columns: Mapping[str, str] | None = None, run: str | None = None
+) -> dict:
     """What curvediag reads from a log, before any judgement: the format, the axis,
     every numeric column with its point counts, and the mapping to canonical curves."""
-    from .readers import read_table
-    from .readers.source import read_bytes
+    from .readers import load_table
 
-    path = os.fspath(path)
-    if path != "-" and os.path.isdir(path):
-        from .readers.discover import find_log
-
-        path, _ = find_log(path)
-    source, data = read_bytes(path)
-    table = read_table(data, source, input_format)
+    table, source = load_table(os.fspath(path), input_format, run)
     curves = to_curves(table, source, dict(columns or {}))
     cols = []
     for name in table.names:
@@ -127,6 +123,7 @@ def diagnose(
     columns: Mapping[str, str] | None = None,
     num_classes: int | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    run: str | None = None,
 ) -> Report:
     """Diagnose one training log and return a :class:`~curvediag.report.Report`.
 
@@ -134,14 +131,15 @@ def diagnose(
     DataFrame, or a Keras ``history.history`` dict.  ``loss``/``val_loss``/
     ``acc``/``val_acc`` name columns the reader cannot recognise.
     ``num_classes`` enables comparisons with chance (ln K, 1/K).  ``options``
-    overrides rule thresholds: ``{"O102": {"rise_limit": 0.2}}``.
+    overrides rule thresholds: ``{"O102": {"rise_limit": 0.2}}``.  ``run`` picks
+    one run from a file or store that holds several (MLflow, W&B exports).
 
     Raises :class:`~curvediag.errors.InputError` for unreadable input.
     """
     if num_classes is not None and num_classes < 2:
         raise UsageError("num_classes must be at least 2")
     cols = _overrides(columns, train_loss=loss, val_loss=val_loss, train_acc=acc, val_acc=val_acc)
-    curves = load_curves(log, input_format=input_format, columns=cols)
+    curves = load_curves(log, input_format=input_format, columns=cols, run=run)
     return diagnose_curves(curves, num_classes=num_classes, options=options)
 
 

@@ -53,6 +53,7 @@ class InputFormat(str, Enum):
     json = "json"
     jsonl = "jsonl"
     tensorboard = "tensorboard"
+    wandb_csv = "wandb_csv"
 
 
 def _version(value: bool) -> None:
@@ -97,6 +98,9 @@ def analyze(
     input_format: Optional[InputFormat] = typer.Option(
         None, "--input-format", help="Skip detection and read the input as this format."
     ),
+    run: Optional[str] = typer.Option(
+        None, "--run", metavar="RUN", help="Pick one run from an MLflow store/database or a W&B export (id prefix or name)."
+    ),
     no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
 ) -> None:
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
@@ -119,6 +123,7 @@ def analyze(
                     acc=acc,
                     val_acc=val_acc,
                     num_classes=num_classes,
+                    run=run,
                 )
             )
         except CurvediagError as e:
@@ -146,6 +151,7 @@ def inspect_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="A training log; '-' reads stdin."),
     format: Format = typer.Option(Format.text, "--format", "-f", help="Output format: text or json."),
     input_format: Optional[InputFormat] = typer.Option(None, "--input-format", help="Skip detection and read the input as this format."),
+    run: Optional[str] = typer.Option(None, "--run", metavar="RUN", help="Pick one run from an MLflow store or a W&B export."),
 ) -> None:
     """Show what curvediag reads from a log: format, axis, columns and their mapping.
 
@@ -157,7 +163,7 @@ def inspect_cmd(
     from .errors import CurvediagError
 
     try:
-        info = inspect_log(path, input_format=input_format.value if input_format else None)
+        info = inspect_log(path, input_format=input_format.value if input_format else None, run=run)
     except CurvediagError as e:
         _err(str(e))
         raise typer.Exit(2)

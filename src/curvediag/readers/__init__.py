@@ -10,7 +10,7 @@ from ..errors import InputError
 from ..table import RawTable
 from .source import decode, read_bytes
 
-FORMATS = ("csv", "json", "jsonl", "tensorboard")
+FORMATS = ("csv", "json", "jsonl", "tensorboard", "wandb_csv")
 
 
 def _looks_like_json_scalar(text: str) -> bool:
@@ -23,9 +23,15 @@ def _looks_like_json_scalar(text: str) -> bool:
     return True
 
 
-def read_table(data: bytes, source: str, input_format: str | None = None) -> RawTable:
+def read_table(data: bytes, source: str, input_format: str | None = None, run: str | None = None) -> RawTable:
     from .tfevents import looks_like_events, scalars, table_from_scalars
 
+    if data.startswith(b"SQLite format 3\x00"):
+        if source == "<stdin>":
+            raise InputError(source, "an SQLite database cannot be read from stdin; name the file")
+        from .mlflow import read_sqlite
+
+        return read_sqlite(source, source, run)
     if input_format == "tensorboard" or (input_format is None and looks_like_events(data)):
         return table_from_scalars(scalars(data, source), source)
     text = decode(data, source)
@@ -43,10 +49,14 @@ def read_table(data: bytes, source: str, input_format: str | None = None) -> Raw
             fmt = "json"  # a bare JSON value: let the JSON reader name the problem
         else:
             fmt = "csv"
-    if fmt == "csv":
+    if fmt in ("csv", "wandb_csv"):
         from .csv import read_csv
+        from .wandb import from_panel_export, is_panel_export
 
-        return read_csv(text, source)
+        table = read_csv(text, source)
+        if fmt == "wandb_csv" or is_panel_export(table):
+            return from_panel_export(table, source, run)
+        return table
     if fmt in ("json", "jsonl"):
         from .json import read_json
 
@@ -76,14 +86,27 @@ def read_event_dir(path: str) -> RawTable:
     return table
 
 
-def load(path: str, input_format: str | None = None, overrides: dict[str, str] | None = None):
+def load(path: str, input_format: str | None = None, overrides: dict[str, str] | None = None, run: str | None = None):
     """Read one log (a path, or ``-`` for stdin) into :class:`~curvediag.curves.Curves`."""
-    import os
-
+    table, source = load_table(path, input_format, run)
     from ..table import to_curves
+
+    return to_curves(table, source, overrides)
+
+
+def load_table(path: str, input_format: str | None = None, run: str | None = None) -> tuple[RawTable, str]:
+    """The raw table of a file, stdin, or a run directory, and its display name."""
+    import os
+    from pathlib import Path
 
     note = None
     if path != "-" and os.path.isdir(path):
+        from .mlflow import choose_run, find_runs, read_run_dir
+
+        if find_runs(Path(path)):
+            chosen = choose_run(Path(path), run, path)
+            table = read_run_dir(chosen, path)
+            return table, path
         from .discover import find_log
 
         path, note = find_log(path)
@@ -92,7 +115,7 @@ def load(path: str, input_format: str | None = None, overrides: dict[str, str] |
         source = path
     else:
         source, data = read_bytes(path)
-        table = read_table(data, source, input_format)
+        table = read_table(data, source, input_format, run)
     if note:
         table.notes.insert(0, note)
-    return to_curves(table, source, overrides)
+    return table, source

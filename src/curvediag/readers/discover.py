@@ -15,6 +15,7 @@ PATTERNS = (
     ("**/version_*/metrics.csv", "Lightning CSVLogger"),
     ("**/checkpoint-*/trainer_state.json", "Hugging Face checkpoint"),
     ("**/trainer_state.json", "Hugging Face"),
+    ("**/mlflow.db", "MLflow SQLite"),
     ("**/results.csv", "Ultralytics"),
     ("**/events.out.tfevents.*", "TensorBoard"),
     ("**/vis_data/scalars.json", "MMEngine"),

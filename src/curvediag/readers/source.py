@@ -15,7 +15,10 @@ _HEAD = 1 << 16
 
 def _read_limited(fh, source: str) -> bytes:
     head = fh.read(_HEAD)
-    binary_ok = head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b")) or b"brain.Event" in head[:64]
+    binary_ok = (
+        head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b", b"SQLite format 3\x00"))
+        or b"brain.Event" in head[:64]
+    )
     if b"\x00" in head and not binary_ok:
         raise InputError(source, "binary data (NUL bytes), not a text log")
     rest = fh.read(MAX_BYTES + 1 - len(head)) if len(head) == _HEAD else b""
