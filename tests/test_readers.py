@@ -228,3 +228,34 @@ def test_mmengine_scalars_validation_rows_on_the_epoch_axis(write):
     assert not any("appended" in n for n in c.source.notes)
     assert list(c.series["val_acc"].x) == [1, 2, 3, 4] and c.series["val_acc"].note == "quality metric, not accuracy"
     assert ys(c, "train_loss") == [2.0, 1.0, 2.0 / 3, 0.5]
+
+
+def test_lightning_several_validation_sets_uses_the_first_and_says_so(write):
+    text = "epoch,step,train_loss,val_loss/dataloader_idx_0,val_loss/dataloader_idx_1\r\n"
+    for e in range(5):
+        text += f"{e},{e * 10 + 9},{1.0 - 0.1 * e},,\r\n{e},{e * 10 + 9},,{1.1 - 0.1 * e},{2.0 - 0.05 * e}\r\n"
+    c = load_curves(write("metrics.csv", text))
+    assert c.source.format == "lightning_csv"
+    assert c.source.columns["val_loss"] == "val_loss/dataloader_idx_0"
+    assert any("several validation sets" in n and "dataloader_idx_1" in n for n in c.source.notes)
+    assert ys(c, "train_loss") == pytest.approx([1.0, 0.9, 0.8, 0.7, 0.6])
+
+
+def test_mmcv_log_json_iter_restarts_each_epoch_is_one_run(write):
+    lines = [json.dumps({"env_info": "...", "seed": 0})]
+    for e in range(1, 5):
+        for it in (50, 100):
+            lines.append(json.dumps({"mode": "train", "epoch": e, "iter": it, "lr": 0.02, "loss": 2.0 / e + 0.01 * it / 100}))
+        lines.append(json.dumps({"mode": "val", "epoch": e, "iter": 100, "lr": 0.02, "bbox_mAP": 0.1 * e}))
+    c = load_curves(write("20240101_120000.log.json", "\n".join(lines) + "\n"))
+    assert not any("appended" in n for n in c.source.notes)
+    assert list(c.series["train_loss"].x) == [1, 2, 3, 4]
+    assert ys(c, "val_acc") == pytest.approx([0.1, 0.2, 0.3, 0.4])
+
+
+def test_yolov5_results_columns(write):
+    head = "epoch,train/box_loss,train/obj_loss,train/cls_loss,metrics/precision,metrics/recall,metrics/mAP_0.5,metrics/mAP_0.5:0.95,val/box_loss,val/obj_loss,val/cls_loss,x/lr0\n"
+    rows = "".join(f"{i},{0.1 - 0.005 * i},{0.05},{0.02},0.5,0.5,0.6,{0.3 + 0.01 * i},{0.09 - 0.004 * i},0.04,0.02,0.01\n" for i in range(8))
+    c = load_curves(write("results.csv", head + rows))
+    assert c.source.columns["val_acc"].startswith("metrics/mAP_0.5:0.95")
+    assert ys(c, "train_loss")[0] == pytest.approx(0.17)

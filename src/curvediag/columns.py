@@ -66,8 +66,8 @@ _FALLBACK_PREFIX = "test"
 # most preferred first: mAP50-95 (Ultralytics, COCO), top-1, F1, mIoU, Dice, AUC.
 QUALITY_ALIASES = (
     "metricsmap5095b", "metricsmap5095m", "valmap5095", "map5095", "bboxmap", "cocobboxmap", "segmmap",
-    "bboxmap5095",
-    "bboxap", "metricsmap50b", "map50", "valmap", "map",
+    "bboxmap5095", "metricsmap05095",
+    "bboxap", "metricsmap50b", "metricsmap05", "map50", "valmap", "map",
     "metricsaccuracytop1", "valtop1", "evaltop1", "top1", "valaccuracytop1",
     "evalf1", "evalmacrof1", "evaloverallf1", "valf1", "valmacrof1", "f1", "macrof1",
     "valmiou", "miou", "valdice", "valdicecoef", "valauc", "evalauc",
@@ -86,6 +86,9 @@ class Mapping:
     notes: tuple[str, ...]
 
 
+_DATALOADER = re.compile(r"dataloaderidx(\d+)$")
+
+
 def map_columns(
     names: list[str],
     overrides: dict[str, str] | None = None,
@@ -98,8 +101,17 @@ def map_columns(
     whose ``accuracy``/``error_rate`` columns are computed on the validation set.
     """
     by_norm: dict[str, str] = {}
+    extra_sets: dict[str, list[str]] = {}
     for n in names:
-        by_norm.setdefault(norm(n), n)
+        key = norm(n)
+        m = _DATALOADER.search(key)
+        if m:  # Lightning logs one column per validation set: 'val_loss/dataloader_idx_1'
+            base = key[: m.start()]
+            if m.group(1) == "0" or base not in by_norm:
+                by_norm.setdefault(base, n)
+            else:
+                extra_sets.setdefault(base, []).append(n)
+        by_norm.setdefault(key, n)
     chosen: dict[str, tuple[str, str]] = {}
     notes: list[str] = []
     used: set[str] = set()
@@ -154,6 +166,10 @@ def map_columns(
                 used.add(col)
                 notes.append(f"no accuracy logged; {col!r} used as the validation quality metric (higher is better)")
                 break
+    for canon, (col, _) in list(chosen.items()):
+        others = extra_sets.get(_DATALOADER.sub("", norm(col)), [])
+        if others:
+            notes.append(f"several validation sets: {col!r} used as {canon}; not judged: {', '.join(others)}")
     # Last resort for descriptive names ("train_loss_nats_per_byte", "validation_loss_total").
     for canon, prefixes in _FUZZY.items():
         if canon in chosen:

@@ -94,6 +94,11 @@ def to_curves(
     if seg_col is not None or table.boundaries:
         if seg_col is not None:
             starts = _segments(table.values[seg_col], table.present[seg_col], table.boundaries)
+            if seg_col == step_col and epoch_col is not None:
+                # an iteration counter that restarts every epoch (mmcv's 'iter') is not a new run:
+                # a restart counts only where the epoch went backwards too
+                e_starts = set(_segments(table.values[epoch_col], table.present[epoch_col], []))
+                starts = [r for r in starts if r in e_starts or r in table.boundaries]
         else:
             starts = sorted(b for b in table.boundaries if b > 0)
         if starts:
