@@ -205,3 +205,16 @@ def test_run_directory_finds_the_newest_log(tmp_path):
         (c / "trainer_state.json").write_text(json.dumps({"log_history": [{"loss": 1.0 / (i + 1), "epoch": i, "step": i} for i in range(step // 250)]}))
     d = json.loads(run("analyze", str(hf), "--format", "json", "--fail-on", "never").stdout)
     assert "checkpoint-1500" in d["source"]["path"]
+
+
+def test_metric_option_picks_the_quality_metric():
+    from .conftest import REAL_LOGS
+
+    p = REAL_LOGS / "ultralytics_csv" / "helmet_50ep_results.csv"
+    if not p.exists():
+        pytest.skip("shared real logs not present")
+    d = json.loads(run("analyze", str(p), "--metric", "metrics/mAP50(B)", "--format", "json", "--fail-on", "never").stdout)
+    assert d["source"]["columns"]["val_acc"].startswith("metrics/mAP50(B)")
+    assert any("--metric" in n for n in d["source"]["notes"])
+    r = run("analyze", str(p), "--metric", "nope")
+    assert r.exit_code == 2 and "no column named 'nope'" in r.stderr

@@ -120,6 +120,7 @@ def diagnose(
     val_loss: str | None = None,
     acc: str | None = None,
     val_acc: str | None = None,
+    metric: str | None = None,
     columns: Mapping[str, str] | None = None,
     num_classes: int | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -129,7 +130,9 @@ def diagnose(
 
     ``log`` is a path (CSV, JSON, JSON Lines, ...), ``"-"`` for stdin, a pandas
     DataFrame, or a Keras ``history.history`` dict.  ``loss``/``val_loss``/
-    ``acc``/``val_acc`` name columns the reader cannot recognise.
+    ``acc``/``val_acc`` name columns the reader cannot recognise; ``metric``
+    names the validation quality metric to judge instead of accuracy (mAP, F1,
+    top-1 ...; error rates such as WER are read as 1 - rate).
     ``num_classes`` enables comparisons with chance (ln K, 1/K).  ``options``
     overrides rule thresholds: ``{"O102": {"rise_limit": 0.2}}``.  ``run`` picks
     one run from a file or store that holds several (MLflow, W&B exports).
@@ -138,7 +141,9 @@ def diagnose(
     """
     if num_classes is not None and num_classes < 2:
         raise UsageError("num_classes must be at least 2")
-    cols = _overrides(columns, train_loss=loss, val_loss=val_loss, train_acc=acc, val_acc=val_acc)
+    if metric and val_acc:
+        raise UsageError("give --metric or --val-acc, not both")
+    cols = _overrides(columns, train_loss=loss, val_loss=val_loss, train_acc=acc, val_acc=val_acc, metric=metric)
     curves = load_curves(log, input_format=input_format, columns=cols, run=run)
     return diagnose_curves(curves, num_classes=num_classes, options=options)
 

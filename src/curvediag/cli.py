@@ -92,6 +92,10 @@ def analyze(
     val_loss: Optional[str] = typer.Option(None, "--val-loss", metavar="COLUMN", help="Column holding the validation loss."),
     acc: Optional[str] = typer.Option(None, "--acc", metavar="COLUMN", help="Column holding the training accuracy."),
     val_acc: Optional[str] = typer.Option(None, "--val-acc", metavar="COLUMN", help="Column holding the validation accuracy."),
+    metric: Optional[str] = typer.Option(
+        None, "--metric", metavar="COLUMN",
+        help="The validation quality metric to judge (mAP, F1, top-1, WER ...) instead of accuracy.",
+    ),
     num_classes: Optional[int] = typer.Option(
         None, "--num-classes", min=2, metavar="K", help="Number of classes: compare loss with ln K and accuracy with 1/K."
     ),
@@ -122,6 +126,7 @@ def analyze(
                     val_loss=val_loss,
                     acc=acc,
                     val_acc=val_acc,
+                    metric=metric,
                     num_classes=num_classes,
                     run=run,
                 )

@@ -122,7 +122,16 @@ def map_columns(
         match = col if col in names else by_norm.get(norm(col))
         if match is None:
             raise KeyError(col)
-        chosen[canon] = (match, "")
+        transform = ""
+        if canon == "metric":  # --metric: the validation quality metric, whatever it is
+            canon = VAL_ACC
+            n = norm(match)
+            if n.endswith(("wer", "cer", "error", "errorrate")):
+                transform = "error_rate_quality"
+            elif "acc" not in n:
+                transform = "quality"
+            notes.append(f"{match!r} chosen as the validation quality metric (--metric)")
+        chosen[canon] = (match, transform)
         used.add(match)
 
     aliases = {k: list(v) for k, v in ALIASES.items()}
