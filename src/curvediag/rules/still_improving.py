@@ -15,7 +15,7 @@ def tail_steps(n: int) -> int:
     return min(n - 1, max(2, math.ceil(n / 4)))
 
 
-def tail_fall(t: Track) -> dict:
+def tail_fall(t: Track, judged: bool = True) -> dict:
     """How much a loss still fell over its last quarter, by a Theil-Sen fit of the tail."""
     n = t.n
     k = tail_steps(n)
@@ -28,7 +28,9 @@ def tail_fall(t: Track) -> dict:
     total = t.start - float(np.min(t.s))
     noise_ok = not np.isfinite(t.sigma) or drop >= 2 * t.sigma
     z = stats.mann_kendall_z(tail)
-    falling = slope < 0 if tail.size < 5 else z <= -1.645
+    # the judged loss needs a significant trend over its tail; the other one only has to
+    # keep going down (a negative slope clear of its noise)
+    falling = slope < 0 if tail.size < 5 or not judged else z <= -1.645
     overall = stats.mann_kendall_z(t.y) if n >= 6 else -math.inf
     return {
         "tail_points": int(tail.size),
@@ -81,13 +83,13 @@ class StillImproving(Rule):
         evidence = {"share_limit": opts["share_limit"], "tail_limit": opts["tail_limit"]}
         parts = []
         for t in tracks:
-            f = tail_fall(t)
+            judged = t.name == VAL_LOSS or len(tracks) == 1
+            f = tail_fall(t, judged)
             for k, v in f.items():
                 evidence[f"{t.name}_{k}"] = v
             # the share of the total improvement is what a plot shows as "still going down";
             # it is asked of the validation loss (the one that matters), of the training
             # loss only when it is the only curve
-            judged = t.name == VAL_LOSS or len(tracks) == 1
             big_share = f["share_of_total"] >= opts["share_limit"] or not judged
             if not (f["falling"] and f["overall_z"] <= -1.96 and f["min_in_tail"] and big_share
                     and f["tail_drop"] >= opts["tail_limit"]):
