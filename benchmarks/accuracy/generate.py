@@ -202,7 +202,7 @@ def main() -> int:
     out = HERE / "runs.new"  # written aside, swapped in at the end
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
-    plan = {"healthy": 40, "overfitting": 60, "cramming": 36, "not_learning": 32, "diverged": 36, "still_improving": 44}
+    plan = {"healthy": 40, "overfitting": 60, "cramming": 36, "not_learning": 40, "diverged": 36, "still_improving": 60}
     jobs = [(c, s, False) for c, n in plan.items() for s in range(n)]
     jobs += [(c, 100 + s, True) for c in ("healthy", "overfitting", "diverged", "still_improving") for s in range(5)]
     rows, dropped = [], {}
