@@ -115,3 +115,22 @@ def test_per_step_noise_is_not_oscillation_or_spikes(tmp_path):
     assert find(rep, "I101") is None
     ctx = Context(load_curves(p))
     assert ctx.track("train_loss").n == ctx.track("val_loss").n == 60  # judged on the validation cadence
+
+
+def test_late_oscillation():
+    rng = np.random.default_rng(5)
+    trend = decay(N, 2.0, 0.5, 5)
+    zig = trend * (1 + 0.15 * np.where(np.arange(N) % 2, 1, -1) * (np.arange(N) > N // 2))
+    rep = diag({"loss": zig * (1 + 0.005 * rng.standard_normal(N)), "val_loss": trend * 1.05})
+    f = find(rep, "I102")
+    assert f is not None and f.evidence["turn_ratio"] > 0.9 and f.evidence["swing"] > 0.05
+    assert find(diag({"loss": noisy(trend, 0.005), "val_loss": trend * 1.05}), "I102") is None
+
+
+def test_zero_training_loss_beside_nan_validation_is_mixed_precision():
+    loss = list(decay(10, 2.0, 0.5, 3)) + [0.0] * 5
+    val = list(decay(10, 2.1, 0.6, 3)) + [float("nan")] * 5
+    rep = diag({"loss": loss, "val_loss": val})
+    f = find(rep, "D101")
+    assert rep.verdict == "diverged" and "mixed-precision" in f.message
+    assert f.evidence["zero_train_loss_beside_nan"] == 1

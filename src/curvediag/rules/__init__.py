@@ -12,6 +12,7 @@ from .cramming import Cramming
 from .early_stopping import EarlyStoppingAdvice
 from .generalisation_gap import GeneralisationGap
 from .loss_spikes import LossSpikes
+from .oscillation import OscillatingLoss
 from .over_confidence import OverConfidence
 from .plateau import Plateau
 from .training_length import BestEpochEarly
@@ -35,6 +36,7 @@ RULES: tuple[type[Rule], ...] = (
     # secondary findings: no verdict of their own, severity info
     OverConfidence,
     LossSpikes,
+    OscillatingLoss,
     Plateau,
     BestEpochEarly,
     EarlyStoppingAdvice,

@@ -18,6 +18,9 @@ class NonFiniteLoss(Rule):
     after it is wasted, and a checkpoint saved after it is unusable. Loggers keep
     writing ``nan`` rows, so a run can "finish" without anyone noticing.
 
+    A training loss of exactly 0 beside a NaN validation loss is called out: it
+    is the signature of a mixed-precision (fp16) overflow, not of success.
+
     **Options.** None: a single non-finite loss is one too many.
     """
 
@@ -57,4 +60,15 @@ class NonFiniteLoss(Rule):
         for h in hits:
             if h[1] is not s:
                 evidence[f"{h[1].name}_non_finite_points"] = h[2]
-        return self.finding(f"{what}; limit: none allowed", evidence, span=(pos, end))
+        msg = f"{what}; limit: none allowed"
+        t, v = ctx.curves.get(TRAIN_LOSS), ctx.curves.get(VAL_LOSS)
+        if t is not None and v is not None:
+            v_bad = v.x[~np.isfinite(v.y)]
+            zeros = t.x[t.y == 0]
+            if v_bad.size and zeros.size and np.isin(zeros, v_bad).any():
+                evidence["zero_train_loss_beside_nan"] = 1
+                msg += (
+                    "; train_loss is exactly 0 where val_loss is NaN: a mixed-precision (fp16) overflow, "
+                    "not a perfect fit"
+                )
+        return self.finding(msg, evidence, span=(pos, end))

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import numpy as np
+
+from .. import stats
+from ..analysis import Context
+from .base import Rule, Skip, pct
+from .secondary import loss_track
+
+
+class OscillatingLoss(Rule):
+    """The loss zigzags around its trend late in training.
+
+    **What it detects.** Over the last half of the run, the training loss (the
+    validation loss when there is none) changes direction on more than
+    ``turn_limit`` of its steps (white noise turns on about two thirds, a smooth
+    curve almost never) with a typical swing around its smoothed trend larger
+    than ``swing_limit`` of its level. Per-step logs are judged on the
+    validation cadence (or binned), so batch-to-batch noise is averaged first.
+
+    **Why it matters.** Large late oscillation means the steps are too big for
+    the region the weights are in: the loss cannot settle into a minimum, and
+    the final weights depend on where the zigzag happened to stop.
+
+    **Options.** ``turn_limit`` (default 0.6), ``swing_limit`` (default 0.05).
+    """
+
+    code = "I102"
+    name = "oscillating-loss"
+    options = {"turn_limit": 0.6, "swing_limit": 0.05}
+    remedies = (
+        "Lower the learning rate for the late phase (a decaying or cosine schedule, or ReduceLROnPlateau).",
+        "Use a larger batch size, or gradient clipping.",
+    )
+
+    def check(self, ctx: Context, opts):
+        t = loss_track(ctx)
+        if t is None or t.n < 12:
+            raise Skip("needs a loss curve of at least 12 points")
+        half = t.y[t.n // 2 :]
+        d = np.diff(half)
+        d = d[d != 0]
+        if d.size < 4:
+            return None
+        turns = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1])))
+        trend = stats.smooth(half, max(3, stats.window_for(half.size)))
+        level = float(np.median(np.abs(trend)))
+        if level == 0:
+            return None
+        swing = float(np.median(np.abs(half - trend))) * stats.MAD_TO_SIGMA / level
+        if turns <= opts["turn_limit"] or swing <= opts["swing_limit"]:
+            return None
+        return self.finding(
+            f"{t.name} changes direction on {pct(turns)} of its steps over the last half, swinging a typical "
+            f"{pct(swing)} of its level around the trend; limits {pct(opts['turn_limit'])} and {pct(opts['swing_limit'])}",
+            {"metric": t.name, "turn_ratio": turns, "swing": swing, "turn_limit": opts["turn_limit"],
+             "swing_limit": opts["swing_limit"]},
+            span=(float(t.x[t.n // 2]), float(t.x[-1])),
+        )
