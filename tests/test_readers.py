@@ -259,3 +259,44 @@ def test_yolov5_results_columns(write):
     c = load_curves(write("results.csv", head + rows))
     assert c.source.columns["val_acc"].startswith("metrics/mAP_0.5:0.95")
     assert ys(c, "train_loss")[0] == pytest.approx(0.17)
+
+
+def test_error_rates_are_judged_as_1_minus_rate_but_shown_as_logged(write):
+    import curvediag
+
+    text = "epoch,train_loss,valid_loss,error_rate,time\n" + "".join(
+        f"{i},{1.0 - 0.08 * i},{0.9 - 0.07 * i},{0.30 - 0.02 * i},00:10\n" for i in range(8)
+    )
+    rep = curvediag.diagnose(write("history.csv", text))
+    m = {x.name: x for x in rep.metrics}["val_acc"]
+    assert m.lower_is_better and m.first == pytest.approx(0.30) and m.best == pytest.approx(0.16)
+    assert m.column == "error_rate"
+
+
+KERAS3 = (
+    "Epoch 1/3\n"
+    "\x1b[1m16/16\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m2s\x1b[0m 40ms/step - accuracy: 0.5000 - loss: 1.2000 - val_accuracy: 0.6000 - val_loss: 1.0000\n"
+    "Epoch 2/3\n"
+    " 8/16 ━━━━━━━━━━\b\b\b\b\b\b\b\b\b\b━━━━━━━━━━━━━━━━━━━━ 0s 10ms/step - accuracy: 0.7000 - loss: 0.9000\r"
+    "16/16 ━━━━━━━━━━━━━━━━━━━━ 0s 12ms/step - accuracy: 0.7500 - loss: 0.8000 - val_accuracy: 0.7000 - val_loss: 0.7000\n"
+    "Epoch 3/3\n"
+    "16/16 ━━━━━━━━━━━━━━━━━━━━ 0s 12ms/step - accuracy: 0.8500 - loss: 0.6000 - val_accuracy: 0.7500 - val_loss: nan\n"
+)
+
+
+def test_keras3_console_output_with_ansi_backspaces_and_carriage_returns(write):
+    c = load_curves(write("fit.log", KERAS3))
+    assert c.source.format == "keras_console"
+    assert ys(c, "train_loss") == [1.2, 0.8, 0.6]
+    assert list(c.series["val_loss"].x) == [1, 2, 3] and math.isnan(ys(c, "val_loss")[2])
+    assert ys(c, "val_acc") == [0.6, 0.7, 0.75]
+
+
+def test_keras2_console_output(write):
+    text = "Train on 800 samples, validate on 200 samples\n"
+    for e in range(1, 5):
+        text += f"Epoch {e}/4\n"
+        text += f" 32/800 [>.............] - ETA: 3s - loss: 9.9 - acc: 0.1\r800/800 [==============] - 1s 1ms/step - loss: {1.0 / e:.4f} - acc: {0.5 + 0.1 * e:.4f} - val_loss: {1.1 / e:.4f} - val_acc: {0.45 + 0.1 * e:.4f}\n"
+    c = load_curves(write("train_output.txt", text))
+    assert ys(c, "train_loss") == [1.0, 0.5, round(1 / 3, 4), 0.25]  # the ETA update is not the epoch's figure
+    assert c.source.columns["val_acc"] == "val_acc"

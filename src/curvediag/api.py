@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .analysis import Context
-from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
+from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves, Series
 from .errors import InputError, UsageError
 from .report import PRECEDENCE, SEVERITY_OF, Finding, MetricSummary, Report, Skipped
 from .rules import RULES, Skip
@@ -230,6 +230,13 @@ def build_report(ctx: Context, findings: list[Finding], skipped: list[Skipped]) 
 
 def _summary(s) -> MetricSummary:
     lower = s.name not in (TRAIN_ACC, VAL_ACC)
+    if s.note and "1 - " in s.note:
+        # an error rate judged as 1 - rate: show the values the log holds (lower is better)
+        y = 1.0 - s.y
+        if "percent" in s.note:
+            y = y * 100.0
+        s = Series(s.name, s.column, s.x, y, s.note)
+        lower = True
     fin = s.finite()
     if len(fin) and s.name != LR:  # a learning rate has no "best"
         i = int(np.argmin(fin.y) if lower else np.argmax(fin.y))

@@ -54,6 +54,7 @@ class InputFormat(str, Enum):
     jsonl = "jsonl"
     tensorboard = "tensorboard"
     wandb_csv = "wandb_csv"
+    keras_console = "keras_console"
 
 
 def _version(value: bool) -> None:

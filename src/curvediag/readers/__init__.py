@@ -10,7 +10,7 @@ from ..errors import InputError
 from ..table import RawTable
 from .source import decode, read_bytes
 
-FORMATS = ("csv", "json", "jsonl", "tensorboard", "wandb_csv")
+FORMATS = ("csv", "json", "jsonl", "tensorboard", "wandb_csv", "keras_console")
 
 
 def _looks_like_json_scalar(text: str) -> bool:
@@ -21,6 +21,12 @@ def _looks_like_json_scalar(text: str) -> bool:
     except (ValueError, RecursionError):
         return False
     return True
+
+
+def _console(text: str) -> bool:
+    from .keras_console import looks_like_console
+
+    return looks_like_console(text)
 
 
 def read_table(data: bytes, source: str, input_format: str | None = None, run: str | None = None) -> RawTable:
@@ -49,6 +55,10 @@ def read_table(data: bytes, source: str, input_format: str | None = None, run: s
             fmt = "json"  # a bare JSON value: let the JSON reader name the problem
         else:
             fmt = "csv"
+    if fmt == "keras_console" or (fmt == "csv" and input_format is None and _console(stripped)):
+        from .keras_console import read_console
+
+        return read_console(text, source)
     if fmt in ("csv", "wandb_csv"):
         from .csv import read_csv
         from .wandb import from_panel_export, is_panel_export
