@@ -11,10 +11,8 @@ from scipy import stats as sps
 from curvediag import stats
 
 arrays = st.lists(st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False), min_size=3, max_size=60).map(np.array)
-# scaling must not underflow to zero (that would change ranks): keep away from denormals
-normal = st.lists(
-    st.floats(-1e3, 1e3, allow_nan=False).filter(lambda v: v == 0 or abs(v) > 1e-200), min_size=3, max_size=60
-).map(np.array)
+# values whose ties and order survive scaling exactly (floats a hair apart can round into a tie)
+normal = st.lists(st.integers(-1000, 1000), min_size=3, max_size=60).map(lambda v: np.array(v, dtype=float) / 8)
 
 
 @settings(max_examples=100, deadline=None)

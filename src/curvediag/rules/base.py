@@ -58,6 +58,18 @@ class Rule:
         raise NotImplementedError
 
 
+def main_loss_or_skip(ctx: Context):
+    """The training loss (else the validation loss), or Skip when it is missing or too short."""
+    from ..analysis import MIN_POINTS
+
+    t = ctx.main_loss
+    if t is None:
+        raise Skip("no loss column")
+    if t.n < MIN_POINTS:
+        raise Skip(f"{t.name} has {t.n} finite points; needs {MIN_POINTS}")
+    return t
+
+
 def pct(x: float) -> str:
     """0.384 -> '38%' (one decimal under 10%)."""
     v = abs(x) * 100

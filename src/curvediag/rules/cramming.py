@@ -5,7 +5,15 @@ import numpy as np
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_ACC, VAL_ACC, VAL_LOSS
 from .base import Rule, Skip
-from .overfitting import OVERFIT_REMEDIES, gap_evidence, resolution, rise_message, rise_passes, significant_rise
+from .overfitting import (
+    OVERFIT_REMEDIES,
+    gap_evidence,
+    resolution,
+    rise_evidence,
+    rise_message,
+    rise_passes,
+    significant_rise,
+)
 
 
 class Cramming(Rule):
@@ -53,11 +61,7 @@ class Cramming(Rule):
         need = max(opts["acc_drop"], opts["noise_z"] * noise, 2.5 * resolution(acc.y))
         drop = peak - end
         evidence = {
-            "onset": r.onset_pos,
-            "val_loss_min": r.min_level,
-            "val_loss_end": r.end_level,
-            "rise": r.relative,
-            "limit": opts["rise_limit"],
+            **rise_evidence(r, opts),
             "val_acc_peak": peak,
             "val_acc_peak_at": float(acc.x[i_peak]),
             "val_acc_end": end,

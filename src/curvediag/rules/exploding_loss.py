@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis import MIN_POINTS, Context
-from .base import Rule, Skip, at, fmt, pct
+from ..analysis import Context
+from .base import Rule, Skip, main_loss_or_skip, at, fmt, pct
 
 
 class ExplodingLoss(Rule):
@@ -36,11 +36,7 @@ class ExplodingLoss(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        t = ctx.main_loss
-        if t is None:
-            raise Skip("no loss column")
-        if t.n < MIN_POINTS:
-            raise Skip(f"{t.name} has {t.n} finite points; needs {MIN_POINTS}")
+        t = main_loss_or_skip(ctx)
         start, end = t.start, t.end
         scale = abs(start)
         if scale == 0:

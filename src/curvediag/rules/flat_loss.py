@@ -7,7 +7,7 @@ import numpy as np
 from .. import stats
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_ACC, VAL_ACC
-from .base import Rule, Skip, fmt, pct
+from .base import Rule, Skip, main_loss_or_skip, fmt, pct
 
 
 def _chance_class_count(loss: float, acc: float | None) -> int | None:
@@ -59,11 +59,7 @@ class FlatLoss(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        t = ctx.main_loss
-        if t is None:
-            raise Skip("no loss column")
-        if t.n < MIN_POINTS:
-            raise Skip(f"{t.name} has {t.n} finite points; needs {MIN_POINTS}")
+        t = main_loss_or_skip(ctx)
         start = t.start
         best = float(np.min(t.s))
         end = t.end

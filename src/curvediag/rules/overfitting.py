@@ -74,6 +74,17 @@ def gap_evidence(ctx: Context, r: Rise) -> dict:
     return {"gap_at_onset": g_on, "gap_end": g_end}
 
 
+def rise_evidence(r: Rise, opts) -> dict:
+    return {
+        "onset": r.onset_pos,
+        "val_loss_min": r.min_level,
+        "val_loss_end": r.end_level,
+        "rise": r.relative,
+        "limit": opts["rise_limit"],
+        "noise_z": r.z,
+    }
+
+
 def rise_message(r: Rise, ctx: Context, opts, also: str = "") -> str:
     """'val_loss rose 38% above its minimum (...) after epoch 12<also>; limit 10% (<z>x its noise)'."""
     noise = "" if math.isnan(r.z) else f" ({r.z:.1f}x its noise)"
@@ -135,12 +146,7 @@ class Overfitting(Rule):
         if not ok:
             return None
         evidence = {
-            "onset": r.onset_pos,
-            "val_loss_min": r.min_level,
-            "val_loss_end": r.end_level,
-            "rise": r.relative,
-            "limit": opts["rise_limit"],
-            "noise_z": r.z,
+            **rise_evidence(r, opts),
             **tev,
             **gap_evidence(ctx, r),
         }
