@@ -125,6 +125,8 @@ def diagnose(
     num_classes: int | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     run: str | None = None,
+    select: tuple[str, ...] | list[str] = (),
+    ignore: tuple[str, ...] | list[str] = (),
 ) -> Report:
     """Diagnose one training log and return a :class:`~curvediag.report.Report`.
 
@@ -136,6 +138,7 @@ def diagnose(
     ``num_classes`` enables comparisons with chance (ln K, 1/K).  ``options``
     overrides rule thresholds: ``{"O102": {"rise_limit": 0.2}}``.  ``run`` picks
     one run from a file or store that holds several (MLflow, W&B exports).
+    ``select``/``ignore`` choose rules by code, prefix or name (longest prefix wins).
 
     Raises :class:`~curvediag.errors.InputError` for unreadable input.
     """
@@ -145,7 +148,7 @@ def diagnose(
         raise UsageError("give --metric or --val-acc, not both")
     cols = _overrides(columns, train_loss=loss, val_loss=val_loss, train_acc=acc, val_acc=val_acc, metric=metric)
     curves = load_curves(log, input_format=input_format, columns=cols, run=run)
-    return diagnose_curves(curves, num_classes=num_classes, options=options)
+    return diagnose_curves(curves, num_classes=num_classes, options=options, select=tuple(select), ignore=tuple(ignore))
 
 
 def diagnose_curves(
@@ -153,13 +156,19 @@ def diagnose_curves(
     *,
     num_classes: int | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    select: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
 ) -> Report:
+    from .config import rule_enabled
+
     opts = rule_options(options)
     ctx = Context(curves, opts, num_classes)
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     too_short = False
     for rule_cls in RULES:
+        if not rule_enabled(rule_cls.code, rule_cls.name, select, ignore):
+            continue
         rule = rule_cls()
         if too_short and rule.code != "D101":
             skipped.append(Skipped(rule.code, rule.name, "too few points to judge"))

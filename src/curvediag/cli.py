@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -39,6 +40,10 @@ app = typer.Typer(
 class Format(str, Enum):
     text = "text"
     json = "json"
+    jsonl = "jsonl"
+    markdown = "markdown"
+    github = "github"
+    junit = "junit"
 
 
 class FailOn(str, Enum):
@@ -82,13 +87,68 @@ def _console(no_color: bool, stderr: bool = False):
     return Console(highlight=False, stderr=stderr)
 
 
+_EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text"}
+
+
+def _render(fmt: str, reports, single: bool, fail_on: str, enabled, no_color: bool, full: bool) -> str | None:
+    """The report(s) in ``fmt`` as a string; None for text, which is printed by rich."""
+    if fmt == "json":
+        from .render.json import render as r_json
+
+        return r_json(reports, single=single) + "\n"
+    if fmt == "jsonl":
+        from .render.json import render_lines
+
+        return render_lines(reports)
+    if fmt == "markdown":
+        from .render.markdown import render as r_md
+
+        return r_md(reports)
+    if fmt == "github":
+        from .render.github import render as r_gh
+
+        return r_gh(reports)
+    if fmt == "junit":
+        from .render.junit import render as r_junit
+
+        return r_junit(reports, fail_on, enabled)
+    return None
+
+
+def _text_to_string(reports, full: bool, failures) -> str:
+    import io
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    con = Console(file=buf, color_system=None, no_color=True, highlight=False, width=100)
+    _print_text(con, reports, full, failures)
+    return buf.getvalue()
+
+
+def _print_text(console, reports, full: bool, failures) -> None:
+    from .render.text import render as render_text
+    from .render.text import render_summary
+
+    if len(reports) + len(failures) > 1:
+        render_summary(reports, failures, console)
+        if full:
+            console.print()
+            render_text(reports, console)
+    else:
+        render_text(reports, console)
+
+
 @app.command(epilog=EXAMPLES)
 def analyze(
-    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Training logs to diagnose; '-' reads stdin."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help="Output format: text for people, json for tools."),
-    fail_on: FailOn = typer.Option(
-        FailOn.warning, "--fail-on", help="Exit 1 when a finding has this severity or worse."
+    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Training logs or run directories to diagnose; '-' reads stdin."),
+    format: Optional[Format] = typer.Option(
+        None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github or junit."
     ),
+    fail_on: Optional[FailOn] = typer.Option(
+        None, "--fail-on", help="Exit 1 when a finding has this severity or worse (default: warning)."
+    ),
+    exit_zero: bool = typer.Option(False, "--exit-zero", help="Report findings but exit 0 (errors still exit 2)."),
     loss: Optional[str] = typer.Option(None, "--loss", metavar="COLUMN", help="Column holding the training loss."),
     val_loss: Optional[str] = typer.Option(None, "--val-loss", metavar="COLUMN", help="Column holding the validation loss."),
     acc: Optional[str] = typer.Option(None, "--acc", metavar="COLUMN", help="Column holding the training accuracy."),
@@ -100,23 +160,55 @@ def analyze(
     num_classes: Optional[int] = typer.Option(
         None, "--num-classes", min=2, metavar="K", help="Number of classes: compare loss with ln K and accuracy with 1/K."
     ),
+    select: Optional[str] = typer.Option(
+        None, "--select", metavar="RULES", help="Only these rules: comma-separated codes, prefixes or names (e.g. D,O102)."
+    ),
+    ignore: Optional[str] = typer.Option(
+        None, "--ignore", metavar="RULES", help="Skip these rules: codes, prefixes or names (the longer prefix wins)."
+    ),
+    config: Optional[str] = typer.Option(
+        None, "--config", metavar="FILE", help="Settings file (TOML); default: [tool.curvediag] in the nearest pyproject.toml."
+    ),
     input_format: Optional[InputFormat] = typer.Option(
         None, "--input-format", help="Skip detection and read the input as this format."
     ),
     run: Optional[str] = typer.Option(
         None, "--run", metavar="RUN", help="Pick one run from an MLflow store/database or a W&B export (id prefix or name)."
     ),
+    output: Optional[str] = typer.Option(
+        None, "--output", "-o", metavar="FILE", help="Also write the report to FILE (atomically); stdout then shows only an explicit --format."
+    ),
+    output_format: Optional[Format] = typer.Option(
+        None, "--output-format", help="Format of --output (default: from its extension, else --format)."
+    ),
+    full: bool = typer.Option(False, "--full", help="With several logs, print every full report after the summary table."),
     no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
 ) -> None:
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
     from .api import diagnose
-    from .errors import CurvediagError
+    from .config import resolve, rule_enabled
+    from .errors import CurvediagError, UsageError
     from .report import severity_rank
+    from .rules import RULES
 
     if paths.count("-") > 1:
         _err("'-' (stdin) can be given only once")
         raise typer.Exit(2)
-    reports, errors = [], 0
+    try:
+        settings = resolve(
+            config,
+            cli={
+                "fail-on": fail_on.value if fail_on else None,
+                "format": format.value if format else None,
+                "select": select,
+                "ignore": ignore,
+                "num-classes": num_classes,
+            },
+        )
+    except UsageError as e:
+        _err(str(e))
+        raise typer.Exit(2)
+    reports, failures = [], []
     for path in paths:
         try:
             reports.append(
@@ -128,28 +220,102 @@ def analyze(
                     acc=acc,
                     val_acc=val_acc,
                     metric=metric,
-                    num_classes=num_classes,
+                    num_classes=settings.num_classes,
+                    options=settings.rules,
+                    select=settings.select,
+                    ignore=settings.ignore,
                     run=run,
                 )
             )
         except CurvediagError as e:
             _err(str(e))
-            errors += 1
-    if reports:
-        if format is Format.json:
-            from .render.json import render as render_json
-
-            sys.stdout.write(render_json(reports, single=len(paths) == 1) + "\n")
-        else:
-            from .render.text import render as render_text
-
-            render_text(reports, _console(no_color))
-    if errors:
+            failures.append((path, getattr(e, "problem", str(e))))
+    enabled = [r.code for r in RULES if rule_enabled(r.code, r.name, settings.select, settings.ignore)]
+    single = len(paths) == 1
+    if output:
+        ofmt = output_format.value if output_format else _EXT_FORMAT.get(Path(output).suffix.lower(), settings.format)
+        text = _render(ofmt, reports, single, settings.fail_on, enabled, True, full)
+        if text is None:
+            text = _text_to_string(reports, full, failures)
+        try:
+            write_atomic(output, text)
+        except OSError as e:
+            _err(f"{output}: cannot write ({e.strerror or e})")
+            raise typer.Exit(2)
+    if reports or failures:
+        show = settings.format if (not output or "format" in settings.origin) else None
+        if show is not None:
+            text = _render(show, reports, single, settings.fail_on, enabled, no_color, full)
+            if text is not None:
+                if reports or show != "json":
+                    sys.stdout.write(text)
+            else:
+                _print_text(_console(no_color), reports, full, failures)
+    if failures:
         raise typer.Exit(2)
-    if fail_on is not FailOn.never:
-        limit = severity_rank(fail_on.value)
-        if any(severity_rank(r.worst_severity()) >= limit for r in reports):
-            raise typer.Exit(1)
+    if exit_zero or settings.fail_on == "never":
+        return
+    limit = severity_rank(settings.fail_on)
+    if any(severity_rank(r.worst_severity()) >= limit for r in reports):
+        raise typer.Exit(1)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename it over ``path``."""
+    import tempfile
+
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent or Path(".")))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@app.command("config")
+def config_cmd(
+    config: Optional[str] = typer.Option(None, "--config", metavar="FILE", help="Settings file (TOML) instead of pyproject.toml."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help="Output format: text or json."),
+) -> None:
+    """Print the resolved settings and where each came from (file, environment, defaults)."""
+    import json
+
+    from .config import resolve
+    from .errors import UsageError
+
+    try:
+        s = resolve(config)
+    except UsageError as e:
+        _err(str(e))
+        raise typer.Exit(2)
+    d = s.to_dict()
+    if format is Format.json:
+        sys.stdout.write(json.dumps(d, indent=2) + "\n")
+        return
+    typer.echo(f"config file: {d['config_file'] or '(none found)'}")
+    for key in ("fail-on", "format", "select", "ignore", "num-classes"):
+        val = d[key]
+        shown = ", ".join(val) if isinstance(val, list) else val
+        typer.echo(f"{key:12s} = {shown if shown not in (None, '') else '-'}   ({d['origin'].get(key, 'default')})")
+    for code, opts in d["rules"].items():
+        typer.echo(f"rules.{code} = " + ", ".join(f"{k}={v}" for k, v in opts.items()))
+    typer.echo("enabled rules: " + " ".join(d["enabled"]))
+
+
+@app.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of --format json output (one report object)."""
+    import json
+
+    from .schema import SCHEMA
+
+    sys.stdout.write(json.dumps(SCHEMA, indent=2) + "\n")
 
 
 @app.command("inspect")

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-RENDERERS = ("text", "json")
+RENDERERS = ("text", "json", "jsonl", "markdown", "github", "junit")

@@ -124,3 +124,27 @@ def render(reports: Sequence[Report], console) -> None:
             console.print("[dim]skipped:[/]")
             for s in r.skipped:
                 indented(f"{s.code} {s.name}: {s.reason}", style="dim")
+
+
+def render_summary(reports: Sequence[Report], failures, console) -> None:
+    """One line per run: the table for many runs at once."""
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("run", "format", "verdict", "best", "onset", "headline"):
+        table.add_column(col, overflow="fold")
+    for r in reports:
+        table.add_row(
+            r.source.path, r.source.format, f"[{STYLE[r.severity]}]{r.verdict}[/]",
+            _pos(r.best_epoch), _pos(r.onset_epoch), r.headline,
+        )
+    for path, problem in failures:
+        table.add_row(path, "-", "[red]unreadable[/]", "-", "-", problem)
+    console.print(table)
+    counts: dict[str, int] = {}
+    for r in reports:
+        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    parts = [f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    if failures:
+        parts.append(f"{len(failures)} unreadable")
+    console.print(f"{len(reports) + len(failures)} logs: " + ", ".join(parts))

@@ -1,0 +1,31 @@
+"""GitHub Actions workflow commands: one annotation per finding."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..report import Report
+
+LEVEL = {"error": "error", "warning": "warning", "info": "notice", "ok": "notice"}
+
+
+def _escape_data(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_prop(s: str) -> str:
+    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def render(reports: Sequence[Report]) -> str:
+    lines = []
+    for r in reports:
+        if not r.findings:
+            lines.append(f"::notice file={_escape_prop(r.source.path)},title={_escape_prop('curvediag: ' + r.verdict)}::"
+                         f"{_escape_data(r.headline)}")
+        for f in r.findings:
+            title = f"curvediag {f.code} {f.name}"
+            lines.append(
+                f"::{LEVEL[f.severity]} file={_escape_prop(r.source.path)},title={_escape_prop(title)}::{_escape_data(f.message)}"
+            )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,47 @@
+"""JUnit XML: one test suite per log, one test case per rule; a failure for each
+finding at or above --fail-on, a skip for each rule that could not run."""
+
+from __future__ import annotations
+
+from typing import Sequence
+from xml.etree import ElementTree as ET
+
+from ..report import Report, severity_rank
+from ..rules import RULES
+
+
+def render(reports: Sequence[Report], fail_on: str, enabled: Sequence[str] | None = None) -> str:
+    limit = None if fail_on == "never" else severity_rank(fail_on)
+    suites = ET.Element("testsuites", name="curvediag")
+    total = total_fail = total_skip = 0
+    for r in reports:
+        suite = ET.SubElement(suites, "testsuite", name=r.source.path)
+        found = {f.code: f for f in r.findings}
+        skipped = {s.code: s for s in r.skipped}
+        n = fails = skips = 0
+        for rule in RULES:
+            if enabled is not None and rule.code not in enabled:
+                continue
+            n += 1
+            case = ET.SubElement(suite, "testcase", classname=r.source.path, name=f"{rule.code} {rule.name}")
+            f = found.get(rule.code)
+            if f is not None and limit is not None and severity_rank(f.severity) >= limit:
+                fails += 1
+                el = ET.SubElement(case, "failure", type=f.severity, message=f.message)
+                el.text = f.message + ("\n\nRemedies:\n- " + "\n- ".join(f.remedies) if f.remedies else "")
+            elif f is not None:
+                out = ET.SubElement(case, "system-out")
+                out.text = f"{f.severity}: {f.message}"
+            elif rule.code in skipped:
+                skips += 1
+                ET.SubElement(case, "skipped", message=skipped[rule.code].reason)
+        suite.set("tests", str(n))
+        suite.set("failures", str(fails))
+        suite.set("skipped", str(skips))
+        suite.set("errors", "0")
+        total, total_fail, total_skip = total + n, total_fail + fails, total_skip + skips
+    suites.set("tests", str(total))
+    suites.set("failures", str(total_fail))
+    suites.set("skipped", str(total_skip))
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
