@@ -182,6 +182,9 @@ def analyze(
         None, "--output-format", help="Format of --output (default: from its extension, else --format)."
     ),
     full: bool = typer.Option(False, "--full", help="With several logs, print every full report after the summary table."),
+    plot: Optional[str] = typer.Option(
+        None, "--plot", metavar="FILE", help="Draw the curves to FILE.png, .svg or .html (needs the 'plot' extra)."
+    ),
     no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
 ) -> None:
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
@@ -232,6 +235,22 @@ def analyze(
             failures.append((path, getattr(e, "problem", str(e))))
     enabled = [r.code for r in RULES if rule_enabled(r.code, r.name, settings.select, settings.ignore)]
     single = len(paths) == 1
+    if plot and reports:
+        from .api import load_curves
+        from .plot import write_plot
+
+        if len(reports) > 1:
+            _err("--plot draws one log; give one PATH")
+            raise typer.Exit(2)
+        try:
+            write_plot(plot, load_curves(paths[0], input_format=input_format.value if input_format else None,
+                                         columns=_cols(loss, val_loss, acc, val_acc, metric), run=run), reports[0])
+        except UsageError as e:
+            _err(str(e))
+            raise typer.Exit(2)
+        except OSError as e:
+            _err(f"{plot}: cannot write ({e.strerror or e})")
+            raise typer.Exit(2)
     if output:
         ofmt = output_format.value if output_format else _EXT_FORMAT.get(Path(output).suffix.lower(), settings.format)
         text = _render(ofmt, reports, single, settings.fail_on, enabled, True, full)
@@ -260,6 +279,30 @@ def analyze(
         raise typer.Exit(1)
 
 
+def _cols(loss, val_loss, acc, val_acc, metric) -> dict:
+    named = {"train_loss": loss, "val_loss": val_loss, "train_acc": acc, "val_acc": val_acc, "metric": metric}
+    return {k: v for k, v in named.items() if v}
+
+
+@app.command("plot")
+def plot_cmd(
+    path: str = typer.Argument(..., metavar="PATH", help="A training log or run directory; '-' reads stdin."),
+    width: int = typer.Option(72, "--width", min=20, max=400, help="Chart width in characters."),
+    height: int = typer.Option(16, "--height", min=5, max=100, help="Chart height in lines."),
+) -> None:
+    """Draw the losses in the terminal, with the best epoch and the problem span marked."""
+    from .api import diagnose_curves, load_curves
+    from .errors import CurvediagError
+    from .plot import terminal_chart
+
+    try:
+        curves = load_curves(path)
+    except CurvediagError as e:
+        _err(str(e))
+        raise typer.Exit(2)
+    sys.stdout.write(terminal_chart(curves, diagnose_curves(curves), width, height))
+
+
 def write_atomic(path: str, text: str) -> None:
     """Write to a temporary file beside ``path`` and rename it over ``path``."""
     import tempfile
@@ -269,6 +312,9 @@ def write_atomic(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # an ordinary file, not mkstemp's 0600
         os.replace(tmp, target)
     except BaseException:
         try:

@@ -1,0 +1,42 @@
+"""docs/rules.md, generated from the rules themselves (their docstrings are the docs).
+
+    python -m curvediag.docs > docs/rules.md
+
+A test fails when the committed file is stale.
+"""
+
+from __future__ import annotations
+
+
+def rules_markdown() -> str:
+    from .rules import RULES
+
+    out = [
+        "# curvediag rules",
+        "",
+        "Generated from the rules' own documentation by `python -m curvediag.docs > docs/rules.md`;",
+        "do not edit by hand. `curvediag rule CODE` prints the same text.",
+        "",
+        "| code | name | verdict | summary |",
+        "|---|---|---|---|",
+    ]
+    for r in RULES:
+        out.append(f"| [{r.code}](#{r.code.lower()}-{r.name}) | {r.name} | {r.verdict or '— (info)'} | {r.summary()} |")
+    for r in RULES:
+        out += ["", f"## {r.code} {r.name}", ""]
+        out.append(f"Verdict: `{r.verdict}` (severity {'per verdict' if r.verdict else 'info'})." if r.verdict
+                   else "Secondary finding (severity info): it never sets the verdict.")
+        out += ["", r.doc()]
+        if r.options:
+            out += ["", "| option | default |", "|---|---|"]
+            out += [f"| `{k}` | {v:g} |" for k, v in r.options.items()]
+        if r.remedies:
+            out += ["", "Remedies:", ""]
+            out += [f"- {x}" for x in r.remedies]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(rules_markdown())
