@@ -30,6 +30,16 @@ CASES = {
     "allna.csv": (b"epoch,loss,val_loss\n0,NA,NA\n1,NA,NA\n", "hold no values"),
     "emptylist.json": (b"[]", "empty JSON list"),
     "gzipbroken.csv.gz": (b"\x1f\x8b\x08\x00garbage", "gzip"),
+    "image.csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200), "binary"),
+    "archive.csv": (b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(100), "binary"),
+    "late_nul.csv": (b"epoch,loss\n" + b"0,1.0\n" * 20000 + b"1,\x000.9\n", "NUL byte at offset"),
+    "huge_line.csv": (b"9" * 5_000_000, "header only"),
+    "huge_line2.csv": (b"epoch,loss\n" + b"1," + b"9" * 3_000_000 + b"\n", "too few points"),
+    "latin1_header.csv": ("époque,perte\n0,1\n".encode("latin-1"), "not UTF-8"),
+    "cp1252.json": ('{"loss": [1, 2], "note": "\u20ac"}'.encode("cp1252", errors="replace").replace(b"?", b"\x80"), "not UTF-8"),
+    "list_of_lists.json": (b"[[1, 2], [3, 4]]", "mixed values"),
+    "object_no_metrics.json": (b'{"model": {"layers": 3}}', "no recognisable loss column (columns: model)"),
+    "jsonl_not_objects.jsonl": (b'{"loss": 1}\n[1, 2]\n', "line 2: expected a JSON object"),
 }
 
 

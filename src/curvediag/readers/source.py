@@ -25,6 +25,9 @@ def _read_limited(fh, source: str) -> bytes:
     data = head + rest
     if len(data) > MAX_BYTES:
         raise InputError(source, f"larger than {MAX_BYTES >> 20} MiB; not read")
+    nul = b"\x00"
+    if rest and not binary_ok and nul in rest:
+        raise InputError(source, f"binary data (a NUL byte at offset {data.index(nul)}), not a text log")
     return data
 
 
