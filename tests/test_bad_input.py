@@ -34,7 +34,7 @@ CASES = {
     "archive.csv": (b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(100), "binary"),
     "late_nul.csv": (b"epoch,loss\n" + b"0,1.0\n" * 20000 + b"1,\x000.9\n", "NUL byte at offset"),
     "huge_line.csv": (b"9" * 5_000_000, "header only"),
-    "huge_line2.csv": (b"epoch,loss\n" + b"1," + b"9" * 3_000_000 + b"\n", "too few points"),
+    "huge_line2.csv": (b"epoch,loss\n" + b"1," + b"9" * 3_000_000 + b"\n", "no recognisable loss column"),
     "latin1_header.csv": ("époque,perte\n0,1\n".encode("latin-1"), "not UTF-8"),
     "cp1252.json": ('{"loss": [1, 2], "note": "\u20ac"}'.encode("cp1252", errors="replace").replace(b"?", b"\x80"), "not UTF-8"),
     "list_of_lists.json": (b"[[1, 2], [3, 4]]", "mixed values"),
