@@ -97,3 +97,9 @@ def test_many_runs_summary_table_lists_unreadable_inputs(tmp_path):
     assert "remedies" not in r.stdout
     full = run("analyze", *SAMPLES, "--full", "--fail-on", "never", "--no-color").stdout
     assert "remedies" in full
+
+
+def test_jobs_give_the_same_reports_in_the_same_order(tmp_path):
+    seq = run("analyze", *SAMPLES, "--format", "jsonl", "--fail-on", "never").stdout
+    par = run("analyze", *SAMPLES, "--format", "jsonl", "--fail-on", "never", "--jobs", "2").stdout
+    assert par == seq and len(par.splitlines()) == len(SAMPLES)

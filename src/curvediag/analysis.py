@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import numpy as np
+from ._np import np
 
 from . import stats
 from .curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves, Series

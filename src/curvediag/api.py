@@ -6,7 +6,7 @@ import math
 import os
 from typing import Any, Mapping
 
-import numpy as np
+from ._np import np
 
 from .analysis import Context
 from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves, Series
@@ -52,11 +52,12 @@ def load_curves(
 ) -> Curves:
     """Read ``log`` (a path, ``-``, a pandas DataFrame, or a Keras ``history.history`` dict)."""
     from .readers import load
-    from .readers.json import _from_object
 
     overrides = dict(columns or {})
     if isinstance(log, (str, os.PathLike)):
         return load(os.fspath(log), input_format, overrides, run)
+    from .readers.json import _from_object
+
     if isinstance(log, dict):
         return to_curves(_from_object(log, "<dict>"), "<dict>", overrides)
     if hasattr(log, "columns") and hasattr(log, "to_numpy"):

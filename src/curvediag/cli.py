@@ -182,13 +182,13 @@ def analyze(
         None, "--output-format", help="Format of --output (default: from its extension, else --format)."
     ),
     full: bool = typer.Option(False, "--full", help="With several logs, print every full report after the summary table."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=0, help="Analyse several logs in parallel on this many processes (0: one per core)."),
     plot: Optional[str] = typer.Option(
         None, "--plot", metavar="FILE", help="Draw the curves to FILE.png, .svg or .html (needs the 'plot' extra)."
     ),
     no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
 ) -> None:
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
-    from .api import diagnose
     from .config import resolve, rule_enabled
     from .errors import CurvediagError, UsageError
     from .report import severity_rank
@@ -211,28 +211,34 @@ def analyze(
     except UsageError as e:
         _err(str(e))
         raise typer.Exit(2)
+    kwargs = dict(
+        input_format=input_format.value if input_format else None,
+        loss=loss,
+        val_loss=val_loss,
+        acc=acc,
+        val_acc=val_acc,
+        metric=metric,
+        num_classes=settings.num_classes,
+        options=settings.rules,
+        select=settings.select,
+        ignore=settings.ignore,
+        run=run,
+    )
     reports, failures = [], []
-    for path in paths:
-        try:
-            reports.append(
-                diagnose(
-                    path,
-                    input_format=input_format.value if input_format else None,
-                    loss=loss,
-                    val_loss=val_loss,
-                    acc=acc,
-                    val_acc=val_acc,
-                    metric=metric,
-                    num_classes=settings.num_classes,
-                    options=settings.rules,
-                    select=settings.select,
-                    ignore=settings.ignore,
-                    run=run,
-                )
-            )
-        except CurvediagError as e:
-            _err(str(e))
-            failures.append((path, getattr(e, "problem", str(e))))
+    workers = (os.cpu_count() or 1) if jobs == 0 else jobs
+    if workers > 1 and len(paths) > 1 and "-" not in paths:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as ex:
+            results = list(ex.map(_diagnose_one, [(p, kwargs) for p in paths], chunksize=max(1, len(paths) // (4 * workers))))
+    else:
+        results = [_diagnose_one((p, kwargs)) for p in paths]
+    for path, (report, problem) in zip(paths, results):
+        if report is not None:
+            reports.append(report)
+        else:
+            _err(problem)
+            failures.append((path, problem.split(": ", 1)[-1]))
     enabled = [r.code for r in RULES if rule_enabled(r.code, r.name, settings.select, settings.ignore)]
     single = len(paths) == 1
     if plot and reports:
@@ -277,6 +283,18 @@ def analyze(
     limit = severity_rank(settings.fail_on)
     if any(severity_rank(r.worst_severity()) >= limit for r in reports):
         raise typer.Exit(1)
+
+
+def _diagnose_one(arg):
+    """(report, None) or (None, error line); a top-level function so worker processes can run it."""
+    from .api import diagnose
+    from .errors import CurvediagError
+
+    path, kwargs = arg
+    try:
+        return diagnose(path, **kwargs), None
+    except CurvediagError as e:
+        return None, str(e)
 
 
 def _cols(loss, val_loss, acc, val_acc, metric) -> dict:

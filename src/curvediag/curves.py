@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-import numpy as np
+from ._np import np
 
 #: Canonical metric names, in display order.
 TRAIN_LOSS = "train_loss"

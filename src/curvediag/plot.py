@@ -8,7 +8,7 @@ import html
 
 from pathlib import Path
 
-import numpy as np
+from ._np import np
 
 from .curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
 from .errors import UsageError

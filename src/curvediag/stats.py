@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+from ._np import np
 
 MAD_TO_SIGMA = 1.4826
 

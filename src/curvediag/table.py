@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
+from ._np import np
 
 from .columns import find_axis, map_columns
 from .curves import CANONICAL, LR, TRAIN_ACC, VAL_ACC, Curves, Series, SourceInfo

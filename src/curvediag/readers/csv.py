@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
+from .._np import np
 
 from ..columns import norm
 from ..errors import InputError

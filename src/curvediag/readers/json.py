@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 
-import numpy as np
+from .._np import np
 
 from ..errors import InputError
 from ..table import RawTable

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
+from .._np import np
 
 from ..errors import InputError
 from ..table import RawTable

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 
-import numpy as np
+from .._np import np
 
 from ..errors import InputError
 from ..table import RawTable

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import numpy as np
+from .._np import np
 
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_ACC, VAL_ACC, VAL_LOSS

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import numpy as np
+from .._np import np
 
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS

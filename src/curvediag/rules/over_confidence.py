@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import numpy as np
+from .._np import np
 
 from ..analysis import MIN_POINTS, Context
 from ..curves import VAL_ACC

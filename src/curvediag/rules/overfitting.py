@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+from .._np import np
 
 from .. import stats
 from ..analysis import MIN_POINTS, Context, Rise

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import numpy as np
+from .._np import np
 
 from .. import stats
 from ..analysis import Context

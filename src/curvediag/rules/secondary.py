@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
+from .._np import np
 
 from ..analysis import Context, Track
 from ..curves import TRAIN_LOSS, VAL_LOSS
