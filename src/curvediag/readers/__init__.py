@@ -24,22 +24,25 @@ def _looks_like_json_scalar(text: str) -> bool:
 
 
 def _console(text: str) -> bool:
+    if "Epoch" not in text[:20000]:
+        return False
     from .keras_console import looks_like_console
 
     return looks_like_console(text)
 
 
 def read_table(data: bytes, source: str, input_format: str | None = None, run: str | None = None) -> RawTable:
-    from .tfevents import looks_like_events, scalars, table_from_scalars
-
     if data.startswith(b"SQLite format 3\x00"):
         if source == "<stdin>":
             raise InputError(source, "an SQLite database cannot be read from stdin; name the file")
         from .mlflow import read_sqlite
 
         return read_sqlite(source, source, run)
-    if input_format == "tensorboard" or (input_format is None and looks_like_events(data)):
-        return table_from_scalars(scalars(data, source), source)
+    if input_format == "tensorboard" or (input_format is None and b"brain.Event" in data[:64]):
+        from .tfevents import looks_like_events, scalars, table_from_scalars
+
+        if input_format == "tensorboard" or looks_like_events(data):
+            return table_from_scalars(scalars(data, source), source)
     text = decode(data, source)
     stripped = text.lstrip()
     if not stripped:
@@ -61,11 +64,13 @@ def read_table(data: bytes, source: str, input_format: str | None = None, run: s
         return read_console(text, source)
     if fmt in ("csv", "wandb_csv"):
         from .csv import read_csv
-        from .wandb import from_panel_export, is_panel_export
 
         table = read_csv(text, source)
-        if fmt == "wandb_csv" or is_panel_export(table):
-            return from_panel_export(table, source, run)
+        if fmt == "wandb_csv" or any(" - " in n for n in table.names):
+            from .wandb import from_panel_export, is_panel_export
+
+            if fmt == "wandb_csv" or is_panel_export(table):
+                return from_panel_export(table, source, run)
         return table
     if fmt in ("json", "jsonl"):
         from .json import read_json

@@ -1,0 +1,69 @@
+"""Start-up: `curvediag analyze` on a 30-epoch log against importing what it must import.
+
+    python benchmarks/startup.py [--runs 15]
+
+Runs the commands interleaved (so machine noise hits all of them alike) and
+prints the median wall time of each and the ratios.  Targets: analyze <= 1.15x
+`python -c "import pandas, typer, rich.console"`; `--help` and `rules` import
+no pandas and take under 150 ms.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def timed(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - t
+
+
+def main(argv: list[str]) -> int:
+    runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 15
+    with tempfile.TemporaryDirectory() as d:
+        log = Path(d) / "training.log"
+        lines = (REPO / "sample_logs" / "healthy.csv").read_text().splitlines()[:31]
+        log.write_text("\n".join(lines) + "\n")
+        py = sys.executable
+        cmds = {
+            "import pandas, typer, rich.console": [py, "-c", "import pandas, typer, rich.console"],
+            "curvediag analyze (30 epochs)": [py, "-m", "curvediag", "analyze", str(log), "--fail-on", "never"],
+            "curvediag --help": [py, "-m", "curvediag", "--help"],
+            "curvediag rules": [py, "-m", "curvediag", "rules"],
+            "python -c pass": [py, "-c", "pass"],
+        }
+        for cmd in cmds.values():  # warm the page cache and .pyc files
+            timed(cmd)
+        times: dict[str, list[float]] = {k: [] for k in cmds}
+        for _ in range(runs):
+            for k, cmd in cmds.items():
+                times[k].append(timed(cmd))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    for k, v in med.items():
+        print(f"{k:38s} median {v * 1000:7.1f} ms  (min {min(times[k]) * 1000:.1f}, {runs} runs)")
+    base = med["import pandas, typer, rich.console"]
+    print(f"\nanalyze / import baseline: {med['curvediag analyze (30 epochs)'] / base:.2f}x (target <= 1.15x)")
+    for k in ("curvediag --help", "curvediag rules"):
+        print(f"{k}: {med[k] * 1000:.0f} ms, {med[k] - med['python -c pass']:.3f} s above a bare interpreter")
+    check = (
+        "import sys, runpy; sys.argv = ['curvediag', '{}'];\n"
+        "try:\n    runpy.run_module('curvediag', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('pandas' in sys.modules, 'numpy' in sys.modules, file=sys.stderr)"
+    )
+    for sub in ("--help", "rules"):
+        out = subprocess.run([sys.executable, "-c", check.format(sub)], capture_output=True, text=True)
+        pandas_loaded, numpy_loaded = out.stderr.strip().splitlines()[-1].split()
+        print(f"curvediag {sub}: pandas imported: {pandas_loaded}, numpy imported: {numpy_loaded}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
