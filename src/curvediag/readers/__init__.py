@@ -6,6 +6,8 @@ only the extension) and dispatches; :func:`load` goes on to canonical curves.
 
 from __future__ import annotations
 
+import os
+
 from ..errors import InputError
 from ..table import RawTable
 from .source import decode, read_bytes
@@ -31,7 +33,9 @@ def _console(text: str) -> bool:
     return looks_like_console(text)
 
 
-def read_table(data: bytes, source: str, input_format: str | None = None, run: str | None = None) -> RawTable:
+def read_table(
+    data: bytes, source: str, input_format: str | None = None, run: str | None = None, path: str | None = None
+) -> RawTable:
     if data.startswith(b"SQLite format 3\x00"):
         if source == "<stdin>":
             raise InputError(source, "an SQLite database cannot be read from stdin; name the file")
@@ -65,7 +69,8 @@ def read_table(data: bytes, source: str, input_format: str | None = None, run: s
     if fmt in ("csv", "wandb_csv"):
         from .csv import read_csv
 
-        table = read_csv(text, source)
+        plain = path is not None and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b"))
+        table = read_csv(text, source, path if plain else None)
         if fmt == "wandb_csv" or any(" - " in n for n in table.names):
             from .wandb import from_panel_export, is_panel_export
 
@@ -77,6 +82,32 @@ def read_table(data: bytes, source: str, input_format: str | None = None, run: s
 
         return read_json(text, source, lines=(fmt == "jsonl"))
     raise InputError(source, f"unknown input format {fmt!r} (known: {', '.join(FORMATS)})")
+
+
+_BIG = 8 << 20  # bytes
+
+
+def _big_plain_csv(path: str) -> bool:
+    """Over 8 MiB, a regular file, plain UTF-8 text whose head is a CSV header (not JSON,
+    not a console log, no BOM, no NUL): the fast path."""
+    import stat as _stat
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if not _stat.S_ISREG(st.st_mode) or st.st_size < _BIG:
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if b"\x00" in head or head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b")):
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = head[: len(head) - 4].decode("utf-8", errors="strict") if len(head) > 4 else ""
+    stripped = text.lstrip()
+    return bool(stripped) and stripped[0] not in "{[<" and not _console(stripped) and " - " not in stripped.split("\n", 1)[0]
 
 
 def read_event_dir(path: str) -> RawTable:
@@ -111,7 +142,6 @@ def load(path: str, input_format: str | None = None, overrides: dict[str, str] |
 
 def load_table(path: str, input_format: str | None = None, run: str | None = None) -> tuple[RawTable, str]:
     """The raw table of a file, stdin, or a run directory, and its display name."""
-    import os
     from pathlib import Path
 
     note = None
@@ -128,9 +158,18 @@ def load_table(path: str, input_format: str | None = None, run: str | None = Non
     if path != "-" and os.path.isdir(path):  # a directory of TensorBoard event files
         table = read_event_dir(path)
         source = path
+    elif path != "-" and input_format in (None, "csv") and _big_plain_csv(path):
+        # a large plain-UTF-8 CSV: sniff its head, let pandas read the file itself (no copy in Python)
+        from .csv import read_csv
+
+        source = path
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+        head_text = head.decode("utf-8", errors="ignore")
+        table = read_csv(head_text, source, path)
     else:
         source, data = read_bytes(path)
-        table = read_table(data, source, input_format, run)
+        table = read_table(data, source, input_format, run, None if path == "-" else path)
     if note:
         table.notes.insert(0, note)
     return table, source
