@@ -91,13 +91,11 @@ def test_csv_json_jsonl_round_trip_gives_the_same_verdict(name, tmp_path):
     assert set(verdicts.values()) == {SAMPLE_VERDICTS[name]}, verdicts
 
 
-@pytest.mark.parametrize("name", sorted(SAMPLE_VERDICTS))
+@pytest.mark.parametrize("name", sorted(n for n in SAMPLE_VERDICTS if n.endswith(".csv")))
 def test_column_order_does_not_matter(name, tmp_path):
     import pandas as pd
 
-    df = pd.read_csv(sample(name)) if name.endswith(".csv") else None
-    if df is None:
-        pytest.skip("CSV samples only")
+    df = pd.read_csv(sample(name))
     df[df.columns[::-1]].to_csv(tmp_path / "r.csv", index=False, na_rep="nan")
     assert diagnose(tmp_path / "r.csv").verdict == SAMPLE_VERDICTS[name]
 
