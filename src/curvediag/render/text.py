@@ -130,9 +130,13 @@ def render_summary(reports: Sequence[Report], failures, console) -> None:
     """One line per run: the table for many runs at once."""
     from rich.table import Table
 
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("run", "format", "verdict", "best", "onset", "headline"):
-        table.add_column(col, overflow="fold")
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=False)
+    table.add_column("run", no_wrap=True, overflow="ellipsis", max_width=36)
+    table.add_column("format", no_wrap=True, overflow="ellipsis", max_width=18)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("best", justify="right", no_wrap=True)
+    table.add_column("onset", justify="right", no_wrap=True)
+    table.add_column("headline", overflow="fold", ratio=1, min_width=20)
     for r in reports:
         table.add_row(
             r.source.path, r.source.format, f"[{STYLE[r.severity]}]{r.verdict}[/]",
