@@ -131,20 +131,28 @@ def render_summary(reports: Sequence[Report], failures, console) -> None:
     from rich.table import Table
 
     table = Table(box=None, header_style="bold", pad_edge=False, expand=False)
-    table.add_column("run", no_wrap=True, overflow="ellipsis", max_width=36)
-    table.add_column("format", no_wrap=True, overflow="ellipsis", max_width=18)
+    table.add_column("run", no_wrap=True, overflow="ellipsis", max_width=32)
+    table.add_column("format", no_wrap=True, overflow="ellipsis", max_width=14)
     table.add_column("verdict", no_wrap=True)
     table.add_column("best", justify="right", no_wrap=True)
     table.add_column("onset", justify="right", no_wrap=True)
-    table.add_column("headline", overflow="fold", ratio=1, min_width=20)
+    wide = console.width >= 140
+    if wide:
+        table.add_column("headline", overflow="fold", ratio=1, min_width=30)
     for r in reports:
-        table.add_row(
-            r.source.path, r.source.format, f"[{STYLE[r.severity]}]{r.verdict}[/]",
-            _pos(r.best_epoch), _pos(r.onset_epoch), r.headline,
-        )
+        row = [r.source.path, r.source.format, f"[{STYLE[r.severity]}]{r.verdict}[/]", _pos(r.best_epoch), _pos(r.onset_epoch)]
+        table.add_row(*row, *([r.headline] if wide else []))
     for path, problem in failures:
-        table.add_row(path, "-", "[red]unreadable[/]", "-", "-", problem)
+        table.add_row(path, "-", "[red]unreadable[/]", "-", "-", *([problem] if wide else []))
     console.print(table)
+    if not wide:  # a narrow terminal: the findings' headlines below the table
+        from rich.text import Text
+
+        for r in reports:
+            if r.severity != "ok":
+                console.print(Text(f"{r.source.path}: {r.headline}", style=STYLE[r.severity]))
+        for path, problem in failures:
+            console.print(Text(f"{path}: {problem}", style="red"))
     counts: dict[str, int] = {}
     for r in reports:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
