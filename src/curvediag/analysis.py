@@ -66,13 +66,14 @@ def on_cadence(train: Series, val: Series) -> Series:
     """
     if len(val) < MIN_POINTS or len(train) <= 2 * len(val):
         return train
-    edges = np.concatenate(([-np.inf], val.x))
-    idx = np.searchsorted(edges, train.x, side="left") - 1  # interval j holds (x[j-1], x[j]]
-    keep = idx < len(val)
-    sums = np.bincount(idx[keep], weights=train.y[keep], minlength=len(val))
-    counts = np.bincount(idx[keep], minlength=len(val))
+    # interval j holds the training points with x in (val.x[j-1], val.x[j]]; train.x is sorted,
+    # so the interval ends are found by searching the few validation positions in it
+    ends = np.searchsorted(train.x, val.x, side="right")
+    starts = np.concatenate(([0], ends[:-1]))
+    counts = ends - starts
     has = counts > 0
-    return Series(train.name, train.column, val.x[has], sums[has] / counts[has], train.note)
+    sums = np.add.reduceat(train.y, np.minimum(starts, len(train.y) - 1))[has] if has.any() else np.array([])
+    return Series(train.name, train.column, val.x[has], sums / counts[has], train.note)
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def to_curves(
 
     n = rows - start
     if axis_col is not None:
-        x_all = table.values[axis_col][sl].astype(float)
+        x_all = table.values[axis_col][sl].astype(float, copy=False)
         x_ok = table.present[axis_col][sl] & np.isfinite(x_all)
     else:
         x_all = np.arange(n, dtype=float)
@@ -142,7 +142,7 @@ def to_curves(
             ok = np.logical_and.reduce([table.present[p][sl] for p in parts]) & x_ok
             col = " + ".join(parts)
         else:
-            y = table.values[col][sl].astype(float)
+            y = table.values[col][sl].astype(float, copy=False)
             ok = table.present[col][sl] & x_ok
         x, y = x_all[ok], y[ok]
         note = None
