@@ -39,6 +39,9 @@ class RawTable:
 def _segments(axis: np.ndarray, present: np.ndarray, boundaries: list[int]) -> list[int]:
     """Row indices where a new run starts: the axis goes backwards, or a boundary."""
     starts = set(b for b in boundaries if 0 < b)
+    if present.all():  # dense (the usual case): no index to build
+        starts.update(int(i) for i in np.flatnonzero(axis[1:] < axis[:-1]) + 1)
+        return sorted(starts)
     idx = np.flatnonzero(present)
     if idx.size > 1:
         a = axis[idx]
@@ -49,7 +52,7 @@ def _segments(axis: np.ndarray, present: np.ndarray, boundaries: list[int]) -> l
 
 def _aggregate(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     """Average points that share an axis position (per-step rows on an epoch axis)."""
-    if x.size < 2 or np.all(np.diff(x) > 0):
+    if x.size < 2 or not (x[1:] <= x[:-1]).any():
         return x, y, False
     order = np.argsort(x, kind="stable")
     xs, ys = x[order], y[order]
@@ -115,8 +118,9 @@ def to_curves(
         if col is None:
             continue
         vals, pres = table.values[col][sl], table.present[col][sl]
-        a = vals[pres & np.isfinite(vals)]
-        if a.size and np.all(np.diff(a) >= 0):
+        m = pres & np.isfinite(vals)
+        a = vals if m.all() else vals[m]
+        if a.size and not (a[1:] < a[:-1]).any():
             axis_col, axis_kind = col, kind
             break
     if axis_col is None and epoch_col is not None and step_col is not None:
@@ -144,7 +148,10 @@ def to_curves(
         else:
             y = table.values[col][sl].astype(float, copy=False)
             ok = table.present[col][sl] & x_ok
-        x, y = x_all[ok], y[ok]
+        if ok.all():  # a dense column: no copies
+            x = x_all
+        else:
+            x, y = x_all[ok], y[ok]
         note = None
         if canon in (TRAIN_ACC, VAL_ACC):
             fin = y[np.isfinite(y)]
