@@ -11,6 +11,7 @@ time and <= 1.5x the peak memory of the bare read; cost linear in rows.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -46,7 +47,8 @@ def make_log(path: Path, rows: int, seed: int = 0) -> None:
 
 
 def measure(path: Path, what: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(path), what], capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # as users' installs: with .pyc
+    out = subprocess.run([sys.executable, "-c", CHILD, str(path), what], capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -83,8 +83,8 @@ def _console(no_color: bool, stderr: bool = False):
     from rich.console import Console
 
     if no_color or os.environ.get("NO_COLOR"):
-        return Console(color_system=None, no_color=True, highlight=False, stderr=stderr)
-    return Console(highlight=False, stderr=stderr)
+        return Console(color_system=None, no_color=True, highlight=False, emoji=False, stderr=stderr)
+    return Console(highlight=False, emoji=False, stderr=stderr)
 
 
 _EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text"}

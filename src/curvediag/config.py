@@ -174,7 +174,10 @@ def resolve(
         s.config_file = str(p)
     else:
         p = find_pyproject(cwd)
-        table = _table(p, _load_toml(p), explicit=False) if p else None
+        table = None
+        # most pyproject.toml files have no [tool.curvediag]: skip the TOML parser for them
+        if p is not None and "tool.curvediag" in p.read_text(encoding="utf-8", errors="replace"):
+            table = _table(p, _load_toml(p), explicit=False)
         if table is not None:
             s.config_file = str(p)
     if table:
