@@ -9,6 +9,7 @@ evidence of divergence, never dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping
 
 from ._np import np
@@ -35,12 +36,16 @@ class Series:
     def __len__(self) -> int:
         return int(self.y.size)
 
-    @property
+    @cached_property
     def finite_mask(self) -> np.ndarray:
         return np.isfinite(self.y)
 
     def finite(self) -> "Series":
-        """The same series without its non-finite points."""
+        """The same series without its non-finite points (computed once)."""
+        return self._finite
+
+    @cached_property
+    def _finite(self) -> "Series":
         m = self.finite_mask
         if m.all():
             return self
