@@ -107,7 +107,10 @@ def read_csv(text: str, source: str, path: str | None = None) -> RawTable:
         if name in values:  # duplicate header names: keep the first
             continue
         if col.dtype.kind in "biuf":
-            v = col.to_numpy(dtype=float, na_value=np.nan)
+            if col.dtype == np.float64:
+                v = col.to_numpy()  # no copy: missing cells are already NaN
+            else:
+                v = col.to_numpy(dtype=float, na_value=np.nan)
             p = ~np.isnan(v)
         else:
             s = col.astype(str).str.strip()
