@@ -103,3 +103,15 @@ def test_jobs_give_the_same_reports_in_the_same_order(tmp_path):
     seq = run("analyze", *SAMPLES, "--format", "jsonl", "--fail-on", "never").stdout
     par = run("analyze", *SAMPLES, "--format", "jsonl", "--fail-on", "never", "--jobs", "2").stdout
     assert par == seq and len(par.splitlines()) == len(SAMPLES)
+
+
+def test_output_or_plot_onto_an_input_is_refused(tmp_path):
+    import shutil
+
+    log = tmp_path / "log.csv"
+    shutil.copy(sample("overfitting.csv"), log)
+    before = log.read_bytes()
+    for opt in ("--output", "--plot"):
+        r = run("analyze", str(log), opt, str(log))
+        assert r.exit_code == 2 and "never writes to its inputs" in r.stderr
+    assert log.read_bytes() == before

@@ -197,6 +197,10 @@ def analyze(
     if paths.count("-") > 1:
         _err("'-' (stdin) can be given only once")
         raise typer.Exit(2)
+    for target in (output, plot):
+        if target and any(p != "-" and os.path.exists(p) and os.path.exists(target) and os.path.samefile(p, target) for p in paths):
+            _err(f"{target}: is one of the inputs; curvediag never writes to its inputs")
+            raise typer.Exit(2)
     try:
         settings = resolve(
             config,
