@@ -82,3 +82,25 @@ def test_unusual_but_valid_text_is_read(write):
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["verdict"] == "diverged" and d["metrics"]["val_acc"]["last"] == 0.61
+
+
+def _big(write, name: str, head: bytes, body_row: bytes, tail: bytes = b""):
+    rows = (9 << 20) // len(body_row) + 1  # over the 8 MiB fast-path threshold
+    return write(name, head + body_row * rows + tail)
+
+
+def test_large_files_take_the_fast_path_and_still_fail_cleanly(write):
+    # invalid UTF-8 near the start of a large file: one line, not a traceback
+    p = _big(write, "big_latin.csv", b"epoch,loss\n0,1.0 caf\xe9\n", b"1,0.9\n")
+    r = runner.invoke(app, ["analyze", str(p)])
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1 and "not UTF-8" in r.stderr
+    # mixed types deep in a large file: pandas' chunk warning must not leak onto stderr
+    p = _big(write, "big_mixed.csv", b"epoch,loss\n", b"1,0.9\n", b"2,abc\n")
+    r = runner.invoke(app, ["analyze", str(p)])
+    assert r.exit_code == 2 and r.stderr.strip().splitlines() == [f"curvediag: {p}: non-numeric value 'abc' in column 'loss' at data row {(9 << 20) // 6 + 2}"]
+    # a healthy large log is read through the fast path
+    body = b"".join(f"{i},{1.0 / (i + 1):.6f},{1.1 / (i + 1):.6f}\n".encode() for i in range(400_000))
+    p = write("big_ok.csv", b"step,train_loss,val_loss\n" + body)
+    assert p.stat().st_size > 8 << 20
+    r = runner.invoke(app, ["analyze", str(p), "--format", "json", "--fail-on", "never"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["metrics"]["train_loss"]["points"] == 400_000

@@ -13,6 +13,8 @@ from ..table import RawTable
 from .source import decode, read_bytes
 
 FORMATS = ("csv", "json", "jsonl", "tensorboard", "wandb_csv", "keras_console")
+# files whose bytes are not the UTF-8 text pandas would read from disk: BOMs and gzip
+_NOT_PLAIN = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b")
 
 
 def _looks_like_json_scalar(text: str) -> bool:
@@ -69,7 +71,7 @@ def read_table(
     if fmt in ("csv", "wandb_csv"):
         from .csv import read_csv
 
-        plain = path is not None and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b"))
+        plain = path is not None and not data.startswith(_NOT_PLAIN)
         table = read_csv(text, source, path if plain else None)
         if fmt == "wandb_csv" or any(" - " in n for n in table.names):
             from .wandb import from_panel_export, is_panel_export
@@ -87,27 +89,32 @@ def read_table(
 _BIG = 8 << 20  # bytes
 
 
-def _big_plain_csv(path: str) -> bool:
-    """Over 8 MiB, a regular file, plain UTF-8 text whose head is a CSV header (not JSON,
-    not a console log, no BOM, no NUL): the fast path."""
+def _big_plain_csv_head(path: str) -> str | None:
+    """The head (first 64 KiB) of a file over 8 MiB that is plain UTF-8 CSV text — no BOM,
+    gzip, NUL, JSON, HTML, console log or W&B export — or None: then the ordinary path reads
+    the whole file and names any problem."""
     import stat as _stat
 
     try:
         st = os.stat(path)
     except OSError:
-        return False
+        return None
     if not _stat.S_ISREG(st.st_mode) or st.st_size < _BIG:
-        return False
+        return None
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
-    if b"\x00" in head or head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b")):
-        return False
+    if b"\x00" in head or head.startswith(_NOT_PLAIN):
+        return None
     try:
         text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        text = head[: len(head) - 4].decode("utf-8", errors="strict") if len(head) > 4 else ""
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 3:  # a bad byte, not a character cut by the 64 KiB boundary
+            return None
+        text = head[: e.start].decode("utf-8")
     stripped = text.lstrip()
-    return bool(stripped) and stripped[0] not in "{[<" and not _console(stripped) and " - " not in stripped.split("\n", 1)[0]
+    if not stripped or stripped[0] in "{[<" or _console(stripped) or " - " in stripped.split("\n", 1)[0]:
+        return None
+    return text
 
 
 def read_event_dir(path: str) -> RawTable:
@@ -158,15 +165,12 @@ def load_table(path: str, input_format: str | None = None, run: str | None = Non
     if path != "-" and os.path.isdir(path):  # a directory of TensorBoard event files
         table = read_event_dir(path)
         source = path
-    elif path != "-" and input_format in (None, "csv") and _big_plain_csv(path):
+    elif path != "-" and input_format in (None, "csv") and (head := _big_plain_csv_head(path)) is not None:
         # a large plain-UTF-8 CSV: sniff its head, let pandas read the file itself (no copy in Python)
         from .csv import read_csv
 
         source = path
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
-        head_text = head.decode("utf-8", errors="ignore")
-        table = read_csv(head_text, source, path)
+        table = read_csv(head, source, path)
     else:
         source, data = read_bytes(path)
         table = read_table(data, source, input_format, run, None if path == "-" else path)

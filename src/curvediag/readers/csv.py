@@ -8,6 +8,7 @@ Separators ``,`` ``;`` tab and ``|`` are sniffed from the header line.  Cells
 from __future__ import annotations
 
 import io
+import warnings
 
 from .._np import np
 
@@ -57,6 +58,20 @@ def _format_name(names: list[str]) -> tuple[str, bool]:
     return "csv", False
 
 
+def _read(pd, src, sep: str, header: str):
+    return pd.read_csv(
+        src,
+        sep=sep,
+        keep_default_na=False,
+        na_values=MISSING,
+        # space-padded cells (older Ultralytics) need it; it costs a third of the parse otherwise
+        skipinitialspace=(sep + " ") in header,
+        skip_blank_lines=True,
+        engine="c",
+        encoding="utf-8",
+    )
+
+
 def read_csv(text: str, source: str, path: str | None = None) -> RawTable:
     """Parse CSV ``text``; ``path``, when given, is a plain UTF-8 file holding exactly
     that text, which pandas reads faster from disk than from a string."""
@@ -65,17 +80,11 @@ def read_csv(text: str, source: str, path: str | None = None) -> RawTable:
     header = _header_line(text)
     sep = _sniff_sep(header)
     try:
-        df = pd.read_csv(
-            path if path is not None else io.StringIO(text),
-            sep=sep,
-            keep_default_na=False,
-            na_values=MISSING,
-            # space-padded cells (older Ultralytics) need it; it costs a third of the parse otherwise
-            skipinitialspace=(sep + " ") in header,
-            skip_blank_lines=True,
-            engine="c",
-            encoding="utf-8",
-        )
+        with warnings.catch_warnings():
+            # mixed types across pandas' chunks just give an object column, which is handled below
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            df = _read(pd, path if path is not None else io.StringIO(text), sep, header)
     except pd.errors.EmptyDataError:
         raise InputError(source, "empty file") from None
     except pd.errors.ParserError as e:
@@ -85,7 +94,6 @@ def read_csv(text: str, source: str, path: str | None = None) -> RawTable:
         raise InputError(source, f"not UTF-8 text (undecodable byte at offset {e.start}); binary or unsupported encoding") from None
     except (ValueError, MemoryError, OverflowError) as e:
         raise InputError(source, f"malformed CSV: {e}") from None
-    df.columns = [str(c).strip() for c in df.columns]
 
     raw_names = [str(c).strip() for c in df.columns]
     if len(raw_names) == 1 and sep == "," and not norm(raw_names[0]):
