@@ -143,13 +143,37 @@ def diagnose(
 
     Raises :class:`~curvediag.errors.InputError` for unreadable input.
     """
+    return diagnose_with_curves(
+        log, input_format=input_format, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc, metric=metric,
+        columns=columns, num_classes=num_classes, options=options, run=run, select=select, ignore=ignore,
+    )[0]
+
+
+def diagnose_with_curves(
+    log: Any,
+    *,
+    input_format: str | None = None,
+    loss: str | None = None,
+    val_loss: str | None = None,
+    acc: str | None = None,
+    val_acc: str | None = None,
+    metric: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    num_classes: int | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    run: str | None = None,
+    select: tuple[str, ...] | list[str] = (),
+    ignore: tuple[str, ...] | list[str] = (),
+) -> tuple[Report, Curves]:
+    """:func:`diagnose`, also returning the curves it read (for plots), so a log is parsed once."""
     if num_classes is not None and num_classes < 2:
         raise UsageError("num_classes must be at least 2")
     if metric and val_acc:
         raise UsageError("give --metric or --val-acc, not both")
     cols = _overrides(columns, train_loss=loss, val_loss=val_loss, train_acc=acc, val_acc=val_acc, metric=metric)
     curves = load_curves(log, input_format=input_format, columns=cols, run=run)
-    return diagnose_curves(curves, num_classes=num_classes, options=options, select=tuple(select), ignore=tuple(ignore))
+    report = diagnose_curves(curves, num_classes=num_classes, options=options, select=tuple(select), ignore=tuple(ignore))
+    return report, curves
 
 
 def diagnose_curves(
@@ -347,4 +371,4 @@ def _interpret(ctx: Context) -> str | None:
     return f"{meaning} ({facts})."
 
 
-__all__ = ["diagnose", "diagnose_curves", "load_curves", "InputError"]
+__all__ = ["diagnose", "diagnose_with_curves", "diagnose_curves", "load_curves", "InputError"]

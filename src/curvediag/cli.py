@@ -90,7 +90,7 @@ def _console(no_color: bool, stderr: bool = False):
 _EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text"}
 
 
-def _render(fmt: str, reports, single: bool, fail_on: str, enabled, no_color: bool, full: bool) -> str | None:
+def _render(fmt: str, reports, single: bool, fail_on: str, enabled) -> str | None:
     """The report(s) in ``fmt`` as a string; None for text, which is printed by rich."""
     if fmt == "json":
         from .render.json import render as r_json
@@ -228,9 +228,18 @@ def analyze(
         ignore=settings.ignore,
         run=run,
     )
+    if plot and len(paths) > 1:
+        _err("--plot draws one log; give one PATH")
+        raise typer.Exit(2)
     reports, failures = [], []
+    plotted = None  # the curves of the one log to draw, kept from its diagnosis
     workers = (os.cpu_count() or 1) if jobs == 0 else jobs
-    if workers > 1 and len(paths) > 1 and "-" not in paths:
+    if plot:
+        results = [_diagnose_one((paths[0], kwargs), keep_curves=True)]
+        if results[0][0] is not None:
+            plotted = results[0][0][1]
+            results = [(results[0][0][0], None)]
+    elif workers > 1 and len(paths) > 1 and "-" not in paths:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as ex:
@@ -241,20 +250,15 @@ def analyze(
         if report is not None:
             reports.append(report)
         else:
-            _err(problem)
-            failures.append((path, problem.split(": ", 1)[-1]))
+            _err(problem[0])
+            failures.append((path, problem[1]))
     enabled = [r.code for r in RULES if rule_enabled(r.code, r.name, settings.select, settings.ignore)]
     single = len(paths) == 1
-    if plot and reports:
-        from .api import load_curves
+    if plotted is not None:
         from .plot import write_plot
 
-        if len(reports) > 1:
-            _err("--plot draws one log; give one PATH")
-            raise typer.Exit(2)
         try:
-            write_plot(plot, load_curves(paths[0], input_format=input_format.value if input_format else None,
-                                         columns=_cols(loss, val_loss, acc, val_acc, metric), run=run), reports[0])
+            write_plot(plot, plotted, reports[0])
         except UsageError as e:
             _err(str(e))
             raise typer.Exit(2)
@@ -263,7 +267,7 @@ def analyze(
             raise typer.Exit(2)
     if output:
         ofmt = output_format.value if output_format else _EXT_FORMAT.get(Path(output).suffix.lower(), settings.format)
-        text = _render(ofmt, reports, single, settings.fail_on, enabled, True, full)
+        text = _render(ofmt, reports, single, settings.fail_on, enabled)
         if text is None:
             text = _text_to_string(reports, full, failures)
         try:
@@ -274,7 +278,7 @@ def analyze(
     if reports or failures:
         show = settings.format if (not output or "format" in settings.origin) else None
         if show is not None:
-            text = _render(show, reports, single, settings.fail_on, enabled, no_color, full)
+            text = _render(show, reports, single, settings.fail_on, enabled)
             if text is not None:
                 if reports or show != "json":
                     sys.stdout.write(text)
@@ -289,21 +293,18 @@ def analyze(
         raise typer.Exit(1)
 
 
-def _diagnose_one(arg):
-    """(report, None) or (None, error line); a top-level function so worker processes can run it."""
-    from .api import diagnose
+def _diagnose_one(arg, keep_curves: bool = False):
+    """(report, None) or (None, (error line, problem)); top-level so worker processes can run it.
+    With ``keep_curves`` the report comes as (report, curves)."""
+    from .api import diagnose_with_curves
     from .errors import CurvediagError
 
     path, kwargs = arg
     try:
-        return diagnose(path, **kwargs), None
+        report, curves = diagnose_with_curves(path, **kwargs)
     except CurvediagError as e:
-        return None, str(e)
-
-
-def _cols(loss, val_loss, acc, val_acc, metric) -> dict:
-    named = {"train_loss": loss, "val_loss": val_loss, "train_acc": acc, "val_acc": val_acc, "metric": metric}
-    return {k: v for k, v in named.items() if v}
+        return None, (str(e), getattr(e, "problem", str(e)))
+    return ((report, curves) if keep_curves else report), None
 
 
 @app.command("plot")
