@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from curvediag.api import diagnose, diagnose_curves, load_curves
-from curvediag.curves import TRAIN_LOSS, VAL_LOSS, Curves, Series
+from curvediag.curves import TRAIN_LOSS, VAL_LOSS, Curves
 
 from .conftest import SAMPLE_VERDICTS, real_log_files, sample
 
@@ -19,7 +19,7 @@ LOSSES = (TRAIN_LOSS, VAL_LOSS)
 
 def transformed(curves: Curves, fn) -> Curves:
     series = {
-        k: Series(s.name, s.column, s.x, fn(k, s.y) if k in LOSSES else s.y, s.note) for k, s in curves.series.items()
+        k: s.with_xy(s.x, fn(k, s.y)) if k in LOSSES else s for k, s in curves.series.items()
     }
     return Curves(curves.source, series, curves.axis_kind)
 

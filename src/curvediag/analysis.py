@@ -73,7 +73,7 @@ def on_cadence(train: Series, val: Series) -> Series:
     counts = ends - starts
     has = counts > 0
     sums = np.add.reduceat(train.y, np.minimum(starts, len(train.y) - 1))[has] if has.any() else np.array([])
-    return Series(train.name, train.column, val.x[has], sums / counts[has], train.note)
+    return train.with_xy(val.x[has], sums / counts[has])
 
 
 @dataclass(frozen=True)

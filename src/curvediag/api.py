@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from ._np import np
 
 from .analysis import Context
-from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves, Series
+from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
 from .errors import InputError, UsageError
 from .report import PRECEDENCE, SEVERITY_OF, Finding, MetricSummary, Report, Skipped
 from .rules import RULES, Skip
@@ -264,12 +264,9 @@ def build_report(ctx: Context, findings: list[Finding], skipped: list[Skipped]) 
 
 def _summary(s) -> MetricSummary:
     lower = s.name not in (TRAIN_ACC, VAL_ACC)
-    if s.note and "1 - " in s.note:
+    if s.inverted:
         # an error rate judged as 1 - rate: show the values the log holds (lower is better)
-        y = 1.0 - s.y
-        if "percent" in s.note:
-            y = y * 100.0
-        s = Series(s.name, s.column, s.x, y, s.note)
+        s = s.with_xy(s.x, s.as_logged())
         lower = True
     fin = s.finite()
     if len(fin) and s.name != LR:  # a learning rate has no "best"
@@ -345,7 +342,7 @@ def _interpret(ctx: Context) -> str | None:
     if loss is None or acc is None or loss.n < 2 or acc.n < 2:
         return None
     series = ctx.curves.get(acc.name)
-    if series is not None and series.note and series.note.startswith("quality metric"):
+    if series is not None and series.quality:
         return None  # mAP, F1 ... are not accuracies: the four-way reading does not apply
     k = ctx.num_classes
     if k:

@@ -8,7 +8,7 @@ evidence of divergence, never dropped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Mapping
 
@@ -31,7 +31,19 @@ class Series:
     column: str
     x: np.ndarray
     y: np.ndarray
-    note: str | None = None  # e.g. "percent, divided by 100", "1 - error_rate"
+    note: str | None = None  # for people: e.g. "percent, divided by 100", "1 - error_rate"
+    quality: bool = False  # a quality metric (mAP, F1, WER ...) in the accuracy slot, not an accuracy
+    scale: float = 1.0  # logged value = scale * (1 - y) when inverted, else scale * y
+    inverted: bool = False  # an error rate judged as 1 - rate
+
+    def as_logged(self) -> np.ndarray:
+        """The values as the log holds them (undoing percent scaling and 1 - rate)."""
+        y = 1.0 - self.y if self.inverted else self.y
+        return y * self.scale if self.scale != 1.0 else y
+
+    def with_xy(self, x: np.ndarray, y: np.ndarray) -> "Series":
+        """The same metric (name, column, how it was read) at other points."""
+        return replace(self, x=x, y=y)
 
     def __len__(self) -> int:
         return int(self.y.size)
@@ -49,7 +61,7 @@ class Series:
         m = self.finite_mask
         if m.all():
             return self
-        return Series(self.name, self.column, self.x[m], self.y[m], self.note)
+        return self.with_xy(self.x[m], self.y[m])
 
 
 @dataclass(frozen=True)

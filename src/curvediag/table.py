@@ -152,16 +152,18 @@ def to_curves(
             x = x_all
         else:
             x, y = x_all[ok], y[ok]
-        note = None
+        note, scale = None, 1.0
+        inverted = transform.startswith("error_rate")
+        quality = transform in ("quality", "error_rate_quality")
         if canon in (TRAIN_ACC, VAL_ACC):
             fin = y[np.isfinite(y)]
             if fin.size and fin.max() > 1.0 + 1e-9 and fin.max() <= 100.0 and fin.min() >= 0.0:
-                y = y / 100.0
+                y, scale = y / 100.0, 100.0
                 note = "percent, divided by 100"
-        if transform.startswith("error_rate"):
+        if inverted:
             y = 1.0 - y
             note = f"1 - {col}" + (f", {note}" if note else "")
-        if transform in ("quality", "error_rate_quality"):
+        if quality:
             note = "quality metric, not accuracy" + (f"; {note}" if note else "")
         x, y, merged = _aggregate(x, y)
         if merged:
@@ -169,7 +171,7 @@ def to_curves(
         if y.size == 0 and canon != LR:
             notes.append(f"column {col!r} has no values in the analysed rows")
             continue
-        series[canon] = Series(canon, col, x, y, note)
+        series[canon] = Series(canon, col, x, y, note, quality=quality, scale=scale, inverted=inverted)
         columns[canon] = col + (f" ({note})" if note else "")
     if not any(k in series for k in ("train_loss", "val_loss")):
         raise InputError(source, "the loss columns hold no values")
