@@ -84,7 +84,7 @@ def inspect_log(
             "points": int(p.sum()),
             "non_finite": int((p & ~np.isfinite(v)).sum()),
             "used_as": (["axis"] if name == curves.source.axis else [])
-            + [k for k, c in curves.source.columns.items() if name in c.split(" (")[0].split(" + ")],
+            + [k for k, sr in curves.series.items() if name in sr.column.split(" + ")],
         })
     return {
         "path": source,

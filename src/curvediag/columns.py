@@ -79,8 +79,10 @@ _COMPONENT_PREFIX = {TRAIN_LOSS: ("train",), VAL_LOSS: ("val",)}
 
 @dataclass(frozen=True)
 class Mapping:
-    """canonical name -> (source column, transform) where transform is '', 'error_rate'
-    or 'sum' (the column is then 'a+b+c', the components added up)."""
+    """canonical name -> (source column, transform).  transform is '' (as logged),
+    'error_rate' (read as 1 - value), 'quality' (a quality metric, not an accuracy),
+    'error_rate_quality' (both), or 'sum' (the column is then 'a+b+c', the
+    components added up)."""
 
     columns: dict[str, tuple[str, str]]
     notes: tuple[str, ...]
