@@ -190,7 +190,7 @@ def analyze(
 ) -> None:
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
     from .config import resolve, rule_enabled
-    from .errors import CurvediagError, UsageError
+    from .errors import UsageError
     from .report import severity_rank
     from .rules import RULES
 

@@ -107,7 +107,7 @@ def read_csv(text: str, source: str, path: str | None = None) -> RawTable:
     present: dict[str, np.ndarray] = {}
     header_rows = np.zeros(rows, dtype=bool)
     dropped_index = False
-    for i, (orig, name) in enumerate(zip(df.columns, raw_names)):
+    for i, name in enumerate(raw_names):
         col = df.iloc[:, i]
         if name == "" or name.startswith("Unnamed:"):
             dropped_index = True

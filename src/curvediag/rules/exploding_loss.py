@@ -3,7 +3,7 @@ from __future__ import annotations
 from .._np import np
 
 from ..analysis import Context
-from .base import Rule, Skip, main_loss_or_skip, at, fmt, pct
+from .base import Rule, main_loss_or_skip, at, fmt, pct
 
 
 class ExplodingLoss(Rule):

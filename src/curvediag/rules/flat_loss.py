@@ -7,7 +7,7 @@ from .._np import np
 from .. import stats
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_ACC, VAL_ACC
-from .base import Rule, Skip, main_loss_or_skip, fmt, pct
+from .base import Rule, main_loss_or_skip, fmt, pct
 
 
 def _chance_class_count(loss: float, acc: float | None) -> int | None:
