@@ -218,3 +218,17 @@ def test_metric_option_picks_the_quality_metric():
     assert any("--metric" in n for n in d["source"]["notes"])
     r = run("analyze", str(p), "--metric", "nope")
     assert r.exit_code == 2 and "no column named 'nope'" in r.stderr
+
+
+def test_closed_stdout_is_not_reported_as_findings():
+    import subprocess
+    import sys
+
+    p = subprocess.Popen(
+        [sys.executable, "-m", "curvediag", "analyze", str(sample("overfitting.csv")), "--fail-on", "never"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    p.stdout.read(10)
+    p.stdout.close()  # like `| head -c 10`
+    err = p.stderr.read().decode()
+    assert p.wait() in (0, 141) and "Traceback" not in err

@@ -82,9 +82,13 @@ def _err(msg: str) -> None:
 def _console(no_color: bool, stderr: bool = False):
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich would exit 1, our "findings" status
+            _stdout_closed()
+
     if no_color or os.environ.get("NO_COLOR"):
-        return Console(color_system=None, no_color=True, highlight=False, emoji=False, stderr=stderr)
-    return Console(highlight=False, emoji=False, stderr=stderr)
+        return _Console(color_system=None, no_color=True, highlight=False, emoji=False, stderr=stderr)
+    return _Console(highlight=False, emoji=False, stderr=stderr)
 
 
 _EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text"}
@@ -278,12 +282,16 @@ def analyze(
     if reports or failures:
         show = settings.format if (not output or "format" in settings.origin) else None
         if show is not None:
-            text = _render(show, reports, single, settings.fail_on, enabled)
-            if text is not None:
-                if reports or show != "json":
-                    sys.stdout.write(text)
-            else:
-                _print_text(_console(no_color), reports, full, failures)
+            try:
+                text = _render(show, reports, single, settings.fail_on, enabled)
+                if text is not None:
+                    if reports or show != "json":
+                        sys.stdout.write(text)
+                else:
+                    _print_text(_console(no_color), reports, full, failures)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                _stdout_closed()
     if failures:
         raise typer.Exit(2)
     if exit_zero or settings.fail_on == "never":
@@ -291,6 +299,14 @@ def analyze(
     limit = severity_rank(settings.fail_on)
     if any(severity_rank(r.worst_severity()) >= limit for r in reports):
         raise typer.Exit(1)
+
+
+def _stdout_closed() -> None:
+    """The reader went away (`| head`): stop quietly with the shell's SIGPIPE status, 141,
+    which cannot be mistaken for 'findings' (1)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise typer.Exit(141)
 
 
 def _diagnose_one(arg, keep_curves: bool = False):
