@@ -170,7 +170,7 @@ def load_table(path: str, input_format: str | None = None, run: str | None = Non
         from .csv import read_csv
 
         source = path
-        table = read_csv(head, source, path)
+        table = read_csv(head, source, path, head_only=True)
     else:
         source, data = read_bytes(path)
         table = read_table(data, source, input_format, run, None if path == "-" else path)
