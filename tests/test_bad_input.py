@@ -34,7 +34,7 @@ CASES = {
     "archive.csv": (b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(100), "binary"),
     "late_nul.csv": (b"epoch,loss\n" + b"0,1.0\n" * 20000 + b"1,\x000.9\n", "NUL byte at offset"),
     "huge_line.csv": (b"9" * 5_000_000, "header only"),
-    "huge_line2.csv": (b"epoch,loss\n" + b"1," + b"9" * 3_000_000 + b"\n", "no recognisable loss column"),
+    "huge_line2.csv": (b"epoch,loss\n" + b"1," + b"x" * 3_000_000 + b"\n", "no recognisable loss column"),
     "latin1_header.csv": ("époque,perte\n0,1\n".encode("latin-1"), "not UTF-8"),
     "cp1252.json": ('{"loss": [1, 2], "note": "\u20ac"}'.encode("cp1252", errors="replace").replace(b"?", b"\x80"), "not UTF-8"),
     "list_of_lists.json": (b"[[1, 2], [3, 4]]", "mixed values"),
@@ -54,6 +54,15 @@ def test_bad_input_one_line_exit_2(write, name):
     assert len(lines) == 1, r.stderr
     assert str(p) in lines[0] and problem in lines[0]
     assert "Traceback" not in r.stderr and r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_a_number_too_big_for_a_float_is_infinite_not_an_error(write):
+    # 3 million digits on one line: read (no hang), overflowing to inf like float() would
+    p = write("huge_number.csv", b"epoch,loss\n0,1.0\n1," + b"9" * 3_000_000 + b"\n")
+    r = runner.invoke(app, ["analyze", str(p), "--format", "json", "--fail-on", "never"])
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["verdict"] == "diverged" and d["metrics"]["train_loss"]["last"] == "Infinity"
 
 
 def test_missing_file_and_directory(tmp_path):

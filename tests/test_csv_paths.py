@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _outcome(text: str, simple: bool):
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(csvmod, "_SIMPLE_MAX", 1 << 30 if simple else -1)
+        m.setattr(csvmod, "_simple_worthwhile", lambda text: simple)
         try:
             t = csvmod.read_csv(text, "log.csv")
         except InputError as e:
@@ -166,3 +166,24 @@ def test_random_tables_read_the_same_or_go_to_pandas(table, sep, crlf, blank, re
         return
     a, b = _outcome(text, True), _outcome(text, False)
     assert _same(a, b), text
+
+
+def test_the_cli_reads_a_plain_csv_without_pandas_and_says_the_same(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import pandas  # noqa: F401  (loaded, so the in-process read below takes the pandas path)
+
+    from curvediag.api import diagnose
+
+    log = REPO / "sample_logs" / "healthy.csv"
+    code = (
+        "import sys, runpy; sys.argv = ['curvediag', 'analyze', sys.argv[1], '--format', 'json'];\n"
+        "try:\n    runpy.run_module('curvediag', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('pandas' in sys.modules, file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(log)], capture_output=True, text=True, check=True)
+    assert out.stderr.strip().splitlines()[-1] == "False"
+    assert json.loads(out.stdout) == json.loads(json.dumps(diagnose(log).to_dict()))  # in-process: pandas path

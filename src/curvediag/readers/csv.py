@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import sys
 import warnings
 
 from .._np import np
@@ -60,10 +61,11 @@ def _format_name(names: list[str]) -> tuple[str, bool]:
     return "csv", False
 
 
-def _read(pd, src, sep: str, header: str):
+def _read(pd, src, sep: str, header: str, dtype=None):
     return pd.read_csv(
         src,
         sep=sep,
+        dtype=dtype,
         keep_default_na=False,
         na_values=MISSING,
         # space-padded cells (older Ultralytics) need it; it costs a third of the parse otherwise
@@ -180,13 +182,19 @@ def _token(cell: str) -> bool:
     return bool(_NUMBER.fullmatch(c)) or c in _MISSING_SET or low in _NAN_TOKENS or low in _INF_TOKENS
 
 
+def _simple_worthwhile(text: str) -> bool:
+    """The simple parser exists to spare pandas' import; once pandas is loaded (a notebook,
+    a run over many logs), its C parser is the faster one (7 ms against 37 ms at 10k rows)."""
+    return len(text) <= _SIMPLE_MAX and "pandas" not in sys.modules
+
+
 def read_csv(text: str, source: str, path: str | None = None, head_only: bool = False) -> RawTable:
     """Parse CSV ``text``; ``path``, when given, is a plain UTF-8 file holding that text
     (or, with ``head_only``, starting with it), which pandas reads faster from disk than
     from a string."""
     header = _header_line(text)
     sep = _sniff_sep(header)
-    simple = None if head_only or len(text) > _SIMPLE_MAX else _parse_simple(text, sep)
+    simple = _parse_simple(text, sep) if not head_only and _simple_worthwhile(text) else None
     if simple is None:
         names, values, present, rows, header_rows, dropped_index = _read_pandas(text, source, path, sep, header)
     else:
@@ -222,7 +230,14 @@ def _read_pandas(text: str, source: str, path: str | None, sep: str, header: str
             # mixed types across pandas' chunks just give an object column, which is handled below
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
-            df = _read(pd, path if path is not None else io.StringIO(text), sep, header)
+            try:
+                # all numbers (the usual big log): parsed straight to float64, so no integer
+                # column is converted afterwards (a fresh 8 MB array per million rows)
+                df = _read(pd, path if path is not None else io.StringIO(text), sep, header, dtype=float)
+            except ValueError as e:
+                if isinstance(e, (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError)):
+                    raise
+                df = _read(pd, path if path is not None else io.StringIO(text), sep, header)  # text cells
     except pd.errors.EmptyDataError:
         raise InputError(source, "empty file") from None
     except pd.errors.ParserError as e:
