@@ -35,7 +35,7 @@ class Track:
     @classmethod
     def of(cls, series: Series) -> "Track":
         fin = series.finite()
-        x, y = stats.downsample(fin.x.astype(float), fin.y.astype(float))
+        x, y = stats.downsample(fin.x.astype(float, copy=False), fin.y.astype(float, copy=False))
         return cls(series.name, series.column, x, y, stats.smooth(y), stats.noise_sigma(y))
 
     @property

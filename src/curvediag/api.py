@@ -268,7 +268,7 @@ def _summary(s) -> MetricSummary:
         # an error rate judged as 1 - rate: show the values the log holds (lower is better)
         s = s.with_xy(s.x, s.as_logged())
         lower = True
-    fin = s.finite()
+    fin = s.finite()  # s itself when every point is finite: no copy
     if len(fin) and s.name != LR:  # a learning rate has no "best"
         i = int(np.argmin(fin.y) if lower else np.argmax(fin.y))
         best, best_at = float(fin.y[i]), float(fin.x[i])
@@ -282,7 +282,7 @@ def _summary(s) -> MetricSummary:
         name=s.name,
         column=s.column,
         points=len(s),
-        non_finite=int((~np.isfinite(s.y)).sum()),
+        non_finite=len(s) - len(fin),
         first=float(s.y[0]) if len(s) else None,
         best=best,
         best_at=best_at,

@@ -36,11 +36,22 @@ class RawTable:
     fastai: bool = False
 
 
-def _segments(axis: np.ndarray, present: np.ndarray, boundaries: list[int]) -> list[int]:
+class _Steps:
+    """Where a column fails to rise, found in one pass and shared by the run, axis and
+    merge checks (each a pass over a million-row column otherwise): ``stalls`` are the
+    indices i with v[i+1] <= v[i], ``falls`` those with v[i+1] < v[i]."""
+
+    def __init__(self, v: np.ndarray):
+        self.stalls = np.flatnonzero(v[1:] <= v[:-1])
+        self.falls = self.stalls[v[self.stalls + 1] < v[self.stalls]]
+
+
+def _segments(axis: np.ndarray, present: np.ndarray, boundaries: list[int], steps: _Steps | None = None) -> list[int]:
     """Row indices where a new run starts: the axis goes backwards, or a boundary."""
     starts = set(b for b in boundaries if 0 < b)
     if present.all():  # dense (the usual case): no index to build
-        starts.update(int(i) for i in np.flatnonzero(axis[1:] < axis[:-1]) + 1)
+        falls = (steps or _Steps(axis)).falls
+        starts.update(int(i) for i in falls + 1)
         return sorted(starts)
     idx = np.flatnonzero(present)
     if idx.size > 1:
@@ -93,10 +104,17 @@ def to_curves(
     # Appended runs: detect on the step counter when there is one (it is global and
     # monotone within a run, while HF's epoch may restart), else on the epoch.
     seg_col = step_col or epoch_col
+    steps: dict[str, _Steps] = {}
+
+    def steps_of(col: str) -> _Steps:
+        if col not in steps:
+            steps[col] = _Steps(table.values[col])
+        return steps[col]
+
     start = 0
     if seg_col is not None or table.boundaries:
         if seg_col is not None:
-            starts = _segments(table.values[seg_col], table.present[seg_col], table.boundaries)
+            starts = _segments(table.values[seg_col], table.present[seg_col], table.boundaries, steps_of(seg_col))
             if seg_col == step_col and epoch_col is not None:
                 # an iteration counter that restarts every epoch (mmcv's 'iter') is not a new run:
                 # a restart counts only where the epoch went backwards too
@@ -119,8 +137,12 @@ def to_curves(
             continue
         vals, pres = table.values[col][sl], table.present[col][sl]
         m = pres & np.isfinite(vals)
-        a = vals if m.all() else vals[m]
-        if a.size and not (a[1:] < a[:-1]).any():
+        if m.all():  # dense: the shared pass says whether it ever falls within the slice
+            rising = not (steps_of(col).falls >= start).any()
+        else:
+            a = vals[m]
+            rising = not (a[1:] < a[:-1]).any()
+        if m.any() and rising:
             axis_col, axis_kind = col, kind
             break
     if axis_col is None and epoch_col is not None and step_col is not None:
@@ -130,9 +152,17 @@ def to_curves(
     if axis_col is not None:
         x_all = table.values[axis_col][sl].astype(float, copy=False)
         x_ok = table.present[axis_col][sl] & np.isfinite(x_all)
+        x_dense = bool(x_ok.all())
+        # strictly increasing (the usual step or epoch column): no series on it has points to merge
+        if x_dense:
+            x_strict = not (steps_of(axis_col).stalls >= start).any()
+        else:
+            xa = x_all[x_ok]
+            x_strict = not (xa[1:] <= xa[:-1]).any()
     else:
         x_all = np.arange(n, dtype=float)
         x_ok = np.ones(n, dtype=bool)
+        x_dense = x_strict = True
 
     series: dict[str, Series] = {}
     columns: dict[str, str] = {}
@@ -147,7 +177,8 @@ def to_curves(
             col = " + ".join(parts)
         else:
             y = table.values[col][sl].astype(float, copy=False)
-            ok = table.present[col][sl] & x_ok
+            ok = table.present[col][sl]
+            ok = ok if x_dense else ok & x_ok
         if ok.all():  # a dense column: no copies
             x = x_all
         else:
@@ -165,7 +196,7 @@ def to_curves(
             note = f"1 - {col}" + (f", {note}" if note else "")
         if quality:
             note = "quality metric, not accuracy" + (f"; {note}" if note else "")
-        x, y, merged = _aggregate(x, y)
+        x, y, merged = (x, y, False) if x_strict else _aggregate(x, y)
         if merged:
             notes.append(f"{col}: points sharing an {axis_kind} were averaged")
         if y.size == 0 and canon != LR:
