@@ -187,3 +187,12 @@ def test_the_cli_reads_a_plain_csv_without_pandas_and_says_the_same(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(log)], capture_output=True, text=True, check=True)
     assert out.stderr.strip().splitlines()[-1] == "False"
     assert json.loads(out.stdout) == json.loads(json.dumps(diagnose(log).to_dict()))  # in-process: pandas path
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(alphabet=st.sampled_from(list("0123456789.,;\t\n\r eE+-%\"abcNAnif_:\u0661\u00a0")), max_size=200))
+def test_any_text_gives_a_table_or_an_input_error_on_either_path(text):
+    a, b = _outcome(text, True), _outcome(text, False)  # raise on anything but a table or an InputError
+    assert all(o[0] == "error" or isinstance(o[0], list) for o in (a, b))
+    if text.strip() and csvmod._parse_simple(text, csvmod._sniff_sep(csvmod._header_line(text))) is not None:
+        assert _same(a, b), text
