@@ -84,11 +84,14 @@ def test_every_csv_log_reads_the_same_through_both_parsers():
 @pytest.mark.parametrize(
     "text",
     [
-        'epoch,loss\n0,"1.0"\n1,0.5\n',  # quoting
+        'epoch,loss\n0,"1,0"\n1,0.5\n',  # a separator inside quotes
+        'epoch,loss\n0,"1.0" \n1,0.5\n',  # text after a quoted part
+        'epoch,loss\n0,"say ""hi"""\n1,0.5\n',  # quotes inside quotes
         "epoch,loss\n0,1.0\n1,0.5,9\n",  # ragged
         "epoch,loss\n0,1.0\n1,0.5\n2,abc\n3,0.4\n",  # one bad cell: pandas words the error
         "epoch,loss\n0,1.0\n1,\u00a00.5\n",  # white space pandas strips in some columns only
         "epoch,loss\n0,1.0\n1,\u0661\n",  # a digit float() reads and pandas does not
+        "epoch,loss\n0,1.0\n1,True\n",  # pandas reads booleans
         "loss,loss\n1.0,2.0\n0.5,1.0\n",  # duplicate names
         "epoch,loss\n0,1.0\r1,0.5\r",  # old Mac line ends
         "epoch,loss\n0,1_0\n1,0.5\n",  # Python-only number syntax
@@ -106,10 +109,12 @@ def test_unusual_csv_goes_to_pandas(text):
     "text",
     [
         "epoch,loss,val_acc\n0,1.0,50%\n1,0.8,61.5%\n",  # percentages
+        "epoch,loss,val_acc\n0,1.0,50\t%\n1,0.8,61.5%\n",  # white space before the % sign (found by the fuzz)
         "epoch,train_loss,valid_loss,time\n0,1.0,1.1,00:03\n1,0.5,0.6,00:04\n",  # fastai's time column
         "epoch,loss,note\n0,1.0,warmup\n1,0.5,\n2,0.4,3\n3,0.3,cosine\n",  # a mostly-text column
         "epoch,loss,val_loss\n0,1.0,nan\n1,0.5,NaN\n",  # NaN tokens
         ",loss,val_loss\n0,1.0,1.1\n1,0.5,0.6\n",  # pandas' to_csv index column
+        '"Step","run - loss","run - val_loss"\n"1","1.0",""\n"2","0.5","0.6"\n',  # W&B quotes every cell
     ],
 )
 def test_common_oddities_are_read_without_pandas_and_alike(text):
@@ -132,10 +137,13 @@ NUMBERS = st.one_of(
 ODD = st.sampled_from(
     ["", "NA", "N/A", "null", "None", "-", "nan", "NaN", "-nan", "inf", "-inf", "Infinity", "INF",
      "1e5", ".5", "5.", "+1", "-0", " 1.5", "1.5 ", "\t2", "abc", "1.5%", "%", "5%%", '"3"', "0x10", "1_0",
-     "\u0661", "\u00a01", "00:03", "epoch", "loss", "time", "resnet-50", "True"]
+     "\u0661", "\u00a01", "00:03", "epoch", "loss", "time", "resnet-50", "True",
+     '"1.5"', '""', '"NA"', '"nan"', '"abc"', '" 2"', '"1,5"', '"a""b"', '"loss"', '"', 'x"y']
 )
 CELLS = st.one_of(NUMBERS, NUMBERS, NUMBERS, ODD, st.sampled_from(["00:03", "00:04", "abc", ""]))
-NAMES = st.sampled_from(["epoch", "step", "loss", "val_loss", "acc", "val_acc", "lr", "time", "1", "nan", "NA", " loss", ""])
+NAMES = st.sampled_from(
+    ["epoch", "step", "loss", "val_loss", "acc", "val_acc", "lr", "time", "1", "nan", "NA", " loss", "", '"loss"', '"val_loss"', '""']
+)
 
 
 @st.composite

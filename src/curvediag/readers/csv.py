@@ -88,8 +88,8 @@ _NUM, _GAP, _HEAD, _NAN, _PCT, _BAD = range(6)
 
 
 def _parse_simple(text: str, sep: str):
-    """A small CSV without quoting or ragged rows, parsed with the standard library —
-    most logs; it spares the user pandas' import (~0.3 s) on every run.
+    """A small CSV without ragged rows or quotes inside cells, parsed with the standard
+    library — most logs; it spares the user pandas' import (~0.3 s) on every run.
 
     Returns ``(names, values, present, rows, header_rows, dropped_index)`` — per kept
     column a list of floats and a list of presence flags — exactly what the pandas path gives for the
@@ -97,8 +97,7 @@ def _parse_simple(text: str, sep: str):
     unusual, which then goes to pandas.  Text columns (fastai's ``time``) are dropped
     by the pandas path's rule: more than half their filled cells are not numbers.
     """
-    if '"' in text:
-        return None
+    quoted = '"' in text
     lines = []
     for line in text.split("\n"):
         if line.endswith("\r"):
@@ -110,7 +109,11 @@ def _parse_simple(text: str, sep: str):
         lines.append(line)
     if len(lines) < 2:
         return None
-    names = [n.strip() for n in lines[0].split(sep)]
+    split = (lambda line: _split_quoted(line, sep)) if quoted else (lambda line: line.split(sep))
+    header_cells = split(lines[0])
+    if header_cells is None:
+        return None
+    names = [n.strip() for n in header_cells]
     width = len(names)
     named = [n for n in names if n]  # an unnamed column is an index (pandas' to_csv writes one): dropped
     if not named or len(set(named)) != len(named) or any(not norm(n) or n.startswith("Unnamed:") or _token(n) for n in named):
@@ -122,8 +125,8 @@ def _parse_simple(text: str, sep: str):
     bad = [0] * width
     header_rows: list[int] = []
     for r, line in enumerate(lines[1:]):
-        cells = line.split(sep)
-        if len(cells) != width:
+        cells = split(line)
+        if cells is None or len(cells) != width:
             return None
         header = False
         for i, cell in enumerate(cells):
@@ -145,10 +148,10 @@ def _parse_simple(text: str, sep: str):
                 v, p, k = nan, True, _NAN
             elif low in infs:
                 v, p, k = infs[low], True, _NUM
-            elif c.endswith("%") and number(c.rstrip("%")):
+            elif c.endswith("%") and number(c.rstrip("%").strip(" \t")):
                 v, p, k = float(c.rstrip("%")) / 100.0, True, _PCT
-            elif low in ("true", "false") or all(ch.isdigit() or ch in _NUMBER_CHARS for ch in c):
-                return None  # pandas reads booleans; "1_0", "1e", "\u0661" are for it to judge
+            elif low in ("true", "false") or all(ch.isdigit() or ch.isspace() or ch in _NUMBER_CHARS for ch in c):
+                return None  # pandas reads booleans; "1_0", "1e", "0\t%", "\u0661" are for it to judge
             else:  # plainly text ("00:03", "resnet"): counts against the column
                 v, p, k = nan, False, _BAD
                 bad[i] += 1
@@ -173,6 +176,19 @@ def _parse_simple(text: str, sep: str):
         keep.append(i)
     kept = ([names[i] for i in keep], [values[i] for i in keep], [present[i] for i in keep])
     return (*kept, rows, header_rows, len(named) < width)
+
+
+def _split_quoted(line: str, sep: str) -> list[str] | None:
+    """Cells of a line where some are wholly quoted (W&B exports quote every cell): the
+    quotes removed.  None when a quote is anywhere else (a separator or quote inside a
+    cell, text around a quoted part): pandas' tokenizer reads those."""
+    cells = line.split(sep)
+    for i, c in enumerate(cells):
+        if '"' in c:
+            if len(c) < 2 or c[0] != '"' or c[-1] != '"' or '"' in c[1:-1]:
+                return None
+            cells[i] = c[1:-1]
+    return cells
 
 
 def _token(cell: str) -> bool:
