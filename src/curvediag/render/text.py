@@ -46,11 +46,39 @@ def _pos(v) -> str:
     return "-" if v is None else _n(float(v))
 
 
+def _metric_lines(r: Report, Text) -> list:
+    """The metrics table as aligned lines.  Drawn by hand, not with rich's Table: that
+    costs every run ~10 ms of import and layout for six plain columns."""
+    head = ("metric", "first", "best", "at", "last", "curve")
+    right = (False, True, True, True, True, False)
+    rows = []
+    for m in r.metrics:
+        name = Text(m.name)
+        if m.non_finite:
+            name.append(f" ({m.non_finite} non-finite)", style="red")
+        rows.append((name, _n(m.first), _n(m.best), _pos(m.best_at), _n(m.last), sparkline(m.values)))
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(head)]
+
+    def line(cells, style: str = "") -> object:
+        out = Text(style=style)
+        for i, (cell, w, r_) in enumerate(zip(cells, widths, right)):
+            if i:
+                out.append("  ")
+            pad = " " * (w - len(cell))
+            if r_:
+                out.append(pad)
+            out.append(cell) if isinstance(cell, Text) else out.append(str(cell))
+            if not r_ and i < len(head) - 1:
+                out.append(pad)
+        return out
+
+    return [line(head, "bold")] + [line(row) for row in rows]
+
+
 def render(reports: Sequence[Report], console) -> None:
     from rich.markup import escape
     from rich.padding import Padding
     from rich.panel import Panel
-    from rich.table import Table
     from rich.text import Text
 
     def indented(text: str, left: int = 2, style: str = "") -> None:
@@ -75,15 +103,8 @@ def render(reports: Sequence[Report], console) -> None:
                 title_align="left",
             )
         )
-        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-        for col, just in (("metric", "left"), ("first", "right"), ("best", "right"), ("at", "right"), ("last", "right"), ("curve", "left")):
-            table.add_column(col, justify=just)
-        for m in r.metrics:
-            bad = f" [red]({m.non_finite} non-finite)[/]" if m.non_finite else ""
-            table.add_row(
-                f"{m.name}{bad}", _n(m.first), _n(m.best), _pos(m.best_at), _n(m.last), sparkline(m.values)
-            )
-        console.print(table)
+        for line in _metric_lines(r, Text):
+            console.print(line, overflow="crop", no_wrap=True)
         facts = []
         if r.best_epoch is not None:
             facts.append(f"best epoch {_pos(r.best_epoch)} (by {r.best_epoch_metric})")
