@@ -133,6 +133,9 @@ def test_the_simple_parser_handles_the_plain_cases():
 NUMBERS = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False, width=32).map(repr),
     st.integers(-1000, 1000).map(str),
+    st.integers(-(10**30), 10**30).map(str),  # past int64 and uint64: pandas reads these as text first
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.just("9" * 400),  # overflows to inf
 )
 ODD = st.sampled_from(
     ["", "NA", "N/A", "null", "None", "-", "nan", "NaN", "-nan", "inf", "-inf", "Infinity", "INF",

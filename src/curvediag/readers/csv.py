@@ -212,7 +212,8 @@ def read_csv(text: str, source: str, path: str | None = None, head_only: bool = 
     sep = _sniff_sep(header)
     simple = _parse_simple(text, sep) if not head_only and _simple_worthwhile(text) else None
     if simple is None:
-        names, values, present, rows, header_rows, dropped_index = _read_pandas(text, source, path, sep, header)
+        big = head_only or len(text) > _SIMPLE_MAX
+        names, values, present, rows, header_rows, dropped_index = _read_pandas(text, source, path, sep, header, big)
     else:
         raw_names, cols, pres, rows, header_at, dropped_index = simple
         header_rows = np.zeros(rows, dtype=bool)
@@ -238,7 +239,7 @@ def read_csv(text: str, source: str, path: str | None = None, head_only: bool = 
     return RawTable(names, values, present, rows, fmt, notes, boundaries, fastai)
 
 
-def _read_pandas(text: str, source: str, path: str | None, sep: str, header: str):
+def _read_pandas(text: str, source: str, path: str | None, sep: str, header: str, big: bool = True):
     import pandas as pd
 
     try:
@@ -246,14 +247,17 @@ def _read_pandas(text: str, source: str, path: str | None, sep: str, header: str
             # mixed types across pandas' chunks just give an object column, which is handled below
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
-            try:
-                # all numbers (the usual big log): parsed straight to float64, so no integer
-                # column is converted afterwards (a fresh 8 MB array per million rows)
-                df = _read(pd, path if path is not None else io.StringIO(text), sep, header, dtype=float)
-            except ValueError as e:
-                if isinstance(e, (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError)):
-                    raise
-                df = _read(pd, path if path is not None else io.StringIO(text), sep, header)  # text cells
+            df = None
+            if big:
+                try:
+                    # all numbers (the usual big log): parsed straight to float64, so no integer
+                    # column is converted afterwards (a fresh 8 MB array per million rows)
+                    df = _read(pd, path if path is not None else io.StringIO(text), sep, header, dtype=float)
+                except ValueError as e:
+                    if isinstance(e, (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError)):
+                        raise
+            if df is None:  # a small log, or text cells
+                df = _read(pd, path if path is not None else io.StringIO(text), sep, header)
     except pd.errors.EmptyDataError:
         raise InputError(source, "empty file") from None
     except pd.errors.ParserError as e:
