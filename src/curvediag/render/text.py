@@ -46,9 +46,11 @@ def _pos(v) -> str:
     return "-" if v is None else _n(float(v))
 
 
-def _metric_lines(r: Report, Text) -> list:
+def _metric_lines(r: Report) -> list:
     """The metrics table as aligned lines.  Drawn by hand, not with rich's Table: that
     costs every run ~10 ms of import and layout for six plain columns."""
+    from rich.text import Text
+
     head = ("metric", "first", "best", "at", "last", "curve")
     right = (False, True, True, True, True, False)
     rows = []
@@ -67,7 +69,7 @@ def _metric_lines(r: Report, Text) -> list:
             pad = " " * (w - len(cell))
             if r_:
                 out.append(pad)
-            out.append(cell) if isinstance(cell, Text) else out.append(str(cell))
+            out.append(cell)
             if not r_ and i < len(head) - 1:
                 out.append(pad)
         return out
@@ -103,7 +105,7 @@ def render(reports: Sequence[Report], console) -> None:
                 title_align="left",
             )
         )
-        for line in _metric_lines(r, Text):
+        for line in _metric_lines(r):
             console.print(line, overflow="crop", no_wrap=True)
         facts = []
         if r.best_epoch is not None:
