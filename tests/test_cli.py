@@ -38,6 +38,20 @@ def test_text_report_shows_verdict_metrics_and_remedies(name, verdict):
     assert "\x1b[" not in r.stdout  # not a terminal: no ANSI codes
 
 
+def test_text_metrics_table_is_aligned_and_matches_the_json():
+    text = run("analyze", str(sample("diverged.csv")), "--fail-on", "never").stdout.splitlines()
+    d = json.loads(run("analyze", str(sample("diverged.csv")), "--format", "json", "--fail-on", "never").stdout)
+    head = next(i for i, ln in enumerate(text) if ln.startswith("metric "))
+    rows = text[head + 1 : head + 1 + len(d["metrics"])]
+    curve_at = text[head].index("curve")
+    for name, row in zip(d["metrics"], rows):
+        m = d["metrics"][name]
+        assert row.startswith(f"{name} ({m['non_finite']} non-finite)")  # NaNs are counted beside the name
+        assert row[curve_at - 2 : curve_at] == "  " and row[curve_at] != " "  # the curve column starts under its header
+        cells = row[: curve_at].split()
+        assert cells[-1] == "NaN" and float(cells[-3]) == pytest.approx(m["best"], rel=1e-3)  # last, best as in the JSON
+
+
 @pytest.mark.parametrize(
     "name,fail_on,code",
     [
