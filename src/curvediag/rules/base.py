@@ -70,6 +70,20 @@ def main_loss_or_skip(ctx: Context):
     return t
 
 
+def val_loss_points_or_skip(ctx: Context, need: int):
+    """The finite validation-loss points as logged (not smoothed), or Skip when there
+    are fewer than ``need``."""
+    from ..curves import VAL_LOSS
+
+    s = ctx.curves.get(VAL_LOSS)
+    if s is None:
+        raise Skip("no validation loss in the log")
+    fin = s.finite()
+    if len(fin) < need:
+        raise Skip(f"needs at least {need} validation points")
+    return fin
+
+
 def pct(x: float) -> str:
     """0.384 -> '38%' (one decimal under 10%)."""
     v = abs(x) * 100

@@ -3,8 +3,7 @@ from __future__ import annotations
 from .._np import np
 
 from ..analysis import Context
-from ..curves import VAL_LOSS
-from .base import Rule, Skip, at, fmt
+from .base import Rule, at, fmt, val_loss_points_or_skip
 
 
 class EarlyStoppingAdvice(Rule):
@@ -30,12 +29,7 @@ class EarlyStoppingAdvice(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        s = ctx.curves.get(VAL_LOSS)
-        if s is None:
-            raise Skip("no validation loss in the log")
-        fin = s.finite()
-        if len(fin) < 3:
-            raise Skip("needs at least 3 validation points")
+        fin = val_loss_points_or_skip(ctx, 3)
         p = int(opts["patience"])
         best, best_i, wait = np.inf, 0, 0
         for i, val in enumerate(fin.y):

@@ -3,8 +3,7 @@ from __future__ import annotations
 from .._np import np
 
 from ..analysis import Context
-from ..curves import VAL_LOSS
-from .base import Rule, Skip, at, pct
+from .base import Rule, at, pct, val_loss_points_or_skip
 
 
 class BestEpochEarly(Rule):
@@ -29,12 +28,7 @@ class BestEpochEarly(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        s = ctx.curves.get(VAL_LOSS)
-        if s is None:
-            raise Skip("no validation loss in the log")
-        fin = s.finite()
-        if len(fin) < 20:
-            raise Skip("needs at least 20 validation points")
+        fin = val_loss_points_or_skip(ctx, 20)
         i = int(np.argmin(fin.y))
         frac = i / (len(fin) - 1)
         if frac >= opts["share"]:
