@@ -108,3 +108,13 @@ def test_config_command(tmp_path, monkeypatch):
     assert d["enabled"] == ["D101", "D102", "L101"]
     r = runner.invoke(app, ["config"])
     assert "select" in r.stdout and "pyproject.toml" in r.stdout
+
+
+def test_the_cli_choices_are_the_library_lists():
+    # cli.py spells its choices out so that --help imports nothing; they must not drift from the lists the
+    # library checks settings against
+    from curvediag import cli, config, readers, report
+
+    assert [e.value for e in cli.FailOn] == list(config.FAIL_ON) == ["never", *report.SEVERITIES[1:]]
+    assert [e.value for e in cli.Format] == list(config.FORMATS)
+    assert [e.value for e in cli.InputFormat] == list(readers.FORMATS)
