@@ -83,10 +83,6 @@ _INF_TOKENS = {t: s * math.inf for s, ts in ((1, ("inf", "+inf", "infinity", "+i
 # a cell made only of digits and these, yet not a number, may be read differently by pandas: ask it
 _NUMBER_CHARS = frozenset("+-.eE_%")
 
-# what a cell of the simple parser is
-_NUM, _GAP, _HEAD, _NAN, _PCT, _BAD = range(6)
-
-
 def _parse_simple(text: str, sep: str):
     """A small CSV without ragged rows or quotes inside cells, parsed with the standard
     library — most logs; it spares the user pandas' import (~0.3 s) on every run.
@@ -121,7 +117,7 @@ def _parse_simple(text: str, sep: str):
     nan, number, missing, infs = math.nan, _NUMBER.fullmatch, _MISSING_SET, _INF_TOKENS
     values: list[list[float]] = [[] for _ in names]
     present: list[list[bool]] = [[] for _ in names]
-    kinds: list[set[int]] = [set() for _ in names]  # the kinds of cell besides plain numbers
+    texty = [False] * width  # a cell pandas cannot read as a number (header, NaN token, %, text): a text column
     bad = [0] * width
     header_rows: list[int] = []
     for r, line in enumerate(lines[1:]):
@@ -140,22 +136,23 @@ def _parse_simple(text: str, sep: str):
             if c != c.strip():
                 return None  # other white space: pandas strips it in some columns, not in others
             low = c.lower()
+            as_text = True
             if c in missing:
-                v, p, k = nan, False, _GAP
+                v, p, as_text = nan, False, False
             elif c == names[i]:
-                v, p, k, header = nan, False, _HEAD, True
+                v, p, header = nan, False, True
             elif low in _NAN_TOKENS:
-                v, p, k = nan, True, _NAN
+                v, p = nan, True
             elif low in infs:
-                v, p, k = infs[low], True, _NUM
+                v, p, as_text = infs[low], True, False
             elif c.endswith("%") and number(c.rstrip("%").strip(" \t")):
-                v, p, k = float(c.rstrip("%")) / 100.0, True, _PCT
+                v, p = float(c.rstrip("%")) / 100.0, True
             elif low in ("true", "false") or all(ch.isdigit() or ch.isspace() or ch in _NUMBER_CHARS for ch in c):
                 return None  # pandas reads booleans; "1_0", "1e", "0\t%", "\u0661" are for it to judge
             else:  # plainly text ("00:03", "resnet"): counts against the column
-                v, p, k = nan, False, _BAD
+                v, p = nan, False
                 bad[i] += 1
-            kinds[i].add(k)
+            texty[i] = texty[i] or as_text
             values[i].append(v)
             present[i].append(p)
         if header:
@@ -167,7 +164,7 @@ def _parse_simple(text: str, sep: str):
             continue
         # pandas reads a column with any non-number, non-gap cell as text, then keeps it
         # as a metric only when at most half its filled cells fail to parse
-        if kinds[i] & {_HEAD, _NAN, _PCT, _BAD}:
+        if texty[i]:
             filled = sum(present[i]) + bad[i]  # nan tokens count as filled, gaps and headers do not
             if filled == 0 or bad[i] > 0.5 * filled:
                 continue
@@ -239,7 +236,7 @@ def read_csv(text: str, source: str, path: str | None = None, head_only: bool = 
     return RawTable(names, values, present, rows, fmt, notes, boundaries, fastai)
 
 
-def _read_pandas(text: str, source: str, path: str | None, sep: str, header: str, big: bool = True):
+def _read_pandas(text: str, source: str, path: str | None, sep: str, header: str, big: bool):
     import pandas as pd
 
     try:
