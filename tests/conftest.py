@@ -29,7 +29,11 @@ def sample(name: str) -> Path:
 def real_log_files() -> list[Path]:
     if not REAL_LOGS.is_dir():
         return []
-    return sorted(p for p in REAL_LOGS.rglob("*") if p.is_file() and p.name != "SOURCES.md")
+    return sorted(p for p in REAL_LOGS.rglob("*") if p.is_file() and p.name not in NOT_LOGS)
+
+
+#: files in real_logs/ that describe the logs rather than being one
+NOT_LOGS = {"SOURCES.md", "LABELS.md", "LABELS.json"}
 
 
 def noisy(values, rel=0.0, seed=0) -> list[float]:
