@@ -95,7 +95,7 @@ def test_errors_are_exceptions_not_exits():
 def test_option_overrides_by_code_or_name():
     base = curvediag.diagnose(sample("still_improving_fastai.csv"))
     assert base.verdict == "still_improving"
-    rep = curvediag.diagnose(sample("still_improving_fastai.csv"), options={"losses-still-falling": {"share_limit": 0.9}})
+    rep = curvediag.diagnose(sample("still_improving_fastai.csv"), options={"losses-still-falling": {"gain_limit": 0.9}})
     assert rep.verdict == "healthy"
 
 

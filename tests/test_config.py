@@ -87,7 +87,7 @@ def test_cli_uses_file_settings_and_select(tmp_path, monkeypatch):
 
 def test_rule_thresholds_from_the_file_move_the_verdict(tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text("[rules.losses-still-falling]\nshare_limit = 0.9\n")
+    cfg.write_text("[rules.losses-still-falling]\ngain_limit = 0.9\n")
     r = runner.invoke(app, ["analyze", str(sample("still_improving_fastai.csv")), "--config", str(cfg), "--format", "json"])
     assert json.loads(r.stdout)["verdict"] == "healthy"
 

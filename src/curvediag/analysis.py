@@ -3,6 +3,7 @@ cached measurements, so each rule reads the same numbers."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -155,3 +156,69 @@ def loss_rise(t: Track) -> Rise:
     rise = end - min_level
     z = rise / t.sigma if t.sigma and np.isfinite(t.sigma) and t.sigma > 0 else float("nan")
     return Rise(i_raw, float(t.x[i_raw]), min_level, end, rise, stats.rel(rise, min_level), z, int(after.size))
+
+
+def quarter(n: int) -> int:
+    """Points in the last quarter of a curve of n points (at least 1)."""
+    return max(1, round(n / 4))
+
+
+#: What another run as long again must still buy (relative to the current level) for a
+#: loss to count as still falling (T101's default ``gain_limit``).
+STILL_FALLING_GAIN = 0.025
+
+#: A fall that is not slowing down is projected as slowing by this ratio per quarter.
+RATIO_CAP = 0.9
+
+
+def recent_fall(t: Track) -> dict:
+    """How fast a loss is still falling at the end of the run, relative to its current level.
+
+    ``rate``: the mean of the last quarter against the mean of the quarter before it,
+    relative to the last quarter's mean (a steep first epoch cannot hide a tail that
+    still falls 10% of its level). ``expected_gain``: what another run of the same
+    length would buy if each quarter fell by the last one's rate times the slow-down
+    seen between the last two quarters (at most 0.9). ``sure``: the fall is a trend, not noise — a
+    Mann-Kendall test on the second half of the run, or on runs too short for it
+    (under 10 points) the last three points falling in turn or a one-sided test at
+    a lower level. ``min_at_end``: the lowest point is among the last tenth of the run
+    (at least the last two points), or the last point is within 0.5% of it.
+    """
+    y, n = t.y, t.n
+    q = quarter(n)
+    m_last = float(np.mean(y[-q:]))
+    m_prev = float(np.mean(y[max(0, n - 2 * q) : n - q]))
+    rate = stats.rel(m_prev - m_last, m_last)
+    # the quarter before that: how fast the fall is slowing down
+    before = y[max(0, n - 3 * q) : n - 2 * q]
+    earlier = stats.rel(float(np.mean(before)) - m_prev, m_prev) if before.size else math.nan
+    ratio = RATIO_CAP if not earlier > 0 else min(RATIO_CAP, max(0.0, rate / earlier))
+    # another run as long as this one (four more quarters), each quarter falling by the
+    # last quarter's rate times the slow-down ratio once more: a geometric projection
+    gain = rate * sum(ratio**k for k in range(1, 5)) if rate > 0 else 0.0
+    half = y[n // 2 :]
+    z = stats.mann_kendall_z(half) if half.size >= 5 else float("nan")
+    if half.size >= 8:
+        sure = z <= -1.645
+    elif half.size >= 5:
+        sure = z <= -1.0 or bool(np.all(np.diff(y[-3:]) < 0))
+    else:
+        sure = bool(np.all(np.diff(y[-3:]) < 0))
+    near = max(2, math.ceil(n / 10))
+    i_min = int(np.argmin(y))
+    lo = float(y[i_min])
+    min_at_end = i_min >= n - near or float(y[-1]) <= lo + 0.005 * abs(lo)
+    return {
+        "quarter_points": q,
+        "last_quarter_mean": m_last,
+        "previous_quarter_mean": m_prev,
+        "rate": rate,
+        "previous_rate": earlier,
+        "slowdown": ratio,
+        "expected_gain": gain,
+        "trend_z": z,
+        "sure": bool(sure),
+        "min_at_end": bool(min_at_end),
+        "min_at": float(t.x[i_min]),
+        "start": float(t.x[max(0, n - 2 * q)]),
+    }

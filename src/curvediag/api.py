@@ -190,9 +190,11 @@ def diagnose_curves(
     ctx = Context(curves, opts, num_classes)
     findings: list[Finding] = []
     skipped: list[Skipped] = []
+    unheard: list[Finding] = []  # what deselected verdict rules would have said
     too_short = False
     for rule_cls in RULES:
-        if not rule_enabled(rule_cls.code, rule_cls.name, select, ignore):
+        enabled = rule_enabled(rule_cls.code, rule_cls.name, select, ignore)
+        if not enabled and (rule_cls.verdict is None or too_short):
             continue
         rule = rule_cls()
         if too_short and rule.code != "D101":
@@ -201,13 +203,20 @@ def diagnose_curves(
         try:
             f = rule.check(ctx, opts[rule.code])
         except Skip as s:
-            skipped.append(Skipped(rule.code, rule.name, str(s)))
+            if enabled:
+                skipped.append(Skipped(rule.code, rule.name, str(s)))
             continue
-        if f is not None:
+        if f is None:
+            continue
+        if rule.verdict == "insufficient_data":
+            # too short is a fact about the log, not an opinion a selection can switch off:
+            # no verdict of healthy may come from fewer points than the rules need
+            too_short = True
+        if enabled or rule.verdict == "insufficient_data":
             findings.append(f)
-            if rule.verdict == "insufficient_data":
-                too_short = True
-    return build_report(ctx, findings, skipped)
+        else:
+            unheard.append(f)
+    return build_report(ctx, findings, skipped, unheard)
 
 
 def _verdict(findings: list[Finding]) -> tuple[str, Finding | None]:
@@ -222,7 +231,9 @@ def _num(v) -> float | None:
     return None if v is None else float(v)
 
 
-def build_report(ctx: Context, findings: list[Finding], skipped: list[Skipped]) -> Report:
+def build_report(
+    ctx: Context, findings: list[Finding], skipped: list[Skipped], unheard: list[Finding] | None = None
+) -> Report:
     curves = ctx.curves
     verdict, main = _verdict(findings)
     findings.sort(key=lambda f: (PRECEDENCE.index(f.verdict) if f.verdict in PRECEDENCE else 99))  # stable
@@ -248,7 +259,7 @@ def build_report(ctx: Context, findings: list[Finding], skipped: list[Skipped]) 
         source=curves.source,
         verdict=verdict,
         severity=SEVERITY_OF[verdict],
-        headline=_headline(ctx, verdict, main, best_epoch, best_metric),
+        headline=_headline(ctx, verdict, main, best_epoch, best_metric, unheard or []),
         best_epoch=best_epoch,
         best_epoch_metric=best_metric,
         onset_epoch=_num(onset),
@@ -321,8 +332,18 @@ _HEADLINE = {
 }
 
 
-def _headline(ctx: Context, verdict: str, main: Finding | None, best, best_metric) -> str:
-    """One sentence: the verdict, where it starts, and the finding's main measurement."""
+def _headline(ctx: Context, verdict: str, main: Finding | None, best, best_metric, unheard: list[Finding]) -> str:
+    """One sentence: the verdict, where it starts, and the finding's main measurement.
+
+    When a rule the configuration switched off would have decided a worse verdict, the
+    headline says so instead of calling the run healthy."""
+    if unheard:
+        first, _ = _verdict(unheard)
+        u = next(f for f in unheard if f.verdict == first)
+        if PRECEDENCE.index(first) < (PRECEDENCE.index(verdict) if verdict in PRECEDENCE else len(PRECEDENCE)):
+            said = f"{_HEADLINE[verdict]}: {main.message.split('; ')[0]}" if main is not None else "No selected rule fired"
+            return (f"{said}; but {u.code} ({u.name}), switched off by the configuration, would say "
+                    f"{first}: {u.message.split('; ')[0]}.")
     if main is not None:
         return f"{_HEADLINE[verdict]}: {main.message.split('; ')[0]}."
     if best is not None and best_metric == VAL_LOSS:

@@ -19,7 +19,7 @@ SEVERITY_OF = {
     "cramming": "error",
     "overfitting": "warning",
     "still_improving": "info",
-    "insufficient_data": "info",
+    "insufficient_data": "warning",  # a log too short to judge fails the default gate
     "healthy": "ok",
 }
 SEVERITIES = ("ok", "info", "warning", "error")

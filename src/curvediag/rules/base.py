@@ -87,6 +87,8 @@ def val_loss_points_or_skip(ctx: Context, need: int):
 def pct(x: float) -> str:
     """0.384 -> '38%' (one decimal under 10%)."""
     v = abs(x) * 100
+    if v >= 1e5:  # a blow-up: 9.5e+79%, not eighty digits
+        return f"{v:.2g}%"
     s = f"{v:.1f}" if v < 10 else f"{v:.0f}"
     return s + "%"
 

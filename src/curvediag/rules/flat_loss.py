@@ -5,14 +5,15 @@ import math
 from .._np import np
 
 from .. import stats
-from ..analysis import MIN_POINTS, Context
+from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
 from ..curves import TRAIN_ACC, VAL_ACC
 from .base import Rule, main_loss_or_skip, fmt, pct
 
 
 def _chance_class_count(loss: float, acc: float | None) -> int | None:
-    """K when the loss sits at ln K (a uniform guess over K classes), with accuracy near 1/K."""
-    if not (0.5 < loss < 7.0):
+    """K when the loss sits at ln K (a uniform guess over K classes) *and* accuracy sits near
+    1/K: never from the loss alone (a regression loss can sit at any number)."""
+    if acc is None or not (0.5 < loss < 7.0):
         return None
     k = int(round(math.exp(loss)))
     if k < 2 or abs(loss - math.log(k)) > 0.01 * math.log(k):
@@ -35,9 +36,13 @@ class FlatLoss(Rule):
     training accuracy (or, without it, a validation accuracy that never moved at
     all) never rose (and stayed below 0.9) while the loss fell less than
     ``stuck_limit`` net, the model is stuck even if one early spike makes the
-    loss look as if it fell. With ``--num-classes K`` the loss is
-    compared with ln K and accuracy with 1/K, the values of a uniform guess; a loss
-    sitting exactly at ln K for some K is reported as chance level even without it.
+    loss look as if it fell — unless the loss is still falling steadily at the end
+    of the run (a significant trend, its lowest point at the end, on course to lose
+    another 2.5% over a run as long again, as ``losses-still-falling`` measures it):
+    a learning rate too small is slow learning, not none. With ``--num-classes K``
+    the loss is compared with ln K and accuracy with 1/K, the values of a uniform
+    guess; without it, a loss sitting at ln K for some K is called chance level only
+    when accuracy sits near 1/K too (never from the loss alone).
 
     **Why it matters.** Nothing is being learned; more epochs will not help.
 
@@ -86,6 +91,12 @@ class FlatLoss(Rule):
             and stuck.end - stuck.start <= opts["acc_gain"]
             and stuck.end < 0.9
         )
+        if acc_flat and not (flat or oscillating):
+            # a loss still falling steadily at the end (a learning rate too small) is learning,
+            # however slowly, even while accuracy has not moved yet
+            f = recent_fall(t)
+            if f["sure"] and f["min_at_end"] and z <= -1.96 and f["expected_gain"] >= STILL_FALLING_GAIN:
+                acc_flat = False
         if not (flat or oscillating or acc_flat):
             return None
         acc = ctx.track(VAL_ACC) or ctx.track(TRAIN_ACC)
