@@ -169,6 +169,11 @@ STILL_FALLING_GAIN = 0.025
 
 #: A fall that is not slowing down is projected as slowing by this ratio per quarter.
 RATIO_CAP = 0.9
+#: ... and by this one when the quarter before did not fall at all (a plateau's noise, a bump).
+RATIO_UNKNOWN = 0.5
+#: Standard errors by which a quarter's fall must clear the noise before a slow-down ratio above
+#: RATIO_UNKNOWN is believed.
+STEADY_Z = 3.0
 
 
 def recent_fall(t: Track) -> dict:
@@ -178,7 +183,9 @@ def recent_fall(t: Track) -> dict:
     relative to the last quarter's mean (a steep first epoch cannot hide a tail that
     still falls 10% of its level). ``expected_gain``: what another run of the same
     length would buy if each quarter fell by the last one's rate times the slow-down
-    seen between the last two quarters (at most 0.9). ``sure``: the fall is a trend, not noise — a
+    seen between the last two quarters (at most 0.9; at most 0.5 when the quarter
+    before did not fall or the fall is not 3 standard errors clear of the noise). ``rate_z``: the fall between the two quarter means in units of its
+    standard error from the curve's own noise (NaN under 6 points). ``sure``: the fall is a trend, not noise — a
     Mann-Kendall test on the second half of the run, or on runs too short for it
     (under 10 points) the last three points falling in turn or a one-sided test at
     a lower level. ``min_at_end``: the lowest point is among the last tenth of the run
@@ -192,9 +199,15 @@ def recent_fall(t: Track) -> dict:
     # the quarter before that: how fast the fall is slowing down
     before = y[max(0, n - 3 * q) : n - 2 * q]
     earlier = stats.rel(float(np.mean(before)) - m_prev, m_prev) if before.size else math.nan
-    ratio = RATIO_CAP if not earlier > 0 else min(RATIO_CAP, max(0.0, rate / earlier))
-    # another run as long as this one (four more quarters), each quarter falling by the
-    # last quarter's rate times the slow-down ratio once more: a geometric projection
+    # the fall between the two quarter means against the curve's own point-to-point noise
+    se = t.sigma * math.sqrt(1 / q + 1 / max(1, min(q, n - q))) if np.isfinite(t.sigma) else math.nan
+    rate_z = (m_prev - m_last) / se if se and np.isfinite(se) and se > 0 else math.nan
+    # the slow-down ratio; unknown (RATIO_UNKNOWN) when the quarter before did not fall (a bump,
+    # a recovery from a spike), and never taken as "not slowing" unless the fall is clear of
+    # the noise: a noisy plateau's drift must not be projected as a steady fall
+    ratio = min(RATIO_CAP, max(0.0, rate / earlier)) if earlier > 0 else RATIO_UNKNOWN
+    if not rate_z >= STEADY_Z:
+        ratio = min(ratio, RATIO_UNKNOWN)
     gain = rate * sum(ratio**k for k in range(1, 5)) if rate > 0 else 0.0
     half = y[n // 2 :]
     z = stats.mann_kendall_z(half) if half.size >= 5 else float("nan")
@@ -216,6 +229,7 @@ def recent_fall(t: Track) -> dict:
         "previous_rate": earlier,
         "slowdown": ratio,
         "expected_gain": gain,
+        "rate_z": rate_z,
         "trend_z": z,
         "sure": bool(sure),
         "min_at_end": bool(min_at_end),

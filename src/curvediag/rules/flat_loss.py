@@ -37,8 +37,9 @@ class FlatLoss(Rule):
     all) never rose (and stayed below 0.9) while the loss fell less than
     ``stuck_limit`` net, the model is stuck even if one early spike makes the
     loss look as if it fell — unless the loss is still falling steadily at the end
-    of the run (a significant trend, its lowest point at the end, on course to lose
-    another 2.5% over a run as long again, as ``losses-still-falling`` measures it):
+    of the run (a net fall of at least twice ``flat_limit``, a significant trend,
+    its lowest point at the end, on course to lose another 2.5% over a run as long
+    again, as ``losses-still-falling`` measures it):
     a learning rate too small is slow learning, not none. With ``--num-classes K``
     the loss is compared with ln K and accuracy with 1/K, the values of a uniform
     guess; without it, a loss sitting at ln K for some K is called chance level only
@@ -95,7 +96,10 @@ class FlatLoss(Rule):
             # a loss still falling steadily at the end (a learning rate too small) is learning,
             # however slowly, even while accuracy has not moved yet
             f = recent_fall(t)
-            if f["sure"] and f["min_at_end"] and z <= -1.96 and f["expected_gain"] >= STILL_FALLING_GAIN:
+            # (it must have fallen clearly more than the flat limit, or noise on a flat loss
+            # could pass for a slow fall)
+            if (f["sure"] and f["min_at_end"] and z <= -1.96 and f["expected_gain"] >= STILL_FALLING_GAIN
+                    and imp_end >= 2 * opts["flat_limit"]):
                 acc_flat = False
         if not (flat or oscillating or acc_flat):
             return None

@@ -13,8 +13,11 @@ class StillImproving(Rule):
     to its *current* level. The mean of its last quarter is compared with the mean
     of the quarter before it (relative to the last quarter's mean), and the quarter
     before that says how fast the fall is slowing down; continuing at that rate,
-    slowing by that ratio every quarter (at most 0.9), another run as long as this
-    one would lower the loss by at least ``gain_limit`` of its current level. Its lowest point is at the end (within the last tenth of the run, or the last
+    slowing by that ratio every quarter, another run as long as this one would
+    lower the loss by at least ``gain_limit`` of its current level. The ratio is at
+    most 0.9, and at most 0.5 unless the last quarter's fall is 3 standard errors
+    clear of the curve's own noise: a slow, steady fall (a learning rate too small)
+    counts, the drift of a noisy plateau does not. Its lowest point is at the end (within the last tenth of the run, or the last
     point within 0.5% of the minimum), and the fall is a trend rather than noise
     (Mann-Kendall z <= -1.645 over the second half of the run; on runs of fewer
     than 10 points, the last three points falling in turn or z <= -1.0). The rate
@@ -26,9 +29,6 @@ class StillImproving(Rule):
     **Why it matters.** The run was stopped while it was still getting better;
     more epochs (or a schedule that does not decay so soon) would very likely give
     a better model.
-
-    A slow fall that is not slowing down (a learning rate too small) counts as
-    much as a fast one that is.
 
     **Options.** ``gain_limit`` (default 0.025).
     """
