@@ -6,7 +6,7 @@ from .._np import np
 
 from .. import stats
 from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
-from ..curves import TRAIN_ACC, VAL_ACC
+from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from .base import Rule, main_loss_or_skip, fmt, pct
 
 
@@ -44,6 +44,10 @@ class FlatLoss(Rule):
     the loss is compared with ln K and accuracy with 1/K, the values of a uniform
     guess; without it, a loss sitting at ln K for some K is called chance level only
     when accuracy sits near 1/K too (never from the loss alone).
+
+    A validation loss that fell by ``stuck_limit`` or more with a significant trend
+    vetoes the finding: that is learning which generalises, whatever the training
+    loss did.
 
     **Why it matters.** Nothing is being learned; more epochs will not help.
 
@@ -103,6 +107,13 @@ class FlatLoss(Rule):
                 acc_flat = False
         if not (flat or oscillating or acc_flat):
             return None
+        v = ctx.track(VAL_LOSS)
+        if t.name == TRAIN_LOSS and v is not None and v.n >= 6:
+            # the validation loss falling far and surely is learning that generalises, whatever
+            # the training loss did (heavy augmentation or dropout keep it high and noisy)
+            v_imp = stats.rel(v.start - v.end, v.start)
+            if v_imp >= opts["stuck_limit"] and stats.mann_kendall_z(v.y) <= -1.96:
+                return None
         acc = ctx.track(VAL_ACC) or ctx.track(TRAIN_ACC)
         acc_end = None
         evidence = {
