@@ -171,3 +171,25 @@ def test_ignoring_the_deciding_rule_does_not_make_the_headline_healthy():
     # a rule that would not have decided anything worse leaves the headline alone
     rep = curvediag.diagnose(sample("healthy.csv"), ignore=("T101",))
     assert rep.headline.startswith("Healthy:")
+
+
+# --- nothing generalised ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scale", [0.1, 1.0, 50.0])
+def test_nothing_generalised_is_not_learning(scale):
+    n = 40
+    t = np.arange(n)
+    train = scale * (1.10 - 0.15 * (1 - np.exp(-t / 10)))  # falls ~13%: a tiny model fits a little
+    val = scale * (1.11 + 0.01 * np.sin(t / 3))  # stays at its first level
+    acc = 0.1 + 0.005 * np.sin(t)  # chance for ten classes, never moves
+    rep = diag({"loss": noisy(train, 0.005), "val_loss": noisy(val, 0.003, seed=2),
+                "accuracy": acc + 0.05 * (1 - np.exp(-t / 10)), "val_accuracy": acc})
+    assert rep.verdict == "not_learning"
+    assert any(f.code == "L102" for f in rep.findings)
+
+
+def test_a_validation_loss_that_settles_after_improving_is_not_nothing_generalised():
+    n = 40
+    rep = diag({"loss": saturating(n, 2.3, 0.1, 6), "val_loss": noisy(saturating(n, 2.2, 0.5, 4), 0.005),
+                "val_accuracy": 1 - 0.8 * np.exp(-np.arange(n) / 4)})
+    assert not any(f.code == "L102" for f in rep.findings)

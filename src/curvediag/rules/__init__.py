@@ -20,6 +20,7 @@ from .val_better import ValBetterThanTrain
 from .exploding_loss import ExplodingLoss
 from .flat_loss import FlatLoss
 from .non_finite_loss import NonFiniteLoss
+from .nothing_generalised import NothingGeneralised
 from .overfitting import Overfitting
 from .still_improving import StillImproving
 from .too_few_points import TooFewPoints
@@ -30,6 +31,7 @@ RULES: tuple[type[Rule], ...] = (
     NonFiniteLoss,
     ExplodingLoss,
     FlatLoss,
+    NothingGeneralised,
     Cramming,
     Overfitting,
     StillImproving,
