@@ -84,9 +84,12 @@ def _split_runs(
     restarts: list[int] = []
     resumes: list[int] = []
     run_start = float(a[0])
-    for r in sorted(set(backs) | bounds):
-        k = int(np.searchsorted(idx, r))  # the first row from r on with an axis value
-        v = float(a[k]) if k < idx.size else run_start
+    rs = sorted(set(backs) | bounds)
+    ks = np.searchsorted(idx, rs)  # the first row from r on with an axis value
+    vs = np.where(ks < idx.size, a[np.minimum(ks, idx.size - 1)], np.nan).tolist()
+    for r, v in zip(rs, vs):
+        if v != v:  # no axis value after a repeated header: a new run all the same
+            v = run_start
         if r in bounds or v <= run_start + tol:
             restarts.append(r)
             run_start = v
