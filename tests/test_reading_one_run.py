@@ -136,6 +136,19 @@ def test_per_epoch_iteration_counter_with_a_resumed_epoch(write):
     assert not any("appended" in n for n in c.source.notes)
 
 
+def test_step_falling_while_the_epoch_stays_is_a_resume_not_a_per_epoch_counter(write):
+    """A one-epoch job (epoch 0 on every row) resumed at step 600 of 800: the step counter is
+    global (it did not fall as an epoch began), so this is a resume, judged on the steps."""
+    rows = [(0, s, loss_at(s, 0), loss_at(s, 0) + 0.1 if s % 100 == 0 else None) for s in range(10, 801, 10)]
+    rows += [(0, s, loss_at(s, 1), loss_at(s, 1) + 0.1 if s % 100 == 0 else None) for s in range(600, 1201, 10)]
+    c = load_curves(write("log.csv", csv("epoch,step,loss,val_loss", rows)))
+    assert c.axis_kind == "step"
+    x, y = xy(c, "train_loss")
+    assert x == list(range(10, 1201, 10)) and y[x.index(600)] == loss_at(600, 1)
+    assert xy(c, "val_loss")[0] == list(range(100, 1201, 100))
+    assert any("resumed at step 600" in n for n in c.source.notes)
+
+
 def test_hf_log_history_resumed_from_a_checkpoint(write):
     hist = []
     for run, steps in ((0, range(10, 301, 10)), (1, range(210, 501, 10))):

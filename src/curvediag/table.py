@@ -61,6 +61,18 @@ def _segments(axis: np.ndarray, present: np.ndarray, boundaries: list[int], step
     return sorted(starts)
 
 
+def _rises_at(axis: np.ndarray, present: np.ndarray, rows: list[int]) -> bool:
+    """Whether the column rises at any of ``rows`` (above its previous value): where a step
+    counter falls as the epoch moves on, the counter restarts every epoch."""
+    idx = np.flatnonzero(present & np.isfinite(axis))
+    if idx.size < 2 or not rows:
+        return False
+    k = np.searchsorted(idx, rows)
+    k = k[(k > 0) & (k < idx.size)]
+    a = axis[idx]
+    return bool((a[k] > a[k - 1]).any())
+
+
 def _split_runs(
     axis: np.ndarray, present: np.ndarray, backs: list[int], boundaries: list[int]
 ) -> tuple[list[int], list[int]]:
@@ -259,9 +271,9 @@ def to_curves(
             if seg_col == step_col and epoch_col is not None:
                 # an iteration counter that restarts every epoch (mmcv's 'iter') does not tell
                 # runs apart: where it falls without the epoch, the epoch is the counter to read
-                e_backs = _segments(table.values[epoch_col], table.present[epoch_col], table.boundaries, steps_of(epoch_col))
-                if set(backs) - set(e_backs):
-                    seg_col, backs = epoch_col, e_backs
+                if _rises_at(table.values[epoch_col], table.present[epoch_col], backs):
+                    seg_col = epoch_col
+                    backs = _segments(table.values[epoch_col], table.present[epoch_col], table.boundaries, steps_of(epoch_col))
             starts, resumes = _split_runs(table.values[seg_col], table.present[seg_col], backs, table.boundaries)
         else:
             starts = sorted(b for b in table.boundaries if b > 0)
