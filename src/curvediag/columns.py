@@ -55,7 +55,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     LR: ("lr", "learningrate", "lrepoch", "lrpg0", "lradam", "lradamw", "lrsgd"),
     GRAD_NORM: (
         "gradnorm", "traingradnorm", "gradnormtotal", "totalgradnorm", "gradientnorm", "traingradientnorm",
-        "gradnormepoch", "gradnormstep", "gradnorm2norm",
+        "gradnormepoch", "gradnormstep", "grad20normtotal",  # Lightning's grad_norm(): 'grad_2.0_norm_total'
     ),
 }
 

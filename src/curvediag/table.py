@@ -1,8 +1,8 @@
 """The raw table readers produce, and its conversion to canonical curves.
 
 Readers only parse; everything about meaning (which column is the validation
-loss, which axis to use, appended runs, percentages) is decided here, once,
-for every format.
+loss, which axis to use, appended and resumed runs, percentages) is decided
+here, once, for every format.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ class _Steps:
 
 
 def _segments(axis: np.ndarray, present: np.ndarray, boundaries: list[int], steps: _Steps | None = None) -> list[int]:
-    """Row indices where a new run starts: the axis goes backwards, or a boundary."""
+    """Row indices where the axis goes backwards (a new run, or a resume: see
+    :func:`_split_runs`), or a boundary."""
     starts = set(b for b in boundaries if 0 < b)
     if present.all():  # dense (the usual case): no index to build
         falls = (steps or _Steps(axis)).falls
@@ -381,7 +382,7 @@ def to_curves(
             raise InputError(source, "the loss columns hold no values")
         # accuracy or a quality metric (F1, mAP) but no loss: the curves are that metric alone
         notes.append(
-            "no loss column; only " + " and ".join(f"{k} ({series[k].column})" for k in (VAL_ACC, TRAIN_ACC) if k in series)
+            "no loss logged; only " + " and ".join(f"{k} ({series[k].column})" for k in (VAL_ACC, TRAIN_ACC) if k in series)
             + " read"
         )
 
