@@ -259,7 +259,7 @@ def test_total_loss_beside_heads_is_judged_and_the_heads_are_named(write):
     rows = [(e, *[1.0 - 0.05 * e] * len(names)) for e in range(6)]
     c = load_curves(write("log.csv", csv("epoch," + ",".join(names), rows)))
     assert c.source.columns["train_loss"] == "loss" and c.source.columns["val_loss"] == "val_loss"
-    assert any("per-head losses not judged" in n and "reg" in n and "cls" in n for n in c.source.notes)
+    assert any("per-head (or component) losses beside it are not: reg (reg_loss, val_reg_loss); cls" in n for n in c.source.notes)
 
 
 @pytest.mark.parametrize("col", ["test_acc1", "test_192_acc1", "val_acc1", "val_top1", "eval_acc1", "Val/Top1"])

@@ -40,17 +40,16 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "trainacc", "trainaccepoch", "trainaccuracy", "trainaccuracyepoch", "acc", "accepoch", "accuracy",
         "trainingaccuracy", "trainingacc", "categoricalaccuracy", "sparsecategoricalaccuracy",
         "binaryaccuracy", "accuracytrain", "acctrain", "trainaccstep", "accstep", "trainepochaccuracy",
-        "epochaccuracy", "accuracytrainepoch", "acctrainepoch", "trainacc1", "trainaccuracy1", "traintop1",
-        "acc1", "accuracy1",
+        "epochaccuracy", "accuracytrainepoch", "acctrainepoch", "trainacc1", "traintop1", "acc1",
     ),
     VAL_ACC: (
         "valacc", "valaccepoch", "valaccuracy", "validacc", "validaccuracy", "validationacc",
         "validationaccuracy", "evalacc", "evalaccuracy", "valcategoricalaccuracy",
         "valsparsecategoricalaccuracy", "valbinaryaccuracy", "accuracyval", "accval", "devacc",
         "devaccuracy", "validationepochaccuracy", "valepochaccuracy", "accuracyvalepoch", "accvalepoch",
-        "accuracyvalid", "accuracyvalidation", "valacc1", "valaccuracy1", "validacc1", "evalacc1",
-        "evalaccuracy1", "valtop1", "evaltop1", "valaccuracytop1", "valacctop1", "metricsaccuracytop1",
-        "testacc", "testaccuracy", "accuracytest", "acctest", "testacc1", "testaccuracy1", "testtop1",
+        "accuracyvalid", "accuracyvalidation", "valacc1", "validacc1", "evalacc1", "valtop1", "evaltop1",
+        "valaccuracytop1", "valacctop1", "metricsaccuracytop1",
+        "testacc", "testaccuracy", "accuracytest", "acctest", "testacc1", "testtop1",
     ),
     LR: ("lr", "learningrate", "lrepoch", "lrpg0", "lradam", "lradamw", "lrsgd"),
     GRAD_NORM: (
@@ -270,7 +269,7 @@ def _choose_head(names: list[str], chosen: dict, used: set) -> list[str]:
         if len(heads) < 2:
             return []
         total = ", ".join(repr(chosen[c][0]) for c in (TRAIN_LOSS, VAL_LOSS) if c in chosen)
-        return [f"the total loss is judged ({total}); per-head losses not judged: "
+        return [f"the total loss is judged ({total}); the per-head (or component) losses beside it are not: "
                 + "; ".join(f"{h} ({cols(h)})" for h in heads)]
     order = list(heads)
     pick = next((h for h in order if h in _TOTAL_HEADS), None)
