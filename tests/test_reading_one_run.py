@@ -357,3 +357,30 @@ def test_equal_global_step_prefers_the_root_file(tmp_path):
     _state(out / "trainer_state.json", 2000, 200)
     _state(out / "checkpoint-2000" / "trainer_state.json", 2000, 200)
     assert find_log(str(out))[0] == str(out / "trainer_state.json")
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_restarts_and_resumes_read_as_tensorboard_merges_them(write, seed):
+    """Random logs of restarts (back to step 0) and resumes (back into the run, never to its
+    first two logging intervals): the curve is the last run, each step's value from the last
+    row that logged it, and every step dropped by a resume gone - as TensorBoard shows it."""
+    rng = np.random.default_rng(seed)
+    rows, last = [], -10
+    expected: dict[int, float] = {}
+    n = int(rng.integers(2, 6))
+    for seg in range(n):
+        # the last segment always resumes (every segment reaches step 40, so it can); between, either
+        kind = "restart" if seg == 0 or (seg < n - 1 and rng.random() < 0.4) else "resume"
+        first = 0 if kind == "restart" else int(rng.integers(2, last // 10)) * 10
+        if kind == "restart":
+            expected = {}
+        else:
+            expected = {s: v for s, v in expected.items() if s < first}
+        for s in range(first, max(first + 10 * int(rng.integers(3, 30)), 50), 10):
+            v = float(len(rows))  # each row's value names the row
+            rows.append((s, v))
+            expected[s] = v
+        last = rows[-1][0]
+    c = load_curves(write("log.csv", csv("step,loss", rows)))
+    x, y = xy(c, "train_loss")
+    assert x == sorted(expected) and y == [expected[s] for s in sorted(expected)]
