@@ -210,6 +210,14 @@ def test_coarse_fractional_epoch_that_merges_evaluations_gives_way_to_steps(writ
     assert len(c.series["val_loss"]) == 40
 
 
+def test_one_epoch_run_with_two_evaluations_is_judged_on_steps(write):
+    """Two evaluations cannot say whether the epoch is too coarse; the 200 training rows on one
+    epoch value can."""
+    rows = [(0, s, loss_at(s), loss_at(s) + 0.1 if s in (1000, 2000) else None) for s in range(10, 2001, 10)]
+    c = load_curves(write("log.csv", csv("epoch,step,loss,val_loss", rows)))
+    assert c.axis_kind == "step" and len(c.series["train_loss"]) == 200 and xy(c, "val_loss")[0] == [1000, 2000]
+
+
 def test_constant_epoch_without_a_step_column_uses_the_row_order(write):
     rows = [(1, loss_at(10 * i)) for i in range(30)]
     c = load_curves(write("log.csv", csv("epoch,loss", rows)))

@@ -178,9 +178,9 @@ def _epoch_too_coarse(
     The epoch axis averages the rows that share an epoch.  That is right for per-step
     training rows beside one validation point per epoch, and wrong when the epoch barely
     moves (logged as 0 on every row of a one-epoch run, or coarse over thousands of steps).
-    Rule: with a validation curve (val_loss, else val_acc), the epoch must keep at least
-    EPOCH_KEEPS (90%) of its points apart, where the step column (or the row order) keeps
-    at least 3 apart; without one, the training curve needs at least 3 distinct epochs.
+    Rule: with a validation curve (val_loss, else val_acc) that the step column (or the row
+    order) puts at 3 or more positions, the epoch must keep at least EPOCH_KEEPS (90%) as
+    many apart; otherwise the training curve needs at least 3 distinct epochs.
     """
     alt_x = table.values[alt][sel] if alt else None
     alt_ok = table.present[alt][sel] & np.isfinite(alt_x) if alt else None
@@ -202,9 +202,11 @@ def _epoch_too_coarse(
         m = rows_of(canon)
         if m is not None:
             e, k = positions(m)
-            if k >= 3 and e < EPOCH_KEEPS * k:
-                return f"the {canon} points fall on {e} distinct epoch value{'s' * (e != 1)} ({k} on the {alt or 'row'} axis)"
-            return None
+            if k >= 3:
+                if e < EPOCH_KEEPS * k:
+                    return f"the {canon} points fall on {e} distinct epoch value{'s' * (e != 1)} ({k} on the {alt or 'row'} axis)"
+                return None
+            break  # one or two validation points whatever the axis: the training curve decides
     for canon in (TRAIN_LOSS, TRAIN_ACC):
         m = rows_of(canon)
         if m is not None:
