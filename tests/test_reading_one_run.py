@@ -268,6 +268,10 @@ def test_total_loss_beside_heads_is_judged_and_the_heads_are_named(write):
     c = load_curves(write("log.csv", csv("epoch," + ",".join(names), rows)))
     assert c.source.columns["train_loss"] == "loss" and c.source.columns["val_loss"] == "val_loss"
     assert any("per-head (or component) losses beside it are not: reg (reg_loss, val_reg_loss); cls" in n for n in c.source.notes)
+    heads_only = [r[:1] + r[3:] for r in rows]
+    c = load_curves(write("heads.csv", csv("epoch," + ",".join(names[2:]), heads_only)), columns={"val_loss": "val_cls_loss"})
+    assert c.source.columns["val_loss"] == "val_cls_loss"
+    assert any(n.startswith("the loss named with --loss/--val-loss is judged ('val_cls_loss')") for n in c.source.notes)
 
 
 @pytest.mark.parametrize("col", ["test_acc1", "test_192_acc1", "val_acc1", "val_top1", "eval_acc1", "Val/Top1"])

@@ -187,7 +187,7 @@ def map_columns(
             chosen[canon] = ("+".join(parts), "sum")
             used.update(parts)
             notes.append(f"{canon} is the sum of {len(parts)} loss components: {', '.join(parts)}")
-    notes.extend(_choose_head(names, chosen, used))
+    notes.extend(_choose_head(names, chosen, used, user=bool({TRAIN_LOSS, VAL_LOSS} & set(overrides or {}))))
     if VAL_ACC not in chosen:
         for alias in QUALITY_ALIASES:
             col = by_norm.get(alias)
@@ -244,7 +244,7 @@ def _head_loss(name: str) -> tuple[str, str, int] | None:
     return "_".join(head), _ROLES[roles[0]] if roles else TRAIN_LOSS, rank
 
 
-def _choose_head(names: list[str], chosen: dict, used: set) -> list[str]:
+def _choose_head(names: list[str], chosen: dict, used: set, user: bool = False) -> list[str]:
     """Several loss heads ('reg_loss', 'reg_val_loss', 'cls_loss', 'cls_val_loss') and no total:
     judge one head, deterministically, and say which and why.  A total loss, when logged, is
     what is judged; the heads beside it are then only named."""
@@ -269,7 +269,8 @@ def _choose_head(names: list[str], chosen: dict, used: set) -> list[str]:
         if len(heads) < 2:
             return []
         total = ", ".join(repr(chosen[c][0]) for c in (TRAIN_LOSS, VAL_LOSS) if c in chosen)
-        return [f"the total loss is judged ({total}); the per-head (or component) losses beside it are not: "
+        what = "the loss named with --loss/--val-loss" if user else "the total loss"
+        return [f"{what} is judged ({total}); the per-head (or component) losses beside it are not: "
                 + "; ".join(f"{h} ({cols(h)})" for h in heads)]
     order = list(heads)
     pick = next((h for h in order if h in _TOTAL_HEADS), None)
