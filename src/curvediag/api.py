@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from ._np import np
 
 from .analysis import Context
-from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
+from .curves import GRAD_NORM, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
 from .errors import InputError, UsageError
 from .report import PRECEDENCE, SEVERITY_OF, Finding, MetricSummary, Report, Skipped
 from .rules import RULES, Skip
@@ -280,7 +280,7 @@ def _summary(s) -> MetricSummary:
         s = s.with_xy(s.x, s.as_logged())
         lower = True
     fin = s.finite()  # s itself when every point is finite: no copy
-    if len(fin) and s.name != LR:  # a learning rate has no "best"
+    if len(fin) and s.name not in (LR, GRAD_NORM):  # a learning rate or gradient norm has no "best"
         i = int(np.argmin(fin.y) if lower else np.argmax(fin.y))
         best, best_at = float(fin.y[i]), float(fin.x[i])
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from .curves import GRAD_NORM, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -28,27 +28,38 @@ ALIASES: dict[str, tuple[str, ...]] = {
     TRAIN_LOSS: (
         "trainloss", "trainlossepoch", "loss", "lossepoch", "trainingloss", "losstrain", "trloss", "totalloss",
         "traintotalloss", "avgtrainloss", "trainavgloss", "meantrainloss", "trainlossstep", "lossstep",
-        "trainepochloss", "epochloss",
+        "trainepochloss", "epochloss", "losstrainepoch", "losstraining", "losstrainingepoch",
     ),
     VAL_LOSS: (
         "valloss", "vallossepoch", "validloss", "validationloss", "evalloss", "lossval", "lossvalid",
         "devloss", "valtotalloss", "avgvalloss", "valavgloss", "meanvalloss", "validationepochloss",
-        "valepochloss", "evalepochloss", "testloss",
+        "valepochloss", "evalepochloss", "lossvalepoch", "lossvalidepoch", "lossvalidation",
+        "lossvalidationepoch", "lossevalepoch", "lossdev", "testloss", "losstest", "losstestepoch",
     ),
     TRAIN_ACC: (
         "trainacc", "trainaccepoch", "trainaccuracy", "trainaccuracyepoch", "acc", "accepoch", "accuracy",
         "trainingaccuracy", "trainingacc", "categoricalaccuracy", "sparsecategoricalaccuracy",
         "binaryaccuracy", "accuracytrain", "acctrain", "trainaccstep", "accstep", "trainepochaccuracy",
-        "epochaccuracy",
+        "epochaccuracy", "accuracytrainepoch", "acctrainepoch", "trainacc1", "traintop1", "acc1",
     ),
     VAL_ACC: (
         "valacc", "valaccepoch", "valaccuracy", "validacc", "validaccuracy", "validationacc",
         "validationaccuracy", "evalacc", "evalaccuracy", "valcategoricalaccuracy",
         "valsparsecategoricalaccuracy", "valbinaryaccuracy", "accuracyval", "accval", "devacc",
-        "devaccuracy", "validationepochaccuracy", "valepochaccuracy", "testacc", "testaccuracy",
+        "devaccuracy", "validationepochaccuracy", "valepochaccuracy", "accuracyvalepoch", "accvalepoch",
+        "accuracyvalid", "accuracyvalidation", "valacc1", "validacc1", "evalacc1", "valtop1", "evaltop1",
+        "valaccuracytop1", "valacctop1", "metricsaccuracytop1",
+        "testacc", "testaccuracy", "accuracytest", "acctest", "testacc1", "testtop1",
     ),
     LR: ("lr", "learningrate", "lrepoch", "lrpg0", "lradam", "lradamw", "lrsgd"),
+    GRAD_NORM: (
+        "gradnorm", "traingradnorm", "gradnormtotal", "totalgradnorm", "gradientnorm", "traingradientnorm",
+        "gradnormepoch", "gradnormstep", "grad20normtotal",  # Lightning's grad_norm(): 'grad_2.0_norm_total'
+    ),
 }
+
+# Validation top-1 accuracy with a qualifier in the name: 'test_192_acc1' (evaluated at 192 px).
+_VAL_ACC1 = re.compile(r"^(val|valid|validation|eval|test)\d+(acc|accuracy)(1|top1)$")
 
 # Lower-is-better columns read as 1 - value into an accuracy slot.
 ERROR_RATE_ALIASES: dict[str, tuple[str, ...]] = {
@@ -68,7 +79,7 @@ QUALITY_ALIASES = (
     "metricsmap5095b", "metricsmap5095m", "valmap5095", "map5095", "bboxmap", "cocobboxmap", "segmmap",
     "bboxmap5095", "metricsmap05095",
     "bboxap", "metricsmap50b", "metricsmap05", "map50", "valmap", "map",
-    "metricsaccuracytop1", "valtop1", "evaltop1", "top1", "valaccuracytop1",
+    "top1",
     "evalf1", "evalmacrof1", "evaloverallf1", "valf1", "valmacrof1", "f1", "macrof1",
     "valmiou", "miou", "valdice", "valdicecoef", "valauc", "evalauc",
 )
@@ -142,7 +153,7 @@ def map_columns(
             aliases[TRAIN_ACC].remove(a)
             aliases[VAL_ACC].append(a)
 
-    for canon in (VAL_LOSS, TRAIN_LOSS, VAL_ACC, TRAIN_ACC, LR):
+    for canon in (VAL_LOSS, TRAIN_LOSS, VAL_ACC, TRAIN_ACC, LR, GRAD_NORM):
         if canon in chosen:
             continue
         for alias in aliases[canon]:
@@ -150,7 +161,7 @@ def map_columns(
             if col is not None and col not in used:
                 chosen[canon] = (col, "")
                 used.add(col)
-                if alias.startswith(_FALLBACK_PREFIX):
+                if _FALLBACK_PREFIX in alias:
                     notes.append(f"no validation column; {col!r} used as {canon}")
                 break
         else:
@@ -161,6 +172,13 @@ def map_columns(
                     chosen[canon] = (col, "error_rate_quality" if quality else "error_rate")
                     used.add(col)
                     break
+    if VAL_ACC not in chosen:
+        col = next((n for n in names if n not in used and _VAL_ACC1.match(norm(n))), None)
+        if col is not None:
+            chosen[VAL_ACC] = (col, "")
+            used.add(col)
+            if norm(col).startswith(_FALLBACK_PREFIX):
+                notes.append(f"no validation column; {col!r} used as {VAL_ACC}")
     for canon, prefixes in _COMPONENT_PREFIX.items():
         if canon in chosen:
             continue
@@ -169,6 +187,7 @@ def map_columns(
             chosen[canon] = ("+".join(parts), "sum")
             used.update(parts)
             notes.append(f"{canon} is the sum of {len(parts)} loss components: {', '.join(parts)}")
+    notes.extend(_choose_head(names, chosen, used, user=bool({TRAIN_LOSS, VAL_LOSS} & set(overrides or {}))))
     if VAL_ACC not in chosen:
         for alias in QUALITY_ALIASES:
             col = by_norm.get(alias)
@@ -195,6 +214,85 @@ def map_columns(
             used.add(col)
             notes.append(f"{col!r} taken as {canon} (closest name)")
     return Mapping(chosen, tuple(notes))
+
+
+_ROLES = {
+    "train": TRAIN_LOSS, "training": TRAIN_LOSS, "tr": TRAIN_LOSS,
+    "val": VAL_LOSS, "valid": VAL_LOSS, "validation": VAL_LOSS, "eval": VAL_LOSS, "dev": VAL_LOSS,
+    "test": "test",
+}
+_TOTAL_HEADS = ("total", "overall", "combined", "sum", "all")
+_TOKENS = re.compile(r"[0-9a-z]+")
+
+
+def _head_loss(name: str) -> tuple[str, str, int] | None:
+    """'reg_val_loss' -> ('reg', 'val_loss', 0): a loss of one head of a multi-head model,
+    named '<head>_[train|val|test_]loss' or '[train|val|test_]<head>_loss' (a Lightning
+    '_epoch' / '_step' suffix ranks 1 / 2).  None when the name is no such loss."""
+    toks = _TOKENS.findall(str(name).strip().lower())
+    rank = 0
+    if toks and toks[-1] in ("epoch", "step"):
+        rank = 1 if toks[-1] == "epoch" else 2
+        toks = toks[:-1]
+    if len(toks) < 2 or toks[-1] != "loss":
+        return None
+    body = toks[:-1]
+    roles = [t for t in body if t in _ROLES]
+    head = [t for t in body if t not in _ROLES]
+    if len(roles) > 1 or not head:
+        return None
+    return "_".join(head), _ROLES[roles[0]] if roles else TRAIN_LOSS, rank
+
+
+def _choose_head(names: list[str], chosen: dict, used: set, user: bool = False) -> list[str]:
+    """Several loss heads ('reg_loss', 'reg_val_loss', 'cls_loss', 'cls_val_loss') and no total:
+    judge one head, deterministically, and say which and why.  A total loss, when logged, is
+    what is judged; the heads beside it are then only named."""
+    heads: dict[str, dict[str, tuple[int, str]]] = {}
+    for n in names:
+        if n in used:
+            continue
+        h = _head_loss(n)
+        if h is None:
+            continue
+        head, role, rank = h
+        slot = heads.setdefault(head, {})
+        if role not in slot or rank < slot[role][0]:
+            slot[role] = (rank, n)
+    if not heads:
+        return []
+
+    def cols(head: str) -> str:
+        return ", ".join(c for _, c in sorted(heads[head].values(), key=lambda rc: names.index(rc[1])))
+
+    if TRAIN_LOSS in chosen or VAL_LOSS in chosen:
+        if len(heads) < 2:
+            return []
+        total = ", ".join(repr(chosen[c][0]) for c in (TRAIN_LOSS, VAL_LOSS) if c in chosen)
+        what = "the loss named with --loss/--val-loss" if user else "the total loss"
+        return [f"{what} is judged ({total}); the per-head (or component) losses beside it are not: "
+                + "; ".join(f"{h} ({cols(h)})" for h in heads)]
+    order = list(heads)
+    pick = next((h for h in order if h in _TOTAL_HEADS), None)
+    why = "the total of the heads"
+    if pick is None:
+        pick = next((h for h in order if VAL_LOSS in heads[h]), None)
+        why = "the first head logged with a validation loss" if len(heads) > 1 else "the only loss logged"
+    if pick is None:
+        pick, why = order[0], ("the first head logged" if len(heads) > 1 else "the only loss logged")
+    slot = heads[pick]
+    val = slot.get(VAL_LOSS) or slot.get("test")
+    read = []
+    for canon, rc in ((TRAIN_LOSS, slot.get(TRAIN_LOSS)), (VAL_LOSS, val)):
+        if rc is not None:
+            chosen[canon] = (rc[1], "")
+            used.add(rc[1])
+            read.append(f"{rc[1]!r} as {canon}")
+    others = [h for h in order if h != pick]
+    note = f"loss head {pick!r} judged ({why}): {', '.join(read)}"
+    if others:
+        note += "; other heads not judged: " + "; ".join(f"{h} ({cols(h)})" for h in others)
+    return [note]
 
 
 _FUZZY = {

@@ -20,7 +20,8 @@ VAL_LOSS = "val_loss"
 TRAIN_ACC = "train_acc"
 VAL_ACC = "val_acc"
 LR = "lr"
-CANONICAL = (TRAIN_LOSS, VAL_LOSS, TRAIN_ACC, VAL_ACC, LR)
+GRAD_NORM = "grad_norm"  # the gradient norm (Hugging Face logs it beside each loss); NaN/inf kept as evidence
+CANONICAL = (TRAIN_LOSS, VAL_LOSS, TRAIN_ACC, VAL_ACC, LR, GRAD_NORM)
 
 
 @dataclass(frozen=True, eq=False)

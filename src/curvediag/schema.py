@@ -82,7 +82,7 @@ SCHEMA = {
         },
         "metrics": {
             "type": "object",
-            "propertyNames": {"enum": ["train_loss", "val_loss", "train_acc", "val_acc", "lr"]},
+            "propertyNames": {"enum": ["train_loss", "val_loss", "train_acc", "val_acc", "lr", "grad_norm"]},
             "additionalProperties": {
                 "type": "object",
                 "additionalProperties": False,

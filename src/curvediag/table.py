@@ -1,8 +1,8 @@
 """The raw table readers produce, and its conversion to canonical curves.
 
 Readers only parse; everything about meaning (which column is the validation
-loss, which axis to use, appended runs, percentages) is decided here, once,
-for every format.
+loss, which axis to use, appended and resumed runs, percentages) is decided
+here, once, for every format.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ._np import np
 
 from .columns import find_axis, map_columns
-from .curves import CANONICAL, LR, TRAIN_ACC, VAL_ACC, Curves, Series, SourceInfo
+from .curves import CANONICAL, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves, Series, SourceInfo
 from .errors import InputError
 
 
@@ -47,7 +47,8 @@ class _Steps:
 
 
 def _segments(axis: np.ndarray, present: np.ndarray, boundaries: list[int], steps: _Steps | None = None) -> list[int]:
-    """Row indices where a new run starts: the axis goes backwards, or a boundary."""
+    """Row indices where the axis goes backwards (a new run, or a resume: see
+    :func:`_split_runs`), or a boundary."""
     starts = set(b for b in boundaries if 0 < b)
     if present.all():  # dense (the usual case): no index to build
         falls = (steps or _Steps(axis)).falls
@@ -59,6 +60,161 @@ def _segments(axis: np.ndarray, present: np.ndarray, boundaries: list[int], step
         back = np.flatnonzero(a[1:] < a[:-1]) + 1
         starts.update(int(idx[i]) for i in back)
     return sorted(starts)
+
+
+def _rises_at(axis: np.ndarray, present: np.ndarray, rows: list[int]) -> bool:
+    """Whether the column rises at any of ``rows`` (above its previous value): where a step
+    counter falls as the epoch moves on, the counter restarts every epoch."""
+    idx = np.flatnonzero(present & np.isfinite(axis))
+    if idx.size < 2 or not rows:
+        return False
+    k = np.searchsorted(idx, rows)
+    k = k[(k > 0) & (k < idx.size)]
+    a = axis[idx]
+    return bool((a[k] > a[k - 1]).any())
+
+
+def _split_runs(
+    axis: np.ndarray, present: np.ndarray, backs: list[int], boundaries: list[int]
+) -> tuple[list[int], list[int]]:
+    """Tell the rows where the axis goes back (``backs``, from :func:`_segments`) apart:
+    (restarts, resumes).
+
+    A *restart* is a new run appended to the file: the counter returns to (near) the start
+    of its run, no further than one logging interval (the median step between rows) above
+    it, or the header repeats (a boundary).  A *resume* returns into the current run: a job
+    resumed from its last checkpoint re-logs the steps since that checkpoint, and the later
+    rows replace the earlier ones (as TensorBoard merges them)."""
+    ok = present & np.isfinite(axis)
+    idx = np.flatnonzero(ok)
+    bounds = {b for b in boundaries if b > 0}
+    if not backs or idx.size < 2:
+        return sorted(set(backs) | bounds), []
+    a = axis[idx]
+    d = np.diff(a)
+    d = d[d > 0]
+    tol = float(np.median(d)) if d.size else 0.0
+    restarts: list[int] = []
+    resumes: list[int] = []
+    run_start = float(a[0])
+    rs = sorted(set(backs) | bounds)
+    ks = np.searchsorted(idx, rs)  # the first row from r on with an axis value
+    vs = np.where(ks < idx.size, a[np.minimum(ks, idx.size - 1)], np.nan).tolist()
+    for r, v in zip(rs, vs):
+        if v != v:  # no axis value after a repeated header: a new run all the same
+            v = run_start
+        if r in bounds or v <= run_start + tol:
+            restarts.append(r)
+            run_start = v
+        else:
+            resumes.append(r)
+    return restarts, resumes
+
+
+def _resumed_rows(
+    axis: np.ndarray, present: np.ndarray, start: int, resumes: list[int], col: str
+) -> tuple[np.ndarray, list[str]]:
+    """Rows of the run from ``start`` to keep, and notes: a resume at row r to axis value v
+    drops the earlier rows of the run at v or beyond (they were re-logged from r on)."""
+    ax = axis[start:].astype(float, copy=True)
+    known = present[start:] & np.isfinite(ax)
+    # a row without an axis value belongs where the row before it was
+    pos = np.where(known, np.arange(ax.size), -1)
+    np.maximum.accumulate(pos, out=pos)
+    ax = np.where(pos >= 0, ax[np.maximum(pos, 0)], -np.inf)
+    limit = np.full(ax.size, np.inf)
+    rel = np.asarray(resumes, dtype=int) - start
+    limit[rel] = ax[rel]
+    # the lowest value any later resume returns to: a row at or beyond it was re-logged
+    later = np.append(np.minimum.accumulate(limit[::-1])[::-1][1:], np.inf)
+    keep = ax < later
+    notes: list[str] = []
+    dropped_before = np.zeros(ax.size, dtype=bool)
+    for j, r in enumerate(rel[:3]):
+        v = ax[r]
+        gone = ~keep[:r] & ~dropped_before[:r] & (ax[:r] >= v)
+        dropped_before[:r] |= gone
+        if not gone.any():
+            continue
+        w = float(ax[:r][gone].max())
+        nxt = rel[j + 1] if j + 1 < rel.size else ax.size
+        again = np.flatnonzero(ax[r:nxt] <= w) + r
+        if not again.size:
+            again = np.array([r])
+        notes.append(
+            f"resumed at {col} {v:g}: {_row_range(again + start)} re-logged {col}s {v:g}-{float(ax[again].max()):g}; "
+            f"the earlier {_row_range(np.flatnonzero(gone) + start)} ({col}s {v:g}-{w:g}) dropped, later rows kept"
+        )
+    if rel.size > 3:
+        notes.append(f"resumed {rel.size - 3} more times; each time the later rows were kept")
+    return np.flatnonzero(keep) + start, notes
+
+
+def _row_range(rows: np.ndarray) -> str:
+    """1-based rows for people: 'rows 5-9', or 'N rows (5-90)' when not contiguous."""
+    lo, hi = int(rows[0]) + 1, int(rows[-1]) + 1
+    if rows.size == 1:
+        return f"row {lo}"
+    if hi - lo + 1 == rows.size:
+        return f"rows {lo}-{hi}"
+    return f"{rows.size} rows ({lo}-{hi})"
+
+
+def _distinct(v: np.ndarray) -> int:
+    """Distinct finite values of a column that never falls."""
+    v = v[np.isfinite(v)]
+    return int(v.size and 1 + np.count_nonzero(v[1:] > v[:-1]))
+
+
+#: the epoch axis is used only while it keeps this share of the validation points apart
+EPOCH_KEEPS = 0.9
+
+
+def _epoch_too_coarse(
+    table: RawTable, mapping, sel, epoch: np.ndarray, epoch_ok: np.ndarray, alt: str | None
+) -> str | None:
+    """Why the epoch column is too coarse an axis, or None when it will do.
+
+    The epoch axis averages the rows that share an epoch.  That is right for per-step
+    training rows beside one validation point per epoch, and wrong when the epoch barely
+    moves (logged as 0 on every row of a one-epoch run, or coarse over thousands of steps).
+    Rule: with a validation curve (val_loss, else val_acc) that the step column (or the row
+    order) puts at 3 or more positions, the epoch must keep at least EPOCH_KEEPS (90%) as
+    many apart; otherwise the training curve needs at least 3 distinct epochs.
+    """
+    alt_x = table.values[alt][sel] if alt else None
+    alt_ok = table.present[alt][sel] & np.isfinite(alt_x) if alt else None
+
+    def rows_of(canon: str):
+        if canon not in mapping.columns:
+            return None
+        col, transform = mapping.columns[canon]
+        parts = col.split("+") if transform == "sum" else [col]
+        m = np.logical_and.reduce([table.present[p][sel] for p in parts])
+        return m if m.any() else None
+
+    def positions(m: np.ndarray) -> tuple[int, int]:
+        e = _distinct(epoch[m & epoch_ok])
+        k = _distinct(alt_x[m & alt_ok]) if alt else int(np.count_nonzero(m))
+        return e, k
+
+    for canon in (VAL_LOSS, VAL_ACC):
+        m = rows_of(canon)
+        if m is not None:
+            e, k = positions(m)
+            if k >= 3:
+                if e < EPOCH_KEEPS * k:
+                    return f"the {canon} points fall on {e} distinct epoch value{'s' * (e != 1)} ({k} on the {alt or 'row'} axis)"
+                return None
+            break  # one or two validation points whatever the axis: the training curve decides
+    for canon in (TRAIN_LOSS, TRAIN_ACC):
+        m = rows_of(canon)
+        if m is not None:
+            e, k = positions(m)
+            if e < 3 and k >= 3:
+                return f"the {int(np.count_nonzero(m))} {canon} rows carry {e} distinct epoch value{'s' * (e != 1)}"
+            return None
+    return None
 
 
 def _aggregate(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -92,7 +248,7 @@ def to_curves(
             source, f"no column named {e.args[0]!r} (columns: {', '.join(names)})"
         ) from None
     notes = list(table.notes) + list(mapping.notes)
-    if not any(c in mapping.columns for c in ("train_loss", "val_loss")):
+    if not any(c in mapping.columns for c in (TRAIN_LOSS, VAL_LOSS, TRAIN_ACC, VAL_ACC)):
         cols = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
         raise InputError(
             source,
@@ -101,8 +257,8 @@ def to_curves(
 
     epoch_col, step_col = find_axis(names)
     rows = table.rows
-    # Appended runs: detect on the step counter when there is one (it is global and
-    # monotone within a run, while HF's epoch may restart), else on the epoch.
+    # Appended and resumed runs: detect on the step counter when there is one (it is global
+    # and monotone within a run, while HF's epoch may restart), else on the epoch.
     seg_col = step_col or epoch_col
     steps: dict[str, _Steps] = {}
 
@@ -111,15 +267,17 @@ def to_curves(
             steps[col] = _Steps(table.values[col])
         return steps[col]
 
-    start = 0
+    start, resumes = 0, []
     if seg_col is not None or table.boundaries:
         if seg_col is not None:
-            starts = _segments(table.values[seg_col], table.present[seg_col], table.boundaries, steps_of(seg_col))
+            backs = _segments(table.values[seg_col], table.present[seg_col], table.boundaries, steps_of(seg_col))
             if seg_col == step_col and epoch_col is not None:
-                # an iteration counter that restarts every epoch (mmcv's 'iter') is not a new run:
-                # a restart counts only where the epoch went backwards too
-                e_starts = set(_segments(table.values[epoch_col], table.present[epoch_col], []))
-                starts = [r for r in starts if r in e_starts or r in table.boundaries]
+                # an iteration counter that restarts every epoch (mmcv's 'iter') does not tell
+                # runs apart: where it falls without the epoch, the epoch is the counter to read
+                if _rises_at(table.values[epoch_col], table.present[epoch_col], backs):
+                    seg_col = epoch_col
+                    backs = _segments(table.values[epoch_col], table.present[epoch_col], table.boundaries, steps_of(epoch_col))
+            starts, resumes = _split_runs(table.values[seg_col], table.present[seg_col], backs, table.boundaries)
         else:
             starts = sorted(b for b in table.boundaries if b > 0)
         if starts:
@@ -129,40 +287,57 @@ def to_curves(
                 f"{len(starts) + 1} runs appended in one file ({what}); "
                 f"analysed the last run (rows {start + 1}-{rows})"
             )
-    sl = slice(start, rows)
+        resumes = [r for r in resumes if r > start]
+    sel: slice | np.ndarray = slice(start, rows)
+    if resumes:
+        # a job resumed from a checkpoint: one run, the re-logged steps from their later rows
+        sel, resume_notes = _resumed_rows(table.values[seg_col], table.present[seg_col], start, resumes, seg_col)
+        notes.extend(resume_notes)
+    whole = isinstance(sel, slice)  # rows start.. as they are: the shared passes over a column apply
+
+    def rising(col: str) -> bool:
+        """The column has values in the analysed rows and never falls there."""
+        vals, pres = table.values[col][sel], table.present[col][sel]
+        m = pres & np.isfinite(vals)
+        if whole and m.all():  # dense: the shared pass says whether it ever falls within the slice
+            return bool(m.size) and not (steps_of(col).falls >= start).any()
+        a = vals[m]
+        return bool(a.size) and not (a[1:] < a[:-1]).any()
 
     axis_col, axis_kind = None, "index"
     for col, kind in ((epoch_col, "epoch"), (step_col, "step")):
-        if col is None:
-            continue
-        vals, pres = table.values[col][sl], table.present[col][sl]
-        m = pres & np.isfinite(vals)
-        if m.all():  # dense: the shared pass says whether it ever falls within the slice
-            rising = not (steps_of(col).falls >= start).any()
-        else:
-            a = vals[m]
-            rising = not (a[1:] < a[:-1]).any()
-        if m.any() and rising:
+        if col is not None and rising(col):
             axis_col, axis_kind = col, kind
             break
     if axis_col is None and epoch_col is not None and step_col is not None:
         axis_col, axis_kind = step_col, "step"
 
-    n = rows - start
-    if axis_col is not None:
-        x_all = table.values[axis_col][sl].astype(float, copy=False)
-        x_ok = table.present[axis_col][sl] & np.isfinite(x_all)
-        x_dense = bool(x_ok.all())
+    def axis_values(col: str | None) -> tuple[np.ndarray, np.ndarray, bool, bool]:
+        """(x, where x is known, x known on every row, x strictly increasing)."""
+        if col is None:
+            k = rows - start if whole else sel.size
+            return np.arange(k, dtype=float), np.ones(k, dtype=bool), True, True
+        x = table.values[col][sel].astype(float, copy=False)
+        ok = table.present[col][sel] & np.isfinite(x)
+        dense = bool(ok.all())
         # strictly increasing (the usual step or epoch column): no series on it has points to merge
-        if x_dense:
-            x_strict = not (steps_of(axis_col).stalls >= start).any()
+        if dense and whole:
+            strict = not (steps_of(col).stalls >= start).any()
         else:
-            xa = x_all[x_ok]
-            x_strict = not (xa[1:] <= xa[:-1]).any()
-    else:
-        x_all = np.arange(n, dtype=float)
-        x_ok = np.ones(n, dtype=bool)
-        x_dense = x_strict = True
+            xa = x[ok]
+            strict = not (xa[1:] <= xa[:-1]).any()
+        return x, ok, dense, strict
+
+    x_all, x_ok, x_dense, x_strict = axis_values(axis_col)
+    if axis_kind == "epoch" and not x_strict:
+        # Per-step rows that share few epochs: averaged per epoch only when the epoch still keeps
+        # the curves apart, else judged on the step axis (or the row order when there is none).
+        alt = step_col if step_col is not None and rising(step_col) else None
+        why = _epoch_too_coarse(table, mapping, sel, x_all, x_ok, alt)
+        if why:
+            axis_col, axis_kind = alt, "step" if alt else "index"
+            notes.append(f"{why}; judged on the {alt + ' column' if alt else 'row order'} instead")
+            x_all, x_ok, x_dense, x_strict = axis_values(axis_col)
 
     series: dict[str, Series] = {}
     columns: dict[str, str] = {}
@@ -172,12 +347,12 @@ def to_curves(
         col, transform = mapping.columns[canon]
         if transform == "sum":
             parts = col.split("+")
-            y = sum(table.values[p][sl].astype(float) for p in parts)
-            ok = np.logical_and.reduce([table.present[p][sl] for p in parts]) & x_ok
+            y = sum(table.values[p][sel].astype(float) for p in parts)
+            ok = np.logical_and.reduce([table.present[p][sel] for p in parts]) & x_ok
             col = " + ".join(parts)
         else:
-            y = table.values[col][sl].astype(float, copy=False)
-            ok = table.present[col][sl]
+            y = table.values[col][sel].astype(float, copy=False)
+            ok = table.present[col][sel]
             ok = ok if x_dense else ok & x_ok
         if ok.all():  # a dense column: no copies
             x = x_all
@@ -204,8 +379,14 @@ def to_curves(
             continue
         series[canon] = Series(canon, col, x, y, note, quality=quality, scale=scale, inverted=inverted)
         columns[canon] = col + (f" ({note})" if note else "")
-    if not any(k in series for k in ("train_loss", "val_loss")):
-        raise InputError(source, "the loss columns hold no values")
+    if not any(k in series for k in (TRAIN_LOSS, VAL_LOSS)):
+        if not any(k in series for k in (TRAIN_ACC, VAL_ACC)):
+            raise InputError(source, "the loss columns hold no values")
+        # accuracy or a quality metric (F1, mAP) but no loss: the curves are that metric alone
+        notes.append(
+            "no loss logged; only " + " and ".join(f"{k} ({series[k].column})" for k in (VAL_ACC, TRAIN_ACC) if k in series)
+            + " read"
+        )
 
     info = SourceInfo(
         path=source,

@@ -13,8 +13,7 @@ from ..errors import InputError
 PATTERNS = (
     ("**/lightning_logs/version_*/metrics.csv", "Lightning CSVLogger"),
     ("**/version_*/metrics.csv", "Lightning CSVLogger"),
-    ("**/checkpoint-*/trainer_state.json", "Hugging Face checkpoint"),
-    ("**/trainer_state.json", "Hugging Face"),
+    ("**/trainer_state.json", "Hugging Face"),  # the root file and every checkpoint-N copy, ranked by global_step
     ("**/mlflow.db", "MLflow SQLite"),
     ("**/results.csv", "Ultralytics"),
     ("**/events.out.tfevents.*", "TensorBoard"),
@@ -34,13 +33,33 @@ _MAX_FILES = 20000
 _NUM = re.compile(r"(?:version_|checkpoint-)(\d+)")
 
 
+_GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*(\d+)')
+_HF_READ = 1 << 20  # HF writes its keys sorted: global_step comes before log_history, near the top
+
+
+def _global_step(p: Path) -> int:
+    """A trainer_state.json's top-level global_step (-1 when absent or unreadable): the
+    most complete of a run's copies (the root file, checkpoint-N/ copies) has the largest."""
+    try:
+        with open(p, "rb") as f:
+            m = _GLOBAL_STEP.search(f.read(_HF_READ))
+            if m is None and f.seek(0, os.SEEK_END) > _HF_READ:  # keys written unsorted: look at the end too
+                f.seek(-_HF_READ, os.SEEK_END)
+                m = _GLOBAL_STEP.search(f.read(_HF_READ))
+    except OSError:
+        return -1
+    return int(m.group(1)) if m else -1
+
+
 def _rank(p: Path) -> tuple:
     nums = [int(n) for n in _NUM.findall(p.as_posix())]
     try:
         mtime = p.stat().st_mtime
     except OSError:
         mtime = 0.0
-    return (nums or [-1], mtime)
+    # a trainer_state.json: the largest global_step, then the root file over a checkpoint copy
+    hf = p.name == "trainer_state.json"
+    return (_global_step(p) if hf else -1, hf and not nums, nums or [-1], mtime)
 
 
 def find_log(directory: str) -> tuple[str, str]:
