@@ -193,3 +193,47 @@ def test_a_validation_loss_that_settles_after_improving_is_not_nothing_generalis
     rep = diag({"loss": saturating(n, 2.3, 0.1, 6), "val_loss": noisy(saturating(n, 2.2, 0.5, 4), 0.005),
                 "val_accuracy": 1 - 0.8 * np.exp(-np.arange(n) / 4)})
     assert not any(f.code == "L102" for f in rep.findings)
+
+
+# --- hidden non-finite values; logs with a metric but no loss ----------------------------------------
+
+def _hf_state(write, losses, grads):
+    hist = []
+    for i, (lo, g) in enumerate(zip(losses, grads)):
+        hist.append({"epoch": (i + 1) / 4, "step": 10 * (i + 1), "loss": lo, "grad_norm": g, "learning_rate": 1e-4})
+        if i % 4 == 3:
+            hist.append({"epoch": (i + 1) / 4, "step": 10 * (i + 1), "eval_loss": 1.0 - 0.01 * i, "eval_accuracy": 0.5})
+    text = json.dumps({"global_step": 10 * len(losses), "log_history": hist}).replace("NaN", "NaN")
+    return write("trainer_state.json", text)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_gradient_norm_is_divergence_even_when_the_loss_looks_finite(write, bad):
+    n = 24
+    losses = list(np.linspace(2.0, 1.0, n))
+    grads = [1.0] * n
+    for i in range(12, n):  # HF replaced the NaN losses by the running average (logging_nan_inf_filter)
+        grads[i] = bad
+        losses[i] = losses[11]
+    rep = curvediag.diagnose(_hf_state(write, losses, grads))
+    assert rep.verdict == "diverged"
+    f = next(f for f in rep.findings if f.code == "D101")
+    assert "grad_norm" in f.message and rep.onset_epoch is not None
+
+
+def test_a_zero_loss_beside_nan_gradients_is_an_fp16_overflow(write):
+    n = 24
+    losses = list(np.linspace(2.0, 1.0, n))
+    grads = [1.0] * n
+    for i in range(15, n):
+        losses[i], grads[i] = 0.0, float("nan")
+    rep = curvediag.diagnose(_hf_state(write, losses, grads))
+    assert rep.verdict == "diverged" and "fp16" in rep.headline + " ".join(f.message for f in rep.findings)
+
+
+def test_a_log_with_accuracy_but_no_loss_is_judged_on_the_metric():
+    rising = [0.1, 0.3, 0.45, 0.55, 0.62, 0.67, 0.71, 0.74, 0.76, 0.78]
+    assert diag({"val_acc": rising}).verdict == "still_improving"
+    settled = [0.1, 0.5, 0.7, 0.78, 0.8, 0.8, 0.801, 0.8, 0.8, 0.799, 0.8, 0.8]
+    assert diag({"val_acc": settled}).verdict == "healthy"
+    assert diag({"val_acc": [0.1, 0.5]}).verdict == "insufficient_data"

@@ -132,8 +132,27 @@ class Context:
 
     @cached_property
     def points(self) -> int:
-        """Points of the longest finite loss curve."""
-        return max((self.tracks[k].n for k in (TRAIN_LOSS, VAL_LOSS) if k in self.tracks), default=0)
+        """Points of the longest finite loss curve (of the accuracy or quality metric in a log
+        that has no loss)."""
+        keys = (TRAIN_LOSS, VAL_LOSS) if self.main_loss is not None else (VAL_ACC, TRAIN_ACC)
+        return max((self.tracks[k].n for k in keys if k in self.tracks), default=0)
+
+    @cached_property
+    def judged(self) -> Track | None:
+        """The curve the end of a run is judged on: the validation loss, else the only loss,
+        else (a log with an accuracy or quality metric but no loss) the error 1 - metric."""
+        t = self.track(VAL_LOSS)
+        if t is not None and t.n >= MIN_POINTS:
+            return t
+        t = self.track(TRAIN_LOSS) or t
+        if t is not None:
+            return t
+        a = self.curves.get(VAL_ACC) or self.curves.get(TRAIN_ACC)
+        if a is None or len(a.finite()) == 0:
+            return None
+        fin = a.finite()
+        err = Track.of(fin.with_xy(fin.x, 1.0 - fin.y))
+        return Track(f"1 - {a.name}", err.column, err.x, err.y, err.s, err.sigma)
 
     @cached_property
     def val_rise(self) -> Rise | None:

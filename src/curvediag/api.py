@@ -350,7 +350,10 @@ def _headline(ctx: Context, verdict: str, main: Finding | None, best, best_metri
         return f"Healthy: val_loss reached its best at {_at(best, ctx)} and did not turn up."
     if best is not None:
         return f"Healthy: {best_metric} reached its best at {_at(best, ctx)}."
-    t = ctx.main_loss
+    t = ctx.main_loss or ctx.judged
+    if t is None or t.name.startswith("1 - "):
+        name = t.name[4:] if t is not None else "the metric"
+        return f"Healthy: no rule found a problem in {name}; no loss is logged, so only the metric was judged."
     return f"Healthy: {t.name} fell and settled; no validation curve to check generalisation."
 
 

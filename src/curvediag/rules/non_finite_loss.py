@@ -3,7 +3,7 @@ from __future__ import annotations
 from .._np import np
 
 from ..analysis import Context
-from ..curves import TRAIN_LOSS, VAL_LOSS
+from ..curves import GRAD_NORM, TRAIN_LOSS, VAL_LOSS
 from .base import Rule, Skip, at
 
 
@@ -11,8 +11,11 @@ class NonFiniteLoss(Rule):
     """A loss became NaN or infinite.
 
     **What it detects.** Any NaN, +inf or -inf recorded in the training or
-    validation loss. Missing cells (empty, ``NA``) are not counted: only values
-    the logger actually wrote.
+    validation loss, or in the gradient norm (``grad_norm``): Hugging Face's
+    Trainer drops non-finite losses from ``loss`` by default
+    (``logging_nan_inf_filter``), so a NaN gradient norm — or a loss of exactly 0
+    beside one — is often the only trace of an overflow. Missing cells (empty,
+    ``NA``) are not counted: only values the logger actually wrote.
 
     **Why it matters.** Once a loss is NaN the weights are NaN too; every epoch
     after it is wasted, and a checkpoint saved after it is unusable. Loggers keep
@@ -36,9 +39,9 @@ class NonFiniteLoss(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        present = [ctx.curves.get(n) for n in (TRAIN_LOSS, VAL_LOSS)]
+        present = [ctx.curves.get(n) for n in (TRAIN_LOSS, VAL_LOSS, GRAD_NORM)]
         present = [s for s in present if s is not None]
-        if not present:
+        if not any(s.name != GRAD_NORM for s in present):
             raise Skip("no loss column")
         hits = []
         for s in present:
@@ -61,7 +64,19 @@ class NonFiniteLoss(Rule):
             if h[1] is not s:
                 evidence[f"{h[1].name}_non_finite_points"] = h[2]
         msg = f"{what}; limit: none allowed"
+        if s.name == GRAD_NORM:
+            msg += (
+                "; the losses logged beside it look finite because trainers drop or average non-finite "
+                "losses (Hugging Face's logging_nan_inf_filter), so the gradient norm is the evidence"
+            )
         t, v = ctx.curves.get(TRAIN_LOSS), ctx.curves.get(VAL_LOSS)
+        g = ctx.curves.get(GRAD_NORM)
+        if t is not None and g is not None:
+            g_bad = g.x[~np.isfinite(g.y)]
+            zeros = t.x[t.y == 0]
+            if g_bad.size and zeros.size and np.isin(zeros, g_bad).any():
+                evidence["zero_train_loss_beside_nan_grad"] = 1
+                msg += "; train_loss is exactly 0 where grad_norm is NaN: a mixed-precision (fp16) overflow"
         if t is not None and v is not None:
             v_bad = v.x[~np.isfinite(v.y)]
             zeros = t.x[t.y == 0]

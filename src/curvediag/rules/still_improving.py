@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
-from ..curves import TRAIN_LOSS, VAL_LOSS
 from .base import Rule, Skip, at, fmt, pct
 
 
@@ -9,7 +8,8 @@ class StillImproving(Rule):
     """The loss was still clearly falling when training stopped: train longer.
 
     **What it detects.** The judged loss — the validation loss, or the only loss
-    logged — is still falling at the end of the run at a rate that matters relative
+    logged, or in a log with no loss the error (1 - the accuracy or quality
+    metric) — is still falling at the end of the run at a rate that matters relative
     to its *current* level. The mean of its last quarter is compared with the mean
     of the quarter before it (relative to the last quarter's mean), and the quarter
     before that says how fast the fall is slowing down; continuing at that rate,
@@ -44,11 +44,9 @@ class StillImproving(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        t = ctx.track(VAL_LOSS)
-        if t is None or t.n < MIN_POINTS:
-            t = ctx.track(TRAIN_LOSS) if t is None else t
+        t = ctx.judged
         if t is None:
-            raise Skip("no loss column")
+            raise Skip("no loss or accuracy column")
         if t.n < MIN_POINTS:
             raise Skip(f"{t.name} has {t.n} finite points; needs {MIN_POINTS}")
         f = recent_fall(t)

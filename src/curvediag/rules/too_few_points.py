@@ -30,6 +30,6 @@ class TooFewPoints(Rule):
         if n >= MIN_POINTS:
             return None
         return self.finding(
-            f"the longest loss curve has {n} finite point{'s' if n != 1 else ''}; at least {MIN_POINTS} are needed",
+            f"the longest {'loss' if ctx.main_loss is not None else 'metric'} curve has {n} finite point{'s' if n != 1 else ''}; at least {MIN_POINTS} are needed",
             {"points": n, "needed": MIN_POINTS},
         )
