@@ -237,3 +237,96 @@ def test_a_log_with_accuracy_but_no_loss_is_judged_on_the_metric():
     settled = [0.1, 0.5, 0.7, 0.78, 0.8, 0.8, 0.801, 0.8, 0.8, 0.799, 0.8, 0.8]
     assert diag({"val_acc": settled}).verdict == "healthy"
     assert diag({"val_acc": [0.1, 0.5]}).verdict == "insufficient_data"
+
+
+# --- blown up in the first epoch; violent instability; quality collapse --------------------------------
+
+def _chance_swing(n, chance, best, seed):
+    rng = np.random.default_rng(seed)
+    return chance + (best - chance) * (rng.random(n) < 0.3) * rng.random(n)
+
+
+@pytest.mark.parametrize("first", [3e2, 1.5e4, 8e5])
+@pytest.mark.parametrize("scale", [0.01, 1.0, 100.0])
+def test_a_loss_blown_up_inside_epoch_zero_is_diverged(first, scale):
+    n = 30
+    rng = np.random.default_rng(int(first) % 97)
+    after = 2.3 + 0.2 * rng.standard_normal(n - 1)  # stays above chance, never learns
+    train = scale * np.concatenate(([first], after))
+    val = scale * (2.5 + 0.3 * rng.random(n))
+    rep = diag({"loss": train, "val_loss": val, "val_accuracy": _chance_swing(n, 0.1, 0.13, 1)})
+    assert rep.verdict == "diverged" and any(f.code == "D103" for f in rep.findings)
+    assert rep.onset_epoch == 0
+
+
+def test_a_bad_first_epoch_followed_by_learning_is_not_a_blow_up():
+    n = 30
+    t = np.arange(n)
+    train = np.concatenate(([500.0], 0.05 * np.exp(-t[1:] / 3) + 1e-5))  # then memorises towards 0
+    val = 0.3 + 0.2 * np.exp(-t / 4)
+    acc = 0.9 + 0.05 * (1 - np.exp(-t / 5))
+    rep = diag({"loss": train, "val_loss": val, "val_accuracy": acc})
+    assert not any(f.code == "D103" for f in rep.findings)
+    # the same start with a loss that keeps falling and an accuracy that climbs: learning
+    train = np.concatenate(([800.0], 2.0 * np.exp(-t[1:] / 8) + 0.1))
+    rep = diag({"loss": train, "val_loss": 2.2 * np.exp(-t / 8) + 0.3, "val_accuracy": 1 - 0.9 * np.exp(-t / 6)})
+    assert rep.verdict != "diverged"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_loss_that_keeps_jumping_several_fold_is_diverged_never_healthy(seed):
+    rng = np.random.default_rng(seed)
+    n = 40
+    base = 0.5 + 0.5 * np.exp(-np.arange(n) / 5)
+    spikes = np.where(rng.random(n) < 0.25, rng.uniform(3, 15, n), 1.0)  # a quarter of evaluations jump 3-15x
+    val = base * spikes
+    rep = diag({"loss": base * 0.9, "val_loss": val, "val_accuracy": _chance_swing(n, 0.5, 0.95, seed)})
+    assert rep.verdict == "diverged" and any(f.code == "D104" for f in rep.findings)
+
+
+def test_one_spike_that_recovers_is_not_instability():
+    n = 40
+    val = 0.5 + 0.5 * np.exp(-np.arange(n) / 5)
+    val[20] *= 6
+    rep = diag({"loss": val * 0.9, "val_loss": val})
+    assert not any(f.code == "D104" for f in rep.findings)
+
+
+def test_a_loss_that_blows_up_in_the_last_evaluations_is_diverged():
+    n = 30
+    val = 0.7 + 0.5 * np.exp(-np.arange(n) / 4)
+    val[-3:] = [1.0, 1.9, 5.7]
+    rep = diag({"loss": val * 0.8, "val_loss": val})
+    assert rep.verdict == "diverged" and "blew up at the end" in " ".join(f.message for f in rep.findings)
+
+
+@pytest.mark.parametrize("peak,floor", [(0.65, 0.35), (0.9, 0.6), (0.5, 0.3)])
+def test_a_quality_collapse_with_a_barely_rising_val_loss_is_cramming(peak, floor):
+    n = 100
+    t = np.arange(n)
+    rise = peak * (1 - np.exp(-t / 3))
+    fall = floor + (peak - floor) * np.exp(-np.maximum(0, t - 10) / 8)
+    acc = np.where(t < 10, rise, fall)
+    val = 2.2 - 0.1 * (1 - np.exp(-t / 3)) + 0.0012 * np.maximum(0, t - 10)  # +5% at most
+    train = 2.3 - 0.4 * (1 - np.exp(-t / 30))
+    rep = diag({"loss": noisy(train, 0.002), "val_loss": noisy(val, 0.002, seed=4), "val_accuracy": acc})
+    assert rep.verdict == "cramming"
+    assert "collapsed" in rep.headline
+
+
+def test_a_metric_that_dips_and_recovers_is_not_a_collapse():
+    n = 100
+    t = np.arange(n)
+    acc = 0.7 * (1 - np.exp(-t / 3)) - 0.25 * np.exp(-((t - 40) / 8) ** 2)  # a dip in the middle, recovered
+    val = 2.2 - 0.1 * (1 - np.exp(-t / 3)) + 0.0005 * np.maximum(0, t - 10)
+    rep = diag({"loss": 2.3 - 0.4 * (1 - np.exp(-t / 30)), "val_loss": val, "val_accuracy": acc})
+    assert rep.verdict != "cramming"
+
+
+def test_an_accuracy_identical_at_every_evaluation_learned_nothing():
+    n = 60
+    t = np.arange(n)
+    loss = 0.632 + 0.057 * np.exp(-t / 12)  # converges to the entropy of the class prior
+    rep = diag({"loss": loss + 0.003, "val_loss": loss, "accuracy": 0.6 + 0.01 * (t > 30),
+                "val_accuracy": np.full(n, 0.608)})
+    assert rep.verdict == "not_learning" and any(f.code == "L102" for f in rep.findings)

@@ -16,7 +16,9 @@ from .oscillation import OscillatingLoss
 from .over_confidence import OverConfidence
 from .plateau import Plateau
 from .training_length import BestEpochEarly
+from .unstable_loss import UnstableLoss
 from .val_better import ValBetterThanTrain
+from .blown_up_start import BlownUpStart
 from .exploding_loss import ExplodingLoss
 from .flat_loss import FlatLoss
 from .non_finite_loss import NonFiniteLoss
@@ -30,6 +32,8 @@ RULES: tuple[type[Rule], ...] = (
     TooFewPoints,
     NonFiniteLoss,
     ExplodingLoss,
+    BlownUpStart,
+    UnstableLoss,
     FlatLoss,
     NothingGeneralised,
     Cramming,

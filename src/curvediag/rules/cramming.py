@@ -3,8 +3,8 @@ from __future__ import annotations
 from .._np import np
 
 from ..analysis import MIN_POINTS, Context
-from ..curves import TRAIN_ACC, VAL_ACC, VAL_LOSS
-from .base import Rule, Skip
+from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from .base import Rule, Skip, at, pct
 from .overfitting import (
     OVERFIT_REMEDIES,
     gap_evidence,
@@ -28,19 +28,33 @@ class Cramming(Rule):
     random or heavily noisy labels. Validation accuracy that rose and then
     merely plateaued is overfitting (O102), not cramming.
 
+    It also detects a **quality collapse**: the validation accuracy or quality metric
+    (top-1, mAP, F1) first rises, then falls at least ``collapse`` of its (smoothed) peak — the mean of
+    its last quarter against the peak, beyond ``acc_drop`` and ``noise_z`` times its
+    noise — and stays down, while the validation loss rose above its minimum by any
+    amount (losses that barely move, as YOLO classification logs them) and the
+    training loss kept falling.
+
     **Why it matters.** The model is fitting the training examples themselves
     (including their label noise) at the cost of the pattern; unlike plain
     overfitting, even accuracy gets worse.
 
     **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 2.5),
     ``min_points_after`` (default 2), ``acc_drop`` (default 0.03),
-    ``memorise_gap`` (default 0.25).
+    ``memorise_gap`` (default 0.25), ``collapse`` (default 0.2).
     """
 
     code = "O101"
     name = "val-loss-up-val-acc-down"
     verdict = "cramming"
-    options = {"rise_limit": 0.10, "noise_z": 2.5, "min_points_after": 2, "acc_drop": 0.03, "memorise_gap": 0.25}
+    options = {
+        "rise_limit": 0.10,
+        "noise_z": 2.5,
+        "min_points_after": 2,
+        "acc_drop": 0.03,
+        "memorise_gap": 0.25,
+        "collapse": 0.2,
+    }
     remedies = OVERFIT_REMEDIES + (
         "Check the labels for noise or errors (a confusion matrix of the worst examples helps).",
         "Check the train/validation split: same distribution, no duplicates across it.",
@@ -54,7 +68,7 @@ class Cramming(Rule):
         if acc is None or acc.n < MIN_POINTS:
             raise Skip(f"val_acc has too few finite points; needs {MIN_POINTS}")
         if not rise_passes(r, opts):
-            return None
+            return self.collapse(ctx, opts, r, acc)
         i_peak = int(np.argmax(acc.s))
         peak, end, start = float(acc.s[i_peak]), acc.end, acc.start
         noise = 0.0 if np.isnan(acc.sigma) else acc.sigma
@@ -90,6 +104,42 @@ class Cramming(Rule):
             )
             msg += f"; a {gap:.2f} train-val accuracy gap: memorised, not learned (limit {opts['memorise_gap']:.2f})"
         return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
+
+
+    def collapse(self, ctx: Context, opts, r, acc):
+        """The quality metric fell far from its peak and stayed down while the validation loss
+        rose only a little (losses that barely move, as YOLO classification logs them)."""
+        if acc.n < 8 or r.points_after < opts["min_points_after"] or r.rise <= 0:
+            return None
+        i_peak = int(np.argmax(acc.s))
+        peak = float(acc.s[i_peak])
+        q = max(2, acc.n // 4)
+        if peak <= 0 or i_peak >= acc.n - q or peak <= float(acc.y[0]) + opts["acc_drop"]:
+            return None  # a collapse is a fall after a rise: a metric that never rose has nothing to lose
+        tail = float(np.mean(acc.y[-q:]))
+        noise = 0.0 if np.isnan(acc.sigma) else acc.sigma
+        drop = peak - tail
+        if drop / peak < opts["collapse"] or drop <= max(opts["acc_drop"], opts["noise_z"] * noise):
+            return None
+        t = ctx.track(TRAIN_LOSS)
+        if t is not None and t.n >= 3 and not t.end < t.at(float(acc.x[i_peak])):
+            return None  # the training loss did not keep falling: not memorising
+        evidence = {
+            **rise_evidence(r, opts),
+            "val_acc_peak": peak,
+            "val_acc_peak_at": float(acc.x[i_peak]),
+            "val_acc_end": acc.end,
+            "val_acc_tail_mean": tail,
+            "val_acc_drop": drop,
+            "collapse": drop / peak,
+            "collapse_limit": opts["collapse"],
+        }
+        msg = (
+            f"{acc.name} collapsed {pct(drop / peak)} from its peak {peak:.3f} at {at(float(acc.x[i_peak]), ctx.axis_word)} "
+            f"to {tail:.3f} over the last {q} points and stayed down, while val_loss rose only {pct(r.relative)} "
+            f"above its minimum; limit {pct(opts['collapse'])} of the peak"
+        )
+        return self.finding(msg, evidence, span=(float(acc.x[i_peak]), float(acc.x[-1])))
 
 
 __all__ = ["Cramming"]

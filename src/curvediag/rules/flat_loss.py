@@ -39,7 +39,8 @@ class FlatLoss(Rule):
     loss look as if it fell — unless the loss is still falling steadily at the end
     of the run (a net fall of at least twice ``flat_limit``, a significant trend,
     its lowest point at the end, on course to lose another 2.5% over a run as long
-    again, as ``losses-still-falling`` measures it):
+    again, as ``losses-still-falling`` measures it, and an accuracy that moved at
+    all):
     a learning rate too small is slow learning, not none. With ``--num-classes K``
     the loss is compared with ln K and accuracy with 1/K, the values of a uniform
     guess; without it, a loss sitting at ln K for some K is called chance level only
@@ -102,8 +103,10 @@ class FlatLoss(Rule):
             f = recent_fall(t)
             # (it must have fallen clearly more than the flat limit, or noise on a flat loss
             # could pass for a slow fall)
+            # (an accuracy that never changed at all is a network predicting one class, whose loss
+            # only converges to the class prior)
             if (f["sure"] and f["min_at_end"] and z <= -1.96 and f["expected_gain"] >= STILL_FALLING_GAIN
-                    and imp_end >= 2 * opts["flat_limit"]):
+                    and imp_end >= 2 * opts["flat_limit"] and float(np.ptp(stuck.y)) > 1e-9):
                 acc_flat = False
         if not (flat or oscillating or acc_flat):
             return None

@@ -4,33 +4,42 @@ from .._np import np
 
 from .. import stats
 from ..analysis import Context
-from ..curves import TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from .base import Rule, Skip, fmt, pct
+
+
+#: A validation loss that improved less than this while the accuracy never changed learned nothing.
+STUCK_LIMIT = 0.25
 
 
 class NothingGeneralised(Rule):
     """The training loss moved, but nothing reached the validation set.
 
     **What it detects.** The validation loss never improved on its first level by
-    more than ``val_limit`` and ends within ``val_limit`` of it, while the training
-    loss fell by more than ``val_limit`` (the model fits the training set a little)
-    — and, when a validation accuracy (or quality metric) is logged, it never moved
-    from its first level by more than ``acc_gain`` (smoothed), staying at its start,
-    chance or majority-class rate. Random labels with a tiny model, a frozen or
-    broken feature extractor, inputs disconnected from the labels look like this.
-    A validation loss that *rises* a lot is not this pattern (that is
-    memorising: ``val-loss-up-val-acc-down``).
+    more than ``val_limit`` and ends between ``val_limit`` below and ``rise_limit``
+    above it, while the training loss fell by more than ``val_limit`` (the model fits
+    the training set a little) — and, when a validation accuracy (or quality metric)
+    is logged, its mean over the second half of the run is no more than ``acc_gain``
+    above its first value: it stays at its start, chance or majority-class rate, or
+    swings around it. Random labels with a tiny model, a frozen or broken feature
+    extractor, inputs disconnected from the labels look like this. A validation loss
+    that rises far, or a training accuracy ``memorise_gap`` above the validation
+    accuracy, is memorising instead (``val-loss-up-val-acc-down``). A validation
+    accuracy identical at every one of at least 10 evaluations (and under 0.99: one
+    class predicted for every example) while the validation loss improved less than
+    25% is this pattern too: the loss only learns the class frequencies.
 
     **Why it matters.** Whatever the model learns does not transfer: more epochs
     will not help, and the training loss alone would hide it.
 
-    **Options.** ``val_limit`` (default 0.05), ``acc_gain`` (default 0.03).
+    **Options.** ``val_limit`` (default 0.05), ``rise_limit`` (default 0.2),
+    ``acc_gain`` (default 0.05), ``memorise_gap`` (default 0.25).
     """
 
     code = "L102"
     name = "nothing-generalised"
     verdict = "not_learning"
-    options = {"val_limit": 0.05, "acc_gain": 0.03}
+    options = {"val_limit": 0.05, "rise_limit": 0.2, "acc_gain": 0.05, "memorise_gap": 0.25}
     remedies = (
         "Check that inputs and labels are aligned and that the labels are not shuffled or random.",
         "Check that the feature extractor is really trained (not frozen at a random initialisation) and gets normalised inputs.",
@@ -51,18 +60,33 @@ class NothingGeneralised(Rule):
         v_best = stats.rel(v0 - float(np.min(v.s)), v0)
         v_end = stats.rel(v.end - v0, v0)
         t_fall = stats.rel(t.start - t.end, t.start)
-        if not (v_best <= lim and abs(v_end) <= lim and t_fall > lim):
+        a = ctx.track(VAL_ACC)
+        # an accuracy identical at every evaluation predicts one class for every example
+        frozen = a is not None and a.n >= 10 and float(np.ptp(a.y)) < 1e-9 and a.end < 0.99
+        if frozen and v_best < STUCK_LIMIT and t_fall > lim:
+            return self.finding(
+                f"{a.name} is {a.end:.4g} at every one of its {a.n} evaluations (one class predicted for every "
+                f"example) while val_loss fell only {pct(v_best)} and train_loss {pct(t_fall)}; the loss only "
+                f"learns the class frequencies",
+                {"val_acc": a.end, "points": a.n, "val_loss_best_gain": v_best, "train_loss_fall": t_fall},
+                span=(float(v.x[0]), float(v.x[-1])),
+            )
+        if not (v_best <= lim and -lim <= v_end <= opts["rise_limit"] and t_fall > lim):
             return None
         evidence = {"val_loss_start": v0, "val_loss_end": v.end, "val_loss_best_gain": v_best,
                     "train_loss_fall": t_fall, "limit": lim}
         msg = (f"val_loss never improved more than {pct(v_best)} on its first level ({fmt(v0)}) and ends "
                f"{v_end * 100:+.1f}% from it, while train_loss fell {pct(t_fall)}")
-        a = ctx.track(VAL_ACC)
         if a is not None and a.n >= 3:
-            moved = float(np.max(np.abs(a.s - a.start)))
-            if moved > opts["acc_gain"]:
-                return None
-            evidence.update(val_acc_start=a.start, val_acc_end=a.end, val_acc_moved=moved, acc_limit=opts["acc_gain"])
-            msg += f"; {a.name} stayed at {a.start:.3f} (moved at most {moved:.3f})"
+            first = float(a.y[0])
+            late = float(np.mean(a.y[a.n // 2 :]))
+            if late - first > opts["acc_gain"]:
+                return None  # it gained accuracy that lasted: something generalised
+            tr = ctx.track(TRAIN_ACC)
+            if tr is not None and tr.n >= 3 and tr.end - a.end >= opts["memorise_gap"]:
+                return None  # training accuracy soared above it: memorising (cramming), not this
+            evidence.update(val_acc_first=first, val_acc_late_mean=late, val_acc_end=a.end,
+                            acc_limit=opts["acc_gain"])
+            msg += f"; {a.name} gained nothing that lasted ({first:.3f} first, {late:.3f} over the second half)"
         msg += f"; limits {pct(lim)} and {opts['acc_gain']:.2f} accuracy"
         return self.finding(msg, evidence, span=(float(v.x[0]), float(v.x[-1])))

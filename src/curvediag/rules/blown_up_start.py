@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from .._np import np
+
+from .. import stats
+from ..analysis import Context
+from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from .base import Rule, Skip, fmt
+
+
+class BlownUpStart(Rule):
+    """The loss blew up inside the first epoch and the model never recovered.
+
+    **What it detects.** The first logged training loss (the validation loss when no
+    training loss is logged) is at least ``factor`` times the median of the rest — the
+    explosion happened inside epoch 0 — and a tenth of that above every later
+    value (it stands alone) — and afterwards nothing was learned: the
+    accuracy (validation, else training) shows no significant rise over the run
+    (Mann-Kendall z < 1.645 after the first point) and ends no more than ``acc_gain``
+    above where it started, staying at chance or swinging; without an accuracy, the
+    loss after the first point shows no significant fall; and in either case the
+    loss never falls by another order of magnitude after its second point (a loss
+    that goes on from 0.04 to 2e-6 is learning, however high its first epoch was). A first epoch far above the
+    rest that is followed by real learning is a bad start, not divergence, and is
+    not reported here.
+
+    **Why it matters.** One huge step in the first epoch (a learning rate far too
+    high, unscaled inputs) can throw the weights somewhere training never comes
+    back from: the rest of the run is wasted, however calm the later numbers look.
+
+    **Options.** ``factor`` (default 100), ``acc_gain`` (default 0.1).
+    """
+
+    code = "D103"
+    name = "blown-up-start"
+    verdict = "diverged"
+    options = {"factor": 100.0, "acc_gain": 0.1}
+    remedies = (
+        "Lower the learning rate (10x or more) and add warm-up for the first steps.",
+        "Normalise the inputs (standardise features, scale images to [0, 1]).",
+        "Clip gradients (clip_grad_norm_ / clipnorm=1.0).",
+        "Check the initialisation of the last layer (small weights, bias at the class log-frequencies).",
+    )
+
+    def check(self, ctx: Context, opts):
+        t = ctx.track(TRAIN_LOSS) or ctx.track(VAL_LOSS)
+        if t is None:
+            raise Skip("no loss column")
+        if t.n < 5:
+            raise Skip("needs at least 5 loss points")
+        # the first *logged* value, not a smoothed start: the point is that it stands alone
+        series = ctx.curves.get(t.name).finite()
+        first = float(series.y[0])
+        rest = float(np.median(np.abs(series.y[1:])))
+        highest = float(np.max(np.abs(series.y[1:])))
+        # it stands alone: far above the typical later value, and 10x above every later one (a loss
+        # that falls towards 0 as a model memorises has a tiny median, but its second point is near its first)
+        if rest <= 0 or first / rest < opts["factor"] or first < 0.1 * opts["factor"] * highest:
+            return None
+        evidence = {"metric": t.name, "first": first, "median_after": rest, "ratio": first / rest,
+                    "limit": opts["factor"]}
+        second, last = float(series.y[1]), float(np.median(series.y[-3:]))
+        if second > 0 and last < 0.1 * second:
+            return None  # it fell by another order of magnitude afterwards: learning (or memorising)
+        acc = ctx.track(VAL_ACC) or ctx.track(TRAIN_ACC)
+        if acc is not None and acc.n >= 5:
+            after = acc.y[1:]
+            z = stats.mann_kendall_z(after)
+            gain = acc.end - float(acc.y[0])
+            evidence.update(acc_metric=acc.name, acc_trend_z=z, acc_gain=gain, acc_min=float(np.min(acc.y)),
+                            acc_max=float(np.max(acc.y)))
+            if z >= 1.645 or gain > opts["acc_gain"]:
+                return None  # it learned after the bad start
+            later = (f"{acc.name} then shows no rise (ends {acc.end:.3f} from {float(acc.y[0]):.3f}, swinging "
+                     f"{float(np.min(acc.y)):.3f}-{float(np.max(acc.y)):.3f})")
+        else:
+            z = stats.mann_kendall_z(series.y[1:])
+            evidence.update(trend_z_after=z)
+            if z <= -1.96:
+                return None
+            later = f"{t.name} then shows no significant fall (Mann-Kendall z={z:.2f})"
+        axis = ctx.axis_word
+        msg = (f"the first {t.name} {fmt(first)} is {first / rest:.3g}x the median of the rest ({fmt(rest)}): it "
+               f"blew up inside the first {axis}; {later}; limit {opts['factor']:g}x")
+        x0 = float(series.x[0])
+        return self.finding(msg, {**evidence, "onset": x0}, span=(x0, float(series.x[-1])))

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from .._np import np
+
+from ..analysis import Context
+from ..curves import TRAIN_LOSS, VAL_LOSS
+from .base import Rule, Skip, at, fmt
+
+
+class UnstableLoss(Rule):
+    """The loss keeps jumping several-fold between consecutive evaluations: violently unstable.
+
+    **What it detects.** The validation loss (the training loss when no validation loss
+    is logged) multiplies by ``jump`` or more from one evaluation to the next in at
+    least ``share`` of the evaluations (and at least 3 times), or ends at least
+    ``end_factor`` times its lowest value after climbing there within the last tenth
+    of the run (a blow-up at the end). A loss that keeps doubling from one evaluation
+    to the next is not noise at any scale: the optimiser keeps stepping off a cliff
+    (a learning rate at the edge of stability, unscaled inputs), and accuracy
+    typically swings between chance and its best. One spike that recovers is not
+    this (``loss-spikes`` reports it).
+
+    **Why it matters.** Such a run is never healthy, whatever its best epoch shows: the
+    next evaluation may be the one that does not come back, and the final weights are
+    a matter of luck.
+
+    **Options.** ``jump`` (default 2), ``share`` (default 0.1), ``end_factor``
+    (default 5).
+    """
+
+    code = "D104"
+    name = "unstable-loss"
+    verdict = "diverged"
+    options = {"jump": 2.0, "share": 0.1, "end_factor": 5.0}
+    remedies = (
+        "Lower the learning rate (3-10x) or use a schedule with warm-up.",
+        "Normalise the inputs; check for outliers in the data.",
+        "Clip gradients (clip_grad_norm_ / clipnorm=1.0).",
+        "With Adam, a larger epsilon or a smaller beta2 can calm the updates.",
+    )
+
+    def check(self, ctx: Context, opts):
+        name = VAL_LOSS if ctx.curves.has(VAL_LOSS) else TRAIN_LOSS
+        s = ctx.curves.get(name)
+        if s is None:
+            raise Skip("no loss column")
+        fin = s.finite()
+        if len(fin) < 5:
+            raise Skip(f"{name} has {len(fin)} finite points; needs 5")
+        y, x = fin.y, fin.x
+        if np.any(y <= 0):
+            return None  # ratios need a positive loss
+        ratio = y[1:] / y[:-1]
+        jumps = np.flatnonzero(ratio >= opts["jump"])
+        axis = ctx.axis_word
+        need = max(3, int(np.ceil(opts["share"] * ratio.size)))
+        evidence = {"metric": name, "jumps": int(jumps.size), "max_jump": float(ratio.max()),
+                    "limit": opts["jump"], "jumps_needed": need}
+        if jumps.size >= need:
+            first = int(jumps[0])
+            where = ", ".join(at(float(x[j + 1]), axis) for j in jumps[:4]) + (" ..." if jumps.size > 4 else "")
+            return self.finding(
+                f"{name} multiplied by {opts['jump']:g}x or more from one evaluation to the next {jumps.size} times "
+                f"in {ratio.size} (at {where}; at most {fmt(float(ratio.max()))}x); limit {need} "
+                f"({opts['share']:.0%} of the evaluations, at least 3)",
+                {**evidence, "onset": float(x[first])},
+                span=(float(x[first]), float(x[-1])),
+            )
+        i_min = int(np.argmin(y))
+        n = y.size
+        recent = max(2, int(np.ceil(n / 10)))
+        climb_from = int(np.argmin(y[: n - 1])) if n > 1 else 0
+        if y[-1] >= opts["end_factor"] * y[i_min] and climb_from >= n - 1 - recent:
+            return self.finding(
+                f"{name} blew up at the end: {fmt(float(y[climb_from]))} at {at(float(x[climb_from]), axis)} -> "
+                f"{fmt(float(y[-1]))} at {at(float(x[-1]), axis)} ({y[-1] / y[i_min]:.3g}x its minimum) within the "
+                f"last {recent} evaluations; limit {opts['end_factor']:g}x",
+                {**evidence, "onset": float(x[climb_from]), "end_over_min": float(y[-1] / y[i_min])},
+                span=(float(x[climb_from]), float(x[-1])),
+            )
+        return None
