@@ -351,3 +351,24 @@ def test_symlinked_event_files_out_of_a_tensorboard_directory(tmp_path):
     d = json.loads(r.stdout)
     assert d["metrics"]["train_loss"]["last"] == pytest.approx(LOSS[-1][1], rel=1e-4)
     assert any("outside" in n for n in d["source"]["notes"]), d["source"]["notes"]
+
+
+# --- decimal commas ---------------------------------------------------------------------------------
+
+
+def _decimal_comma_log(sep: str, rows: int, quote: bool) -> str:
+    q = '"' if quote else ""
+    body = "".join(f"{i}{sep}{q}{0.9 - i * 1e-5:.5f}{q}{sep}{q}{1.0 - i * 1e-5:.5f}{q}\n".replace(".", ",") for i in range(rows))
+    return f"epoch{sep}loss{sep}val_loss\n" + body
+
+
+@pytest.mark.parametrize(
+    "sep,rows,quote",
+    [(";", 20, False), ("\t", 20, False), ("|", 20, False), (",", 20, True), (";", 20000, False), (";", 20, True)],
+    ids=["semicolon", "tab", "pipe", "comma_quoted", "semicolon_pandas_path", "semicolon_quoted"],
+)
+def test_decimal_commas_are_named_as_such(write, sep, rows, quote):
+    p = write("sheet.csv", _decimal_comma_log(sep, rows, quote))
+    r = runner.invoke(app, ["analyze", str(p), "--format", "json"])
+    check_one_line(r.exit_code, r.stderr, p, "decimal commas in column 'loss' ('0,90000')")
+    assert "no recognisable loss column" not in r.stderr
