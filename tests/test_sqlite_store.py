@@ -188,11 +188,12 @@ HOSTILE = {
     ),
     "no_metrics": (("CREATE TABLE t (x)",), "without an MLflow 'metrics' table (tables: t)"),
     "metrics_without_columns": (("CREATE TABLE metrics (x, y)",), "has no column(s) key, value, run_uuid, step"),
-    "big_blob_table": (
+}
+if hasattr(sqlite3.Connection, "setlimit"):  # Python >= 3.11
+    HOSTILE["big_blob_table"] = (
         (LOOSE, "INSERT INTO metrics VALUES ('loss', zeroblob(2000000), 1, 'r1', 1, 0)"),
         "value longer than 1 MiB",
-    ),
-}
+    )
 if "ENABLE_FTS5" in " ".join(r[0] for r in sqlite3.connect(":memory:").execute("PRAGMA compile_options")):
     HOSTILE["virtual_table"] = (("CREATE VIRTUAL TABLE metrics USING fts5(key, value, run_uuid, step)",), "is a virtual table")
 

@@ -353,10 +353,7 @@ def _bad_row(source: str, what: str, key, step, rid) -> InputError:
 
 def _number(v, what: str, source: str, key, step, rid) -> float:
     if isinstance(v, (int, float)):
-        try:
-            return float(v)
-        except OverflowError:  # pragma: no cover - SQLite integers are 64-bit
-            return math.inf if v > 0 else -math.inf
+        return float(v)  # SQLite integers are 64-bit: no overflow
     if v is None:
         raise _bad_row(source, f"{what} is NULL", key, step, rid)
     if isinstance(v, bytes):
@@ -364,9 +361,31 @@ def _number(v, what: str, source: str, key, step, rid) -> float:
     raise _bad_row(source, f"{what} is the text {str(v)[:40]!r}", key, step, rid)
 
 
+# a row MLflow could have written: a key (text; a number is taken as its text), a whole step
+# within int64, a number as the value
+_ROW_MLFLOW = "typeof(key) = 'text' AND typeof(step) = 'integer' AND typeof(value) = 'real'"
+_ROW_OK = (
+    "typeof(key) IN ('text', 'integer', 'real')"
+    " AND (typeof(step) = 'integer' OR (typeof(step) = 'real' AND abs(step) < 9.2e18 AND step = CAST(step AS INTEGER)))"
+    " AND typeof(value) IN ('real', 'integer')"
+)
+
+
+def _row_problem(source: str, key, step, value, rid) -> InputError:
+    """The error for the first row that fails ``_ROW_OK``."""
+    if key is None:
+        return _bad_row(source, "key is NULL", key, step, rid)
+    if isinstance(key, bytes):
+        return _bad_row(source, f"key is a blob of {len(key)} bytes", key, step, rid)
+    if not isinstance(step, int):
+        f = _number(step, "step", source, key, step, rid)
+        return _bad_row(source, f"step {f!r} is not a whole number", key, step, rid)
+    _number(value, "value", source, key, step, rid)
+    return _bad_row(source, "an unreadable row", key, step, rid)  # pragma: no cover - _number raised
+
+
 def read_sqlite(path: str, source: str, run: str | None = None) -> RawTable:
-    opened = _Open(path, source)
-    with opened as con:
+    with _Open(path, source) as con:
         cur = con.cursor()
         cols = _table_columns(cur, "metrics", source, required=True)
         ts = "MAX(timestamp)" if "timestamp" in cols else "NULL"
@@ -380,7 +399,7 @@ def read_sqlite(path: str, source: str, run: str | None = None) -> RawTable:
             names = {}
             if _table_columns(cur, "runs", source, required=False) is not None:
                 try:
-                    names = {k: _run_id(v) for k, v in cur.execute("SELECT run_uuid, name FROM runs LIMIT 100000")}
+                    names = {k: _run_id(v) for k, v in cur.execute("SELECT run_uuid, name FROM runs LIMIT 100000") if v is not None}
                 except sqlite3.OperationalError as e:
                     if "no such column" not in str(e):
                         raise
@@ -391,29 +410,29 @@ def read_sqlite(path: str, source: str, run: str | None = None) -> RawTable:
             chosen = ids[0]
         is_nan = "is_nan" if "is_nan" in cols else "0"
         order = "step, timestamp" if "timestamp" in cols else "step"
-        cur.execute(f"SELECT key, step, value, {is_nan} FROM metrics WHERE run_uuid = ? ORDER BY {order}", (chosen,))
+        # the checks and conversions run in SQLite, so that the Python loop below stays bare:
+        # first the types MLflow writes (a quick scan), and only if some row has others the
+        # full check, which names the first row MLflow could not have written
+        where = "FROM metrics WHERE run_uuid = ? AND NOT"
+        if cur.execute(f"SELECT 1 {where} ({_ROW_MLFLOW}) LIMIT 1", (chosen,)).fetchone():
+            bad = cur.execute(f"SELECT key, step, value {where} ({_ROW_OK}) LIMIT 1", (chosen,)).fetchone()
+            if bad is not None:
+                raise _row_problem(source, *bad, chosen)
+        # MLflow stores NaN as 0 with is_nan set (read back as NULL: numpy stores None as NaN)
+        # and +-inf as +-the largest float (read back as +-1e999, SQLite's infinity)
+        cur.execute(
+            f"SELECT CAST(key AS TEXT), CAST(step AS INTEGER), CASE WHEN {is_nan} THEN NULL"
+            f" WHEN value >= {_FLOAT_MAX!r} THEN 1e999 WHEN value <= {-_FLOAT_MAX!r} THEN -1e999 ELSE value END"
+            f" FROM metrics WHERE run_uuid = ? ORDER BY {order}",
+            (chosen,),
+        )
         tags: dict[str, list[tuple[int, float]]] = {}
         count = 0
         while batch := cur.fetchmany(65536):
             count += len(batch)
             if count > MAX_ROWS:
                 raise InputError(source, f"more than {MAX_ROWS:,} metric rows for run {_run_id(chosen)[:12]}; not read")
-            for key, step, value, nan in batch:
-                if type(key) is not str:
-                    if key is None:
-                        raise _bad_row(source, "key is NULL", key, step, chosen)
-                    key = _run_id(key)
-                if type(step) is not int:
-                    f = _number(step, "step", source, key, step, chosen)
-                    if not math.isfinite(f) or f != int(f):
-                        raise _bad_row(source, f"step {f!r} is not a whole number", key, step, chosen)
-                    step = int(f)
-                if type(value) is not float:
-                    value = _number(value, "value", source, key, step, chosen)
-                if nan:
-                    value = math.nan  # MLflow stores NaN as 0 with is_nan set
-                elif value in (_FLOAT_MAX, -_FLOAT_MAX):
-                    value = math.copysign(math.inf, value)  # and +-inf as the largest float
+            for key, step, value in batch:
                 tags.setdefault(key, []).append((step, value))
     table = table_from_scalars(tags, source)
     table.format = "mlflow_sqlite"
