@@ -319,3 +319,36 @@ def test_damaged_truncated_locked_and_foreign_databases_each_say_so(tmp_path):
     foreign = raw_db(tmp_path / "foreign.db", "CREATE TABLE notes (x)")
     one_error_line(analyze(foreign), foreign, "without an MLflow 'metrics' table")
     assert len(seen) == len(cases)  # each damage its own words
+
+
+def test_text_that_is_not_utf8_is_named(tmp_path):
+    db = make_db(tmp_path / "m.db", schema=LOOSE, rows=[])
+    raw_db(db, "INSERT INTO metrics VALUES (CAST(x'6c6fff73' AS TEXT), 0.5, 1, 'r1', 1, 0)")
+    one_error_line(analyze(db), db, "text that is not UTF-8")
+
+
+def test_mutated_databases_are_read_or_refused_in_one_line(tmp_path):
+    """Random damage to a real MLflow-shaped database: never an exception other than
+    InputError, never a file left beside it (seeded, so a failure reproduces)."""
+    import random
+
+    good = make_db(tmp_path / "good.db", n=300)
+    base = good.read_bytes()
+    work = tmp_path / "w"
+    work.mkdir()
+    rng = random.Random(11)
+    outcomes = set()
+    for _ in range(400):
+        b = bytearray(base)
+        for _ in range(rng.randint(1, 30)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        f = work / "mlflow.db"
+        f.write_bytes(bytes(b))
+        try:
+            load_table(str(f), run=rng.choice([None, "r1", "brave-owl", "zz"]))
+            outcomes.add("read")
+        except InputError as e:
+            assert "\n" not in str(e)
+            outcomes.add(e.problem[:20])
+        assert os.listdir(work) == ["mlflow.db"]
+    assert "read" in outcomes and len(outcomes) > 3

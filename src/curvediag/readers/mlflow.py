@@ -230,6 +230,10 @@ def _problem(e: sqlite3.Error, guard: _Guard | None) -> str:
         return "a damaged SQLite database: its header is valid but the file is not a readable database"
     if name.startswith("SQLITE_CORRUPT") or "malformed" in msg:
         return f"a damaged SQLite database ({msg})"
+    if "decode to UTF-8" in msg:
+        return "a damaged SQLite database: text that is not UTF-8"
+    if "unsupported file format" in msg:
+        return "an SQLite database of an unsupported format (damaged, or written by a newer SQLite)"
     if name == "SQLITE_TOOBIG" or "too big" in msg:
         return f"the SQLite database holds a value longer than {MAX_VALUE >> 20} MiB; not an MLflow metric"
     if name.startswith("SQLITE_CANTOPEN") or "unable to open" in msg:
@@ -307,6 +311,8 @@ class _Open:
             raise KeyboardInterrupt
         if isinstance(exc, sqlite3.Error):
             raise InputError(self.source, _problem(exc, self.guard)) from None
+        if isinstance(exc, UnicodeDecodeError):  # sqlite3 decodes every text cell as UTF-8
+            raise InputError(self.source, f"a damaged SQLite database: text that is not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 _REQUIRED = ("key", "value", "run_uuid", "step")
