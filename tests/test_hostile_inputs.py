@@ -372,3 +372,23 @@ def test_decimal_commas_are_named_as_such(write, sep, rows, quote):
     r = runner.invoke(app, ["analyze", str(p), "--format", "json"])
     check_one_line(r.exit_code, r.stderr, p, "decimal commas in column 'loss' ('0,90000')")
     assert "no recognisable loss column" not in r.stderr
+
+
+def test_a_huge_sparse_mlflow_metric_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from curvediag.readers import source
+
+    store = mlflow_store(tmp_path, _metric_lines("20"))
+    metric = store / "0" / "a1b2c3" / "metrics" / "val_loss"
+    with open(metric, "wb") as fh:
+        fh.truncate(3 << 30)  # 3 GiB of holes: no disk used
+    reads = []
+    real_open = builtins.open
+
+    def watch(file, *a, **k):
+        reads.append(os.fspath(file))
+        return real_open(file, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", watch)
+    r = runner.invoke(app, ["analyze", str(store)])
+    check_one_line(r.exit_code, r.stderr, store, f"larger than {source.MAX_BYTES >> 20} MiB")
+    assert str(metric) not in reads

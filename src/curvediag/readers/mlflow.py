@@ -96,6 +96,8 @@ def read_run_dir(run: Path, source: str) -> RawTable:
             continue
         key = f.relative_to(metrics).as_posix()
         try:
+            if total + f.stat().st_size > MAX_BYTES:  # before reading: a sparse file may claim gigabytes
+                raise InputError(source, f"MLflow metric files larger than {MAX_BYTES >> 20} MiB together; not read")
             with open(f, "rb") as fh:
                 data = fh.read(MAX_BYTES + 1 - total)
         except PermissionError:
