@@ -352,3 +352,18 @@ def test_mutated_databases_are_read_or_refused_in_one_line(tmp_path):
             outcomes.add(e.problem[:20])
         assert os.listdir(work) == ["mlflow.db"]
     assert "read" in outcomes and len(outcomes) > 3
+
+
+def test_a_database_is_not_read_into_memory_before_sqlite_opens_it(tmp_path, monkeypatch):
+    import curvediag.readers as readers
+
+    db = make_db(tmp_path / "mlflow.db")
+
+    def refuse(path):
+        raise AssertionError(f"{path} read whole")
+
+    monkeypatch.setattr(readers, "read_bytes", refuse)
+    table, source = load_table(str(db))
+    assert table.format == "mlflow_sqlite" and source == str(db)
+    table, _ = load_table(str(tmp_path))  # found in a run directory
+    assert table.format == "mlflow_sqlite"

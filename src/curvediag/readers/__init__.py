@@ -96,6 +96,19 @@ def _plain_on_disk(path: str) -> bool:
         return False
 
 
+def _is_sqlite_file(path: str) -> bool:
+    """A regular file (never a FIFO, which would block) starting with SQLite's header."""
+    import stat as _stat
+
+    try:
+        if not _stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, "rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 _BIG = 8 << 20  # bytes
 
 
@@ -190,7 +203,13 @@ def load_table(path: str, input_format: str | None = None, run: str | None = Non
         raise InputError(e.filename or given, "permission denied") from None
     except OSError as e:
         raise InputError(e.filename or given, e.strerror or str(e)) from None
-    if path != "-" and input_format in (None, "csv") and (head := _big_plain_csv_head(path)) is not None:
+    if path != "-" and _is_sqlite_file(path):
+        # SQLite reads only the pages it needs: the file is not read into memory first
+        from .mlflow import read_sqlite
+
+        table = read_sqlite(path, path, run)
+        source = path
+    elif path != "-" and input_format in (None, "csv") and (head := _big_plain_csv_head(path)) is not None:
         # a large plain-UTF-8 CSV: sniff its head, let pandas read the file itself (no copy in Python)
         from .csv import read_csv
 

@@ -159,7 +159,7 @@ def _from_object(obj: dict, source: str) -> RawTable:
 
 def _loads(text: str):
     """``json.loads``, also for integers longer than Python converts from text (4,300
-    digits): read then as floats (infinite), as a CSV's would be."""
+    digits): read them as floats (infinite), as a CSV's would be."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
