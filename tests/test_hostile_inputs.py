@@ -91,6 +91,26 @@ def _metric_lines(last_step: str) -> str:
     return "".join(f"{1000 + i} {1 / (i + 1)} {i}\n" for i in range(20)) + f"1100 0.01 {last_step}\n"
 
 
+@pytest.fixture(autouse=True)
+def _remove_deep_trees(tmp_path):
+    """shutil.rmtree (and pytest's clean-up of old temp dirs) recurses: take a deep tree
+    down from the bottom, without recursion."""
+    yield
+    d = tmp_path / "deep"
+    if not d.is_dir():
+        return
+    leaf = d
+    while (leaf / "d").is_dir():
+        leaf = leaf / "d"
+    while True:
+        for f in leaf.iterdir():
+            f.unlink()
+        leaf.rmdir()
+        if leaf == d:
+            break
+        leaf = leaf.parent
+
+
 def deep_dir(root: Path, depth: int = 1200) -> Path:
     d = root / "deep"
     leaf = d
