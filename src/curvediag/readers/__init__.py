@@ -71,7 +71,7 @@ def read_table(
     if fmt in ("csv", "wandb_csv"):
         from .csv import read_csv
 
-        plain = path is not None and not data.startswith(_NOT_PLAIN)
+        plain = path is not None and not data.startswith(_NOT_PLAIN) and _plain_on_disk(path)
         table = read_csv(text, source, path if plain else None)
         if fmt == "wandb_csv" or any(" - " in n for n in table.names):
             from .wandb import from_panel_export, is_panel_export
@@ -84,6 +84,29 @@ def read_table(
 
         return read_json(text, source, lines=(fmt == "jsonl"))
     raise InputError(source, f"unknown input format {fmt!r} (known: {', '.join(FORMATS)})")
+
+
+def _plain_on_disk(path: str) -> bool:
+    """Whether the file itself (not the bytes it decompressed to) starts without a BOM or
+    gzip's magic bytes, whatever its name: only then may pandas re-read it from disk."""
+    try:
+        with open(path, "rb") as fh:
+            return not fh.read(4).startswith(_NOT_PLAIN)
+    except OSError:
+        return False
+
+
+def _is_sqlite_file(path: str) -> bool:
+    """A regular file (never a FIFO, which would block) starting with SQLite's header."""
+    import stat as _stat
+
+    try:
+        if not _stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, "rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 _BIG = 8 << 20  # bytes
@@ -122,10 +145,13 @@ def read_event_dir(path: str) -> RawTable:
     there are several (Keras writes ``train/`` and ``validation/`` side by side)."""
     from pathlib import Path
 
+    from .discover import within
     from .tfevents import MAGIC_NAME, scalars, table_from_scalars
 
     root = Path(path)
-    files = sorted(p for p in root.rglob(f"{MAGIC_NAME}*") if p.is_file())
+    real_root = os.path.realpath(root)
+    found = [p for p in root.rglob(f"{MAGIC_NAME}*") if p.is_file()]
+    files = sorted(p for p in found if within(p, real_root))
     parents = {p.parent for p in files}
     tags: dict = {}
     for f in files:
@@ -136,6 +162,8 @@ def read_event_dir(path: str) -> RawTable:
             tags.setdefault(tag, []).extend(pts)
     table = table_from_scalars(tags, path)
     table.notes.append(f"{len(files)} TensorBoard event file(s)")
+    if len(found) > len(files):
+        table.notes.append(f"{len(found) - len(files)} event file(s) behind symbolic links leading outside {path} not followed")
     return table
 
 
@@ -152,18 +180,34 @@ def load_table(path: str, input_format: str | None = None, run: str | None = Non
     from pathlib import Path
 
     note = None
-    if path != "-" and os.path.isdir(path):
-        from .mlflow import choose_run, find_runs, read_run_dir
+    given = path
+    try:
+        if path != "-" and os.path.isdir(path):
+            from .mlflow import choose_run, find_runs, read_run_dir
 
-        if find_runs(Path(path)):
-            chosen = choose_run(Path(path), run, path)
-            table = read_run_dir(chosen, path)
+            if find_runs(Path(path)):
+                chosen = choose_run(Path(path), run, path)
+                table = read_run_dir(chosen, path)
+                return table, path
+            from .discover import find_log
+
+            path, note = find_log(path)
+        if path != "-" and os.path.isdir(path):  # a directory of TensorBoard event files
+            table = read_event_dir(path)
+            if note:
+                table.notes.insert(0, note)
             return table, path
-        from .discover import find_log
+    except RecursionError:
+        raise InputError(given, "directories nested too deeply to search; name the log file") from None
+    except PermissionError as e:
+        raise InputError(e.filename or given, "permission denied") from None
+    except OSError as e:
+        raise InputError(e.filename or given, e.strerror or str(e)) from None
+    if path != "-" and _is_sqlite_file(path):
+        # SQLite reads only the pages it needs: the file is not read into memory first
+        from .mlflow import read_sqlite
 
-        path, note = find_log(path)
-    if path != "-" and os.path.isdir(path):  # a directory of TensorBoard event files
-        table = read_event_dir(path)
+        table = read_sqlite(path, path, run)
         source = path
     elif path != "-" and input_format in (None, "csv") and (head := _big_plain_csv_head(path)) is not None:
         # a large plain-UTF-8 CSV: sniff its head, let pandas read the file itself (no copy in Python)

@@ -220,6 +220,7 @@ def read_csv(text: str, source: str, path: str | None = None, head_only: bool = 
             names.append(name)
             values[name] = np.array(col, dtype=float)
             present[name] = np.array(p, dtype=bool)
+    _refuse_decimal_commas(text, sep, names, source)
     if not names:
         raise InputError(source, "no numeric columns")
     fmt, fastai = _format_name(names)
@@ -234,6 +235,44 @@ def read_csv(text: str, source: str, path: str | None = None, head_only: bool = 
         for name in names:
             present[name][header_rows] = False
     return RawTable(names, values, present, rows, fmt, notes, boundaries, fastai)
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]+(?:[eE][+-]?[0-9]+)?")
+
+
+def _refuse_decimal_commas(text: str, sep: str, kept: list[str], source: str) -> None:
+    """A column dropped as text whose cells are numbers written with a decimal comma
+    (``0,123``, a European spreadsheet's export) is named as that.  They are not read as
+    numbers: ``1,234`` may as well be a thousand, and a wrong guess scales a curve by 1000."""
+    import csv as _csv  # the standard library's (absolute import)
+
+    lines = []
+    for line in text[: 1 << 16].split("\n"):
+        if line.strip():
+            lines.append(line.rstrip("\r"))
+        if len(lines) > 50:
+            break
+    if len(lines) < 2:
+        return
+    try:
+        rows = list(_csv.reader(lines, delimiter=sep))
+    except _csv.Error:  # a bare \r inside a line: not this problem
+        return
+    header = [c.strip() for c in rows[0]]
+    keep = set(kept)
+    if all(not n or n in keep for n in header):
+        return  # nothing dropped: the usual case costs one header check
+    for i, name in enumerate(header):
+        if not name or name in keep:
+            continue
+        cells = [r[i].strip() for r in rows[1:] if i < len(r) and r[i].strip() not in _MISSING_SET]
+        commas = [c for c in cells if _DECIMAL_COMMA.fullmatch(c)]
+        if commas and len(commas) * 2 > len(cells):
+            raise InputError(
+                source,
+                f"numbers with decimal commas in column {name!r} ({commas[0]!r}); curvediag reads decimal points only: "
+                "save the log with '.' as the decimal separator",
+            )
 
 
 def _read_pandas(text: str, source: str, path: str | None, sep: str, header: str, big: bool):

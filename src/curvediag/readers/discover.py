@@ -62,10 +62,20 @@ def _rank(p: Path) -> tuple:
     return (_global_step(p) if hf else -1, hf and not nums, nums or [-1], mtime)
 
 
+def within(path, real_root: str) -> bool:
+    """Whether ``path``, its symbolic links resolved, lies inside ``real_root`` (itself
+    resolved): a link that leads out of the directory the user named is not followed."""
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
 def find_log(directory: str) -> tuple[str, str]:
-    """(path of the log to read, a note saying which and why)."""
+    """(path of the log to read, a note saying which and why).  Files reached through a
+    symbolic link that leads outside ``directory`` are skipped, and the note says so."""
     root = Path(directory)
+    real_root = os.path.realpath(root)
     seen = 0
+    outside = 0
     for pattern, what in PATTERNS:
         hits = []
         for p in root.glob(pattern):
@@ -73,7 +83,10 @@ def find_log(directory: str) -> tuple[str, str]:
             if seen > _MAX_FILES:
                 raise InputError(directory, f"more than {_MAX_FILES} files below it; name the log file")
             if p.is_file() and not p.name.startswith(".") and p.stat().st_size > 0:
-                hits.append(p)
+                if within(p, real_root):
+                    hits.append(p)
+                else:
+                    outside += 1
         if hits and what == "TensorBoard":
             # the run is every event file below the newest file's run folder
             best = max(hits, key=_rank)
@@ -81,10 +94,14 @@ def find_log(directory: str) -> tuple[str, str]:
             if run.name in ("train", "validation", "eval") and run.parent != root.parent:
                 run = run.parent
             rel = os.path.relpath(run, root)
-            return str(run), f"run directory: read the TensorBoard event files in {rel}"
+            return str(run), f"run directory: read the TensorBoard event files in {rel}{_skipped(outside, directory)}"
         if hits:
             best = max(hits, key=_rank)
             rel = os.path.relpath(best, root)
             more = f" (newest of {len(hits)})" if len(hits) > 1 else ""
-            return str(best), f"run directory: read {rel}, a {what} log{more}"
-    raise InputError(directory, "is a directory with no training log in it (looked for metrics.csv, trainer_state.json, results.csv, *.csv, *.json, *.jsonl, *.log)")
+            return str(best), f"run directory: read {rel}, a {what} log{more}{_skipped(outside, directory)}"
+    raise InputError(directory, "is a directory with no training log in it (looked for metrics.csv, trainer_state.json, results.csv, *.csv, *.json, *.jsonl, *.log)" + _skipped(outside, directory))
+
+
+def _skipped(outside: int, directory: str) -> str:
+    return f"; {outside} file(s) behind symbolic links leading outside {directory} not followed" if outside else ""

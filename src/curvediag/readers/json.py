@@ -8,7 +8,7 @@ Python's parser accepts the bare ``NaN`` and ``Infinity`` tokens that
 from __future__ import annotations
 
 import json
-
+import math
 
 from .._np import np
 
@@ -25,7 +25,10 @@ def _num(v) -> float | None:
     if isinstance(v, bool) or v is None:
         return None
     if isinstance(v, (int, float)):
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:  # an integer beyond a float's range: infinite, as in a CSV
+            return math.inf if v > 0 else -math.inf
     if isinstance(v, str):
         t = v.strip()
         try:
@@ -154,14 +157,27 @@ def _from_object(obj: dict, source: str) -> RawTable:
     raise InputError(source, "JSON object without metrics (expected lists of numbers or records)")
 
 
+def _loads(text: str):
+    """``json.loads``, also for integers longer than Python converts from text (4,300
+    digits): read them as floats (infinite), as a CSV's would be."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        return json.loads(text, parse_int=float)
+
+
 def _parse_lines(text: str, source: str) -> list:
     records = []
-    for n, line in enumerate(text.splitlines(), 1):
+    # split on "\n" only: str.splitlines() also splits on U+2028, U+2029, \x85, \x0c ...,
+    # which JSON allows raw inside strings
+    for n, line in enumerate(text.split("\n"), 1):
         s = line.strip()
         if not s:
             continue
         try:
-            rec = json.loads(s)
+            rec = _loads(s)
         except RecursionError:
             raise InputError(source, f"line {n}: JSON nested too deeply") from None
         except ValueError as e:
@@ -175,7 +191,7 @@ def _parse_lines(text: str, source: str) -> list:
 def read_json(text: str, source: str, lines: bool = False) -> RawTable:
     if not lines:
         try:
-            obj = json.loads(text)
+            obj = _loads(text)
         except RecursionError:
             raise InputError(source, "JSON nested too deeply") from None
         except ValueError as e:

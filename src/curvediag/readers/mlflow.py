@@ -1,13 +1,33 @@
 """MLflow: a file-store run directory and the SQLite tracking database.
 
 File store: ``mlruns/<experiment>/<run_id>/metrics/<key>``, one line per logged
-value, ``timestamp value step``; keys containing ``/`` are subfolders.
+value, ``timestamp value step``; keys containing ``/`` are subfolders.  Symbolic
+links that lead outside the directory the user named are not followed.
+
 SQLite (``mlflow.db``): table ``metrics(key, value, timestamp, run_uuid, step,
-is_nan)``; read with the standard library's sqlite3, read-only.
+is_nan)``; read with the standard library's sqlite3, never written:
+
+* the URI is built from the percent-quoted absolute path (a ``#`` or ``?`` in a
+  name is part of the name) with ``mode=ro``;
+* a WAL-mode database without a ``-wal`` file (or with an empty one) is opened
+  ``immutable=1``: everything is in the main file, and a read-only WAL
+  connection would otherwise create ``-wal`` and ``-shm`` beside it (or fail in a
+  read-only directory).  A writer that connects during the read appends to its
+  own ``-wal``; the main file changes only at its checkpoint;
+* a database with a non-empty ``-wal`` or ``-journal`` beside it (a live or
+  crashed writer) is copied with that file into a private temporary directory
+  and read there, so the committed data is seen and nothing beside the input —
+  ``-shm`` included — is created or changed;
+* otherwise (rollback journal, no journal file) ``mode=ro`` alone creates no
+  file, and its shared lock keeps a writer from changing pages mid-read.
+
+Only real tables are read (not views, virtual tables or computed columns), every
+query runs under a time limit and a value-size limit, and Ctrl-C stops a query.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 from pathlib import Path
@@ -18,41 +38,97 @@ from .tfevents import table_from_scalars
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
+#: seconds all the queries on one database may take together
+TIME_LIMIT = 60.0
+#: metric rows read for one run
+MAX_ROWS = 10_000_000
+#: bytes of the longest text or blob SQLite may hand back (Python >= 3.11)
+MAX_VALUE = 1 << 20
+_BUSY_TIMEOUT = 2.0  # seconds to wait for a writer's lock
+_PROGRESS_STEPS = 10_000  # SQLite VM instructions between checks of the clock and Ctrl-C
+_FLOAT_MAX = 1.7976931348623157e308  # MLflow stores +-inf as +-this
+
 
 def is_run_dir(path: Path) -> bool:
     return (path / "metrics").is_dir() and (path / "meta.yaml").is_file()
 
 
 def find_runs(root: Path) -> list[Path]:
+    """Run directories below ``root``; none reached through a link that leads outside it."""
+    from .discover import within
+
     if is_run_dir(root):
         return [root]
-    return sorted({p.parent for p in root.glob("**/metrics") if p.is_dir() and is_run_dir(p.parent)})
+    real = os.path.realpath(root)
+    return sorted(
+        {p.parent for p in root.glob("**/metrics") if p.is_dir() and is_run_dir(p.parent) and within(p, real)}
+    )
+
+
+def _whole(text: str) -> int:
+    """A step: an integer, or a float with an integral value ('3.0', '1e3')."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    f = float(text)  # ValueError: not a number
+    if not math.isfinite(f) or f != int(f):
+        raise ValueError(f"step {text!r} is not a whole number")
+    return int(f)
 
 
 def read_run_dir(run: Path, source: str) -> RawTable:
+    """The metrics of one file-store run.  ``source`` is the directory the user named:
+    a metric file reached through a link leading outside it is skipped (with a note)."""
+    from .discover import within
+    from .source import MAX_BYTES
+
     metrics = run / "metrics"
+    real_root = os.path.realpath(source)
     tags: dict[str, list[tuple[int, float]]] = {}
+    outside = 0
+    total = 0
     for f in sorted(metrics.rglob("*")):
+        if not within(f, real_root):
+            outside += 1
+            continue
         if not f.is_file():
             continue
         key = f.relative_to(metrics).as_posix()
+        try:
+            if total + f.stat().st_size > MAX_BYTES:  # before reading: a sparse file may claim gigabytes
+                raise InputError(source, f"MLflow metric files larger than {MAX_BYTES >> 20} MiB together; not read")
+            with open(f, "rb") as fh:
+                data = fh.read(MAX_BYTES + 1 - total)
+        except PermissionError:
+            raise InputError(str(f), "permission denied") from None
+        except OSError as e:
+            raise InputError(str(f), e.strerror or str(e)) from None
+        total += len(data)
+        if total > MAX_BYTES:
+            raise InputError(source, f"MLflow metric files larger than {MAX_BYTES >> 20} MiB together; not read")
         pts = []
-        for n, line in enumerate(f.read_text(errors="replace").splitlines(), 1):
+        for n, line in enumerate(data.decode("utf-8", "replace").split("\n"), 1):
             parts = line.split()
             if not parts:
                 continue
             if len(parts) < 2:
-                raise InputError(source, f"MLflow metric {key!r} line {n}: expected 'timestamp value step'")
+                raise InputError(str(f), f"MLflow metric {key!r} line {n}: expected 'timestamp value step'")
             try:
                 value = float(parts[1])
-                step = int(float(parts[2])) if len(parts) > 2 else len(pts)
             except ValueError:
-                raise InputError(source, f"MLflow metric {key!r} line {n}: not numbers") from None
+                raise InputError(str(f), f"MLflow metric {key!r} line {n}: value {parts[1][:40]!r} is not a number") from None
+            try:
+                step = _whole(parts[2]) if len(parts) > 2 else len(pts)
+            except ValueError:
+                raise InputError(str(f), f"MLflow metric {key!r} line {n}: step {parts[2][:40]!r} is not a whole number") from None
             pts.append((step, value))
         tags[key] = pts
     table = table_from_scalars(tags, source)
     table.format = "mlflow"
     table.notes.append(f"MLflow run {run.name}")
+    if outside:
+        table.notes.append(f"{outside} symbolic link(s) leading outside {source} not followed")
     return table
 
 
@@ -61,55 +137,313 @@ def choose_run(root: Path, run: str | None, source: str) -> Path:
     if not runs:
         raise InputError(source, "no MLflow run (metrics/ and meta.yaml) below this directory")
     if run:
-        hits = [r for r in runs if r.name.startswith(run) or _run_name(r) == run]
+        real = os.path.realpath(source)
+        hits = [r for r in runs if r.name.startswith(run) or _run_name(r, real) == run]
         if not hits:
             raise InputError(source, f"no MLflow run {run!r} (runs: {', '.join(r.name[:8] for r in runs[:10])})")
         return hits[0]
     return max(runs, key=lambda r: os.path.getmtime(r / "metrics"))
 
 
-def _run_name(run: Path) -> str | None:
+def _run_name(run: Path, real_root: str | None = None) -> str | None:
+    """The run's name tag, decoded as command-line arguments are (undecodable bytes
+    kept as surrogates, so ``--run`` matches a name that is not UTF-8)."""
+    from .discover import within
+
     tag = run / "tags" / "mlflow.runName"
-    return tag.read_text().strip() if tag.is_file() else None
+    if not tag.is_file() or (real_root is not None and not within(tag, real_root)):
+        return None
+    try:
+        with open(tag, "rb") as fh:
+            raw = fh.read(1 << 16)
+    except OSError:
+        return None
+    return os.fsdecode(raw).strip()
+
+
+# --- SQLite --------------------------------------------------------------------------
+
+
+class _Guard:
+    """The progress handler: stops a query at the time limit or on Ctrl-C.
+
+    Python runs signal handlers only between bytecodes, never inside a C call such as
+    one SQLite step; the handler is Python, so a pending SIGINT is seen at the next
+    check.  It only sets a flag (an exception raised in a progress handler would be
+    swallowed by sqlite3) and the query ends with SQLITE_INTERRUPT."""
+
+    def __init__(self, limit: float) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self.deadline = self._clock() + limit
+        self.interrupted = False
+        self.timed_out = False
+
+    def __call__(self) -> int:
+        if self.interrupted:
+            return 1
+        if self._clock() > self.deadline:
+            self.timed_out = True
+            return 1
+        return 0
+
+    def on_sigint(self, signum, frame) -> None:
+        self.interrupted = True
+
+
+def _nonempty(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False
+
+
+def _check_header(path: str, source: str) -> bool:
+    """Refuse a truncated file by its header; True when the database is in WAL mode."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError as e:
+        raise InputError(source, f"cannot open SQLite database ({e.strerror or e})") from None
+    if len(head) < 100:
+        raise InputError(source, f"a truncated SQLite database: {size} bytes, shorter than its 100-byte header")
+    page = int.from_bytes(head[16:18], "big")
+    page = 65536 if page == 1 else page
+    if page < 512 or page & (page - 1):
+        raise InputError(source, f"a damaged SQLite database (page size {page} in its header)")
+    pages = int.from_bytes(head[28:32], "big")
+    if pages and head[24:28] == head[92:96] and size < pages * page:
+        raise InputError(
+            source, f"a truncated SQLite database: {size} bytes of the {pages * page} its header declares (cut short while copying?)"
+        )
+    return head[18] == 2 or head[19] == 2
+
+
+def _problem(e: sqlite3.Error, guard: _Guard | None) -> str:
+    if guard is not None and guard.timed_out:
+        return f"reading the SQLite database took longer than {TIME_LIMIT:g} s; stopped"
+    name = getattr(e, "sqlite_errorname", "")  # Python >= 3.11
+    msg = str(e)
+    if name in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in msg:
+        return "the SQLite database is locked by another process (a running MLflow server or training job?); try again when it is done"
+    if name == "SQLITE_NOTADB" or "not a database" in msg:
+        return "a damaged SQLite database: its header is valid but the file is not a readable database"
+    if name.startswith("SQLITE_CORRUPT") or "malformed" in msg:
+        return f"a damaged SQLite database ({msg})"
+    if "decode to UTF-8" in msg:
+        return "a damaged SQLite database: text that is not UTF-8"
+    if "unsupported file format" in msg:
+        return "an SQLite database of an unsupported format (damaged, or written by a newer SQLite)"
+    if name == "SQLITE_TOOBIG" or "too big" in msg:
+        return f"the SQLite database holds a value longer than {MAX_VALUE >> 20} MiB; not an MLflow metric"
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in msg:
+        return f"cannot open SQLite database ({msg})"
+    if name.startswith("SQLITE_IOERR") or "I/O error" in msg:
+        return f"cannot read the SQLite database (I/O error: {msg})"
+    return f"cannot read the SQLite database ({msg})"
+
+
+class _Open:
+    """A read-only connection as the module docstring describes; closes it, restores
+    the SIGINT handler and removes any private copy on exit."""
+
+    def __init__(self, path: str, source: str) -> None:
+        self.path, self.source = os.path.abspath(path), source
+        self.con = self.tmp = None
+        self.guard = _Guard(TIME_LIMIT)
+        self._old_sigint = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        import signal
+        import threading
+        from urllib.parse import quote
+
+        wal = _check_header(self.path, self.source)
+        sidecar = self.path + ("-wal" if wal else "-journal")
+        if _nonempty(sidecar):
+            self._copy(sidecar[len(self.path):])
+            uri = f"file:{quote(os.path.join(self.tmp, 'db'))}?mode=rw"
+        else:
+            uri = f"file:{quote(self.path)}?mode=ro" + ("&immutable=1" if wal else "")
+        try:
+            self.con = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT)
+        except sqlite3.Error as e:
+            self._cleanup()
+            raise InputError(self.source, _problem(e, None)) from None
+        if hasattr(self.con, "setlimit"):
+            self.con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE)
+        self.con.set_progress_handler(self.guard, _PROGRESS_STEPS)
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._old_sigint = signal.signal(signal.SIGINT, self.guard.on_sigint)
+        return self.con
+
+    def _copy(self, suffix: str) -> None:
+        import shutil
+        import tempfile
+
+        self.tmp = tempfile.mkdtemp(prefix="curvediag-sqlite-")
+        try:
+            shutil.copyfile(self.path, os.path.join(self.tmp, "db"))
+            shutil.copyfile(self.path + suffix, os.path.join(self.tmp, "db" + suffix))
+        except OSError as e:
+            self._cleanup()
+            raise InputError(self.source, f"cannot copy the SQLite database and its {suffix} file to read them ({e.strerror or e})") from None
+
+    def _cleanup(self) -> None:
+        import shutil
+
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+        if self._old_sigint is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, self._old_sigint)
+            self._old_sigint = None
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+
+    def __exit__(self, kind, exc, tb) -> None:
+        interrupted = self.guard.interrupted
+        self._cleanup()
+        if interrupted:
+            raise KeyboardInterrupt
+        if isinstance(exc, sqlite3.Error):
+            raise InputError(self.source, _problem(exc, self.guard)) from None
+        if isinstance(exc, UnicodeDecodeError):  # sqlite3 decodes every text cell as UTF-8
+            raise InputError(self.source, f"a damaged SQLite database: text that is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+_REQUIRED = ("key", "value", "run_uuid", "step")
+
+
+def _table_columns(cur: sqlite3.Cursor, name: str, source: str, required: bool) -> dict[str, int] | None:
+    """{column name (lower case): hidden flag} of a real table ``name``, or None / an error
+    when ``name`` is missing, a view, a virtual table or computes a column on reading."""
+    found = cur.execute(
+        "SELECT type, sql FROM sqlite_master WHERE lower(name) = ? AND type IN ('table', 'view')", (name,)
+    ).fetchall()
+    problem = None
+    if not found:
+        if required:
+            tables = [r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' LIMIT 11")]
+            listed = ", ".join(map(str, tables[:10])) + (" ..." if len(tables) > 10 else "")
+            problem = f"an SQLite database without an MLflow 'metrics' table (tables: {listed or 'none'})"
+    elif found[0][0] != "table":
+        problem = f"an SQLite database whose {name!r} is a view, not a table; only MLflow's tables are read"
+    elif str(found[0][1] or "").lstrip()[:20].upper().replace(" ", "").startswith("CREATEVIRTUAL"):
+        problem = f"an SQLite database whose {name!r} is a virtual table; only MLflow's tables are read"
+    if problem is None and found:
+        cols = {str(r[1]).lower(): r[6] for r in cur.execute(f"PRAGMA table_xinfo({name})")}
+        computed = [c for c in (*_REQUIRED, "timestamp", "is_nan") if cols.get(c) == 2]
+        missing = [c for c in _REQUIRED if c not in cols]
+        if computed:
+            problem = f"not an MLflow database: column(s) {', '.join(computed)} of {name!r} are computed on reading, not stored"
+        elif missing and name == "metrics":
+            problem = f"not an MLflow database: its 'metrics' table has no column(s) {', '.join(missing)}"
+        else:
+            return cols
+    if problem and required:
+        raise InputError(source, problem)
+    return None
+
+
+def _run_id(v) -> str:
+    return v if isinstance(v, str) else os.fsdecode(v) if isinstance(v, bytes) else str(v)
+
+
+def _bad_row(source: str, what: str, key, step, rid) -> InputError:
+    return InputError(source, f"MLflow 'metrics' table: {what} (run {_run_id(rid)[:12]}, key {key!r}, step {step!r}); MLflow writes a number in every row")
+
+
+def _number(v, what: str, source: str, key, step, rid) -> float:
+    if isinstance(v, (int, float)):
+        return float(v)  # SQLite integers are 64-bit: no overflow
+    if v is None:
+        raise _bad_row(source, f"{what} is NULL", key, step, rid)
+    if isinstance(v, bytes):
+        raise _bad_row(source, f"{what} is a blob of {len(v)} bytes", key, step, rid)
+    raise _bad_row(source, f"{what} is the text {str(v)[:40]!r}", key, step, rid)
+
+
+# a row MLflow could have written: a key (text; a number is taken as its text), a whole step
+# within int64, a number as the value
+_ROW_MLFLOW = "typeof(key) = 'text' AND typeof(step) = 'integer' AND typeof(value) = 'real'"
+_ROW_OK = (
+    "typeof(key) IN ('text', 'integer', 'real')"
+    " AND (typeof(step) = 'integer' OR (typeof(step) = 'real' AND abs(step) < 9.2e18 AND step = CAST(step AS INTEGER)))"
+    " AND typeof(value) IN ('real', 'integer')"
+)
+
+
+def _row_problem(source: str, key, step, value, rid) -> InputError:
+    """The error for the first row that fails ``_ROW_OK``."""
+    if key is None:
+        return _bad_row(source, "key is NULL", key, step, rid)
+    if isinstance(key, bytes):
+        return _bad_row(source, f"key is a blob of {len(key)} bytes", key, step, rid)
+    if not isinstance(step, int):
+        f = _number(step, "step", source, key, step, rid)
+        return _bad_row(source, f"step {f!r} is not a whole number", key, step, rid)
+    _number(value, "value", source, key, step, rid)
+    return _bad_row(source, "an unreadable row", key, step, rid)  # pragma: no cover - _number raised
 
 
 def read_sqlite(path: str, source: str, run: str | None = None) -> RawTable:
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error as e:
-        raise InputError(source, f"cannot open SQLite database ({e})") from None
-    try:
+    with _Open(path, source) as con:
         cur = con.cursor()
-        try:
-            runs = cur.execute(
-                "SELECT run_uuid, MAX(timestamp) FROM metrics GROUP BY run_uuid ORDER BY MAX(timestamp) DESC"
-            ).fetchall()
-        except sqlite3.Error:
-            raise InputError(source, "an SQLite database without an MLflow 'metrics' table") from None
+        cols = _table_columns(cur, "metrics", source, required=True)
+        ts = "MAX(timestamp)" if "timestamp" in cols else "NULL"
+        runs = cur.execute(f"SELECT run_uuid, {ts} FROM metrics GROUP BY run_uuid ORDER BY {ts} DESC").fetchall()
         if not runs:
             raise InputError(source, "the MLflow database holds no metrics")
         ids = [r[0] for r in runs]
+        if any(i is None for i in ids):
+            raise InputError(source, "MLflow 'metrics' table: rows without a run_uuid; MLflow writes one in every row")
         if run:
             names = {}
-            try:
-                names = dict(cur.execute("SELECT run_uuid, name FROM runs").fetchall())
-            except sqlite3.Error:
-                pass
-            chosen = next((i for i in ids if i.startswith(run) or names.get(i) == run), None)
+            if _table_columns(cur, "runs", source, required=False) is not None:
+                try:
+                    names = {k: _run_id(v) for k, v in cur.execute("SELECT run_uuid, name FROM runs LIMIT 100000") if v is not None}
+                except sqlite3.OperationalError as e:
+                    if "no such column" not in str(e):
+                        raise
+            chosen = next((i for i in ids if _run_id(i).startswith(run) or names.get(i) == run), None)
             if chosen is None:
                 raise InputError(source, f"no MLflow run {run!r} in the database ({len(ids)} runs)")
         else:
             chosen = ids[0]
-        rows = cur.execute(
-            "SELECT key, step, value FROM metrics WHERE run_uuid = ? ORDER BY step, timestamp", (chosen,)
-        ).fetchall()
-    finally:
-        con.close()
-    tags: dict[str, list[tuple[int, float]]] = {}
-    for key, step, value in rows:
-        tags.setdefault(key, []).append((int(step), float(value)))
+        is_nan = "is_nan" if "is_nan" in cols else "0"
+        order = "step, timestamp" if "timestamp" in cols else "step"
+        # the checks and conversions run in SQLite, so that the Python loop below stays bare:
+        # first the types MLflow writes (a quick scan), and only if some row has others the
+        # full check, which names the first row MLflow could not have written
+        where = "FROM metrics WHERE run_uuid = ? AND NOT"
+        if cur.execute(f"SELECT 1 {where} ({_ROW_MLFLOW}) LIMIT 1", (chosen,)).fetchone():
+            bad = cur.execute(f"SELECT key, step, value {where} ({_ROW_OK}) LIMIT 1", (chosen,)).fetchone()
+            if bad is not None:
+                raise _row_problem(source, *bad, chosen)
+        # MLflow stores NaN as 0 with is_nan set (read back as NULL: numpy stores None as NaN)
+        # and +-inf as +-the largest float (read back as +-1e999, SQLite's infinity)
+        cur.execute(
+            f"SELECT CAST(key AS TEXT), CAST(step AS INTEGER), CASE WHEN {is_nan} THEN NULL"
+            f" WHEN value >= {_FLOAT_MAX!r} THEN 1e999 WHEN value <= {-_FLOAT_MAX!r} THEN -1e999 ELSE value END"
+            f" FROM metrics WHERE run_uuid = ? ORDER BY {order}",
+            (chosen,),
+        )
+        tags: dict[str, list[tuple[int, float]]] = {}
+        count = 0
+        while batch := cur.fetchmany(65536):
+            count += len(batch)
+            if count > MAX_ROWS:
+                raise InputError(source, f"more than {MAX_ROWS:,} metric rows for run {_run_id(chosen)[:12]}; not read")
+            for key, step, value in batch:
+                tags.setdefault(key, []).append((step, value))
     table = table_from_scalars(tags, source)
     table.format = "mlflow_sqlite"
     more = f"; {len(ids)} runs in the database, --run picks another" if len(ids) > 1 and not run else ""
-    table.notes.append(f"MLflow run {chosen[:12]}{more}")
+    table.notes.append(f"MLflow run {_run_id(chosen)[:12]}{more}")
     return table

@@ -66,6 +66,13 @@ def _fields(buf: bytes):
         yield field, wire, v
 
 
+_WIRE = {0: "a varint", 1: "a 64-bit field", 2: "a length-delimited field", 5: "a 32-bit field"}
+
+
+def _wrong_wire(what: str, wire: int, expected: int) -> ValueError:
+    return ValueError(f"{what} sent as {_WIRE.get(wire, f'wire type {wire}')}, expected {_WIRE[expected]}")
+
+
 def _tensor_scalar(buf: bytes) -> float | None:
     dtype, content, floats, doubles = None, None, [], []
     for f, w, v in _fields(buf):
@@ -73,10 +80,20 @@ def _tensor_scalar(buf: bytes) -> float | None:
             dtype = v
         elif f == 4 and w == 2:
             content = v
-        elif f == 5:
-            floats += list(struct.unpack(f"<{len(v) // 4}f", v)) if w == 2 else [struct.unpack("<f", v)[0]]
-        elif f == 6:
-            doubles += list(struct.unpack(f"<{len(v) // 8}d", v)) if w == 2 else [struct.unpack("<d", v)[0]]
+        elif f == 5:  # float_val: packed, or one 32-bit value
+            if w == 2 and len(v) % 4 == 0:
+                floats += struct.unpack(f"<{len(v) // 4}f", v)
+            elif w == 5:
+                floats.append(struct.unpack("<f", v)[0])
+            else:
+                raise _wrong_wire("a tensor float_val", w, 5)
+        elif f == 6:  # double_val: packed, or one 64-bit value
+            if w == 2 and len(v) % 8 == 0:
+                doubles += struct.unpack(f"<{len(v) // 8}d", v)
+            elif w == 1:
+                doubles.append(struct.unpack("<d", v)[0])
+            else:
+                raise _wrong_wire("a tensor double_val", w, 1)
     if content:
         if dtype == _DT_FLOAT and len(content) == 4:
             return struct.unpack("<f", content)[0]
@@ -113,8 +130,10 @@ def scalars(data: bytes, source: str, prefix: str = "") -> dict[str, list[tuple[
         for rec in _records(data, source):
             step, summary = 0, None
             for f, w, v in _fields(rec):
-                if f == 2 and w == 0:
-                    step = v
+                if f == 2:
+                    if w != 0:
+                        raise _wrong_wire("an event's step", w, 0)
+                    step = v - (1 << 64) if v >= 1 << 63 else v  # int64: negative steps are 10-byte varints
                 elif f == 5 and w == 2:
                     summary = v
             if summary is None:
@@ -126,7 +145,9 @@ def scalars(data: bytes, source: str, prefix: str = "") -> dict[str, list[tuple[
                 for vf, vw, vv in _fields(val):
                     if vf == 1 and vw == 2:
                         tag = vv.decode("utf-8", "replace")
-                    elif vf == 2 and vw == 5:
+                    elif vf == 2:
+                        if vw != 5:
+                            raise _wrong_wire("a simple_value", vw, 5)
                         value = struct.unpack("<f", vv)[0]
                     elif vf == 8 and vw == 2:
                         value = _tensor_scalar(vv)

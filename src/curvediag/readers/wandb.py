@@ -37,7 +37,10 @@ def from_panel_export(table: RawTable, source: str, run: str | None = None) -> R
         chosen = run
     else:
         chosen = names[0]
-    step = next(n for n in table.names if n.lower() == "step")
+    step = next((n for n in table.names if n.lower() == "step"), None)
+    if step is None:
+        shown = ", ".join(table.names[:6]) + (" ..." if len(table.names) > 6 else "")
+        raise InputError(source, f"W&B panel export without a 'Step' column (columns: {shown})")
     out_names = [step] + [key for _, key in runs[chosen]]
     values = {step: table.values[step], **{key: table.values[col] for col, key in runs[chosen]}}
     present = {step: table.present[step], **{key: table.present[col] for col, key in runs[chosen]}}
