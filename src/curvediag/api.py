@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from ._np import np
 
+from . import projection
 from .analysis import Context
 from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
 from .errors import InputError, UsageError
@@ -258,6 +259,7 @@ def build_report(ctx: Context, findings: list[Finding], skipped: list[Skipped]) 
         skipped=tuple(skipped),
         metrics=metrics,
         interpretation=_interpret(ctx),
+        projection=projection.for_report(ctx, verdict),
     )
     return report
 
