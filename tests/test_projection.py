@@ -60,19 +60,20 @@ def test_exact_recovery_on_noiseless_families(label, x, f):
         assert h.value == pytest.approx(truth, rel=1e-3), label
         assert h.change == pytest.approx(truth / float(f(x[-1])) - 1, abs=1e-3)
         assert h.low <= h.value <= h.high
-    assert p.at_end == pytest.approx(float(f(x[-1])), rel=1e-4)
+    assert p.at_end == pytest.approx(float(f(x[-1])), rel=1e-3)
 
 
 def _curves():
+    """Noisy curves of each kind: still falling (both families, long and short), flat, turned up."""
     rng = np.random.default_rng(7)
     x = np.arange(1, 81.0)
     yield "noisy power", x, power(x) * (1 + 0.01 * rng.standard_normal(x.size))
-    yield "noisy exponential", x, expo(x, tau=40.0) * (1 + 0.01 * rng.standard_normal(x.size))
+    yield "noisy exponential", x, expo(x, tau=20.0) * (1 + 0.01 * rng.standard_normal(x.size))
     x = np.arange(0, 25.0)
-    yield "short still falling", x, power(x, c=0.2, a=1.0, x0=2.0, b=0.4)
-    yield "flat plateau", np.arange(0, 50.0), 0.8 + 0.004 * np.sin(np.arange(50) * 1.7)
+    yield "short still falling", x, power(x, c=0.2, a=1.0, x0=2.0, b=0.4) * (1 + 0.01 * rng.standard_normal(x.size))
+    yield "flat plateau", np.arange(0, 50.0), 0.8 * (1 + 0.005 * rng.standard_normal(50))
     x = np.arange(0, 60.0)
-    yield "turned up", x, 0.5 + 0.0004 * (x - 20) ** 2
+    yield "turned up", x, (0.5 + 0.0004 * (x - 20) ** 2) * (1 + 0.01 * rng.standard_normal(x.size))
 
 
 CURVES = list(_curves())
@@ -100,8 +101,12 @@ def test_projection_is_stable_under_one_percent_jitter(label, x, y):
         j = project_track(track(x, y * (1 + 0.01 * rng.standard_normal(y.size))))
         assert j.projected == base.projected, (label, seed, j.reason, base.reason)
         if base.projected:
-            assert j.horizon_100.change == pytest.approx(base.horizon_100.change, abs=0.02), (label, seed)
-            assert j.horizon_50.change == pytest.approx(base.horizon_50.change, abs=0.02), (label, seed)
+            # stable relative to its own stated uncertainty: moved by at most half the width of
+            # the base's range (or 1 percentage point), and the two ranges overlap
+            for h0, h1 in ((base.horizon_50, j.horizon_50), (base.horizon_100, j.horizon_100)):
+                tol = max(0.01, (h0.change_high - h0.change_low) / 2)
+                assert h1.change == pytest.approx(h0.change, abs=tol), (label, seed)
+                assert h1.change_low <= h0.change_high and h0.change_low <= h1.change_high, (label, seed)
 
 
 def test_refuses_too_short_curves():
@@ -128,13 +133,22 @@ def test_refuses_non_positive_losses():
     assert not p.projected and "not positive" in p.reason
 
 
-def test_refuses_an_unpredictable_tail():
-    # a loss that jumps between levels: what came before says little about what follows
+@pytest.mark.parametrize("levels", [(1.0, 0.6, 0.35), (1.0, 0.7, 0.5, 0.3)])
+def test_refuses_an_unpredictable_tail(levels):
+    # a staircase (a step learning-rate schedule): projections made earlier in the run
+    # missed its end by far, so it says the range is too wide instead of a number
     rng = np.random.default_rng(3)
-    x = np.arange(0, 30.0)
-    y = 1.0 + 0.6 * rng.random(30)
-    p = project_track(track(x, y))
+    y = np.repeat(levels, 30 // len(levels) + 1)[:30] * (1 + 0.005 * rng.standard_normal(30))
+    p = project_track(track(np.arange(30.0), y))
     assert not p.projected and p.reason.startswith("too uncertain to project")
+    assert "missed its end by" in p.reason
+
+
+def test_a_flat_noisy_curve_projects_no_change():
+    rng = np.random.default_rng(5)
+    p = project_track(track(np.arange(40.0), 2.0 * (1 + 0.02 * rng.standard_normal(40))))
+    assert p.projected and abs(p.horizon_100.change) < 0.01
+    assert p.horizon_100.change_low < 0 < p.horizon_100.change_high
 
 
 def test_expected_gain_matches_the_horizons_and_is_cached():

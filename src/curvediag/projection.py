@@ -61,7 +61,7 @@ MAX_WIDTH = 0.6
 #: A family whose averaging weight is below this adds nothing to the interval.
 MIN_WEIGHT = 0.05
 #: Offsets t0 of the power law's origin searched (in run lengths); (0,) fixes it at the run's start.
-T0 = (0.0,)
+T0 = (0.0, 0.02, 0.1, 0.3, 1.0)
 _SEED = 20240611
 _HUBER = 1.345
 
@@ -201,7 +201,7 @@ def _bin(t, y, m: int):
     return np.add.reduceat(t, edges[:-1]) / counts, np.add.reduceat(y, edges[:-1]) / counts
 
 
-def _turned_up(t_track) -> str | None:
+def _turned_up(t_track, unit: str) -> str | None:
     """Why the curve counts as turned up (its smoothed minimum is well before the end and
     the end sits clearly above it), or None."""
     s = t_track.s
@@ -214,8 +214,8 @@ def _turned_up(t_track) -> str | None:
     end = stats.end_level(t_track.y, max(1, min(5, (n - i_min) // 3)))
     sig = t_track.sigma if np.isfinite(t_track.sigma) else 0.0
     if end - lo > max(3.0 * sig, TURNED_UP * abs(lo)):
-        return (f"{t_track.name} turned up: its smoothed minimum {lo:.4g} at {float(t_track.x[i_min]):g} "
-                f"is {n - 1 - i_min} points before the end, which is {stats.rel(end - lo, lo) * 100:.1f}% above it")
+        return (f"{t_track.name} turned up: it ends {stats.rel(end - lo, lo) * 100:.0f}% above its smoothed minimum "
+                f"({lo:.4g} at {unit} {float(t_track.x[i_min]):g})")
     return None
 
 
@@ -304,7 +304,7 @@ def project_track(track, unit: str = "epoch", more=(0.5, 1.0), positions=None) -
         return _refused(name, unit, f"too short to project: {name} has {n} finite points; needs {MIN_POINTS}", n)
     x = np.asarray(track.x, dtype=float)
     y = np.asarray(track.y, dtype=float)
-    why = _turned_up(track)
+    why = _turned_up(track, unit)
     if why:
         return _refused(name, unit, why + "; more training would not lower it", n)
     if not float(np.min(np.diff(x))) > 0:
