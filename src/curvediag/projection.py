@@ -1,29 +1,29 @@
 """What more training would buy: the judged loss's tail fitted by saturating curves
-and extrapolated +50% and +100% of the run's length, with an interval (numpy only).
+and extrapolated +50% and +100% of the run's length, with an interval (numpy only;
+docs/projection.md has the method and its benchmark).
 
 The judged loss is val_loss, else the only loss logged.  The method:
 
-- **Tail.** The later part of the curve: from where the steep initial drop ends (the
-  smoothed curve has made ``KNEE_SHARE`` of its total fall) or the last half,
-  whichever starts later, with at least ``MIN_FIT`` points.  Positions are measured
-  in units of the run's length (the end is at 1), values are divided by the end
-  level, so every fit is invariant under ``y -> c * y`` and under rescaling the axis.
+- **Tail.** From the earlier of the knee (the smoothed curve has made ``KNEE_SHARE``
+  of its total fall) and the middle of the run, with at least ``MIN_FIT`` points.
+  Positions are measured in run lengths (the end is at 1), values are divided by the
+  end level, so every fit is invariant under ``y -> c * y`` and under rescaling the axis.
 - **Families** (as in learning-curve extrapolation work, e.g. Domhan et al. 2015,
   Viering & Loog 2022): a power law ``c + a (t + t0)^-b`` and an exponential
-  saturation ``c + a exp(-k t)``, ``a >= 0`` (the loss does not rise).  The
-  nonlinear parameters (b, t0 or k) are searched on a grid, refined by zooming in,
-  and (c, a) are solved by weighted linear least squares with Huber weights
-  (IRLS, the scale fixed at the tail's robust noise), so outliers and spikes do not
-  pull the fit.
-- **Interval.** A moving-block residual bootstrap (a fixed seed, so a report is
-  reproducible) of each family's fit gives the spread due to noise; the interval
-  is the union of the families that fit about as well as the best one (the spread
-  across families is the model uncertainty), widened by ``WIDEN`` (calibrated once,
-  on all runs together, by ``benchmarks/projection_coverage.py``: see README).
-  The nominal level is ``LEVEL``.
+  saturation ``c + a exp(-k t)``, ``a >= 0`` (the loss does not rise), ``c >= 0``.
+  The nonlinear parameters (b, t0 or k) are searched on a grid and refined by a
+  pattern search; (c, a) are solved by weighted linear least squares with Huber
+  weights (IRLS, the scale fixed at the tail's robust noise), so outliers and spikes
+  do not pull the fit.  The point is the families' likelihood-weighted mean.
+- **Interval** (nominal ``LEVEL``). A moving-block residual bootstrap (a fixed seed,
+  so a report is reproducible) of every family that carries weight, and the
+  families' own points, widened by ``WIDEN``, combined in quadrature with
+  ``BACKTEST`` times the method's own error on this run (the same projection made
+  from earlier cuts of the curve).  The two factors were calibrated once, on all
+  runs together, by ``benchmarks/projection_coverage.py``.
 - **Refusals** (``reason``): too few points, a curve that turned up (overfitting:
-  more training will not help), a non-positive level, a non-finite end, or an
-  interval too wide to say anything.
+  more training will not help), a non-positive level, or an interval too wide
+  to say anything; ``for_report`` adds a diverged run and a non-finite end.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ from __future__ import annotations
 import math
 import weakref
 
-from ._np import np  # replaced by numpy itself on the first projection: the proxy costs ~5 us a lookup
-
 from . import stats
+from ._np import (
+    np,  # replaced by numpy itself on the first projection: the proxy costs ~5 us a lookup
+)
 from .report import Horizon, Projection
 
 #: Nominal coverage of the interval.
@@ -358,7 +359,7 @@ def project_track(track, unit: str = "epoch", more=(0.5, 1.0), positions=None) -
         hi[j] = value[j] + math.hypot(WIDEN * (hi[j] - value[j]), BACKTEST * abs(e) * at_end_rel)
     hs = []
     for j, m in enumerate(more):
-        ch = lambda v: float(v / at_end_rel - 1.0)  # noqa: E731
+        ch = lambda v: float(v / at_end_rel - 1.0)
         hs.append(Horizon(
             position=float(x[-1] + m * length), more=float(m * length),
             value=float(value[j] * level), low=float(lo[j] * level), high=float(hi[j] * level),
@@ -390,7 +391,7 @@ def judged_track(ctx):
     return ctx.track(VAL_LOSS) or ctx.track(TRAIN_LOSS)
 
 
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def project(track, unit: str = "epoch") -> Projection:
