@@ -18,7 +18,7 @@ from .conftest import sample
 TOP_KEYS = {
     "schema_version", "curvediag_version", "source", "verdict", "severity", "headline", "best_epoch",
     "best_epoch_metric", "onset_epoch", "epochs_after_best", "final_gap", "interpretation", "findings",
-    "skipped", "metrics",
+    "skipped", "metrics", "projection",
 }
 FINDING_KEYS = {"code", "name", "verdict", "severity", "message", "evidence", "span", "remedies"}
 

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from ._np import np
 
+from . import projection
 from .analysis import Context
 from .curves import GRAD_NORM, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
 from .errors import InputError, UsageError
@@ -269,6 +270,7 @@ def build_report(
         skipped=tuple(skipped),
         metrics=metrics,
         interpretation=_interpret(ctx),
+        projection=projection.for_report(ctx, verdict),
     )
     return report
 

@@ -63,6 +63,86 @@ class MetricSummary:
 
 
 @dataclass(frozen=True)
+class Horizon:
+    """The projected judged loss ``more`` axis units after the end (see projection.py)."""
+
+    position: float  # axis position projected to
+    more: float  # axis units beyond the last point
+    value: float  # projected (smoothed) level
+    low: float  # interval, at the projection's nominal level
+    high: float
+    change: float  # (value - at_end) / at_end: negative = the loss falls
+    change_low: float
+    change_high: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: _num(getattr(self, k)) for k in
+                ("position", "more", "value", "low", "high", "change", "change_low", "change_high")}
+
+
+@dataclass(frozen=True)
+class Projection:
+    """What more training would buy: the judged loss (val_loss, else the only loss)
+    +50% and +100% of the run's length further, or the ``reason`` it was not projected."""
+
+    metric: str
+    unit: str  # "epoch" or "step"
+    at_end: float | None  # the smoothed current level (the fit at the last point)
+    end_position: float | None
+    length: float | None  # the run's length on the axis (+100% adds this much)
+    horizon_50: Horizon | None
+    horizon_100: Horizon | None
+    family: str | None  # the best-fitting family ("power law", "exponential")
+    points_used: int
+    level: float  # nominal coverage of the interval
+    reason: str | None = None  # why not projected; None when projected
+
+    @property
+    def projected(self) -> bool:
+        return self.reason is None and self.horizon_100 is not None
+
+    def summary(self) -> str:
+        """One sentence for people: 'another 25 epochs would lower val_loss by about 3.1% (range 1.2-5.0%); ...'."""
+        if not self.projected:
+            return str(self.reason)
+        parts = []
+        for i, h in enumerate((self.horizon_50, self.horizon_100)):
+            gain, lo, hi = -h.change * 100, -h.change_high * 100, -h.change_low * 100
+            verb = "lower" if gain >= 0 else "raise"
+            word = f" {self.metric}" if i == 0 else ""
+            rng = f"{_pct(lo)}-{_pct(hi)}%" if lo >= 0 else f"{_pct(lo, True)} to {_pct(hi, True)}%"
+            parts.append(f"another {_count(h.more, self.unit)} would {verb}{word} by about {_pct(abs(gain))}% (range {rng})")
+        return "; ".join(parts) + f" ({self.level:.0%} range, {self.family} fit to the last {self.points_used} points)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "projected": self.projected,
+            "reason": self.reason,
+            "unit": self.unit,
+            "at_end": _num(self.at_end),
+            "end_position": _num(self.end_position),
+            "length": _num(self.length),
+            "level": _num(self.level),
+            "family": self.family,
+            "points_used": self.points_used,
+            "horizon_50": None if self.horizon_50 is None else self.horizon_50.to_dict(),
+            "horizon_100": None if self.horizon_100 is None else self.horizon_100.to_dict(),
+            "summary": self.summary(),
+        }
+
+
+def _pct(v: float, signed: bool = False) -> str:
+    return f"{v:.1f}" if abs(v) < 10 else f"{v:.0f}"
+
+
+def _count(v: float, unit: str) -> str:
+    """'25 epochs', '1 epoch', '5,000 steps'."""
+    n = round(v)
+    return f"{n:,} {unit}{'' if n == 1 else 's'}"
+
+
+@dataclass(frozen=True)
 class Report:
     source: SourceInfo
     verdict: str
@@ -77,6 +157,7 @@ class Report:
     skipped: tuple[Skipped, ...]
     metrics: tuple[MetricSummary, ...]
     interpretation: str | None = None
+    projection: Projection | None = None
 
     def worst_severity(self) -> str:
         return max((f.severity for f in self.findings), key=severity_rank, default="ok")
@@ -132,6 +213,7 @@ class Report:
                 }
                 for m in self.metrics
             },
+            "projection": None if self.projection is None else self.projection.to_dict(),
         }
 
 

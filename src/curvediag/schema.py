@@ -8,6 +8,44 @@ from .report import SCHEMA_VERSION, SEVERITIES, VERDICTS
 
 _NUM = {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]}
 _NUM_OR_NULL = {"oneOf": [{"type": "null"}, *_NUM["oneOf"]]}
+_HORIZON = {
+    "oneOf": [
+        {"type": "null"},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["position", "more", "value", "low", "high", "change", "change_low", "change_high"],
+            "properties": {k: _NUM for k in ("position", "more", "value", "low", "high", "change", "change_low",
+                                                "change_high")},
+        },
+    ]
+}
+_PROJECTION = {
+    "oneOf": [
+        {"type": "null"},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["metric", "projected", "reason", "unit", "at_end", "end_position", "length", "level", "family",
+                         "points_used", "horizon_50", "horizon_100", "summary"],
+            "properties": {
+                "metric": {"enum": ["train_loss", "val_loss"]},
+                "projected": {"type": "boolean"},
+                "reason": {"type": ["string", "null"]},
+                "unit": {"enum": ["epoch", "step"]},
+                "at_end": _NUM_OR_NULL,
+                "end_position": _NUM_OR_NULL,
+                "length": _NUM_OR_NULL,
+                "level": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "family": {"enum": ["power law", "exponential", None]},
+                "points_used": {"type": "integer", "minimum": 0},
+                "horizon_50": _HORIZON,
+                "horizon_100": _HORIZON,
+                "summary": {"type": "string"},
+            },
+        },
+    ]
+}
 
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -18,7 +56,7 @@ SCHEMA = {
     "required": [
         "schema_version", "curvediag_version", "source", "verdict", "severity", "headline", "best_epoch",
         "best_epoch_metric", "onset_epoch", "epochs_after_best", "final_gap", "interpretation", "findings",
-        "skipped", "metrics",
+        "skipped", "metrics", "projection",
     ],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
@@ -99,5 +137,6 @@ SCHEMA = {
                 },
             },
         },
+        "projection": _PROJECTION,
     },
 }

@@ -17,15 +17,22 @@ def _escape_prop(s: str) -> str:
     return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
 
 
+def _projection(r: Report) -> str:
+    """The projection, appended to the notice of a clean run and to a still-improving finding."""
+    return "" if r.projection is None or not r.projection.projected else f" Projection: {r.projection.summary()}."
+
+
 def render(reports: Sequence[Report]) -> str:
     lines = []
     for r in reports:
         if not r.findings:
             lines.append(f"::notice file={_escape_prop(r.source.path)},title={_escape_prop('curvediag: ' + r.verdict)}::"
-                         f"{_escape_data(r.headline)}")
+                         f"{_escape_data(r.headline + _projection(r))}")
         for f in r.findings:
             title = f"curvediag {f.code} {f.name}"
+            extra = _projection(r) if f.verdict == "still_improving" else ""
             lines.append(
-                f"::{LEVEL[f.severity]} file={_escape_prop(r.source.path)},title={_escape_prop(title)}::{_escape_data(f.message)}"
+                f"::{LEVEL[f.severity]} file={_escape_prop(r.source.path)},title={_escape_prop(title)}::"
+                f"{_escape_data(f.message + extra)}"
             )
     return "\n".join(lines) + "\n"

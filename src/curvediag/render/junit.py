@@ -16,6 +16,9 @@ def render(reports: Sequence[Report], fail_on: str, enabled: Sequence[str] | Non
     total = total_fail = total_skip = 0
     for r in reports:
         suite = ET.SubElement(suites, "testsuite", name=r.source.path)
+        if r.projection is not None:
+            props = ET.SubElement(suite, "properties")
+            ET.SubElement(props, "property", name="curvediag.projection", value=r.projection.summary())
         found = {f.code: f for f in r.findings}
         skipped = {s.code: s for s in r.skipped}
         n = fails = skips = 0

@@ -44,6 +44,8 @@ def render(reports: Sequence[Report]) -> str:
         for m in r.metrics:
             out.append(f"| {m.name} | {_n(m.first)} | {_n(m.best)} | {_n(m.best_at)} | {_n(m.last)} |")
         out.append("")
+        if r.projection is not None:
+            out += [f"**Projection:** {_cell(r.projection.summary())}", ""]
         if r.findings:
             for f in r.findings:
                 out.append(f"- {ICON[f.severity]} **{f.code} {f.name}** ({f.severity}): {_cell(f.message)}")

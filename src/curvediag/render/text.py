@@ -130,6 +130,8 @@ def render(reports: Sequence[Report], console) -> None:
             console.print(" · ".join(facts))
         if r.interpretation:
             console.print(Text(f"reading: {r.interpretation}"))
+        if r.projection is not None:
+            console.print(Text(f"projection: {r.projection.summary()}"))
         shown: set[str] = set()
         for f in r.findings:
             console.print()
