@@ -17,7 +17,10 @@ class StillImproving(Rule):
     lower the loss by at least ``gain_limit`` of its current level. The ratio is at
     most 0.9, and at most 0.5 unless the last quarter's fall is 3 standard errors
     clear of the curve's own noise: a slow, steady fall (a learning rate too small)
-    counts, the drift of a noisy plateau does not. Its lowest point is at the end (within the last tenth of the run, or the last
+    counts, the drift of a noisy plateau does not. Where the tail can be fitted
+    (see the report's projection), the fit has a say too: a gain whose pessimistic
+    end (of the 80% range, another run as long) reaches ``gain_limit`` counts on its
+    own, and one whose optimistic end stays under it rules the finding out. Its lowest point is at the end (within the last tenth of the run, or the last
     point within 0.5% of the minimum), and the fall is a trend rather than noise
     (Mann-Kendall z <= -1.645 over the second half of the run; on runs of fewer
     than 10 points, the last three points falling in turn or z <= -1.0). The rate
@@ -51,7 +54,17 @@ class StillImproving(Rule):
             raise Skip(f"{t.name} has {t.n} finite points; needs {MIN_POINTS}")
         f = recent_fall(t)
         evidence = {"metric": t.name, "gain_limit": opts["gain_limit"], **f}
-        if not (f["min_at_end"] and f["sure"] and f["expected_gain"] >= opts["gain_limit"]):
+        # the fitted projection (projection.py), where it can be made: a confident gain (the
+        # pessimistic end of its range) counts on its own; a confident *no* gain (the optimistic
+        # end under the limit) overrules the quarter test
+        from ..projection import expected_gain
+
+        proj = expected_gain(t, 1.0, ctx.axis_word) if t.name.find(" - ") < 0 else None
+        if proj is not None:
+            evidence.update(projected_gain=proj[0], projected_gain_low=proj[1], projected_gain_high=proj[2])
+        by_rate = f["expected_gain"] >= opts["gain_limit"] and (proj is None or proj[2] >= opts["gain_limit"])
+        by_fit = proj is not None and proj[1] >= opts["gain_limit"]
+        if not (f["min_at_end"] and f["sure"] and (by_rate or by_fit)):
             return None
         axis = ctx.axis_word
         q = f["quarter_points"]
@@ -59,7 +72,13 @@ class StillImproving(Rule):
             f"{t.name} is still falling: its last {q} point{'s' if q != 1 else ''} average "
             f"{fmt(f['last_quarter_mean'])}, {pct(f['rate'])} below the {q} before "
             f"({fmt(f['previous_quarter_mean'])}), and its lowest value is at {at(f['min_at'], axis)} "
-            f"of {at(float(t.x[-1]), axis)}; at that pace another {fmt(float(t.x[-1] - t.x[0]))} {axis}s would "
-            f"lower it about {pct(f['expected_gain'])} more; limit {pct(opts['gain_limit'])}"
+            f"of {at(float(t.x[-1]), axis)}; "
         )
+        if proj is not None:
+            msg += (f"fitted to its tail, another run as long would lower it about {pct(proj[0])} "
+                    f"(range {pct(proj[1])}-{pct(proj[2])})")
+        else:
+            msg += (f"at that pace another {fmt(float(t.x[-1] - t.x[0]))} {axis}s would lower it about "
+                    f"{pct(f['expected_gain'])} more")
+        msg += f"; limit {pct(opts['gain_limit'])}"
         return self.finding(msg, evidence, span=(f["start"], float(t.x[-1])))
