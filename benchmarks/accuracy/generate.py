@@ -516,7 +516,8 @@ def write_labels(rows: list[dict]) -> None:
     with (HERE / "labels.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(FIELDS), lineterminator="\n")
         w.writeheader()
-        w.writerows([{k: r.get(k, 0 if k == "ambiguous" else "") for k in FIELDS} for r in rows])
+        for r in rows:
+            w.writerow({**{k: r.get(k, "") for k in FIELDS}, "ambiguous": int(str(r.get("ambiguous") or 0) != "0")})
 
 
 def main_patterns() -> int:
