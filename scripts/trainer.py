@@ -197,9 +197,8 @@ def train(cfg: Config) -> dict[str, list]:
                 grads = [q.astype(float) for q in gW + gb] if half else gW + gb
                 grads = [q if tr else np.zeros_like(q) for q, tr in zip(grads, trainable)]
                 norm = np.sqrt(sum(float((q * q).sum()) for q, tr in zip(grads, trainable) if tr))
-                if cfg.clip:
-                    if norm > cfg.clip:
-                        grads = [q * (cfg.clip / norm) for q in grads]
+                if cfg.clip and norm > cfg.clip:
+                    grads = [q * (cfg.clip / norm) for q in grads]
                 t += 1
                 if cfg.eval_every:
                     steps["step"].append(t)

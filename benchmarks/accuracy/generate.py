@@ -291,7 +291,9 @@ def summarise(cfg: Config, tl, vl, va) -> tuple[dict, str]:
 
 def judge(pattern: str, n: dict, extra: dict | None = None) -> tuple[str | None, float | None, str]:
     """The label the numbers clearly show, its onset, and why; (None, None, why not) when they do not."""
-    near_chance = lambda a: a <= n["chance"] + 0.05  # noqa: E731
+    def near_chance(a: float) -> bool:
+        return a <= n["chance"] + 0.05
+
     if pattern.startswith("nolearn"):
         moved = abs(n["vl_last"] / n["vl0"] - 1)
         fell = n["tl_last"] < n["tl0"]

@@ -154,7 +154,9 @@ def evaluate(runs_dir: Path = HERE / "runs", labels: list[dict] | None = None) -
             if rep.verdict == row["verdict"] and rep.onset_epoch is not None and abs(rep.onset_epoch - true_onset) <= tol:
                 onset_hits += 1
     clear = [not a for a in amb]
-    pick = lambda xs, keep: [x for x, k in zip(xs, keep) if k]  # noqa: E731
+    def pick(xs, keep):
+        return [x for x, k in zip(xs, keep) if k]
+
     out = {"runs": len(labels), "clear_runs": sum(clear), "ambiguous_runs": sum(amb),
            "curvediag": scores(pick(truth, clear), pick(pred, clear)), "curvediag_all": scores(truth, pred),
            "misses": misses}
