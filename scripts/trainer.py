@@ -37,6 +37,7 @@ class Config:
     freeze: str = ""               # "" | "all_but_last": only the output layer trains (a frozen random extractor)
     dtype: str = "float64"         # float64 | float16 (forward and backward in half precision, fp64 master weights)
     skip_nonfinite: bool = False   # skip the update when a gradient is non-finite (as a dynamic loss scaler does)
+    fp32_eval: bool = False        # with float16: evaluate in full precision (only training runs in half)
     label_smoothing: float = 0.0   # cross-entropy against (1 - e) one-hot + e / K, for training and validation
     seed: int = 0
 
@@ -119,10 +120,11 @@ def train(cfg: Config) -> dict[str, list]:
     def dact(z, a):
         return (z > 0).astype(float) if cfg.activation == "relu" else 1 - a * a
 
-    def forward(X, train=False):
+    def forward(X, train=False, low=None):
+        low = half if low is None else low
         hs, zs, masks = [X], [], []
         h = X
-        Ws, bs = (W, b) if not half else ([w.astype(np.float16) for w in W], [c.astype(np.float16) for c in b])
+        Ws, bs = (W, b) if not low else ([w.astype(np.float16) for w in W], [c.astype(np.float16) for c in b])
         for i in range(len(W) - 1):
             z = h @ Ws[i] + bs[i]
             h = act(z)
@@ -167,7 +169,10 @@ def train(cfg: Config) -> dict[str, list]:
 
     def evaluate():
         with np.errstate(all="ignore"):
-            out, *_ = forward(Xva)
+            if half and cfg.fp32_eval:
+                out, *_ = forward(Xva.astype(float), low=False)
+            else:
+                out, *_ = forward(Xva)
             return loss_and_grad(out, yva)
     lr = cfg.lr
     for epoch in range(cfg.epochs):

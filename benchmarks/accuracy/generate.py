@@ -235,9 +235,10 @@ def draw_pattern(pattern: str, seed: int) -> tuple[Config, str]:
         ds = ("moons", "wine", "breast_cancer")[seed % 3]
         cfg = Config(dataset=ds, hidden=(64,), dtype="float16", optimizer="sgd", momentum=0.9,
                      lr=r.choice([0.003, 0.01, 0.03]), lr_growth=r.choice([1.6, 1.8, 2.0]), epochs=20,
-                     skip_nonfinite=seed % 4 == 3, eval_every=10)
+                     skip_nonfinite=seed % 4 == 3 or seed >= 6, fp32_eval=seed >= 6, eval_every=10)
         what = ("float16 training, SGD with a growing learning rate: activations overflow, the loss turns NaN; "
                 + ("a loss scaler skips the non-finite steps; " if cfg.skip_nonfinite else "")
+                + ("evaluation in full precision; " if cfg.fp32_eval else "")
                 + "logged as Hugging Face's Trainer logs it (logging_nan_inf_filter)")
     else:
         raise ValueError(pattern)
@@ -434,7 +435,7 @@ def write_trainer_state(path: Path, cfg: Config, s: dict, logging_steps: int = 5
 
 
 PATTERN_PLAN = {"nolearn_randlabels": 5, "nolearn_frozen": 5, "nolearn_brokenfeat": 5, "collapse": 6,
-                "blowup_epoch0": 6, "unstable": 6, "hf_nonfinite": 6}
+                "blowup_epoch0": 6, "unstable": 6, "hf_nonfinite": 10}
 PATTERN_FORMATS = ("keras_csv", "history_json", "jsonl", "custom_csv", "fastai_csv")
 PATTERN_VERDICT = {"nolearn_randlabels": "not_learning", "nolearn_frozen": "not_learning",
                    "nolearn_brokenfeat": "not_learning", "collapse": "cramming", "blowup_epoch0": "diverged",
@@ -456,12 +457,13 @@ def make_patterns(out: Path) -> list[dict]:
             extra = None
             if pattern == "hf_nonfinite":
                 name, fmt = f"{pattern}_s{seed}_trainer_state.json", "hf_trainer_state"
-                extra = write_trainer_state(out / name, cfg, h, with_eval=seed % 3 != 2)
-                if seed % 3 == 2:
+                train_only = seed % 3 == 2 and not cfg.fp32_eval
+                extra = write_trainer_state(out / name, cfg, h, with_eval=not train_only)
+                if train_only:
                     fmt = "hf_trainer_state_train_only"
                 # judged on the cadence of the logs: logged (filtered) loss, validation where logged
                 tl = extra["logged_losses"]
-                vl, va = (h["val_loss"], h["val_acc"]) if seed % 3 != 2 else (tl, None)  # train-only: the loss is all it shows
+                vl, va = (h["val_loss"], h["val_acc"]) if not train_only else (tl, None)  # train-only: the loss is all it shows
             else:
                 fmt = PATTERN_FORMATS[seed % len(PATTERN_FORMATS)]
                 if pattern == "collapse" and fmt == "fastai_csv":
