@@ -31,16 +31,24 @@ class Config:
     clip: float | None = None
     lr_growth: float = 1.0         # lr multiplied by this after every epoch (a runaway schedule)
     eval_every: int = 0            # > 0: per-step log, validation every this many steps
+    raw_inputs: bool = False       # skip the input standardisation (digits: pixels 0-16, not 0-1)
+    input_scale: float = 1.0       # multiplies every input feature (after any standardisation)
+    features: str = "real"         # real | random (noise unrelated to the labels) | constant: a broken extractor
+    freeze: str = ""               # "" | "all_but_last": only the output layer trains (a frozen random extractor)
+    dtype: str = "float64"         # float64 | float16 (forward and backward in half precision, fp64 master weights)
+    skip_nonfinite: bool = False   # skip the update when a gradient is non-finite (as a dynamic loss scaler does)
+    fp32_eval: bool = False        # with float16: evaluate in full precision (only training runs in half)
+    label_smoothing: float = 0.0   # cross-entropy against (1 - e) one-hot + e / K, for training and validation
     seed: int = 0
 
 
-def load(dataset: str, seed: int):
+def load(dataset: str, seed: int, raw: bool = False):
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
 
     if dataset == "digits":
         X, y = datasets.load_digits(return_X_y=True)
-        X = X / 16.0
+        X = X if raw else X / 16.0
     elif dataset == "wine":
         X, y = datasets.load_wine(return_X_y=True)
     elif dataset == "breast_cancer":
@@ -54,7 +62,7 @@ def load(dataset: str, seed: int):
         raise ValueError(dataset)
     Xtr, Xva, ytr, yva = train_test_split(X, y, test_size=0.3, random_state=seed)
     mu, sd = Xtr.mean(0), Xtr.std(0) + 1e-8
-    if dataset != "digits":
+    if dataset != "digits" and not raw:
         Xtr, Xva = (Xtr - mu) / sd, (Xva - mu) / sd
     return Xtr, Xva, ytr, yva
 
@@ -62,11 +70,22 @@ def load(dataset: str, seed: int):
 def train(cfg: Config) -> dict[str, list]:
     """Train and return Keras-style history: loss, val_loss (+ accuracy, val_accuracy).
 
-    With ``eval_every`` the history is per step instead: ``step``/``train_loss`` for
-    every batch and ``val_step``/``val_loss``/``val_acc`` every ``eval_every`` steps.
+    With ``eval_every`` the history is per step instead: ``step``/``train_loss``/
+    ``grad_norm``/``lr``/``epoch`` for every batch (the loss and gradient norm as computed,
+    NaN/inf included) and ``val_step``/``val_loss``/``val_acc`` every ``eval_every`` steps.
     """
     rng = np.random.default_rng(cfg.seed)
-    Xtr, Xva, ytr, yva = load(cfg.dataset, cfg.seed)
+    Xtr, Xva, ytr, yva = load(cfg.dataset, cfg.seed, cfg.raw_inputs)
+    if cfg.features != "real":
+        frng = np.random.default_rng(cfg.seed + 7919)  # its own stream: the other draws stay as they were
+        if cfg.features == "random":
+            Xtr, Xva = frng.normal(size=Xtr.shape), frng.normal(size=Xva.shape)
+        elif cfg.features == "constant":
+            Xtr, Xva = np.ones_like(Xtr), np.ones_like(Xva)
+        else:
+            raise ValueError(cfg.features)
+    if cfg.input_scale != 1.0:
+        Xtr, Xva = Xtr * cfg.input_scale, Xva * cfg.input_scale
     regression = cfg.dataset == "regression"
     if cfg.train_size:
         idx = rng.choice(len(Xtr), size=min(cfg.train_size, len(Xtr)), replace=False)
@@ -83,6 +102,14 @@ def train(cfg: Config) -> dict[str, list]:
         W.append(rng.normal(0, gain * cfg.init_scale, (a, c)))
         b.append(np.zeros(c))
     params = W + b
+    trainable = [True] * len(params)
+    if cfg.freeze == "all_but_last":
+        trainable = [i == len(W) - 1 or i == 2 * len(W) - 1 for i in range(len(params))]
+    elif cfg.freeze:
+        raise ValueError(cfg.freeze)
+    half = cfg.dtype == "float16"
+    if half:
+        Xtr, Xva = Xtr.astype(np.float16), Xva.astype(np.float16)
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
     t = 0
@@ -93,11 +120,13 @@ def train(cfg: Config) -> dict[str, list]:
     def dact(z, a):
         return (z > 0).astype(float) if cfg.activation == "relu" else 1 - a * a
 
-    def forward(X, train=False):
+    def forward(X, train=False, low=None):
+        low = half if low is None else low
         hs, zs, masks = [X], [], []
         h = X
+        Ws, bs = (W, b) if not low else ([w.astype(np.float16) for w in W], [c.astype(np.float16) for c in b])
         for i in range(len(W) - 1):
-            z = h @ W[i] + b[i]
+            z = h @ Ws[i] + bs[i]
             h = act(z)
             mask = None
             if train and cfg.dropout:
@@ -106,7 +135,7 @@ def train(cfg: Config) -> dict[str, list]:
             zs.append(z)
             masks.append(mask)
             hs.append(h)
-        out = h @ W[-1] + b[-1]
+        out = h @ Ws[-1] + bs[-1]
         return out, hs, zs, masks
 
     def loss_and_grad(out, y):
@@ -117,21 +146,33 @@ def train(cfg: Config) -> dict[str, list]:
             z = out - out.max(1, keepdims=True)
             lse = np.log(np.exp(z).sum(1, keepdims=True))
             logp = z - lse
-            loss = float(-logp[np.arange(len(y)), y].mean())
             p = np.exp(logp)
-            g = p.copy()
-            g[np.arange(len(y)), y] -= 1
+            if cfg.label_smoothing:
+                e = cfg.label_smoothing
+                tgt = np.full(out.shape, e / out.shape[1])
+                tgt[np.arange(len(y)), y] += 1 - e
+                loss = float(-(tgt * logp).sum(1).mean())
+                g = p - tgt
+            else:
+                loss = float(-logp[np.arange(len(y)), y].mean())
+                g = p.copy()
+                g[np.arange(len(y)), y] -= 1
             acc = float((out.argmax(1) == y).mean())
             return loss, g / len(y), acc
 
     hist: dict[str, list[float]] = {"loss": [], "val_loss": []}
     if not regression:
         hist["accuracy"], hist["val_accuracy"] = [], []
-    steps: dict[str, list] = {"step": [], "train_loss": [], "val_step": [], "val_loss": [], "val_acc": []}
+    steps: dict[str, list] = {"step": [], "train_loss": [], "grad_norm": [], "lr": [], "epoch": [],
+                              "val_step": [], "val_loss": [], "val_acc": []}
+    per_epoch = -(-len(Xtr) // cfg.batch)
 
     def evaluate():
         with np.errstate(all="ignore"):
-            out, *_ = forward(Xva)
+            if half and cfg.fp32_eval:
+                out, *_ = forward(Xva.astype(float), low=False)
+            else:
+                out, *_ = forward(Xva)
             return loss_and_grad(out, yva)
     lr = cfg.lr
     for epoch in range(cfg.epochs):
@@ -147,29 +188,38 @@ def train(cfg: Config) -> dict[str, list]:
                 tot_acc += (acc or 0.0) * len(bi)
                 seen += len(bi)
                 gW, gb = [None] * len(W), [None] * len(b)
+                if half:
+                    g = g.astype(np.float16)
                 for i in range(len(W) - 1, -1, -1):
-                    gW[i] = hs[i].T @ g + cfg.weight_decay * W[i]
+                    prod = hs[i].T @ g  # in half precision when half: it is this product that overflows
+                    gW[i] = (prod.astype(float) if half else prod) + cfg.weight_decay * W[i]
                     gb[i] = g.sum(0)
                     if i:
-                        g = g @ W[i].T
+                        g = g @ (W[i].T.astype(np.float16) if half else W[i].T)
                         if masks[i - 1] is not None:
                             g = g * masks[i - 1]
                         g = g * dact(zs[i - 1], act(zs[i - 1]))
-                grads = gW + gb
-                if cfg.clip:
-                    norm = np.sqrt(sum(float((q * q).sum()) for q in grads))
-                    if norm > cfg.clip:
-                        grads = [q * (cfg.clip / norm) for q in grads]
+                grads = [q.astype(float) for q in gW + gb] if half else gW + gb
+                grads = [q if tr else np.zeros_like(q) for q, tr in zip(grads, trainable)]
+                norm = np.sqrt(sum(float((q * q).sum()) for q, tr in zip(grads, trainable) if tr))
+                if cfg.clip and norm > cfg.clip:
+                    grads = [q * (cfg.clip / norm) for q in grads]
                 t += 1
                 if cfg.eval_every:
                     steps["step"].append(t)
                     steps["train_loss"].append(loss)
+                    steps["grad_norm"].append(norm)
+                    steps["lr"].append(lr)
+                    steps["epoch"].append(t / per_epoch)
                     if t % cfg.eval_every == 0:
                         vl, _, va = evaluate()
                         steps["val_step"].append(t)
                         steps["val_loss"].append(vl)
                         steps["val_acc"].append(va)
+                skip = cfg.skip_nonfinite and not np.isfinite(norm)
                 for j, (p, q) in enumerate(zip(params, grads)):
+                    if not trainable[j] or skip:
+                        continue
                     if cfg.optimizer == "adam":
                         m[j] = 0.9 * m[j] + 0.1 * q
                         v[j] = 0.999 * v[j] + 0.001 * q * q
