@@ -36,7 +36,6 @@ def test_corpus_is_large_and_covers_every_verdict(result):
         assert sum(truth[verdict].values()) >= 15, verdict
 
 
-@pytest.mark.xfail(strict=False, reason="rules for the new patterns land with issue 10")
 def test_accuracy_targets(result):
     cd = result["curvediag"]
     assert cd["accuracy"] >= 0.95, result["misses"]
