@@ -330,3 +330,32 @@ def test_an_accuracy_identical_at_every_evaluation_learned_nothing():
     rep = diag({"loss": loss + 0.003, "val_loss": loss, "accuracy": 0.6 + 0.01 * (t > 30),
                 "val_accuracy": np.full(n, 0.608)})
     assert rep.verdict == "not_learning" and any(f.code == "L102" for f in rep.findings)
+
+
+def test_a_settled_val_loss_with_the_best_accuracy_at_the_end_is_not_overfitting():
+    n = 10
+    t = np.arange(n)
+    val = 0.22 + 0.1 * np.exp(-t / 1.5)
+    val[-3:] += [0.01, 0.03, 0.012]  # a small drift after settling, under the rise limit
+    train = 0.5 * np.exp(-t / 3) + 0.1
+    acc = 0.88 + 0.045 * (1 - np.exp(-t / 2))
+    acc[-1] = acc.max() + 0.004  # the best accuracy is the final one
+    rep = diag({"loss": train, "val_loss": val, "val_accuracy": acc})
+    assert rep.verdict not in ("overfitting", "cramming"), rep.headline
+    # the same accuracy beside a val_loss that really rises (+35%) is still overfitting
+    val2 = val.copy()
+    val2[4:] = 0.235 * (1 + 0.06 * np.arange(n - 4))
+    rep = diag({"loss": train, "val_loss": val2, "val_accuracy": acc})
+    assert rep.verdict == "overfitting"
+
+
+def test_nothing_generalised_needs_a_metric_at_chance_not_a_pretrained_one():
+    n = 100
+    t = np.arange(n)
+    val = 3.7 * (1 + 0.02 * np.sin(t / 7))  # a pretrained detector: val_loss flat from the start
+    train = 3.46 - 0.9 * (1 - np.exp(-t / 30))
+    mAP = 0.5 + 0.03 * np.sin(t / 9)  # high from the first epoch
+    h = {"loss": train, "val_loss": val, "metrics/mAP50-95(B)": mAP}
+    assert not any(f.code == "L102" for f in diag(h).findings)
+    # and without any metric the rule stays silent (overfitting's plateau speaks instead)
+    assert not any(f.code == "L102" for f in diag({"loss": train, "val_loss": val}).findings)

@@ -10,6 +10,8 @@ from .base import Rule, Skip, fmt, pct
 
 #: A validation loss that improved less than this while the accuracy never changed learned nothing.
 STUCK_LIMIT = 0.25
+#: A quality metric (mAP, F1 ...) whose chance level is 0 has learned something above this.
+QUALITY_NOTHING = 0.05
 
 
 class NothingGeneralised(Rule):
@@ -27,7 +29,11 @@ class NothingGeneralised(Rule):
     accuracy, is memorising instead (``val-loss-up-val-acc-down``). A validation
     accuracy identical at every one of at least 10 evaluations (and under 0.99: one
     class predicted for every example) while the validation loss improved less than
-    25% is this pattern too: the loss only learns the class frequencies.
+    25% is this pattern too: the loss only learns the class frequencies. It needs a
+    validation accuracy or quality metric (without one, a flat validation loss beside
+    a falling training loss is ``val-loss-rising``'s plateau); a quality metric whose
+    chance level is 0 (mAP, F1) must also stay under 0.05 — one that starts high
+    belongs to a pretrained model, not to a model at chance.
 
     **Why it matters.** Whatever the model learns does not transfer: more epochs
     will not help, and the training loss alone would hide it.
@@ -73,20 +79,24 @@ class NothingGeneralised(Rule):
             )
         if not (v_best <= lim and -lim <= v_end <= opts["rise_limit"] and t_fall > lim):
             return None
+        if a is None or a.n < 3:
+            return None  # without a metric, a flat val_loss beside a falling train loss is overfitting's plateau
+        series = ctx.curves.get(VAL_ACC)
+        if series is not None and series.quality and float(np.max(a.y)) > QUALITY_NOTHING:
+            return None  # a quality metric (mAP, F1 ...) well above 0 from the start: a pretrained model, not chance
         evidence = {"val_loss_start": v0, "val_loss_end": v.end, "val_loss_best_gain": v_best,
                     "train_loss_fall": t_fall, "limit": lim}
         msg = (f"val_loss never improved more than {pct(v_best)} on its first level ({fmt(v0)}) and ends "
                f"{v_end * 100:+.1f}% from it, while train_loss fell {pct(t_fall)}")
-        if a is not None and a.n >= 3:
-            first = float(a.y[0])
-            late = float(np.mean(a.y[a.n // 2 :]))
-            if late - first > opts["acc_gain"]:
-                return None  # it gained accuracy that lasted: something generalised
-            tr = ctx.track(TRAIN_ACC)
-            if tr is not None and tr.n >= 3 and tr.end - a.end >= opts["memorise_gap"]:
-                return None  # training accuracy soared above it: memorising (cramming), not this
-            evidence.update(val_acc_first=first, val_acc_late_mean=late, val_acc_end=a.end,
-                            acc_limit=opts["acc_gain"])
-            msg += f"; {a.name} gained nothing that lasted ({first:.3f} first, {late:.3f} over the second half)"
+        first = float(a.y[0])
+        late = float(np.mean(a.y[a.n // 2 :]))
+        if late - first > opts["acc_gain"]:
+            return None  # it gained accuracy that lasted: something generalised
+        tr = ctx.track(TRAIN_ACC)
+        if tr is not None and tr.n >= 3 and tr.end - a.end >= opts["memorise_gap"]:
+            return None  # training accuracy soared above it: memorising (cramming), not this
+        evidence.update(val_acc_first=first, val_acc_late_mean=late, val_acc_end=a.end,
+                        acc_limit=opts["acc_gain"])
+        msg += f"; {a.name} gained nothing that lasted ({first:.3f} first, {late:.3f} over the second half)"
         msg += f"; limits {pct(lim)} and {opts['acc_gain']:.2f} accuracy"
         return self.finding(msg, evidence, span=(float(v.x[0]), float(v.x[-1])))

@@ -115,7 +115,10 @@ class Overfitting(Rule):
     more than ``train_drop`` over that stretch — the gap widening without the
     validation loss turning up. A validation accuracy still clearly rising over
     that stretch, while the loss stayed flat, means the loss merely settled
-    (healthy), so it vetoes this form.
+    (healthy), so it vetoes this form; so does, while the loss ends less than
+    ``rise_limit`` above where it stopped improving, a validation accuracy whose best
+    value is at the very end of the run (within its last tenth), above where it
+    was then: the final weights are the best ones by the metric that is shipped.
 
     **Why it matters.** Every epoch after the minimum fits noise in the training
     set; the final weights generalise worse than the best epoch's.
@@ -185,6 +188,13 @@ class Overfitting(Rule):
         if drop < opts["train_drop"] or v_change < -opts["plateau_tol"]:
             return None
         acc = ctx.track(VAL_ACC)
+        if acc is not None and acc.n >= 3 and v_change < opts["rise_limit"]:
+            # the quality metric is at its best at the very end: the final weights are the best ones
+            # by the metric users ship, so the loss merely settled (its small drift is no reason to
+            # go back to an earlier checkpoint)
+            near = max(2, math.ceil(acc.n / 10))
+            if int(np.argmax(acc.y)) >= acc.n - near and acc.end > acc.at(pos):
+                return None
         if acc is not None and v_change < opts["plateau_tol"]:
             late = acc.after(pos)
             if late.n >= 3:
