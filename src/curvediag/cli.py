@@ -201,10 +201,6 @@ def analyze(
     if paths.count("-") > 1:
         _err("'-' (stdin) can be given only once")
         raise typer.Exit(2)
-    for target in (output, plot):
-        if target and any(p != "-" and os.path.exists(p) and os.path.exists(target) and os.path.samefile(p, target) for p in paths):
-            _err(f"{target}: is one of the inputs; curvediag never writes to its inputs")
-            raise typer.Exit(2)
     try:
         settings = resolve(
             config,
@@ -219,6 +215,7 @@ def analyze(
     except UsageError as e:
         _err(str(e))
         raise typer.Exit(2)
+    _refuse_inputs(output, plot, paths, settings.config_file)
     kwargs = dict(
         input_format=input_format.value if input_format else None,
         loss=loss,
@@ -269,13 +266,16 @@ def analyze(
         except OSError as e:
             _err(f"{plot}: cannot write ({e.strerror or e})")
             raise typer.Exit(2)
-    if output:
+    if output and reports:  # every input failed: nothing to report, the file is left as it was
         ofmt = output_format.value if output_format else _EXT_FORMAT.get(Path(output).suffix.lower(), settings.format)
         text = _render(ofmt, reports, single, settings.fail_on, enabled)
         if text is None:
             text = _text_to_string(reports, full, failures)
         try:
             write_atomic(output, text)
+        except UsageError as e:
+            _err(str(e))
+            raise typer.Exit(2)
         except OSError as e:
             _err(f"{output}: cannot write ({e.strerror or e})")
             raise typer.Exit(2)
@@ -343,24 +343,27 @@ def plot_cmd(
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename it over ``path``."""
-    import tempfile
+    """Write the report to ``path``: see :func:`curvediag.output.write_output`."""
+    from .output import write_output
 
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent or Path(".")))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # an ordinary file, not mkstemp's 0600
-        os.replace(tmp, target)
-    except BaseException:
+    write_output(path, text)
+
+
+def _refuse_inputs(output, plot, paths, config_file) -> None:
+    """Exit 2 if --output or --plot is, or is inside, an input (or they name one file)."""
+    from .errors import UsageError
+    from .output import refuse_inputs
+
+    targets = [t for t in (output, plot) if t]
+    if len(targets) == 2 and os.path.realpath(output) == os.path.realpath(plot):
+        _err(f"{plot}: --output and --plot name the same file")
+        raise typer.Exit(2)
+    for target in targets:
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+            refuse_inputs(target, paths, extra=(config_file,))
+        except UsageError as e:
+            _err(str(e))
+            raise typer.Exit(2)
 
 
 @app.command("config")

@@ -106,8 +106,6 @@ def _figure(curves: Curves, report: Report):
 def write_plot(path: str, curves: Curves, report: Report) -> None:
     """PNG or SVG by extension; HTML is a self-contained page with the chart as inline SVG."""
     import io
-    import os
-    import tempfile
 
     suffix = Path(path).suffix.lower()
     if suffix not in (".png", ".svg", ".html", ".htm"):
@@ -130,14 +128,9 @@ def write_plot(path: str, curves: Curves, report: Report) -> None:
             f"<p><code>{html.escape(report.source.path)}</code> — {html.escape(report.source.format)}</p>"
             f"{svg}<ul>{items}</ul></body></html>\n"
         )
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent))
-    with os.fdopen(fd, "wb") as f:
-        f.write(data if isinstance(data, bytes) else data.encode("utf-8"))
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
-    os.replace(tmp, target)
+    from .output import write_output
+
+    write_output(path, data)
 
 
 __all__ = ["terminal_chart", "write_plot", "HINT"]
