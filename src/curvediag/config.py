@@ -36,6 +36,7 @@ ENV = {
     "CURVEDIAG_IGNORE": "ignore",
     "CURVEDIAG_NUM_CLASSES": "num-classes",
     "CURVEDIAG_CONFIG": None,  # a path, handled before the rest
+    "CURVEDIAG_DEBUG": None,  # show tracebacks of internal errors (the CLI reads it)
 }
 
 
