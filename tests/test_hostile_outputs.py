@@ -267,3 +267,81 @@ def test_stdout_by_name_is_written_directly(tmp_path, how):
     assert b'"verdict": "healthy"' in (tmp_path / "redirected.txt").read_bytes()
     if not how.startswith("/"):
         assert target.is_symlink()
+
+
+@pytest.mark.parametrize("ext", ["png", "svg", "html"])
+@pytest.mark.parametrize("name", ["$\\frac{1}{$", "val$_x$", "$$", "_hidden", "a\x1b[2Jb"])
+def test_plot_draws_names_matplotlib_would_parse_as_mathtext(tmp_path, ext, name):
+    pytest.importorskip("matplotlib")
+    import json
+    import math
+
+    log = tmp_path / f"log{name.replace('/', '_')}.json"
+    log.write_text(json.dumps({name: [2 * math.exp(-i / 5) + 0.05 for i in range(30)],
+                               "val_loss": [2 * math.exp(-i / 5) + 0.3 + 0.03 * max(0, i - 10) for i in range(30)]}))
+    out = tmp_path / f"curves.{ext}"
+    r = run("analyze", log, "--loss", name, "--plot", out, "--fail-on", "never")
+    assert r.exit_code == 0, (r.stderr, r.exception)
+    assert out.stat().st_size > 1000
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(d))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_sigterm_with_jobs_leaves_no_worker_running(tmp_path):
+    import math
+    import signal
+    import time
+
+    rows = "".join(f"{i},{2 * math.exp(-i / 3e4) + 0.05:.6f},{2 * math.exp(-i / 3e4) + 0.3:.6f}\n" for i in range(150_000))
+    first = tmp_path / "r00.csv"
+    first.write_text("epoch,loss,val_loss\n" + rows)
+    logs = [first] + [tmp_path / f"r{i:02d}.csv" for i in range(1, 24)]
+    for p in logs[1:]:
+        shutil.copy(first, p)
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.Popen([sys.executable, "-m", "curvediag", "analyze", "-j", "2", *map(str, logs)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(workers) < 2 and p.poll() is None:
+            workers = _children(p.pid)
+            time.sleep(0.05)
+        assert len(workers) >= 2, "the workers never started"
+        time.sleep(0.3)
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=30)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(_running(w) for w in workers):
+            time.sleep(0.05)
+        left = [w for w in workers if _running(w)]
+        assert not left, f"workers still running after SIGTERM: {left}"
+        assert rc in (-signal.SIGTERM, 128 + signal.SIGTERM, 2)
+    finally:
+        for w in workers:
+            try:
+                os.kill(w, signal.SIGKILL)
+            except OSError:
+                pass
+        if p.poll() is None:
+            p.kill()
+            p.wait()

@@ -332,10 +332,7 @@ def analyze(
             plotted = results[0][0][1]
             results = [(results[0][0][0], None)]
     elif workers > 1 and len(paths) > 1 and "-" not in paths:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as ex:
-            results = list(ex.map(_diagnose_one, [(p, kwargs) for p in paths], chunksize=max(1, len(paths) // (4 * workers))))
+        results = _diagnose_parallel(paths, kwargs, workers)
     else:
         results = [_diagnose_one((p, kwargs)) for p in paths]
     for path, (report, problem) in zip(paths, results):
@@ -423,6 +420,46 @@ def _diagnose_one(arg, keep_curves: bool = False):
         problem = _internal(e)
         return None, (f"{'<stdin>' if path == '-' else path}: {problem}", problem)
     return ((report, curves) if keep_curves else report), None
+
+
+def _worker_init() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a worker just dies; the parent cleans up
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def _diagnose_parallel(paths, kwargs, workers: int):
+    """_diagnose_one over ``paths`` on worker processes.  SIGTERM or SIGINT to curvediag ends
+    the workers too (none is left running), then curvediag dies of the same signal."""
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    parent = os.getpid()
+    ex = ProcessPoolExecutor(max_workers=min(workers, len(paths)), initializer=_worker_init)
+
+    def stop(signum, frame):
+        if os.getpid() != parent:  # pragma: no cover - a worker forked before its initializer ran
+            os._exit(128 + signum)
+        procs = list((getattr(ex, "_processes", None) or {}).values())
+        for proc in procs:
+            try:
+                proc.terminate()
+            except Exception:  # pragma: no cover - already gone
+                pass
+        for proc in procs:
+            proc.join(2)
+        _discard_stdout()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(parent, signum)
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with ex:
+            return list(ex.map(_diagnose_one, [(p, kwargs) for p in paths], chunksize=max(1, len(paths) // (4 * workers))))
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _internal(e: BaseException) -> str:
