@@ -243,3 +243,6 @@ def test_an_internal_error_is_one_line_and_exit_2(module, func, exc, args):
     assert b"Traceback" in debug.stderr and debug.returncode != 0
     flag = subprocess.run([sys.executable, "-c", code, "--debug", *args], capture_output=True, timeout=120, env=env)
     assert b"Traceback" in flag.stderr and flag.returncode != 0
+    if args[0] == "analyze":
+        flag = subprocess.run([sys.executable, "-c", code, *args, "--debug"], capture_output=True, timeout=120, env=env)
+        assert b"Traceback" in flag.stderr and flag.returncode != 0

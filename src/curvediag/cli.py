@@ -280,8 +280,11 @@ def analyze(
         None, "--plot", metavar="FILE", help="Draw the curves to FILE.png, .svg or .html (needs the 'plot' extra)."
     ),
     no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an internal error (also CURVEDIAG_DEBUG=1)."),
 ) -> None:
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
+    global _DEBUG
+    _DEBUG = _DEBUG or debug
     from .config import resolve, rule_enabled
     from .errors import UsageError
     from .report import severity_rank
