@@ -456,7 +456,12 @@ def _diagnose_parallel(paths, kwargs, workers: int):
         signal.signal(signum, signal.SIG_DFL)
         os.kill(parent, signum)
 
-    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    old = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            old[sig] = signal.signal(sig, stop)
+        except ValueError:  # not the main thread: signals are not ours to handle
+            pass
     try:
         with ex:
             return list(ex.map(_diagnose_one, [(p, kwargs) for p in paths], chunksize=max(1, len(paths) // (4 * workers))))
