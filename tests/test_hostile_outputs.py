@@ -314,9 +314,9 @@ def test_sigterm_with_jobs_leaves_no_worker_running(tmp_path):
     rows = "".join(f"{i},{2 * math.exp(-i / 3e4) + 0.05:.6f},{2 * math.exp(-i / 3e4) + 0.3:.6f}\n" for i in range(150_000))
     first = tmp_path / "r00.csv"
     first.write_text("epoch,loss,val_loss\n" + rows)
-    logs = [first] + [tmp_path / f"r{i:02d}.csv" for i in range(1, 24)]
+    logs = [first] + [tmp_path / f"r{i:03d}.csv" for i in range(1, 300)]  # ~10 s of work: still running when signalled
     for p in logs[1:]:
-        shutil.copy(first, p)
+        os.link(first, p)
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
     p = subprocess.Popen([sys.executable, "-m", "curvediag", "analyze", "-j", "2", *map(str, logs)], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
