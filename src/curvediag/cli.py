@@ -68,27 +68,116 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+_DEBUG = False  # --debug or CURVEDIAG_DEBUG=1: let an internal error show its traceback
+
+
 @app.callback()
 def _main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an internal error (also CURVEDIAG_DEBUG=1)."),
 ) -> None:
     """curvediag: diagnose training curves."""
+    global _DEBUG
+    _DEBUG = _DEBUG or debug
 
 
 def _err(msg: str) -> None:
-    sys.stderr.write(f"curvediag: {msg}\n")
+    """One line on stderr; control characters in names are shown escaped, never sent raw."""
+    from .render import printable
+
+    try:
+        sys.stderr.write(f"curvediag: {printable(msg)}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):  # stderr closed or full: the exit status still says it
+        pass
 
 
-def _console(no_color: bool, stderr: bool = False):
+def _console(no_color: bool):
     from rich.console import Console
 
     class _Console(Console):
         def on_broken_pipe(self) -> None:  # rich would exit 1, our "findings" status
             _stdout_closed()
 
+    out = _Stdout()
     if no_color or os.environ.get("NO_COLOR"):
-        return _Console(color_system=None, no_color=True, highlight=False, emoji=False, stderr=stderr)
-    return _Console(highlight=False, emoji=False, stderr=stderr)
+        return _Console(file=out, color_system=None, no_color=True, highlight=False, emoji=False)
+    return _Console(file=out, highlight=False, emoji=False)
+
+
+class _StdoutClosed(Exception):
+    pass
+
+
+class _Stdout:
+    """stdout for a report: every byte reaches fd 1 or the write fails loudly.  (A text
+    stream over an unbuffered fd -- PYTHONUNBUFFERED=1 -- silently drops the rest of a
+    short write to a pipe whose reader left, so a truncated report would exit 0/1.)
+    Characters the stream's encoding cannot hold are written as backslash escapes."""
+
+    def __init__(self) -> None:
+        out = sys.stdout
+        if out is None:  # fd 1 was closed when the process started
+            raise _StdoutClosed()
+        self._out = out
+        self.encoding = getattr(out, "encoding", None) or "utf-8"
+        try:
+            self._fd = out.fileno() if hasattr(out, "buffer") else None
+        except (OSError, ValueError, AttributeError):
+            self._fd = None  # not a real file (tests capture stdout)
+        if self._fd is not None:
+            out.flush()
+
+    def isatty(self) -> bool:
+        try:
+            return self._out.isatty()
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def fileno(self) -> int:
+        if self._fd is None:
+            raise OSError("no file descriptor")
+        return self._fd
+
+    def write(self, text: str) -> int:
+        if self._fd is None:
+            self._out.write(text)
+        else:
+            from .output import _write_all
+
+            _write_all(self._fd, text.encode(self.encoding, "backslashreplace"))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._fd is None:
+            self._out.flush()
+
+
+def _write_stdout(text: str) -> None:
+    """Write ``text`` to stdout: 141 if the reader went away, one line and exit 2 if it cannot be written."""
+    with _stdout_errors():
+        out = _Stdout()
+        out.write(text)
+        out.flush()
+
+
+class _stdout_errors:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if kind is None:
+            return False
+        if issubclass(kind, BrokenPipeError):
+            _stdout_closed()
+        if issubclass(kind, _StdoutClosed):
+            _err("stdout is closed; the report was not written")
+            raise typer.Exit(2)
+        if issubclass(kind, OSError):
+            _err(f"cannot write to stdout ({e.strerror or e})")
+            _discard_stdout()
+            raise typer.Exit(2)
+        return False
 
 
 _EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text"}
@@ -191,8 +280,11 @@ def analyze(
         None, "--plot", metavar="FILE", help="Draw the curves to FILE.png, .svg or .html (needs the 'plot' extra)."
     ),
     no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an internal error (also CURVEDIAG_DEBUG=1)."),
 ) -> None:
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
+    global _DEBUG
+    _DEBUG = _DEBUG or debug
     from .config import resolve, rule_enabled
     from .errors import UsageError
     from .report import severity_rank
@@ -201,10 +293,8 @@ def analyze(
     if paths.count("-") > 1:
         _err("'-' (stdin) can be given only once")
         raise typer.Exit(2)
-    for target in (output, plot):
-        if target and any(p != "-" and os.path.exists(p) and os.path.exists(target) and os.path.samefile(p, target) for p in paths):
-            _err(f"{target}: is one of the inputs; curvediag never writes to its inputs")
-            raise typer.Exit(2)
+    if _stdin_closed(paths):
+        raise typer.Exit(2)
     try:
         settings = resolve(
             config,
@@ -219,6 +309,7 @@ def analyze(
     except UsageError as e:
         _err(str(e))
         raise typer.Exit(2)
+    _refuse_inputs(output, plot, paths, settings.config_file)
     kwargs = dict(
         input_format=input_format.value if input_format else None,
         loss=loss,
@@ -244,10 +335,7 @@ def analyze(
             plotted = results[0][0][1]
             results = [(results[0][0][0], None)]
     elif workers > 1 and len(paths) > 1 and "-" not in paths:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as ex:
-            results = list(ex.map(_diagnose_one, [(p, kwargs) for p in paths], chunksize=max(1, len(paths) // (4 * workers))))
+        results = _diagnose_parallel(paths, kwargs, workers)
     else:
         results = [_diagnose_one((p, kwargs)) for p in paths]
     for path, (report, problem) in zip(paths, results):
@@ -269,29 +357,29 @@ def analyze(
         except OSError as e:
             _err(f"{plot}: cannot write ({e.strerror or e})")
             raise typer.Exit(2)
-    if output:
+    if output and reports:  # every input failed: nothing to report, the file is left as it was
         ofmt = output_format.value if output_format else _EXT_FORMAT.get(Path(output).suffix.lower(), settings.format)
         text = _render(ofmt, reports, single, settings.fail_on, enabled)
         if text is None:
             text = _text_to_string(reports, full, failures)
         try:
             write_atomic(output, text)
+        except UsageError as e:
+            _err(str(e))
+            raise typer.Exit(2)
         except OSError as e:
             _err(f"{output}: cannot write ({e.strerror or e})")
             raise typer.Exit(2)
     if reports or failures:
         show = settings.format if (not output or "format" in settings.origin) else None
         if show is not None:
-            try:
-                text = _render(show, reports, single, settings.fail_on, enabled)
-                if text is not None:
-                    if reports or show != "json":
-                        sys.stdout.write(text)
-                else:
+            text = _render(show, reports, single, settings.fail_on, enabled)
+            if text is not None:
+                if reports or show != "json":
+                    _write_stdout(text)
+            else:
+                with _stdout_errors():
                     _print_text(_console(no_color), reports, full, failures)
-                sys.stdout.flush()
-            except BrokenPipeError:
-                _stdout_closed()
     if failures:
         raise typer.Exit(2)
     if exit_zero or settings.fail_on == "never":
@@ -304,9 +392,18 @@ def analyze(
 def _stdout_closed() -> None:
     """The reader went away (`| head`): stop quietly with the shell's SIGPIPE status, 141,
     which cannot be mistaken for 'findings' (1)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    _discard_stdout()
     raise typer.Exit(141)
+
+
+def _discard_stdout() -> None:
+    """Point fd 1 at /dev/null, so that the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
 
 
 def _diagnose_one(arg, keep_curves: bool = False):
@@ -320,7 +417,73 @@ def _diagnose_one(arg, keep_curves: bool = False):
         report, curves = diagnose_with_curves(path, **kwargs)
     except CurvediagError as e:
         return None, (str(e), getattr(e, "problem", str(e)))
+    except Exception as e:  # a bug, not the input's fault: still one line and exit 2, never a "finding"
+        if _debugging():
+            raise
+        problem = _internal(e)
+        return None, (f"{'<stdin>' if path == '-' else path}: {problem}", problem)
     return ((report, curves) if keep_curves else report), None
+
+
+def _worker_init() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a worker just dies; the parent cleans up
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def _diagnose_parallel(paths, kwargs, workers: int):
+    """_diagnose_one over ``paths`` on worker processes.  SIGTERM or SIGINT to curvediag ends
+    the workers too (none is left running), then curvediag dies of the same signal."""
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    parent = os.getpid()
+    ex = ProcessPoolExecutor(max_workers=min(workers, len(paths)), initializer=_worker_init)
+
+    def stop(signum, frame):
+        if os.getpid() != parent:  # pragma: no cover - a worker forked before its initializer ran
+            os._exit(128 + signum)
+        procs = list((getattr(ex, "_processes", None) or {}).values())
+        for proc in procs:
+            try:
+                proc.terminate()
+            except Exception:  # pragma: no cover - already gone
+                pass
+        for proc in procs:
+            proc.join(2)
+        _discard_stdout()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(parent, signum)
+
+    old = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            old[sig] = signal.signal(sig, stop)
+        except ValueError:  # not the main thread: signals are not ours to handle
+            pass
+    try:
+        with ex:
+            return list(ex.map(_diagnose_one, [(p, kwargs) for p in paths], chunksize=max(1, len(paths) // (4 * workers))))
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _internal(e: BaseException) -> str:
+    msg = str(e)
+    return f"internal error: {type(e).__name__}" + (f": {msg}" if msg else "") + " (--debug shows the traceback)"
+
+
+def _debugging() -> bool:
+    return _DEBUG or os.environ.get("CURVEDIAG_DEBUG", "") not in ("", "0")
+
+
+def _stdin_closed(paths) -> bool:
+    if "-" in paths and sys.stdin is None:  # fd 0 was closed when the process started (`<&-`)
+        _err("<stdin>: stdin is closed; nothing to read")
+        return True
+    return False
 
 
 @app.command("plot")
@@ -334,33 +497,44 @@ def plot_cmd(
     from .errors import CurvediagError
     from .plot import terminal_chart
 
+    if _stdin_closed([path]):
+        raise typer.Exit(2)
     try:
         curves = load_curves(path)
+        chart = terminal_chart(curves, diagnose_curves(curves), width, height)
     except CurvediagError as e:
         _err(str(e))
         raise typer.Exit(2)
-    sys.stdout.write(terminal_chart(curves, diagnose_curves(curves), width, height))
+    except Exception as e:
+        if _debugging():
+            raise
+        _err(f"{'<stdin>' if path == '-' else path}: {_internal(e)}")
+        raise typer.Exit(2)
+    _write_stdout(chart)
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename it over ``path``."""
-    import tempfile
+    """Write the report to ``path``: see :func:`curvediag.output.write_output`."""
+    from .output import write_output
 
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent or Path(".")))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # an ordinary file, not mkstemp's 0600
-        os.replace(tmp, target)
-    except BaseException:
+    write_output(path, text)
+
+
+def _refuse_inputs(output, plot, paths, config_file) -> None:
+    """Exit 2 if --output or --plot is, or is inside, an input (or they name one file)."""
+    from .errors import UsageError
+    from .output import refuse_inputs
+
+    targets = [t for t in (output, plot) if t]
+    if len(targets) == 2 and os.path.realpath(output) == os.path.realpath(plot):
+        _err(f"{plot}: --output and --plot name the same file")
+        raise typer.Exit(2)
+    for target in targets:
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+            refuse_inputs(target, paths, extra=(config_file,))
+        except UsageError as e:
+            _err(str(e))
+            raise typer.Exit(2)
 
 
 @app.command("config")
@@ -381,9 +555,11 @@ def config_cmd(
         raise typer.Exit(2)
     d = s.to_dict()
     if format is Format.json:
-        sys.stdout.write(json.dumps(d, indent=2) + "\n")
+        _write_stdout(json.dumps(d, indent=2) + "\n")
         return
-    typer.echo(f"config file: {d['config_file'] or '(none found)'}")
+    from .render import printable
+
+    typer.echo(f"config file: {printable(d['config_file'] or '(none found)')}")
     for key in ("fail-on", "format", "select", "ignore", "num-classes"):
         val = d[key]
         shown = ", ".join(val) if isinstance(val, list) else val
@@ -400,7 +576,7 @@ def schema_cmd() -> None:
 
     from .schema import SCHEMA
 
-    sys.stdout.write(json.dumps(SCHEMA, indent=2) + "\n")
+    _write_stdout(json.dumps(SCHEMA, indent=2) + "\n")
 
 
 @app.command("inspect")
@@ -419,25 +595,33 @@ def inspect_cmd(
     from .api import inspect_log
     from .errors import CurvediagError
 
+    if _stdin_closed([path]):
+        raise typer.Exit(2)
     try:
         info = inspect_log(path, input_format=input_format.value if input_format else None, run=run)
     except CurvediagError as e:
         _err(str(e))
         raise typer.Exit(2)
+    except Exception as e:
+        if _debugging():
+            raise
+        _err(f"{'<stdin>' if path == '-' else path}: {_internal(e)}")
+        raise typer.Exit(2)
     if format is Format.json:
-        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        _write_stdout(json.dumps(info, indent=2) + "\n")
         return
-    typer.echo(f"{info['path']}: format {info['format']}, {info['rows']} rows, axis {info['axis']} ({info['axis_kind']})")
-    typer.echo("")
-    width = max(len(c["column"]) for c in info["columns"])
+    from .render import printable as p
+
+    out = [f"{p(info['path'])}: format {info['format']}, {info['rows']} rows, axis {p(info['axis'])} ({info['axis_kind']})", ""]
+    width = max([len(p(c["column"])) for c in info["columns"]] or [0])
     for c in info["columns"]:
         used = ", ".join(c["used_as"]) or "-"
         bad = f", {c['non_finite']} non-finite" if c["non_finite"] else ""
-        typer.echo(f"  {c['column']:<{width}}  {c['points']:>6} points{bad}  -> {used}")
-    typer.echo("")
-    typer.echo("analysed: " + ", ".join(f"{k} {n} points" for k, n in info["analysed_points"].items()))
-    for note in info["notes"]:
-        typer.echo(f"note: {note}")
+        out.append(f"  {p(c['column']):<{width}}  {c['points']:>6} points{bad}  -> {used}")
+    out.append("")
+    out.append("analysed: " + ", ".join(f"{k} {n} points" for k, n in info["analysed_points"].items()))
+    out += [f"note: {p(note)}" for note in info["notes"]]
+    _write_stdout("\n".join(out) + "\n")
 
 
 @app.command("rules")
@@ -468,9 +652,40 @@ def explain_rule(key: str = typer.Argument(..., metavar="CODE|NAME", help="A rul
             typer.echo(f"  - {rem}")
 
 
+def _guard_std_streams() -> None:
+    """A closed fd 0, 1 or 2 (`>&-`) gets /dev/null, so no file we open can take its number
+    (a report written into the log we opened); sys.stdout stays None and a report for it is
+    an error.  A stdout that cannot encode a character writes it as a backslash escape."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                nfd = os.open(os.devnull, os.O_RDWR)
+                if nfd != fd:
+                    os.dup2(nfd, fd)
+                    os.close(nfd)
+            except OSError:
+                pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
 def main() -> None:
+    _guard_std_streams()
     try:
         app(prog_name="curvediag")
     except KeyboardInterrupt:  # pragma: no cover
         _err("interrupted")
         sys.exit(130)
+    except BrokenPipeError:
+        _discard_stdout()
+        sys.exit(141)
+    except Exception as e:  # the last resort: an unforeseen error is one line and exit 2, never 1
+        if _debugging():
+            raise
+        _err(_internal(e))
+        sys.exit(2)

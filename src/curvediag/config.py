@@ -36,6 +36,7 @@ ENV = {
     "CURVEDIAG_IGNORE": "ignore",
     "CURVEDIAG_NUM_CLASSES": "num-classes",
     "CURVEDIAG_CONFIG": None,  # a path, handled before the rest
+    "CURVEDIAG_DEBUG": None,  # show tracebacks of internal errors (the CLI reads it)
 }
 
 
@@ -66,18 +67,69 @@ class Settings:
         }
 
 
-def _load_toml(path: Path) -> dict:
+#: a config file larger than this is refused unread (a TOML settings table is a few hundred bytes)
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _read_config(path: Path) -> bytes:
+    """The bytes of a config file: a regular file only (a FIFO, device or /dev/zero would hang
+    or never end), opened without blocking and read up to :data:`MAX_CONFIG_BYTES`."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such config file") from None
+    except PermissionError:
+        raise UsageError(f"{path}: cannot read the config file (permission denied)") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the config file ({e.strerror or e})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"{path}: is a directory, not a config file")
+        if not stat.S_ISREG(mode):
+            raise UsageError(f"{path}: not a regular file (device, FIFO or socket); config not read")
+        chunks, size = [], 0
+        while size <= MAX_CONFIG_BYTES:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_CONFIG_BYTES:
+            raise UsageError(f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB; not a config file")
+        return b"".join(chunks)
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the config file ({e.strerror or e})") from None
+    finally:
+        os.close(fd)
+
+
+def _parse_toml(path: Path, data: bytes) -> dict:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such config file") from None
-    except (OSError, ValueError) as e:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not valid TOML (not UTF-8 text)") from None
+    except RecursionError:
+        raise UsageError(f"{path}: not valid TOML (nested too deeply)") from None
+    except ValueError as e:
         raise UsageError(f"{path}: not valid TOML ({e})") from None
+
+
+def _load_toml(path: Path) -> dict:
+    return _parse_toml(path, _read_config(path))
+
+
+# Every TOML spelling of the table names 'curvediag' ([tool.curvediag], [tool."curvediag"],
+# [tool] + curvediag = {...}, tool.curvediag.x = ..., 'curvediag'), unless a quoted key spells
+# it with \u escapes: a pyproject.toml with neither is not parsed at all (start-up time).
+def _may_name_us(data: bytes) -> bool:
+    return b"curvediag" in data or b"\\u" in data or b"\\U" in data
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:
@@ -92,6 +144,8 @@ def find_pyproject(start: Path | None = None) -> Path | None:
 def _table(path: Path, data: dict, explicit: bool) -> dict | None:
     tool = data.get("tool", {}).get("curvediag") if isinstance(data.get("tool"), dict) else None
     if tool is not None:
+        if not isinstance(tool, dict):
+            raise UsageError(f"{path}: tool.curvediag must be a table ([tool.curvediag]), not {_kind(tool)}")
         return tool
     if path.name == "pyproject.toml":
         return None if not explicit else {}
@@ -106,6 +160,63 @@ def _as_list(value, key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+MAX_CLASSES = 1_000_000_000
+
+#: the range of each rule option, by name: shares of a run or of a level lie in [0, 1]; factors
+#: are >= 1; every other threshold is >= 0 (a negative tolerance is refused) and finite
+_SHARES = {"window", "share", "plateau_share", "share_limit", "turn_limit", "acc_drop", "acc_gain", "acc_margin",
+           "acc_gap", "margin", "tail_limit"}
+_FACTORS = {"spike_factor", "init_factor"}
+MAX_OPTION = 1e6
+
+
+def _kind(value) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _whole(value) -> int | None:
+    """An integer from TOML (int, or an integral float) or from the environment (a string)."""
+    import math
+
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip()) if any(c in value for c in ".eE") else int(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            return None
+        return int(value)
+    return value if isinstance(value, int) else None
+
+
+def _option(value, default, name: str, where: str):
+    """A rule option checked against its kind and range; the value the rule will see."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{where} must be a number, not {_kind(value)}")
+    if not math.isfinite(value):
+        raise UsageError(f"{where} must be a finite number, not {value}")
+    if isinstance(default, int) and not isinstance(default, bool):
+        k = _whole(value)
+        if k is None or not 1 <= k <= MAX_OPTION:
+            raise UsageError(f"{where} must be a whole number between 1 and {MAX_OPTION:.0f}, not {_shown(value)}")
+        return k
+    lo, hi = (1.0, MAX_OPTION) if name in _FACTORS else (0.0, 1.0) if name in _SHARES else (0.0, MAX_OPTION)
+    if not lo <= value <= hi:
+        raise UsageError(f"{where} must be between {lo:g} and {hi:g}, not {value:g}")
+    return float(value)
+
+
 def _apply(s: Settings, table: Mapping[str, Any], where: str) -> None:
     from .rules import RULES, get_rule
 
@@ -113,12 +224,12 @@ def _apply(s: Settings, table: Mapping[str, Any], where: str) -> None:
         if key not in KEYS:
             raise UsageError(f"{where}: unknown key {key!r} (known: {', '.join(KEYS)})")
         if key == "fail-on":
-            if value not in FAIL_ON:
-                raise UsageError(f"{where}: fail-on must be one of {', '.join(FAIL_ON)}, not {value!r}")
+            if not isinstance(value, str) or value not in FAIL_ON:
+                raise UsageError(f"{where}: fail-on must be one of {', '.join(FAIL_ON)}, not {_shown(value)}")
             s.fail_on = value
         elif key == "format":
-            if value not in FORMATS:
-                raise UsageError(f"{where}: format must be one of {', '.join(FORMATS)}, not {value!r}")
+            if not isinstance(value, str) or value not in FORMATS:
+                raise UsageError(f"{where}: format must be one of {', '.join(FORMATS)}, not {_shown(value)}")
             s.format = value
         elif key in ("select", "ignore"):
             items = _as_list(value, key, where)
@@ -127,12 +238,11 @@ def _apply(s: Settings, table: Mapping[str, Any], where: str) -> None:
                     raise UsageError(f"{where}: {key} names no rule: {it!r}")
             setattr(s, key, items)
         elif key == "num-classes":
-            try:
-                k = int(value)
-            except (TypeError, ValueError):
-                raise UsageError(f"{where}: num-classes must be a whole number") from None
-            if k < 2:
-                raise UsageError(f"{where}: num-classes must be at least 2")
+            k = _whole(value)
+            if k is None:
+                raise UsageError(f"{where}: num-classes must be a whole number, not {_shown(value)}")
+            if not 2 <= k <= MAX_CLASSES:
+                raise UsageError(f"{where}: num-classes must be between 2 and {MAX_CLASSES}, not {k}")
             s.num_classes = k
         elif key == "rules":
             if not isinstance(value, dict):
@@ -149,9 +259,7 @@ def _apply(s: Settings, table: Mapping[str, Any], where: str) -> None:
                     if name not in rule.options:
                         known = ", ".join(rule.options) or "none"
                         raise UsageError(f"{where}: rules.{rkey}: unknown option {okey!r} (options: {known})")
-                    if isinstance(oval, bool) or not isinstance(oval, (int, float)):
-                        raise UsageError(f"{where}: rules.{rkey}.{okey} must be a number")
-                    merged[name] = oval
+                    merged[name] = _option(oval, rule.options[name], name, f"{where}: rules.{rkey}.{okey}")
         s.origin[key] = where
 
 
@@ -175,9 +283,11 @@ def resolve(
     else:
         p = find_pyproject(cwd)
         table = None
-        # most pyproject.toml files have no [tool.curvediag]: skip the TOML parser for them
-        if p is not None and "tool.curvediag" in p.read_text(encoding="utf-8", errors="replace"):
-            table = _table(p, _load_toml(p), explicit=False)
+        if p is not None:
+            data = _read_config(p)
+            # most pyproject.toml files have no [tool.curvediag]: skip the TOML parser for them
+            if _may_name_us(data):
+                table = _table(p, _parse_toml(p, data), explicit=False)
         if table is not None:
             s.config_file = str(p)
     if table:

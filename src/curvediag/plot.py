@@ -52,7 +52,9 @@ def terminal_chart(curves: Curves, report: Report, width: int = 72, height: int 
     for s, ch in series:
         for x, y in zip(s.x, s.y):
             grid[row(y)][col(x)] = ch
-    lines = [f"{report.verdict.upper().replace('_', ' ')}: {report.headline}"]
+    from .render import printable
+
+    lines = [f"{report.verdict.upper().replace('_', ' ')}: {printable(report.headline)}"]
     for r, cells in enumerate(grid):
         label = f"{hi:>9.4g} " if r == 0 else (f"{lo:>9.4g} " if r == height - 1 else " " * 10)
         lines.append(label + "".join(cells))
@@ -65,6 +67,15 @@ def terminal_chart(curves: Curves, report: Report, width: int = 72, height: int 
     extra += f"  ═ {report.verdict} span" if span is not None else ""
     lines.append(" " * 10 + legend + extra)
     return "\n".join(lines) + "\n"
+
+
+def _label(text: str) -> str:
+    """A name as matplotlib text: '$' would start mathtext (a parse error on savefig), a
+    leading '_' would hide a legend entry; control characters shown escaped."""
+    from .render import printable
+
+    text = printable(text).replace("$", r"\$")
+    return "\u200b" + text if text.startswith("_") else text
 
 
 def _figure(curves: Curves, report: Report):
@@ -86,7 +97,7 @@ def _figure(curves: Curves, report: Report):
             s = curves.get(name)
             if s is None:
                 continue
-            ax.plot(s.x, s.y, label=f"{name} ({s.column})", lw=1.6, ls="-" if name.startswith("val") else "--")
+            ax.plot(s.x, s.y, label=_label(f"{name} ({s.column})"), lw=1.6, ls="-" if name.startswith("val") else "--")
             bad = ~np.isfinite(s.y)
             if bad.any():
                 ax.plot(s.x[bad], np.zeros(int(bad.sum())), "rx", label=f"{name} non-finite")
@@ -94,11 +105,11 @@ def _figure(curves: Curves, report: Report):
             ax.axvspan(span[0], span[1], color="tab:red", alpha=0.12, label=f"{report.verdict} span")
         if report.best_epoch is not None:
             ax.axvline(report.best_epoch, color="tab:green", ls=":", label=f"best epoch {report.best_epoch:g}")
-        ax.set_xlabel(report.source.axis)
+        ax.set_xlabel(_label(report.source.axis))
         ax.set_ylabel(label)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{report.verdict.replace('_', ' ')}: {Path(report.source.path).name}", fontsize=11)
+    fig.suptitle(_label(f"{report.verdict.replace('_', ' ')}: {Path(report.source.path).name}"), fontsize=11)
     fig.tight_layout()
     return fig, plt
 
@@ -106,8 +117,6 @@ def _figure(curves: Curves, report: Report):
 def write_plot(path: str, curves: Curves, report: Report) -> None:
     """PNG or SVG by extension; HTML is a self-contained page with the chart as inline SVG."""
     import io
-    import os
-    import tempfile
 
     suffix = Path(path).suffix.lower()
     if suffix not in (".png", ".svg", ".html", ".htm"):
@@ -119,25 +128,25 @@ def write_plot(path: str, curves: Curves, report: Report) -> None:
     data = buf.getvalue()
     if suffix in (".html", ".htm"):
         svg = data[data.index("<svg") :]
+        from .render import printable
+
+        def h(text: str) -> str:
+            return html.escape(printable(text))
+
         items = "".join(
-            f"<li><b>{html.escape(f.code)} {html.escape(f.name)}</b> ({f.severity}): {html.escape(f.message)}</li>"
+            f"<li><b>{html.escape(f.code)} {html.escape(f.name)}</b> ({f.severity}): {h(f.message)}</li>"
             for f in report.findings
         )
         data = (
             "<!doctype html><html><head><meta charset='utf-8'><title>curvediag: "
             f"{html.escape(report.verdict)}</title></head><body style='font-family:sans-serif;max-width:1100px'>"
-            f"<h1>{html.escape(report.verdict.replace('_', ' '))}</h1><p>{html.escape(report.headline)}</p>"
-            f"<p><code>{html.escape(report.source.path)}</code> — {html.escape(report.source.format)}</p>"
+            f"<h1>{html.escape(report.verdict.replace('_', ' '))}</h1><p>{h(report.headline)}</p>"
+            f"<p><code>{h(report.source.path)}</code> — {h(report.source.format)}</p>"
             f"{svg}<ul>{items}</ul></body></html>\n"
         )
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent))
-    with os.fdopen(fd, "wb") as f:
-        f.write(data if isinstance(data, bytes) else data.encode("utf-8"))
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
-    os.replace(tmp, target)
+    from .output import write_output
+
+    write_output(path, data)
 
 
 __all__ = ["terminal_chart", "write_plot", "HINT"]

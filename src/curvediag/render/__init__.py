@@ -1,5 +1,35 @@
-"""Renderers: read a :class:`~curvediag.report.Report`, never change it."""
+"""Renderers: read a :class:`~curvediag.report.Report`, never change it.
+
+Names in a report (file, column and run names, and the messages quoting them) come
+from the input and may hold anything; :func:`printable` is how they reach a terminal
+or CI log, and each machine format escapes them by its own rules as well."""
 
 from __future__ import annotations
 
+import re
+
 RENDERERS = ("text", "json", "jsonl", "markdown", "github", "junit")
+
+# C0 controls (newline and tab too), DEL, C1 controls, the Unicode line/paragraph
+# separators, bidirectional overrides and isolates, and lone surrogates (the bytes of a
+# non-UTF-8 file name): none may reach a terminal raw.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _esc(m: re.Match) -> str:
+    c = m.group()
+    if c in _NAMED:
+        return _NAMED[c]
+    n = ord(c)
+    if 0xDC80 <= n <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{n - 0xDC00:02x}"
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}"
+
+
+def printable(s: object) -> str:
+    """``s`` as one line of plain text: every control character shown escaped (ESC as ``\\x1b``,
+    a newline as ``\\n``), so that nothing in a name can move the cursor, set a window title,
+    start a new line (a forged ``::error`` command) or fail to encode."""
+    s = str(s)
+    return _UNPRINTABLE.sub(_esc, s) if _UNPRINTABLE.search(s) else s

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..report import Report
+from . import printable
 
 LEVEL = {"error": "error", "warning": "warning", "info": "notice", "ok": "notice"}
 
 
 def _escape_data(s: str) -> str:
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """GitHub's escaping of a command's message (``%`` ``\\r`` ``\\n``), so that no name can end
+    the line and start a command of its own; other control characters shown escaped."""
+    return printable(s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_prop(s: str) -> str:

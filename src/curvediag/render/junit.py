@@ -3,11 +3,21 @@ finding at or above --fail-on, a skip for each rule that could not run."""
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 from xml.etree import ElementTree as ET
 
 from ..report import Report, severity_rank
 from ..rules import RULES
+from . import printable
+
+# characters XML 1.0 does not allow (and C1 controls, DEL): shown escaped, so the document stays valid
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _x(text: str) -> str:
+    """Text for an element's body: newlines kept, every character XML cannot hold escaped."""
+    return _NOT_XML.sub(lambda m: printable(m.group()) if ord(m.group()) < 0xFFFE else f"\\u{ord(m.group()):04x}", text)
 
 
 def render(reports: Sequence[Report], fail_on: str, enabled: Sequence[str] | None = None) -> str:
@@ -15,10 +25,10 @@ def render(reports: Sequence[Report], fail_on: str, enabled: Sequence[str] | Non
     suites = ET.Element("testsuites", name="curvediag")
     total = total_fail = total_skip = 0
     for r in reports:
-        suite = ET.SubElement(suites, "testsuite", name=r.source.path)
+        suite = ET.SubElement(suites, "testsuite", name=printable(r.source.path))
         if r.projection is not None:
             props = ET.SubElement(suite, "properties")
-            ET.SubElement(props, "property", name="curvediag.projection", value=r.projection.summary())
+            ET.SubElement(props, "property", name="curvediag.projection", value=printable(r.projection.summary()))
         found = {f.code: f for f in r.findings}
         skipped = {s.code: s for s in r.skipped}
         n = fails = skips = 0
@@ -26,18 +36,18 @@ def render(reports: Sequence[Report], fail_on: str, enabled: Sequence[str] | Non
             if enabled is not None and rule.code not in enabled:
                 continue
             n += 1
-            case = ET.SubElement(suite, "testcase", classname=r.source.path, name=f"{rule.code} {rule.name}")
+            case = ET.SubElement(suite, "testcase", classname=printable(r.source.path), name=f"{rule.code} {rule.name}")
             f = found.get(rule.code)
             if f is not None and limit is not None and severity_rank(f.severity) >= limit:
                 fails += 1
-                el = ET.SubElement(case, "failure", type=f.severity, message=f.message)
-                el.text = f.message + ("\n\nRemedies:\n- " + "\n- ".join(f.remedies) if f.remedies else "")
+                el = ET.SubElement(case, "failure", type=f.severity, message=printable(f.message))
+                el.text = _x(f.message + ("\n\nRemedies:\n- " + "\n- ".join(f.remedies) if f.remedies else ""))
             elif f is not None:
                 out = ET.SubElement(case, "system-out")
-                out.text = f"{f.severity}: {f.message}"
+                out.text = _x(f"{f.severity}: {f.message}")
             elif rule.code in skipped:
                 skips += 1
-                ET.SubElement(case, "skipped", message=skipped[rule.code].reason)
+                ET.SubElement(case, "skipped", message=printable(skipped[rule.code].reason))
         suite.set("tests", str(n))
         suite.set("failures", str(fails))
         suite.set("skipped", str(skips))

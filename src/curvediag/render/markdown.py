@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Sequence
 
 from ..report import Report
+from . import printable
 
 ICON = {"ok": "✅", "info": "ℹ️", "warning": "⚠️", "error": "❌"}
 
@@ -21,7 +23,25 @@ def _n(v) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Plain text from the input, safe in a paragraph or a table cell of a PR comment: control
+    characters escaped, no raw HTML (``<`` ``&`` as entities), no links, code spans or escapes
+    of its own (``[`` ``]`` `````` ``\\`` backslash-escaped), ``|`` kept inside its cell."""
+    text = printable(text).replace("&", "&amp;").replace("<", "&lt;")
+    for ch in "\\`[]|":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def _code(text: str, table: bool = False) -> str:
+    """A name as an inline code span that no backtick in it can close early (the fence is
+    longer than any run of backticks inside); HTML inside a code span is never parsed."""
+    text = printable(text)
+    if table:
+        text = text.replace("|", "\\|")
+    runs = [len(m) for m in re.findall("`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def render(reports: Sequence[Report]) -> str:
@@ -30,19 +50,19 @@ def render(reports: Sequence[Report]) -> str:
         out += ["| run | format | verdict | best epoch | headline |", "|---|---|---|---|---|"]
         for r in reports:
             out.append(
-                f"| `{_cell(r.source.path)}` | {r.source.format} | {ICON[r.severity]} **{r.verdict}** | "
+                f"| {_code(r.source.path, table=True)} | {_cell(r.source.format)} | {ICON[r.severity]} **{r.verdict}** | "
                 f"{_n(r.best_epoch)} | {_cell(r.headline)} |"
             )
         out.append("")
     for r in reports:
-        out += [f"### {ICON[r.severity]} {r.verdict.replace('_', ' ')} — `{_cell(r.source.path)}`", ""]
+        out += [f"### {ICON[r.severity]} {r.verdict.replace('_', ' ')} — {_code(r.source.path)}", ""]
         out += [f"**{_cell(r.headline)}**", ""]
-        out.append(f"{r.source.format}, {r.source.rows} rows, axis `{r.source.axis}`; "
-                   + ", ".join(f"{k} ← `{v}`" for k, v in r.source.columns.items()))
+        out.append(f"{_cell(r.source.format)}, {r.source.rows} rows, axis {_code(r.source.axis)}; "
+                   + ", ".join(f"{k} ← {_code(v)}" for k, v in r.source.columns.items()))
         out.append("")
         out += ["| metric | first | best | at | last |", "|---|---|---|---|---|"]
         for m in r.metrics:
-            out.append(f"| {m.name} | {_n(m.first)} | {_n(m.best)} | {_n(m.best_at)} | {_n(m.last)} |")
+            out.append(f"| {_cell(m.name)} | {_n(m.first)} | {_n(m.best)} | {_n(m.best_at)} | {_n(m.last)} |")
         out.append("")
         if r.projection is not None:
             out += [f"**Projection:** {_cell(r.projection.summary())}", ""]

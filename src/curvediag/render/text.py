@@ -6,6 +6,7 @@ import math
 from typing import Sequence
 
 from ..report import Report
+from . import printable as _p
 
 _BARS = "▁▂▃▄▅▆▇█"
 STYLE = {"ok": "green", "info": "cyan", "warning": "yellow", "error": "red"}
@@ -55,7 +56,7 @@ def _metric_lines(r: Report) -> list:
     right = (False, True, True, True, True, False)
     rows = []
     for m in r.metrics:
-        name = Text(m.name)
+        name = Text(_p(m.name))
         if m.non_finite:
             name.append(f" ({m.non_finite} non-finite)", style="red")
         rows.append((name, _n(m.first), _n(m.best), _pos(m.best_at), _n(m.last), sparkline(m.values)))
@@ -78,27 +79,27 @@ def _metric_lines(r: Report) -> list:
 
 
 def render(reports: Sequence[Report], console) -> None:
-    from rich.markup import escape
     from rich.padding import Padding
     from rich.panel import Panel
     from rich.text import Text
 
     def indented(text: str, left: int = 2, style: str = "") -> None:
-        console.print(Padding(Text(text, style=style), (0, 0, 0, left), expand=False))
+        console.print(Padding(Text(_p(text), style=style), (0, 0, 0, left), expand=False))
 
     for i, r in enumerate(reports):
         if i:
             console.rule()
         src = r.source
-        console.print(f"[bold]{escape(src.path)}[/]  format [bold]{src.format}[/], {src.rows} rows, axis {escape(src.axis)}")
+        console.print(Text.assemble((_p(src.path), "bold"), "  format ", (_p(src.format), "bold"),
+                                    f", {src.rows} rows, axis {_p(src.axis)}"))
         mapping = ", ".join(f"{k} ← {v}" for k, v in src.columns.items())
-        console.print(Text(f"columns: {mapping}"))
+        console.print(Text(_p(f"columns: {mapping}")))
         for note in src.notes:
-            console.print(Text(f"note: {note}", style="dim"))
+            console.print(Text(_p(f"note: {note}"), style="dim"))
         style = STYLE[r.severity]
         console.print(
             Panel(
-                escape(r.headline),
+                Text(_p(r.headline)),
                 # a Text, not markup: markup would load rich's 4 ms emoji table on every run
                 title=Text.assemble((r.verdict.upper().replace("_", " "), "bold"), f" ({r.severity})"),
                 border_style=style,
@@ -127,11 +128,11 @@ def render(reports: Sequence[Report], console) -> None:
         if gap.get("acc") is not None:
             facts.append(f"train-val acc gap {gap['acc']:+.3f}")
         if facts:
-            console.print(" · ".join(facts))
+            console.print(Text(_p(" · ".join(facts))))
         if r.interpretation:
-            console.print(Text(f"reading: {r.interpretation}"))
+            console.print(Text(_p(f"reading: {r.interpretation}")))
         if r.projection is not None:
-            console.print(Text(f"projection: {r.projection.summary()}"))
+            console.print(Text(_p(f"projection: {r.projection.summary()}")))
         shown: set[str] = set()
         for f in r.findings:
             console.print()
@@ -155,6 +156,7 @@ def render(reports: Sequence[Report], console) -> None:
 def render_summary(reports: Sequence[Report], failures, console) -> None:
     """One line per run: the table for many runs at once."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, header_style="bold", pad_edge=False, expand=False)
     table.add_column("run", no_wrap=True, overflow="ellipsis", max_width=32)
@@ -166,19 +168,19 @@ def render_summary(reports: Sequence[Report], failures, console) -> None:
     if wide:
         table.add_column("headline", overflow="fold", ratio=1, min_width=30)
     for r in reports:
-        row = [r.source.path, r.source.format, f"[{STYLE[r.severity]}]{r.verdict}[/]", _pos(r.best_epoch), _pos(r.onset_epoch)]
-        table.add_row(*row, *([r.headline] if wide else []))
+        # Text, never markup: a file name such as "[link=...]x[/link]" is shown as it is
+        row = [Text(_p(r.source.path)), Text(_p(r.source.format)), Text(r.verdict, style=STYLE[r.severity]),
+               _pos(r.best_epoch), _pos(r.onset_epoch)]
+        table.add_row(*row, *([Text(_p(r.headline))] if wide else []))
     for path, problem in failures:
-        table.add_row(path, "-", "[red]unreadable[/]", "-", "-", *([problem] if wide else []))
+        table.add_row(Text(_p(path)), "-", Text("unreadable", style="red"), "-", "-", *([Text(_p(problem))] if wide else []))
     console.print(table)
     if not wide:  # a narrow terminal: the findings' headlines below the table
-        from rich.text import Text
-
         for r in reports:
             if r.severity != "ok":
-                console.print(Text(f"{r.source.path}: {r.headline}", style=STYLE[r.severity]))
+                console.print(Text(_p(f"{r.source.path}: {r.headline}"), style=STYLE[r.severity]))
         for path, problem in failures:
-            console.print(Text(f"{path}: {problem}", style="red"))
+            console.print(Text(_p(f"{path}: {problem}"), style="red"))
     counts: dict[str, int] = {}
     for r in reports:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
