@@ -359,3 +359,11 @@ def test_nothing_generalised_needs_a_metric_at_chance_not_a_pretrained_one():
     assert not any(f.code == "L102" for f in diag(h).findings)
     # and without any metric the rule stays silent (overfitting's plateau speaks instead)
     assert not any(f.code == "L102" for f in diag({"loss": train, "val_loss": val}).findings)
+
+
+def test_an_accuracy_already_high_from_the_start_has_generalised():
+    n = 10
+    t = np.arange(n)
+    rep = diag({"loss": 0.86 - 0.16 * (1 - np.exp(-t / 3)), "val_loss": 1.258 - 0.03 * (1 - np.exp(-t / 4)),
+                "val_accuracy": 0.971 + 0.013 * (1 - np.exp(-t / 4))})
+    assert rep.verdict != "not_learning"

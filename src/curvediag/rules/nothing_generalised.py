@@ -12,6 +12,8 @@ from .base import Rule, Skip, fmt, pct
 STUCK_LIMIT = 0.25
 #: A quality metric (mAP, F1 ...) whose chance level is 0 has learned something above this.
 QUALITY_NOTHING = 0.05
+#: An accuracy that reached this has generalised (a pretrained or fast model), whatever its start was.
+GENERALISED = 0.9
 
 
 class NothingGeneralised(Rule):
@@ -33,7 +35,8 @@ class NothingGeneralised(Rule):
     validation accuracy or quality metric (without one, a flat validation loss beside
     a falling training loss is ``val-loss-rising``'s plateau); a quality metric whose
     chance level is 0 (mAP, F1) must also stay under 0.05 — one that starts high
-    belongs to a pretrained model, not to a model at chance.
+    belongs to a pretrained model, not to a model at chance; and an accuracy that
+    reached 0.9 has generalised, whatever its first value was.
 
     **Why it matters.** Whatever the model learns does not transfer: more epochs
     will not help, and the training loss alone would hide it.
@@ -88,6 +91,8 @@ class NothingGeneralised(Rule):
                     "train_loss_fall": t_fall, "limit": lim}
         msg = (f"val_loss never improved more than {pct(v_best)} on its first level ({fmt(v0)}) and ends "
                f"{v_end * 100:+.1f}% from it, while train_loss fell {pct(t_fall)}")
+        if float(np.max(a.y)) >= GENERALISED:
+            return None  # 90% right on the validation set is generalising, whatever the loss did
         first = float(a.y[0])
         late = float(np.mean(a.y[a.n // 2 :]))
         if late - first > opts["acc_gain"]:
