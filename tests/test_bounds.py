@@ -13,6 +13,7 @@ import gzip
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import zlib
@@ -142,3 +143,126 @@ def test_many_columns_below_the_cap_still_read(tmp_path):
     p.write_text(",".join(names) + "\n" + "".join(f"{s},{1 / s}," + ",".join(["0"] * (n - 2)) + "\n" for s in range(1, 6)))
     out = assert_analysed(run_cli(str(p), "--format", "json"))
     assert out["source"]["columns"]["train_loss"] == "loss"
+
+
+# --- memory: bounded by the data kept, and one size cap --------------------------------------
+
+LIMIT = 1536 << 20  # address space of the child: the bounded readers need a few hundred MB
+
+
+def test_json_lines_each_adding_a_key_are_read_sparsely(tmp_path):
+    # 9,000 keys each on one line, then 200k lines of loss: rows x keys would be 1.9e9 cells
+    # (17 GB; MemoryError, exit 1 before); the points kept are 209k
+    p = tmp_path / "keys.jsonl"
+    with p.open("w") as f:
+        for k in range(9_000):
+            f.write(f'{{"step": {k}, "extra_{k}": 1.5}}\n')
+        for s in range(9_000, 209_000):
+            f.write(f'{{"step": {s}, "loss": {2.0 / (1 + s / 1e4):.5f}}}\n')
+    out = assert_analysed(run_cli(str(p), "--format", "json", limit=LIMIT))
+    assert out["source"]["rows"] == 209_000 and out["source"]["columns"]["train_loss"] == "loss"
+
+
+def test_json_lines_with_too_many_distinct_keys_are_refused_in_one_line(tmp_path):
+    # 2.3 MB, every line a new key: not a training log
+    p = tmp_path / "every_line_a_key.jsonl"
+    p.write_text("".join(f'{{"loss": 1.0, "k{i}": {i}}}\n' for i in range(100_000)))
+    assert_refused(run_cli(str(p), limit=LIMIT), p, "distinct keys (more than")
+
+
+def test_inspect_of_a_sparse_log_lists_every_column(tmp_path):
+    from curvediag.api import inspect_log
+
+    p = tmp_path / "sparse.jsonl"
+    p.write_text("".join(f'{{"step": {s}, "loss": {1 / s}}}\n' for s in range(1, 200))
+                 + "".join(f'{{"step": {200 + i}, "m{i}": {i}}}\n' for i in range(20)))
+    info = inspect_log(p)
+    cols = {c["column"]: c["points"] for c in info["columns"]}
+    assert cols["loss"] == 199 and cols["step"] == 219 and all(cols[f"m{i}"] == 1 for i in range(20))
+
+
+def _event(step, tag, value):
+    from tensorboardX.proto.event_pb2 import Event
+    from tensorboardX.proto.summary_pb2 import Summary
+
+    return Event(step=step, wall_time=1.0, summary=Summary(value=[Summary.Value(tag=tag, simple_value=value)]))
+
+
+def _write_events(path: Path, events) -> None:
+    pytest.importorskip("tensorboardX")
+    from tensorboardX.proto.event_pb2 import Event
+    from tensorboardX.record_writer import masked_crc32c
+
+    with path.open("wb") as f:
+        for ev in [Event(wall_time=1.0, file_version="brain.Event:2"), *events]:
+            data = ev.SerializeToString()
+            head = struct.pack("<Q", len(data))
+            f.write(head + struct.pack("<I", masked_crc32c(head)) + data + struct.pack("<I", masked_crc32c(data)))
+
+
+def test_tensorboard_tags_each_at_their_own_steps_are_read_sparsely(tmp_path):
+    # 9,000 tags logged once each at steps of their own after 20k loss steps: 2.6e8 cells
+    # (2.4 GB) as rows x tags; the points kept are 29k
+    p = tmp_path / "events.out.tfevents.1.host"
+    evs = [_event(s, "train_loss", 2.0 / (1 + s / 1e3)) for s in range(20_000)]
+    evs += [_event(20_000 + k, f"extra/{k}", 1.0) for k in range(9_000)]
+    _write_events(p, evs)
+    out = assert_analysed(run_cli(str(p), "--format", "json", limit=LIMIT))
+    assert out["source"]["rows"] == 29_000 and out["source"]["columns"]["train_loss"] == "train_loss"
+
+
+def test_tensorboard_with_too_many_tags_is_refused_in_one_line(tmp_path):
+    p = tmp_path / "events.out.tfevents.2.host"
+    _write_events(p, [_event(k, f"t{k}", 1.0) for k in range(source.MAX_COLUMNS + 1)])
+    assert_refused(run_cli(str(p), limit=LIMIT), p, "distinct tags (more than")
+
+
+def test_gzip_bomb_is_refused_while_decompressing(tmp_path):
+    # 4 GiB of zeros in 64 gzip members of 64 MiB each (a 4 MiB file): decompressed whole,
+    # it needed 4+ GB before the size check
+    member = gzip.compress(b"0" * (64 << 20), compresslevel=9)
+    p = tmp_path / "bomb.csv.gz"
+    with p.open("wb") as f:
+        f.write(gzip.compress(b"step,loss\n"))
+        for _ in range(64):
+            f.write(member)
+    assert_refused(run_cli(str(p), limit=LIMIT), p, f"larger than {source.MAX_BYTES >> 20} MiB once decompressed")
+
+
+def test_gzip_below_the_cap_still_reads_with_several_members(tmp_path):
+    p = tmp_path / "log.csv.gz"
+    body = "epoch,loss,val_loss\n" + "".join(f"{e},{1 / e},{1.1 / e}\n" for e in range(1, 40))
+    p.write_bytes(gzip.compress(body[:25].encode()) + gzip.compress(body[25:].encode()) + b"\0\0")
+    out = assert_analysed(run_cli(str(p), "--format", "json"))
+    assert out["source"]["rows"] == 39
+
+
+def test_broken_gzip_is_one_line(tmp_path):
+    p = tmp_path / "cut.csv.gz"
+    data = gzip.compress(b"epoch,loss\n" + b"".join(b"%d,%r\n" % (e, 1 / e) for e in range(1, 5000)))
+    p.write_bytes(data[: len(data) // 2])
+    assert_refused(run_cli(str(p)), p, "broken gzip data")
+
+
+def _sparse_file(path: Path, head: bytes, size: int) -> None:
+    with path.open("wb") as f:
+        f.write(head)
+        f.truncate(size)  # a hole: no disk used
+
+
+def test_plain_file_over_the_cap_is_refused_before_reading(tmp_path):
+    # 1.2 GB whose first 64 KiB are plain CSV: read whole by pandas before (the same bytes on
+    # stdin were refused)
+    p = tmp_path / "huge.csv"
+    lines = b"step,loss\n" + b"".join(b"%d,%f\n" % (s, 1 / s) for s in range(1, 9000))
+    _sparse_file(p, lines, 1200 << 20)
+    assert_refused(run_cli(str(p), limit=LIMIT), p, f"larger than {source.MAX_BYTES >> 20} MiB; not read")
+
+
+def test_mlflow_metric_files_over_the_cap_are_refused_before_reading(tmp_path):
+    run = tmp_path / "mlruns" / "0" / "abc123"
+    (run / "metrics").mkdir(parents=True)
+    (run / "meta.yaml").write_text("run_id: abc123\n")
+    (run / "metrics" / "val_loss").write_text("1 0.5 0\n2 0.4 1\n")
+    _sparse_file(run / "metrics" / "loss", b"1 0.9 0\n2 0.8 1\n", 3 << 30)  # 3 GiB, sparse
+    assert_refused(run_cli(str(run), limit=LIMIT), run, f"larger than {source.MAX_BYTES >> 20} MiB of metric files")

@@ -30,11 +30,17 @@ def find_runs(root: Path) -> list[Path]:
 
 
 def read_run_dir(run: Path, source: str) -> RawTable:
+    from .source import MAX_BYTES, too_big
+
     metrics = run / "metrics"
     tags: dict[str, list[tuple[int, float]]] = {}
+    total = 0
     for f in sorted(metrics.rglob("*")):
         if not f.is_file():
             continue
+        total += f.stat().st_size  # the one size cap, over all the run's metric files
+        if total > MAX_BYTES:
+            raise too_big(source, " of metric files")
         key = f.relative_to(metrics).as_posix()
         pts = []
         for n, line in enumerate(f.read_text(errors="replace").splitlines(), 1):

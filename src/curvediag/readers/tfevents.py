@@ -16,6 +16,7 @@ protobuf wire format is needed, so this module has no dependencies.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 
 from .._np import np
 
@@ -145,16 +146,42 @@ def looks_like_events(data: bytes) -> bool:
 def table_from_scalars(tags: dict[str, list[tuple[int, float]]], source: str) -> RawTable:
     if not tags:
         raise InputError(source, "TensorBoard event file(s) with no scalar summaries")
-    steps = sorted({s for pts in tags.values() for s, _ in pts})
-    index = {s: k for k, s in enumerate(steps)}
+    from .sparse import check_count, from_arrays
+
+    check_count(len(tags), source, "distinct tags")
+    order = sorted(tags)
+    per_tag = []
+    for tag in order:
+        pts = tags[tag]
+        st = np.fromiter((s for s, _ in pts), dtype=np.int64, count=len(pts)) if pts else np.zeros(0, dtype=np.int64)
+        per_tag.append((st, np.fromiter((v for _, v in pts), dtype=float, count=len(pts))))
+    steps = np.unique(np.concatenate([st for st, _ in per_tag]))
     rows = len(steps)
-    names = ["step", *sorted(tags)]
-    values = {"step": np.asarray(steps, dtype=float)}
-    present = {"step": np.ones(rows, dtype=bool)}
-    for tag in sorted(tags):
-        v = np.full(rows, np.nan)
-        p = np.zeros(rows, dtype=bool)
-        for s, val in tags[tag]:  # a step logged twice keeps its last value, as TensorBoard shows it
-            v[index[s]], p[index[s]] = val, True
-        values[tag], present[tag] = v, p
+    # each tag keeps only its own points (rows x tags cells would be mostly empty)
+    cols = {tag: (np.searchsorted(steps, st), v) for tag, (st, v) in zip(order, per_tag)}
+    values, present = from_arrays(cols, rows)
+    names = ["step", *order]
+    values = _WithStep(values, steps.astype(float))
+    present = _WithStep(present, np.ones(rows, dtype=bool))
     return RawTable(names, values, present, rows, "tensorboard")
+
+
+class _WithStep(Mapping):
+    """A column mapping with the dense ``step`` axis in front."""
+
+    def __init__(self, inner: Mapping, step: np.ndarray):
+        self._inner, self._step = inner, step
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        # a tag named "step" replaces the axis, as it did when these were one dict
+        return self._step if name == "step" and name not in self._inner else self._inner[name]
+
+    def __iter__(self):
+        yield "step"
+        yield from (k for k in self._inner if k != "step")
+
+    def __len__(self) -> int:
+        return len(self._inner) + ("step" not in self._inner)
+
+    def __contains__(self, name) -> bool:
+        return name == "step" or name in self._inner
