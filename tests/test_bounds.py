@@ -266,3 +266,12 @@ def test_mlflow_metric_files_over_the_cap_are_refused_before_reading(tmp_path):
     (run / "metrics" / "val_loss").write_text("1 0.5 0\n2 0.4 1\n")
     _sparse_file(run / "metrics" / "loss", b"1 0.9 0\n2 0.8 1\n", 3 << 30)  # 3 GiB, sparse
     assert_refused(run_cli(str(run), limit=LIMIT), run, f"larger than {source.MAX_BYTES >> 20} MiB of metric files")
+
+
+def test_dict_of_lists_with_one_long_list_and_many_short_ones(tmp_path):
+    # {"loss": [200k values], "k0": [1], ..., "k8999": [1]}: 9,001 x 200k cells (16 GB) before
+    cols = {"loss": [round(2.0 / (1 + i / 1e4), 5) for i in range(200_000)], **{f"k{i}": [1] for i in range(9_000)}}
+    p = tmp_path / "history.json"
+    p.write_text(json.dumps(cols))
+    out = assert_analysed(run_cli(str(p), "--format", "json", limit=LIMIT))
+    assert out["source"]["rows"] == 200_000

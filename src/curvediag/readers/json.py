@@ -44,17 +44,19 @@ def _from_columns(cols: dict[str, list], fmt: str, source: str, notes=None) -> R
     names = [k for k, v in cols.items() if _is_metric_list(v)]
     if not names:
         raise InputError(source, "JSON object holds no lists of numbers")
+    from .sparse import Points, check_count, columns
+
+    check_count(len(names), source, "distinct keys")
     rows = max(len(cols[k]) for k in names)
-    values, present = {}, {}
-    for k in names:
-        lst = cols[k]
-        v = np.full(rows, np.nan)
-        p = np.zeros(rows, dtype=bool)
-        for i, e in enumerate(lst):
+    points: dict[str, Points] = {}
+    for k in names:  # only the recorded points: one long list beside many short ones stays small
+        col = points[k] = Points()
+        for i, e in enumerate(cols[k]):
             f = _num(e)
             if f is not None:
-                v[i], p[i] = f, True
-        values[k], present[k] = v, p
+                col.rows.append(i)
+                col.values.append(f)
+    values, present = columns(points, rows)
     lengths = {len(cols[k]) for k in names}
     notes = list(notes or [])
     if len(lengths) > 1:
