@@ -1,0 +1,61 @@
+"""Speed at scale (issue 11, section 6), as properties rather than timings: the averaging of
+per-step points onto an epoch axis is linear (no sort when the axis never falls) and gives
+exactly what the sorting version gave.  benchmarks/scale.py prints the figures."""
+
+from __future__ import annotations
+
+import numpy
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curvediag.table import _aggregate
+
+
+def _sorting_aggregate(x, y):
+    """The previous implementation: a stable sort of every series, then np.add.at."""
+    if x.size < 2 or not (x[1:] <= x[:-1]).any():
+        return x, y, False
+    order = np.argsort(x, kind="stable")
+    xs, ys = x[order], y[order]
+    ux, inv, counts = np.unique(xs, return_inverse=True, return_counts=True)
+    if ux.size == xs.size:
+        return xs, ys, False
+    sums = np.zeros(ux.size)
+    np.add.at(sums, inv, ys)
+    return ux, sums / counts, True
+
+
+def test_a_non_decreasing_axis_is_averaged_without_sorting(monkeypatch):
+    # a per-step series on its epoch axis: 1M points, 100 epochs
+    x = np.repeat(np.arange(100.0), 10_000)
+    y = np.linspace(2.0, 0.1, x.size)
+    expected = _sorting_aggregate(x, y)
+
+    def no_sort(*a, **k):
+        raise AssertionError("sorted an axis that never falls (n log n per series)")
+
+    for name in ("argsort", "sort", "unique", "lexsort"):
+        monkeypatch.setattr(numpy, name, no_sort)
+    ux, means, merged = _aggregate(x, y)
+    assert merged and np.array_equal(ux, expected[0]) and np.array_equal(means, expected[1])
+
+
+floats = st.floats(allow_nan=True, allow_infinity=True, width=64) | st.floats(-1e3, 1e3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 6), floats), max_size=40),
+    st.booleans(),
+)
+def test_averaging_equals_the_sorting_version_bit_for_bit(points, ordered):
+    if ordered:
+        points = sorted(points, key=lambda p: p[0])
+    x = np.array([float(a) for a, _ in points])
+    y = np.array([b for _, b in points], dtype=float)
+    got, want = _aggregate(x, y), _sorting_aggregate(x, y)
+    assert got[2] == want[2]
+    assert np.array_equal(got[0], want[0])
+    assert np.array_equal(got[1], want[1], equal_nan=True)
