@@ -23,7 +23,8 @@ def _sorting_aggregate(x, y):
     if ux.size == xs.size:
         return xs, ys, False
     sums = np.zeros(ux.size)
-    np.add.at(sums, inv, ys)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, as recorded evidence
+        np.add.at(sums, inv, ys)
     return ux, sums / counts, True
 
 

@@ -7,6 +7,7 @@ Python's parser accepts the bare ``NaN`` and ``Infinity`` tokens that
 
 from __future__ import annotations
 
+import itertools
 import json
 
 
@@ -81,41 +82,128 @@ def _mmengine_val_rows(records: list) -> bool:
     return True
 
 
-def _from_records(records: list, fmt: str, source: str, what: str = "record") -> RawTable:
-    from .sparse import Points, check_count, columns
+_KEY_PASSES = 32  # at most this many distinct keys: one pass over the records per key
 
-    points: dict[str, Points] = {}  # a key with a number somewhere, in first-seen order
+
+def _from_records(records: list, fmt: str, source: str, what: str = "record") -> RawTable:
+    from .sparse import check_count, from_arrays
+
+    if set(map(type, records)) == {dict}:
+        summary = _HF_SUMMARY_KEYS
+        kept = [r for r in records if summary.isdisjoint(r)]
+        keys = dict.fromkeys(itertools.chain.from_iterable(kept))
+        if kept and len(keys) <= _KEY_PASSES:
+            return _by_key(kept, list(keys), len(records) - len(kept), fmt, source, what)
+    # Records come in a few shapes (the same keys in the same order: a training step, an
+    # evaluation): group rows by shape, then read each key of a shape as one column with
+    # numpy; only a column holding other than plain numbers is read value by value.
+    shapes: dict[tuple, list[int]] = {}
+    firsts: dict[tuple, dict] = {}
     rows = 0
     skipped_summary = 0
     summary = _HF_SUMMARY_KEYS
+    kept = []
     for i, r in enumerate(records):
-        if not isinstance(r, dict):
-            raise InputError(source, f"{what} {i + 1} is a JSON {type(r).__name__}, not an object")
+        if type(r) is not dict:
+            if not isinstance(r, dict):
+                raise InputError(source, f"{what} {i + 1} is a JSON {type(r).__name__}, not an object")
         if not summary.isdisjoint(r):
             skipped_summary += 1
             continue
-        for k, v in r.items():
-            # _num inlined: this loop is most of the time of a large JSON Lines log
-            if type(v) is float or type(v) is int:
-                f = float(v)
-            else:
-                f = _num(v)
-                if f is None:
-                    continue
-            col = points.get(k)
-            if col is None:
-                col = points[k] = Points()
-                if len(points) > MAX_COLUMNS:
-                    check_count(len(points), source, "distinct keys")
-            col.rows.append(rows)
-            col.values.append(f)
+        shape = tuple(r)
+        group = shapes.get(shape)
+        if group is None:
+            group = shapes[shape] = []
+            firsts[shape] = r
+            if len(shapes) > MAX_COLUMNS:
+                # as many shapes as rows is no training log's layout; bound the work all the same
+                check_count(len({k for sh in shapes for k in sh}), source, "distinct keys")
+        group.append(rows)
+        kept.append(r)
         rows += 1
-    if not points:
+    parts: dict[str, list] = {}  # key -> [(first row, position in it), [row arrays], [value arrays]]
+    for shape, group in shapes.items():
+        idx = np.array(group, dtype=np.int64)
+        members = [kept[j] for j in group]
+        for pos, k in enumerate(shape):
+            vals = [r[k] for r in members]
+            v = _numbers(vals)
+            if v is None:  # strings, booleans, nulls, lists: value by value
+                nums = [_num(e) for e in vals]
+                ok = np.array([f is not None for f in nums], dtype=bool)
+                if not ok.any():
+                    continue
+                v = np.array([f for f in nums if f is not None], dtype=float)
+                rws = idx[ok]
+            else:
+                rws = idx
+            entry = parts.get(k)
+            if entry is None:
+                entry = parts[k] = [(int(rws[0]), pos), [], []]
+                if len(parts) > MAX_COLUMNS:
+                    check_count(len(parts), source, "distinct keys")
+            elif (int(rws[0]), pos) < entry[0]:
+                entry[0] = (int(rws[0]), pos)
+            entry[1].append(rws)
+            entry[2].append(v)
+    if not parts:
         raise InputError(source, f"no numeric values in any {what}")
-    names = list(points)
-    values, present = columns(points, rows)
+    # first-seen order: the row where a key first holds a number, then its place in that row
+    names = sorted(parts, key=lambda k: parts[k][0])
+    cols = {}
+    for k in names:
+        _, rws, vs = parts[k]
+        cols[k] = (rws[0], vs[0]) if len(rws) == 1 else (np.concatenate(rws), np.concatenate(vs))
+    values, present = from_arrays(cols, rows)
     notes = ["final training-summary entry is not a curve point; ignored"] if skipped_summary else []
     return RawTable(names, values, present, rows, fmt, notes)
+
+
+def _by_key(kept: list, keys: list, skipped_summary: int, fmt: str, source: str, what: str) -> RawTable:
+    """Few distinct keys (the usual log): each key read as one column, in C where its values
+    are plain numbers, keeping only its recorded points."""
+    from .sparse import from_arrays
+
+    rows = len(kept)
+    cols, first = {}, {}
+    for k in keys:
+        vals = [r.get(k) for r in kept]  # an absent key and a null are alike: not recorded
+        v = _numbers(vals, nulls=True)
+        if v is not None:
+            nan = np.isnan(v)
+            nans = int(nan.sum())
+            if nans == 0:
+                ok = np.ones(rows, dtype=bool)
+            else:  # NaN for each null, unless NaN was also recorded
+                ok = ~nan if nans == vals.count(None) else np.array([e is not None for e in vals], dtype=bool)
+        else:
+            nums = [_num(e) for e in vals]
+            ok = np.array([f is not None for f in nums], dtype=bool)
+            v = np.array([np.nan if f is None else f for f in nums], dtype=float)
+        idx = np.flatnonzero(ok)
+        if idx.size == 0:
+            continue
+        row = int(idx[0])
+        first[k] = (row, list(kept[row]).index(k))
+        cols[k] = (idx, v[idx] if idx.size < rows else v)
+    if not cols:
+        raise InputError(source, f"no numeric values in any {what}")
+    names = sorted(cols, key=first.__getitem__)  # first-seen order: the row, then the place in it
+    values, present = from_arrays({k: cols[k] for k in names}, rows)
+    notes = ["final training-summary entry is not a curve point; ignored"] if skipped_summary else []
+    return RawTable(names, values, present, rows, fmt, notes)
+
+
+def _numbers(vals: list, nulls: bool = False):
+    """The floats of a list of plain JSON numbers (no booleans or strings; nulls, when
+    allowed, as NaN), or None."""
+    types = set(map(type, vals))
+    if not types <= ({float, int, type(None)} if nulls else {float, int}):
+        return None
+    try:
+        return np.array(vals, dtype=float)
+    except OverflowError:  # an integer beyond float range: _num decides
+        return None
 
 
 def _records_table(records: list, fmt: str, source: str, what: str = "record") -> RawTable:

