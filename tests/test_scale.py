@@ -60,3 +60,52 @@ def test_averaging_equals_the_sorting_version_bit_for_bit(points, ordered):
     assert got[2] == want[2]
     assert np.array_equal(got[0], want[0])
     assert np.array_equal(got[1], want[1], equal_nan=True)
+
+
+def _reference_records(records):
+    """The previous JSON records reader: two passes, rows x keys cells."""
+    from curvediag.readers.json import _HF_SUMMARY_KEYS, _num
+
+    names, seen, kept = [], set(), []
+    for r in records:
+        if _HF_SUMMARY_KEYS & r.keys():
+            continue
+        kept.append(r)
+        for k, v in r.items():
+            if k not in seen and _num(v) is not None:
+                seen.add(k)
+                names.append(k)
+    values = {k: np.full(len(kept), np.nan) for k in names}
+    present = {k: np.zeros(len(kept), dtype=bool) for k in names}
+    for i, r in enumerate(kept):
+        for k, v in r.items():
+            if k in values and (f := _num(v)) is not None:
+                values[k][i], present[k][i] = f, True
+    return names, len(kept), values, present
+
+
+json_values = st.sampled_from([1, 2.5, "3", " 4 ", "x", True, None, [1], float("nan"), -0.0, 10**30, "nan", 7])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.dictionaries(st.sampled_from(["a", "b", "loss", "step", "train_runtime"]), json_values, max_size=4), min_size=1, max_size=12),
+    st.booleans(),
+)
+def test_json_records_read_as_the_two_pass_reader_did(records, many_keys):
+    import curvediag.readers.json as J
+
+    want = _reference_records(records)
+    old = J._KEY_PASSES
+    try:
+        J._KEY_PASSES = 0 if many_keys else old  # the by-shape path, else the by-key path
+        try:
+            t = J._from_records(records, "x", "src")
+        except Exception as e:  # noqa: BLE001 - the same refusal
+            assert not want[0], e
+            return
+    finally:
+        J._KEY_PASSES = old
+    assert (t.names, t.rows) == (want[0], want[1])
+    for k in t.names:
+        assert np.array_equal(t.values[k], want[2][k], equal_nan=True) and np.array_equal(t.present[k], want[3][k])
