@@ -109,3 +109,47 @@ def test_json_records_read_as_the_two_pass_reader_did(records, many_keys):
     assert (t.names, t.rows) == (want[0], want[1])
     for k in t.names:
         assert np.array_equal(t.values[k], want[2][k], equal_nan=True) and np.array_equal(t.present[k], want[3][k])
+
+
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2**40) | st.just(0),
+            st.lists(st.tuples(st.text(max_size=140), st.floats(width=32), st.sampled_from(["simple", "tensor", "meta"])), max_size=3),
+        ),
+        max_size=8,
+    )
+)
+def test_tensorboard_fast_path_reads_as_the_general_parser(events):
+    pytest.importorskip("tensorboardX")
+    import struct as _struct
+
+    from tensorboardX.proto.event_pb2 import Event
+    from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboardX.proto.tensor_pb2 import TensorProto
+
+    import curvediag.readers.tfevents as T
+
+    data = bytearray()
+    for ev in [Event(wall_time=1.0, file_version="brain.Event:2")] + [
+        Event(step=step, wall_time=2.5, summary=Summary(value=[
+            Summary.Value(tag=tag, simple_value=v) if kind == "simple"
+            else Summary.Value(tag=tag, tensor=TensorProto(dtype=1, tensor_content=_struct.pack("<f", v))) if kind == "tensor"
+            else Summary.Value(tag=tag, simple_value=v, metadata=SummaryMetadata(display_name="x"))
+            for tag, v, kind in vals
+        ]))
+        for step, vals in events
+    ]:
+        raw = ev.SerializeToString()
+        data += _struct.pack("<Q", len(raw)) + b"\0" * 4 + raw + b"\0" * 4
+    fast = T.scalars(bytes(data), "src")
+    real = T._simple_event
+    try:
+        T._simple_event = lambda rec: None  # the general parser only
+        general = T.scalars(bytes(data), "src")
+    finally:
+        T._simple_event = real
+    assert repr(fast) == repr(general)

@@ -107,11 +107,69 @@ def _records(data: bytes, source: str):
         i = end + 4
 
 
+def _simple_event(rec: bytes):
+    """``(step, [(tag bytes, value), ...])`` of an event laid out exactly as PyTorch,
+    tensorboardX, Lightning and Hugging Face write scalars — ``wall_time``, ``step`` (absent
+    when 0), then a summary of ``Value(tag, simple_value)`` — or None for anything else, which
+    the general parser reads (it gives the same result for these).  Three times faster."""
+    n = len(rec)
+    if n < 11 or rec[0] != 0x09:
+        return None
+    i, step = 9, 0
+    if rec[i] == 0x10:
+        i += 1
+        shift = 0
+        while True:
+            if i >= n or shift > 63:
+                return None
+            b = rec[i]
+            i += 1
+            step |= (b & 0x7F) << shift
+            if b < 0x80:
+                break
+            shift += 7
+    if i + 2 > n or rec[i] != 0x2A:
+        return None
+    slen = rec[i + 1]
+    i += 2
+    if slen >= 0x80:
+        if i >= n or rec[i] >= 0x80:
+            return None
+        slen = (slen & 0x7F) | (rec[i] << 7)
+        i += 1
+    if i + slen != n:  # the summary must be the last field
+        return None
+    values = []
+    while i < n:
+        if i + 4 > n or rec[i] != 0x0A or rec[i + 2] != 0x0A:
+            return None
+        vlen, tlen = rec[i + 1], rec[i + 3]
+        if vlen >= 0x80 or tlen >= 0x80 or vlen != tlen + 7:
+            return None
+        t0 = i + 4
+        v0 = t0 + tlen
+        if v0 + 5 > n or rec[v0] != 0x15:
+            return None
+        values.append((rec[t0:v0], struct.unpack_from("<f", rec, v0 + 1)[0]))
+        i = v0 + 5
+    return step, values
+
+
 def scalars(data: bytes, source: str, prefix: str = "") -> dict[str, list[tuple[int, float]]]:
     """{tag: [(step, value), ...]} of every scalar in one event file."""
     out: dict[str, list[tuple[int, float]]] = {}
+    names: dict[bytes, list] = {}  # tag bytes -> its list in out
     try:
         for rec in _records(data, source):
+            simple = _simple_event(rec)
+            if simple is not None:
+                step, vals = simple
+                for raw, value in vals:
+                    pts = names.get(raw)
+                    if pts is None:
+                        pts = names[raw] = out.setdefault(prefix + raw.decode("utf-8", "replace"), [])
+                    pts.append((step, value))
+                continue
             step, summary = 0, None
             for f, w, v in _fields(rec):
                 if f == 2 and w == 0:
