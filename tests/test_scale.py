@@ -23,7 +23,7 @@ def _sorting_aggregate(x, y):
     if ux.size == xs.size:
         return xs, ys, False
     sums = np.zeros(ux.size)
-    with np.errstate(invalid="ignore"):  # inf - inf: NaN, as recorded evidence
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, as recorded evidence
         np.add.at(sums, inv, ys)
     return ux, sums / counts, True
 

@@ -167,7 +167,7 @@ def _by_key(kept: list, keys: list, skipped_summary: int, fmt: str, source: str,
     rows = len(kept)
     cols, first = {}, {}
     for k in keys:
-        vals = [r.get(k) for r in kept]  # an absent key and a null are alike: not recorded
+        vals = list(map(dict.get, kept, itertools.repeat(k)))  # absent and null alike: not recorded
         v = _numbers(vals, nulls=True)
         if v is not None:
             nan = np.isnan(v)
@@ -201,7 +201,9 @@ def _numbers(vals: list, nulls: bool = False):
     if not types <= ({float, int, type(None)} if nulls else {float, int}):
         return None
     try:
-        return np.array(vals, dtype=float)
+        if type(None) in types:
+            return np.array(vals, dtype=float)  # nulls as NaN
+        return np.fromiter(vals, dtype=float, count=len(vals))  # faster than np.array
     except OverflowError:  # an integer beyond float range: _num decides
         return None
 
