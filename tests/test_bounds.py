@@ -275,3 +275,26 @@ def test_dict_of_lists_with_one_long_list_and_many_short_ones(tmp_path):
     p.write_text(json.dumps(cols))
     out = assert_analysed(run_cli(str(p), "--format", "json", limit=LIMIT))
     assert out["source"]["rows"] == 200_000
+
+
+def test_event_files_of_a_directory_over_the_cap_together_are_refused(tmp_path):
+    # each file under the cap, together over it: refused before any is read
+    d = tmp_path / "tb"
+    d.mkdir()
+    for k in range(2):
+        f = d / f"events.out.tfevents.{k}.host"
+        _write_events(f, [_event(s, "loss", 1.0) for s in range(10)])
+        with f.open("r+b") as fh:
+            fh.truncate(600 << 20)  # a hole after the records: no disk used
+    assert_refused(run_cli(str(d), limit=LIMIT), d, f"larger than {source.MAX_BYTES >> 20} MiB of event files")
+
+
+def test_event_file_padded_with_zeros_ends_at_the_zeros(tmp_path):
+    # 600 MiB of zeros after the records (an unwritten tail): 40 million empty records, read
+    # one by one for minutes before; the records before the zeros are the log
+    f = tmp_path / "events.out.tfevents.9.host"
+    _write_events(f, [_event(s, "train_loss", 1.0 / (s + 1)) for s in range(30)])
+    with f.open("r+b") as fh:
+        fh.truncate(600 << 20)
+    out = assert_analysed(run_cli(str(f), "--format", "json", limit=LIMIT))
+    assert out["source"]["rows"] == 30

@@ -128,7 +128,13 @@ def read_event_dir(path: str) -> RawTable:
     files = sorted(p for p in root.rglob(f"{MAGIC_NAME}*") if p.is_file())
     parents = {p.parent for p in files}
     tags: dict = {}
+    total = 0
     for f in files:
+        total += f.stat().st_size  # the one size cap, over all the event files read together
+        if total > MAX_BYTES:
+            from .source import too_big
+
+            raise too_big(path, " of event files")
         rel = f.parent.relative_to(root).as_posix()
         prefix = f"{rel}/" if len(parents) > 1 and rel != "." else ""
         _, data = read_bytes(str(f))

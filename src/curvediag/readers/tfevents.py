@@ -99,6 +99,8 @@ def _records(data: bytes, source: str):
         if i + 12 > n:
             return  # a file still being written ends mid-record: stop at the last whole one
         (length,) = struct.unpack("<Q", data[i : i + 8])
+        if length == 0:  # no writer makes one: zeros (a file's unwritten tail, padding) end the records
+            return
         start = i + 12
         end = start + length
         if end + 4 > n:
