@@ -290,11 +290,11 @@ def test_event_files_of_a_directory_over_the_cap_together_are_refused(tmp_path):
 
 
 def test_event_file_padded_with_zeros_ends_at_the_zeros(tmp_path):
-    # 600 MiB of zeros after the records (an unwritten tail): 40 million empty records, read
+    # 1000 MiB of zeros after the records (an unwritten tail): 65 million empty records, read
     # one by one for minutes before; the records before the zeros are the log
     f = tmp_path / "events.out.tfevents.9.host"
     _write_events(f, [_event(s, "train_loss", 1.0 / (s + 1)) for s in range(30)])
     with f.open("r+b") as fh:
-        fh.truncate(600 << 20)
+        fh.truncate(1000 << 20)
     out = assert_analysed(run_cli(str(f), "--format", "json", limit=LIMIT))
     assert out["source"]["rows"] == 30
