@@ -298,3 +298,13 @@ def test_event_file_padded_with_zeros_ends_at_the_zeros(tmp_path):
         fh.truncate(1000 << 20)
     out = assert_analysed(run_cli(str(f), "--format", "json", limit=LIMIT))
     assert out["source"]["rows"] == 30
+
+
+def test_a_header_line_repeated_before_every_run_is_linear(tmp_path):
+    # 100k appended runs, each with its header line and a restarting iteration counter: the
+    # restarts were checked against the list of header rows one by one (quadratic; minutes)
+    p = tmp_path / "appended.csv"
+    p.write_text("".join(f"epoch,iter,loss\n1,{i % 2},1.0\n1,{i % 2 + 1},0.5\n" for i in range(100_000)))
+    out = assert_analysed(run_cli(str(p), "--format", "json"))
+    assert out["source"]["rows"] == 299_999
+    assert any("runs appended" in n for n in out["source"]["notes"])

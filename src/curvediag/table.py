@@ -134,7 +134,8 @@ def to_curves(
                 # an iteration counter that restarts every epoch (mmcv's 'iter') is not a new run:
                 # a restart counts only where the epoch went backwards too
                 e_starts = set(_segments(table.values[epoch_col], table.present[epoch_col], []))
-                starts = [r for r in starts if r in e_starts or r in table.boundaries]
+                bounds = set(table.boundaries)  # a set: one header line per run made this quadratic
+                starts = [r for r in starts if r in e_starts or r in bounds]
         else:
             starts = sorted(b for b in table.boundaries if b > 0)
         if starts:
