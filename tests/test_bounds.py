@@ -308,3 +308,13 @@ def test_a_header_line_repeated_before_every_run_is_linear(tmp_path):
     out = assert_analysed(run_cli(str(p), "--format", "json"))
     assert out["source"]["rows"] == 299_999
     assert any("runs appended" in n for n in out["source"]["notes"])
+
+
+def test_pandas_json_columns_with_row_indices_of_their_own(tmp_path):
+    # {"loss": {"0": .., ..}, "m0": {"r0": 1}, ...}: every column was spread over the union of
+    # all row indices (9,000 x 29,000 cells as lists, then as arrays: 4 GB)
+    cols = {"loss": {str(i): 2.0 / (1 + i / 100) for i in range(20_000)}, **{f"m{k}": {f"r{k}": 1.0} for k in range(9_000)}}
+    p = tmp_path / "frame.json"
+    p.write_text(json.dumps(cols))
+    out = assert_analysed(run_cli(str(p), "--format", "json", limit=LIMIT))
+    assert out["source"]["format"] == "pandas_json" and out["source"]["rows"] == 29_000

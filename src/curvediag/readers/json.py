@@ -65,6 +65,26 @@ def _from_columns(cols: dict[str, list], fmt: str, source: str, notes=None) -> R
     return RawTable(names, values, present, rows, fmt, notes)
 
 
+def _from_index_dicts(dicts: dict[str, dict], pos: dict, source: str) -> RawTable:
+    """pandas ``to_json()`` columns ``{column: {row_index: value}}``, each keeping only its
+    own entries (columns with row indices of their own would be columns x index cells)."""
+    from .sparse import Points, check_count, columns
+
+    points: dict[str, Points] = {}
+    for c, d in dicts.items():
+        col = Points()
+        for i, e in d.items():
+            f = _num(e)
+            if f is not None:
+                col.rows.append(pos[i])
+                col.values.append(f)
+        if len(col.rows):
+            points[c] = col
+    check_count(len(points), source, "distinct keys")
+    values, present = columns(points, len(pos))
+    return RawTable(list(points), values, present, len(pos), "pandas_json", [])
+
+
 def _mmengine_val_rows(records: list) -> bool:
     """MMEngine/mmcv scalars: training rows carry 'epoch' and an iteration 'step';
     validation rows carry no 'epoch' and a 'step' that counts *epochs*.  Rewrite the
@@ -233,9 +253,8 @@ def _from_object(obj: dict, source: str) -> RawTable:
     # pandas DataFrame.to_json(): {column: {row_index: value}}
     if dicts and all(all(not isinstance(e, (dict, list)) for e in d.values()) for d in dicts.values()):
         index = sorted({k for d in dicts.values() for k in d}, key=_index_key)
-        cols = {c: [d.get(i) for i in index] for c, d in dicts.items()}
-        if any(_is_metric_list(v) for v in cols.values()):
-            return _from_columns(cols, "pandas_json", source)
+        if any(_num(e) is not None for d in dicts.values() for e in d.values()):
+            return _from_index_dicts(dicts, {k: n for n, k in enumerate(index)}, source)
     # one level of nesting: {"epochs": [...], "metrics": {name: [values]}} or {"history": {...}}
     for k, d in dicts.items():
         inner = {ik: iv for ik, iv in d.items() if _is_metric_list(iv)}
