@@ -10,7 +10,7 @@ import os
 
 from ..errors import InputError
 from ..table import RawTable
-from .source import decode, read_bytes
+from .source import MAX_BYTES, decode, read_bytes
 
 FORMATS = ("csv", "json", "jsonl", "tensorboard", "wandb_csv", "keras_console")
 # files whose bytes are not the UTF-8 text pandas would read from disk: BOMs and gzip
@@ -122,8 +122,8 @@ def _big_plain_csv_head(path: str) -> str | None:
         st = os.stat(path)
     except OSError:
         return None
-    if not _stat.S_ISREG(st.st_mode) or st.st_size < _BIG:
-        return None
+    if not _stat.S_ISREG(st.st_mode) or st.st_size < _BIG or st.st_size > MAX_BYTES:
+        return None  # over the cap: read_bytes refuses it
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     if b"\x00" in head or head.startswith(_NOT_PLAIN):
@@ -154,7 +154,13 @@ def read_event_dir(path: str) -> RawTable:
     files = sorted(p for p in found if within(p, real_root))
     parents = {p.parent for p in files}
     tags: dict = {}
+    total = 0
     for f in files:
+        total += f.stat().st_size  # the one size cap, over all the event files read together
+        if total > MAX_BYTES:
+            from .source import too_big
+
+            raise too_big(path, " of event files")
         rel = f.parent.relative_to(root).as_posix()
         prefix = f"{rel}/" if len(parents) > 1 and rel != "." else ""
         _, data = read_bytes(str(f))

@@ -18,6 +18,7 @@ from .._np import np
 from ..columns import norm
 from ..errors import InputError
 from ..table import RawTable
+from .source import MAX_COLUMNS, too_many_columns
 
 MISSING = ["", "NA", "N/A", "n/a", "na", "null", "NULL", "None", "none", "#N/A", "-"]
 _MISSING_SET = frozenset(MISSING)
@@ -35,17 +36,24 @@ def _sniff_sep(header: str) -> str:
     return best if counts[best] else ","
 
 
-def _header_line(text: str) -> str:
-    """The first non-blank line, without splitting the whole text."""
-    start = 0
-    while start < len(text):
-        end = text.find("\n", start)
-        end = len(text) if end < 0 else end
-        line = text[start:end].rstrip("\r")
-        if line.strip():
-            return line
-        start = end + 1
-    return ""
+_NOT_SPACE = re.compile(r"\S")
+
+
+def _header_line(text: str, start: int = 0) -> str:
+    """The first non-blank line (from ``start``), without splitting the whole text (one
+    search in C: a loop over millions of blank lines took seconds)."""
+    return _line_from(text, start)[0]
+
+
+def _line_from(text: str, start: int) -> tuple[str, int]:
+    """The first non-blank line at or after ``start``, and where it ends."""
+    m = _NOT_SPACE.search(text, start)
+    if m is None:
+        return "", len(text)
+    begin = text.rfind("\n", 0, m.start()) + 1
+    end = text.find("\n", m.start())
+    end = len(text) if end < 0 else end
+    return text[begin:end].rstrip("\r"), end
 
 
 def _format_name(names: list[str]) -> tuple[str, bool]:
@@ -205,8 +213,13 @@ def read_csv(text: str, source: str, path: str | None = None, head_only: bool = 
     """Parse CSV ``text``; ``path``, when given, is a plain UTF-8 file holding that text
     (or, with ``head_only``, starting with it), which pandas reads faster from disk than
     from a string."""
-    header = _header_line(text)
+    header, end = _line_from(text, 0)
     sep = _sniff_sep(header)
+    # pandas' handling of so wide a table is quadratic in places (duplicate names; a first data
+    # row wider than the header becomes an index of that many levels)
+    width = max(header.count(sep), _line_from(text, end)[0].count(sep)) + 1
+    if width > MAX_COLUMNS:
+        raise too_many_columns(source, width)
     simple = _parse_simple(text, sep) if not head_only and _simple_worthwhile(text) else None
     if simple is None:
         big = head_only or len(text) > _SIMPLE_MAX

@@ -7,6 +7,7 @@ Python's parser accepts the bare ``NaN`` and ``Infinity`` tokens that
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -14,6 +15,7 @@ from .._np import np
 
 from ..errors import InputError
 from ..table import RawTable
+from .source import MAX_COLUMNS
 
 # Keys of Hugging Face's end-of-training summary entry: not a curve point.
 _HF_SUMMARY_KEYS = frozenset({"train_runtime", "train_samples_per_second", "total_flos"})
@@ -46,22 +48,44 @@ def _from_columns(cols: dict[str, list], fmt: str, source: str, notes=None) -> R
     names = [k for k, v in cols.items() if _is_metric_list(v)]
     if not names:
         raise InputError(source, "JSON object holds no lists of numbers")
+    from .sparse import Points, check_count, columns
+
+    check_count(len(names), source, "distinct keys")
     rows = max(len(cols[k]) for k in names)
-    values, present = {}, {}
-    for k in names:
-        lst = cols[k]
-        v = np.full(rows, np.nan)
-        p = np.zeros(rows, dtype=bool)
-        for i, e in enumerate(lst):
+    points: dict[str, Points] = {}
+    for k in names:  # only the recorded points: one long list beside many short ones stays small
+        col = points[k] = Points()
+        for i, e in enumerate(cols[k]):
             f = _num(e)
             if f is not None:
-                v[i], p[i] = f, True
-        values[k], present[k] = v, p
+                col.rows.append(i)
+                col.values.append(f)
+    values, present = columns(points, rows)
     lengths = {len(cols[k]) for k in names}
     notes = list(notes or [])
     if len(lengths) > 1:
         notes.append("lists of different lengths, aligned from the first entry")
     return RawTable(names, values, present, rows, fmt, notes)
+
+
+def _from_index_dicts(dicts: dict[str, dict], pos: dict, source: str) -> RawTable:
+    """pandas ``to_json()`` columns ``{column: {row_index: value}}``, each keeping only its
+    own entries (columns with row indices of their own would be columns x index cells)."""
+    from .sparse import Points, check_count, columns
+
+    points: dict[str, Points] = {}
+    for c, d in dicts.items():
+        col = Points()
+        for i, e in d.items():
+            f = _num(e)
+            if f is not None:
+                col.rows.append(pos[i])
+                col.values.append(f)
+        if len(col.rows):
+            points[c] = col
+    check_count(len(points), source, "distinct keys")
+    values, present = columns(points, len(pos))
+    return RawTable(list(points), values, present, len(pos), "pandas_json", [])
 
 
 def _mmengine_val_rows(records: list) -> bool:
@@ -81,35 +105,130 @@ def _mmengine_val_rows(records: list) -> bool:
     return True
 
 
+_KEY_PASSES = 32  # at most this many distinct keys: one pass over the records per key
+
+
 def _from_records(records: list, fmt: str, source: str, what: str = "record") -> RawTable:
-    names: list[str] = []
-    seen: set[str] = set()
-    kept = []
+    from .sparse import check_count, from_arrays
+
+    if set(map(type, records)) == {dict}:
+        summary = _HF_SUMMARY_KEYS
+        kept = [r for r in records if summary.isdisjoint(r)]
+        keys = dict.fromkeys(itertools.chain.from_iterable(kept))
+        if kept and len(keys) <= _KEY_PASSES:
+            return _by_key(kept, list(keys), len(records) - len(kept), fmt, source, what)
+    # Records come in a few shapes (the same keys in the same order: a training step, an
+    # evaluation): group rows by shape, then read each key of a shape as one column with
+    # numpy; only a column holding other than plain numbers is read value by value.
+    shapes: dict[tuple, list[int]] = {}
+    firsts: dict[tuple, dict] = {}
+    rows = 0
     skipped_summary = 0
+    summary = _HF_SUMMARY_KEYS
+    kept = []
     for i, r in enumerate(records):
-        if not isinstance(r, dict):
-            raise InputError(source, f"{what} {i + 1} is a JSON {type(r).__name__}, not an object")
-        if _HF_SUMMARY_KEYS & r.keys():
+        if type(r) is not dict:
+            if not isinstance(r, dict):
+                raise InputError(source, f"{what} {i + 1} is a JSON {type(r).__name__}, not an object")
+        if not summary.isdisjoint(r):
             skipped_summary += 1
             continue
+        shape = tuple(r)
+        group = shapes.get(shape)
+        if group is None:
+            group = shapes[shape] = []
+            firsts[shape] = r
+            if len(shapes) > MAX_COLUMNS:
+                # as many shapes as rows is no training log's layout; bound the work all the same
+                check_count(len({k for sh in shapes for k in sh}), source, "distinct keys")
+        group.append(rows)
         kept.append(r)
-        for k, v in r.items():
-            if k not in seen and _num(v) is not None:
-                seen.add(k)
-                names.append(k)
-    if not names:
+        rows += 1
+    parts: dict[str, list] = {}  # key -> [(first row, position in it), [row arrays], [value arrays]]
+    for shape, group in shapes.items():
+        idx = np.array(group, dtype=np.int64)
+        members = [kept[j] for j in group]
+        for pos, k in enumerate(shape):
+            vals = [r[k] for r in members]
+            v = _numbers(vals)
+            if v is None:  # strings, booleans, nulls, lists: value by value
+                nums = [_num(e) for e in vals]
+                ok = np.array([f is not None for f in nums], dtype=bool)
+                if not ok.any():
+                    continue
+                v = np.array([f for f in nums if f is not None], dtype=float)
+                rws = idx[ok]
+            else:
+                rws = idx
+            entry = parts.get(k)
+            if entry is None:
+                entry = parts[k] = [(int(rws[0]), pos), [], []]
+                if len(parts) > MAX_COLUMNS:
+                    check_count(len(parts), source, "distinct keys")
+            elif (int(rws[0]), pos) < entry[0]:
+                entry[0] = (int(rws[0]), pos)
+            entry[1].append(rws)
+            entry[2].append(v)
+    if not parts:
         raise InputError(source, f"no numeric values in any {what}")
-    rows = len(kept)
-    values = {k: np.full(rows, np.nan) for k in names}
-    present = {k: np.zeros(rows, dtype=bool) for k in names}
-    for i, r in enumerate(kept):
-        for k, v in r.items():
-            if k in values:
-                f = _num(v)
-                if f is not None:
-                    values[k][i], present[k][i] = f, True
+    # first-seen order: the row where a key first holds a number, then its place in that row
+    names = sorted(parts, key=lambda k: parts[k][0])
+    cols = {}
+    for k in names:
+        _, rws, vs = parts[k]
+        cols[k] = (rws[0], vs[0]) if len(rws) == 1 else (np.concatenate(rws), np.concatenate(vs))
+    values, present = from_arrays(cols, rows)
     notes = ["final training-summary entry is not a curve point; ignored"] if skipped_summary else []
     return RawTable(names, values, present, rows, fmt, notes)
+
+
+def _by_key(kept: list, keys: list, skipped_summary: int, fmt: str, source: str, what: str) -> RawTable:
+    """Few distinct keys (the usual log): each key read as one column, in C where its values
+    are plain numbers, keeping only its recorded points."""
+    from .sparse import from_arrays
+
+    rows = len(kept)
+    cols, first = {}, {}
+    for k in keys:
+        vals = list(map(dict.get, kept, itertools.repeat(k)))  # absent and null alike: not recorded
+        v = _numbers(vals, nulls=True)
+        if v is not None:
+            nan = np.isnan(v)
+            nans = int(nan.sum())
+            if nans == 0:
+                ok = np.ones(rows, dtype=bool)
+            else:  # NaN for each null, unless NaN was also recorded
+                ok = ~nan if nans == vals.count(None) else np.array([e is not None for e in vals], dtype=bool)
+        else:
+            nums = [_num(e) for e in vals]
+            ok = np.array([f is not None for f in nums], dtype=bool)
+            v = np.array([np.nan if f is None else f for f in nums], dtype=float)
+        idx = np.flatnonzero(ok)
+        if idx.size == 0:
+            continue
+        row = int(idx[0])
+        first[k] = (row, list(kept[row]).index(k))
+        cols[k] = (idx, v[idx] if idx.size < rows else v)
+    if not cols:
+        raise InputError(source, f"no numeric values in any {what}")
+    names = sorted(cols, key=first.__getitem__)  # first-seen order: the row, then the place in it
+    values, present = from_arrays({k: cols[k] for k in names}, rows)
+    notes = ["final training-summary entry is not a curve point; ignored"] if skipped_summary else []
+    return RawTable(names, values, present, rows, fmt, notes)
+
+
+def _numbers(vals: list, nulls: bool = False):
+    """The floats of a list of plain JSON numbers (no booleans or strings; nulls, when
+    allowed, as NaN), or None."""
+    types = set(map(type, vals))
+    if not types <= ({float, int, type(None)} if nulls else {float, int}):
+        return None
+    try:
+        if type(None) in types:
+            return np.array(vals, dtype=float)  # nulls as NaN
+        return np.fromiter(vals, dtype=float, count=len(vals))  # faster than np.array
+    except OverflowError:  # an integer beyond float range: _num decides
+        return None
 
 
 def _records_table(records: list, fmt: str, source: str, what: str = "record") -> RawTable:
@@ -137,9 +256,8 @@ def _from_object(obj: dict, source: str) -> RawTable:
     # pandas DataFrame.to_json(): {column: {row_index: value}}
     if dicts and all(all(not isinstance(e, (dict, list)) for e in d.values()) for d in dicts.values()):
         index = sorted({k for d in dicts.values() for k in d}, key=_index_key)
-        cols = {c: [d.get(i) for i in index] for c, d in dicts.items()}
-        if any(_is_metric_list(v) for v in cols.values()):
-            return _from_columns(cols, "pandas_json", source)
+        if any(_num(e) is not None for d in dicts.values() for e in d.values()):
+            return _from_index_dicts(dicts, {k: n for n, k in enumerate(index)}, source)
     # one level of nesting: {"epochs": [...], "metrics": {name: [values]}} or {"history": {...}}
     for k, d in dicts.items():
         inner = {ik: iv for ik, iv in d.items() if _is_metric_list(iv)}

@@ -81,7 +81,7 @@ def read_run_dir(run: Path, source: str) -> RawTable:
     """The metrics of one file-store run.  ``source`` is the directory the user named:
     a metric file reached through a link leading outside it is skipped (with a note)."""
     from .discover import within
-    from .source import MAX_BYTES
+    from .source import MAX_BYTES, too_big
 
     metrics = run / "metrics"
     real_root = os.path.realpath(source)
@@ -97,7 +97,7 @@ def read_run_dir(run: Path, source: str) -> RawTable:
         key = f.relative_to(metrics).as_posix()
         try:
             if total + f.stat().st_size > MAX_BYTES:  # before reading: a sparse file may claim gigabytes
-                raise InputError(source, f"MLflow metric files larger than {MAX_BYTES >> 20} MiB together; not read")
+                raise too_big(source, " of metric files")
             with open(f, "rb") as fh:
                 data = fh.read(MAX_BYTES + 1 - total)
         except PermissionError:
@@ -106,7 +106,7 @@ def read_run_dir(run: Path, source: str) -> RawTable:
             raise InputError(str(f), e.strerror or str(e)) from None
         total += len(data)
         if total > MAX_BYTES:
-            raise InputError(source, f"MLflow metric files larger than {MAX_BYTES >> 20} MiB together; not read")
+            raise too_big(source, " of metric files")
         pts = []
         for n, line in enumerate(data.decode("utf-8", "replace").split("\n"), 1):
             parts = line.split()

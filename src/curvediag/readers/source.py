@@ -2,18 +2,72 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import stat
 import sys
 
 from ..errors import InputError
 
-MAX_BYTES = 1 << 30  # 1 GiB of log text is far beyond any real training log
+#: The one size cap on an input (README, "Limits"): a file, stdin, a gzip file once
+#: decompressed, or all the metric files of a run directory.  1 GiB of log text is far
+#: beyond any real training log.
+MAX_BYTES = 1 << 30
+#: Distinct columns, keys or tags in one log: a training log has tens, a W&B export of many
+#: runs a few thousand; a file with more is not a training log (and each costs a column).
+MAX_COLUMNS = 10_000
 _HEAD = 1 << 16
+_CHUNK = 1 << 20
 
 
-def _read_limited(fh, source: str) -> bytes:
+def too_big(source: str, what: str = "") -> InputError:
+    return InputError(source, f"larger than {MAX_BYTES >> 20} MiB{what}; not read")
+
+
+def too_many_columns(source: str, count: int, what: str = "columns") -> InputError:
+    return InputError(source, f"{count} {what} (more than {MAX_COLUMNS}): not a training log; not read")
+
+
+def check_size(path: str, source: str, size: int | None = None) -> int:
+    """The size of a regular file, refused above MAX_BYTES before any of it is read."""
+    if size is None:
+        size = os.stat(path).st_size
+    if size > MAX_BYTES:
+        raise too_big(source)
+    return size
+
+
+def _gunzip(data: bytes, source: str) -> bytes:
+    """Decompress gzip ``data`` (several members allowed), stopping as soon as the output
+    passes MAX_BYTES: a small bomb never expands in memory."""
+    import zlib
+
+    out: list[bytes] = []
+    total = 0
+    rest = data
+    try:
+        while rest:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            buf = rest
+            while True:
+                chunk = d.decompress(buf, _CHUNK)
+                total += len(chunk)
+                if total > MAX_BYTES:
+                    raise too_big(source, " once decompressed")
+                out.append(chunk)
+                buf = d.unconsumed_tail
+                if d.eof or (not buf and not chunk):
+                    break
+            if not d.eof:
+                raise InputError(source, "broken gzip data (Compressed file ended before the end-of-stream marker was reached)")
+            rest = d.unused_data.lstrip(b"\x00")  # gzip pads members with zeros at times
+            if rest and rest[:2] != b"\x1f\x8b":
+                raise InputError(source, "broken gzip data (Not a gzipped file)")
+    except zlib.error as e:
+        raise InputError(source, f"broken gzip data ({e})") from None
+    return b"".join(out)
+
+
+def _read_limited(fh, source: str, seekable: bool = False) -> bytes:
     head = fh.read(_HEAD)
     binary_ok = (
         head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b", b"SQLite format 3\x00"))
@@ -21,12 +75,19 @@ def _read_limited(fh, source: str) -> bytes:
     )
     if b"\x00" in head and not binary_ok:
         raise InputError(source, "binary data (NUL bytes), not a text log")
-    rest = fh.read(MAX_BYTES + 1 - len(head)) if len(head) == _HEAD else b""
-    data = head + rest
+    if head.startswith(b"SQLite format 3\x00"):
+        return head  # read by path with sqlite3, which reads only what the query needs
+    if len(head) < _HEAD:
+        return head
+    if seekable:  # read in one piece: no second copy of a large file
+        fh.seek(0)
+        data = fh.read(MAX_BYTES + 1)
+    else:
+        data = head + fh.read(MAX_BYTES + 1 - len(head))
     if len(data) > MAX_BYTES:
-        raise InputError(source, f"larger than {MAX_BYTES >> 20} MiB; not read")
+        raise too_big(source)
     nul = b"\x00"
-    if rest and not binary_ok and nul in rest:
+    if not binary_ok and data.find(nul, _HEAD) >= 0:
         raise InputError(source, f"binary data (a NUL byte at offset {data.index(nul)}), not a text log")
     return data
 
@@ -50,7 +111,10 @@ def read_bytes(path: str) -> tuple[str, bytes]:
             raise InputError(source, "not a regular file (device, FIFO or socket); not read")
         try:
             with open(path, "rb") as fh:
-                data = _read_limited(fh, source)
+                if st.st_size > MAX_BYTES and fh.read(16) != b"SQLite format 3\x00":
+                    raise too_big(source)
+                fh.seek(0)
+                data = _read_limited(fh, source, seekable=True)
         except PermissionError:
             raise InputError(source, "permission denied") from None
         except IsADirectoryError:
@@ -58,12 +122,7 @@ def read_bytes(path: str) -> tuple[str, bytes]:
         except OSError as e:
             raise InputError(source, e.strerror or str(e)) from None
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
-            raise InputError(source, f"broken gzip data ({e})") from None
-        if len(data) > MAX_BYTES:
-            raise InputError(source, f"larger than {MAX_BYTES >> 20} MiB once decompressed; not read")
+        data = _gunzip(data, source)
         if b"\x00" in data[:_HEAD] and not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"brain.Event" not in data[:64]:
             raise InputError(source, "binary data (NUL bytes) inside the gzip file, not a text log")
     return source, data

@@ -16,6 +16,7 @@ protobuf wire format is needed, so this module has no dependencies.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 
 from .._np import np
 
@@ -115,6 +116,8 @@ def _records(data: bytes, source: str):
         if i + 12 > n:
             return  # a file still being written ends mid-record: stop at the last whole one
         (length,) = struct.unpack("<Q", data[i : i + 8])
+        if length == 0:  # no writer makes one: zeros (a file's unwritten tail, padding) end the records
+            return
         start = i + 12
         end = start + length
         if end + 4 > n:
@@ -123,11 +126,69 @@ def _records(data: bytes, source: str):
         i = end + 4
 
 
+def _simple_event(rec: bytes):
+    """``(step, [(tag bytes, value), ...])`` of an event laid out exactly as PyTorch,
+    tensorboardX, Lightning and Hugging Face write scalars — ``wall_time``, ``step`` (absent
+    when 0), then a summary of ``Value(tag, simple_value)`` — or None for anything else, which
+    the general parser reads (it gives the same result for these).  Three times faster."""
+    n = len(rec)
+    if n < 11 or rec[0] != 0x09:
+        return None
+    i, step = 9, 0
+    if rec[i] == 0x10:
+        i += 1
+        shift = 0
+        while True:
+            if i >= n or shift > 63:
+                return None
+            b = rec[i]
+            i += 1
+            step |= (b & 0x7F) << shift
+            if b < 0x80:
+                break
+            shift += 7
+    if i + 2 > n or rec[i] != 0x2A:
+        return None
+    slen = rec[i + 1]
+    i += 2
+    if slen >= 0x80:
+        if i >= n or rec[i] >= 0x80:
+            return None
+        slen = (slen & 0x7F) | (rec[i] << 7)
+        i += 1
+    if i + slen != n:  # the summary must be the last field
+        return None
+    values = []
+    while i < n:
+        if i + 4 > n or rec[i] != 0x0A or rec[i + 2] != 0x0A:
+            return None
+        vlen, tlen = rec[i + 1], rec[i + 3]
+        if vlen >= 0x80 or tlen >= 0x80 or vlen != tlen + 7:
+            return None
+        t0 = i + 4
+        v0 = t0 + tlen
+        if v0 + 5 > n or rec[v0] != 0x15:
+            return None
+        values.append((rec[t0:v0], struct.unpack_from("<f", rec, v0 + 1)[0]))
+        i = v0 + 5
+    return step, values
+
+
 def scalars(data: bytes, source: str, prefix: str = "") -> dict[str, list[tuple[int, float]]]:
     """{tag: [(step, value), ...]} of every scalar in one event file."""
     out: dict[str, list[tuple[int, float]]] = {}
+    names: dict[bytes, list] = {}  # tag bytes -> its list in out
     try:
         for rec in _records(data, source):
+            simple = _simple_event(rec)
+            if simple is not None:
+                step, vals = simple
+                for raw, value in vals:
+                    pts = names.get(raw)
+                    if pts is None:
+                        pts = names[raw] = out.setdefault(prefix + raw.decode("utf-8", "replace"), [])
+                    pts.append((step, value))
+                continue
             step, summary = 0, None
             for f, w, v in _fields(rec):
                 if f == 2:
@@ -166,16 +227,48 @@ def looks_like_events(data: bytes) -> bool:
 def table_from_scalars(tags: dict[str, list[tuple[int, float]]], source: str) -> RawTable:
     if not tags:
         raise InputError(source, "TensorBoard event file(s) with no scalar summaries")
-    steps = sorted({s for pts in tags.values() for s, _ in pts})
-    index = {s: k for k, s in enumerate(steps)}
+    from .sparse import check_count, from_arrays
+
+    check_count(len(tags), source, "distinct tags")
+    order = sorted(tags)
+    per_tag = []
+    for tag in order:
+        pts = tags[tag]
+        try:
+            st = np.fromiter((s for s, _ in pts), dtype=np.int64, count=len(pts))
+        except OverflowError:  # a step beyond int64 (a negative step read as unsigned): a float axis
+            st = np.fromiter((float(s) for s, _ in pts), dtype=float, count=len(pts))
+        per_tag.append((st, np.fromiter((v for _, v in pts), dtype=float, count=len(pts))))
+    steps = np.concatenate([st for st, _ in per_tag]) if per_tag else np.zeros(0, dtype=np.int64)
+    steps.sort()  # a sort and a mask: np.unique hashes, ten times slower on a million steps
+    if steps.size > 1:
+        steps = steps[np.concatenate(([True], steps[1:] != steps[:-1]))]
     rows = len(steps)
-    names = ["step", *sorted(tags)]
-    values = {"step": np.asarray(steps, dtype=float)}
-    present = {"step": np.ones(rows, dtype=bool)}
-    for tag in sorted(tags):
-        v = np.full(rows, np.nan)
-        p = np.zeros(rows, dtype=bool)
-        for s, val in tags[tag]:  # a step logged twice keeps its last value, as TensorBoard shows it
-            v[index[s]], p[index[s]] = val, True
-        values[tag], present[tag] = v, p
+    # each tag keeps only its own points (rows x tags cells would be mostly empty)
+    cols = {tag: (np.searchsorted(steps, st), v) for tag, (st, v) in zip(order, per_tag)}
+    values, present = from_arrays(cols, rows)
+    names = ["step", *order]
+    values = _WithStep(values, steps.astype(float))
+    present = _WithStep(present, np.ones(rows, dtype=bool))
     return RawTable(names, values, present, rows, "tensorboard")
+
+
+class _WithStep(Mapping):
+    """A column mapping with the dense ``step`` axis in front."""
+
+    def __init__(self, inner: Mapping, step: np.ndarray):
+        self._inner, self._step = inner, step
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        # a tag named "step" replaces the axis, as it did when these were one dict
+        return self._step if name == "step" and name not in self._inner else self._inner[name]
+
+    def __iter__(self):
+        yield "step"
+        yield from (k for k in self._inner if k != "step")
+
+    def __len__(self) -> int:
+        return len(self._inner) + ("step" not in self._inner)
+
+    def __contains__(self, name) -> bool:
+        return name == "step" or name in self._inner
