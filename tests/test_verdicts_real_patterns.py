@@ -367,3 +367,10 @@ def test_an_accuracy_already_high_from_the_start_has_generalised():
     rep = diag({"loss": 0.86 - 0.16 * (1 - np.exp(-t / 3)), "val_loss": 1.258 - 0.03 * (1 - np.exp(-t / 4)),
                 "val_accuracy": 0.971 + 0.013 * (1 - np.exp(-t / 4))})
     assert rep.verdict != "not_learning"
+
+
+@pytest.mark.parametrize("opts", [{"O102": {"rise_limit": float("nan")}}, {"O102": {"plateau_tol": -1}},
+                                  {"E101": {"patience": 2.5}}, {"T101": {"gain_limit": 7}}, {"D104": {"jump": 0.5}}])
+def test_the_library_checks_rule_options_as_the_configuration_file_does(opts):
+    with pytest.raises(curvediag.errors.UsageError):
+        curvediag.diagnose(sample("healthy.csv"), options=opts)

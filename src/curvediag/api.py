@@ -101,7 +101,10 @@ def inspect_log(
 
 
 def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
-    """Each rule's options: its defaults updated with ``overrides[code or name]``."""
+    """Each rule's options: its defaults updated with ``overrides[code or name]``, each checked
+    for its kind and range as the configuration file's are (a NaN or negative threshold is refused)."""
+    from .config import _option
+
     out = {}
     for r in RULES:
         opts = dict(r.options)
@@ -109,7 +112,7 @@ def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> di
             for k, v in ((overrides or {}).get(key) or {}).items():
                 if k not in opts:
                     raise UsageError(f"rule {r.code} ({r.name}) has no option {k!r}; options: {', '.join(opts) or 'none'}")
-                opts[k] = type(opts[k])(v) if not isinstance(opts[k], float) else float(v)
+                opts[k] = _option(v, opts[k], k, f"option {k!r} of rule {r.code} ({r.name})")
         out[r.code] = opts
     return out
 

@@ -681,6 +681,11 @@ def main() -> None:
     except KeyboardInterrupt:  # pragma: no cover
         _err("interrupted")
         sys.exit(130)
+    except SystemExit as e:
+        # typer turns Ctrl-C into a silent exit 130; the contract is one line on stderr
+        if e.code == 130:
+            _err("interrupted")
+        raise
     except BrokenPipeError:
         _discard_stdout()
         sys.exit(141)

@@ -165,8 +165,8 @@ MAX_CLASSES = 1_000_000_000
 #: the range of each rule option, by name: shares of a run or of a level lie in [0, 1]; factors
 #: are >= 1; every other threshold is >= 0 (a negative tolerance is refused) and finite
 _SHARES = {"window", "share", "plateau_share", "share_limit", "turn_limit", "acc_drop", "acc_gain", "acc_margin",
-           "acc_gap", "margin", "tail_limit"}
-_FACTORS = {"spike_factor", "init_factor"}
+           "acc_gap", "margin", "tail_limit", "gain_limit", "val_limit", "collapse", "memorise_gap"}
+_FACTORS = {"spike_factor", "init_factor", "factor", "jump", "end_factor"}
 MAX_OPTION = 1e6
 
 
