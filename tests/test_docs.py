@@ -59,3 +59,14 @@ def test_readme_documents_every_analyze_option():
     opts = set(re.findall(r"(--[a-z][a-z-]+)", r.stdout)) - {"--help"}
     for opt in opts:
         assert opt in README, opt
+
+
+def test_readme_opens_with_the_two_commands_the_brief_promises():
+    # the first installs only what analyze needs (no test extra) and runs it on a bundled sample;
+    # the second installs the test extra and runs the suite, as .ci/run does
+    block = code_blocks(README)[0].strip().splitlines()
+    assert len(block) == 2
+    first, second = block
+    assert first.startswith("pip install -e . &&") and "[test]" not in first and "analyze sample_logs/" in first
+    assert second == 'pip install -e ".[test]" && python -m pytest'
+    assert second in (REPO / ".ci" / "run").read_text()
