@@ -37,13 +37,30 @@ class RawTable:
 
 
 class _Steps:
-    """Where a column fails to rise, found in one pass and shared by the run, axis and
-    merge checks (each a pass over a million-row column otherwise): ``stalls`` are the
-    indices i with v[i+1] <= v[i], ``falls`` those with v[i+1] < v[i]."""
+    """Where a column fails to rise, shared by the run, axis and merge checks (each a pass
+    over a million-row column otherwise), each computed once, when first asked for:
+    ``falls`` are the indices i with v[i+1] < v[i] (few: where a run restarts);
+    :meth:`stalls_from` tells whether v[i+1] <= v[i] for some i >= start (an epoch column
+    stalls on nearly every row: only a boolean answer is kept, never their indices)."""
 
     def __init__(self, v: np.ndarray):
-        self.stalls = np.flatnonzero(v[1:] <= v[:-1])
-        self.falls = self.stalls[v[self.stalls + 1] < v[self.stalls]]
+        self._v = v
+        self._falls: np.ndarray | None = None
+        self._stalls: dict[int, bool] = {}
+
+    @property
+    def falls(self) -> np.ndarray:
+        if self._falls is None:
+            v = self._v
+            self._falls = np.flatnonzero(v[1:] < v[:-1])
+        return self._falls
+
+    def stalls_from(self, start: int) -> bool:
+        hit = self._stalls.get(start)
+        if hit is None:
+            v = self._v[start:]
+            hit = self._stalls[start] = bool((v[1:] <= v[:-1]).any())
+        return hit
 
 
 def _segments(axis: np.ndarray, present: np.ndarray, boundaries: list[int], steps: _Steps | None = None) -> list[int]:
@@ -337,7 +354,7 @@ def to_curves(
         dense = bool(ok.all())
         # strictly increasing (the usual step or epoch column): no series on it has points to merge
         if dense and whole:
-            strict = not (steps_of(col).stalls >= start).any()
+            strict = not steps_of(col).stalls_from(start)
         else:
             xa = x[ok]
             strict = not (xa[1:] <= xa[:-1]).any()
