@@ -82,7 +82,14 @@ def _segments(axis: np.ndarray, present: np.ndarray, boundaries: list[int], step
 def _rises_at(axis: np.ndarray, present: np.ndarray, rows: list[int]) -> bool:
     """Whether the column rises at any of ``rows`` (above its previous value): where a step
     counter falls as the epoch moves on, the counter restarts every epoch."""
-    idx = np.flatnonzero(present & np.isfinite(axis))
+    ok = present & np.isfinite(axis)
+    if ok.all():  # dense (the usual case): the rows are their own positions, no index to build
+        if ok.size < 2 or not rows:
+            return False
+        k = np.asarray(rows)
+        k = k[(k > 0) & (k < ok.size)]
+        return bool((axis[k] > axis[k - 1]).any())
+    idx = np.flatnonzero(ok)
     if idx.size < 2 or not rows:
         return False
     k = np.searchsorted(idx, rows)
