@@ -109,10 +109,12 @@ def _split_runs(
     it, or the header repeats (a boundary).  A *resume* returns into the current run: a job
     resumed from its last checkpoint re-logs the steps since that checkpoint, and the later
     rows replace the earlier ones (as TensorBoard merges them)."""
+    bounds = {b for b in boundaries if b > 0}
+    if not backs:  # one run (the usual case): no index of the axis's rows to build
+        return sorted(bounds), []
     ok = present & np.isfinite(axis)
     idx = np.flatnonzero(ok)
-    bounds = {b for b in boundaries if b > 0}
-    if not backs or idx.size < 2:
+    if idx.size < 2:
         return sorted(set(backs) | bounds), []
     a = axis[idx]
     d = np.diff(a)

@@ -141,8 +141,9 @@ class _Records:
         row, skipped = self.rows, self.skipped
         get = groups.get
         try:
-            for i, r in enumerate(records, self.count):
+            for r in records:
                 if type(r) is not dict and not isinstance(r, dict):
+                    i = row + skipped  # the records before this one
                     raise InputError(source, f"{what} {i + 1} is a JSON {type(r).__name__}, not an object")
                 shape = tuple(r)
                 g = get(shape, _NEW)
