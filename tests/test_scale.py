@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from curvediag.errors import InputError
 from curvediag.table import _aggregate
 
 
@@ -153,3 +154,150 @@ def test_tensorboard_fast_path_reads_as_the_general_parser(events):
     finally:
         T._simple_event = real
     assert repr(fast) == repr(general)
+
+
+# --- whole-file passes that cost more than the parse (issue 11, section 6) ---------------------------------------------
+
+
+def test_an_epoch_column_on_every_step_is_not_indexed_row_by_row(monkeypatch):
+    # 200k per-step rows, 20k steps per epoch: the epoch "stalls" on nearly every row, and
+    # nothing before the averaging should build an index of those rows (a 10M-row log spent
+    # 0.85 s and 80 MB on it), nor of every row of a dense axis
+    from curvediag.readers.sparse import from_arrays
+    from curvediag.table import RawTable, to_curves
+
+    n = 200_000
+    step = np.arange(1.0, n + 1)
+    cols = {
+        "epoch": (np.arange(n), (step - 1) // 20_000),
+        "step": (np.arange(n), step),
+        "loss": (np.arange(n), 2.0 / (1 + step / 1e4)),
+        "val_loss": (np.arange(19_999, n, 20_000), 2.1 / (1 + step[19_999::20_000] / 1e4)),  # one per epoch
+    }
+    values, present = from_arrays(cols, n)
+    table = RawTable(list(cols), values, present, n, "csv")
+    sizes = []
+    real = numpy.flatnonzero
+
+    def counted(a):
+        out = real(a)
+        sizes.append(out.size)
+        return out
+
+    monkeypatch.setattr(numpy, "flatnonzero", counted)
+    curves = to_curves(table, "big.csv")
+    monkeypatch.undo()
+    assert curves.axis_kind == "epoch" and len(curves.series["train_loss"]) == 10
+    assert max(sizes) <= n // 1000, f"an index of {max(sizes)} rows was built"
+    # the same table read before (no shared passes): identical curves
+    want = to_curves(RawTable(list(cols), *from_arrays(cols, n), n, "csv"), "big.csv")
+    for k, s in curves.series.items():
+        assert np.array_equal(s.x, want.series[k].x) and np.array_equal(s.y, want.series[k].y)
+
+
+def _jsonl(n: int) -> bytes:
+    return "".join(
+        f'{{"epoch": {s / 1000:.3f}, "step": {s}, "loss": {2.0 / (1 + s / 1e4):.5f}, "learning_rate": 0.001}}\n'
+        + (f'{{"step": {s}, "eval_loss": 1.5}}\n' if s % 100 == 0 else "")
+        for s in range(n)
+    ).encode()
+
+
+def test_json_lines_are_read_without_keeping_every_record():
+    # the records are made into columns a chunk at a time: the reading allocates a few times
+    # the file, not ~10x (a decoded copy, the list of lines and a dict per line, as before)
+    import tracemalloc
+
+    from curvediag.readers import read_table
+
+    data = _jsonl(200_000)
+    tracemalloc.start()
+    try:
+        t = read_table(data, "m.jsonl")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert t.rows == 202_000 and t.names == ["epoch", "step", "loss", "learning_rate", "eval_loss"]
+    assert peak < 5 * len(data), f"{peak / len(data):.1f}x the file allocated"
+
+
+line_texts = st.sampled_from([
+    '{"step": 1, "loss": 2.5}', '{"step": 2, "loss": NaN, "acc": "0.5"}', '{"step": 3, "val/mAP": 0.2}',
+    '{"epoch": 1, "step": 30, "loss": 1e400}', '{"s\u2028x": 1, "loss": 1}', '{"loss": "a\u2029b", "k": 1}',
+    "", "   ", "\t", '{"loss": 1}\r', '\u00a0{"loss": 4}\u00a0', '{"loss": 5}\x1c', '\ufeff{"loss": 6}',
+    '{"loss": 7} x', "[1, 2]", "3", '"text"', '{"loss": [1', "2]}", '{"big": ' + "9" * 5000 + "}",
+    '{"train_runtime": 3, "loss": 1}', '{"loss": true, "n": null}', '{"a": {"b": 1}, "loss": 8}', "{" * 3000,
+    '{"loss": 1, "loss": 2}', '{"\u00e9t\u00e9": 1.5, "loss": 0.5}',
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(line_texts, min_size=1, max_size=10), st.sampled_from(["\n", "\r\n"]), st.booleans(), st.booleans())
+def test_json_lines_from_the_bytes_read_as_from_the_text(lines, end, bom, auto):
+    # the bytes path (the C scanner, a line at a time) against the text path, which is the
+    # previous reader: the same table, or the same one-line refusal
+    from unittest import mock
+
+    from curvediag import readers
+    from curvediag.readers import read_table
+    from curvediag.readers.json import read_json
+
+    text = end.join(lines) + end
+    data = (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
+
+    def outcome(f):
+        try:
+            t = f()
+        except InputError as e:
+            return ("refused", e.problem)
+        return (t.names, t.rows, t.format, t.notes,
+                [(t.values[k].tolist(), t.present[k].tolist()) for k in t.names])
+
+    fmt = None if auto else "jsonl"
+    with mock.patch.object(readers, "_json_bytes", lambda *a: False):  # decoded first, as before
+        want = outcome(lambda: read_table(data, "src", fmt))
+    assert repr(outcome(lambda: read_table(data, "src", fmt))) == repr(want)
+    if data.strip():
+        text = outcome(lambda: read_json(data.decode("utf-8-sig"), "src", lines=not auto))
+        assert repr(outcome(lambda: read_json(data, "src", lines=not auto))) == repr(text)
+
+
+def _reference_mmengine(records):
+    """The previous MMEngine step: validation rows (no 'epoch', a 'step' counting epochs) get
+    their step moved to 'epoch', in place, when training rows carry both."""
+    train = [r for r in records if isinstance(r, dict) and "epoch" in r and "step" in r]
+    val = [
+        r for r in records
+        if isinstance(r, dict) and "epoch" not in r and "step" in r and not any("loss" in k for k in r)
+        and any("mAP" in k or "acc" in k.lower() or "/" in k for k in r)
+    ]
+    if not train or not val:
+        return False
+    for r in val:
+        r["epoch"] = r.pop("step")
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(
+    st.dictionaries(st.sampled_from(["epoch", "step", "loss", "coco/bbox_mAP", "acc", "lr", "train_runtime"]),
+                    st.sampled_from([1, 2.5, None, "3", True, 7]), max_size=4),
+    min_size=1, max_size=12,
+))
+def test_mmengine_validation_rows_move_to_the_epoch_axis_as_before(records):
+    import copy
+
+    import curvediag.readers.json as J
+
+    old = copy.deepcopy(records)
+    renamed = _reference_mmengine(old)
+    want = _reference_records(old)
+    try:
+        t = J._records_table(copy.deepcopy(records), "jsonl", "src", "line")
+    except InputError:
+        assert not want[0]
+        return
+    assert t.format == ("mmengine_scalars" if renamed else "jsonl")
+    assert (t.names, t.rows) == (want[0], want[1])
+    for k in t.names:
+        assert np.array_equal(t.values[k], want[2][k], equal_nan=True) and np.array_equal(t.present[k], want[3][k])

@@ -96,17 +96,20 @@ def _solve(phi, y, scale, iters: int = 4):
 
 
 def _solve_raw(phi, y, scale, iters: int):
+    # np.add.reduce is what ndarray.sum runs, without its Python wrapper (these arrays are
+    # small: the calls' overhead is the cost); w * phi is reused, the products as before
+    add = np.add.reduce
     yb = y[..., None, :]
     w = np.ones(np.broadcast_shapes(phi.shape, yb.shape))
     for it in range(iters + 1):
-        s0 = w.sum(-1)
-        s1 = (w * phi).sum(-1)
-        s11 = (w * phi * phi).sum(-1)
-        sy = (w * yb).sum(-1)
-        s1y = (w * phi * yb).sum(-1)
+        wphi = w * phi
+        s0 = add(w, -1)
+        s1 = add(wphi, -1)
+        s11 = add(wphi * phi, -1)
+        sy = add(w * yb, -1)
+        s1y = add(wphi * yb, -1)
         det = s0 * s11 - s1 * s1
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = np.where(np.abs(det) > 1e-300, (s0 * s1y - s1 * sy) / det, 0.0)
+        a = np.where(np.abs(det) > 1e-300, (s0 * s1y - s1 * sy) / det, 0.0)  # errors ignored by _solve
         a = np.maximum(a, 0.0)  # the loss does not rise
         c = (sy - a * s1) / s0
         neg = c < 0  # a loss does not fall below 0: there the best fit is a * phi alone

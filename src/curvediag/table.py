@@ -37,13 +37,30 @@ class RawTable:
 
 
 class _Steps:
-    """Where a column fails to rise, found in one pass and shared by the run, axis and
-    merge checks (each a pass over a million-row column otherwise): ``stalls`` are the
-    indices i with v[i+1] <= v[i], ``falls`` those with v[i+1] < v[i]."""
+    """Where a column fails to rise, shared by the run, axis and merge checks (each a pass
+    over a million-row column otherwise), each computed once, when first asked for:
+    ``falls`` are the indices i with v[i+1] < v[i] (few: where a run restarts);
+    :meth:`stalls_from` tells whether v[i+1] <= v[i] for some i >= start (an epoch column
+    stalls on nearly every row: only a boolean answer is kept, never their indices)."""
 
     def __init__(self, v: np.ndarray):
-        self.stalls = np.flatnonzero(v[1:] <= v[:-1])
-        self.falls = self.stalls[v[self.stalls + 1] < v[self.stalls]]
+        self._v = v
+        self._falls: np.ndarray | None = None
+        self._stalls: dict[int, bool] = {}
+
+    @property
+    def falls(self) -> np.ndarray:
+        if self._falls is None:
+            v = self._v
+            self._falls = np.flatnonzero(v[1:] < v[:-1])
+        return self._falls
+
+    def stalls_from(self, start: int) -> bool:
+        hit = self._stalls.get(start)
+        if hit is None:
+            v = self._v[start:]
+            hit = self._stalls[start] = bool((v[1:] <= v[:-1]).any())
+        return hit
 
 
 def _segments(axis: np.ndarray, present: np.ndarray, boundaries: list[int], steps: _Steps | None = None) -> list[int]:
@@ -65,7 +82,14 @@ def _segments(axis: np.ndarray, present: np.ndarray, boundaries: list[int], step
 def _rises_at(axis: np.ndarray, present: np.ndarray, rows: list[int]) -> bool:
     """Whether the column rises at any of ``rows`` (above its previous value): where a step
     counter falls as the epoch moves on, the counter restarts every epoch."""
-    idx = np.flatnonzero(present & np.isfinite(axis))
+    ok = present & np.isfinite(axis)
+    if ok.all():  # dense (the usual case): the rows are their own positions, no index to build
+        if ok.size < 2 or not rows:
+            return False
+        k = np.asarray(rows)
+        k = k[(k > 0) & (k < ok.size)]
+        return bool((axis[k] > axis[k - 1]).any())
+    idx = np.flatnonzero(ok)
     if idx.size < 2 or not rows:
         return False
     k = np.searchsorted(idx, rows)
@@ -85,10 +109,12 @@ def _split_runs(
     it, or the header repeats (a boundary).  A *resume* returns into the current run: a job
     resumed from its last checkpoint re-logs the steps since that checkpoint, and the later
     rows replace the earlier ones (as TensorBoard merges them)."""
+    bounds = {b for b in boundaries if b > 0}
+    if not backs:  # one run (the usual case): no index of the axis's rows to build
+        return sorted(bounds), []
     ok = present & np.isfinite(axis)
     idx = np.flatnonzero(ok)
-    bounds = {b for b in boundaries if b > 0}
-    if not backs or idx.size < 2:
+    if idx.size < 2:
         return sorted(set(backs) | bounds), []
     a = axis[idx]
     d = np.diff(a)
@@ -337,7 +363,7 @@ def to_curves(
         dense = bool(ok.all())
         # strictly increasing (the usual step or epoch column): no series on it has points to merge
         if dense and whole:
-            strict = not (steps_of(col).stalls >= start).any()
+            strict = not steps_of(col).stalls_from(start)
         else:
             xa = x[ok]
             strict = not (xa[1:] <= xa[:-1]).any()

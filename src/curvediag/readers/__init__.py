@@ -49,6 +49,13 @@ def read_table(
 
         if input_format == "tensorboard" or looks_like_events(data):
             return table_from_scalars(scalars(data, source), source)
+    if input_format in (None, "json", "jsonl") and _json_bytes(data, input_format):
+        # JSON read from the bytes: no decoded copy of the whole file is kept (UTF-8 checked first)
+        if not data.isascii():
+            decode(data, source)
+        from .json import read_json
+
+        return read_json(data, source, lines=(input_format == "jsonl"))
     text = decode(data, source)
     stripped = text.lstrip()
     if not stripped:
@@ -84,6 +91,18 @@ def read_table(
 
         return read_json(text, source, lines=(fmt == "jsonl"))
     raise InputError(source, f"unknown input format {fmt!r} (known: {', '.join(FORMATS)})")
+
+
+def _json_bytes(data: bytes, input_format: str | None) -> bool:
+    """Whether ``data`` is UTF-8 (no UTF-16 BOM) whose first non-blank character opens
+    JSON, or JSON was asked for: what the text sniffing below would read as JSON."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    head = data[start:start + (1 << 16)].lstrip()  # ASCII blanks, which str.lstrip() also strips
+    if not head:
+        return False  # blank (or a long blank run): the text path names it
+    return input_format is not None or head[:1] in (b"{", b"[")
 
 
 def _plain_on_disk(path: str) -> bool:

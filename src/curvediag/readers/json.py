@@ -88,133 +88,175 @@ def _from_index_dicts(dicts: dict[str, dict], pos: dict, source: str) -> RawTabl
     return RawTable(list(points), values, present, len(pos), "pandas_json", [])
 
 
-def _mmengine_val_rows(records: list) -> bool:
-    """MMEngine/mmcv scalars: training rows carry 'epoch' and an iteration 'step';
-    validation rows carry no 'epoch' and a 'step' that counts *epochs*.  Rewrite the
-    validation rows onto the epoch axis (in place); True when the log had them."""
-    train = [r for r in records if isinstance(r, dict) and "epoch" in r and "step" in r]
-    val = [
-        r for r in records
-        if isinstance(r, dict) and "epoch" not in r and "step" in r and not any("loss" in k for k in r)
-        and any("mAP" in k or "acc" in k.lower() or "/" in k for k in r)
-    ]
-    if not train or not val:
-        return False
-    for r in val:
-        r["epoch"] = r.pop("step")
-    return True
+_KEY_PASSES = 32  # kept for callers; every record set is now read shape by shape, in one pass
+_CHUNK = 1 << 16  # records held as Python values between conversions to arrays
+_NEW = object()
 
 
-_KEY_PASSES = 32  # at most this many distinct keys: one pass over the records per key
+class _Group:
+    """The records of one shape (the same keys in the same order): their rows, the records
+    (until converted, a chunk at a time) and, per position, the recorded (row indices, values)
+    arrays."""
 
+    __slots__ = ("shape", "rows", "vals", "parts")
 
-def _from_records(records: list, fmt: str, source: str, what: str = "record") -> RawTable:
-    from .sparse import check_count, from_arrays
+    def __init__(self, shape: tuple) -> None:
+        self.shape = shape
+        self.rows: list[int] = []
+        self.vals: list[dict] = []
+        self.parts: list[list] = [[] for _ in shape]
 
-    if set(map(type, records)) == {dict}:
-        summary = _HF_SUMMARY_KEYS
-        kept = [r for r in records if summary.isdisjoint(r)]
-        keys = dict.fromkeys(itertools.chain.from_iterable(kept))
-        if kept and len(keys) <= _KEY_PASSES:
-            return _by_key(kept, list(keys), len(records) - len(kept), fmt, source, what)
-    # Records come in a few shapes (the same keys in the same order: a training step, an
-    # evaluation): group rows by shape, then read each key of a shape as one column with
-    # numpy; only a column holding other than plain numbers is read value by value.
-    shapes: dict[tuple, list[int]] = {}
-    firsts: dict[tuple, dict] = {}
-    rows = 0
-    skipped_summary = 0
-    summary = _HF_SUMMARY_KEYS
-    kept = []
-    for i, r in enumerate(records):
-        if type(r) is not dict:
-            if not isinstance(r, dict):
-                raise InputError(source, f"{what} {i + 1} is a JSON {type(r).__name__}, not an object")
-        if not summary.isdisjoint(r):
-            skipped_summary += 1
-            continue
-        shape = tuple(r)
-        group = shapes.get(shape)
-        if group is None:
-            group = shapes[shape] = []
-            firsts[shape] = r
-            if len(shapes) > MAX_COLUMNS:
-                # as many shapes as rows is no training log's layout; bound the work all the same
-                check_count(len({k for sh in shapes for k in sh}), source, "distinct keys")
-        group.append(rows)
-        kept.append(r)
-        rows += 1
-    parts: dict[str, list] = {}  # key -> [(first row, position in it), [row arrays], [value arrays]]
-    for shape, group in shapes.items():
-        idx = np.array(group, dtype=np.int64)
-        members = [kept[j] for j in group]
-        for pos, k in enumerate(shape):
-            vals = [r[k] for r in members]
-            v = _numbers(vals)
-            if v is None:  # strings, booleans, nulls, lists: value by value
-                nums = [_num(e) for e in vals]
-                ok = np.array([f is not None for f in nums], dtype=bool)
-                if not ok.any():
-                    continue
-                v = np.array([f for f in nums if f is not None], dtype=float)
-                rws = idx[ok]
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        rows = np.array(self.rows, dtype=np.int64)
+        recs = self.vals
+        for pos, k in enumerate(self.shape):
+            ok, v = _column(list(map(dict.__getitem__, recs, itertools.repeat(k))))
+            if ok is None:
+                self.parts[pos].append((rows, v))
             else:
-                rws = idx
-            entry = parts.get(k)
-            if entry is None:
-                entry = parts[k] = [(int(rws[0]), pos), [], []]
-                if len(parts) > MAX_COLUMNS:
-                    check_count(len(parts), source, "distinct keys")
-            elif (int(rws[0]), pos) < entry[0]:
-                entry[0] = (int(rws[0]), pos)
-            entry[1].append(rws)
-            entry[2].append(v)
-    if not parts:
-        raise InputError(source, f"no numeric values in any {what}")
-    # first-seen order: the row where a key first holds a number, then its place in that row
-    names = sorted(parts, key=lambda k: parts[k][0])
-    cols = {}
-    for k in names:
-        _, rws, vs = parts[k]
-        cols[k] = (rws[0], vs[0]) if len(rws) == 1 else (np.concatenate(rws), np.concatenate(vs))
-    values, present = from_arrays(cols, rows)
-    notes = ["final training-summary entry is not a curve point; ignored"] if skipped_summary else []
-    return RawTable(names, values, present, rows, fmt, notes)
+                idx = rows[ok]
+                if idx.size:
+                    self.parts[pos].append((idx, v[ok]))
+        self.rows, self.vals = [], []
 
 
-def _by_key(kept: list, keys: list, skipped_summary: int, fmt: str, source: str, what: str) -> RawTable:
-    """Few distinct keys (the usual log): each key read as one column, in C where its values
-    are plain numbers, keeping only its recorded points."""
-    from .sparse import from_arrays
+class _Records:
+    """Records (JSON objects) to columns in one pass, without keeping the objects: records
+    come in a few shapes (a training step, an evaluation), each key of a shape is read as
+    one column, in C where its values are plain numbers; only the recorded points are kept."""
 
-    rows = len(kept)
-    cols, first = {}, {}
-    for k in keys:
-        vals = list(map(dict.get, kept, itertools.repeat(k)))  # absent and null alike: not recorded
-        v = _numbers(vals, nulls=True)
-        if v is not None:
-            nan = np.isnan(v)
-            nans = int(nan.sum())
-            if nans == 0:
-                ok = np.ones(rows, dtype=bool)
-            else:  # NaN for each null, unless NaN was also recorded
-                ok = ~nan if nans == vals.count(None) else np.array([e is not None for e in vals], dtype=bool)
-        else:
-            nums = [_num(e) for e in vals]
-            ok = np.array([f is not None for f in nums], dtype=bool)
-            v = np.array([np.nan if f is None else f for f in nums], dtype=float)
-        idx = np.flatnonzero(ok)
-        if idx.size == 0:
-            continue
-        row = int(idx[0])
-        first[k] = (row, list(kept[row]).index(k))
-        cols[k] = (idx, v[idx] if idx.size < rows else v)
-    if not cols:
-        raise InputError(source, f"no numeric values in any {what}")
-    names = sorted(cols, key=first.__getitem__)  # first-seen order: the row, then the place in it
-    values, present = from_arrays({k: cols[k] for k in names}, rows)
-    notes = ["final training-summary entry is not a curve point; ignored"] if skipped_summary else []
-    return RawTable(names, values, present, rows, fmt, notes)
+    def __init__(self, source: str, what: str) -> None:
+        self.source, self.what = source, what
+        self.groups: dict[tuple, _Group | None] = {}  # None: HF's end-of-training summary
+        self.count = 0  # records seen
+        self.rows = 0  # records kept
+        self.skipped = 0
+        self.kept_shapes = 0
+        self.keys: set = set()
+
+    def feed(self, records) -> None:
+        groups, source, what = self.groups, self.source, self.what
+        row, skipped = self.rows, self.skipped
+        get = groups.get
+        try:
+            for r in records:
+                if type(r) is not dict and not isinstance(r, dict):
+                    i = row + skipped  # the records before this one
+                    raise InputError(source, f"{what} {i + 1} is a JSON {type(r).__name__}, not an object")
+                shape = tuple(r)
+                g = get(shape, _NEW)
+                if g is _NEW:
+                    g = self._new(shape)
+                if g is None:
+                    skipped += 1
+                    continue
+                g.rows.append(row)
+                g.vals.append(r)
+                row += 1
+                if not row & (_CHUNK - 1):
+                    self.flush()
+        finally:
+            self.count = row + skipped
+            self.rows, self.skipped = row, skipped
+
+    def _new(self, shape: tuple):
+        if not _HF_SUMMARY_KEYS.isdisjoint(shape):
+            g = self.groups[shape] = None
+            return g
+        g = self.groups[shape] = _Group(shape)
+        self.kept_shapes += 1
+        self.keys.update(shape)
+        if self.kept_shapes > MAX_COLUMNS:
+            # as many shapes as rows is no training log's layout; bound the work all the same
+            from .sparse import check_count
+
+            check_count(len(self.keys), self.source, "distinct keys")
+        return g
+
+    def flush(self) -> None:
+        for g in self.groups.values():
+            if g is not None:
+                g.flush()
+
+    def _mmengine(self) -> set:
+        """MMEngine/mmcv scalars: training rows carry 'epoch' and an iteration 'step';
+        validation rows carry no 'epoch' and a 'step' that counts *epochs*.  The shapes of
+        the validation rows, to be read onto the epoch axis (empty unless the log has both)."""
+        shapes = list(self.groups)
+        train = any("epoch" in sh and "step" in sh for sh in shapes)
+        val = {
+            sh for sh in shapes
+            if "epoch" not in sh and "step" in sh and not any("loss" in k for k in sh)
+            and any("mAP" in k or "acc" in k.lower() or "/" in k for k in sh)
+        }
+        return val if train and val else set()
+
+    def table(self, fmt: str, mmengine: bool = False) -> RawTable:
+        from .sparse import check_count, from_arrays
+
+        self.flush()
+        val = self._mmengine() if mmengine else set()
+        parts: dict[str, list] = {}  # key -> [(first row, position in it), [(rows, values)]]
+        for shape, g in self.groups.items():
+            if g is None:
+                continue
+            names = list(shape)
+            if shape in val:  # the step counts epochs: the key moves to the end of the record
+                names = [k for k in shape if k != "step"] + ["epoch"]
+            place = {k: n for n, k in enumerate(names)}
+            for pos, ps in enumerate(g.parts):
+                if not ps:
+                    continue
+                k = "epoch" if shape[pos] == "step" and shape in val else shape[pos]
+                first = (int(ps[0][0][0]), place[k])
+                entry = parts.get(k)
+                if entry is None:
+                    entry = parts[k] = [first, list(ps)]
+                    if len(parts) > MAX_COLUMNS:
+                        check_count(len(parts), self.source, "distinct keys")
+                else:
+                    entry[0] = min(entry[0], first)
+                    entry[1].extend(ps)
+        if not parts:
+            raise InputError(self.source, f"no numeric values in any {self.what}")
+        # first-seen order: the row where a key first holds a number, then its place in that row
+        names = sorted(parts, key=lambda k: parts[k][0])
+        cols = {}
+        for k in names:
+            ps = parts[k][1]
+            cols[k] = ps[0] if len(ps) == 1 else (np.concatenate([p[0] for p in ps]), np.concatenate([p[1] for p in ps]))
+        values, present = from_arrays(cols, self.rows)
+        notes = ["final training-summary entry is not a curve point; ignored"] if self.skipped else []
+        t = RawTable(names, values, present, self.rows, "mmengine_scalars" if val else fmt, notes)
+        if val:
+            t.notes.append("validation rows count epochs in 'step'; placed on the epoch axis")
+        return t
+
+
+def _from_records(records, fmt: str, source: str, what: str = "record", mmengine: bool = False) -> RawTable:
+    r = _Records(source, what)
+    r.feed(records)
+    return r.table(fmt, mmengine)
+
+
+def _column(vals) -> tuple:
+    """(recorded mask, or None when every value is; float values) of one key's values:
+    absent, null and non-numbers are not recorded; numeric strings are."""
+    v = _numbers(vals, nulls=True)
+    if v is not None:
+        nan = np.isnan(v)
+        nans = int(nan.sum())
+        if nans == 0:
+            return None, v
+        # NaN for each null, unless NaN was also recorded
+        ok = ~nan if nans == vals.count(None) else np.array([e is not None for e in vals], dtype=bool)
+        return ok, v
+    nums = [_num(e) for e in vals]
+    ok = np.array([f is not None for f in nums], dtype=bool)
+    v = np.array([np.nan if f is None else f for f in nums], dtype=float)
+    return (None if ok.all() else ok), v
 
 
 def _numbers(vals: list, nulls: bool = False):
@@ -231,12 +273,8 @@ def _numbers(vals: list, nulls: bool = False):
         return None
 
 
-def _records_table(records: list, fmt: str, source: str, what: str = "record") -> RawTable:
-    if _mmengine_val_rows(records):
-        t = _from_records(records, "mmengine_scalars", source, what)
-        t.notes.append("validation rows count epochs in 'step'; placed on the epoch axis")
-        return t
-    return _from_records(records, fmt, source, what)
+def _records_table(records, fmt: str, source: str, what: str = "record") -> RawTable:
+    return _from_records(records, fmt, source, what, mmengine=True)
 
 
 def _index_key(k: str):
@@ -286,28 +324,56 @@ def _loads(text: str):
         return json.loads(text, parse_int=float)
 
 
-def _parse_lines(text: str, source: str) -> list:
-    records = []
-    # split on "\n" only: str.splitlines() also splits on U+2028, U+2029, \x85, \x0c ...,
-    # which JSON allows raw inside strings
-    for n, line in enumerate(text.split("\n"), 1):
+def _line_error(s: str, n: int, source: str) -> dict:
+    """A line the fast path did not take, read as ``json.loads`` would: its object, or the error."""
+    try:
+        rec = _loads(s)
+    except RecursionError:
+        raise InputError(source, f"line {n}: JSON nested too deeply") from None
+    except ValueError as e:
+        raise InputError(source, f"line {n}: invalid JSON ({e.msg})") from None
+    if not isinstance(rec, dict):
+        raise InputError(source, f"line {n}: expected a JSON object, got {type(rec).__name__}")
+    return rec
+
+
+def _parse_lines(lines, source: str):
+    """The objects of JSON Lines, one line at a time (lines split on "\n" only:
+    str.splitlines() also splits on U+2028, U+2029, \x85, \x0c ..., which JSON allows raw
+    inside strings).  Each line goes straight to the C scanner ``json.loads`` ends in; a
+    line it does not take whole as an object goes the ``json.loads`` way, for its error."""
+    scan = _scanner()
+    for n, line in enumerate(lines, 1):
         s = line.strip()
         if not s:
             continue
         try:
-            rec = _loads(s)
-        except RecursionError:
-            raise InputError(source, f"line {n}: JSON nested too deeply") from None
-        except ValueError as e:
-            raise InputError(source, f"line {n}: invalid JSON ({e.msg})") from None
-        if not isinstance(rec, dict):
-            raise InputError(source, f"line {n}: expected a JSON object, got {type(rec).__name__}")
-        records.append(rec)
-    return records
+            rec, end = scan(s, 0)
+        except (ValueError, StopIteration, RecursionError):
+            rec = end = None
+        if end != len(s) or type(rec) is not dict:
+            rec = _line_error(s, n, source)
+        yield rec
 
 
-def read_json(text: str, source: str, lines: bool = False) -> RawTable:
+_SCAN = []
+
+
+def _scanner():
+    if not _SCAN:
+        from json.scanner import make_scanner
+
+        _SCAN.append(make_scanner(json.JSONDecoder()))  # what json.loads(s) runs, without its Python layers
+    return _SCAN[0]
+
+
+def read_json(text: str | bytes, source: str, lines: bool = False) -> RawTable:
+    """``text``: the decoded file, or its bytes (UTF-8 already checked, a BOM allowed),
+    which JSON Lines reads a line at a time without a decoded copy of the whole file."""
+    data = text if isinstance(text, bytes) else None
     if not lines:
+        if data is not None:
+            text = data.decode("utf-8-sig")
         try:
             obj = _loads(text)
         except RecursionError:
@@ -318,7 +384,9 @@ def read_json(text: str, source: str, lines: bool = False) -> RawTable:
                 lines = True  # JSON Lines: several objects, one per line
             else:
                 raise InputError(source, f"invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+            del stripped
         else:
+            del text
             if isinstance(obj, dict):
                 return _from_object(obj, source)
             if isinstance(obj, list):
@@ -332,10 +400,27 @@ def read_json(text: str, source: str, lines: bool = False) -> RawTable:
                 raise InputError(source, "JSON list of mixed values; expected a list of records")
             kind = type(obj).__name__ if obj is not None else "null"
             raise InputError(source, f"JSON {kind} at top level; expected an object or a list of records")
-    records = _parse_lines(text, source)
-    if not records:
+    if data is not None:
+        import io
+
+        text = None
+        buf = io.BytesIO(data)  # shares the bytes; its lines end at b"\n" only
+        if data.startswith(b"\xef\xbb\xbf"):
+            buf.seek(3)
+        raw_lines = map(bytes.decode, buf)
+    else:
+        raw_lines = text.split("\n")
+    records = _parse_lines(raw_lines, source)
+    rec = _Records(source, "line")
+    try:
+        rec.feed(records)
+    except InputError:
+        for _ in records:  # an invalid line further on is the first problem of the file
+            pass
+        raise
+    if not rec.count:
         raise InputError(source, "empty JSON Lines file")
-    return _records_table(records, "jsonl", source, "line")
+    return rec.table("jsonl", mmengine=True)
 
 
 __all__ = ["read_json"]

@@ -30,11 +30,15 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+from collections import defaultdict
+from operator import itemgetter
 from pathlib import Path
+
+from .._np import np
 
 from ..errors import InputError
 from ..table import RawTable
-from .tfevents import table_from_scalars
+from .tfevents import table_from_arrays, table_from_scalars
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -392,17 +396,40 @@ def _row_problem(source: str, key, step, value, rid) -> InputError:
     return _bad_row(source, "an unreadable row", key, step, rid)  # pragma: no cover - _number raised
 
 
+_KEY, _STEP, _VALUE = (itemgetter(i) for i in range(3))
+
+
+def _by_code(parts: list, keys: list[str], source: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each key's (steps, values), in the order read, from the batches' (code, step, value) arrays."""
+    from .sparse import check_count
+
+    check_count(len(keys), source, "distinct tags")
+    code, step, value = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    if len(keys) == 1:
+        return {keys[0]: (step, value)}
+    order = np.argsort(code.astype(np.uint16), kind="stable")  # a radix sort: few distinct codes
+    ends = np.cumsum(np.bincount(code, minlength=len(keys)))
+    step, value = step[order], value[order]
+    return {k: (step[e - c:e], value[e - c:e]) for k, e, c in zip(keys, ends.tolist(), np.diff(ends, prepend=0).tolist())}
+
+
 def read_sqlite(path: str, source: str, run: str | None = None) -> RawTable:
     with _Open(path, source) as con:
         cur = con.cursor()
         cols = _table_columns(cur, "metrics", source, required=True)
         ts = "MAX(timestamp)" if "timestamp" in cols else "NULL"
-        runs = cur.execute(f"SELECT run_uuid, {ts} FROM metrics GROUP BY run_uuid ORDER BY {ts} DESC").fetchall()
-        if not runs:
+        # one scan without a sort tells the usual database (one run) apart; only one holding
+        # several runs is grouped, to order them by their last timestamp
+        lo, hi, rows, with_id = cur.execute("SELECT MIN(run_uuid), MAX(run_uuid), COUNT(*), COUNT(run_uuid) FROM metrics").fetchone()
+        if not rows:
             raise InputError(source, "the MLflow database holds no metrics")
-        ids = [r[0] for r in runs]
-        if any(i is None for i in ids):
+        if with_id < rows:
             raise InputError(source, "MLflow 'metrics' table: rows without a run_uuid; MLflow writes one in every row")
+        if lo == hi:
+            ids = [lo]
+        else:
+            runs = cur.execute(f"SELECT run_uuid, {ts} FROM metrics GROUP BY run_uuid ORDER BY {ts} DESC").fetchall()
+            ids = [r[0] for r in runs]
         if run:
             names = {}
             if _table_columns(cur, "runs", source, required=False) is not None:
@@ -434,15 +461,24 @@ def read_sqlite(path: str, source: str, run: str | None = None) -> RawTable:
             f" FROM metrics WHERE run_uuid = ? ORDER BY {order}",
             (chosen,),
         )
-        tags: dict[str, list[tuple[int, float]]] = {}
+        # each batch straight into arrays: a dense code per key (in order of first sight),
+        # the steps and the values (NULL as NaN); no Python object outlives its batch
+        codes: defaultdict = defaultdict()
+        codes.default_factory = codes.__len__
+        code_of = codes.__getitem__
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         count = 0
         while batch := cur.fetchmany(65536):
-            count += len(batch)
+            n = len(batch)
+            count += n
             if count > MAX_ROWS:
                 raise InputError(source, f"more than {MAX_ROWS:,} metric rows for run {_run_id(chosen)[:12]}; not read")
-            for key, step, value in batch:
-                tags.setdefault(key, []).append((step, value))
-    table = table_from_scalars(tags, source)
+            parts.append((
+                np.fromiter(map(code_of, map(_KEY, batch)), dtype=np.intp, count=n),
+                np.fromiter(map(_STEP, batch), dtype=np.int64, count=n),
+                np.fromiter(map(_VALUE, batch), dtype=float, count=n),
+            ))
+    table = table_from_arrays(_by_code(parts, list(codes), source), source)
     table.format = "mlflow_sqlite"
     more = f"; {len(ids)} runs in the database, --run picks another" if len(ids) > 1 and not run else ""
     table.notes.append(f"MLflow run {_run_id(chosen)[:12]}{more}")

@@ -230,15 +230,25 @@ def table_from_scalars(tags: dict[str, list[tuple[int, float]]], source: str) ->
     from .sparse import check_count, from_arrays
 
     check_count(len(tags), source, "distinct tags")
-    order = sorted(tags)
-    per_tag = []
-    for tag in order:
-        pts = tags[tag]
+    arrays = {}
+    for tag, pts in tags.items():
         try:
             st = np.fromiter((s for s, _ in pts), dtype=np.int64, count=len(pts))
         except OverflowError:  # a step beyond int64 (a negative step read as unsigned): a float axis
             st = np.fromiter((float(s) for s, _ in pts), dtype=float, count=len(pts))
-        per_tag.append((st, np.fromiter((v for _, v in pts), dtype=float, count=len(pts))))
+        arrays[tag] = (st, np.fromiter((v for _, v in pts), dtype=float, count=len(pts)))
+    return table_from_arrays(arrays, source)
+
+
+def table_from_arrays(tags: dict[str, tuple[np.ndarray, np.ndarray]], source: str) -> RawTable:
+    """:func:`table_from_scalars` from each tag's (steps, values) arrays, in arrival order."""
+    if not tags:
+        raise InputError(source, "TensorBoard event file(s) with no scalar summaries")
+    from .sparse import check_count, from_arrays
+
+    check_count(len(tags), source, "distinct tags")
+    order = sorted(tags)
+    per_tag = [tags[tag] for tag in order]
     steps = np.concatenate([st for st, _ in per_tag]) if per_tag else np.zeros(0, dtype=np.int64)
     steps.sort()  # a sort and a mask: np.unique hashes, ten times slower on a million steps
     if steps.size > 1:
