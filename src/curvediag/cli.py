@@ -232,6 +232,56 @@ def _print_text(console, reports, full: bool, failures) -> None:
         render_text(reports, console)
 
 
+# Options shared by the commands that read and judge a log (analyze, plot, inspect): one definition each,
+# so every command resolves its settings the same way (file < environment < command line).
+_LOSS = typer.Option(None, "--loss", metavar="COLUMN", help="Column holding the training loss.")
+_VAL_LOSS = typer.Option(None, "--val-loss", metavar="COLUMN", help="Column holding the validation loss.")
+_ACC = typer.Option(None, "--acc", metavar="COLUMN", help="Column holding the training accuracy.")
+_VAL_ACC = typer.Option(None, "--val-acc", metavar="COLUMN", help="Column holding the validation accuracy.")
+_METRIC = typer.Option(
+    None, "--metric", metavar="COLUMN",
+    help="The validation quality metric to judge (mAP, F1, top-1, WER ...) instead of accuracy.",
+)
+_NUM_CLASSES = typer.Option(
+    None, "--num-classes", min=2, metavar="K", help="Number of classes: compare loss with ln K and accuracy with 1/K."
+)
+_SELECT = typer.Option(
+    None, "--select", metavar="RULES", help="Only these rules: comma-separated codes, prefixes or names (e.g. D,O102)."
+)
+_IGNORE = typer.Option(
+    None, "--ignore", metavar="RULES", help="Skip these rules: codes, prefixes or names (the longer prefix wins)."
+)
+_CONFIG = typer.Option(
+    None, "--config", metavar="FILE", help="Settings file (TOML); default: [tool.curvediag] in the nearest pyproject.toml."
+)
+_INPUT_FORMAT = typer.Option(None, "--input-format", help="Skip detection and read the input as this format.")
+_RUN = typer.Option(
+    None, "--run", metavar="RUN", help="Pick one run from an MLflow store/database or a W&B export (id prefix or name)."
+)
+
+
+def _settings(config=None, *, fail_on=None, format=None, select=None, ignore=None, num_classes=None,
+              input_format=None, run=None, **columns):
+    """The settings in force for one command, or one line on stderr and exit 2.  ``columns``:
+    loss, val_loss, acc, val_acc, metric (the --loss ... options)."""
+    from .config import resolve
+    from .errors import UsageError
+
+    cli = {"fail-on": fail_on.value if fail_on else None, "format": format.value if format else None,
+           "select": select, "ignore": ignore, "num-classes": num_classes}
+    try:
+        settings = resolve(config, cli=cli)
+    except UsageError as e:
+        _err(str(e))
+        raise typer.Exit(2)
+    names = {"loss": "train_loss", "val_loss": "val_loss", "acc": "train_acc", "val_acc": "val_acc", "metric": "metric"}
+    return settings.reading(
+        input_format=input_format.value if input_format else None,
+        columns={names[k]: v for k, v in columns.items()},
+        run=run,
+    )
+
+
 @app.command(epilog=EXAMPLES)
 def analyze(
     paths: List[str] = typer.Argument(..., metavar="PATH...", help="Training logs or run directories to diagnose; '-' reads stdin."),
@@ -242,32 +292,17 @@ def analyze(
         None, "--fail-on", help="Exit 1 when a finding has this severity or worse (default: warning)."
     ),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Report findings but exit 0 (errors still exit 2)."),
-    loss: Optional[str] = typer.Option(None, "--loss", metavar="COLUMN", help="Column holding the training loss."),
-    val_loss: Optional[str] = typer.Option(None, "--val-loss", metavar="COLUMN", help="Column holding the validation loss."),
-    acc: Optional[str] = typer.Option(None, "--acc", metavar="COLUMN", help="Column holding the training accuracy."),
-    val_acc: Optional[str] = typer.Option(None, "--val-acc", metavar="COLUMN", help="Column holding the validation accuracy."),
-    metric: Optional[str] = typer.Option(
-        None, "--metric", metavar="COLUMN",
-        help="The validation quality metric to judge (mAP, F1, top-1, WER ...) instead of accuracy.",
-    ),
-    num_classes: Optional[int] = typer.Option(
-        None, "--num-classes", min=2, metavar="K", help="Number of classes: compare loss with ln K and accuracy with 1/K."
-    ),
-    select: Optional[str] = typer.Option(
-        None, "--select", metavar="RULES", help="Only these rules: comma-separated codes, prefixes or names (e.g. D,O102)."
-    ),
-    ignore: Optional[str] = typer.Option(
-        None, "--ignore", metavar="RULES", help="Skip these rules: codes, prefixes or names (the longer prefix wins)."
-    ),
-    config: Optional[str] = typer.Option(
-        None, "--config", metavar="FILE", help="Settings file (TOML); default: [tool.curvediag] in the nearest pyproject.toml."
-    ),
-    input_format: Optional[InputFormat] = typer.Option(
-        None, "--input-format", help="Skip detection and read the input as this format."
-    ),
-    run: Optional[str] = typer.Option(
-        None, "--run", metavar="RUN", help="Pick one run from an MLflow store/database or a W&B export (id prefix or name)."
-    ),
+    loss: Optional[str] = _LOSS,
+    val_loss: Optional[str] = _VAL_LOSS,
+    acc: Optional[str] = _ACC,
+    val_acc: Optional[str] = _VAL_ACC,
+    metric: Optional[str] = _METRIC,
+    num_classes: Optional[int] = _NUM_CLASSES,
+    select: Optional[str] = _SELECT,
+    ignore: Optional[str] = _IGNORE,
+    config: Optional[str] = _CONFIG,
+    input_format: Optional[InputFormat] = _INPUT_FORMAT,
+    run: Optional[str] = _RUN,
     output: Optional[str] = typer.Option(
         None, "--output", "-o", metavar="FILE", help="Also write the report to FILE (atomically); stdout then shows only an explicit --format."
     ),
@@ -285,7 +320,7 @@ def analyze(
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
     global _DEBUG
     _DEBUG = _DEBUG or debug
-    from .config import resolve, rule_enabled
+    from .config import rule_enabled
     from .errors import UsageError
     from .report import severity_rank
     from .rules import RULES
@@ -295,34 +330,11 @@ def analyze(
         raise typer.Exit(2)
     if _stdin_closed(paths):
         raise typer.Exit(2)
-    try:
-        settings = resolve(
-            config,
-            cli={
-                "fail-on": fail_on.value if fail_on else None,
-                "format": format.value if format else None,
-                "select": select,
-                "ignore": ignore,
-                "num-classes": num_classes,
-            },
-        )
-    except UsageError as e:
-        _err(str(e))
-        raise typer.Exit(2)
+    settings = _settings(config, fail_on=fail_on, format=format, select=select, ignore=ignore, num_classes=num_classes,
+                         input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc,
+                         metric=metric)
     _refuse_inputs(output, plot, paths, settings.config_file)
-    kwargs = dict(
-        input_format=input_format.value if input_format else None,
-        loss=loss,
-        val_loss=val_loss,
-        acc=acc,
-        val_acc=val_acc,
-        metric=metric,
-        num_classes=settings.num_classes,
-        options=settings.rules,
-        select=settings.select,
-        ignore=settings.ignore,
-        run=run,
-    )
+    kwargs = settings
     if plot and len(paths) > 1:
         _err("--plot draws one log; give one PATH")
         raise typer.Exit(2)
@@ -412,9 +424,9 @@ def _diagnose_one(arg, keep_curves: bool = False):
     from .api import diagnose_with_curves
     from .errors import CurvediagError
 
-    path, kwargs = arg
+    path, settings = arg
     try:
-        report, curves = diagnose_with_curves(path, **kwargs)
+        report, curves = diagnose_with_curves(path, settings=settings)
     except CurvediagError as e:
         return None, (str(e), getattr(e, "problem", str(e)))
     except Exception as e:  # a bug, not the input's fault: still one line and exit 2, never a "finding"
@@ -491,26 +503,33 @@ def plot_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="A training log or run directory; '-' reads stdin."),
     width: int = typer.Option(72, "--width", min=20, max=400, help="Chart width in characters."),
     height: int = typer.Option(16, "--height", min=5, max=100, help="Chart height in lines."),
+    loss: Optional[str] = _LOSS,
+    val_loss: Optional[str] = _VAL_LOSS,
+    acc: Optional[str] = _ACC,
+    val_acc: Optional[str] = _VAL_ACC,
+    metric: Optional[str] = _METRIC,
+    num_classes: Optional[int] = _NUM_CLASSES,
+    select: Optional[str] = _SELECT,
+    ignore: Optional[str] = _IGNORE,
+    config: Optional[str] = _CONFIG,
+    input_format: Optional[InputFormat] = _INPUT_FORMAT,
+    run: Optional[str] = _RUN,
 ) -> None:
-    """Draw the losses in the terminal, with the best epoch and the problem span marked."""
-    from .api import diagnose_curves, load_curves
-    from .errors import CurvediagError
+    """Draw the losses in the terminal, with the best epoch and the problem span marked.
+
+    The diagnosis drawn is the one `analyze` gives with the same options and configuration."""
     from .plot import terminal_chart
 
     if _stdin_closed([path]):
         raise typer.Exit(2)
-    try:
-        curves = load_curves(path)
-        chart = terminal_chart(curves, diagnose_curves(curves), width, height)
-    except CurvediagError as e:
-        _err(str(e))
+    settings = _settings(config, select=select, ignore=ignore, num_classes=num_classes, input_format=input_format,
+                         run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc, metric=metric)
+    result, problem = _diagnose_one((path, settings), keep_curves=True)
+    if result is None:
+        _err(problem[0])
         raise typer.Exit(2)
-    except Exception as e:
-        if _debugging():
-            raise
-        _err(f"{'<stdin>' if path == '-' else path}: {_internal(e)}")
-        raise typer.Exit(2)
-    _write_stdout(chart)
+    report, curves = result
+    _write_stdout(terminal_chart(curves, report, width, height))
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -583,8 +602,14 @@ def schema_cmd() -> None:
 def inspect_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="A training log; '-' reads stdin."),
     format: Format = typer.Option(Format.text, "--format", "-f", help="Output format: text or json."),
-    input_format: Optional[InputFormat] = typer.Option(None, "--input-format", help="Skip detection and read the input as this format."),
-    run: Optional[str] = typer.Option(None, "--run", metavar="RUN", help="Pick one run from an MLflow store or a W&B export."),
+    input_format: Optional[InputFormat] = _INPUT_FORMAT,
+    run: Optional[str] = _RUN,
+    loss: Optional[str] = _LOSS,
+    val_loss: Optional[str] = _VAL_LOSS,
+    acc: Optional[str] = _ACC,
+    val_acc: Optional[str] = _VAL_ACC,
+    metric: Optional[str] = _METRIC,
+    config: Optional[str] = _CONFIG,
 ) -> None:
     """Show what curvediag reads from a log: format, axis, columns and their mapping.
 
@@ -597,8 +622,10 @@ def inspect_cmd(
 
     if _stdin_closed([path]):
         raise typer.Exit(2)
+    settings = _settings(config, input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc,
+                         val_acc=val_acc, metric=metric)
     try:
-        info = inspect_log(path, input_format=input_format.value if input_format else None, run=run)
+        info = inspect_log(path, settings=settings)
     except CurvediagError as e:
         _err(str(e))
         raise typer.Exit(2)
