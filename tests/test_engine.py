@@ -100,3 +100,81 @@ def test_settings_are_frozen_and_exported():
     with pytest.raises(AttributeError):
         s.fail_on = "error"  # type: ignore[misc]
     assert resolve(environ={"CURVEDIAG_FAIL_ON": "error"}).fail_on == "error"
+
+
+# --- batch, output formats and renderers -------------------------------------------------------
+
+import xml.etree.ElementTree as ET  # noqa: E402
+
+from curvediag import batch as batch_mod  # noqa: E402
+from curvediag.output import exit_status  # noqa: E402
+from curvediag.render import OutputFormat  # noqa: E402
+
+
+def _batch(*paths, **settings):
+    return batch_mod.run([str(p) for p in paths], Settings(**settings))
+
+
+def test_a_batch_holds_a_report_or_an_unreadable_entry_per_input_in_order(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    b = _batch(sample("healthy.csv"), empty, sample("overfitting.csv"))
+    kinds = [type(x).__name__ for x in b.items]
+    assert kinds == ["Report", "Unreadable", "Report"]
+    (u,) = b.unreadable
+    assert u.path == str(empty) and u.message.startswith(str(empty) + ": ") and u.problem in u.message
+    assert [r.verdict for r in b.reports] == ["healthy", "overfitting"]
+    assert b.rules and all(code[0].isalpha() for code, _ in b.rules)
+
+
+def test_parallel_and_serial_batches_agree(tmp_path):
+    paths = [str(sample(n)) for n in ("healthy.csv", "overfitting.csv", "diverged.csv")] + [str(tmp_path / "missing.csv")]
+    a = batch_mod.run(paths, Settings(), jobs=1)
+    b = batch_mod.run(paths, Settings(), jobs=2)
+    assert [getattr(x, "verdict", None) for x in a.items] == [getattr(x, "verdict", None) for x in b.items]
+    assert a.unreadable == b.unreadable
+
+
+def test_exit_status_is_computed_from_the_batch(tmp_path):
+    clean = _batch(sample("healthy.csv"))
+    bad = _batch(sample("overfitting.csv"))
+    broken = _batch(sample("healthy.csv"), tmp_path / "missing.csv")
+    assert exit_status(clean) == 0 and exit_status(bad) == 1 and exit_status(bad, exit_zero=True) == 0
+    assert exit_status(_batch(sample("overfitting.csv"), fail_on="error")) == 0
+    assert exit_status(_batch(sample("overfitting.csv"), fail_on="never")) == 0
+    assert exit_status(broken) == 2 and exit_status(broken, exit_zero=True) == 2
+
+
+@pytest.mark.parametrize("fmt", list(OutputFormat))
+def test_every_format_renders_a_batch(fmt, tmp_path):
+    b = _batch(sample("healthy.csv"), sample("overfitting.csv"), tmp_path / "missing.csv")
+    text = fmt.render(b)
+    assert text.endswith("\n") and "overfitting" in text
+
+
+def test_junit_counts_unreadable_inputs_as_errors(tmp_path):
+    b = _batch(sample("healthy.csv"), tmp_path / "missing.csv", tmp_path / "also-missing.csv")
+    root = ET.fromstring(OutputFormat.junit.render(b))
+    assert root.get("errors") == "2"
+    suites = root.findall("testsuite")
+    assert [s.get("errors") for s in suites] == ["0", "1", "1"]
+    assert int(root.get("tests")) == sum(int(s.get("tests")) for s in suites)
+    err = suites[1].find("testcase/error")
+    assert err is not None and "no such file" in err.get("message")
+
+
+def test_junit_reads_what_ran_from_the_batch_not_the_rule_table():
+    from dataclasses import replace
+
+    b = _batch(sample("overfitting.csv"))
+    narrowed = replace(b, rules=(("O102", "val-loss-rising"),))
+    root = ET.fromstring(OutputFormat.junit.render(narrowed))
+    assert [c.get("name") for c in root.iter("testcase")] == ["O102 val-loss-rising"]
+    assert root.get("failures") == "1"
+
+
+def test_junit_on_the_command_line_shows_an_unreadable_input(tmp_path):
+    r = runner.invoke(app, ["analyze", str(sample("healthy.csv")), str(tmp_path / "missing.csv"), "-f", "junit"])
+    assert r.exit_code == 2
+    root = ET.fromstring(r.stdout)
+    assert root.get("errors") == "1" and len(root.findall("testsuite")) == 2

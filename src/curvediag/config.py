@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import UsageError
+from .render import OutputFormat
 
 FAIL_ON = ("never", "info", "warning", "error")
-FORMATS = ("text", "json", "jsonl", "markdown", "github", "junit")
+FORMATS = tuple(f.value for f in OutputFormat)
 KEYS = ("fail-on", "format", "select", "ignore", "num-classes", "rules")
 ENV = {
     "CURVEDIAG_FAIL_ON": "fail-on",
@@ -168,7 +169,7 @@ def _parse_toml(path: Path, data: bytes) -> dict:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -275,50 +276,78 @@ def _option(value, default, name: str, where: str):
     return float(value)
 
 
+def _choice(key: str, choices: tuple[str, ...]):
+    def check(value, where: str, s: dict[str, Any]) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise UsageError(f"{where}: {key} must be one of {', '.join(choices)}, not {_shown(value)}")
+        return value
+
+    return check
+
+
+def _rule_list(key: str):
+    def check(value, where: str, s: dict[str, Any]) -> tuple[str, ...]:
+        from .rules import RULES
+
+        items = _as_list(value, key, where)
+        for it in items:
+            if not any(r.code.startswith(it.upper()) or r.name == it for r in RULES):
+                raise UsageError(f"{where}: {key} names no rule: {it!r}")
+        return items
+
+    return check
+
+
+def _num_classes(value, where: str, s: dict[str, Any]) -> int:
+    k = _whole(value)
+    if k is None:
+        raise UsageError(f"{where}: num-classes must be a whole number, not {_shown(value)}")
+    if not 2 <= k <= MAX_CLASSES:
+        raise UsageError(f"{where}: num-classes must be between 2 and {MAX_CLASSES}, not {k}")
+    return k
+
+
+def _rules(value, where: str, s: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``rules.CODE.option = value`` tables merged into what earlier sources set."""
+    from .rules import get_rule
+
+    if not isinstance(value, dict):
+        raise UsageError(f"{where}: rules must be a table of tables, one per rule")
+    out = s["rules"]
+    for rkey, opts in value.items():
+        rule = get_rule(rkey)
+        if rule is None:
+            raise UsageError(f"{where}: rules.{rkey}: no such rule")
+        if not isinstance(opts, dict):
+            raise UsageError(f"{where}: rules.{rkey} must be a table of options")
+        merged = out.setdefault(rule.code, {})
+        for okey, oval in opts.items():
+            name = okey.replace("-", "_")
+            if name not in rule.options:
+                known = ", ".join(rule.options) or "none"
+                raise UsageError(f"{where}: rules.{rkey}: unknown option {okey!r} (options: {known})")
+            merged[name] = _option(oval, rule.options[name], name, f"{where}: rules.{rkey}.{okey}")
+    return out
+
+
+#: each configuration key: (the Settings field it sets, its check); KEYS in this order
+_KEYS = {
+    "fail-on": ("fail_on", _choice("fail-on", FAIL_ON)),
+    "format": ("format", _choice("format", FORMATS)),
+    "select": ("select", _rule_list("select")),
+    "ignore": ("ignore", _rule_list("ignore")),
+    "num-classes": ("num_classes", _num_classes),
+    "rules": ("rules", _rules),
+}
+
+
 def _apply(s: dict[str, Any], table: Mapping[str, Any], where: str) -> None:
     """Check ``table`` (file, environment or command line) and apply it to the values ``s``."""
-    from .rules import RULES, get_rule
-
     for key, value in table.items():
-        if key not in KEYS:
+        if key not in _KEYS:
             raise UsageError(f"{where}: unknown key {key!r} (known: {', '.join(KEYS)})")
-        if key == "fail-on":
-            if not isinstance(value, str) or value not in FAIL_ON:
-                raise UsageError(f"{where}: fail-on must be one of {', '.join(FAIL_ON)}, not {_shown(value)}")
-            s["fail_on"] = value
-        elif key == "format":
-            if not isinstance(value, str) or value not in FORMATS:
-                raise UsageError(f"{where}: format must be one of {', '.join(FORMATS)}, not {_shown(value)}")
-            s["format"] = value
-        elif key in ("select", "ignore"):
-            items = _as_list(value, key, where)
-            for it in items:
-                if not any(r.code.startswith(it.upper()) or r.name == it for r in RULES):
-                    raise UsageError(f"{where}: {key} names no rule: {it!r}")
-            s[key] = items
-        elif key == "num-classes":
-            k = _whole(value)
-            if k is None:
-                raise UsageError(f"{where}: num-classes must be a whole number, not {_shown(value)}")
-            if not 2 <= k <= MAX_CLASSES:
-                raise UsageError(f"{where}: num-classes must be between 2 and {MAX_CLASSES}, not {k}")
-            s["num_classes"] = k
-        elif key == "rules":
-            if not isinstance(value, dict):
-                raise UsageError(f"{where}: rules must be a table of tables, one per rule")
-            for rkey, opts in value.items():
-                rule = get_rule(rkey)
-                if rule is None:
-                    raise UsageError(f"{where}: rules.{rkey}: no such rule")
-                if not isinstance(opts, dict):
-                    raise UsageError(f"{where}: rules.{rkey} must be a table of options")
-                merged = s["rules"].setdefault(rule.code, {})
-                for okey, oval in opts.items():
-                    name = okey.replace("-", "_")
-                    if name not in rule.options:
-                        known = ", ".join(rule.options) or "none"
-                        raise UsageError(f"{where}: rules.{rkey}: unknown option {okey!r} (options: {known})")
-                    merged[name] = _option(oval, rule.options[name], name, f"{where}: rules.{rkey}.{okey}")
+        field_name, check = _KEYS[key]
+        s[field_name] = check(value, where, s)
         s["origin"][key] = where
 
 
@@ -335,6 +364,7 @@ def resolve(
         if k.startswith("CURVEDIAG_") and k not in ENV:
             raise UsageError(f"environment: unknown variable {k} (known: {', '.join(ENV)})")
     path = config or env.get("CURVEDIAG_CONFIG")
+    p: Path | None
     if path:
         p = Path(path)
         table = _table(p, _load_toml(p), explicit=True)
@@ -351,7 +381,7 @@ def resolve(
             s["config_file"] = str(p)
     if table:
         _apply(s, table, s["config_file"] or "config")
-    env_table = {ENV[k]: v for k, v in env.items() if k in ENV and ENV[k]}
+    env_table = {key: v for k, v in env.items() if (key := ENV.get(k))}
     if env_table:
         _apply(s, env_table, "environment")
     cli_table = {k: v for k, v in (cli or {}).items() if v is not None}

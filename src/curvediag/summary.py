@@ -35,8 +35,9 @@ def build_report(
     verdict, main = _verdict(findings)
     findings.sort(key=lambda f: (PRECEDENCE.index(f.verdict) if f.verdict in PRECEDENCE else 99))  # stable
 
-    best_epoch = best_metric = None
-    last_pos = None
+    best_epoch: float | None = None
+    best_metric: str | None = None
+    last_pos = 0.0
     for name, lower in ((VAL_LOSS, True), (VAL_ACC, False)):
         s = curves.get(name)
         if s is None:
@@ -80,7 +81,8 @@ def _summary(s) -> MetricSummary:
     fin = s.finite()  # s itself when every point is finite: no copy
     if len(fin) and s.name not in (LR, GRAD_NORM):  # a learning rate or gradient norm has no "best"
         i = int(np.argmin(fin.y) if lower else np.argmax(fin.y))
-        best, best_at = float(fin.y[i]), float(fin.x[i])
+        best: float | None = float(fin.y[i])
+        best_at: float | None = float(fin.x[i])
     else:
         best = best_at = None
     y = s.y
