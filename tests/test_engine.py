@@ -178,3 +178,18 @@ def test_junit_on_the_command_line_shows_an_unreadable_input(tmp_path):
     assert r.exit_code == 2
     root = ET.fromstring(r.stdout)
     assert root.get("errors") == "1" and len(root.findall("testsuite")) == 2
+
+
+def test_no_rule_module_imports_another_rule_module():
+    import ast
+    import inspect as _inspect
+
+    from curvediag.rules import RULES
+
+    rule_modules = {r.__module__.rsplit(".", 1)[1] for r in RULES}
+    for r in RULES:
+        tree = ast.parse(_inspect.getsource(_inspect.getmodule(r)))
+        own = r.__module__.rsplit(".", 1)[1]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                assert node.module == own or node.module not in rule_modules, (own, node.module)

@@ -137,7 +137,7 @@ def diagnose(log: Any, *, settings: Settings | None = None, **kwargs: Any) -> Re
 
 def diagnose_with_curves(log: Any, *, settings: Settings | None = None, **kwargs: Any) -> tuple[Report, Curves]:
     """:func:`diagnose`, also returning the curves it read (for plots), so a log is parsed once."""
-    unknown = set(kwargs) - set(_KEYWORDS)
+    unknown = set(kwargs) - _keywords()
     if unknown:
         raise TypeError(f"diagnose() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
     s = _settings(settings, kwargs)
@@ -145,8 +145,11 @@ def diagnose_with_curves(log: Any, *, settings: Settings | None = None, **kwargs
     return analyse(curves, s), curves
 
 
-_KEYWORDS = ("input_format", "loss", "val_loss", "acc", "val_acc", "metric", "columns", "num_classes", "options",
-             "run", "select", "ignore")
+def _keywords() -> set[str]:
+    """The keyword arguments :func:`diagnose` takes: those of :meth:`Settings.of`."""
+    import inspect
+
+    return set(inspect.signature(Settings.of).parameters) - {"cls"}
 
 
 def diagnose_curves(

@@ -310,7 +310,7 @@ def config_cmd(
     """Print the resolved settings and where each came from (file, environment, defaults)."""
     import json
 
-    from .config import resolve
+    from .config import KEYS, resolve
     from .errors import UsageError
 
     try:
@@ -325,7 +325,7 @@ def config_cmd(
     from .render import printable
 
     typer.echo(f"config file: {printable(d['config_file'] or '(none found)')}")
-    for key in ("fail-on", "format", "select", "ignore", "num-classes"):
+    for key in (k for k in KEYS if k != "rules"):
         val = d[key]
         shown = ", ".join(val) if isinstance(val, list) else val
         typer.echo(f"{key:12s} = {shown if shown not in (None, '') else '-'}   ({d['origin'].get(key, 'default')})")

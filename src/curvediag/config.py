@@ -29,7 +29,6 @@ from .render import OutputFormat
 
 FAIL_ON = ("never", "info", "warning", "error")
 FORMATS = tuple(f.value for f in OutputFormat)
-KEYS = ("fail-on", "format", "select", "ignore", "num-classes", "rules")
 ENV = {
     "CURVEDIAG_FAIL_ON": "fail-on",
     "CURVEDIAG_FORMAT": "format",
@@ -113,17 +112,13 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         from .rules import RULES
 
-        return {
-            "config_file": self.config_file,
-            "fail-on": self.fail_on,
-            "format": self.format,
-            "select": list(self.select),
-            "ignore": list(self.ignore),
-            "num-classes": self.num_classes,
-            "rules": {code: opts for code, opts in self.rules.items()},
-            "enabled": [r.code for r in RULES if rule_enabled(r.code, r.name, self.select, self.ignore)],
-            "origin": dict(self.origin),
-        }
+        out: dict[str, Any] = {"config_file": self.config_file}
+        for key, (name, _) in _KEYS.items():  # every configuration key, in KEYS order
+            value = getattr(self, name)
+            out[key] = list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, dict) else value
+        out["enabled"] = [r.code for r in RULES if rule_enabled(r.code, r.name, self.select, self.ignore)]
+        out["origin"] = dict(self.origin)
+        return out
 
 
 #: a config file larger than this is refused unread (a TOML settings table is a few hundred bytes)
@@ -330,7 +325,7 @@ def _rules(value, where: str, s: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-#: each configuration key: (the Settings field it sets, its check); KEYS in this order
+#: each configuration key: (the Settings field it sets, its check)
 _KEYS = {
     "fail-on": ("fail_on", _choice("fail-on", FAIL_ON)),
     "format": ("format", _choice("format", FORMATS)),
@@ -339,6 +334,7 @@ _KEYS = {
     "num-classes": ("num_classes", _num_classes),
     "rules": ("rules", _rules),
 }
+KEYS = tuple(_KEYS)
 
 
 def _apply(s: dict[str, Any], table: Mapping[str, Any], where: str) -> None:
