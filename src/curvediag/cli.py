@@ -295,13 +295,6 @@ def plot_cmd(
     _write_stdout(terminal_chart(curves, report, width, height))
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write the report to ``path``: see :func:`curvediag.output.write_output`."""
-    from .output import write_output
-
-    write_output(path, text)
-
-
 @app.command("config")
 def config_cmd(
     config: Optional[str] = typer.Option(None, "--config", metavar="FILE", help="Settings file (TOML) instead of pyproject.toml."),
@@ -382,18 +375,9 @@ def inspect_cmd(
     if format is Format.json:
         _write_stdout(json.dumps(info, indent=2) + "\n")
         return
-    from .render import printable as p
+    from .render.text import inspect_text
 
-    out = [f"{p(info['path'])}: format {info['format']}, {info['rows']} rows, axis {p(info['axis'])} ({info['axis_kind']})", ""]
-    width = max([len(p(c["column"])) for c in info["columns"]] or [0])
-    for c in info["columns"]:
-        used = ", ".join(c["used_as"]) or "-"
-        bad = f", {c['non_finite']} non-finite" if c["non_finite"] else ""
-        out.append(f"  {p(c['column']):<{width}}  {c['points']:>6} points{bad}  -> {used}")
-    out.append("")
-    out.append("analysed: " + ", ".join(f"{k} {n} points" for k, n in info["analysed_points"].items()))
-    out += [f"note: {p(note)}" for note in info["notes"]]
-    _write_stdout("\n".join(out) + "\n")
+    _write_stdout(inspect_text(info))
 
 
 @app.command("rules")

@@ -215,3 +215,18 @@ def render(batch: "Batch", full: bool = False) -> str:
     buf = io.StringIO()
     show(batch, Console(file=buf, color_system=None, no_color=True, highlight=False, width=100), full)
     return buf.getvalue()
+
+
+def inspect_text(info: dict) -> str:
+    """``curvediag inspect``: what was read from a log (:func:`curvediag.api.inspect_log`), as plain text."""
+    p = _p
+    out = [f"{p(info['path'])}: format {info['format']}, {info['rows']} rows, axis {p(info['axis'])} ({info['axis_kind']})", ""]
+    width = max([len(p(c["column"])) for c in info["columns"]] or [0])
+    for c in info["columns"]:
+        used = ", ".join(c["used_as"]) or "-"
+        bad = f", {c['non_finite']} non-finite" if c["non_finite"] else ""
+        out.append(f"  {p(c['column']):<{width}}  {c['points']:>6} points{bad}  -> {used}")
+    out.append("")
+    out.append("analysed: " + ", ".join(f"{k} {n} points" for k, n in info["analysed_points"].items()))
+    out += [f"note: {p(note)}" for note in info["notes"]]
+    return "\n".join(out) + "\n"
