@@ -190,11 +190,13 @@ def analyze(
     _DEBUG = _DEBUG or debug
     from . import output as out
 
-    _check_paths(paths, plot)
+    _check_paths(paths)
     settings = _settings(config, fail_on=fail_on, format=format, select=select, ignore=ignore, num_classes=num_classes,
                          input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc,
                          metric=metric)
     _refuse_inputs(output, plot, paths, settings.config_file)
+    if plot and len(paths) > 1:
+        raise _fail("--plot draws one log; give one PATH")
     batch = _diagnose(paths, settings, jobs, plot)
     if output and batch.reports:  # every input failed: nothing to report, the file is left as it was
         fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
@@ -204,13 +206,11 @@ def analyze(
     raise typer.Exit(out.exit_status(batch, exit_zero))
 
 
-def _check_paths(paths, plot) -> None:
+def _check_paths(paths) -> None:
     if paths.count("-") > 1:
         raise _fail("'-' (stdin) can be given only once")
     if _stdin_closed(paths):
         raise typer.Exit(2)
-    if plot and len(paths) > 1:
-        raise _fail("--plot draws one log; give one PATH")
 
 
 def _diagnose(paths, settings, jobs: int, plot: Optional[str]):
