@@ -61,3 +61,24 @@ def write(tmp_path):
         return p
 
     return _write
+
+
+#: whole test files that are slow by design: fuzzing, properties over generated logs, bounds and scale
+SLOW_FILES = {"test_fuzz.py", "test_properties.py", "test_bounds.py", "test_scale.py"}
+#: words in a test's name that mark it slow wherever it lives (the SQLite fuzz, differential checks)
+SLOW_WORDS = ("fuzz", "differential", "property", "properties")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config, items):
+    """Mark the slow tests ``slow`` (registered in pyproject.toml): ``pytest -m "not slow"`` is the
+    fast suite for development; CI runs everything."""
+    slow = pytest.mark.slow
+    for item in items:
+        name = item.name.lower()
+        if (
+            item.path.name in SLOW_FILES
+            or getattr(getattr(item, "obj", None), "is_hypothesis_test", False)  # every @given test
+            or any(w in name for w in SLOW_WORDS)
+        ):
+            item.add_marker(slow)

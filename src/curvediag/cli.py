@@ -1,4 +1,10 @@
-"""The command line: a thin layer over :func:`curvediag.diagnose`.
+"""The command line: typer commands over the library, one per verb.
+
+``analyze`` resolves the :class:`~curvediag.config.Settings` (file < environment < options),
+runs :func:`curvediag.batch.run` over its paths and hands the Batch to :mod:`curvediag.output`
+(render, ``--output``, exit status).  ``plot`` and ``inspect`` resolve settings the same way,
+through the option definitions below.  Nothing here imports pandas or numpy: ``--help`` and
+``rules`` stay fast.
 
 Exit status: 0 nothing at or above --fail-on; 1 a finding at or above it;
 2 a usage error or an input that cannot be read.
@@ -7,14 +13,15 @@ Exit status: 0 nothing at or above --fail-on; 1 a finding at or above it;
 from __future__ import annotations
 
 import os
-import sys
 from enum import Enum
-from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from . import __version__
+from .output import err as _err
+from .output import write_stdout as _write_stdout
+from .render import OutputFormat
 
 EXAMPLES = """
 Examples:
@@ -36,14 +43,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-
-class Format(str, Enum):
-    text = "text"
-    json = "json"
-    jsonl = "jsonl"
-    markdown = "markdown"
-    github = "github"
-    junit = "junit"
+#: the output formats (one list: curvediag.render.OutputFormat)
+Format = OutputFormat
 
 
 class FailOn(str, Enum):
@@ -81,155 +82,72 @@ def _main(
     _DEBUG = _DEBUG or debug
 
 
-def _err(msg: str) -> None:
-    """One line on stderr; control characters in names are shown escaped, never sent raw."""
-    from .render import printable
+def _debugging() -> bool:
+    return _DEBUG or os.environ.get("CURVEDIAG_DEBUG", "") not in ("", "0")
 
+
+def _fail(msg: str) -> typer.Exit:
+    """One line on stderr; the exit (status 2) for the caller to raise."""
+    _err(msg)
+    return typer.Exit(2)
+
+
+def _stdin_closed(paths) -> bool:
+    import sys
+
+    if "-" in paths and sys.stdin is None:  # fd 0 was closed when the process started (`<&-`)
+        _err("<stdin>: stdin is closed; nothing to read")
+        return True
+    return False
+
+
+# Options shared by the commands that read and judge a log (analyze, plot, inspect): one definition each,
+# so every command resolves its settings the same way (file < environment < command line).
+_LOSS = typer.Option(None, "--loss", metavar="COLUMN", help="Column holding the training loss.")
+_VAL_LOSS = typer.Option(None, "--val-loss", metavar="COLUMN", help="Column holding the validation loss.")
+_ACC = typer.Option(None, "--acc", metavar="COLUMN", help="Column holding the training accuracy.")
+_VAL_ACC = typer.Option(None, "--val-acc", metavar="COLUMN", help="Column holding the validation accuracy.")
+_METRIC = typer.Option(
+    None, "--metric", metavar="COLUMN",
+    help="The validation quality metric to judge (mAP, F1, top-1, WER ...) instead of accuracy.",
+)
+_NUM_CLASSES = typer.Option(
+    None, "--num-classes", min=2, metavar="K", help="Number of classes: compare loss with ln K and accuracy with 1/K."
+)
+_SELECT = typer.Option(
+    None, "--select", metavar="RULES", help="Only these rules: comma-separated codes, prefixes or names (e.g. D,O102)."
+)
+_IGNORE = typer.Option(
+    None, "--ignore", metavar="RULES", help="Skip these rules: codes, prefixes or names (the longer prefix wins)."
+)
+_CONFIG = typer.Option(
+    None, "--config", metavar="FILE", help="Settings file (TOML); default: [tool.curvediag] in the nearest pyproject.toml."
+)
+_INPUT_FORMAT = typer.Option(None, "--input-format", help="Skip detection and read the input as this format.")
+_RUN = typer.Option(
+    None, "--run", metavar="RUN", help="Pick one run from an MLflow store/database or a W&B export (id prefix or name)."
+)
+_COLUMNS = {"loss": "train_loss", "val_loss": "val_loss", "acc": "train_acc", "val_acc": "val_acc", "metric": "metric"}
+
+
+def _settings(config=None, *, fail_on=None, format=None, select=None, ignore=None, num_classes=None,
+              input_format=None, run=None, **columns):
+    """The settings in force for one command, or one line on stderr and exit 2.  ``columns``:
+    loss, val_loss, acc, val_acc, metric (the --loss ... options)."""
+    from .config import resolve
+    from .errors import UsageError
+
+    cli = {"fail-on": fail_on.value if fail_on else None, "format": format.value if format else None,
+           "select": select, "ignore": ignore, "num-classes": num_classes}
     try:
-        sys.stderr.write(f"curvediag: {printable(msg)}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):  # stderr closed or full: the exit status still says it
-        pass
-
-
-def _console(no_color: bool):
-    from rich.console import Console
-
-    class _Console(Console):
-        def on_broken_pipe(self) -> None:  # rich would exit 1, our "findings" status
-            _stdout_closed()
-
-    out = _Stdout()
-    if no_color or os.environ.get("NO_COLOR"):
-        return _Console(file=out, color_system=None, no_color=True, highlight=False, emoji=False)
-    return _Console(file=out, highlight=False, emoji=False)
-
-
-class _StdoutClosed(Exception):
-    pass
-
-
-class _Stdout:
-    """stdout for a report: every byte reaches fd 1 or the write fails loudly.  (A text
-    stream over an unbuffered fd -- PYTHONUNBUFFERED=1 -- silently drops the rest of a
-    short write to a pipe whose reader left, so a truncated report would exit 0/1.)
-    Characters the stream's encoding cannot hold are written as backslash escapes."""
-
-    def __init__(self) -> None:
-        out = sys.stdout
-        if out is None:  # fd 1 was closed when the process started
-            raise _StdoutClosed()
-        self._out = out
-        self.encoding = getattr(out, "encoding", None) or "utf-8"
-        try:
-            self._fd = out.fileno() if hasattr(out, "buffer") else None
-        except (OSError, ValueError, AttributeError):
-            self._fd = None  # not a real file (tests capture stdout)
-        if self._fd is not None:
-            out.flush()
-
-    def isatty(self) -> bool:
-        try:
-            return self._out.isatty()
-        except (OSError, ValueError, AttributeError):
-            return False
-
-    def fileno(self) -> int:
-        if self._fd is None:
-            raise OSError("no file descriptor")
-        return self._fd
-
-    def write(self, text: str) -> int:
-        if self._fd is None:
-            self._out.write(text)
-        else:
-            from .output import _write_all
-
-            _write_all(self._fd, text.encode(self.encoding, "backslashreplace"))
-        return len(text)
-
-    def flush(self) -> None:
-        if self._fd is None:
-            self._out.flush()
-
-
-def _write_stdout(text: str) -> None:
-    """Write ``text`` to stdout: 141 if the reader went away, one line and exit 2 if it cannot be written."""
-    with _stdout_errors():
-        out = _Stdout()
-        out.write(text)
-        out.flush()
-
-
-class _stdout_errors:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, e, tb):
-        if kind is None:
-            return False
-        if issubclass(kind, BrokenPipeError):
-            _stdout_closed()
-        if issubclass(kind, _StdoutClosed):
-            _err("stdout is closed; the report was not written")
-            raise typer.Exit(2)
-        if issubclass(kind, OSError):
-            _err(f"cannot write to stdout ({e.strerror or e})")
-            _discard_stdout()
-            raise typer.Exit(2)
-        return False
-
-
-_EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text"}
-
-
-def _render(fmt: str, reports, single: bool, fail_on: str, enabled) -> str | None:
-    """The report(s) in ``fmt`` as a string; None for text, which is printed by rich."""
-    if fmt == "json":
-        from .render.json import render as r_json
-
-        return r_json(reports, single=single) + "\n"
-    if fmt == "jsonl":
-        from .render.json import render_lines
-
-        return render_lines(reports)
-    if fmt == "markdown":
-        from .render.markdown import render as r_md
-
-        return r_md(reports)
-    if fmt == "github":
-        from .render.github import render as r_gh
-
-        return r_gh(reports)
-    if fmt == "junit":
-        from .render.junit import render as r_junit
-
-        return r_junit(reports, fail_on, enabled)
-    return None
-
-
-def _text_to_string(reports, full: bool, failures) -> str:
-    import io
-
-    from rich.console import Console
-
-    buf = io.StringIO()
-    con = Console(file=buf, color_system=None, no_color=True, highlight=False, width=100)
-    _print_text(con, reports, full, failures)
-    return buf.getvalue()
-
-
-def _print_text(console, reports, full: bool, failures) -> None:
-    from .render.text import render as render_text
-    from .render.text import render_summary
-
-    if len(reports) + len(failures) > 1:
-        render_summary(reports, failures, console)
-        if full:
-            console.print()
-            render_text(reports, console)
-    else:
-        render_text(reports, console)
+        settings = resolve(config, cli=cli)
+    except UsageError as e:
+        raise _fail(str(e))
+    return settings.reading(
+        input_format=input_format.value if input_format else None,
+        columns={_COLUMNS[k]: v for k, v in columns.items()},
+        run=run,
+    )
 
 
 @app.command(epilog=EXAMPLES)
@@ -242,32 +160,17 @@ def analyze(
         None, "--fail-on", help="Exit 1 when a finding has this severity or worse (default: warning)."
     ),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Report findings but exit 0 (errors still exit 2)."),
-    loss: Optional[str] = typer.Option(None, "--loss", metavar="COLUMN", help="Column holding the training loss."),
-    val_loss: Optional[str] = typer.Option(None, "--val-loss", metavar="COLUMN", help="Column holding the validation loss."),
-    acc: Optional[str] = typer.Option(None, "--acc", metavar="COLUMN", help="Column holding the training accuracy."),
-    val_acc: Optional[str] = typer.Option(None, "--val-acc", metavar="COLUMN", help="Column holding the validation accuracy."),
-    metric: Optional[str] = typer.Option(
-        None, "--metric", metavar="COLUMN",
-        help="The validation quality metric to judge (mAP, F1, top-1, WER ...) instead of accuracy.",
-    ),
-    num_classes: Optional[int] = typer.Option(
-        None, "--num-classes", min=2, metavar="K", help="Number of classes: compare loss with ln K and accuracy with 1/K."
-    ),
-    select: Optional[str] = typer.Option(
-        None, "--select", metavar="RULES", help="Only these rules: comma-separated codes, prefixes or names (e.g. D,O102)."
-    ),
-    ignore: Optional[str] = typer.Option(
-        None, "--ignore", metavar="RULES", help="Skip these rules: codes, prefixes or names (the longer prefix wins)."
-    ),
-    config: Optional[str] = typer.Option(
-        None, "--config", metavar="FILE", help="Settings file (TOML); default: [tool.curvediag] in the nearest pyproject.toml."
-    ),
-    input_format: Optional[InputFormat] = typer.Option(
-        None, "--input-format", help="Skip detection and read the input as this format."
-    ),
-    run: Optional[str] = typer.Option(
-        None, "--run", metavar="RUN", help="Pick one run from an MLflow store/database or a W&B export (id prefix or name)."
-    ),
+    loss: Optional[str] = _LOSS,
+    val_loss: Optional[str] = _VAL_LOSS,
+    acc: Optional[str] = _ACC,
+    val_acc: Optional[str] = _VAL_ACC,
+    metric: Optional[str] = _METRIC,
+    num_classes: Optional[int] = _NUM_CLASSES,
+    select: Optional[str] = _SELECT,
+    ignore: Optional[str] = _IGNORE,
+    config: Optional[str] = _CONFIG,
+    input_format: Optional[InputFormat] = _INPUT_FORMAT,
+    run: Optional[str] = _RUN,
     output: Optional[str] = typer.Option(
         None, "--output", "-o", metavar="FILE", help="Also write the report to FILE (atomically); stdout then shows only an explicit --format."
     ),
@@ -285,239 +188,62 @@ def analyze(
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
     global _DEBUG
     _DEBUG = _DEBUG or debug
-    from .config import resolve, rule_enabled
-    from .errors import UsageError
-    from .report import severity_rank
-    from .rules import RULES
+    from . import output as out
 
+    _check_paths(paths)
+    settings = _settings(config, fail_on=fail_on, format=format, select=select, ignore=ignore, num_classes=num_classes,
+                         input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc,
+                         metric=metric)
+    _refuse_inputs(output, plot, paths, settings.config_file)
+    if plot and len(paths) > 1:
+        raise _fail("--plot draws one log; give one PATH")
+    batch = _diagnose(paths, settings, jobs, plot)
+    if output and batch.reports:  # every input failed: nothing to report, the file is left as it was
+        fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
+        _writing(output, out.write_report, output, batch, fmt, full)
+    if not output or "format" in settings.origin:  # --output alone: stdout shows only an explicit --format
+        out.show(batch, OutputFormat(settings.format), full, no_color)
+    raise typer.Exit(out.exit_status(batch, exit_zero))
+
+
+def _check_paths(paths) -> None:
     if paths.count("-") > 1:
-        _err("'-' (stdin) can be given only once")
-        raise typer.Exit(2)
+        raise _fail("'-' (stdin) can be given only once")
     if _stdin_closed(paths):
         raise typer.Exit(2)
-    try:
-        settings = resolve(
-            config,
-            cli={
-                "fail-on": fail_on.value if fail_on else None,
-                "format": format.value if format else None,
-                "select": select,
-                "ignore": ignore,
-                "num-classes": num_classes,
-            },
-        )
-    except UsageError as e:
-        _err(str(e))
-        raise typer.Exit(2)
-    _refuse_inputs(output, plot, paths, settings.config_file)
-    kwargs = dict(
-        input_format=input_format.value if input_format else None,
-        loss=loss,
-        val_loss=val_loss,
-        acc=acc,
-        val_acc=val_acc,
-        metric=metric,
-        num_classes=settings.num_classes,
-        options=settings.rules,
-        select=settings.select,
-        ignore=settings.ignore,
-        run=run,
-    )
-    if plot and len(paths) > 1:
-        _err("--plot draws one log; give one PATH")
-        raise typer.Exit(2)
-    reports, failures = [], []
-    plotted = None  # the curves of the one log to draw, kept from its diagnosis
-    workers = (os.cpu_count() or 1) if jobs == 0 else jobs
-    if plot:
-        results = [_diagnose_one((paths[0], kwargs), keep_curves=True)]
-        if results[0][0] is not None:
-            plotted = results[0][0][1]
-            results = [(results[0][0][0], None)]
-    elif workers > 1 and len(paths) > 1 and "-" not in paths:
-        results = _diagnose_parallel(paths, kwargs, workers)
+
+
+def _diagnose(paths, settings, jobs: int, plot: Optional[str]):
+    """The Batch of ``paths``, each unreadable input's line on stderr; with ``plot``, the one log drawn too."""
+    from .batch import Batch, Unreadable, one, run
+    from .engine import enabled_rules
+
+    if not plot:
+        batch = run(paths, settings, jobs, debug=_debugging())
+        curves = None
     else:
-        results = [_diagnose_one((p, kwargs)) for p in paths]
-    for path, (report, problem) in zip(paths, results):
-        if report is not None:
-            reports.append(report)
-        else:
-            _err(problem[0])
-            failures.append((path, problem[1]))
-    enabled = [r.code for r in RULES if rule_enabled(r.code, r.name, settings.select, settings.ignore)]
-    single = len(paths) == 1
-    if plotted is not None:
+        result = one(paths[0], settings, debug=_debugging())
+        item, curves = (result, None) if isinstance(result, Unreadable) else result
+        batch = Batch(tuple(paths), (item,), settings, enabled_rules(settings))
+    for u in batch.unreadable:
+        _err(u.message)
+    if curves is not None and plot:
         from .plot import write_plot
 
-        try:
-            write_plot(plot, plotted, reports[0])
-        except UsageError as e:
-            _err(str(e))
-            raise typer.Exit(2)
-        except OSError as e:
-            _err(f"{plot}: cannot write ({e.strerror or e})")
-            raise typer.Exit(2)
-    if output and reports:  # every input failed: nothing to report, the file is left as it was
-        ofmt = output_format.value if output_format else _EXT_FORMAT.get(Path(output).suffix.lower(), settings.format)
-        text = _render(ofmt, reports, single, settings.fail_on, enabled)
-        if text is None:
-            text = _text_to_string(reports, full, failures)
-        try:
-            write_atomic(output, text)
-        except UsageError as e:
-            _err(str(e))
-            raise typer.Exit(2)
-        except OSError as e:
-            _err(f"{output}: cannot write ({e.strerror or e})")
-            raise typer.Exit(2)
-    if reports or failures:
-        show = settings.format if (not output or "format" in settings.origin) else None
-        if show is not None:
-            text = _render(show, reports, single, settings.fail_on, enabled)
-            if text is not None:
-                if reports or show != "json":
-                    _write_stdout(text)
-            else:
-                with _stdout_errors():
-                    _print_text(_console(no_color), reports, full, failures)
-    if failures:
-        raise typer.Exit(2)
-    if exit_zero or settings.fail_on == "never":
-        return
-    limit = severity_rank(settings.fail_on)
-    if any(severity_rank(r.worst_severity()) >= limit for r in reports):
-        raise typer.Exit(1)
+        _writing(plot, write_plot, plot, curves, batch.reports[0])
+    return batch
 
 
-def _stdout_closed() -> None:
-    """The reader went away (`| head`): stop quietly with the shell's SIGPIPE status, 141,
-    which cannot be mistaken for 'findings' (1)."""
-    _discard_stdout()
-    raise typer.Exit(141)
+def _writing(path: str, write, *args) -> None:
+    """``write(*args)``, a file the user asked for: one line and exit 2 if it cannot be written."""
+    from .errors import UsageError
 
-
-def _discard_stdout() -> None:
-    """Point fd 1 at /dev/null, so that the interpreter's last flush cannot fail again."""
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.close(devnull)
-    except OSError:
-        pass
-
-
-def _diagnose_one(arg, keep_curves: bool = False):
-    """(report, None) or (None, (error line, problem)); top-level so worker processes can run it.
-    With ``keep_curves`` the report comes as (report, curves)."""
-    from .api import diagnose_with_curves
-    from .errors import CurvediagError
-
-    path, kwargs = arg
-    try:
-        report, curves = diagnose_with_curves(path, **kwargs)
-    except CurvediagError as e:
-        return None, (str(e), getattr(e, "problem", str(e)))
-    except Exception as e:  # a bug, not the input's fault: still one line and exit 2, never a "finding"
-        if _debugging():
-            raise
-        problem = _internal(e)
-        return None, (f"{'<stdin>' if path == '-' else path}: {problem}", problem)
-    return ((report, curves) if keep_curves else report), None
-
-
-def _worker_init() -> None:
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a worker just dies; the parent cleans up
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-
-
-def _diagnose_parallel(paths, kwargs, workers: int):
-    """_diagnose_one over ``paths`` on worker processes.  SIGTERM or SIGINT to curvediag ends
-    the workers too (none is left running), then curvediag dies of the same signal."""
-    import signal
-    from concurrent.futures import ProcessPoolExecutor
-
-    parent = os.getpid()
-    ex = ProcessPoolExecutor(max_workers=min(workers, len(paths)), initializer=_worker_init)
-
-    def stop(signum, frame):
-        if os.getpid() != parent:  # pragma: no cover - a worker forked before its initializer ran
-            os._exit(128 + signum)
-        procs = list((getattr(ex, "_processes", None) or {}).values())
-        for proc in procs:
-            try:
-                proc.terminate()
-            except Exception:  # pragma: no cover - already gone
-                pass
-        for proc in procs:
-            proc.join(2)
-        _discard_stdout()
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(parent, signum)
-
-    old = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            old[sig] = signal.signal(sig, stop)
-        except ValueError:  # not the main thread: signals are not ours to handle
-            pass
-    try:
-        with ex:
-            return list(ex.map(_diagnose_one, [(p, kwargs) for p in paths], chunksize=max(1, len(paths) // (4 * workers))))
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-def _internal(e: BaseException) -> str:
-    msg = str(e)
-    return f"internal error: {type(e).__name__}" + (f": {msg}" if msg else "") + " (--debug shows the traceback)"
-
-
-def _debugging() -> bool:
-    return _DEBUG or os.environ.get("CURVEDIAG_DEBUG", "") not in ("", "0")
-
-
-def _stdin_closed(paths) -> bool:
-    if "-" in paths and sys.stdin is None:  # fd 0 was closed when the process started (`<&-`)
-        _err("<stdin>: stdin is closed; nothing to read")
-        return True
-    return False
-
-
-@app.command("plot")
-def plot_cmd(
-    path: str = typer.Argument(..., metavar="PATH", help="A training log or run directory; '-' reads stdin."),
-    width: int = typer.Option(72, "--width", min=20, max=400, help="Chart width in characters."),
-    height: int = typer.Option(16, "--height", min=5, max=100, help="Chart height in lines."),
-) -> None:
-    """Draw the losses in the terminal, with the best epoch and the problem span marked."""
-    from .api import diagnose_curves, load_curves
-    from .errors import CurvediagError
-    from .plot import terminal_chart
-
-    if _stdin_closed([path]):
-        raise typer.Exit(2)
-    try:
-        curves = load_curves(path)
-        chart = terminal_chart(curves, diagnose_curves(curves), width, height)
-    except CurvediagError as e:
-        _err(str(e))
-        raise typer.Exit(2)
-    except Exception as e:
-        if _debugging():
-            raise
-        _err(f"{'<stdin>' if path == '-' else path}: {_internal(e)}")
-        raise typer.Exit(2)
-    _write_stdout(chart)
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write the report to ``path``: see :func:`curvediag.output.write_output`."""
-    from .output import write_output
-
-    write_output(path, text)
+        write(*args)
+    except UsageError as e:
+        raise _fail(str(e))
+    except OSError as e:
+        raise _fail(f"{path}: cannot write ({e.strerror or e})")
 
 
 def _refuse_inputs(output, plot, paths, config_file) -> None:
@@ -527,14 +253,46 @@ def _refuse_inputs(output, plot, paths, config_file) -> None:
 
     targets = [t for t in (output, plot) if t]
     if len(targets) == 2 and os.path.realpath(output) == os.path.realpath(plot):
-        _err(f"{plot}: --output and --plot name the same file")
-        raise typer.Exit(2)
+        raise _fail(f"{plot}: --output and --plot name the same file")
     for target in targets:
         try:
             refuse_inputs(target, paths, extra=(config_file,))
         except UsageError as e:
-            _err(str(e))
-            raise typer.Exit(2)
+            raise _fail(str(e))
+
+
+@app.command("plot")
+def plot_cmd(
+    path: str = typer.Argument(..., metavar="PATH", help="A training log or run directory; '-' reads stdin."),
+    width: int = typer.Option(72, "--width", min=20, max=400, help="Chart width in characters."),
+    height: int = typer.Option(16, "--height", min=5, max=100, help="Chart height in lines."),
+    loss: Optional[str] = _LOSS,
+    val_loss: Optional[str] = _VAL_LOSS,
+    acc: Optional[str] = _ACC,
+    val_acc: Optional[str] = _VAL_ACC,
+    metric: Optional[str] = _METRIC,
+    num_classes: Optional[int] = _NUM_CLASSES,
+    select: Optional[str] = _SELECT,
+    ignore: Optional[str] = _IGNORE,
+    config: Optional[str] = _CONFIG,
+    input_format: Optional[InputFormat] = _INPUT_FORMAT,
+    run: Optional[str] = _RUN,
+) -> None:
+    """Draw the losses in the terminal, with the best epoch and the problem span marked.
+
+    The diagnosis drawn is the one `analyze` gives with the same options and configuration."""
+    from .batch import Unreadable, one
+    from .plot import terminal_chart
+
+    if _stdin_closed([path]):
+        raise typer.Exit(2)
+    settings = _settings(config, select=select, ignore=ignore, num_classes=num_classes, input_format=input_format,
+                         run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc, metric=metric)
+    result = one(path, settings, debug=_debugging())
+    if isinstance(result, Unreadable):
+        raise _fail(result.message)
+    report, curves = result
+    _write_stdout(terminal_chart(curves, report, width, height))
 
 
 @app.command("config")
@@ -545,7 +303,7 @@ def config_cmd(
     """Print the resolved settings and where each came from (file, environment, defaults)."""
     import json
 
-    from .config import resolve
+    from .config import KEYS, resolve
     from .errors import UsageError
 
     try:
@@ -560,7 +318,7 @@ def config_cmd(
     from .render import printable
 
     typer.echo(f"config file: {printable(d['config_file'] or '(none found)')}")
-    for key in ("fail-on", "format", "select", "ignore", "num-classes"):
+    for key in (k for k in KEYS if k != "rules"):
         val = d[key]
         shown = ", ".join(val) if isinstance(val, list) else val
         typer.echo(f"{key:12s} = {shown if shown not in (None, '') else '-'}   ({d['origin'].get(key, 'default')})")
@@ -583,8 +341,14 @@ def schema_cmd() -> None:
 def inspect_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="A training log; '-' reads stdin."),
     format: Format = typer.Option(Format.text, "--format", "-f", help="Output format: text or json."),
-    input_format: Optional[InputFormat] = typer.Option(None, "--input-format", help="Skip detection and read the input as this format."),
-    run: Optional[str] = typer.Option(None, "--run", metavar="RUN", help="Pick one run from an MLflow store or a W&B export."),
+    input_format: Optional[InputFormat] = _INPUT_FORMAT,
+    run: Optional[str] = _RUN,
+    loss: Optional[str] = _LOSS,
+    val_loss: Optional[str] = _VAL_LOSS,
+    acc: Optional[str] = _ACC,
+    val_acc: Optional[str] = _VAL_ACC,
+    metric: Optional[str] = _METRIC,
+    config: Optional[str] = _CONFIG,
 ) -> None:
     """Show what curvediag reads from a log: format, axis, columns and their mapping.
 
@@ -593,35 +357,27 @@ def inspect_cmd(
     import json
 
     from .api import inspect_log
+    from .batch import internal
     from .errors import CurvediagError
 
     if _stdin_closed([path]):
         raise typer.Exit(2)
+    settings = _settings(config, input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc,
+                         val_acc=val_acc, metric=metric)
     try:
-        info = inspect_log(path, input_format=input_format.value if input_format else None, run=run)
+        info = inspect_log(path, settings=settings)
     except CurvediagError as e:
-        _err(str(e))
-        raise typer.Exit(2)
+        raise _fail(str(e))
     except Exception as e:
         if _debugging():
             raise
-        _err(f"{'<stdin>' if path == '-' else path}: {_internal(e)}")
-        raise typer.Exit(2)
+        raise _fail(f"{'<stdin>' if path == '-' else path}: {internal(e)}")
     if format is Format.json:
         _write_stdout(json.dumps(info, indent=2) + "\n")
         return
-    from .render import printable as p
+    from .render.text import inspect_text
 
-    out = [f"{p(info['path'])}: format {info['format']}, {info['rows']} rows, axis {p(info['axis'])} ({info['axis_kind']})", ""]
-    width = max([len(p(c["column"])) for c in info["columns"]] or [0])
-    for c in info["columns"]:
-        used = ", ".join(c["used_as"]) or "-"
-        bad = f", {c['non_finite']} non-finite" if c["non_finite"] else ""
-        out.append(f"  {p(c['column']):<{width}}  {c['points']:>6} points{bad}  -> {used}")
-    out.append("")
-    out.append("analysed: " + ", ".join(f"{k} {n} points" for k, n in info["analysed_points"].items()))
-    out += [f"note: {p(note)}" for note in info["notes"]]
-    _write_stdout("\n".join(out) + "\n")
+    _write_stdout(inspect_text(info))
 
 
 @app.command("rules")
@@ -652,30 +408,12 @@ def explain_rule(key: str = typer.Argument(..., metavar="CODE|NAME", help="A rul
             typer.echo(f"  - {rem}")
 
 
-def _guard_std_streams() -> None:
-    """A closed fd 0, 1 or 2 (`>&-`) gets /dev/null, so no file we open can take its number
-    (a report written into the log we opened); sys.stdout stays None and a report for it is
-    an error.  A stdout that cannot encode a character writes it as a backslash escape."""
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            try:
-                nfd = os.open(os.devnull, os.O_RDWR)
-                if nfd != fd:
-                    os.dup2(nfd, fd)
-                    os.close(nfd)
-            except OSError:
-                pass
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.reconfigure(errors="backslashreplace")
-        except (AttributeError, ValueError, OSError):
-            pass
-
-
 def main() -> None:
-    _guard_std_streams()
+    import sys
+
+    from .output import discard_stdout, guard_std_streams
+
+    guard_std_streams()
     try:
         app(prog_name="curvediag")
     except KeyboardInterrupt:  # pragma: no cover
@@ -687,10 +425,12 @@ def main() -> None:
             _err("interrupted")
         raise
     except BrokenPipeError:
-        _discard_stdout()
+        discard_stdout()
         sys.exit(141)
     except Exception as e:  # the last resort: an unforeseen error is one line and exit 2, never 1
         if _debugging():
             raise
-        _err(_internal(e))
+        from .batch import internal
+
+        _err(internal(e))
         sys.exit(2)

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import UsageError
+from .render import OutputFormat
 
 FAIL_ON = ("never", "info", "warning", "error")
-FORMATS = ("text", "json", "jsonl", "markdown", "github", "junit")
-KEYS = ("fail-on", "format", "select", "ignore", "num-classes", "rules")
+FORMATS = tuple(f.value for f in OutputFormat)
 ENV = {
     "CURVEDIAG_FAIL_ON": "fail-on",
     "CURVEDIAG_FORMAT": "format",
@@ -40,8 +40,20 @@ ENV = {
 }
 
 
-@dataclass
+#: the column options of the library and the command line: canonical curve -> column in the log
+COLUMN_OPTIONS = ("train_loss", "val_loss", "train_acc", "val_acc", "metric")
+
+
+@dataclass(frozen=True)
 class Settings:
+    """Everything a diagnosis depends on, resolved once: how to read a log (``input_format``,
+    ``columns``, ``run``), what to judge (``num_classes``, ``select``, ``ignore`` and ``rules``, the
+    per-rule option overrides ``{"O102": {"rise_limit": 0.2}}``), and how to report (``fail_on``,
+    ``format``).  ``origin`` says where each configured value came from.
+
+    Made by :func:`resolve` (file, environment, command line) or :meth:`of` (library keywords);
+    the CLI, the library and a batch all hand the same object to :func:`curvediag.engine.analyse`."""
+
     fail_on: str = "warning"
     format: str = "text"
     select: tuple[str, ...] = ()
@@ -50,21 +62,63 @@ class Settings:
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)  # key -> where its value came from
     config_file: str | None = None
+    input_format: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # canonical name -> column, see COLUMN_OPTIONS
+    run: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        input_format: str | None = None,
+        loss: str | None = None,
+        val_loss: str | None = None,
+        acc: str | None = None,
+        val_acc: str | None = None,
+        metric: str | None = None,
+        columns: Mapping[str, str] | None = None,
+        num_classes: int | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
+        run: str | None = None,
+        select: tuple[str, ...] | list[str] = (),
+        ignore: tuple[str, ...] | list[str] = (),
+    ) -> "Settings":
+        """The settings the library's keyword arguments describe (``diagnose(log, loss=..., ...)``).
+        Rule options are checked when a log is analysed, as before."""
+        if num_classes is not None and num_classes < 2:
+            raise UsageError("num_classes must be at least 2")
+        cols = {k: v for k, v in (columns or {}).items() if v}
+        named = dict(train_loss=loss, val_loss=val_loss, train_acc=acc, val_acc=val_acc, metric=metric)
+        cols.update({k: v for k, v in named.items() if v})
+        return cls(
+            select=tuple(select),
+            ignore=tuple(ignore),
+            num_classes=num_classes,
+            rules={k: dict(v) for k, v in (options or {}).items()},
+            input_format=input_format,
+            columns=cols,
+            run=run,
+        )
+
+    def reading(self, *, input_format: str | None = None, columns: Mapping[str, str | None] | None = None,
+                run: str | None = None) -> "Settings":
+        """These settings with how to read a log (command-line options only) filled in."""
+        from dataclasses import replace
+
+        cols = dict(self.columns)
+        cols.update({k: v for k, v in (columns or {}).items() if v})
+        return replace(self, input_format=input_format or self.input_format, columns=cols, run=run or self.run)
 
     def to_dict(self) -> dict[str, Any]:
         from .rules import RULES
 
-        return {
-            "config_file": self.config_file,
-            "fail-on": self.fail_on,
-            "format": self.format,
-            "select": list(self.select),
-            "ignore": list(self.ignore),
-            "num-classes": self.num_classes,
-            "rules": {code: opts for code, opts in self.rules.items()},
-            "enabled": [r.code for r in RULES if rule_enabled(r.code, r.name, self.select, self.ignore)],
-            "origin": dict(self.origin),
-        }
+        out: dict[str, Any] = {"config_file": self.config_file}
+        for key, (name, _) in _KEYS.items():  # every configuration key, in KEYS order
+            value = getattr(self, name)
+            out[key] = list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, dict) else value
+        out["enabled"] = [r.code for r in RULES if rule_enabled(r.code, r.name, self.select, self.ignore)]
+        out["origin"] = dict(self.origin)
+        return out
 
 
 #: a config file larger than this is refused unread (a TOML settings table is a few hundred bytes)
@@ -110,7 +164,7 @@ def _parse_toml(path: Path, data: bytes) -> dict:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -217,50 +271,80 @@ def _option(value, default, name: str, where: str):
     return float(value)
 
 
-def _apply(s: Settings, table: Mapping[str, Any], where: str) -> None:
-    from .rules import RULES, get_rule
+def _choice(key: str, choices: tuple[str, ...]):
+    def check(value, where: str, s: dict[str, Any]) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise UsageError(f"{where}: {key} must be one of {', '.join(choices)}, not {_shown(value)}")
+        return value
 
+    return check
+
+
+def _rule_list(key: str):
+    def check(value, where: str, s: dict[str, Any]) -> tuple[str, ...]:
+        from .rules import RULES
+
+        items = _as_list(value, key, where)
+        for it in items:
+            if not any(r.code.startswith(it.upper()) or r.name == it for r in RULES):
+                raise UsageError(f"{where}: {key} names no rule: {it!r}")
+        return items
+
+    return check
+
+
+def _num_classes(value, where: str, s: dict[str, Any]) -> int:
+    k = _whole(value)
+    if k is None:
+        raise UsageError(f"{where}: num-classes must be a whole number, not {_shown(value)}")
+    if not 2 <= k <= MAX_CLASSES:
+        raise UsageError(f"{where}: num-classes must be between 2 and {MAX_CLASSES}, not {k}")
+    return k
+
+
+def _rules(value, where: str, s: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``rules.CODE.option = value`` tables merged into what earlier sources set."""
+    from .rules import get_rule
+
+    if not isinstance(value, dict):
+        raise UsageError(f"{where}: rules must be a table of tables, one per rule")
+    out = s["rules"]
+    for rkey, opts in value.items():
+        rule = get_rule(rkey)
+        if rule is None:
+            raise UsageError(f"{where}: rules.{rkey}: no such rule")
+        if not isinstance(opts, dict):
+            raise UsageError(f"{where}: rules.{rkey} must be a table of options")
+        merged = out.setdefault(rule.code, {})
+        for okey, oval in opts.items():
+            name = okey.replace("-", "_")
+            if name not in rule.options:
+                known = ", ".join(rule.options) or "none"
+                raise UsageError(f"{where}: rules.{rkey}: unknown option {okey!r} (options: {known})")
+            merged[name] = _option(oval, rule.options[name], name, f"{where}: rules.{rkey}.{okey}")
+    return out
+
+
+#: each configuration key: (the Settings field it sets, its check)
+_KEYS = {
+    "fail-on": ("fail_on", _choice("fail-on", FAIL_ON)),
+    "format": ("format", _choice("format", FORMATS)),
+    "select": ("select", _rule_list("select")),
+    "ignore": ("ignore", _rule_list("ignore")),
+    "num-classes": ("num_classes", _num_classes),
+    "rules": ("rules", _rules),
+}
+KEYS = tuple(_KEYS)
+
+
+def _apply(s: dict[str, Any], table: Mapping[str, Any], where: str) -> None:
+    """Check ``table`` (file, environment or command line) and apply it to the values ``s``."""
     for key, value in table.items():
-        if key not in KEYS:
+        if key not in _KEYS:
             raise UsageError(f"{where}: unknown key {key!r} (known: {', '.join(KEYS)})")
-        if key == "fail-on":
-            if not isinstance(value, str) or value not in FAIL_ON:
-                raise UsageError(f"{where}: fail-on must be one of {', '.join(FAIL_ON)}, not {_shown(value)}")
-            s.fail_on = value
-        elif key == "format":
-            if not isinstance(value, str) or value not in FORMATS:
-                raise UsageError(f"{where}: format must be one of {', '.join(FORMATS)}, not {_shown(value)}")
-            s.format = value
-        elif key in ("select", "ignore"):
-            items = _as_list(value, key, where)
-            for it in items:
-                if not any(r.code.startswith(it.upper()) or r.name == it for r in RULES):
-                    raise UsageError(f"{where}: {key} names no rule: {it!r}")
-            setattr(s, key, items)
-        elif key == "num-classes":
-            k = _whole(value)
-            if k is None:
-                raise UsageError(f"{where}: num-classes must be a whole number, not {_shown(value)}")
-            if not 2 <= k <= MAX_CLASSES:
-                raise UsageError(f"{where}: num-classes must be between 2 and {MAX_CLASSES}, not {k}")
-            s.num_classes = k
-        elif key == "rules":
-            if not isinstance(value, dict):
-                raise UsageError(f"{where}: rules must be a table of tables, one per rule")
-            for rkey, opts in value.items():
-                rule = get_rule(rkey)
-                if rule is None:
-                    raise UsageError(f"{where}: rules.{rkey}: no such rule")
-                if not isinstance(opts, dict):
-                    raise UsageError(f"{where}: rules.{rkey} must be a table of options")
-                merged = s.rules.setdefault(rule.code, {})
-                for okey, oval in opts.items():
-                    name = okey.replace("-", "_")
-                    if name not in rule.options:
-                        known = ", ".join(rule.options) or "none"
-                        raise UsageError(f"{where}: rules.{rkey}: unknown option {okey!r} (options: {known})")
-                    merged[name] = _option(oval, rule.options[name], name, f"{where}: rules.{rkey}.{okey}")
-        s.origin[key] = where
+        field_name, check = _KEYS[key]
+        s[field_name] = check(value, where, s)
+        s["origin"][key] = where
 
 
 def resolve(
@@ -271,15 +355,16 @@ def resolve(
 ) -> Settings:
     """The settings in force: defaults, then the file, then the environment, then ``cli``."""
     env = os.environ if environ is None else environ
-    s = Settings()
+    s: dict[str, Any] = {"rules": {}, "origin": {}, "config_file": None}
     for k in env:
         if k.startswith("CURVEDIAG_") and k not in ENV:
             raise UsageError(f"environment: unknown variable {k} (known: {', '.join(ENV)})")
     path = config or env.get("CURVEDIAG_CONFIG")
+    p: Path | None
     if path:
         p = Path(path)
         table = _table(p, _load_toml(p), explicit=True)
-        s.config_file = str(p)
+        s["config_file"] = str(p)
     else:
         p = find_pyproject(cwd)
         table = None
@@ -289,16 +374,16 @@ def resolve(
             if _may_name_us(data):
                 table = _table(p, _parse_toml(p, data), explicit=False)
         if table is not None:
-            s.config_file = str(p)
+            s["config_file"] = str(p)
     if table:
-        _apply(s, table, s.config_file or "config")
-    env_table = {ENV[k]: v for k, v in env.items() if k in ENV and ENV[k]}
+        _apply(s, table, s["config_file"] or "config")
+    env_table = {key: v for k, v in env.items() if (key := ENV.get(k))}
     if env_table:
         _apply(s, env_table, "environment")
     cli_table = {k: v for k, v in (cli or {}).items() if v is not None}
     if cli_table:
         _apply(s, cli_table, "command line")
-    return s
+    return Settings(**s)
 
 
 def rule_enabled(code: str, name: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:

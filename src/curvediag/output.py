@@ -1,4 +1,7 @@
-"""Writing what the user asked for, and nothing else (``--output`` and ``--plot``).
+"""Writing what the user asked for, and nothing else (``--output``, ``--plot`` and stdout).
+
+* :func:`show`, :func:`write_report`, :func:`exit_status`: a :class:`~curvediag.batch.Batch` rendered
+  in one :class:`~curvediag.render.OutputFormat` on stdout or to ``--output``, and the exit status.
 
 * :func:`refuse_inputs`: an output that is, or is inside, an input (a log file, a run
   directory or store and every file in it, stdin's file, a SQLite database's
@@ -17,8 +20,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    from .batch import Batch
+    from .render import OutputFormat
 
 #: directory entries looked at for hard links and symlinks inside an input directory
 WALK_LIMIT = 100_000
@@ -194,4 +202,203 @@ def _write_atomic(real: str, data: bytes, st) -> None:
         raise
 
 
-__all__ = ["refuse_inputs", "write_output", "WALK_LIMIT"]
+# --- a Batch in one format: to --output, to stdout, and the exit status -------------------------
+
+_EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text"}
+
+
+def format_for(path: str, given: str | None, default: str) -> "OutputFormat":
+    """The format of ``--output PATH``: ``--output-format``, else from its extension, else ``default``."""
+    from pathlib import Path
+
+    from .render import OutputFormat
+
+    return OutputFormat(given or _EXT_FORMAT.get(Path(path).suffix.lower(), default))
+
+
+def write_report(path: str, batch: "Batch", fmt: "OutputFormat", full: bool = False) -> None:
+    """The batch rendered in ``fmt``, written to ``path`` (see :func:`write_output`)."""
+    write_output(path, fmt.render(batch, full=full))
+
+
+def exit_status(batch: "Batch", exit_zero: bool = False) -> int:
+    """2 if an input could not be read; else 1 if a finding reaches ``fail_on`` (unless ``exit_zero``
+    or ``fail_on = "never"``); else 0."""
+    from .report import severity_rank
+
+    if batch.unreadable:
+        return 2
+    fail_on = batch.settings.fail_on
+    if exit_zero or fail_on == "never":
+        return 0
+    limit = severity_rank(fail_on)
+    return 1 if any(severity_rank(r.worst_severity()) >= limit for r in batch.reports) else 0
+
+
+# --- stdout and stderr of the command line -----------------------------------------------------
+
+
+def err(msg: str) -> None:
+    """One line on stderr; control characters in names are shown escaped, never sent raw."""
+    import sys
+
+    from .render import printable
+
+    try:
+        sys.stderr.write(f"curvediag: {printable(msg)}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):  # stderr closed or full: the exit status still says it
+        pass
+
+
+class StdoutClosed(Exception):
+    pass
+
+
+class Stdout:
+    """stdout for a report: every byte reaches fd 1 or the write fails loudly.  (A text
+    stream over an unbuffered fd -- PYTHONUNBUFFERED=1 -- silently drops the rest of a
+    short write to a pipe whose reader left, so a truncated report would exit 0/1.)
+    Characters the stream's encoding cannot hold are written as backslash escapes."""
+
+    def __init__(self) -> None:
+        import sys
+
+        out = sys.stdout
+        if out is None:  # fd 1 was closed when the process started
+            raise StdoutClosed()
+        self._out = out
+        self.encoding = getattr(out, "encoding", None) or "utf-8"
+        try:
+            self._fd = out.fileno() if hasattr(out, "buffer") else None
+        except (OSError, ValueError, AttributeError):
+            self._fd = None  # not a real file (tests capture stdout)
+        if self._fd is not None:
+            out.flush()
+
+    def isatty(self) -> bool:
+        try:
+            return self._out.isatty()
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def fileno(self) -> int:
+        if self._fd is None:
+            raise OSError("no file descriptor")
+        return self._fd
+
+    def write(self, text: str) -> int:
+        if self._fd is None:
+            self._out.write(text)
+        else:
+            _write_all(self._fd, text.encode(self.encoding, "backslashreplace"))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._fd is None:
+            self._out.flush()
+
+
+def console(no_color: bool):
+    """A rich console on :class:`Stdout` (plain when ``no_color`` or NO_COLOR is set)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich would exit 1, our "findings" status
+            stdout_closed()
+
+    out = Stdout()
+    if no_color or os.environ.get("NO_COLOR"):
+        return _Console(file=out, color_system=None, no_color=True, highlight=False, emoji=False)  # type: ignore[arg-type]
+    return _Console(file=out, highlight=False, emoji=False)  # type: ignore[arg-type]  # a file-like object
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to stdout: 141 if the reader went away, one line and exit 2 if it cannot be written."""
+    with stdout_errors():
+        out = Stdout()
+        out.write(text)
+        out.flush()
+
+
+def show(batch: "Batch", fmt: "OutputFormat", full: bool = False, no_color: bool = False) -> None:
+    """The batch on stdout in ``fmt`` (text through rich, for a terminal's width and colours).
+    JSON for inputs that all failed prints nothing: there is no report to give."""
+    from .render import OutputFormat
+
+    if fmt is OutputFormat.text:
+        from .render.text import show as show_text
+
+        with stdout_errors():
+            show_text(batch, console(no_color), full)
+    elif batch.reports or fmt is not OutputFormat.json:
+        write_stdout(fmt.render(batch))
+
+
+class stdout_errors:
+    """Failures writing stdout: SIGPIPE's status 141 when the reader left, else one line and exit 2."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        import typer
+
+        if kind is None:
+            return False
+        if issubclass(kind, BrokenPipeError):
+            stdout_closed()
+        if issubclass(kind, StdoutClosed):
+            err("stdout is closed; the report was not written")
+            raise typer.Exit(2)
+        if issubclass(kind, OSError):
+            err(f"cannot write to stdout ({e.strerror or e})")
+            discard_stdout()
+            raise typer.Exit(2)
+        return False
+
+
+def stdout_closed() -> None:
+    """The reader went away (`| head`): stop quietly with the shell's SIGPIPE status, 141,
+    which cannot be mistaken for 'findings' (1)."""
+    import typer
+
+    discard_stdout()
+    raise typer.Exit(141)
+
+
+def discard_stdout() -> None:
+    """Point fd 1 at /dev/null, so that the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
+
+
+def guard_std_streams() -> None:
+    """A closed fd 0, 1 or 2 (`>&-`) gets /dev/null, so no file we open can take its number
+    (a report written into the log we opened); sys.stdout stays None and a report for it is
+    an error.  A stdout that cannot encode a character writes it as a backslash escape."""
+    import sys
+
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                nfd = os.open(os.devnull, os.O_RDWR)
+                if nfd != fd:
+                    os.dup2(nfd, fd)
+                    os.close(nfd)
+            except OSError:
+                pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+__all__ = ["refuse_inputs", "write_output", "WALK_LIMIT", "format_for", "write_report", "exit_status", "show"]

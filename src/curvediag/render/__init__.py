@@ -1,4 +1,6 @@
-"""Renderers: read a :class:`~curvediag.report.Report`, never change it.
+"""Renderers: read a :class:`~curvediag.batch.Batch` (its reports, unreadable inputs and the
+rules that ran), never change it.  Each output format is one :class:`OutputFormat`; its
+renderer is ``render(batch) -> str`` in the module :data:`RENDERERS` names.
 
 Names in a report (file, column and run names, and the messages quoting them) come
 from the input and may hold anything; :func:`printable` is how they reach a terminal
@@ -7,8 +9,41 @@ or CI log, and each machine format escapes them by its own rules as well."""
 from __future__ import annotations
 
 import re
+from enum import Enum
+from typing import TYPE_CHECKING
 
-RENDERERS = ("text", "json", "jsonl", "markdown", "github", "junit")
+if TYPE_CHECKING:
+    from ..batch import Batch
+
+
+class OutputFormat(str, Enum):
+    """The output formats (``--format``, ``format =`` in the configuration)."""
+
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+    markdown = "markdown"
+    github = "github"
+    junit = "junit"
+
+    def render(self, batch: "Batch", full: bool = False) -> str:
+        """The batch in this format.  ``full``: text for several logs shows every report after the table."""
+        import importlib
+
+        module, function = RENDERERS[self.value]
+        fn = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+        return fn(batch, full=full) if self is OutputFormat.text else fn(batch)
+
+
+#: format -> (module in this package, its ``render(batch) -> str``); imported only when used
+RENDERERS = {
+    "text": ("text", "render"),
+    "json": ("json", "render"),
+    "jsonl": ("json", "render_lines"),
+    "markdown": ("markdown", "render"),
+    "github": ("github", "render"),
+    "junit": ("junit", "render"),
+}
 
 # C0 controls (newline and tab too), DEL, C1 controls, the Unicode line/paragraph
 # separators, bidirectional overrides and isolates, and lone surrogates (the bytes of a

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING
 
-from ..report import Report
 from . import printable
+
+if TYPE_CHECKING:
+    from ..batch import Batch
+    from ..report import Report
 
 LEVEL = {"error": "error", "warning": "warning", "info": "notice", "ok": "notice"}
 
@@ -20,14 +23,14 @@ def _escape_prop(s: str) -> str:
     return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
 
 
-def _projection(r: Report) -> str:
+def _projection(r: "Report") -> str:
     """The projection, appended to the notice of a clean run and to a still-improving finding."""
     return "" if r.projection is None or not r.projection.projected else f" Projection: {r.projection.summary()}."
 
 
-def render(reports: Sequence[Report]) -> str:
+def render(batch: "Batch") -> str:
     lines = []
-    for r in reports:
+    for r in batch.reports:
         if not r.findings:
             lines.append(f"::notice file={_escape_prop(r.source.path)},title={_escape_prop('curvediag: ' + r.verdict)}::"
                          f"{_escape_data(r.headline + _projection(r))}")

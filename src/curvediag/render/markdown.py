@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Sequence
+from typing import TYPE_CHECKING
 
-from ..report import Report
 from . import printable
+
+if TYPE_CHECKING:
+    from ..batch import Batch
 
 ICON = {"ok": "✅", "info": "ℹ️", "warning": "⚠️", "error": "❌"}
 
@@ -44,7 +46,8 @@ def _code(text: str, table: bool = False) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def render(reports: Sequence[Report]) -> str:
+def render(batch: "Batch") -> str:
+    reports = batch.reports
     out: list[str] = ["## curvediag", ""]
     if len(reports) > 1:
         out += ["| run | format | verdict | best epoch | headline |", "|---|---|---|---|---|"]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..report import Report
 from . import printable as _p
+
+if TYPE_CHECKING:
+    from ..batch import Batch
 
 _BARS = "▁▂▃▄▅▆▇█"
 STYLE = {"ok": "green", "info": "cyan", "warning": "yellow", "error": "red"}
@@ -78,7 +81,7 @@ def _metric_lines(r: Report) -> list:
     return [line(head, "bold")] + [line(row) for row in rows]
 
 
-def render(reports: Sequence[Report], console) -> None:
+def render_reports(reports: Sequence[Report], console) -> None:  # noqa: C901 - one straight layout, section by section
     from rich.padding import Padding
     from rich.panel import Panel
     from rich.text import Text
@@ -169,7 +172,7 @@ def render_summary(reports: Sequence[Report], failures, console) -> None:
         table.add_column("headline", overflow="fold", ratio=1, min_width=30)
     for r in reports:
         # Text, never markup: a file name such as "[link=...]x[/link]" is shown as it is
-        row = [Text(_p(r.source.path)), Text(_p(r.source.format)), Text(r.verdict, style=STYLE[r.severity]),
+        row: list = [Text(_p(r.source.path)), Text(_p(r.source.format)), Text(r.verdict, style=STYLE[r.severity]),
                _pos(r.best_epoch), _pos(r.onset_epoch)]
         table.add_row(*row, *([Text(_p(r.headline))] if wide else []))
     for path, problem in failures:
@@ -188,3 +191,42 @@ def render_summary(reports: Sequence[Report], failures, console) -> None:
     if failures:
         parts.append(f"{len(failures)} unreadable")
     console.print(f"{len(reports) + len(failures)} logs: " + ", ".join(parts))
+
+
+def show(batch: "Batch", console, full: bool = False) -> None:
+    """Print the batch on ``console``: one full report, or for several inputs the summary table
+    (unreadable inputs included) and, with ``full``, every report after it."""
+    reports, failures = batch.reports, [(u.path, u.problem) for u in batch.unreadable]
+    if len(reports) + len(failures) > 1:
+        render_summary(reports, failures, console)
+        if full:
+            console.print()
+            render_reports(reports, console)
+    else:
+        render_reports(reports, console)
+
+
+def render(batch: "Batch", full: bool = False) -> str:
+    """The text report as plain text, 100 columns wide (for ``--output``)."""
+    import io
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    show(batch, Console(file=buf, color_system=None, no_color=True, highlight=False, width=100), full)
+    return buf.getvalue()
+
+
+def inspect_text(info: dict) -> str:
+    """``curvediag inspect``: what was read from a log (:func:`curvediag.api.inspect_log`), as plain text."""
+    p = _p
+    out = [f"{p(info['path'])}: format {info['format']}, {info['rows']} rows, axis {p(info['axis'])} ({info['axis_kind']})", ""]
+    width = max([len(p(c["column"])) for c in info["columns"]] or [0])
+    for c in info["columns"]:
+        used = ", ".join(c["used_as"]) or "-"
+        bad = f", {c['non_finite']} non-finite" if c["non_finite"] else ""
+        out.append(f"  {p(c['column']):<{width}}  {c['points']:>6} points{bad}  -> {used}")
+    out.append("")
+    out.append("analysed: " + ", ".join(f"{k} {n} points" for k, n in info["analysed_points"].items()))
+    out += [f"note: {p(note)}" for note in info["notes"]]
+    return "\n".join(out) + "\n"

@@ -5,7 +5,7 @@ from .._np import np
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from .base import Rule, Skip, at, pct
-from .overfitting import (
+from .rise import (
     OVERFIT_REMEDIES,
     gap_evidence,
     resolution,

@@ -5,7 +5,7 @@ from .._np import np
 from ..analysis import MIN_POINTS, Context
 from ..curves import VAL_ACC
 from .base import Rule, Skip, at, pct
-from .overfitting import rise_passes, significant_rise
+from .rise import rise_passes, significant_rise
 
 
 class OverConfidence(Rule):

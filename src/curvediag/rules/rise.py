@@ -1,0 +1,100 @@
+"""The validation-loss rise, measured once (:attr:`curvediag.analysis.Context.val_rise`) and judged by
+every rule that needs it: O102 val-loss-rising, O101 cramming, O103 over-confidence.  A helper module,
+not a rule: rules import it, never each other."""
+
+from __future__ import annotations
+
+import math
+
+from .._np import np
+
+from .. import stats
+from ..analysis import MIN_POINTS, Context, Rise
+from ..curves import TRAIN_LOSS, VAL_LOSS
+from .base import Skip, at, fmt, pct
+
+
+def resolution(acc: np.ndarray) -> float:
+    """The step of an accuracy curve (1 / validation-set size, when it is small):
+    the smallest gap between distinct values, ignoring float noise."""
+    u = np.unique(np.round(acc, 6))
+    if u.size < 2:
+        return 0.0
+    d = np.diff(u)
+    d = d[d > 1e-5]
+    return float(d.min()) if d.size else 0.0
+
+OVERFIT_REMEDIES = (
+    "Stop at the best epoch: use early stopping on val_loss and restore the best checkpoint "
+    "(EarlyStopping(restore_best_weights=True) / ModelCheckpoint(save_best_only=True)).",
+    "Add regularisation: weight decay (L2), dropout, label smoothing.",
+    "Augment the training data, or collect more of it.",
+    "Use a smaller or simpler model (fewer layers or units).",
+    "Lower the learning rate late in training (a decaying schedule).",
+)
+
+
+def significant_rise(ctx: Context, opts) -> Rise:
+    """The validation-loss rise, if it passes the limits; raises Skip or returns a Rise with
+    ``relative`` below the limit when it does not."""
+    if not ctx.curves.has(VAL_LOSS):
+        raise Skip("no validation loss in the log")
+    t = ctx.track(VAL_LOSS)
+    if t is None or t.n < MIN_POINTS:
+        n = 0 if t is None else t.n
+        raise Skip(f"val_loss has {n} finite points; needs {MIN_POINTS}")
+    rise = ctx.val_rise
+    assert rise is not None  # the checks above are val_rise's own condition for None
+    return rise
+
+
+def rise_passes(r: Rise, opts) -> bool:
+    if r.points_after < opts["min_points_after"]:
+        return False
+    if r.relative < opts["rise_limit"]:
+        return False
+    if not math.isnan(r.z) and r.z < opts["noise_z"]:
+        return False
+    return True
+
+
+def train_kept_falling(ctx: Context, r: Rise) -> tuple[bool, dict]:
+    """Training loss did not rise (much) after the validation minimum."""
+    t = ctx.track(TRAIN_LOSS)
+    if t is None or t.n < 2:
+        return True, {}
+    on = t.at(r.onset_pos)
+    end = t.end
+    change = stats.rel(end - on, on)
+    ok = change <= 0.5 * r.relative
+    return ok, {"train_loss_at_onset": on, "train_loss_end": end, "train_change": change}
+
+
+def gap_evidence(ctx: Context, r: Rise) -> dict:
+    t, v = ctx.track(TRAIN_LOSS), ctx.track(VAL_LOSS)
+    if t is None or v is None:
+        return {}
+    g_on = v.at(r.onset_pos) - t.at(r.onset_pos)
+    last = min(float(t.x[-1]), float(v.x[-1]))
+    g_end = v.at(last) - t.at(last)
+    return {"gap_at_onset": g_on, "gap_end": g_end}
+
+
+def rise_evidence(r: Rise, opts) -> dict:
+    return {
+        "onset": r.onset_pos,
+        "val_loss_min": r.min_level,
+        "val_loss_end": r.end_level,
+        "rise": r.relative,
+        "limit": opts["rise_limit"],
+        "noise_z": r.z,
+    }
+
+
+def rise_message(r: Rise, ctx: Context, opts, also: str = "") -> str:
+    """'val_loss rose 38% above its minimum (...) after epoch 12<also>; limit 10% (<z>x its noise)'."""
+    noise = "" if math.isnan(r.z) else f" ({r.z:.1f}x its noise)"
+    return (
+        f"val_loss rose {pct(r.relative)} above its minimum (smoothed {fmt(r.min_level)} -> {fmt(r.end_level)}) "
+        f"after {at(r.onset_pos, ctx.axis_word)}{also}; limit {pct(opts['rise_limit'])}{noise}"
+    )
