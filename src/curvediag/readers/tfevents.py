@@ -227,7 +227,7 @@ def looks_like_events(data: bytes) -> bool:
 def table_from_scalars(tags: dict[str, list[tuple[int, float]]], source: str) -> RawTable:
     if not tags:
         raise InputError(source, "TensorBoard event file(s) with no scalar summaries")
-    from .sparse import check_count, from_arrays
+    from .sparse import check_count
 
     check_count(len(tags), source, "distinct tags")
     arrays = {}
