@@ -224,7 +224,7 @@ def test_json_lines_are_read_without_keeping_every_record():
 line_texts = st.sampled_from([
     '{"step": 1, "loss": 2.5}', '{"step": 2, "loss": NaN, "acc": "0.5"}', '{"step": 3, "val/mAP": 0.2}',
     '{"epoch": 1, "step": 30, "loss": 1e400}', '{"s\u2028x": 1, "loss": 1}', '{"loss": "a\u2029b", "k": 1}',
-    "", "   ", "\t", '{"loss": 1}\r', '\u00a0{"loss": 4}\u00a0', '{"loss": 5}\x1c', '\ufeff{"loss": 6}',
+    "", "   ", "\t", '{"loss": 1}\r', '\u00a0{"loss": 4}\u00a0', "\u3000", "loss,step", "<html>", '{"loss": 5}\x1c', '\ufeff{"loss": 6}',
     '{"loss": 7} x', "[1, 2]", "3", '"text"', '{"loss": [1', "2]}", '{"big": ' + "9" * 5000 + "}",
     '{"train_runtime": 3, "loss": 1}', '{"loss": true, "n": null}', '{"a": {"b": 1}, "loss": 8}', "{" * 3000,
     '{"loss": 1, "loss": 2}', '{"\u00e9t\u00e9": 1.5, "loss": 0.5}',
@@ -232,8 +232,9 @@ line_texts = st.sampled_from([
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(line_texts, min_size=1, max_size=10), st.sampled_from(["\n", "\r\n"]), st.booleans(), st.booleans())
-def test_json_lines_from_the_bytes_read_as_from_the_text(lines, end, bom, auto):
+@given(st.lists(line_texts, min_size=1, max_size=10), st.sampled_from(["\n", "\r\n"]), st.booleans(),
+       st.sampled_from([None, "json", "jsonl"]))
+def test_json_lines_from_the_bytes_read_as_from_the_text(lines, end, bom, fmt):
     # the bytes path (the C scanner, a line at a time) against the text path, which is the
     # previous reader: the same table, or the same one-line refusal
     from unittest import mock
@@ -253,13 +254,12 @@ def test_json_lines_from_the_bytes_read_as_from_the_text(lines, end, bom, auto):
         return (t.names, t.rows, t.format, t.notes,
                 [(t.values[k].tolist(), t.present[k].tolist()) for k in t.names])
 
-    fmt = None if auto else "jsonl"
     with mock.patch.object(readers, "_json_bytes", lambda *a: False):  # decoded first, as before
         want = outcome(lambda: read_table(data, "src", fmt))
     assert repr(outcome(lambda: read_table(data, "src", fmt))) == repr(want)
     if data.strip():
-        text = outcome(lambda: read_json(data.decode("utf-8-sig"), "src", lines=not auto))
-        assert repr(outcome(lambda: read_json(data, "src", lines=not auto))) == repr(text)
+        text = outcome(lambda: read_json(data.decode("utf-8-sig"), "src", lines=fmt == "jsonl"))
+        assert repr(outcome(lambda: read_json(data, "src", lines=fmt == "jsonl"))) == repr(text)
 
 
 def _reference_mmengine(records):

@@ -15,7 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from curvediag.cli import app
@@ -367,3 +370,59 @@ def test_a_database_is_not_read_into_memory_before_sqlite_opens_it(tmp_path, mon
     assert table.format == "mlflow_sqlite" and source == str(db)
     table, _ = load_table(str(tmp_path))  # found in a run directory
     assert table.format == "mlflow_sqlite"
+
+
+# --- reading fast (issue 11, section 6) --------------------------------------------------------
+
+
+def _traced(monkeypatch) -> list[str]:
+    statements: list[str] = []
+    real = sqlite3.connect
+
+    def connect(*a, **k):
+        con = real(*a, **k)
+        con.set_trace_callback(statements.append)
+        return con
+
+    monkeypatch.setattr(mlflow_reader.sqlite3, "connect", connect)
+    return statements
+
+
+def test_a_one_run_database_is_read_without_grouping_its_rows(tmp_path, monkeypatch):
+    # the usual database holds one run: one scan without a sort tells it, no GROUP BY of every row
+    statements = _traced(monkeypatch)
+    db = make_db(tmp_path / "one.db", n=50)
+    table, _ = load_table(str(db))
+    assert table.rows == 50 and not any("GROUP BY" in s for s in statements)
+    # two runs: grouped, and the one with the latest timestamp is read, as before
+    statements.clear()
+    rows = [("loss", 1.0, 1000 + i, "old", i, 0) for i in range(10)] + [("loss", 2.0, 5000 + i, "new", i, 0) for i in range(7)]
+    table, _ = load_table(str(make_db(tmp_path / "two.db", rows=rows, run="new")))
+    assert any("GROUP BY" in s for s in statements)
+    assert table.rows == 7 and "MLflow run new; 2 runs in the database" in table.notes[-1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["loss", "val_loss", "lr", "acc"]), st.integers(0, 12),
+                          st.floats(allow_nan=False, width=32) | st.just(0.0), st.booleans()), min_size=1, max_size=40))
+def test_metric_rows_read_into_arrays_as_the_per_key_lists_did(rows):
+    # the batches go straight into arrays; the previous reader built per-key lists of (step, value)
+    # in the query's order and handed them to table_from_scalars: the same table
+    from curvediag.readers.tfevents import table_from_scalars
+
+    with tempfile.TemporaryDirectory() as d:
+        data = [(k, v, 1000 + i % 5, "r1", s, int(nan)) for i, (k, s, v, nan) in enumerate(rows)]
+        db = make_db(os.path.join(d, "m.db"), rows=data)
+        got, _ = load_table(str(db))
+        con = sqlite3.connect(db)
+        tags: dict = {}
+        for key, step, value in con.execute(
+            "SELECT key, step, CASE WHEN is_nan THEN NULL ELSE value END FROM metrics WHERE run_uuid = 'r1' ORDER BY step, timestamp"
+        ):
+            tags.setdefault(key, []).append((step, value))
+        con.close()
+    want = table_from_scalars(tags, "x")
+    assert (got.names, got.rows) == (want.names, want.rows)
+    for k in want.names:
+        assert np.array_equal(got.values[k], want.values[k], equal_nan=True)
+        assert np.array_equal(got.present[k], want.present[k])

@@ -70,7 +70,20 @@ _POWER = "power law"
 _EXP = "exponential"
 
 
+_GRIDS: dict = {}
+
+
 def _grid(family: str):
+    """The search grid of a family (computed once per T0: every fit and backtest uses it)."""
+    key = (family, T0)
+    got = _GRIDS.get(key)
+    if got is None:
+        got = _GRIDS[key] = _make_grid(family)
+        got.flags.writeable = False
+    return got
+
+
+def _make_grid(family: str):
     if family == _POWER:
         b = np.geomspace(0.02, 20.0, 28)
         t0 = np.array(T0)

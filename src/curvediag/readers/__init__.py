@@ -95,14 +95,13 @@ def read_table(
 
 def _json_bytes(data: bytes, input_format: str | None) -> bool:
     """Whether ``data`` is UTF-8 (no UTF-16 BOM) whose first non-blank character opens
-    JSON, or JSON was asked for: what the text sniffing below would read as JSON."""
+    JSON: what the text sniffing below reads as JSON (or as what was asked for).  Anything
+    else (blank, other leading blanks, other text) takes the text path, which names it."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return False
     start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     head = data[start:start + (1 << 16)].lstrip()  # ASCII blanks, which str.lstrip() also strips
-    if not head:
-        return False  # blank (or a long blank run): the text path names it
-    return input_format is not None or head[:1] in (b"{", b"[")
+    return head[:1] in (b"{", b"[")
 
 
 def _plain_on_disk(path: str) -> bool:
