@@ -51,11 +51,15 @@ class BlownUpStart(Rule):
         # the first *logged* value, not a smoothed start: the point is that it stands alone
         series = ctx.curves.get(t.name).finite()
         first = float(series.y[0])
-        rest = float(np.median(np.abs(series.y[1:])))
-        highest = float(np.max(np.abs(series.y[1:])))
-        # it stands alone: far above the typical later value, and 10x above every later one (a loss
-        # that falls towards 0 as a model memorises has a tiny median, but its second point is near its first)
-        if rest <= 0 or first / rest < opts["factor"] or first < 0.1 * opts["factor"] * highest:
+        later = np.abs(series.y[1:])
+        highest = float(np.max(later))
+        # it stands alone: 10x above every later value (a loss that falls towards 0 as a model
+        # memorises has a tiny median, but its second point is near its first), and far above the
+        # typical later value -- the median, a sort, only for the few logs that pass the first test
+        if first < 0.1 * opts["factor"] * highest:
+            return None
+        rest = float(np.median(later))
+        if rest <= 0 or first / rest < opts["factor"]:
             return None
         evidence = {"metric": t.name, "first": first, "median_after": rest, "ratio": first / rest,
                     "limit": opts["factor"]}
