@@ -91,6 +91,7 @@ def _from_index_dicts(dicts: dict[str, dict], pos: dict, source: str) -> RawTabl
 _KEY_PASSES = 32  # kept for callers; every record set is now read shape by shape, in one pass
 _CHUNK = 1 << 16  # records held as Python values between conversions to arrays
 _NEW = object()
+_PLAIN = frozenset({float, int})
 
 
 class _Group:
@@ -111,6 +112,19 @@ class _Group:
             return
         rows = np.array(self.rows, dtype=np.int64)
         recs = self.vals
+        m = len(self.shape)
+        if m > 1:  # every value of the chunk in one pass, when all are plain numbers (the usual case)
+            flat = list(itertools.chain.from_iterable(map(dict.values, recs)))  # key order = the shape
+            if set(map(type, flat)) <= _PLAIN:
+                try:
+                    grid = np.fromiter(flat, dtype=float, count=len(flat)).reshape(len(recs), m)
+                except OverflowError:  # an integer beyond float range: read key by key below
+                    grid = None
+                if grid is not None:
+                    for pos in range(m):
+                        self.parts[pos].append((rows, np.ascontiguousarray(grid[:, pos])))
+                    self.rows, self.vals = [], []
+                    return
         for pos, k in enumerate(self.shape):
             ok, v = _column(list(map(dict.__getitem__, recs, itertools.repeat(k))))
             if ok is None:
