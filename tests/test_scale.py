@@ -301,3 +301,43 @@ def test_mmengine_validation_rows_move_to_the_epoch_axis_as_before(records):
     assert (t.names, t.rows) == (want[0], want[1])
     for k in t.names:
         assert np.array_equal(t.values[k], want[2][k], equal_nan=True) and np.array_equal(t.present[k], want[3][k])
+
+
+@pytest.mark.parametrize("shape", ["falling", "flat", "rising", "spiky", "nan_tail"])
+def test_rules_sort_no_full_length_series(monkeypatch, shape):
+    """The rules judge the downsampled track: no sort, median, quantile or unique over a
+    whole 300k-point series (each would make cost grow faster than the rows)."""
+    from curvediag.api import diagnose_curves, load_curves
+
+    n = 300_000
+    rng = np.random.default_rng(1)
+    step = np.arange(1, n + 1, dtype=float)
+    base = {"falling": 0.3 + 2.0 * np.exp(-step / (n / 5)), "flat": np.full(n, 2.3),
+            "rising": 0.5 + step / n, "spiky": 0.3 + 2.0 * np.exp(-step / (n / 5)),
+            "nan_tail": 0.3 + 2.0 * np.exp(-step / (n / 5))}[shape]
+    train = base * (1 + 0.1 * rng.standard_normal(n))
+    if shape == "spiky":
+        train[::5000] *= 50
+    if shape == "nan_tail":
+        train[-1000:] = np.nan
+    val = np.where(step % 1000 == 0, base + 0.05, np.nan)
+    acc = np.clip(1 - base / 3, 0, 1)
+    import pandas as pd
+
+    df = pd.DataFrame({"step": step, "train_loss": train, "val_loss": val, "train_acc": acc,
+                       "val_acc": np.where(step % 1000 == 0, acc, np.nan), "lr": 1e-3})
+    expected = diagnose_curves(load_curves(df))
+    curves = load_curves(df)  # fresh: nothing cached on the series by the first analysis
+
+    def guard(f):
+        def g(a, *args, **kw):
+            if np.size(a) > n // 10:
+                raise AssertionError(f"{f.__name__} over {np.size(a)} points")
+            return f(a, *args, **kw)
+        return g
+
+    for name in ("sort", "argsort", "median", "nanmedian", "partition", "argpartition", "unique",
+                 "percentile", "nanpercentile", "quantile", "nanquantile", "lexsort"):
+        monkeypatch.setattr(numpy, name, guard(getattr(numpy, name)))
+    got = diagnose_curves(curves)
+    assert [f.code for f in got.findings] == [f.code for f in expected.findings]

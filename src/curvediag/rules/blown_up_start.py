@@ -8,6 +8,9 @@ from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from .base import Rule, Skip, fmt
 
 
+_PREFIX = 1025  # the points after the first read before the whole series
+
+
 class BlownUpStart(Rule):
     """The loss blew up inside the first epoch and the model never recovered.
 
@@ -51,13 +54,19 @@ class BlownUpStart(Rule):
         # the first *logged* value, not a smoothed start: the point is that it stands alone
         series = ctx.curves.get(t.name).finite()
         first = float(series.y[0])
-        later = np.abs(series.y[1:])
-        highest = float(np.max(later))
         # it stands alone: 10x above every later value (a loss that falls towards 0 as a model
         # memorises has a tiny median, but its second point is near its first), and far above the
-        # typical later value -- the median, a sort, only for the few logs that pass the first test
-        if first < 0.1 * opts["factor"] * highest:
+        # typical later value -- the median, a sort, only for the few logs that pass the first test.
+        # The next few points usually decide already (the bound only rises with more points);
+        # the whole series is read, without a copy, only when they do not.
+        bound = 0.1 * opts["factor"]
+        if first < bound * float(np.max(np.abs(series.y[1:_PREFIX]))):
             return None
+        rest_y = series.y[1:]
+        highest = max(float(np.max(rest_y)), -float(np.min(rest_y)))  # max |y| without an |y| copy
+        if first < bound * highest:
+            return None
+        later = np.abs(rest_y)
         rest = float(np.median(later))
         if rest <= 0 or first / rest < opts["factor"]:
             return None

@@ -45,8 +45,8 @@ class NonFiniteLoss(Rule):
             raise Skip("no loss column")
         hits = []
         for s in present:
-            bad = ~np.isfinite(s.y)
-            if bad.any():
+            if not s.finite_mask.all():  # the mask is kept on the series: one pass shared with finite()
+                bad = ~s.finite_mask
                 i = int(np.flatnonzero(bad)[0])
                 kind = "NaN" if np.isnan(s.y[i]) else "infinite"
                 hits.append((float(s.x[i]), s, int(bad.sum()), kind))
