@@ -15,12 +15,6 @@ arrays = st.lists(st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False), 
 normal = st.lists(st.integers(-1000, 1000), min_size=3, max_size=60).map(lambda v: np.array(v, dtype=float) / 8)
 
 
-@settings(max_examples=100, deadline=None)
-@given(arrays)
-def test_theil_sen_matches_scipy(y):
-    x = np.arange(y.size)
-    assert stats.theil_sen(y) == pytest.approx(sps.theilslopes(y, x)[0], rel=1e-9, abs=1e-9)
-
 
 @settings(max_examples=100, deadline=None)
 @given(arrays)

@@ -202,13 +202,15 @@ def recent_fall(t: Track) -> dict:
     relative to the last quarter's mean (a steep first epoch cannot hide a tail that
     still falls 10% of its level). ``expected_gain``: what another run of the same
     length would buy if each quarter fell by the last one's rate times the slow-down
-    seen between the last two quarters (at most 0.9; at most 0.5 when the quarter
-    before did not fall or the fall is not 3 standard errors clear of the noise). ``rate_z``: the fall between the two quarter means in units of its
-    standard error from the curve's own noise (NaN under 6 points). ``sure``: the fall is a trend, not noise — a
-    Mann-Kendall test on the second half of the run, or on runs too short for it
-    (under 10 points) the last three points falling in turn or a one-sided test at
-    a lower level. ``min_at_end``: the lowest point is among the last tenth of the run
-    (at least the last two points), or the last point is within 0.5% of it.
+    ratio seen between the last two quarters (at most 0.9; at most 0.5 when the
+    quarter before did not fall, or when the fall is not 3 standard errors clear of
+    the noise). ``rate_z``: the fall between the two quarter means in units of its
+    standard error from the curve's own noise (NaN under 6 points). ``sure``: the
+    fall is a trend, not noise — Mann-Kendall z <= -1.645 on the second half of the
+    run (16+ points), z <= -1.0 or the last three points falling in turn (10-15
+    points), the last three points falling in turn (fewer). ``min_at_end``: the
+    lowest point is among the last tenth of the run (at least the last two points),
+    or the last point is within 0.5% of it.
     """
     y, n = t.y, t.n
     q = quarter(n)

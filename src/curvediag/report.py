@@ -110,7 +110,7 @@ class Projection:
             gain, lo, hi = -h.change * 100, -h.change_high * 100, -h.change_low * 100
             verb = "lower" if gain >= 0 else "raise"
             word = f" {self.metric}" if i == 0 else ""
-            rng = f"{_pct(lo)}-{_pct(hi)}%" if lo >= 0 else f"{_pct(lo, True)} to {_pct(hi, True)}%"
+            rng = f"{_pct(lo)}-{_pct(hi)}%" if lo >= 0 else f"{_pct(lo)} to {_pct(hi)}%"
             parts.append(f"another {_count(h.more, self.unit)} would {verb}{word} by about {_pct(abs(gain))}% (range {rng})")
         return "; ".join(parts) + f" ({self.level:.0%} range, {self.family} fit to the last {self.points_used} points)"
 
@@ -132,7 +132,7 @@ class Projection:
         }
 
 
-def _pct(v: float, signed: bool = False) -> str:
+def _pct(v: float) -> str:
     return f"{v:.1f}" if abs(v) < 10 else f"{v:.0f}"
 
 

@@ -103,16 +103,6 @@ def mann_kendall_z(y: np.ndarray) -> float:
     return 0.0
 
 
-def theil_sen(y: np.ndarray) -> float:
-    """Median of pairwise slopes, per point (x = 0, 1, 2, ...)."""
-    y = np.asarray(y, dtype=float)
-    n = y.size
-    if n < 2:
-        return 0.0
-    i, j = np.triu_indices(n, 1)
-    return float(np.median((y[j] - y[i]) / (j - i)))
-
-
 def downsample(x: np.ndarray, y: np.ndarray, max_points: int = 400) -> tuple[np.ndarray, np.ndarray]:
     """Bin means down to at most ``max_points`` (per-step logs); NaN-free input expected."""
     n = y.size

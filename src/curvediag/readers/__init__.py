@@ -10,7 +10,7 @@ import os
 
 from ..errors import InputError
 from ..table import RawTable
-from .source import MAX_BYTES, decode, read_bytes
+from .source import MAX_BYTES, SQLITE_MAGIC, decode, read_bytes
 
 FORMATS = ("csv", "json", "jsonl", "tensorboard", "wandb_csv", "keras_console")
 # files whose bytes are not the UTF-8 text pandas would read from disk: BOMs and gzip
@@ -38,7 +38,7 @@ def _console(text: str) -> bool:
 def read_table(
     data: bytes, source: str, input_format: str | None = None, run: str | None = None, path: str | None = None
 ) -> RawTable:
-    if data.startswith(b"SQLite format 3\x00"):
+    if data.startswith(SQLITE_MAGIC):
         if source == "<stdin>":
             raise InputError(source, "an SQLite database cannot be read from stdin; name the file")
         from .mlflow import read_sqlite
@@ -122,7 +122,7 @@ def _is_sqlite_file(path: str) -> bool:
         if not _stat.S_ISREG(os.stat(path).st_mode):
             return False
         with open(path, "rb") as fh:
-            return fh.read(16) == b"SQLite format 3\x00"
+            return fh.read(16) == SQLITE_MAGIC
     except OSError:
         return False
 

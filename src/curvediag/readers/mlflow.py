@@ -40,7 +40,6 @@ from ..errors import InputError
 from ..table import RawTable
 from .tfevents import table_from_arrays, table_from_scalars
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 
 #: seconds all the queries on one database may take together
 TIME_LIMIT = 60.0

@@ -12,6 +12,8 @@ from ..errors import InputError
 #: decompressed, or all the metric files of a run directory.  1 GiB of log text is far
 #: beyond any real training log.
 MAX_BYTES = 1 << 30
+#: The first 16 bytes of every SQLite database (an MLflow tracking store).
+SQLITE_MAGIC = b"SQLite format 3\x00"
 #: Distinct columns, keys or tags in one log: a training log has tens, a W&B export of many
 #: runs a few thousand; a file with more is not a training log (and each costs a column).
 MAX_COLUMNS = 10_000
@@ -25,15 +27,6 @@ def too_big(source: str, what: str = "") -> InputError:
 
 def too_many_columns(source: str, count: int, what: str = "columns") -> InputError:
     return InputError(source, f"{count} {what} (more than {MAX_COLUMNS}): not a training log; not read")
-
-
-def check_size(path: str, source: str, size: int | None = None) -> int:
-    """The size of a regular file, refused above MAX_BYTES before any of it is read."""
-    if size is None:
-        size = os.stat(path).st_size
-    if size > MAX_BYTES:
-        raise too_big(source)
-    return size
 
 
 def _gunzip(data: bytes, source: str) -> bytes:
@@ -70,12 +63,12 @@ def _gunzip(data: bytes, source: str) -> bytes:
 def _read_limited(fh, source: str, seekable: bool = False) -> bytes:
     head = fh.read(_HEAD)
     binary_ok = (
-        head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b", b"SQLite format 3\x00"))
+        head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b", SQLITE_MAGIC))
         or b"brain.Event" in head[:64]
     )
     if b"\x00" in head and not binary_ok:
         raise InputError(source, "binary data (NUL bytes), not a text log")
-    if head.startswith(b"SQLite format 3\x00"):
+    if head.startswith(SQLITE_MAGIC):
         return head  # read by path with sqlite3, which reads only what the query needs
     if len(head) < _HEAD:
         return head
@@ -111,7 +104,7 @@ def read_bytes(path: str) -> tuple[str, bytes]:
             raise InputError(source, "not a regular file (device, FIFO or socket); not read")
         try:
             with open(path, "rb") as fh:
-                if st.st_size > MAX_BYTES and fh.read(16) != b"SQLite format 3\x00":
+                if st.st_size > MAX_BYTES and fh.read(16) != SQLITE_MAGIC:
                     raise too_big(source)
                 fh.seek(0)
                 data = _read_limited(fh, source, seekable=True)

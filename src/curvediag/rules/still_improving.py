@@ -10,24 +10,30 @@ class StillImproving(Rule):
     **What it detects.** The judged loss — the validation loss, or the only loss
     logged, or in a log with no loss the error (1 - the accuracy or quality
     metric) — is still falling at the end of the run at a rate that matters relative
-    to its *current* level. The mean of its last quarter is compared with the mean
-    of the quarter before it (relative to the last quarter's mean), and the quarter
-    before that says how fast the fall is slowing down; continuing at that rate,
-    slowing by that ratio every quarter, another run as long as this one would
-    lower the loss by at least ``gain_limit`` of its current level. The ratio is at
-    most 0.9, and at most 0.5 unless the last quarter's fall is 3 standard errors
-    clear of the curve's own noise: a slow, steady fall (a learning rate too small)
-    counts, the drift of a noisy plateau does not. Where the tail can be fitted
-    (see the report's projection), the fit has a say too: a gain whose pessimistic
-    end (of the 80% range, another run as long) reaches ``gain_limit`` counts on its
-    own, and one whose optimistic end stays under it rules the finding out. Its lowest point is at the end (within the last tenth of the run, or the last
-    point within 0.5% of the minimum), and the fall is a trend rather than noise
-    (Mann-Kendall z <= -1.645 over the second half of the run; on runs of fewer
-    than 10 points, the last three points falling in turn or z <= -1.0). The rate
-    is a share of the current level, not of the whole run's drop, so a steep first
-    epoch cannot hide a tail that is still falling; and it works on 5-epoch runs as
-    on 500-epoch ones. The training loss beside a validation loss need not be
-    falling too.
+    to its *current* level. All of:
+
+    - *A material gain ahead.* The mean of its last quarter is compared with the
+      mean of the quarter before it (relative to the last quarter's mean), and the
+      quarter before that says how fast the fall is slowing down. Continuing at that
+      rate, slowing by that ratio every quarter, another run as long as this one
+      must lower the loss by at least ``gain_limit`` of its current level. The ratio
+      is at most 0.9, and at most 0.5 unless the last quarter's fall is 3 standard
+      errors clear of the curve's own noise: a slow, steady fall (a learning rate
+      too small) counts, the drift of a noisy plateau does not. Where the tail can
+      be fitted (the report's projection), the fit has a say too: a gain whose
+      pessimistic end (of the 80% range, another run as long) reaches
+      ``gain_limit`` counts on its own, and one whose optimistic end stays under it
+      rules the finding out.
+    - *Its lowest point at the end*: within the last tenth of the run (at least
+      the last two points), or the last point within 0.5% of the minimum.
+    - *A trend, not noise*: Mann-Kendall z <= -1.645 over the second half of the
+      run (16 points or more); z <= -1.0, or the last three points falling in turn,
+      on runs of 10-15 points; the last three points falling in turn on shorter runs.
+
+    The rate is a share of the current level, not of the whole run's drop, so a
+    steep first epoch cannot hide a tail that is still falling; and it works on
+    5-epoch runs as on 500-epoch ones. The training loss beside a validation loss
+    need not be falling too.
 
     **Why it matters.** The run was stopped while it was still getting better;
     more epochs (or a schedule that does not decay so soon) would very likely give
@@ -59,7 +65,7 @@ class StillImproving(Rule):
         # end under the limit) overrules the quarter test
         from ..projection import expected_gain
 
-        proj = expected_gain(t, 1.0, ctx.axis_word) if t.name.find(" - ") < 0 else None
+        proj = expected_gain(t, 1.0, ctx.axis_word) if not t.name.startswith("1 - ") else None
         if proj is not None:
             evidence.update(projected_gain=proj[0], projected_gain_low=proj[1], projected_gain_high=proj[2])
         by_rate = f["expected_gain"] >= opts["gain_limit"] and (proj is None or proj[2] >= opts["gain_limit"])
@@ -75,8 +81,8 @@ class StillImproving(Rule):
             f"of {at(float(t.x[-1]), axis)}; "
         )
         if proj is not None:
-            msg += (f"fitted to its tail, another run as long would lower it about {pct(proj[0])} "
-                    f"(range {pct(proj[1])}-{pct(proj[2])})")
+            msg += (f"fitted to its tail, another run as long would lower it about {proj[0] * 100:.1f}% "
+                    f"(range {proj[1] * 100:.1f} to {proj[2] * 100:.1f}%)")
         else:
             msg += (f"at that pace another {fmt(float(t.x[-1] - t.x[0]))} {axis}s would lower it about "
                     f"{pct(f['expected_gain'])} more")
