@@ -193,3 +193,21 @@ def test_no_rule_module_imports_another_rule_module():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
                 assert node.module == own or node.module not in rule_modules, (own, node.module)
+
+
+@pytest.mark.parametrize("rows", [["1.0", "nan"], ["nan"], ["1.0", "inf"], ["2.0", "1.5", "nan"]])
+def test_a_nan_loss_is_divergence_at_any_length(tmp_path, rows):
+    """A NaN needs no trend: even a log too short to judge is diverged when its loss is NaN,
+    while the other verdict rules stay skipped."""
+    p = tmp_path / "log.csv"
+    p.write_text("epoch,loss\n" + "".join(f"{i},{v}\n" for i, v in enumerate(rows)))
+    r = curvediag.diagnose(str(p))
+    assert r.verdict == "diverged"
+    assert {f.code for f in r.findings} <= {"D101", "X101"}
+    assert any(s.code == "O102" and s.reason == "too few points to judge" for s in r.skipped)
+
+
+def test_a_short_finite_log_is_still_insufficient(tmp_path):
+    p = tmp_path / "log.csv"
+    p.write_text("epoch,loss\n0,1.0\n1,0.9\n")
+    assert curvediag.diagnose(str(p)).verdict == "insufficient_data"

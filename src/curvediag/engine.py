@@ -5,8 +5,9 @@
 
 * selects the rules ``settings.select`` / ``settings.ignore`` switch on (longest prefix wins);
 * runs them in :data:`~curvediag.rules.RULES` order on one shared :class:`~curvediag.analysis.Context`;
-* once D101 (too few points) fires, skips the rest with "too few points to judge": no verdict
-  may come from fewer points than the rules need, whatever the selection;
+* once X101 (too few points) fires, skips the rest with "too few points to judge": no verdict
+  may come from fewer points than the rules need, whatever the selection -- except the rules
+  that need no trend (``judges_short_logs``: a NaN loss is divergence at any length);
 * also runs switched-off *verdict* rules, unheard: what they would have said reaches only the
   headline ("... but O102, switched off by the configuration, would say overfitting");
 * records why each selected rule could not run (its :class:`~curvediag.rules.Skip` message).
@@ -64,7 +65,7 @@ def analyse(curves: Curves, settings: Settings | None = None) -> Report:
         if not enabled and (rule_cls.verdict is None or too_short):
             continue
         rule = rule_cls()
-        if too_short and rule.code != "D101":
+        if too_short and not rule_cls.judges_short_logs:
             skipped.append(Skipped(rule.code, rule.name, "too few points to judge"))
             continue
         try:

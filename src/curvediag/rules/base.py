@@ -29,6 +29,9 @@ class Rule:
     verdict: ClassVar[str | None] = None
     options: ClassVar[dict[str, Any]] = {}
     remedies: ClassVar[tuple[str, ...]] = ()
+    #: runs even on a log too short to judge (X101 fired): true only for evidence that needs no
+    #: trend, such as a NaN loss
+    judges_short_logs: ClassVar[bool] = False
 
     @classmethod
     def doc(cls) -> str:

@@ -30,6 +30,7 @@ class NonFiniteLoss(Rule):
     code = "D101"
     name = "non-finite-loss"
     verdict = "diverged"
+    judges_short_logs = True  # a NaN is divergence at any length: no trend is needed
     remedies = (
         "Lower the learning rate (try 3-10x lower) or add warm-up.",
         "Clip gradients (e.g. clip_grad_norm_ / clipnorm=1.0).",

@@ -20,6 +20,7 @@ class TooFewPoints(Rule):
     code = "X101"
     name = "too-few-points"
     verdict = "insufficient_data"
+    judges_short_logs = True
     remedies = (
         "Log every epoch (or every N steps) for both training and validation loss.",
         "Run at least a few epochs before judging the curves.",
