@@ -1,0 +1,130 @@
+"""Many runs in one long table -- the shape most trackers export (MLflow's metric history,
+W&B's ``scan_history``, a warehouse query): one row per (run, step, metric key, value).
+
+* :func:`diagnose_frame` splits such a table by run and diagnoses each run;
+* :func:`diagnose_run` is the pure per-run function: one run's long (or wide) ``DataFrame`` in,
+  the JSON report dict (``curvediag analyze --format json``) out.  It is a top-level function of
+  picklable arguments, so it runs where the data already is -- a Dask or Spark worker -- with no
+  scheduler of ours::
+
+      import dask.dataframe as dd, curvediag
+      ddf = dd.read_parquet("metrics/")          # columns run_id, step, key, value
+      reports = ddf.groupby("run_id").apply(curvediag.diagnose_run, meta=("report", object)).compute()
+
+  (``docs/scale-out.md`` has the ``dask.distributed`` and Spark ``applyInPandas`` recipes.)
+
+A value recorded as NaN or infinity stays a recorded value (evidence of divergence); a key a run
+did not log at a step is *missing*, as an empty cell in a CSV.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable
+
+from ._np import np
+
+from .config import Settings
+from .errors import UsageError
+from .report import Report
+from .table import RawTable
+
+
+def _numeric(col) -> np.ndarray:
+    import pandas as pd
+
+    if col.dtype.kind in "biuf":
+        return col.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def long_table(df, *, step: str = "step", key: str = "key", value: str = "value", source: str = "<DataFrame>") -> RawTable:
+    """One run's long rows as the :class:`~curvediag.table.RawTable` a reader would make: one row
+    per distinct step (in step order), one column per metric key; a later row for the same
+    (step, key) replaces an earlier one, as a tracker's latest write does."""
+    for c in (step, key, value):
+        if c not in df.columns:
+            raise UsageError(f"{source}: no column {c!r} in the long table (columns: {', '.join(map(str, df.columns))})")
+    steps = _numeric(df[step])
+    vals = _numeric(df[value])
+    keys = df[key].astype(str).to_numpy()
+    ok = np.isfinite(steps)  # a row without a usable step cannot be placed
+    steps, vals, keys = steps[ok], vals[ok], keys[ok]
+    axis, row = np.unique(steps, return_inverse=True)
+    n = int(axis.size)
+    names = ["step"]
+    values: dict[str, np.ndarray] = {"step": axis.astype(float)}
+    present: dict[str, np.ndarray] = {"step": np.ones(n, dtype=bool)}
+    import pandas as pd
+
+    for k in pd.unique(keys):  # metric columns in the order their keys first appear, as a file lists them
+        idx = np.flatnonzero(keys == k)
+        name = str(k) if k != "step" else "step_value"
+        v = np.full(n, np.nan)
+        p = np.zeros(n, dtype=bool)
+        v[row[idx]] = vals[idx]  # in row order: the last write of a (step, key) wins
+        p[row[idx]] = True
+        names.append(name)
+        values[name] = v
+        present[name] = p
+    return RawTable(names, values, present, n, "long-table")
+
+
+def _is_long(df, key: str, value: str) -> bool:
+    return key in df.columns and value in df.columns
+
+
+def diagnose_run(
+    frame, settings: Settings | None = None, *, step: str = "step", key: str = "key", value: str = "value",
+    source: str | None = None,
+) -> dict[str, Any]:
+    """One run's ``DataFrame`` -> its JSON report dict (the ``--format json`` object).
+
+    ``frame`` is long (``step``, ``key`` and ``value`` columns; other columns, such as the run id, are
+    ignored) or wide (one column per metric, as :func:`curvediag.diagnose` takes).  Pure: it reads
+    only its arguments and returns plain data, so it can be shipped to worker processes."""
+    return _report(frame, settings, step=step, key=key, value=value, source=source).to_dict()
+
+
+def _report(frame, settings: Settings | None, *, step: str, key: str, value: str, source: str | None) -> Report:
+    from .engine import analyse
+    from .table import to_curves
+
+    s = settings or Settings()
+    if _is_long(frame, key, value):
+        name = source or _run_name(frame) or "<DataFrame>"
+        table = long_table(frame, step=step, key=key, value=value, source=name)
+        return analyse(to_curves(table, name, dict(s.columns)), s)
+    from .api import diagnose
+
+    return diagnose(frame, settings=s)
+
+
+def _run_name(frame) -> str | None:
+    for c in ("run_id", "run", "run_name", "name"):
+        if c in frame.columns and len(frame):
+            return str(frame[c].iloc[0])
+    name = getattr(frame, "name", None)  # groupby(...).apply hands each group its key as .name
+    return str(name) if isinstance(name, (str, int, np.integer)) else None
+
+
+def diagnose_frame(
+    df, *, run: str = "run_id", step: str = "step", key: str = "key", value: str = "value",
+    settings: Settings | None = None,
+) -> dict[Hashable, Report]:
+    """Every run of a long table: ``{run id: Report}``, in the order the runs first appear.
+
+    A run that cannot be diagnosed (no loss column, no rows) raises
+    :class:`~curvediag.errors.InputError` naming the run."""
+    if run not in df.columns:
+        raise UsageError(f"no run column {run!r} in the table (columns: {', '.join(map(str, df.columns))}); "
+                         "give run=... the column that names the run")
+    for c in (step, key, value):
+        if c not in df.columns:
+            raise UsageError(f"no column {c!r} in the long table (columns: {', '.join(map(str, df.columns))})")
+    out: dict[Hashable, Report] = {}
+    for rid, group in df.groupby(run, sort=False, dropna=False):
+        out[rid] = _report(group, settings, step=step, key=key, value=value, source=str(rid))
+    return out
+
+
+__all__ = ["diagnose_frame", "diagnose_run", "long_table"]
