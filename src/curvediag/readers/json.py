@@ -423,9 +423,11 @@ def read_json(text: str | bytes, source: str, lines: bool = False) -> RawTable:
     if data is not None:
         import io
 
+        from .source import UTF8_BOM
+
         text = None
         buf = io.BytesIO(data)  # shares the bytes; its lines end at b"\n" only
-        if data.startswith(b"\xef\xbb\xbf"):
+        if data.startswith(UTF8_BOM):
             buf.seek(3)
         raw_lines = map(bytes.decode, buf)
     else:
