@@ -1,7 +1,7 @@
 """The JSON Schema of ``--format json``: one report for one readable input, else an array
 holding, per input in the order given, its report or an unreadable input's ``{"path", "error"}``
 entry (``--format jsonl``: one of those objects per line).  ``schema_version`` changes only with
-a migration note in the README."""
+a migration note in docs/json.md."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import sys
 
 from ..errors import InputError
 
-#: The one size cap on an input (README, "Limits"): a file, stdin, a gzip file once
+#: The one size cap on an input (README, "Exit status": Limits): a file, stdin, a gzip file once
 #: decompressed, or all the metric files of a run directory.  1 GiB of log text is far
 #: beyond any real training log.
 MAX_BYTES = 1 << 30
