@@ -13,26 +13,7 @@ from .curves import Curves
 from .engine import analyse, rule_options
 from .errors import InputError, UsageError
 from .report import Report
-from .table import RawTable, to_curves
-
-
-def _table_from_frame(df, source: str) -> RawTable:
-    """A DataFrame: NaN cells are taken as *missing* (pandas cannot tell them from
-    a recorded NaN); +/-inf are recorded values."""
-    names, values, present = [], {}, {}
-    for c in df.columns:
-        col = df[c]
-        if col.dtype.kind not in "biuf":
-            import pandas as pd
-
-            col = pd.to_numeric(col, errors="coerce")
-            if col.notna().sum() == 0:
-                continue
-        v = col.to_numpy(dtype=float, na_value=np.nan)
-        names.append(str(c))
-        values[str(c)] = v
-        present[str(c)] = ~np.isnan(v)
-    return RawTable(names, values, present, len(df), "dataframe")
+from .table import to_curves
 
 
 def load_curves(
@@ -42,21 +23,17 @@ def load_curves(
     columns: Mapping[str, str] | None = None,
     run: str | None = None,
 ) -> Curves:
-    """Read ``log`` (a path, ``-``, a pandas DataFrame, or a Keras ``history.history`` dict)."""
+    """Read ``log``: a path, ``-``, or an in-memory log (:mod:`curvediag.readers.memory`: a pandas
+    DataFrame, a dict of lists or numpy arrays, a Keras History, a Hugging Face ``log_history``)."""
     from .readers import load
 
     overrides = dict(columns or {})
     if isinstance(log, (str, os.PathLike)):
         return load(os.fspath(log), input_format, overrides, run)
-    from .readers.json import _from_object
+    from .readers.memory import table_of
 
-    if isinstance(log, dict):
-        return to_curves(_from_object(log, "<dict>"), "<dict>", overrides)
-    if hasattr(log, "columns") and hasattr(log, "to_numpy"):
-        return to_curves(_table_from_frame(log, "<DataFrame>"), "<DataFrame>", overrides)
-    if hasattr(log, "history") and isinstance(log.history, dict):  # a keras History object
-        return to_curves(_from_object(log.history, "<History>"), "<History>", overrides)
-    raise UsageError(f"cannot diagnose a {type(log).__name__}; pass a path, a DataFrame or a dict of lists")
+    table, source = table_of(log)
+    return to_curves(table, source, overrides)
 
 
 def inspect_log(

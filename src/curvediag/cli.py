@@ -54,13 +54,13 @@ class FailOn(str, Enum):
     error = "error"
 
 
-class InputFormat(str, Enum):
-    csv = "csv"
+class InputFormat(str, Enum):  # readers.FORMATS, in the detection table's order (a test keeps them equal)
+    tensorboard = "tensorboard"
     json = "json"
     jsonl = "jsonl"
-    tensorboard = "tensorboard"
-    wandb_csv = "wandb_csv"
     keras_console = "keras_console"
+    wandb_csv = "wandb_csv"
+    csv = "csv"
 
 
 def _version(value: bool) -> None:

@@ -163,7 +163,7 @@ class Report:
         return max((f.severity for f in self.findings), key=severity_rank, default="ok")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON contract (see README, "JSON output")."""
+        """The JSON contract (see docs/json.md)."""
         from . import __version__
 
         return {

@@ -1,6 +1,7 @@
-"""The JSON Schema of one report (``--format json`` prints one, or an array of them;
-``--format jsonl`` one per line).  ``schema_version`` changes only with a migration
-note in the README."""
+"""The JSON Schema of ``--format json``: one report for one readable input, else an array
+holding, per input in the order given, its report or an unreadable input's ``{"path", "error"}``
+entry (``--format jsonl``: one of those objects per line).  ``schema_version`` changes only with
+a migration note in docs/json.md."""
 
 from __future__ import annotations
 
@@ -47,9 +48,7 @@ _PROJECTION = {
     ]
 }
 
-SCHEMA = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": f"https://curvediag.invalid/schema/report-v{SCHEMA_VERSION}.json",
+REPORT = {
     "title": "curvediag report",
     "type": "object",
     "additionalProperties": False,
@@ -139,4 +138,25 @@ SCHEMA = {
         },
         "projection": _PROJECTION,
     },
+}
+
+#: An input that gave no report: its path and the problem (the line on stderr after the path).
+UNREADABLE = {
+    "title": "curvediag unreadable input",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["path", "error"],
+    "properties": {"path": {"type": "string"}, "error": {"type": "string"}},
+}
+
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": f"https://curvediag.invalid/schema/report-v{SCHEMA_VERSION}.json",
+    "title": "curvediag output",
+    "$defs": {"report": REPORT, "unreadable": UNREADABLE},
+    "oneOf": [
+        {"$ref": "#/$defs/report"},
+        {"$ref": "#/$defs/unreadable"},  # a line of --format jsonl
+        {"type": "array", "items": {"oneOf": [{"$ref": "#/$defs/report"}, {"$ref": "#/$defs/unreadable"}]}},
+    ],
 }

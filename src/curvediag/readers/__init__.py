@@ -1,20 +1,89 @@
 """Readers: bytes -> :class:`~curvediag.table.RawTable`.
 
-One module per format family.  :func:`read_table` sniffs the content (never
-only the extension) and dispatches; :func:`load` goes on to canonical curves.
+One module per format family, and one detection table, :data:`READERS`: each :class:`Reader`
+says which ``--input-format`` names choose it, how its content is recognised (never only the
+file name) and how it is read.  :func:`read_table` asks them in order; the magic bytes they
+sniff are spelled once, in :mod:`.source`.  Run directories are searched by :mod:`.discover`,
+in-memory logs (DataFrame, dict, History, ``log_history``) read by :mod:`.memory`;
+:func:`load` goes on to canonical curves.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable
 
 from ..errors import InputError
 from ..table import RawTable
-from .source import MAX_BYTES, SQLITE_MAGIC, decode, read_bytes
+from .source import (
+    GZIP_MAGIC, MAX_BYTES, SQLITE_MAGIC, UTF8_BOM, UTF16_BOMS, decode, looks_like_events, read_bytes,
+)
 
-FORMATS = ("csv", "json", "jsonl", "tensorboard", "wandb_csv", "keras_console")
 # files whose bytes are not the UTF-8 text pandas would read from disk: BOMs and gzip
-_NOT_PLAIN = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b")
+_NOT_PLAIN = (UTF8_BOM, *UTF16_BOMS, GZIP_MAGIC)
+
+
+class Input:
+    """One input's bytes and what was said of it (``--input-format``, ``--run``, its path on disk).
+    ``text`` is decoded on first use, and refused when blank."""
+
+    def __init__(self, data: bytes, source: str, input_format: str | None, run: str | None, path: str | None):
+        self.data, self.source, self.input_format, self.run, self.path = data, source, input_format, run, path
+
+    @cached_property
+    def text(self) -> str:
+        text = decode(self.data, self.source)
+        stripped = text.lstrip()
+        if not stripped:
+            raise InputError(self.source, "empty file")
+        self.__dict__["stripped"] = stripped
+        return text
+
+    @cached_property
+    def stripped(self) -> str:
+        """``text`` without its leading blanks."""
+        self.text  # noqa: B018 - decodes, and sets this
+        return self.__dict__["stripped"]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One input format in the detection table.
+
+    ``names``: the ``--input-format`` values that choose it without sniffing (none: it is only
+    detected).  ``sniff(input)``: whether the content is this format, asked only when no format was
+    given (or always, with ``always``: a database is never read as text).  ``read(input)``: the
+    table, or an :class:`~curvediag.errors.InputError` naming the problem."""
+
+    label: str
+    names: tuple[str, ...]
+    sniff: Callable[[Input], bool]
+    read: Callable[[Input], RawTable]
+    always: bool = False
+
+
+def _never(inp: Input) -> bool:
+    return False
+
+
+def _sqlite_sniff(inp: Input) -> bool:
+    return inp.data.startswith(SQLITE_MAGIC)
+
+
+def _sqlite(inp: Input) -> RawTable:
+    if inp.source == "<stdin>":
+        raise InputError(inp.source, "an SQLite database cannot be read from stdin; name the file")
+    from .mlflow import read_sqlite
+
+    return read_sqlite(inp.source, inp.source, inp.run)
+
+
+def _tensorboard(inp: Input) -> RawTable:
+    from .tfevents import scalars, table_from_scalars
+
+    return table_from_scalars(scalars(inp.data, inp.source), inp.source)
 
 
 def _looks_like_json_scalar(text: str) -> bool:
@@ -27,6 +96,36 @@ def _looks_like_json_scalar(text: str) -> bool:
     return True
 
 
+def _json_sniff(inp: Input) -> bool:
+    if _json_bytes(inp.data, None):
+        return True
+    head = inp.stripped[:1]
+    if head in "{[":
+        return True
+    # a bare JSON value in a .json file: let the JSON reader name the problem
+    return head != "<" and inp.source.lower().endswith((".json", ".jsonl", ".json.gz")) and _looks_like_json_scalar(inp.stripped)
+
+
+def _json(inp: Input) -> RawTable:
+    from .json import read_json
+
+    lines = inp.input_format == "jsonl"
+    if _json_bytes(inp.data, inp.input_format):
+        # JSON read from the bytes: no decoded copy of the whole file is kept (UTF-8 checked first)
+        if not inp.data.isascii():
+            decode(inp.data, inp.source)
+        return read_json(inp.data, inp.source, lines=lines)
+    return read_json(inp.text, inp.source, lines=lines)
+
+
+def _html_sniff(inp: Input) -> bool:
+    return inp.stripped[:1] == "<"
+
+
+def _html(inp: Input) -> RawTable:
+    raise InputError(inp.source, "looks like HTML or XML, not a training log")
+
+
 def _console(text: str) -> bool:
     if "Epoch" not in text[:20000]:
         return False
@@ -35,71 +134,63 @@ def _console(text: str) -> bool:
     return looks_like_console(text)
 
 
+def _keras_console(inp: Input) -> RawTable:
+    from .keras_console import read_console
+
+    return read_console(inp.text, inp.source)
+
+
+def _csv(inp: Input) -> RawTable:
+    """CSV; a W&B panel export (``<run> - <key>`` columns) is recognised once parsed."""
+    from .csv import read_csv
+
+    text, data, path = inp.text, inp.data, inp.path
+    plain = path is not None and not data.startswith(_NOT_PLAIN) and _plain_on_disk(path)
+    table = read_csv(text, inp.source, path if plain else None)
+    wandb = inp.input_format == "wandb_csv"
+    if wandb or any(" - " in n for n in table.names):
+        from .wandb import from_panel_export, is_panel_export
+
+        if wandb or is_panel_export(table):
+            return from_panel_export(table, inp.source, inp.run)
+    return table
+
+
+#: The detection table, in the order content is sniffed: binary formats by their magic bytes,
+#: then JSON, then text.  CSV, last, takes whatever is left.
+READERS: tuple[Reader, ...] = (
+    Reader("MLflow SQLite", (), _sqlite_sniff, _sqlite, always=True),
+    Reader("TensorBoard", ("tensorboard",), lambda inp: looks_like_events(inp.data), _tensorboard),
+    Reader("JSON / JSON Lines", ("json", "jsonl"), _json_sniff, _json),
+    Reader("HTML or XML", (), _html_sniff, _html),
+    Reader("Keras console", ("keras_console",), lambda inp: _console(inp.stripped), _keras_console),
+    Reader("W&B panel export", ("wandb_csv",), _never, _csv),
+    Reader("CSV", ("csv",), lambda inp: True, _csv),
+)
+#: the ``--input-format`` names, in the table's order
+FORMATS = tuple(name for r in READERS for name in r.names)
+
+
 def read_table(
     data: bytes, source: str, input_format: str | None = None, run: str | None = None, path: str | None = None
 ) -> RawTable:
-    if data.startswith(SQLITE_MAGIC):
-        if source == "<stdin>":
-            raise InputError(source, "an SQLite database cannot be read from stdin; name the file")
-        from .mlflow import read_sqlite
-
-        return read_sqlite(source, source, run)
-    if input_format == "tensorboard" or (input_format is None and b"brain.Event" in data[:64]):
-        from .tfevents import looks_like_events, scalars, table_from_scalars
-
-        if input_format == "tensorboard" or looks_like_events(data):
-            return table_from_scalars(scalars(data, source), source)
-    if input_format in (None, "json", "jsonl") and _json_bytes(data, input_format):
-        # JSON read from the bytes: no decoded copy of the whole file is kept (UTF-8 checked first)
-        if not data.isascii():
-            decode(data, source)
-        from .json import read_json
-
-        return read_json(data, source, lines=(input_format == "jsonl"))
-    text = decode(data, source)
-    stripped = text.lstrip()
-    if not stripped:
-        raise InputError(source, "empty file")
-    fmt = input_format
-    if fmt is None:
-        head = stripped[:1]
-        if head in "{[":
-            fmt = "json"
-        elif head == "<":
-            raise InputError(source, "looks like HTML or XML, not a training log")
-        elif source.lower().endswith((".json", ".jsonl", ".json.gz")) and _looks_like_json_scalar(stripped):
-            fmt = "json"  # a bare JSON value: let the JSON reader name the problem
-        else:
-            fmt = "csv"
-    if fmt == "keras_console" or (fmt == "csv" and input_format is None and _console(stripped)):
-        from .keras_console import read_console
-
-        return read_console(text, source)
-    if fmt in ("csv", "wandb_csv"):
-        from .csv import read_csv
-
-        plain = path is not None and not data.startswith(_NOT_PLAIN) and _plain_on_disk(path)
-        table = read_csv(text, source, path if plain else None)
-        if fmt == "wandb_csv" or any(" - " in n for n in table.names):
-            from .wandb import from_panel_export, is_panel_export
-
-            if fmt == "wandb_csv" or is_panel_export(table):
-                return from_panel_export(table, source, run)
-        return table
-    if fmt in ("json", "jsonl"):
-        from .json import read_json
-
-        return read_json(text, source, lines=(fmt == "jsonl"))
-    raise InputError(source, f"unknown input format {fmt!r} (known: {', '.join(FORMATS)})")
+    """The table of one input's bytes: the first reader of :data:`READERS` that ``input_format``
+    names or whose sniff recognises the content."""
+    inp = Input(data, source, input_format, run, path)
+    for reader in READERS:
+        if input_format in reader.names or ((input_format is None or reader.always) and reader.sniff(inp)):
+            return reader.read(inp)
+    inp.text  # noqa: B018 - a blank file is "empty" whatever format was asked for
+    raise InputError(source, f"unknown input format {input_format!r} (known: {', '.join(FORMATS)})")
 
 
 def _json_bytes(data: bytes, input_format: str | None) -> bool:
     """Whether ``data`` is UTF-8 (no UTF-16 BOM) whose first non-blank character opens
     JSON: what the text sniffing below reads as JSON (or as what was asked for).  Anything
     else (blank, other leading blanks, other text) takes the text path, which names it."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if data.startswith(UTF16_BOMS):
         return False
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    start = len(UTF8_BOM) if data.startswith(UTF8_BOM) else 0
     head = data[start:start + (1 << 16)].lstrip()  # ASCII blanks, which str.lstrip() also strips
     return head[:1] in (b"{", b"[")
 
@@ -122,7 +213,7 @@ def _is_sqlite_file(path: str) -> bool:
         if not _stat.S_ISREG(os.stat(path).st_mode):
             return False
         with open(path, "rb") as fh:
-            return fh.read(16) == SQLITE_MAGIC
+            return fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
     except OSError:
         return False
 
@@ -158,39 +249,6 @@ def _big_plain_csv_head(path: str) -> str | None:
     return text
 
 
-def read_event_dir(path: str) -> RawTable:
-    """Every event file below ``path``; tags are prefixed with their subdirectory when
-    there are several (Keras writes ``train/`` and ``validation/`` side by side)."""
-    from pathlib import Path
-
-    from .discover import within
-    from .tfevents import MAGIC_NAME, scalars, table_from_scalars
-
-    root = Path(path)
-    real_root = os.path.realpath(root)
-    found = [p for p in root.rglob(f"{MAGIC_NAME}*") if p.is_file()]
-    files = sorted(p for p in found if within(p, real_root))
-    parents = {p.parent for p in files}
-    tags: dict = {}
-    total = 0
-    for f in files:
-        total += f.stat().st_size  # the one size cap, over all the event files read together
-        if total > MAX_BYTES:
-            from .source import too_big
-
-            raise too_big(path, " of event files")
-        rel = f.parent.relative_to(root).as_posix()
-        prefix = f"{rel}/" if len(parents) > 1 and rel != "." else ""
-        _, data = read_bytes(str(f))
-        for tag, pts in scalars(data, str(f), prefix).items():
-            tags.setdefault(tag, []).extend(pts)
-    table = table_from_scalars(tags, path)
-    table.notes.append(f"{len(files)} TensorBoard event file(s)")
-    if len(found) > len(files):
-        table.notes.append(f"{len(found) - len(files)} event file(s) behind symbolic links leading outside {path} not followed")
-    return table
-
-
 def load(path: str, input_format: str | None = None, overrides: dict[str, str] | None = None, run: str | None = None):
     """Read one log (a path, or ``-`` for stdin) into :class:`~curvediag.curves.Curves`."""
     table, source = load_table(path, input_format, run)
@@ -201,32 +259,14 @@ def load(path: str, input_format: str | None = None, overrides: dict[str, str] |
 
 def load_table(path: str, input_format: str | None = None, run: str | None = None) -> tuple[RawTable, str]:
     """The raw table of a file, stdin, or a run directory, and its display name."""
-    from pathlib import Path
-
     note = None
-    given = path
-    try:
-        if path != "-" and os.path.isdir(path):
-            from .mlflow import choose_run, find_runs, read_run_dir
+    if path != "-" and os.path.isdir(path):
+        from .discover import read_dir
 
-            if find_runs(Path(path)):
-                chosen = choose_run(Path(path), run, path)
-                table = read_run_dir(chosen, path)
-                return table, path
-            from .discover import find_log
-
-            path, note = find_log(path)
-        if path != "-" and os.path.isdir(path):  # a directory of TensorBoard event files
-            table = read_event_dir(path)
-            if note:
-                table.notes.insert(0, note)
-            return table, path
-    except RecursionError:
-        raise InputError(given, "directories nested too deeply to search; name the log file") from None
-    except PermissionError as e:
-        raise InputError(e.filename or given, "permission denied") from None
-    except OSError as e:
-        raise InputError(e.filename or given, e.strerror or str(e)) from None
+        found, note = read_dir(path, run)
+        if isinstance(found, RawTable):
+            return found, path
+        path = found  # the log file found inside the directory
     if path != "-" and _is_sqlite_file(path):
         # SQLite reads only the pages it needs: the file is not read into memory first
         from .mlflow import read_sqlite

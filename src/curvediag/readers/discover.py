@@ -1,4 +1,5 @@
-"""Find the training log inside a run directory."""
+"""Run directories: an MLflow file store's run, a directory of TensorBoard event files, or the
+training log found inside a directory (:data:`PATTERNS`, most specific first)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import re
 from pathlib import Path
 
 from ..errors import InputError
+from ..table import RawTable
+from .source import EVENT_FILE_PREFIX, MAX_BYTES, read_bytes, too_big
 
 # (glob pattern, description), most specific first.  Within a pattern the newest
 # run wins: the highest version_N / checkpoint-N, else the latest modification time.
@@ -16,7 +19,7 @@ PATTERNS = (
     ("**/trainer_state.json", "Hugging Face"),  # the root file and every checkpoint-N copy, ranked by global_step
     ("**/mlflow.db", "MLflow SQLite"),
     ("**/results.csv", "Ultralytics"),
-    ("**/events.out.tfevents.*", "TensorBoard"),
+    (f"**/{EVENT_FILE_PREFIX}.*", "TensorBoard"),
     ("**/vis_data/scalars.json", "MMEngine"),
     ("**/metrics.json", "detectron2"),
     ("**/metrics.csv", "CSV logger"),
@@ -105,3 +108,70 @@ def find_log(directory: str) -> tuple[str, str]:
 
 def _skipped(outside: int, directory: str) -> str:
     return f"; {outside} file(s) behind symbolic links leading outside {directory} not followed" if outside else ""
+
+
+def read_dir(path: str, run: str | None = None) -> tuple[RawTable | str, str | None]:
+    """What a directory holds: (the table of an MLflow run or of the TensorBoard event files,
+    else the path of the log file to read; the note saying which and why, or None)."""
+    given = path
+    note = None
+    try:
+        if find_runs(Path(path)):
+            from .mlflow import choose_run, read_run_dir
+
+            return read_run_dir(choose_run(Path(path), run, path), path), None
+        path, note = find_log(path)
+        if os.path.isdir(path):  # a directory of TensorBoard event files
+            table = read_event_dir(path)
+            table.notes.insert(0, note)
+            return table, None
+    except RecursionError:
+        raise InputError(given, "directories nested too deeply to search; name the log file") from None
+    except PermissionError as e:
+        raise InputError(e.filename or given, "permission denied") from None
+    except OSError as e:
+        raise InputError(e.filename or given, e.strerror or str(e)) from None
+    return path, note
+
+
+def is_run_dir(path: Path) -> bool:
+    """An MLflow file-store run: ``metrics/`` beside ``meta.yaml``."""
+    return (path / "metrics").is_dir() and (path / "meta.yaml").is_file()
+
+
+def find_runs(root: Path) -> list[Path]:
+    """MLflow run directories below ``root``; none reached through a link that leads outside it."""
+    if is_run_dir(root):
+        return [root]
+    real = os.path.realpath(root)
+    return sorted(
+        {p.parent for p in root.glob("**/metrics") if p.is_dir() and is_run_dir(p.parent) and within(p, real)}
+    )
+
+
+def read_event_dir(path: str) -> RawTable:
+    """Every event file below ``path``; tags are prefixed with their subdirectory when
+    there are several (Keras writes ``train/`` and ``validation/`` side by side)."""
+    from .tfevents import scalars, table_from_scalars
+
+    root = Path(path)
+    real_root = os.path.realpath(root)
+    found = [p for p in root.rglob(f"{EVENT_FILE_PREFIX}*") if p.is_file()]
+    files = sorted(p for p in found if within(p, real_root))
+    parents = {p.parent for p in files}
+    tags: dict = {}
+    total = 0
+    for f in files:
+        total += f.stat().st_size  # the one size cap, over all the event files read together
+        if total > MAX_BYTES:
+            raise too_big(path, " of event files")
+        rel = f.parent.relative_to(root).as_posix()
+        prefix = f"{rel}/" if len(parents) > 1 and rel != "." else ""
+        _, data = read_bytes(str(f))
+        for tag, pts in scalars(data, str(f), prefix).items():
+            tags.setdefault(tag, []).extend(pts)
+    table = table_from_scalars(tags, path)
+    table.notes.append(f"{len(files)} TensorBoard event file(s)")
+    if len(found) > len(files):
+        table.notes.append(f"{len(found) - len(files)} event file(s) behind symbolic links leading outside {path} not followed")
+    return table

@@ -327,6 +327,19 @@ def _from_object(obj: dict, source: str) -> RawTable:
     raise InputError(source, "JSON object without metrics (expected lists of numbers or records)")
 
 
+def from_list(obj: list, source: str) -> RawTable:
+    """A list of records: a Hugging Face ``log_history`` (``trainer.state.log_history``, its
+    entries' ``loss``, ``eval_loss``, ``epoch``, ``step``, ``grad_norm`` ...) or other records."""
+    if not obj:
+        raise InputError(source, "empty JSON list")
+    if all(isinstance(e, dict) for e in obj):
+        fmt = "hf_log_history" if any("eval_loss" in e for e in obj) else "json_records"
+        return _records_table(obj, fmt, source)
+    if all(_num(e) is not None for e in obj):
+        raise InputError(source, "a JSON list of bare numbers: no metric names (expected records or a dict of lists)")
+    raise InputError(source, "JSON list of mixed values; expected a list of records")
+
+
 def _loads(text: str):
     """``json.loads``, also for integers longer than Python converts from text (4,300
     digits): read them as floats (infinite), as a CSV's would be."""
@@ -404,22 +417,17 @@ def read_json(text: str | bytes, source: str, lines: bool = False) -> RawTable:
             if isinstance(obj, dict):
                 return _from_object(obj, source)
             if isinstance(obj, list):
-                if not obj:
-                    raise InputError(source, "empty JSON list")
-                if all(isinstance(e, dict) for e in obj):
-                    fmt = "hf_log_history" if any("eval_loss" in e for e in obj) else "json_records"
-                    return _records_table(obj, fmt, source)
-                if all(_num(e) is not None for e in obj):
-                    raise InputError(source, "a JSON list of bare numbers: no metric names (expected records or a dict of lists)")
-                raise InputError(source, "JSON list of mixed values; expected a list of records")
+                return from_list(obj, source)
             kind = type(obj).__name__ if obj is not None else "null"
             raise InputError(source, f"JSON {kind} at top level; expected an object or a list of records")
     if data is not None:
         import io
 
+        from .source import UTF8_BOM
+
         text = None
         buf = io.BytesIO(data)  # shares the bytes; its lines end at b"\n" only
-        if data.startswith(b"\xef\xbb\xbf"):
+        if data.startswith(UTF8_BOM):
             buf.seek(3)
         raw_lines = map(bytes.decode, buf)
     else:
@@ -437,4 +445,4 @@ def read_json(text: str | bytes, source: str, lines: bool = False) -> RawTable:
     return rec.table("jsonl", mmengine=True)
 
 
-__all__ = ["read_json"]
+__all__ = ["read_json", "from_list"]

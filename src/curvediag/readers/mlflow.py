@@ -38,7 +38,8 @@ from .._np import np
 
 from ..errors import InputError
 from ..table import RawTable
-from .tfevents import table_from_arrays, table_from_scalars
+from .discover import find_runs, is_run_dir  # noqa: F401 - importable from here as before
+from .sparse import table_from_arrays, table_from_scalars
 
 
 #: seconds all the queries on one database may take together
@@ -50,22 +51,6 @@ MAX_VALUE = 1 << 20
 _BUSY_TIMEOUT = 2.0  # seconds to wait for a writer's lock
 _PROGRESS_STEPS = 10_000  # SQLite VM instructions between checks of the clock and Ctrl-C
 _FLOAT_MAX = 1.7976931348623157e308  # MLflow stores +-inf as +-this
-
-
-def is_run_dir(path: Path) -> bool:
-    return (path / "metrics").is_dir() and (path / "meta.yaml").is_file()
-
-
-def find_runs(root: Path) -> list[Path]:
-    """Run directories below ``root``; none reached through a link that leads outside it."""
-    from .discover import within
-
-    if is_run_dir(root):
-        return [root]
-    real = os.path.realpath(root)
-    return sorted(
-        {p.parent for p in root.glob("**/metrics") if p.is_dir() and is_run_dir(p.parent) and within(p, real)}
-    )
 
 
 def _whole(text: str) -> int:
@@ -127,7 +112,7 @@ def read_run_dir(run: Path, source: str) -> RawTable:
                 raise InputError(str(f), f"MLflow metric {key!r} line {n}: step {parts[2][:40]!r} is not a whole number") from None
             pts.append((step, value))
         tags[key] = pts
-    table = table_from_scalars(tags, source)
+    table = table_from_scalars(tags, source, f"MLflow run {run.name} with no metrics")
     table.format = "mlflow"
     table.notes.append(f"MLflow run {run.name}")
     if outside:
@@ -477,7 +462,7 @@ def read_sqlite(path: str, source: str, run: str | None = None) -> RawTable:
                 np.fromiter(map(_STEP, batch), dtype=np.int64, count=n),
                 np.fromiter(map(_VALUE, batch), dtype=float, count=n),
             ))
-    table = table_from_arrays(_by_code(parts, list(codes), source), source)
+    table = table_from_arrays(_by_code(parts, list(codes), source), source, f"MLflow run {_run_id(chosen)[:12]} with no metrics")
     table.format = "mlflow_sqlite"
     more = f"; {len(ids)} runs in the database, --run picks another" if len(ids) > 1 and not run else ""
     table.notes.append(f"MLflow run {_run_id(chosen)[:12]}{more}")

@@ -8,12 +8,32 @@ import sys
 
 from ..errors import InputError
 
-#: The one size cap on an input (README, "Limits"): a file, stdin, a gzip file once
+#: The one size cap on an input (README, "Exit status": Limits): a file, stdin, a gzip file once
 #: decompressed, or all the metric files of a run directory.  1 GiB of log text is far
 #: beyond any real training log.
 MAX_BYTES = 1 << 30
+# --- the magic bytes of every input, spelled here once (readers/__init__.py READERS detects with them)
 #: The first 16 bytes of every SQLite database (an MLflow tracking store).
 SQLITE_MAGIC = b"SQLite format 3\x00"
+#: In the first record of a TensorBoard event file (``file_version: "brain.Event:2"``), within its first 64 bytes.
+EVENT_MAGIC = b"brain.Event"
+#: How every TensorBoard event file's name starts (``events.out.tfevents.<time>.<host>``).
+EVENT_FILE_PREFIX = "events.out.tfevents"
+GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def has_event_magic(data: bytes) -> bool:
+    """Whether ``data`` starts like a TensorBoard event file."""
+    return EVENT_MAGIC in data[:64]
+
+
+def looks_like_events(data: bytes) -> bool:
+    """The first record of an event file holds ``file_version: "brain.Event:2"``."""
+    return len(data) >= 16 and has_event_magic(data)
+
+
 #: Distinct columns, keys or tags in one log: a training log has tens, a W&B export of many
 #: runs a few thousand; a file with more is not a training log (and each costs a column).
 MAX_COLUMNS = 10_000
@@ -53,7 +73,7 @@ def _gunzip(data: bytes, source: str) -> bytes:
             if not d.eof:
                 raise InputError(source, "broken gzip data (Compressed file ended before the end-of-stream marker was reached)")
             rest = d.unused_data.lstrip(b"\x00")  # gzip pads members with zeros at times
-            if rest and rest[:2] != b"\x1f\x8b":
+            if rest and rest[:2] != GZIP_MAGIC:
                 raise InputError(source, "broken gzip data (Not a gzipped file)")
     except zlib.error as e:
         raise InputError(source, f"broken gzip data ({e})") from None
@@ -63,8 +83,8 @@ def _gunzip(data: bytes, source: str) -> bytes:
 def _read_limited(fh, source: str, seekable: bool = False) -> bytes:
     head = fh.read(_HEAD)
     binary_ok = (
-        head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b", SQLITE_MAGIC))
-        or b"brain.Event" in head[:64]
+        head.startswith((*UTF16_BOMS, GZIP_MAGIC, SQLITE_MAGIC))
+        or has_event_magic(head)
     )
     if b"\x00" in head and not binary_ok:
         raise InputError(source, "binary data (NUL bytes), not a text log")
@@ -114,16 +134,16 @@ def read_bytes(path: str) -> tuple[str, bytes]:
             raise InputError(source, "is a directory, not a log file") from None
         except OSError as e:
             raise InputError(source, e.strerror or str(e)) from None
-    if data[:2] == b"\x1f\x8b":
+    if data[:2] == GZIP_MAGIC:
         data = _gunzip(data, source)
-        if b"\x00" in data[:_HEAD] and not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"brain.Event" not in data[:64]:
+        if b"\x00" in data[:_HEAD] and not data.startswith(UTF16_BOMS) and not has_event_magic(data):
             raise InputError(source, "binary data (NUL bytes) inside the gzip file, not a text log")
     return source, data
 
 
 def decode(data: bytes, source: str) -> str:
     """UTF-8 (with or without BOM) or UTF-16 with a BOM; anything else is refused."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if data.startswith(UTF16_BOMS):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:

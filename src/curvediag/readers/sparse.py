@@ -13,9 +13,15 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Mapping
+from typing import cast
 
 from .._np import np
+from ..errors import InputError
+from ..table import RawTable
 from .source import MAX_COLUMNS, too_many_columns
+
+#: the problem of a TensorBoard log without a scalar
+NO_SCALARS = "TensorBoard event file(s) with no scalar summaries"
 
 _CACHE = 8  # full columns kept at once per mapping (axis, losses, accuracies, lr)
 
@@ -79,3 +85,61 @@ def from_arrays(cols: dict[str, tuple[np.ndarray, np.ndarray]], rows: int) -> tu
 def check_count(count: int, source: str, what: str) -> None:
     if count > MAX_COLUMNS:
         raise too_many_columns(source, count, what)
+
+
+def table_from_scalars(tags: dict[str, list[tuple[int, float]]], source: str, empty: str = NO_SCALARS) -> RawTable:
+    """A table over the union of the tags' steps (the ``step`` axis in front), each tag keeping only
+    its own points: TensorBoard tags and MLflow metric keys.  ``empty``: the problem when there are none."""
+    if not tags:
+        raise InputError(source, empty)
+    check_count(len(tags), source, "distinct tags")
+    arrays = {}
+    for tag, pts in tags.items():
+        try:
+            st = np.fromiter((s for s, _ in pts), dtype=np.int64, count=len(pts))
+        except OverflowError:  # a step beyond int64 (a negative step read as unsigned): a float axis
+            st = np.fromiter((float(s) for s, _ in pts), dtype=float, count=len(pts))
+        arrays[tag] = (st, np.fromiter((v for _, v in pts), dtype=float, count=len(pts)))
+    return table_from_arrays(arrays, source, empty)
+
+
+def table_from_arrays(tags: dict[str, tuple[np.ndarray, np.ndarray]], source: str, empty: str = NO_SCALARS) -> RawTable:
+    """:func:`table_from_scalars` from each tag's (steps, values) arrays, in arrival order."""
+    if not tags:
+        raise InputError(source, empty)
+    check_count(len(tags), source, "distinct tags")
+    order = sorted(tags)
+    per_tag = [tags[tag] for tag in order]
+    steps = np.concatenate([st for st, _ in per_tag]) if per_tag else np.zeros(0, dtype=np.int64)
+    steps.sort()  # a sort and a mask: np.unique hashes, ten times slower on a million steps
+    if steps.size > 1:
+        steps = steps[np.concatenate(([True], steps[1:] != steps[:-1]))]
+    rows = len(steps)
+    # each tag keeps only its own points (rows x tags cells would be mostly empty)
+    cols = {tag: (np.searchsorted(steps, st), v) for tag, (st, v) in zip(order, per_tag)}
+    values, present = from_arrays(cols, rows)
+    names = ["step", *order]
+    # read-only column mappings, which is all a RawTable's readers ask of values / present
+    return RawTable(names, cast(dict, _WithStep(values, steps.astype(float))),
+                    cast(dict, _WithStep(present, np.ones(rows, dtype=bool))), rows, "tensorboard")
+
+
+class _WithStep(Mapping):
+    """A column mapping with the dense ``step`` axis in front."""
+
+    def __init__(self, inner: Mapping, step: np.ndarray):
+        self._inner, self._step = inner, step
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        # a tag named "step" replaces the axis, as it did when these were one dict
+        return self._step if name == "step" and name not in self._inner else self._inner[name]
+
+    def __iter__(self):
+        yield "step"
+        yield from (k for k in self._inner if k != "step")
+
+    def __len__(self) -> int:
+        return len(self._inner) + ("step" not in self._inner)
+
+    def __contains__(self, name) -> bool:
+        return name == "step" or name in self._inner

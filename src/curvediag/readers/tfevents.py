@@ -16,14 +16,13 @@ protobuf wire format is needed, so this module has no dependencies.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
 
 from .._np import np
 
 from ..errors import InputError
-from ..table import RawTable
+from .source import looks_like_events
+from .sparse import table_from_arrays, table_from_scalars
 
-MAGIC_NAME = "events.out.tfevents"
 _DT_FLOAT, _DT_DOUBLE, _DT_HALF = 1, 2, 19
 
 
@@ -219,66 +218,5 @@ def scalars(data: bytes, source: str, prefix: str = "") -> dict[str, list[tuple[
     return out
 
 
-def looks_like_events(data: bytes) -> bool:
-    """The first record of an event file holds ``file_version: "brain.Event:2"``."""
-    return len(data) >= 16 and b"brain.Event" in data[:64]
-
-
-def table_from_scalars(tags: dict[str, list[tuple[int, float]]], source: str) -> RawTable:
-    if not tags:
-        raise InputError(source, "TensorBoard event file(s) with no scalar summaries")
-    from .sparse import check_count
-
-    check_count(len(tags), source, "distinct tags")
-    arrays = {}
-    for tag, pts in tags.items():
-        try:
-            st = np.fromiter((s for s, _ in pts), dtype=np.int64, count=len(pts))
-        except OverflowError:  # a step beyond int64 (a negative step read as unsigned): a float axis
-            st = np.fromiter((float(s) for s, _ in pts), dtype=float, count=len(pts))
-        arrays[tag] = (st, np.fromiter((v for _, v in pts), dtype=float, count=len(pts)))
-    return table_from_arrays(arrays, source)
-
-
-def table_from_arrays(tags: dict[str, tuple[np.ndarray, np.ndarray]], source: str) -> RawTable:
-    """:func:`table_from_scalars` from each tag's (steps, values) arrays, in arrival order."""
-    if not tags:
-        raise InputError(source, "TensorBoard event file(s) with no scalar summaries")
-    from .sparse import check_count, from_arrays
-
-    check_count(len(tags), source, "distinct tags")
-    order = sorted(tags)
-    per_tag = [tags[tag] for tag in order]
-    steps = np.concatenate([st for st, _ in per_tag]) if per_tag else np.zeros(0, dtype=np.int64)
-    steps.sort()  # a sort and a mask: np.unique hashes, ten times slower on a million steps
-    if steps.size > 1:
-        steps = steps[np.concatenate(([True], steps[1:] != steps[:-1]))]
-    rows = len(steps)
-    # each tag keeps only its own points (rows x tags cells would be mostly empty)
-    cols = {tag: (np.searchsorted(steps, st), v) for tag, (st, v) in zip(order, per_tag)}
-    values, present = from_arrays(cols, rows)
-    names = ["step", *order]
-    values = _WithStep(values, steps.astype(float))
-    present = _WithStep(present, np.ones(rows, dtype=bool))
-    return RawTable(names, values, present, rows, "tensorboard")
-
-
-class _WithStep(Mapping):
-    """A column mapping with the dense ``step`` axis in front."""
-
-    def __init__(self, inner: Mapping, step: np.ndarray):
-        self._inner, self._step = inner, step
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        # a tag named "step" replaces the axis, as it did when these were one dict
-        return self._step if name == "step" and name not in self._inner else self._inner[name]
-
-    def __iter__(self):
-        yield "step"
-        yield from (k for k in self._inner if k != "step")
-
-    def __len__(self) -> int:
-        return len(self._inner) + ("step" not in self._inner)
-
-    def __contains__(self, name) -> bool:
-        return name == "step" or name in self._inner
+# the (step, value) table builder is shared with MLflow: it lives in readers/sparse.py
+__all__ = ["scalars", "looks_like_events", "table_from_scalars", "table_from_arrays"]

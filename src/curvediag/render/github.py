@@ -29,8 +29,15 @@ def _projection(r: "Report") -> str:
 
 
 def render(batch: "Batch") -> str:
+    from ..batch import Unreadable
+
     lines = []
-    for r in batch.reports:
+    for r in batch.items:
+        if isinstance(r, Unreadable):
+            path = "<stdin>" if r.path == "-" else r.path
+            lines.append(f"::error file={_escape_prop(path)},title={_escape_prop('curvediag: unreadable')}::"
+                         f"{_escape_data(r.problem)}")
+            continue
         if not r.findings:
             lines.append(f"::notice file={_escape_prop(r.source.path)},title={_escape_prop('curvediag: ' + r.verdict)}::"
                          f"{_escape_data(r.headline + _projection(r))}")

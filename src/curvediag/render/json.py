@@ -9,13 +9,25 @@ if TYPE_CHECKING:
     from ..batch import Batch
 
 
+def _items(batch: "Batch") -> list[dict]:
+    """Per input, in the order given: its report, or ``{"path": ..., "error": ...}`` when it
+    could not be read (the problem, as on stderr after the path)."""
+    from ..batch import Unreadable
+
+    return [
+        {"path": "<stdin>" if r.path == "-" else r.path, "error": r.problem} if isinstance(r, Unreadable) else r.to_dict()
+        for r in batch.items
+    ]
+
+
 def render_lines(batch: "Batch") -> str:
-    """JSON Lines: one report object per line, for many inputs."""
-    return "".join(json.dumps(r.to_dict(), allow_nan=False) + "\n" for r in batch.reports)
+    """JSON Lines: one object per line, for many inputs (a report, or an unreadable input's entry)."""
+    return "".join(json.dumps(d, allow_nan=False) + "\n" for d in _items(batch))
 
 
 def render(batch: "Batch") -> str:
-    """One report object for one input, else a list of them (unreadable inputs are on stderr)."""
-    data = [r.to_dict() for r in batch.reports]
-    obj = data[0] if batch.single and len(data) == 1 else data
+    """One report object for one readable input, else a list: a report or an unreadable input's
+    ``{"path", "error"}`` entry per input, in the order given."""
+    data = _items(batch)
+    obj = data[0] if batch.single and len(batch.reports) == 1 else data
     return json.dumps(obj, indent=2, allow_nan=False) + "\n"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from . import printable
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..batch import Batch, Unreadable
 
 ICON = {"ok": "✅", "info": "ℹ️", "warning": "⚠️", "error": "❌"}
 
@@ -46,17 +46,28 @@ def _code(text: str, table: bool = False) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def _path(u: "Unreadable") -> str:
+    return "<stdin>" if u.path == "-" else u.path
+
+
 def render(batch: "Batch") -> str:
+    from ..batch import Unreadable
+
     reports = batch.reports
     out: list[str] = ["## curvediag", ""]
-    if len(reports) > 1:
+    if len(batch.items) > 1:
         out += ["| run | format | verdict | best epoch | headline |", "|---|---|---|---|---|"]
-        for r in reports:
+        for r in batch.items:
+            if isinstance(r, Unreadable):
+                out.append(f"| {_code(_path(r), table=True)} | – | {ICON['error']} **unreadable** | – | {_cell(r.problem)} |")
+                continue
             out.append(
                 f"| {_code(r.source.path, table=True)} | {_cell(r.source.format)} | {ICON[r.severity]} **{r.verdict}** | "
                 f"{_n(r.best_epoch)} | {_cell(r.headline)} |"
             )
         out.append("")
+    for u in batch.unreadable:
+        out += [f"### {ICON['error']} unreadable — {_code(_path(u))}", "", f"**{_cell(u.problem)}**", ""]
     for r in reports:
         out += [f"### {ICON[r.severity]} {r.verdict.replace('_', ' ')} — {_code(r.source.path)}", ""]
         out += [f"**{_cell(r.headline)}**", ""]
