@@ -383,3 +383,28 @@ def test_missing_transformers_names_the_extra(monkeypatch):
     monkeypatch.delitem(sys.modules, "curvediag.transformers")
     with pytest.raises(ImportError, match=r'pip install "curvediag\[transformers\]"'):
         import curvediag.transformers  # noqa: F401
+
+
+def test_resumed_run_reads_the_earlier_entries_too(tmp_path):
+    """resume_from_checkpoint loads the checkpoint's log_history into the state: the report covers
+    the whole run, as the trainer_state.json the resumed run writes does."""
+    report = tmp_path / "r.json"
+
+    def trainer(cbs, epochs):
+        torch.manual_seed(0)
+        args = TrainingArguments(
+            output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, disable_tqdm=True, seed=0,
+            logging_steps=2, eval_strategy="steps", eval_steps=4, num_train_epochs=epochs,
+            per_device_train_batch_size=16, learning_rate=0.02, lr_scheduler_type="constant", optim="sgd",
+            max_grad_norm=0.0, save_strategy="steps", save_steps=16,
+        )
+        return Trainer(model=Tiny(), args=args, train_dataset=Regression(256, 1), eval_dataset=Regression(64, 2),
+                       callbacks=cbs)
+
+    trainer([], 2).train()  # the first job: checkpoints at steps 16 and 32
+    cb = CurvediagCallback(report_path=str(report))
+    t = trainer([cb], 4)
+    t.train(resume_from_checkpoint=str(tmp_path / "out" / "checkpoint-32"))
+    pts = _points(t)
+    assert pts[0]["step"] == 2 and cb.observer.monitor.rows == len(pts)
+    _same_report(json.loads(report.read_text()), _analyze(tmp_path / "out" / "checkpoint-64" / "trainer_state.json"))
