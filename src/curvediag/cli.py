@@ -183,6 +183,9 @@ def analyze(
         None, "--plot", metavar="FILE", help="Draw the curves to FILE.png, .svg or .html (needs the 'plot' extra)."
     ),
     no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
+    tag_runs: bool = typer.Option(
+        False, "--tag-runs", help="Write each verdict back to its MLflow server run as tags (curvediag.verdict, .severity, .findings)."
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of an internal error (also CURVEDIAG_DEBUG=1)."),
 ) -> None:
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
@@ -203,7 +206,19 @@ def analyze(
         _writing(output, out.write_report, output, batch, fmt, full)
     if not output or "format" in settings.origin:  # --output alone: stdout shows only an explicit --format
         out.show(batch, OutputFormat(settings.format), full, no_color)
+    if tag_runs and _tag_runs(batch):
+        raise typer.Exit(2)
     raise typer.Exit(out.exit_status(batch, exit_zero))
+
+
+def _tag_runs(batch) -> bool:
+    """--tag-runs: the verdicts written back to the MLflow server; True when one could not be."""
+    from .readers.mlflow_server import tag_reports
+
+    problems = tag_reports(batch.reports)
+    for p in problems:
+        _err(p)
+    return bool(problems)
 
 
 def _check_paths(paths) -> None:

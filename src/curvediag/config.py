@@ -37,6 +37,7 @@ ENV = {
     "CURVEDIAG_NUM_CLASSES": "num-classes",
     "CURVEDIAG_CONFIG": None,  # a path, handled before the rest
     "CURVEDIAG_DEBUG": None,  # show tracebacks of internal errors (the CLI reads it)
+    "CURVEDIAG_HTTP_TIMEOUT": None,  # seconds one request to an MLflow server may take (readers/mlflow_server.py)
 }
 
 

@@ -258,7 +258,13 @@ def load(path: str, input_format: str | None = None, overrides: dict[str, str] |
 
 
 def load_table(path: str, input_format: str | None = None, run: str | None = None) -> tuple[RawTable, str]:
-    """The raw table of a file, stdin, or a run directory, and its display name."""
+    """The raw table of a file, stdin, a run directory or an MLflow server URI, and its display name."""
+    from .mlflow_server import is_server_uri
+
+    if is_server_uri(path):
+        from .mlflow_server import read as read_server
+
+        return read_server(path, run)
     note = None
     if path != "-" and os.path.isdir(path):
         from .discover import read_dir

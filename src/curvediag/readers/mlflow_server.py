@@ -12,7 +12,8 @@ it never reaches the server.
 * Every request has a time limit (:data:`TIMEOUT`, or ``CURVEDIAG_HTTP_TIMEOUT`` seconds); an
   answer larger than :data:`MAX_ANSWER` bytes is refused; a server that is down, slow, or not
   an MLflow server is a one-line :class:`~curvediag.errors.InputError` naming the URI.
-* :func:`set_tag` writes a run tag (``analyze --tag-runs``): the only write, and only when asked.
+* :func:`tag_reports` writes the verdict back as run tags (``analyze --tag-runs``): the only
+  write, and only when asked.
 
 Only the standard library is used (``urllib``): no MLflow client needs to be installed.
 """
@@ -271,17 +272,43 @@ def read_run(t: Target, info: RunInfo) -> RawTable:
     return table
 
 
+def run_uri(t: Target, info: RunInfo, runs: list[RunInfo]) -> str:
+    """The URI that names exactly this run: by its name when no other run has it, else by its id."""
+    unique = bool(info.name) and sum(r.name == info.name for r in runs) == 1
+    frag = {"experiment": t.experiment} if t.experiment else {"experiment_id": info.experiment_id}
+    frag["run"] = info.name if unique else info.run_id
+    return f"mlflow+{t.base}/#" + urllib.parse.urlencode(frag)
+
+
 def read(uri: str, run: str | None = None) -> tuple[RawTable, str]:
-    """The table of one run (``run`` or the URI's ``run=``, else the newest) and its name for reports."""
+    """The table of one run (``run`` or the URI's ``run=``, else the newest) and the URI naming it."""
     t = parse(uri)
-    info = choose(t, list_runs(t), run)
-    return read_run(t, info), f"{t.base}#run={info.name or info.run_id}"
+    runs = list_runs(t)
+    info = choose(t, runs, run)
+    return read_run(t, info), run_uri(t, info, runs)
 
 
-def set_tag(uri: str, run_id: str, key: str, value: str) -> None:
-    """Write one run tag (``analyze --tag-runs``)."""
+def set_tag(uri: str, key: str, value: str) -> None:
+    """Write one tag on the run ``uri`` names (``analyze --tag-runs``)."""
     t = parse(uri)
-    _checked(t, "POST", "runs/set-tag", body={"run_id": run_id, "key": key, "value": value})
+    info = choose(t, list_runs(t), None)
+    _checked(t, "POST", "runs/set-tag", body={"run_id": info.run_id, "key": key, "value": value[:5000]})
 
 
-__all__ = ["is_server_uri", "parse", "list_runs", "choose", "history", "read_run", "read", "set_tag"]
+def tag_reports(reports) -> list[str]:
+    """Write each report's verdict back as tags of its MLflow run (``curvediag.verdict``,
+    ``curvediag.severity``, ``curvediag.findings``: the codes); the one-line problems, if any."""
+    problems = []
+    for r in reports:
+        if not is_server_uri(r.source.path):
+            continue
+        try:
+            set_tag(r.source.path, "curvediag.verdict", str(r.verdict))
+            set_tag(r.source.path, "curvediag.severity", str(r.severity))
+            set_tag(r.source.path, "curvediag.findings", ",".join(f.code for f in r.findings))
+        except InputError as e:
+            problems.append(f"{e} (while tagging the run)")
+    return problems
+
+
+__all__ = ["is_server_uri", "parse", "list_runs", "choose", "history", "read_run", "read", "set_tag", "tag_reports"]
