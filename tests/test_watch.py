@@ -453,3 +453,45 @@ def test_readme_ci_recipe_trains_and_gates_in_one_step_under_bash_e(tmp_path, ki
     r = subprocess.run(["bash", "-e", "-c", recipe], capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=60)
     assert r.returncode == status, (r.stdout, r.stderr)
     assert time.monotonic() - t0 < 25, "the diverging training should be killed, not waited for"
+
+
+def test_a_hostile_file_name_is_shown_escaped(tmp_path):
+    log = tmp_path / "m\x1b[2J\n::error::x.csv"
+    log.write_text("epoch,loss,val_loss\n" + "".join(f"{e},{a},{b}\n" for e, (a, b) in enumerate(curve("healthy", 20))))
+    r = watch(str(log), "--fail-on", "never", "--interval", "0.05", "--idle", "0.5")
+    assert r.returncode == 0, r.stderr
+    assert "\x1b" not in r.stdout and "\\x1b[2J\\n::error::x.csv" in r.stdout.splitlines()[-1]
+    missing = tmp_path / "gone\x1b]0;t\x07.csv"
+    r = watch(str(missing), "--interval", "0.05", "--idle", "0.3")
+    assert r.returncode == 2 and "\x1b" not in r.stderr and "\x07" not in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def _fake_time():
+    t = [0.0]
+
+    def sleep(s):
+        t[0] += 1.0
+
+    return (lambda: t[0]), sleep, t
+
+
+def test_min_points_holds_findings_back_but_not_a_nan(tmp_path):
+    log = tmp_path / "m.csv"
+    log.write_text("epoch,loss,val_loss\n" + "".join(f"{e},{a},{b}\n" for e, (a, b) in enumerate(curve("overfitting", 40))))
+    clock, sleep, t = _fake_time()
+    said = []
+    w = Watch(str(log), Settings(fail_on="never"), interval=1, idle=10, min_points=100, clock=clock, sleep=sleep,
+              emit=lambda ev, a: said.append((t[0], ev)))
+    end = w.run()
+    findings = [(at, ev) for at, ev in said if ev["event"] == "finding"]
+    assert end.status == 0 and findings and all(at >= 10 for at, _ in findings)  # only once the log is whole
+    assert {ev["code"] for _, ev in findings} >= {"O102"} or {ev["code"] for _, ev in findings} >= {"O101"}
+
+    log.write_text("epoch,loss,val_loss\n0,1.0,1.1\n1,nan,nan\n")
+    clock, sleep, t = _fake_time()
+    said.clear()
+    w = Watch(str(log), Settings(fail_on="error"), interval=1, idle=10, min_points=100, clock=clock, sleep=sleep,
+              emit=lambda ev, a: said.append((t[0], ev)))
+    end = w.run()
+    assert end.status == 1 and end.reason == "fail-on"
+    assert said[0][0] < 10 and said[0][1]["code"] == "D101"  # at the first look, not at the end

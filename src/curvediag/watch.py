@@ -296,7 +296,10 @@ def _signature(target: _Target) -> object:
     """What changes when the writer writes: (inode, size, mtime) of the file, or of every event
     file / metric file below the directory read."""
     if target.kind == "file":
-        st = os.stat(target.where)
+        try:
+            st = os.stat(target.where)
+        except OSError as e:  # gone between two looks (rotated, replaced): wait for it again
+            raise _Waiting(f"{target.where}: {e.strerror or e}") from None
         return (target.where, st.st_ino, st.st_size, st.st_mtime_ns)
     sig = []
     for dirpath, _dirs, files in os.walk(target.where):
