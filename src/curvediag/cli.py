@@ -310,6 +310,73 @@ def plot_cmd(
     _write_stdout(terminal_chart(curves, report, width, height))
 
 
+class WatchFormat(str, Enum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+@app.command("watch")
+def watch_cmd(
+    path: str = typer.Argument(..., metavar="PATH", help="A log still being written, or a run directory a log will appear in."),
+    format: WatchFormat = typer.Option(
+        WatchFormat.text, "--format", "-f", help="text: a line per new finding; jsonl: a JSON object per event."
+    ),
+    fail_on: Optional[FailOn] = typer.Option(
+        None, "--fail-on", help="Stop with status 1 at the first finding this severe or worse (default: warning)."
+    ),
+    interval: float = typer.Option(2.0, "--interval", min=0.01, metavar="SECONDS", help="Seconds between looks at the file."),
+    idle: float = typer.Option(
+        60.0, "--idle", min=0.0, metavar="SECONDS",
+        help="The writer is done after this many seconds without a change: diagnose the whole log and exit.",
+    ),
+    min_points: int = typer.Option(
+        5, "--min-points", min=1, metavar="N", help="Rows read before findings are said (NaN or infinity: at once)."
+    ),
+    loss: Optional[str] = _LOSS,
+    val_loss: Optional[str] = _VAL_LOSS,
+    acc: Optional[str] = _ACC,
+    val_acc: Optional[str] = _VAL_ACC,
+    metric: Optional[str] = _METRIC,
+    num_classes: Optional[int] = _NUM_CLASSES,
+    select: Optional[str] = _SELECT,
+    ignore: Optional[str] = _IGNORE,
+    config: Optional[str] = _CONFIG,
+    input_format: Optional[InputFormat] = _INPUT_FORMAT,
+    run: Optional[str] = _RUN,
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an internal error (also CURVEDIAG_DEBUG=1)."),
+) -> None:
+    """Follow a log while training writes it: say each new finding once, as points arrive.
+
+    Ends at the first finding at or above --fail-on (status 1), or when the log has not changed
+    for --idle seconds (0 or 1 as analyze would give for the whole log; 2 if it never became
+    readable). Polls the file's size and modification time every --interval seconds."""
+    global _DEBUG
+    _DEBUG = _DEBUG or debug
+    from .watch import Watch, jsonl_line, text_line
+
+    if path == "-":
+        raise _fail("watch follows a file or a run directory, not stdin; name the file")
+    settings = _settings(config, fail_on=fail_on, select=select, ignore=ignore, num_classes=num_classes,
+                         input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc,
+                         metric=metric)
+    if settings.columns.get("metric") and settings.columns.get("val_acc"):
+        raise _fail("give --metric or --val-acc, not both")
+
+    def emit(event, alert) -> None:
+        if format is WatchFormat.jsonl:
+            _write_stdout(jsonl_line(event) + "\n")
+            return
+        line = text_line(event, alert, idle, settings.fail_on)
+        if line is not None:
+            _write_stdout(line + "\n")
+
+    end = Watch(path, settings, interval=interval, idle=idle, min_points=min_points, emit=emit,
+                debug=_debugging()).run()
+    if end.message:
+        _err(end.message)
+    raise typer.Exit(end.status)
+
+
 @app.command("config")
 def config_cmd(
     config: Optional[str] = typer.Option(None, "--config", metavar="FILE", help="Settings file (TOML) instead of pyproject.toml."),

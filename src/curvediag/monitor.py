@@ -211,15 +211,8 @@ class Monitor:
         curves = to_curves(self.table(), self.source, dict(s.columns))
         report = analyse(curves, s)
         self._report, self._checked_rows = report, self._rows
-        at = _last_position(curves)
-        new = []
-        for f in report.findings:
-            if f.code in self._seen or f.verdict == "insufficient_data":
-                continue  # too short is where every run starts, not news
-            self._seen.add(f.code)
-            a = Alert(f, at, curves.axis_kind, self._rows)
-            new.append(a)
-            self.alerts.append(a)
+        new = fresh_alerts(report, self._seen, last_position(curves), curves.axis_kind, self._rows)
+        self.alerts.extend(new)
         self.new_alerts = tuple(new)
         if self.on_alert is not None:
             for a in new:
@@ -242,6 +235,21 @@ class Monitor:
         return stop_reason(report, wanted) is not None
 
 
+def fresh_alerts(report: Report, seen: set[str], at: float | None, axis: str, points: int, *,
+                 short: bool = False) -> list[Alert]:
+    """The findings of ``report`` whose codes are not in ``seen`` yet, as :class:`Alert` s at ``at``
+    (the last ``axis`` position read) after ``points`` rows; their codes are added to ``seen``, so
+    each finding is alerted once, where it first appeared.  A log too short to judge
+    (``insufficient_data``) is where every run starts, not news: left out unless ``short``."""
+    new = []
+    for f in report.findings:
+        if f.code in seen or (f.verdict == "insufficient_data" and not short):
+            continue
+        seen.add(f.code)
+        new.append(Alert(f, at, axis, points))
+    return new
+
+
 def stop_reason(report: Report, on: set[str] | frozenset[str]) -> Finding | None:
     """The finding that matches ``on`` (a verdict, code or name), the deciding one first."""
     matches = [f for f in report.findings if f.verdict in on or f.code in on or f.name in on]
@@ -252,7 +260,8 @@ def stop_reason(report: Report, on: set[str] | frozenset[str]) -> Finding | None
     return (first or matches)[0]
 
 
-def _last_position(curves) -> float | None:
+def last_position(curves) -> float | None:
+    """The last axis position any curve has reached (None for no points)."""
     last = [float(s.x[-1]) for s in curves.series.values() if len(s)]
     return max(last) if last else None
 
@@ -369,4 +378,4 @@ class Observer:
             self.write_report()
 
 
-__all__ = ["Monitor", "Observer", "Alert", "stop_reason"]
+__all__ = ["Monitor", "Observer", "Alert", "stop_reason", "fresh_alerts", "last_position"]
