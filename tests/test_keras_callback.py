@@ -140,6 +140,17 @@ def test_callback_does_not_change_the_run():
             np.testing.assert_array_equal(a, b)
 
 
+def test_batch_dispatch_left_as_keras_sets_it():
+    """No batch hook: Keras keeps dispatching train/test batch callbacks asynchronously."""
+    from keras.src.callbacks.callback_list import CallbackList
+
+    plain, ours = CallbackList([keras.callbacks.History()]), CallbackList([CurvediagCallback()])
+    assert (ours._async_train, ours._async_test) == (plain._async_train, plain._async_test)
+    hooked = CallbackList([keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: None)])
+    if plain._async_train:  # the backend dispatches asynchronously: a batch hook would stop that
+        assert not hooked._async_train
+
+
 def test_logs_dict_is_not_changed():
     seen = []
 

@@ -57,7 +57,7 @@ def _print_msg(line: str) -> None:
     io_utils.print_msg(line)
 
 
-class CurvediagCallback(keras.callbacks.Callback):  # type: ignore[misc]
+class CurvediagCallback(keras.callbacks.Callback):
     """Diagnose the epoch logs of ``model.fit`` as they arrive; optionally stop the run.
 
     ``stop_on``: verdicts, rule codes or names that stop training (``("diverged",)``; empty:
@@ -78,7 +78,7 @@ class CurvediagCallback(keras.callbacks.Callback):  # type: ignore[misc]
         settings: Settings | None = None,
     ):
         super().__init__()
-        self._args = dict(stop_on=stop_on, check_every=check_every, min_points=min_points,
+        self._args: dict[str, Any] = dict(stop_on=stop_on, check_every=check_every, min_points=min_points,
                           report_path=report_path, on_finding=on_finding, level=level, settings=settings)
         self.observer = self._observer()  # the arguments are checked here, not at fit time
 
