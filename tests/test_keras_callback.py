@@ -17,11 +17,17 @@ import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 np = pytest.importorskip("numpy")
+_limit = sys.getrecursionlimit()
 keras = pytest.importorskip("keras")
 
 import curvediag  # noqa: E402
 from curvediag.keras import CurvediagCallback  # noqa: E402
 from curvediag.monitor import Alert  # noqa: E402
+
+# keras' imports (jedi, through its dependencies) raise the recursion limit to 3000 for the whole
+# process; pytest imports every test module before running any, and the hostile-input tests expect
+# Python's own limit (a 1,200-deep directory is "nested too deeply" under it)
+sys.setrecursionlimit(_limit)
 
 pytestmark = pytest.mark.integration
 
@@ -287,3 +293,19 @@ def test_missing_keras_names_the_extra(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.import_module("curvediag.keras")
+
+
+def test_keras_without_its_backend_says_so_in_one_line():
+    """Keras present but its backend (KERAS_BACKEND) not installed: one line naming the fix."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("tensorflow is installed: the tensorflow backend imports")
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    code = "import curvediag.keras"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": src})
+    assert r.returncode == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: curvediag.keras could not import keras (") and "KERAS_BACKEND" in last
+    assert 'pip install "curvediag[keras]"' in last
