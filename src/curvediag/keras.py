@@ -1,0 +1,117 @@
+"""Keras 3 callback: diagnose the curves while ``model.fit`` trains, on the rules ``curvediag
+analyze`` uses on a finished log.
+
+The three lines a user adds::
+
+    from curvediag.keras import CurvediagCallback
+    cb = CurvediagCallback(stop_on=("diverged",), report_path="curvediag.json")
+    model.fit(x, y, validation_data=(xv, yv), epochs=50, callbacks=[cb])
+
+What it reads: the ``logs`` dict Keras passes to ``on_epoch_end(epoch, logs)`` -- ``loss``, the
+compiled metrics (``accuracy``, ...), and the ``val_*`` entries on the epochs that validated (with
+``validation_freq > 1`` the other epochs have no ``val_*`` entries: the callback logs only what is
+there, aligned by the epoch number Keras passes, 0-based as ``keras.callbacks.CSVLogger`` writes
+it).  The dict is copied, never changed.  Batch-level logs are not read.
+
+When it checks: at every ``check_every``-th epoch end once ``min_points`` epochs have arrived; a
+NaN or infinite loss is checked (and, with ``stop_on=("diverged",)``, stops) at once.
+
+How it stops: a finding whose verdict, rule code or name is in ``stop_on`` sets
+``model.stop_training = True`` -- Keras' own stop flag, as ``EarlyStopping`` sets it -- and
+nothing else; ``stop_on=()`` (the default) only observes.
+
+Each new finding is said once, one line, through Keras' own printing (``io_utils.print_msg``:
+standard output, or ``absl`` logging after ``keras.config.disable_interactive_logging()``), and
+passed to ``on_finding`` as a :class:`curvediag.monitor.Alert`.  ``report_path`` gets the JSON
+report (as ``curvediag analyze --format json`` writes it), atomically, when the callback stops
+training and when training ends (``on_train_end``).  :attr:`CurvediagCallback.report` is the last
+:class:`~curvediag.report.Report`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+try:
+    import keras
+except ImportError as e:  # keras missing, or its backend (KERAS_BACKEND) not installed
+    if getattr(e, "name", None) == "keras":
+        raise ImportError('curvediag.keras needs Keras 3: pip install "curvediag[keras]"') from None
+    raise ImportError(
+        f"curvediag.keras could not import keras ({e}); install its backend or set KERAS_BACKEND "
+        '(pip install "curvediag[keras]" installs Keras with the torch backend)'
+    ) from None
+
+from .config import Settings
+from .monitor import Alert, Observer
+from .report import Finding, Report
+
+
+def _print_msg(line: str) -> None:
+    """Keras' own printing, as its callbacks (EarlyStopping, TerminateOnNaN) use it."""
+    try:
+        from keras.src.utils import io_utils
+    except ImportError:  # a Keras that moved it: its public logging switch decides
+        print(line, flush=True)
+        return
+    io_utils.print_msg(line)
+
+
+class CurvediagCallback(keras.callbacks.Callback):
+    """Diagnose the epoch logs of ``model.fit`` as they arrive; optionally stop the run.
+
+    ``stop_on``: verdicts, rule codes or names that stop training (``("diverged",)``; empty:
+    observe only).  ``check_every``: check at every N-th epoch end.  ``min_points``: epochs logged
+    before findings are said (a NaN/infinite loss is said, and stops, from the first).
+    ``report_path``: the JSON report, written atomically on stop and at the end of training.
+    ``on_finding``: called with each new :class:`~curvediag.monitor.Alert` at or above ``level``.
+    ``settings``: a :class:`~curvediag.config.Settings` (column names, rule options, num_classes)."""
+
+    def __init__(
+        self,
+        stop_on: Iterable[str] = (),
+        check_every: int = 1,
+        min_points: int = 5,
+        report_path: str | None = None,
+        on_finding: Callable[[Alert], Any] | None = None,
+        level: str = "warning",
+        settings: Settings | None = None,
+    ):
+        super().__init__()
+        self._args: dict[str, Any] = dict(stop_on=stop_on, check_every=check_every, min_points=min_points,
+                          report_path=report_path, on_finding=on_finding, level=level, settings=settings)
+        self.observer = self._observer()  # the arguments are checked here, not at fit time
+
+    def _observer(self) -> Observer:
+        return Observer(source="<keras>", say=_print_msg, **self._args)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.observer.monitor.rows:  # a second fit() with the same callback: a new run
+            self.observer = self._observer()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        metrics = {str(k): v for k, v in dict(logs or {}).items() if str(k) not in ("epoch", "step")}
+        self.observer.log(epoch=epoch, **metrics)
+        if self.observer.evaluate():
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.observer.close()
+
+    @property
+    def report(self) -> Report | None:
+        """The last check's report (None before the first check)."""
+        return self.observer.monitor.report
+
+    @property
+    def stopped_by(self) -> Finding | None:
+        """The finding that stopped training (None when it did not stop it)."""
+        return self.observer.stopped_by
+
+    @property
+    def alerts(self) -> list[Alert]:
+        """Every finding found so far, each once, with the epoch it appeared at."""
+        return list(self.observer.monitor.alerts)
+
+
+__all__ = ["CurvediagCallback"]
