@@ -16,7 +16,8 @@ import inspect
 from typing import Any, ClassVar
 
 from ..analysis import Context
-from ..report import SEVERITY_OF, Finding
+from ..report import Finding
+from ..verdict import Verdict
 
 
 class Skip(Exception):
@@ -26,7 +27,7 @@ class Skip(Exception):
 class Rule:
     code: ClassVar[str]
     name: ClassVar[str]
-    verdict: ClassVar[str | None] = None
+    verdict: ClassVar[Verdict | None] = None
     options: ClassVar[dict[str, Any]] = {}
     remedies: ClassVar[tuple[str, ...]] = ()
 
@@ -40,7 +41,7 @@ class Rule:
 
     @property
     def severity(self) -> str:
-        return SEVERITY_OF[self.verdict] if self.verdict else "info"
+        return self.verdict.severity if self.verdict else "info"
 
     def finding(self, message: str, evidence: dict[str, Any], span=None, remedies=None) -> Finding:
         return Finding(

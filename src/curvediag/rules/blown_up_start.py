@@ -5,6 +5,7 @@ from .._np import np
 from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from ..verdict import Verdict
 from .base import Rule, Skip, fmt
 
 
@@ -36,7 +37,7 @@ class BlownUpStart(Rule):
 
     code = "D103"
     name = "blown-up-start"
-    verdict = "diverged"
+    verdict = Verdict.DIVERGED
     options = {"factor": 100.0, "acc_gain": 0.1}
     remedies = (
         "Lower the learning rate (10x or more) and add warm-up for the first steps.",

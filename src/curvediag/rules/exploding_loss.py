@@ -3,6 +3,7 @@ from __future__ import annotations
 from .._np import np
 
 from ..analysis import Context
+from ..verdict import Verdict
 from .base import Rule, main_loss_or_skip, at, fmt, pct
 
 
@@ -26,7 +27,7 @@ class ExplodingLoss(Rule):
 
     code = "D102"
     name = "exploding-loss"
-    verdict = "diverged"
+    verdict = Verdict.DIVERGED
     options = {"end_limit": 1.0, "spike_factor": 10.0}
     remedies = (
         "Lower the learning rate (3-10x) or add warm-up; use a decaying schedule.",

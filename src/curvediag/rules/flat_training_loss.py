@@ -7,6 +7,7 @@ from .._np import np
 from .. import stats
 from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from ..verdict import Verdict
 from .base import Rule, main_loss_or_skip, fmt, pct
 
 
@@ -58,7 +59,7 @@ class FlatLoss(Rule):
 
     code = "L101"
     name = "flat-training-loss"
-    verdict = "not_learning"
+    verdict = Verdict.NOT_LEARNING
     options = {"flat_limit": 0.02, "oscillation_limit": 0.10, "stuck_limit": 0.25, "acc_gain": 0.05}
     remedies = (
         "Tune the learning rate: a flat loss suggests it is far too low (or the network is dead); "

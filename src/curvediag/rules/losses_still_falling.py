@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
+from ..verdict import Verdict
 from .base import Rule, Skip, at, fmt, pct
 
 
@@ -44,7 +45,7 @@ class StillImproving(Rule):
 
     code = "T101"
     name = "losses-still-falling"
-    verdict = "still_improving"
+    verdict = Verdict.STILL_IMPROVING
     options = {"gain_limit": STILL_FALLING_GAIN}
     remedies = (
         "Train for more epochs; keep early stopping on val_loss so it stops at the right time.",

@@ -4,6 +4,7 @@ from .._np import np
 
 from ..analysis import Context
 from ..curves import GRAD_NORM, TRAIN_LOSS, VAL_LOSS
+from ..verdict import Verdict
 from .base import Rule, Skip, at
 
 
@@ -29,7 +30,7 @@ class NonFiniteLoss(Rule):
 
     code = "D101"
     name = "non-finite-loss"
-    verdict = "diverged"
+    verdict = Verdict.DIVERGED
     remedies = (
         "Lower the learning rate (try 3-10x lower) or add warm-up.",
         "Clip gradients (e.g. clip_grad_norm_ / clipnorm=1.0).",

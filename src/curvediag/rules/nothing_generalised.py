@@ -5,6 +5,7 @@ from .._np import np
 from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from ..verdict import Verdict
 from .base import Rule, Skip, fmt, pct
 
 
@@ -47,7 +48,7 @@ class NothingGeneralised(Rule):
 
     code = "L102"
     name = "nothing-generalised"
-    verdict = "not_learning"
+    verdict = Verdict.NOT_LEARNING
     options = {"val_limit": 0.05, "rise_limit": 0.2, "acc_gain": 0.05, "memorise_gap": 0.25}
     remedies = (
         "Check that inputs and labels are aligned and that the labels are not shuffled or random.",

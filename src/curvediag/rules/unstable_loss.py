@@ -4,6 +4,7 @@ from .._np import np
 
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
+from ..verdict import Verdict
 from .base import Rule, Skip, at, fmt
 
 
@@ -30,7 +31,7 @@ class UnstableLoss(Rule):
 
     code = "D104"
     name = "unstable-loss"
-    verdict = "diverged"
+    verdict = Verdict.DIVERGED
     options = {"jump": 2.0, "share": 0.1, "end_factor": 5.0}
     remedies = (
         "Lower the learning rate (3-10x) or use a schedule with warm-up.",

@@ -7,6 +7,7 @@ from .._np import np
 from .. import stats
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from ..verdict import Verdict
 from .base import Rule, at, fmt, pct
 from .rise import (
     OVERFIT_REMEDIES,
@@ -56,7 +57,7 @@ class Overfitting(Rule):
 
     code = "O102"
     name = "val-loss-rising"
-    verdict = "overfitting"
+    verdict = Verdict.OVERFITTING
     options = {
         "rise_limit": 0.10,
         "noise_z": 2.5,

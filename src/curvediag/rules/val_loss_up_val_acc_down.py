@@ -4,6 +4,7 @@ from .._np import np
 
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from ..verdict import Verdict
 from .base import Rule, Skip, at, pct
 from .rise import (
     OVERFIT_REMEDIES,
@@ -46,7 +47,7 @@ class Cramming(Rule):
 
     code = "O101"
     name = "val-loss-up-val-acc-down"
-    verdict = "cramming"
+    verdict = Verdict.CRAMMING
     options = {
         "rise_limit": 0.10,
         "noise_z": 2.5,
