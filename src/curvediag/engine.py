@@ -9,7 +9,11 @@
   may come from fewer points than the rules need, whatever the selection;
 * also runs switched-off *verdict* rules, unheard: what they would have said reaches only the
   headline ("... but O102, switched off by the configuration, would say overfitting");
-* records why each selected rule could not run (its :class:`~curvediag.rules.Skip` message).
+* checks each rule's declared ``needs`` (the curves it reads) and ``min_points`` before calling
+  it, and words the skip reason itself, one way for every rule ("no validation loss in the log
+  (needs val_loss)", "needs 5 finite val_loss points, the log has 3");
+* records why each selected rule could not run (that reason, or the rule's own
+  :class:`~curvediag.rules.Skip` message for a reason of its own, such as no ``--num-classes``).
 
 :mod:`curvediag.summary` then turns the findings into the verdict, headline and summaries.
 """
@@ -23,7 +27,8 @@ from .config import Settings, rule_enabled
 from .curves import Curves
 from .errors import UsageError
 from .report import Finding, Report, Skipped
-from .rules import RULES, Skip
+from .rules import RULES, Rule, Skip
+from .rules.base import alternatives, missing_reason, points_needed, too_few_reason
 from .summary import build_report
 
 
@@ -42,6 +47,18 @@ def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> di
                 opts[k] = _option(v, opts[k], k, f"option {k!r} of rule {r.code} ({r.name})")
         out[r.code] = opts
     return out
+
+
+def unmet_need(rule: type[Rule], ctx: Context) -> str | None:
+    """Why ``rule`` cannot run on this log by its declared ``needs`` and ``min_points``, or None."""
+    for need in rule.needs:
+        t = ctx.first_track(*alternatives(need))
+        if t is None:
+            return missing_reason(need)
+        need_n = points_needed(rule.min_points, t.name)
+        if t.n < need_n:
+            return too_few_reason(t.name, need_n, t.n)
+    return None
 
 
 def enabled_rules(settings: Settings) -> tuple[tuple[str, str], ...]:
@@ -67,6 +84,11 @@ def analyse(curves: Curves, settings: Settings | None = None) -> Report:
         if too_short and rule.code != "D101":
             skipped.append(Skipped(rule.code, rule.name, "too few points to judge"))
             continue
+        unmet = unmet_need(rule_cls, ctx)
+        if unmet is not None:
+            if enabled:
+                skipped.append(Skipped(rule.code, rule.name, unmet))
+            continue
         try:
             f = rule.check(ctx, opts[rule.code])
         except Skip as s:
@@ -86,4 +108,4 @@ def analyse(curves: Curves, settings: Settings | None = None) -> Report:
     return build_report(ctx, findings, skipped, unheard)
 
 
-__all__ = ["analyse", "enabled_rules", "rule_options"]
+__all__ = ["analyse", "enabled_rules", "rule_options", "unmet_need"]

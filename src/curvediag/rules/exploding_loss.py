@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from .._np import np
 
-from ..analysis import Context
+from ..analysis import MIN_POINTS, Context
+from ..curves import TRAIN_LOSS, VAL_LOSS
 from ..verdict import Verdict
-from .base import Rule, main_loss_or_skip, at, fmt, pct
+from .base import Rule, at, fmt, pct
 
 
 class ExplodingLoss(Rule):
@@ -29,6 +30,8 @@ class ExplodingLoss(Rule):
     name = "exploding-loss"
     verdict = Verdict.DIVERGED
     options = {"end_limit": 1.0, "spike_factor": 10.0}
+    needs = ((TRAIN_LOSS, VAL_LOSS),)
+    min_points = MIN_POINTS
     remedies = (
         "Lower the learning rate (3-10x) or add warm-up; use a decaying schedule.",
         "Clip gradients (clip_grad_norm_ / clipnorm=1.0).",
@@ -37,7 +40,7 @@ class ExplodingLoss(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        t = main_loss_or_skip(ctx)
+        t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         start, end = t.start, t.end
         scale = abs(start)
         if scale == 0:

@@ -5,7 +5,7 @@ from .._np import np
 from ..analysis import Context
 from ..curves import GRAD_NORM, TRAIN_LOSS, VAL_LOSS
 from ..verdict import Verdict
-from .base import Rule, Skip, at
+from .base import Rule, Skip, at, missing_reason
 
 
 class NonFiniteLoss(Rule):
@@ -43,7 +43,7 @@ class NonFiniteLoss(Rule):
         present = [ctx.curves.get(n) for n in (TRAIN_LOSS, VAL_LOSS, GRAD_NORM)]
         present = [s for s in present if s is not None]
         if not any(s.name != GRAD_NORM for s in present):
-            raise Skip("no loss column")
+            raise Skip(missing_reason((TRAIN_LOSS, VAL_LOSS)))
         hits = []
         for s in present:
             if not s.finite_mask.all():  # the mask is kept on the series: one pass shared with finite()

@@ -9,9 +9,9 @@ import math
 from .._np import np
 
 from .. import stats
-from ..analysis import MIN_POINTS, Context, Rise
+from ..analysis import Context, Rise
 from ..curves import TRAIN_LOSS, VAL_LOSS
-from .base import Skip, at, fmt, pct
+from .base import at, fmt, pct
 
 
 def resolution(acc: np.ndarray) -> float:
@@ -35,16 +35,10 @@ OVERFIT_REMEDIES = (
 
 
 def significant_rise(ctx: Context, opts) -> Rise:
-    """The validation-loss rise, if it passes the limits; raises Skip or returns a Rise with
-    ``relative`` below the limit when it does not."""
-    if not ctx.curves.has(VAL_LOSS):
-        raise Skip("no validation loss in the log")
-    t = ctx.track(VAL_LOSS)
-    if t is None or t.n < MIN_POINTS:
-        n = 0 if t is None else t.n
-        raise Skip(f"val_loss has {n} finite points; needs {MIN_POINTS}")
+    """The validation-loss rise, measured once; judge it with :func:`rise_passes`.  A rule that calls
+    this declares ``needs`` val_loss with ``min_points`` MIN_POINTS: the engine has checked them."""
     rise = ctx.val_rise
-    assert rise is not None  # the checks above are val_rise's own condition for None
+    assert rise is not None  # val_rise is None only without MIN_POINTS val_loss points
     return rise
 
 

@@ -66,6 +66,8 @@ class Overfitting(Rule):
         "plateau_share": 0.3,
         "train_drop": 0.25,
     }
+    needs = (VAL_LOSS,)
+    min_points = MIN_POINTS
     remedies = OVERFIT_REMEDIES
 
     def check(self, ctx: Context, opts):

@@ -5,7 +5,7 @@ from .._np import np
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
-from .base import Rule, Skip, at, pct
+from .base import Rule, at, pct
 from .rise import (
     OVERFIT_REMEDIES,
     gap_evidence,
@@ -56,18 +56,16 @@ class Cramming(Rule):
         "memorise_gap": 0.25,
         "collapse": 0.2,
     }
+    needs = (VAL_ACC, VAL_LOSS)
+    min_points = MIN_POINTS
     remedies = OVERFIT_REMEDIES + (
         "Check the labels for noise or errors (a confusion matrix of the worst examples helps).",
         "Check the train/validation split: same distribution, no duplicates across it.",
     )
 
     def check(self, ctx: Context, opts):
-        if not ctx.curves.has(VAL_ACC):
-            raise Skip("no validation accuracy in the log")
         r = significant_rise(ctx, opts)
-        acc = ctx.track(VAL_ACC)
-        if acc is None or acc.n < MIN_POINTS:
-            raise Skip(f"val_acc has too few finite points; needs {MIN_POINTS}")
+        acc = ctx.need(VAL_ACC)
         if not rise_passes(r, opts):
             return self.collapse(ctx, opts, r, acc)
         i_peak = int(np.argmax(acc.s))
