@@ -393,7 +393,7 @@ def list_rules() -> None:
 def explain_rule(key: str = typer.Argument(..., metavar="CODE|NAME", help="A rule code (O102) or name (val-loss-rising).")) -> None:
     """Explain one rule: what it detects, why it matters, its options and remedies."""
     from .rules import get_rule
-    from .rules.base import describe_needs
+    from .rules.base import describe_groups, describe_needs
 
     r = get_rule(key)
     if r is None:
@@ -404,6 +404,8 @@ def explain_rule(key: str = typer.Argument(..., metavar="CODE|NAME", help="A rul
     typer.echo(r.doc())
     if r.options:
         typer.echo("\nDefaults: " + ", ".join(f"{k} = {v}" for k, v in r.options.items()))
+    for s in describe_groups(r):
+        typer.echo(s)
     if r.remedies:
         typer.echo("\nRemedies:")
         for rem in r.remedies:

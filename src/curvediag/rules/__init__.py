@@ -6,7 +6,7 @@ Each rule lives in its own module; its class docstring is its documentation
 
 from __future__ import annotations
 
-from .base import Rule, Skip
+from .base import OptionGroup, Rule, Skip
 from .chance_level import ChanceLevel
 from .val_loss_up_val_acc_down import Cramming
 from .early_stopping_advice import EarlyStoppingAdvice
@@ -52,6 +52,15 @@ RULES: tuple[type[Rule], ...] = (
 )
 
 
+#: The option groups the rules share (a measurement judged by several rules), by name.
+OPTION_GROUPS: dict[str, OptionGroup] = {g.name: g for r in RULES for g in r.groups}
+
+
+def members(group: OptionGroup) -> tuple[type[Rule], ...]:
+    """The rules that judge with ``group``'s options, in evaluation order."""
+    return tuple(r for r in RULES if group in r.groups)
+
+
 def get_rule(key: str) -> type[Rule] | None:
     k = key.strip().lower()
     for r in RULES:
@@ -60,4 +69,4 @@ def get_rule(key: str) -> type[Rule] | None:
     return None
 
 
-__all__ = ["RULES", "Rule", "Skip", "get_rule"]
+__all__ = ["OPTION_GROUPS", "RULES", "OptionGroup", "Rule", "Skip", "get_rule", "members"]

@@ -23,6 +23,7 @@ positive), worded with the same helpers where it is about a curve.
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
 from ..analysis import Context
@@ -88,6 +89,34 @@ def describe_needs(needs: tuple[Need, ...], min_points: int | Mapping[str, int])
     return " and ".join(parts)
 
 
+@dataclass(frozen=True)
+class OptionGroup:
+    """Options of one measurement that several rules judge (``rules/rise.py``: the val-loss rise).
+
+    Each member rule lists the group in ``Rule.groups`` and its options among its own
+    ``options`` (so ``curvediag rule`` and docs/rules.md show them), but the value is one:
+    set under the group's name (``[tool.curvediag.rules.rise]``, ``options={"rise": {...}}``)
+    or, as before the group existed, under any member's code or name -- every member then
+    judges with it.  Setting one option to two different values is an error."""
+
+    name: str
+    defaults: Mapping[str, Any]
+    what: str  # for people: "the val-loss rise"
+
+
+def describe_groups(rule: type["Rule"]) -> list[str]:
+    """One sentence per option group the rule shares (``curvediag rule``, docs/rules.md)."""
+    from . import members as members_of
+
+    out = []
+    for g in rule.groups:
+        users = ", ".join(r.code for r in members_of(g))
+        opts = ", ".join(f"`{k}`" for k in g.defaults)
+        out.append(f"Shared options: {opts} are {g.what}'s, one setting for {users} "
+                   f"(`[tool.curvediag.rules.{g.name}]`, or under any of their codes).")
+    return out
+
+
 class Rule:
     code: ClassVar[str]
     name: ClassVar[str]
@@ -95,6 +124,8 @@ class Rule:
     #: The curves it reads (a tuple inside lists alternatives, the first present is read); the
     #: engine skips the rule, with the reason, when the log lacks one.
     needs: ClassVar[tuple[Need, ...]] = ()
+    #: Option groups (shared measurements) whose options it reads; see :class:`OptionGroup`.
+    groups: ClassVar[tuple[OptionGroup, ...]] = ()
     #: Finite points each needed curve must have (the engine checks it): one number for all, or
     #: per curve name (a needed curve it omits must have one point).
     min_points: ClassVar[int | Mapping[str, int]] = 1

@@ -5,7 +5,7 @@ from .._np import np
 from ..analysis import MIN_POINTS, Context
 from ..curves import VAL_ACC, VAL_LOSS
 from .base import Rule, at, pct
-from .rise import rise_passes, significant_rise
+from .rise import RISE, rise_passes, significant_rise
 
 
 class OverConfidence(Rule):
@@ -26,7 +26,8 @@ class OverConfidence(Rule):
 
     code = "O103"
     name = "over-confidence"
-    options = {"rise_limit": 0.10, "noise_z": 2.5, "min_points_after": 2}
+    groups = (RISE,)
+    options = dict(RISE.defaults)
     needs = (VAL_ACC, VAL_LOSS)
     min_points = MIN_POINTS
     remedies = (

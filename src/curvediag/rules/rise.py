@@ -1,6 +1,10 @@
 """The validation-loss rise, measured once (:attr:`curvediag.analysis.Context.val_rise`) and judged by
 every rule that needs it: O102 val-loss-rising, O101 cramming, O103 over-confidence.  A helper module,
-not a rule: rules import it, never each other."""
+not a rule: rules import it, never each other.
+
+The limits it is judged by are one option group, :data:`RISE` (``[tool.curvediag.rules.rise]``): each of
+those rules judges the same rise by the same ``rise_limit``, ``noise_z`` and ``min_points_after``, so
+raising the limit turns all of them off together."""
 
 from __future__ import annotations
 
@@ -11,7 +15,10 @@ from .._np import np
 from .. import stats
 from ..analysis import Context, Rise
 from ..curves import TRAIN_LOSS, VAL_LOSS
-from .base import at, fmt, pct
+from .base import OptionGroup, at, fmt, pct
+
+#: The limits of the val-loss rise, shared by every rule that judges it (``groups = (RISE,)``).
+RISE = OptionGroup("rise", {"rise_limit": 0.10, "noise_z": 2.5, "min_points_after": 2}, "the val-loss rise")
 
 
 def resolution(acc: np.ndarray) -> float:

@@ -11,6 +11,7 @@ from ..verdict import Verdict
 from .base import Rule, at, fmt, pct
 from .rise import (
     OVERFIT_REMEDIES,
+    RISE,
     gap_evidence,
     resolution,
     rise_evidence,
@@ -58,10 +59,9 @@ class Overfitting(Rule):
     code = "O102"
     name = "val-loss-rising"
     verdict = Verdict.OVERFITTING
+    groups = (RISE,)
     options = {
-        "rise_limit": 0.10,
-        "noise_z": 2.5,
-        "min_points_after": 2,
+        **RISE.defaults,
         "plateau_tol": 0.02,
         "plateau_share": 0.3,
         "train_drop": 0.25,

@@ -8,6 +8,7 @@ from ..verdict import Verdict
 from .base import Rule, at, pct
 from .rise import (
     OVERFIT_REMEDIES,
+    RISE,
     gap_evidence,
     resolution,
     rise_evidence,
@@ -48,10 +49,9 @@ class Cramming(Rule):
     code = "O101"
     name = "val-loss-up-val-acc-down"
     verdict = Verdict.CRAMMING
+    groups = (RISE,)
     options = {
-        "rise_limit": 0.10,
-        "noise_z": 2.5,
-        "min_points_after": 2,
+        **RISE.defaults,
         "acc_drop": 0.03,
         "memorise_gap": 0.25,
         "collapse": 0.2,
