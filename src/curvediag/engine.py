@@ -5,7 +5,7 @@
 
 * selects the rules ``settings.select`` / ``settings.ignore`` switch on (longest prefix wins);
 * runs them in :data:`~curvediag.rules.RULES` order on one shared :class:`~curvediag.analysis.Context`;
-* once D101 (too few points) fires, skips the rest with "too few points to judge": no verdict
+* once X101 (too few points) fires, skips the rest but D101 (a non-finite loss) with "too few points to judge": no verdict
   may come from fewer points than the rules need, whatever the selection;
 * also runs switched-off *verdict* rules, unheard: what they would have said reaches only the
   headline ("... but O102, switched off by the configuration, would say overfitting");
