@@ -211,3 +211,21 @@ def test_a_short_finite_log_is_still_insufficient(tmp_path):
     p = tmp_path / "log.csv"
     p.write_text("epoch,loss\n0,1.0\n1,0.9\n")
     assert curvediag.diagnose(str(p)).verdict == "insufficient_data"
+
+
+#: Modules of rules/ that hold no rule: the interface and the shared measurements.
+RULE_HELPER_MODULES = {"__init__", "base", "rise", "secondary"}
+
+
+def test_every_rule_lives_in_a_module_named_after_it_and_one_rule_per_module():
+    import pathlib
+
+    import curvediag.rules as rules_pkg
+    from curvediag.rules import RULES
+
+    for r in RULES:
+        assert r.__module__ == f"curvediag.rules.{r.name.replace('-', '_')}", (r.code, r.name, r.__module__)
+    # every other module is a listed helper: no rule hides in a helper, no module holds two rules
+    files = {p.stem for p in pathlib.Path(rules_pkg.__file__).parent.glob("*.py")}
+    assert files - {r.name.replace("-", "_") for r in RULES} == RULE_HELPER_MODULES
+    assert len({r.__module__ for r in RULES}) == len(RULES)

@@ -131,7 +131,7 @@ def test_early_stopping_advice_never_recommends_a_patience_that_misses_the_best(
     assert "before the best" in e.message and f"at least {need}" in e.message
     assert not any("with this patience" in r for r in e.remedies)
     # replaying Keras with that patience does reach the best; one less does not
-    from curvediag.rules.early_stopping import replay
+    from curvediag.rules.early_stopping_advice import replay
 
     assert replay(v, need)[1] == int(np.argmin(v))
     assert replay(v, need - 1)[1] != int(np.argmin(v))

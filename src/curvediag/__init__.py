@@ -12,7 +12,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "diagnose", "diagnose_frame", "diagnose_run", "Monitor", "Settings", "Report", "Finding", "InputError"]
+__all__ = ["__version__", "diagnose", "diagnose_frame", "diagnose_run", "Monitor", "Settings", "Report", "Finding", "InputError", "Verdict"]
 
 
 def __getattr__(name: str):
@@ -32,6 +32,10 @@ def __getattr__(name: str):
         from .config import Settings
 
         return Settings
+    if name == "Verdict":
+        from .verdict import Verdict
+
+        return Verdict
     if name in ("Report", "Finding", "Skipped", "MetricSummary"):
         from . import report
 

@@ -120,6 +120,23 @@ class Context:
     def track(self, name: str) -> Track | None:
         return self.tracks.get(name)
 
+    def first_track(self, *names: str) -> Track | None:
+        """The first of ``names`` with finite points, else None."""
+        for name in names:
+            t = self.tracks.get(name)
+            if t is not None:
+                return t
+        return None
+
+    def need(self, *names: str) -> Track:
+        """What a rule declared in ``Rule.needs``: the first of ``names`` with finite points (the
+        engine checked that there is one, and that it has the rule's ``min_points``, before
+        calling the rule)."""
+        t = self.first_track(*names)
+        if t is None:
+            raise LookupError(f"none of {', '.join(names)} in the log: the rule's needs were not checked")
+        return t
+
     @property
     def main_loss(self) -> Track | None:
         """The training loss, or the validation loss when training loss is not logged."""

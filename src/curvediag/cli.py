@@ -475,15 +475,19 @@ def list_rules() -> None:
 def explain_rule(key: str = typer.Argument(..., metavar="CODE|NAME", help="A rule code (O102) or name (val-loss-rising).")) -> None:
     """Explain one rule: what it detects, why it matters, its options and remedies."""
     from .rules import get_rule
+    from .rules.base import describe_groups, describe_needs
 
     r = get_rule(key)
     if r is None:
         _err(f"no rule {key!r}; 'curvediag rules' lists them")
         raise typer.Exit(2)
-    typer.echo(f"{r.code} {r.name} (verdict: {r.verdict or '-'})\n")
+    typer.echo(f"{r.code} {r.name} (verdict: {r.verdict or '-'})")
+    typer.echo(f"Needs: {describe_needs(r.needs, r.min_points)}\n")
     typer.echo(r.doc())
     if r.options:
         typer.echo("\nDefaults: " + ", ".join(f"{k} = {v}" for k, v in r.options.items()))
+    for s in describe_groups(r):
+        typer.echo(s)
     if r.remedies:
         typer.echo("\nRemedies:")
         for rem in r.remedies:

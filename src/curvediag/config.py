@@ -12,7 +12,11 @@ walking up from the working directory, or any TOML file given with
     num-classes = 10
 
     [tool.curvediag.rules.O102]       # per-rule thresholds, by code or name
-    rise_limit = 0.2
+    plateau_share = 0.4
+
+    [tool.curvediag.rules.rise]       # the val-loss rise O101, O102 and O103 all judge: one setting
+    rise_limit = 0.2                  # (set under a member's code, as [rules.O102] rise_limit, it is
+                                      # the same setting; two different values are an error)
 
 Unknown keys, rules and options are errors (exit 2) that name them.
 """
@@ -307,22 +311,36 @@ def _rules(value, where: str, s: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``rules.CODE.option = value`` tables merged into what earlier sources set."""
     from .rules import get_rule
 
+    from .rules import OPTION_GROUPS
+
     if not isinstance(value, dict):
         raise UsageError(f"{where}: rules must be a table of tables, one per rule")
     out = s["rules"]
     for rkey, opts in value.items():
-        rule = get_rule(rkey)
-        if rule is None:
+        group = OPTION_GROUPS.get(rkey)
+        rule = get_rule(rkey) if group is None else None
+        known_opts: Mapping[str, Any]
+        if group is not None:
+            known_opts, key = group.defaults, group.name
+        elif rule is not None:
+            known_opts, key = rule.options, rule.code
+        else:
             raise UsageError(f"{where}: rules.{rkey}: no such rule")
         if not isinstance(opts, dict):
             raise UsageError(f"{where}: rules.{rkey} must be a table of options")
-        merged = out.setdefault(rule.code, {})
+        merged = out.setdefault(key, {})
         for okey, oval in opts.items():
             name = okey.replace("-", "_")
-            if name not in rule.options:
-                known = ", ".join(rule.options) or "none"
+            if name not in known_opts:
+                known = ", ".join(known_opts) or "none"
                 raise UsageError(f"{where}: rules.{rkey}: unknown option {okey!r} (options: {known})")
-            merged[name] = _option(oval, rule.options[name], name, f"{where}: rules.{rkey}.{okey}")
+            merged[name] = _option(oval, known_opts[name], name, f"{where}: rules.{rkey}.{okey}")
+    from .engine import rule_options
+
+    try:
+        rule_options(out)  # one value per shared option (the val-loss rise's, set under several rules)
+    except UsageError as e:
+        raise UsageError(f"{where}: {e}") from None
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 def rules_markdown() -> str:
     from .rules import RULES
+    from .rules.base import describe_groups, describe_needs
 
     out = [
         "# curvediag rules",
@@ -26,6 +27,8 @@ def rules_markdown() -> str:
         out += ["", f"## {r.code} {r.name}", ""]
         out.append(f"Verdict: `{r.verdict}` (severity {'per verdict' if r.verdict else 'info'})." if r.verdict
                    else "Secondary finding (severity info): it never sets the verdict.")
+        out += ["", f"Needs: {describe_needs(r.needs, r.min_points)}."]
+        out += [x for s in describe_groups(r) for x in ("", s)]
         out += ["", r.doc()]
         if r.options:
             out += ["", "| option | default |", "|---|---|"]

@@ -10,7 +10,11 @@
   that need no trend (``judges_short_logs``: a NaN loss is divergence at any length);
 * also runs switched-off *verdict* rules, unheard: what they would have said reaches only the
   headline ("... but O102, switched off by the configuration, would say overfitting");
-* records why each selected rule could not run (its :class:`~curvediag.rules.Skip` message).
+* checks each rule's declared ``needs`` (the curves it reads) and ``min_points`` before calling
+  it, and words the skip reason itself, one way for every rule ("no validation loss in the log
+  (needs val_loss)", "needs 5 finite val_loss points, the log has 3");
+* records why each selected rule could not run (that reason, or the rule's own
+  :class:`~curvediag.rules.Skip` message for a reason of its own, such as no ``--num-classes``).
 
 :mod:`curvediag.summary` then turns the findings into the verdict, headline and summaries.
 """
@@ -24,25 +28,69 @@ from .config import Settings, rule_enabled
 from .curves import Curves
 from .errors import UsageError
 from .report import Finding, Report, Skipped
-from .rules import RULES, Skip
+from .rules import OPTION_GROUPS, RULES, Rule, Skip, members
+from .rules.base import alternatives, missing_reason, points_needed, too_few_reason
 from .summary import build_report
 
 
 def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """Each rule's options: its defaults updated with ``overrides[code or name]``, each checked
-    for its kind and range as the configuration file's are (a NaN or negative threshold is refused)."""
+    for its kind and range as the configuration file's are (a NaN or negative threshold is refused).
+
+    An option of a shared group (:data:`~curvediag.rules.OPTION_GROUPS`, e.g. ``rise``: the val-loss
+    rise O101, O102 and O103 judge) has one value, set under the group's name or under any member's
+    code or name, and every member judges with it; two different values for it are an error."""
     from .config import _option
 
-    out = {}
+    overrides = overrides or {}
+    shared: dict[str, dict[str, Any]] = {name: dict(grp.defaults) for name, grp in OPTION_GROUPS.items()}
+    set_by: dict[tuple[str, str], tuple[Any, str]] = {}  # (group, option) -> (value, where it was set)
+
+    def share(group: str, k: str, value: Any, where: str) -> None:
+        seen = set_by.get((group, k))
+        if seen is not None and seen[0] != value:
+            grp = OPTION_GROUPS[group]
+            users = ", ".join(r.code for r in members(grp))
+            raise UsageError(f"option {k!r} of {grp.what} is one setting shared by {users} ([rules.{group}]), "
+                             f"set to {seen[0]:g} ({seen[1]}) and {value:g} ({where}); set it once")
+        set_by[(group, k)] = (value, where)
+        shared[group][k] = value
+
+    for name, grp in OPTION_GROUPS.items():
+        for k, v in (overrides.get(name) or {}).items():
+            if k not in grp.defaults:
+                raise UsageError(f"option group {name!r} ({grp.what}) has no option {k!r}; options: {', '.join(grp.defaults)}")
+            share(name, k, _option(v, grp.defaults[k], k, f"option {k!r} of {grp.what}"), name)
+    own: dict[str, dict[str, Any]] = {}
     for r in RULES:
         opts = dict(r.options)
         for key in (r.code, r.name):
-            for k, v in ((overrides or {}).get(key) or {}).items():
+            for k, v in (overrides.get(key) or {}).items():
                 if k not in opts:
                     raise UsageError(f"rule {r.code} ({r.name}) has no option {k!r}; options: {', '.join(opts) or 'none'}")
-                opts[k] = _option(v, opts[k], k, f"option {k!r} of rule {r.code} ({r.name})")
-        out[r.code] = opts
-    return out
+                value = _option(v, opts[k], k, f"option {k!r} of rule {r.code} ({r.name})")
+                in_group = next((g.name for g in r.groups if k in g.defaults), None)
+                if in_group is not None:
+                    share(in_group, k, value, key)
+                else:
+                    opts[k] = value
+        own[r.code] = opts
+    for r in RULES:
+        for grp in r.groups:
+            own[r.code].update(shared[grp.name])
+    return own
+
+
+def unmet_need(rule: type[Rule], ctx: Context) -> str | None:
+    """Why ``rule`` cannot run on this log by its declared ``needs`` and ``min_points``, or None."""
+    for need in rule.needs:
+        t = ctx.first_track(*alternatives(need))
+        if t is None:
+            return missing_reason(need)
+        need_n = points_needed(rule.min_points, t.name)
+        if t.n < need_n:
+            return too_few_reason(t.name, need_n, t.n)
+    return None
 
 
 def enabled_rules(settings: Settings) -> tuple[tuple[str, str], ...]:
@@ -68,6 +116,11 @@ def analyse(curves: Curves, settings: Settings | None = None) -> Report:
         if too_short and not rule_cls.judges_short_logs:
             skipped.append(Skipped(rule.code, rule.name, "too few points to judge"))
             continue
+        unmet = unmet_need(rule_cls, ctx)
+        if unmet is not None:
+            if enabled:
+                skipped.append(Skipped(rule.code, rule.name, unmet))
+            continue
         try:
             f = rule.check(ctx, opts[rule.code])
         except Skip as s:
@@ -87,4 +140,4 @@ def analyse(curves: Curves, settings: Settings | None = None) -> Report:
     return build_report(ctx, findings, skipped, unheard)
 
 
-__all__ = ["analyse", "enabled_rules", "rule_options"]
+__all__ = ["analyse", "enabled_rules", "rule_options", "unmet_need"]

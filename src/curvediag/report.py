@@ -7,21 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .curves import SourceInfo
+from .verdict import Verdict
 
 SCHEMA_VERSION = 1
 
-VERDICTS = ("diverged", "not_learning", "cramming", "overfitting", "still_improving", "insufficient_data", "healthy")
-#: Headline precedence when several verdicts apply (first wins).
-PRECEDENCE = ("diverged", "not_learning", "cramming", "overfitting", "still_improving", "insufficient_data")
-SEVERITY_OF = {
-    "diverged": "error",
-    "not_learning": "error",
-    "cramming": "error",
-    "overfitting": "warning",
-    "still_improving": "info",
-    "insufficient_data": "warning",  # a log too short to judge fails the default gate
-    "healthy": "ok",
-}
+#: The verdicts' values, in precedence order (:class:`~curvediag.verdict.Verdict` carries each one's
+#: severity, precedence and headline).
+VERDICTS = tuple(v.value for v in Verdict)
 SEVERITIES = ("ok", "info", "warning", "error")
 
 

@@ -11,17 +11,19 @@ from ._np import np
 from . import projection
 from .analysis import Context
 from .curves import GRAD_NORM, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
-from .report import PRECEDENCE, SEVERITY_OF, Finding, MetricSummary, Report, Skipped
+from .report import Finding, MetricSummary, Report, Skipped
+from .verdict import Verdict, precedence, verdict_of
 
 SPARK_POINTS = 24
 
 
-def _verdict(findings: list[Finding]) -> tuple[str, Finding | None]:
-    for v in PRECEDENCE:
-        for f in findings:
-            if f.verdict == v:
-                return v, f
-    return "healthy", None
+def _verdict(findings: list[Finding]) -> tuple[Verdict, Finding | None]:
+    """The verdict of highest precedence among the findings (healthy when none has one), and
+    the first finding that gives it."""
+    main = min((f for f in findings if f.verdict is not None), key=lambda f: precedence(f.verdict), default=None)
+    if main is None or main.verdict is None:
+        return Verdict.HEALTHY, None
+    return verdict_of(main.verdict), main
 
 
 def _num(v) -> float | None:
@@ -33,7 +35,7 @@ def build_report(
 ) -> Report:
     curves = ctx.curves
     verdict, main = _verdict(findings)
-    findings.sort(key=lambda f: (PRECEDENCE.index(f.verdict) if f.verdict in PRECEDENCE else 99))  # stable
+    findings.sort(key=lambda f: precedence(f.verdict))  # stable
 
     best_epoch: float | None = None
     best_metric: str | None = None
@@ -56,7 +58,7 @@ def build_report(
     report = Report(
         source=curves.source,
         verdict=verdict,
-        severity=SEVERITY_OF[verdict],
+        severity=verdict.severity,
         headline=_headline(ctx, verdict, main, best_epoch, best_metric, unheard or []),
         best_epoch=best_epoch,
         best_epoch_metric=best_metric,
@@ -122,30 +124,19 @@ def _at(pos, ctx) -> str:
     return at(pos, ctx.axis_word)
 
 
-_HEADLINE = {
-    "diverged": "Training diverged",
-    "not_learning": "Not learning",
-    "cramming": "Cramming",
-    "overfitting": "Overfitting",
-    "still_improving": "Still improving (train longer)",
-    "insufficient_data": "Too few points to judge",
-}
-
-
-def _headline(ctx: Context, verdict: str, main: Finding | None, best, best_metric, unheard: list[Finding]) -> str:
+def _headline(ctx: Context, verdict: Verdict, main: Finding | None, best, best_metric, unheard: list[Finding]) -> str:
     """One sentence: the verdict, where it starts, and the finding's main measurement.
 
     When a rule the configuration switched off would have decided a worse verdict, the
     headline says so instead of calling the run healthy."""
     if unheard:
-        first, _ = _verdict(unheard)
-        u = next(f for f in unheard if f.verdict == first)
-        if PRECEDENCE.index(first) < (PRECEDENCE.index(verdict) if verdict in PRECEDENCE else len(PRECEDENCE)):
-            said = f"{_HEADLINE[verdict]}: {main.message.split('; ')[0]}" if main is not None else "No selected rule fired"
+        first, u = _verdict(unheard)
+        if u is not None and first.precedence < verdict.precedence:
+            said = f"{verdict.headline}: {main.message.split('; ')[0]}" if main is not None else "No selected rule fired"
             return (f"{said}; but {u.code} ({u.name}), switched off by the configuration, would say "
                     f"{first}: {u.message.split('; ')[0]}.")
     if main is not None:
-        return f"{_HEADLINE[verdict]}: {main.message.split('; ')[0]}."
+        return f"{verdict.headline}: {main.message.split('; ')[0]}."
     if best is not None and best_metric == VAL_LOSS:
         return f"Healthy: val_loss reached its best at {_at(best, ctx)} and did not turn up."
     if best is not None:

@@ -6,25 +6,25 @@ Each rule lives in its own module; its class docstring is its documentation
 
 from __future__ import annotations
 
-from .base import Rule, Skip
+from .base import OptionGroup, Rule, Skip
 from .chance_level import ChanceLevel
-from .cramming import Cramming
-from .early_stopping import EarlyStoppingAdvice
+from .val_loss_up_val_acc_down import Cramming
+from .early_stopping_advice import EarlyStoppingAdvice
 from .generalisation_gap import GeneralisationGap
 from .loss_spikes import LossSpikes
-from .oscillation import OscillatingLoss
+from .oscillating_loss import OscillatingLoss
 from .over_confidence import OverConfidence
-from .plateau import Plateau
-from .training_length import BestEpochEarly
+from .loss_plateau import Plateau
+from .best_epoch_early import BestEpochEarly
 from .unstable_loss import UnstableLoss
-from .val_better import ValBetterThanTrain
+from .val_better_than_train import ValBetterThanTrain
 from .blown_up_start import BlownUpStart
 from .exploding_loss import ExplodingLoss
-from .flat_loss import FlatLoss
+from .flat_training_loss import FlatLoss
 from .non_finite_loss import NonFiniteLoss
 from .nothing_generalised import NothingGeneralised
-from .overfitting import Overfitting
-from .still_improving import StillImproving
+from .val_loss_rising import Overfitting
+from .losses_still_falling import StillImproving
 from .too_few_points import TooFewPoints
 
 #: In evaluation order.
@@ -52,6 +52,15 @@ RULES: tuple[type[Rule], ...] = (
 )
 
 
+#: The option groups the rules share (a measurement judged by several rules), by name.
+OPTION_GROUPS: dict[str, OptionGroup] = {g.name: g for r in RULES for g in r.groups}
+
+
+def members(group: OptionGroup) -> tuple[type[Rule], ...]:
+    """The rules that judge with ``group``'s options, in evaluation order."""
+    return tuple(r for r in RULES if group in r.groups)
+
+
 def get_rule(key: str) -> type[Rule] | None:
     k = key.strip().lower()
     for r in RULES:
@@ -60,4 +69,4 @@ def get_rule(key: str) -> type[Rule] | None:
     return None
 
 
-__all__ = ["RULES", "Rule", "Skip", "get_rule"]
+__all__ = ["OPTION_GROUPS", "RULES", "OptionGroup", "Rule", "Skip", "get_rule", "members"]

@@ -5,28 +5,130 @@ A rule is a class with a stable ``code``, a kebab-case ``name``, the
 ``options`` (its thresholds) and ``remedies``.  Its docstring is its
 documentation: what it detects, why it matters, and its options.
 
+A rule declares the curves it reads in ``needs`` (canonical names from
+:mod:`curvediag.curves`; a tuple inside it lists alternatives, the first the log
+has is the one read: ``((TRAIN_LOSS, VAL_LOSS),)`` is "the training loss, else the
+validation loss") and the finite points each must have in ``min_points`` (one
+number for all, or a mapping from curve name to number; a curve it omits needs one point).
+:func:`curvediag.engine.analyse` checks both before it calls the rule and records
+the skip reason itself (:func:`missing_reason`, :func:`too_few_reason`), so
+``check`` may take them as given.
+
 ``check(ctx, opts)`` returns a :class:`~curvediag.report.Finding` when the
 pattern is present, ``None`` when it is not, and raises :class:`Skip` when
-it cannot run (a column is missing, too few points).
+it cannot run for a reason of its own (no ``--num-classes``, a loss that is not
+positive), worded with the same helpers where it is about a curve.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
 
 from ..analysis import Context
-from ..report import SEVERITY_OF, Finding
+from ..curves import GRAD_NORM, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from ..report import Finding
+from ..verdict import Verdict
 
 
 class Skip(Exception):
     """The rule cannot run on this log; the message says why."""
 
 
+#: One entry of ``Rule.needs``: a canonical series name, or alternatives (the first the log has is read).
+Need = str | tuple[str, ...]
+
+#: What each canonical series is called in a skip reason.
+PHRASE = {
+    TRAIN_LOSS: "training loss",
+    VAL_LOSS: "validation loss",
+    TRAIN_ACC: "training accuracy",
+    VAL_ACC: "validation accuracy",
+    LR: "learning rate",
+    GRAD_NORM: "gradient norm",
+}
+
+
+def alternatives(need: Need) -> tuple[str, ...]:
+    return (need,) if isinstance(need, str) else tuple(need)
+
+
+def missing_reason(need: Need) -> str:
+    """'no validation loss in the log (needs val_loss)'; alternatives joined with 'or'."""
+    names = alternatives(need)
+    return f"no {' or '.join(PHRASE.get(n, n) for n in names)} in the log (needs {' or '.join(names)})"
+
+
+def too_few_reason(name: str, need: int, have: int) -> str:
+    """'needs 5 finite val_loss points, the log has 3'."""
+    return f"needs {need} finite {name} points, the log has {have}"
+
+
+def points_needed(min_points: int | Mapping[str, int], name: str) -> int:
+    """The finite points curve ``name`` must have under a rule's ``min_points``."""
+    return min_points if isinstance(min_points, int) else min_points.get(name, 1)
+
+
+def describe_needs(needs: tuple[Need, ...], min_points: int | Mapping[str, int]) -> str:
+    """For people (``curvediag rule``, docs/rules.md): '`train_loss` or `val_loss`, at least 3 finite
+    points'; '`val_acc` and `val_loss`, at least 3 finite points each'; '`val_loss` (at least 6 finite
+    points) and `train_loss` (at least 3)'."""
+    if not needs:
+        return "no declared curves (the rule checks what it reads itself)"
+    if isinstance(min_points, int):
+        what = " and ".join(" or ".join(f"`{n}`" for n in alternatives(x)) for x in needs)
+        if min_points > 1:
+            what += f", at least {min_points} finite points{' each' if len(needs) > 1 else ''}"
+        return what
+    parts = []
+    for x in needs:
+        alts = " or ".join(f"`{n}`" + (f" (at least {points_needed(min_points, n)} finite points)"
+                                        if points_needed(min_points, n) > 1 else "") for n in alternatives(x))
+        parts.append(alts)
+    return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class OptionGroup:
+    """Options of one measurement that several rules judge (``rules/rise.py``: the val-loss rise).
+
+    Each member rule lists the group in ``Rule.groups`` and its options among its own
+    ``options`` (so ``curvediag rule`` and docs/rules.md show them), but the value is one:
+    set under the group's name (``[tool.curvediag.rules.rise]``, ``options={"rise": {...}}``)
+    or, as before the group existed, under any member's code or name -- every member then
+    judges with it.  Setting one option to two different values is an error."""
+
+    name: str
+    defaults: Mapping[str, Any]
+    what: str  # for people: "the val-loss rise"
+
+
+def describe_groups(rule: type["Rule"]) -> list[str]:
+    """One sentence per option group the rule shares (``curvediag rule``, docs/rules.md)."""
+    from . import members as members_of
+
+    out = []
+    for g in rule.groups:
+        users = ", ".join(r.code for r in members_of(g))
+        opts = ", ".join(f"`{k}`" for k in g.defaults)
+        out.append(f"Shared options: {opts} are {g.what}'s, one setting for {users} "
+                   f"(`[tool.curvediag.rules.{g.name}]`, or under any of their codes).")
+    return out
+
+
 class Rule:
     code: ClassVar[str]
     name: ClassVar[str]
-    verdict: ClassVar[str | None] = None
+    verdict: ClassVar[Verdict | None] = None
+    #: The curves it reads (a tuple inside lists alternatives, the first present is read); the
+    #: engine skips the rule, with the reason, when the log lacks one.
+    needs: ClassVar[tuple[Need, ...]] = ()
+    #: Option groups (shared measurements) whose options it reads; see :class:`OptionGroup`.
+    groups: ClassVar[tuple[OptionGroup, ...]] = ()
+    #: Finite points each needed curve must have (the engine checks it): one number for all, or
+    #: per curve name (a needed curve it omits must have one point).
+    min_points: ClassVar[int | Mapping[str, int]] = 1
     options: ClassVar[dict[str, Any]] = {}
     remedies: ClassVar[tuple[str, ...]] = ()
     #: runs even on a log too short to judge (X101 fired): true only for evidence that needs no
@@ -43,7 +145,7 @@ class Rule:
 
     @property
     def severity(self) -> str:
-        return SEVERITY_OF[self.verdict] if self.verdict else "info"
+        return self.verdict.severity if self.verdict else "info"
 
     def finding(self, message: str, evidence: dict[str, Any], span=None, remedies=None) -> Finding:
         return Finding(
@@ -59,32 +161,6 @@ class Rule:
 
     def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:  # pragma: no cover
         raise NotImplementedError
-
-
-def main_loss_or_skip(ctx: Context):
-    """The training loss (else the validation loss), or Skip when it is missing or too short."""
-    from ..analysis import MIN_POINTS
-
-    t = ctx.main_loss
-    if t is None:
-        raise Skip("no loss column")
-    if t.n < MIN_POINTS:
-        raise Skip(f"{t.name} has {t.n} finite points; needs {MIN_POINTS}")
-    return t
-
-
-def val_loss_points_or_skip(ctx: Context, need: int):
-    """The finite validation-loss points as logged (not smoothed), or Skip when there
-    are fewer than ``need``."""
-    from ..curves import VAL_LOSS
-
-    s = ctx.curves.get(VAL_LOSS)
-    if s is None:
-        raise Skip("no validation loss in the log")
-    fin = s.finite()
-    if len(fin) < need:
-        raise Skip(f"needs at least {need} validation points")
-    return fin
 
 
 def pct(x: float) -> str:

@@ -5,7 +5,8 @@ from .._np import np
 from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
-from .base import Rule, Skip, fmt
+from ..verdict import Verdict
+from .base import Rule, fmt
 
 
 _PREFIX = 1025  # the points after the first read before the whole series
@@ -36,8 +37,10 @@ class BlownUpStart(Rule):
 
     code = "D103"
     name = "blown-up-start"
-    verdict = "diverged"
+    verdict = Verdict.DIVERGED
     options = {"factor": 100.0, "acc_gain": 0.1}
+    needs = ((TRAIN_LOSS, VAL_LOSS),)
+    min_points = 5
     remedies = (
         "Lower the learning rate (10x or more) and add warm-up for the first steps.",
         "Normalise the inputs (standardise features, scale images to [0, 1]).",
@@ -46,11 +49,7 @@ class BlownUpStart(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        t = ctx.track(TRAIN_LOSS) or ctx.track(VAL_LOSS)
-        if t is None:
-            raise Skip("no loss column")
-        if t.n < 5:
-            raise Skip("needs at least 5 loss points")
+        t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         # the first *logged* value, not a smoothed start: the point is that it stands alone
         series = ctx.curves.get(t.name).finite()
         first = float(series.y[0])

@@ -3,9 +3,8 @@ from __future__ import annotations
 import math
 
 from ..analysis import Context
-from ..curves import TRAIN_ACC, VAL_ACC
+from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from .base import Rule, Skip, fmt
-from .secondary import loss_track
 
 
 class ChanceLevel(Rule):
@@ -26,6 +25,7 @@ class ChanceLevel(Rule):
     code = "C101"
     name = "chance-level"
     options = {"init_factor": 1.5, "acc_margin": 0.02}
+    needs = ((TRAIN_LOSS, VAL_LOSS),)
     remedies = (
         "Check the output layer and loss: logits into CrossEntropyLoss, no softmax applied twice, labels in 0..K-1.",
         "Initialise the last layer small (or its bias to the class log-frequencies).",
@@ -35,9 +35,7 @@ class ChanceLevel(Rule):
         k = ctx.num_classes
         if not k:
             raise Skip("needs --num-classes")
-        t = loss_track(ctx)
-        if t is None:
-            raise Skip("no loss column")
+        t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         chance = math.log(k)
         parts, ev = [], {"chance_loss": chance, "chance_acc": 1.0 / k}
         first = float(t.y[0])

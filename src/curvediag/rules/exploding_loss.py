@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from .._np import np
 
-from ..analysis import Context
-from .base import Rule, main_loss_or_skip, at, fmt, pct
+from ..analysis import MIN_POINTS, Context
+from ..curves import TRAIN_LOSS, VAL_LOSS
+from ..verdict import Verdict
+from .base import Rule, at, fmt, pct
 
 
 class ExplodingLoss(Rule):
@@ -26,8 +28,10 @@ class ExplodingLoss(Rule):
 
     code = "D102"
     name = "exploding-loss"
-    verdict = "diverged"
+    verdict = Verdict.DIVERGED
     options = {"end_limit": 1.0, "spike_factor": 10.0}
+    needs = ((TRAIN_LOSS, VAL_LOSS),)
+    min_points = MIN_POINTS
     remedies = (
         "Lower the learning rate (3-10x) or add warm-up; use a decaying schedule.",
         "Clip gradients (clip_grad_norm_ / clipnorm=1.0).",
@@ -36,7 +40,7 @@ class ExplodingLoss(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        t = main_loss_or_skip(ctx)
+        t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         start, end = t.start, t.end
         scale = abs(start)
         if scale == 0:

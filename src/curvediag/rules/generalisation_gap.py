@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
-from .base import Rule, Skip, fmt, pct
+from .base import Rule, fmt, pct
 
 
 class GeneralisationGap(Rule):
@@ -23,17 +23,15 @@ class GeneralisationGap(Rule):
     code = "G102"
     name = "generalisation-gap"
     options = {"gap_limit": 0.5, "acc_gap": 0.1}
+    needs = (TRAIN_LOSS, VAL_LOSS)
+    min_points = 3
     remedies = (
         "Regularise: weight decay, dropout, data augmentation.",
         "Collect more training data, or use a smaller model.",
     )
 
     def check(self, ctx: Context, opts):
-        t, v = ctx.track(TRAIN_LOSS), ctx.track(VAL_LOSS)
-        if t is None or v is None:
-            raise Skip("needs both training and validation loss")
-        if v.n < 3 or t.n < 3:
-            raise Skip("needs at least 3 points of each loss")
+        t, v = ctx.need(TRAIN_LOSS), ctx.need(VAL_LOSS)
         last = min(float(t.x[-1]), float(v.x[-1]))
         third = float(v.x[0] + (last - v.x[0]) / 3)
         g_end = v.at(last) - t.at(last)

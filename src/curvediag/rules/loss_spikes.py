@@ -3,8 +3,9 @@ from __future__ import annotations
 from .._np import np
 
 from ..analysis import Context
+from ..curves import TRAIN_LOSS, VAL_LOSS
 from .base import Rule, Skip, at
-from .secondary import causal_median, loss_track
+from .secondary import causal_median
 
 
 class LossSpikes(Rule):
@@ -27,6 +28,8 @@ class LossSpikes(Rule):
     code = "I101"
     name = "loss-spikes"
     options = {"spike_factor": 2.0}
+    needs = ((TRAIN_LOSS, VAL_LOSS),)
+    min_points = 8
     remedies = (
         "Lower the learning rate, or decay it; add warm-up at the start.",
         "Clip gradients (clip_grad_norm_ / clipnorm=1.0).",
@@ -34,9 +37,7 @@ class LossSpikes(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        t = loss_track(ctx)
-        if t is None or t.n < 8:
-            raise Skip("needs a loss curve of at least 8 points")
+        t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         if np.min(t.y) <= 0:
             raise Skip("the loss is not positive; spikes are judged as ratios")
         w = max(3, t.n // 20)

@@ -4,7 +4,8 @@ from .._np import np
 
 from ..analysis import Context
 from ..curves import GRAD_NORM, TRAIN_LOSS, VAL_LOSS
-from .base import Rule, Skip, at
+from ..verdict import Verdict
+from .base import Rule, Skip, at, missing_reason
 
 
 class NonFiniteLoss(Rule):
@@ -29,7 +30,7 @@ class NonFiniteLoss(Rule):
 
     code = "D101"
     name = "non-finite-loss"
-    verdict = "diverged"
+    verdict = Verdict.DIVERGED
     judges_short_logs = True  # a NaN is divergence at any length: no trend is needed
     remedies = (
         "Lower the learning rate (try 3-10x lower) or add warm-up.",
@@ -43,7 +44,7 @@ class NonFiniteLoss(Rule):
         present = [ctx.curves.get(n) for n in (TRAIN_LOSS, VAL_LOSS, GRAD_NORM)]
         present = [s for s in present if s is not None]
         if not any(s.name != GRAD_NORM for s in present):
-            raise Skip("no loss column")
+            raise Skip(missing_reason((TRAIN_LOSS, VAL_LOSS)))
         hits = []
         for s in present:
             if not s.finite_mask.all():  # the mask is kept on the series: one pass shared with finite()

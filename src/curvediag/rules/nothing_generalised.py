@@ -5,7 +5,8 @@ from .._np import np
 from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
-from .base import Rule, Skip, fmt, pct
+from ..verdict import Verdict
+from .base import Rule, fmt, pct
 
 
 #: A validation loss that improved less than this while the accuracy never changed learned nothing.
@@ -47,8 +48,10 @@ class NothingGeneralised(Rule):
 
     code = "L102"
     name = "nothing-generalised"
-    verdict = "not_learning"
+    verdict = Verdict.NOT_LEARNING
     options = {"val_limit": 0.05, "rise_limit": 0.2, "acc_gain": 0.05, "memorise_gap": 0.25}
+    needs = (VAL_LOSS, TRAIN_LOSS)
+    min_points = {VAL_LOSS: 6, TRAIN_LOSS: 3}  # its first level and its end are judged apart
     remedies = (
         "Check that inputs and labels are aligned and that the labels are not shuffled or random.",
         "Check that the feature extractor is really trained (not frozen at a random initialisation) and gets normalised inputs.",
@@ -57,11 +60,7 @@ class NothingGeneralised(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        v, t = ctx.track(VAL_LOSS), ctx.track(TRAIN_LOSS)
-        if v is None or t is None:
-            raise Skip("needs training and validation loss")
-        if v.n < 6 or t.n < 3:
-            raise Skip("needs at least 6 validation points")
+        v, t = ctx.need(VAL_LOSS), ctx.need(TRAIN_LOSS)
         lim = opts["val_limit"]
         v0 = v.start
         if v0 <= 0:

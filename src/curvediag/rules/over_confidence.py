@@ -3,9 +3,9 @@ from __future__ import annotations
 from .._np import np
 
 from ..analysis import MIN_POINTS, Context
-from ..curves import VAL_ACC
-from .base import Rule, Skip, at, pct
-from .rise import rise_passes, significant_rise
+from ..curves import VAL_ACC, VAL_LOSS
+from .base import Rule, at, pct
+from .rise import RISE, rise_passes, significant_rise
 
 
 class OverConfidence(Rule):
@@ -26,18 +26,19 @@ class OverConfidence(Rule):
 
     code = "O103"
     name = "over-confidence"
-    options = {"rise_limit": 0.10, "noise_z": 2.5, "min_points_after": 2}
+    groups = (RISE,)
+    options = dict(RISE.defaults)
+    needs = (VAL_ACC, VAL_LOSS)
+    min_points = MIN_POINTS
     remedies = (
         "Select the checkpoint by validation accuracy (or the metric you ship), not by val_loss.",
         "Add label smoothing or weight decay; calibrate the probabilities afterwards (temperature scaling).",
     )
 
     def check(self, ctx: Context, opts):
-        if not ctx.curves.has(VAL_ACC):
-            raise Skip("no validation accuracy in the log")
         r = significant_rise(ctx, opts)
-        acc = ctx.track(VAL_ACC)
-        if acc is None or acc.n < MIN_POINTS or not rise_passes(r, opts):
+        acc = ctx.need(VAL_ACC)
+        if not rise_passes(r, opts):
             return None
         a_on, a_end = acc.at(r.onset_pos), acc.end
         noise = 0.0 if np.isnan(acc.sigma) else acc.sigma

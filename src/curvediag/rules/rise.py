@@ -1,6 +1,10 @@
 """The validation-loss rise, measured once (:attr:`curvediag.analysis.Context.val_rise`) and judged by
 every rule that needs it: O102 val-loss-rising, O101 cramming, O103 over-confidence.  A helper module,
-not a rule: rules import it, never each other."""
+not a rule: rules import it, never each other.
+
+The limits it is judged by are one option group, :data:`RISE` (``[tool.curvediag.rules.rise]``): each of
+those rules judges the same rise by the same ``rise_limit``, ``noise_z`` and ``min_points_after``, so
+raising the limit turns all of them off together."""
 
 from __future__ import annotations
 
@@ -9,9 +13,12 @@ import math
 from .._np import np
 
 from .. import stats
-from ..analysis import MIN_POINTS, Context, Rise
+from ..analysis import Context, Rise
 from ..curves import TRAIN_LOSS, VAL_LOSS
-from .base import Skip, at, fmt, pct
+from .base import OptionGroup, at, fmt, pct
+
+#: The limits of the val-loss rise, shared by every rule that judges it (``groups = (RISE,)``).
+RISE = OptionGroup("rise", {"rise_limit": 0.10, "noise_z": 2.5, "min_points_after": 2}, "the val-loss rise")
 
 
 def resolution(acc: np.ndarray) -> float:
@@ -35,16 +42,10 @@ OVERFIT_REMEDIES = (
 
 
 def significant_rise(ctx: Context, opts) -> Rise:
-    """The validation-loss rise, if it passes the limits; raises Skip or returns a Rise with
-    ``relative`` below the limit when it does not."""
-    if not ctx.curves.has(VAL_LOSS):
-        raise Skip("no validation loss in the log")
-    t = ctx.track(VAL_LOSS)
-    if t is None or t.n < MIN_POINTS:
-        n = 0 if t is None else t.n
-        raise Skip(f"val_loss has {n} finite points; needs {MIN_POINTS}")
+    """The validation-loss rise, measured once; judge it with :func:`rise_passes`.  A rule that calls
+    this declares ``needs`` val_loss with ``min_points`` MIN_POINTS: the engine has checked them."""
     rise = ctx.val_rise
-    assert rise is not None  # the checks above are val_rise's own condition for None
+    assert rise is not None  # val_rise is None only without MIN_POINTS val_loss points
     return rise
 
 

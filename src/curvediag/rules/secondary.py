@@ -4,18 +4,6 @@ from __future__ import annotations
 
 from .._np import np
 
-from ..analysis import Context, Track
-from ..curves import TRAIN_LOSS, VAL_LOSS
-
-
-def loss_track(ctx: Context, prefer_val: bool = False) -> Track | None:
-    order = (VAL_LOSS, TRAIN_LOSS) if prefer_val else (TRAIN_LOSS, VAL_LOSS)
-    for name in order:
-        t = ctx.track(name)
-        if t is not None:
-            return t
-    return None
-
 
 def causal_median(y: np.ndarray, w: int) -> np.ndarray:
     """Median of the w points before each point (NaN where there are none)."""

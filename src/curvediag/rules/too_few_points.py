@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from ..analysis import MIN_POINTS, Context
+from ..verdict import Verdict
 from .base import Rule
 
 
@@ -19,7 +20,7 @@ class TooFewPoints(Rule):
 
     code = "X101"
     name = "too-few-points"
-    verdict = "insufficient_data"
+    verdict = Verdict.INSUFFICIENT_DATA
     judges_short_logs = True
     remedies = (
         "Log every epoch (or every N steps) for both training and validation loss.",

@@ -4,7 +4,8 @@ from .._np import np
 
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
-from .base import Rule, Skip, at, fmt
+from ..verdict import Verdict
+from .base import Rule, at, fmt
 
 
 class UnstableLoss(Rule):
@@ -30,8 +31,10 @@ class UnstableLoss(Rule):
 
     code = "D104"
     name = "unstable-loss"
-    verdict = "diverged"
+    verdict = Verdict.DIVERGED
     options = {"jump": 2.0, "share": 0.1, "end_factor": 5.0}
+    needs = ((VAL_LOSS, TRAIN_LOSS),)
+    min_points = 5
     remedies = (
         "Lower the learning rate (3-10x) or use a schedule with warm-up.",
         "Normalise the inputs; check for outliers in the data.",
@@ -40,13 +43,8 @@ class UnstableLoss(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        name = VAL_LOSS if ctx.curves.has(VAL_LOSS) else TRAIN_LOSS
-        s = ctx.curves.get(name)
-        if s is None:
-            raise Skip("no loss column")
-        fin = s.finite()
-        if len(fin) < 5:
-            raise Skip(f"{name} has {len(fin)} finite points; needs 5")
+        name = VAL_LOSS if ctx.track(VAL_LOSS) is not None else TRAIN_LOSS
+        fin = ctx.curves.series[name].finite()
         y, x = fin.y, fin.x
         if np.any(y <= 0):
             return None  # ratios need a positive loss

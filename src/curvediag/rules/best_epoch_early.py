@@ -3,7 +3,8 @@ from __future__ import annotations
 from .._np import np
 
 from ..analysis import Context
-from .base import Rule, at, pct, val_loss_points_or_skip
+from ..curves import VAL_LOSS
+from .base import Rule, at, pct
 
 
 class BestEpochEarly(Rule):
@@ -22,13 +23,15 @@ class BestEpochEarly(Rule):
     code = "T102"
     name = "best-epoch-early"
     options = {"share": 0.1}
+    needs = (VAL_LOSS,)
+    min_points = 20
     remedies = (
         "Use early stopping on val_loss with a patience of a few epochs, restoring the best weights.",
         "Run far fewer epochs, or lower the learning rate so that progress is spread over the run.",
     )
 
     def check(self, ctx: Context, opts):
-        fin = val_loss_points_or_skip(ctx, 20)
+        fin = ctx.curves.series[VAL_LOSS].finite()  # as logged, not smoothed
         i = int(np.argmin(fin.y))
         frac = i / (len(fin) - 1)
         if frac >= opts["share"]:

@@ -7,7 +7,8 @@ from .._np import np
 from .. import stats
 from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
-from .base import Rule, main_loss_or_skip, fmt, pct
+from ..verdict import Verdict
+from .base import Rule, fmt, pct
 
 
 def _chance_class_count(loss: float, acc: float | None) -> int | None:
@@ -58,8 +59,10 @@ class FlatLoss(Rule):
 
     code = "L101"
     name = "flat-training-loss"
-    verdict = "not_learning"
+    verdict = Verdict.NOT_LEARNING
     options = {"flat_limit": 0.02, "oscillation_limit": 0.10, "stuck_limit": 0.25, "acc_gain": 0.05}
+    needs = ((TRAIN_LOSS, VAL_LOSS),)
+    min_points = MIN_POINTS
     remedies = (
         "Tune the learning rate: a flat loss suggests it is far too low (or the network is dead); "
         "a loss that oscillates around its start suggests it is too high. Run a learning-rate range test.",
@@ -70,7 +73,7 @@ class FlatLoss(Rule):
     )
 
     def check(self, ctx: Context, opts):  # noqa: C901 - the flat-loss cases read in the order the docstring gives them
-        t = main_loss_or_skip(ctx)
+        t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         start = t.start
         best = float(np.min(t.s))
         end = t.end

@@ -3,7 +3,8 @@ from __future__ import annotations
 from .._np import np
 
 from ..analysis import Context
-from .base import Rule, at, fmt, val_loss_points_or_skip
+from ..curves import VAL_LOSS
+from .base import Rule, at, fmt
 
 
 def replay(y: np.ndarray, patience: int) -> tuple[int | None, int]:
@@ -54,13 +55,15 @@ class EarlyStoppingAdvice(Rule):
     code = "E101"
     name = "early-stopping-advice"
     options = {"patience": 5}
+    needs = (VAL_LOSS,)
+    min_points = 3
     remedies = (
         "Restore the best checkpoint (ModelCheckpoint(save_best_only=True) / restore_best_weights=True).",
         "Add early stopping with this patience to save the wasted epochs.",
     )
 
     def check(self, ctx: Context, opts):
-        fin = val_loss_points_or_skip(ctx, 3)
+        fin = ctx.curves.series[VAL_LOSS].finite()  # as logged, not smoothed
         y, x = fin.y, fin.x
         p = int(opts["patience"])
         i_final = int(np.argmin(y))  # the run's best (NaN-free: finite points only)

@@ -7,9 +7,11 @@ from .._np import np
 from .. import stats
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from ..verdict import Verdict
 from .base import Rule, at, fmt, pct
 from .rise import (
     OVERFIT_REMEDIES,
+    RISE,
     gap_evidence,
     resolution,
     rise_evidence,
@@ -56,15 +58,16 @@ class Overfitting(Rule):
 
     code = "O102"
     name = "val-loss-rising"
-    verdict = "overfitting"
+    verdict = Verdict.OVERFITTING
+    groups = (RISE,)
     options = {
-        "rise_limit": 0.10,
-        "noise_z": 2.5,
-        "min_points_after": 2,
+        **RISE.defaults,
         "plateau_tol": 0.02,
         "plateau_share": 0.3,
         "train_drop": 0.25,
     }
+    needs = (VAL_LOSS,)
+    min_points = MIN_POINTS
     remedies = OVERFIT_REMEDIES
 
     def check(self, ctx: Context, opts):

@@ -4,9 +4,11 @@ from .._np import np
 
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
-from .base import Rule, Skip, at, pct
+from ..verdict import Verdict
+from .base import Rule, at, pct
 from .rise import (
     OVERFIT_REMEDIES,
+    RISE,
     gap_evidence,
     resolution,
     rise_evidence,
@@ -46,27 +48,24 @@ class Cramming(Rule):
 
     code = "O101"
     name = "val-loss-up-val-acc-down"
-    verdict = "cramming"
+    verdict = Verdict.CRAMMING
+    groups = (RISE,)
     options = {
-        "rise_limit": 0.10,
-        "noise_z": 2.5,
-        "min_points_after": 2,
+        **RISE.defaults,
         "acc_drop": 0.03,
         "memorise_gap": 0.25,
         "collapse": 0.2,
     }
+    needs = (VAL_ACC, VAL_LOSS)
+    min_points = MIN_POINTS
     remedies = OVERFIT_REMEDIES + (
         "Check the labels for noise or errors (a confusion matrix of the worst examples helps).",
         "Check the train/validation split: same distribution, no duplicates across it.",
     )
 
     def check(self, ctx: Context, opts):
-        if not ctx.curves.has(VAL_ACC):
-            raise Skip("no validation accuracy in the log")
         r = significant_rise(ctx, opts)
-        acc = ctx.track(VAL_ACC)
-        if acc is None or acc.n < MIN_POINTS:
-            raise Skip(f"val_acc has too few finite points; needs {MIN_POINTS}")
+        acc = ctx.need(VAL_ACC)
         if not rise_passes(r, opts):
             return self.collapse(ctx, opts, r, acc)
         i_peak = int(np.argmax(acc.s))

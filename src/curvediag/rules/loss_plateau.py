@@ -4,8 +4,8 @@ from .._np import np
 
 from .. import stats
 from ..analysis import Context
-from .base import Rule, Skip, at, pct
-from .secondary import loss_track
+from ..curves import TRAIN_LOSS, VAL_LOSS
+from .base import Rule, at, pct
 
 
 class Plateau(Rule):
@@ -26,6 +26,8 @@ class Plateau(Rule):
     code = "P101"
     name = "loss-plateau"
     options = {"window": 0.2, "limit": 0.01}
+    needs = ((VAL_LOSS, TRAIN_LOSS),)
+    min_points = 10
     remedies = (
         "Reduce the learning rate on the plateau by a factor of 2-10 "
         "(ReduceLROnPlateau(factor=0.1-0.5, patience=3-5) / torch.optim.lr_scheduler.ReduceLROnPlateau).",
@@ -33,9 +35,7 @@ class Plateau(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        t = loss_track(ctx, prefer_val=True)
-        if t is None or t.n < 10:
-            raise Skip("needs a loss curve of at least 10 points")
+        t = ctx.need(VAL_LOSS, TRAIN_LOSS)
         w = max(5, int(round(opts["window"] * t.n)))
         before = float(t.s[t.n - w - 1])
         tail = t.y[t.n - w :]

@@ -4,7 +4,7 @@ from .._np import np
 
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
-from .base import Rule, Skip, pct
+from .base import Rule, pct
 
 
 class ValBetterThanTrain(Rule):
@@ -27,6 +27,8 @@ class ValBetterThanTrain(Rule):
     code = "G101"
     name = "val-better-than-train"
     options = {"margin": 0.1}
+    needs = (TRAIN_LOSS, VAL_LOSS)
+    min_points = {VAL_LOSS: 3}  # the training loss is only read at the validation points: any will do
     remedies = (
         "Usually nothing to fix: regularisation (dropout, augmentation) is active only in training, "
         "and the epoch-averaged training loss lags by half an epoch.",
@@ -34,11 +36,7 @@ class ValBetterThanTrain(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        t, v = ctx.track(TRAIN_LOSS), ctx.track(VAL_LOSS)
-        if t is None or v is None:
-            raise Skip("needs both training and validation loss")
-        if v.n < 3:
-            raise Skip("needs at least 3 validation points")
+        t, v = ctx.need(TRAIN_LOSS), ctx.need(VAL_LOSS)
         tv = np.interp(v.x, t.x, t.s)
         ok = tv > 0
         if ok.sum() < 3:

@@ -4,8 +4,8 @@ from .._np import np
 
 from .. import stats
 from ..analysis import Context
-from .base import Rule, Skip, pct
-from .secondary import loss_track
+from ..curves import TRAIN_LOSS, VAL_LOSS
+from .base import Rule, pct
 
 
 class OscillatingLoss(Rule):
@@ -28,15 +28,15 @@ class OscillatingLoss(Rule):
     code = "I102"
     name = "oscillating-loss"
     options = {"turn_limit": 0.6, "swing_limit": 0.05}
+    needs = ((TRAIN_LOSS, VAL_LOSS),)
+    min_points = 12
     remedies = (
         "Lower the learning rate for the late phase (a decaying or cosine schedule, or ReduceLROnPlateau).",
         "Use a larger batch size, or gradient clipping.",
     )
 
     def check(self, ctx: Context, opts):
-        t = loss_track(ctx)
-        if t is None or t.n < 12:
-            raise Skip("needs a loss curve of at least 12 points")
+        t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         half = t.y[t.n // 2 :]
         d = np.diff(half)
         d = d[d != 0]

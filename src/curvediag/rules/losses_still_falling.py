@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
-from .base import Rule, Skip, at, fmt, pct
+from ..verdict import Verdict
+from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from .base import Rule, Skip, at, fmt, missing_reason, pct, too_few_reason
 
 
 class StillImproving(Rule):
@@ -44,8 +46,11 @@ class StillImproving(Rule):
 
     code = "T101"
     name = "losses-still-falling"
-    verdict = "still_improving"
+    verdict = Verdict.STILL_IMPROVING
     options = {"gain_limit": STILL_FALLING_GAIN}
+    # the judged loss (Context.judged): the validation loss when it has 3 points, else the only loss,
+    # else the error of the accuracy; it checks the points of the one it judges itself
+    needs = ((VAL_LOSS, TRAIN_LOSS, VAL_ACC, TRAIN_ACC),)
     remedies = (
         "Train for more epochs; keep early stopping on val_loss so it stops at the right time.",
         "If the learning rate already decayed to near zero, lengthen or restart the schedule.",
@@ -55,9 +60,9 @@ class StillImproving(Rule):
     def check(self, ctx: Context, opts):
         t = ctx.judged
         if t is None:
-            raise Skip("no loss or accuracy column")
+            raise Skip(missing_reason(self.needs[0]))
         if t.n < MIN_POINTS:
-            raise Skip(f"{t.name} has {t.n} finite points; needs {MIN_POINTS}")
+            raise Skip(too_few_reason(t.name, MIN_POINTS, t.n))
         f = recent_fall(t)
         evidence = {"metric": t.name, "gain_limit": opts["gain_limit"], **f}
         # the fitted projection (projection.py), where it can be made: a confident gain (the
