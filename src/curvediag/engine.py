@@ -28,13 +28,14 @@ from .rules import RULES, Skip
 from .summary import build_report
 
 
-def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
-    """Each rule's options: its defaults updated with ``overrides[code or name]``, each checked
-    for its kind and range as the configuration file's are (a NaN or negative threshold is refused)."""
+def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None, rules=RULES) -> dict[str, dict[str, Any]]:
+    """Each rule's options (of ``rules``, default the single-log rules): its defaults updated with
+    ``overrides[code or name]``, each checked for its kind and range as the configuration file's
+    are (a NaN or negative threshold is refused)."""
     from .config import _option
 
     out = {}
-    for r in RULES:
+    for r in rules:
         opts = dict(r.options)
         for key in (r.code, r.name):
             for k, v in ((overrides or {}).get(key) or {}).items():

@@ -1,12 +1,14 @@
 """The rule registry.  Codes are stable and never reused.
 
 Each rule lives in its own module; its class docstring is its documentation
-(``curvediag rule CODE`` prints it).
+(``curvediag rule CODE`` prints it).  :data:`BASELINE_RULES` (codes B1xx) compare a run with its
+baseline logs and run only when a baseline is given (:mod:`curvediag.comparison`).
 """
 
 from __future__ import annotations
 
 from .base import Rule, Skip
+from .baseline import BASELINE_RULES
 from .chance_level import ChanceLevel
 from .cramming import Cramming
 from .early_stopping import EarlyStoppingAdvice
@@ -52,12 +54,16 @@ RULES: tuple[type[Rule], ...] = (
 )
 
 
+#: Every rule: the single-log rules, then the comparison rules.
+ALL_RULES: tuple[type[Rule], ...] = RULES + BASELINE_RULES
+
+
 def get_rule(key: str) -> type[Rule] | None:
     k = key.strip().lower()
-    for r in RULES:
+    for r in ALL_RULES:
         if r.code.lower() == k or r.name == k:
             return r
     return None
 
 
-__all__ = ["RULES", "Rule", "Skip", "get_rule"]
+__all__ = ["RULES", "BASELINE_RULES", "ALL_RULES", "Rule", "Skip", "get_rule"]
