@@ -64,6 +64,15 @@ class Profile:
         assert self.judged is not None
         return float(self.judged.x[int(np.argmin(self.judged.s))])
 
+    def onset_at(self, tolerance: float) -> float:
+        """The last position where the smoothed judged curve is within ``tolerance`` of its fall
+        (start level minus best; at least 2% of the best) of its best: where it climbs away."""
+        assert self.judged is not None
+        t = self.judged
+        best = float(np.min(t.s))
+        near = best + max(tolerance * max(t.start - best, 0.0), 0.02 * abs(best))
+        return float(t.x[np.nonzero(t.s <= near)[0][-1]])
+
     @property
     def final(self) -> float:
         assert self.judged is not None

@@ -50,8 +50,8 @@ def rules_markdown() -> str:
 
 
 def _level(r) -> str:
-    """A comparison rule's severity; B105 takes that of the run's new verdict."""
-    return "per verdict" if r.code == "B105" else r.level
+    """A comparison rule's severity; B105's is error for a new error verdict."""
+    return "info; error for an error verdict" if r.code == "B105" else r.level
 
 
 if __name__ == "__main__":
