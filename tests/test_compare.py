@@ -288,6 +288,30 @@ def test_skips_say_why():
     assert "judged on val_loss" in reasons["B101"] and "1 - train_acc" in reasons["B101"]
 
 
+def test_positions_are_not_compared_across_epoch_and_step_axes():
+    ep = np.arange(30)
+    base = [_curve(0.3 + 0.7 * np.exp(-ep / 5))]
+    steps = {"step": [int(e) * 1000 for e in ep], "loss": list(0.3 + 0.7 * np.exp(-ep / 5)), "val_loss": list(0.3 + 0.7 * np.exp(-ep / 5))}
+    r = curvediag.compare(base, steps)
+    reasons = {s.code: s.reason for s in r.skipped}
+    assert "step axis" in reasons["B106"] and "epoch axis" in reasons["B104"]
+    assert {"B101", "B102"}.isdisjoint(reasons)  # the levels need no common axis
+
+
+def test_hostile_names_reach_no_output_raw(tmp_path):
+    # a baseline whose name holds an escape sequence and a newline, and no training loss: its name is
+    # quoted in the skip reason of B103
+    ep = np.arange(30)
+    bad = tmp_path / "x\x1b[31m\n::error::forged.csv"
+    bad.write_text("epoch,val_loss\n" + "".join(f"{e},{0.3 + np.exp(-e / 5)}\n" for e in ep))
+    for fmt in ("text", "github", "markdown", "junit", "json"):
+        r = runner.invoke(app, ["compare", str(bad), "--run", RERUN, "-f", fmt, "--no-color"])
+        assert r.exit_code in (0, 1) and "\x1b" not in r.stdout, fmt
+        assert not any(line.startswith("::error::forged") for line in r.stdout.splitlines()), fmt
+    d = json.loads(runner.invoke(app, ["compare", str(bad), "--run", RERUN, "-f", "json"]).stdout)
+    assert any(str(bad) in s["reason"] for s in d["skipped"])
+
+
 def test_settings_choose_and_tune_the_comparison_rules(tmp_path):
     lr = run_path("lr_x10")
     assert "B101" in regressions(curvediag.compare(BASELINE, lr))

@@ -479,7 +479,10 @@ def explain_rule(key: str = typer.Argument(..., metavar="CODE|NAME", help="A rul
     if r is None:
         _err(f"no rule {key!r}; 'curvediag rules' lists them")
         raise typer.Exit(2)
-    typer.echo(f"{r.code} {r.name} (verdict: {r.verdict or '-'})\n")
+    from .rules import BASELINE_RULES
+
+    kind = f"comparison rule, severity {getattr(r, 'level', 'info')}" if r in BASELINE_RULES else f"verdict: {r.verdict or '-'}"
+    typer.echo(f"{r.code} {r.name} ({kind})\n")
     typer.echo(r.doc())
     if r.options:
         typer.echo("\nDefaults: " + ", ".join(f"{k} = {v}" for k, v in r.options.items()))

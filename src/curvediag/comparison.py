@@ -48,11 +48,13 @@ class Profile:
     judged: Track | None
     train: Track | None
     onset: float | None
+    axis: str = "epoch"
 
     @classmethod
     def of(cls, curves: Curves, report: Report, settings: Settings) -> "Profile":
         ctx = Context(curves, {}, settings.num_classes)
-        return cls(curves.source.path, report.verdict, ctx.judged, ctx.track(TRAIN_LOSS), report.onset_epoch)
+        return cls(curves.source.path, report.verdict, ctx.judged, ctx.track(TRAIN_LOSS), report.onset_epoch,
+                   curves.axis_kind)
 
     @property
     def best(self) -> float:
@@ -147,6 +149,15 @@ class Comparison:
                 raise Skip(f"the run is judged on {name}, baseline {b.source} on {b.judged.name}")
         return name
 
+    def same_axis_or_skip(self) -> None:
+        """Skip unless the run and every baseline log are on the same kind of axis (epochs, steps)."""
+        from .rules import Skip
+
+        for b in self.baseline:
+            if b.axis != self.run.axis:
+                raise Skip(f"the run is on a{'n' if self.run.axis[0] in 'aei' else ''} {self.run.axis} axis, "
+                           f"baseline {b.source} on a{'n' if b.axis[0] in 'aei' else ''} {b.axis} axis")
+
     def noise(self) -> float:
         """The noise of the one baseline log's judged curve (NaN with several: their spread is used)."""
         j = self.baseline[0].judged
@@ -156,6 +167,7 @@ class Comparison:
         """The common axis: the positions every judged curve covers."""
         from .rules import Skip
 
+        self.same_axis_or_skip()
         curves = [p.judged for p in (self.run, *self.baseline) if p.judged is not None]
         lo = max(float(t.x[0]) for t in curves)
         hi = min(float(t.x[-1]) for t in curves)
@@ -173,7 +185,7 @@ def _on(t: Track, grid) -> "np.ndarray":
     return np.interp(grid, t.x, t.s)
 
 
-def area(cmp: Comparison) -> dict[str, float]:
+def area(cmp: Comparison) -> dict[str, Any]:
     """The mean gap between the run's smoothed judged curve and the mean of the baseline's, on the
     axis they share, relative to the baseline's own improvement (its start level minus its best);
     with several seeds, each seed's area against the mean of the others (their spread)."""
@@ -192,8 +204,7 @@ def area(cmp: Comparison) -> dict[str, float]:
         seeds = [float(np.mean(on[i] - np.delete(on, i, axis=0).mean(axis=0))) / improvement for i in range(len(base))]
     else:
         seeds = [0.0]
-    return {"run": run_area, "seeds": seeds, "improvement": improvement, "from": float(grid[0]),  # type: ignore[dict-item]
-            "to": float(grid[-1])}
+    return {"run": run_area, "seeds": seeds, "improvement": improvement, "from": float(grid[0]), "to": float(grid[-1])}
 
 
 def rank(verdict: str) -> int:

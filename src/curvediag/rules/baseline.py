@@ -48,6 +48,7 @@ class _LevelRule(BaselineRule):
     """Shared by B101-B103: one level of the run against the same level of each baseline log."""
 
     what: ClassVar[str]
+    how: ClassVar[str] = "smoothed"
 
     def measure(self, p) -> float:  # pragma: no cover
         raise NotImplementedError
@@ -67,7 +68,7 @@ class _LevelRule(BaselineRule):
         if not b.regressed:
             return None
         return self.finding(
-            f"{self.what} {name} {fmt(b.run)} is {pct(b.excess)} above {_seeds(b)}; {_spread(b, opts)}",
+            f"{self.what} {name} ({self.how}) {fmt(b.run)} is {pct(b.excess)} above {_seeds(b)}; {_spread(b, opts)}",
             {"curve": name, **b.evidence(), "excess": b.excess},
         )
 
@@ -120,6 +121,7 @@ class FinalWorse(_LevelRule):
     code = "B102"
     name = "final-worse-than-baseline"
     what = "final"
+    how = "median of the last points"
     options = {"spreads": 3.0, "margin": 0.05}
     remedies = (
         "compare the learning-rate schedule and regularisation (dropout, weight decay) with the baseline's",
@@ -203,6 +205,7 @@ class OnsetEarlier(BaselineRule):
         from ..comparison import beyond
 
         name = cmp.judged_or_skip()
+        cmp.same_axis_or_skip()
         tol = opts["tolerance"]
         run = cmp.run.onset_at(tol)
         base = [p.onset_at(tol) for p in cmp.baseline]
@@ -239,6 +242,7 @@ class VerdictWorse(BaselineRule):
 
     code = "B105"
     name = "verdict-worse-than-baseline"
+    level = "info"  # error for a new error verdict
 
     def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
         from ..comparison import rank
