@@ -187,20 +187,23 @@ def analyze(
         False, "--tag-runs", help="Write each verdict back to its MLflow server run as tags (curvediag.verdict, .severity, .findings)."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of an internal error (also CURVEDIAG_DEBUG=1)."),
+    baseline: Optional[List[str]] = typer.Option(
+        None, "--baseline", metavar="PATH", help="Also compare each log with these baseline logs (repeat for several seeds); adds B1xx findings."
+    ),
 ) -> None:
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
     global _DEBUG
     _DEBUG = _DEBUG or debug
     from . import output as out
 
-    _check_paths(paths)
+    _check_paths(paths + (baseline or []))
     settings = _settings(config, fail_on=fail_on, format=format, select=select, ignore=ignore, num_classes=num_classes,
                          input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc,
                          metric=metric)
-    _refuse_inputs(output, plot, paths, settings.config_file)
+    _refuse_inputs(output, plot, paths + (baseline or []), settings.config_file)
     if plot and len(paths) > 1:
         raise _fail("--plot draws one log; give one PATH")
-    batch = _diagnose(paths, settings, jobs, plot)
+    batch = _compared(baseline, paths, settings, plot, own_rules=True) if baseline else _diagnose(paths, settings, jobs, plot)
     if output and batch.reports:  # every input failed: nothing to report, the file is left as it was
         fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
         _writing(output, out.write_report, output, batch, fmt, full)
@@ -247,6 +250,81 @@ def _diagnose(paths, settings, jobs: int, plot: Optional[str]):
 
         _writing(plot, write_plot, plot, curves, batch.reports[0])
     return batch
+
+
+def _compared(baseline, runs, settings, plot: Optional[str], own_rules: bool):
+    """The Batch of ``runs`` compared with the ``baseline`` logs (one line and exit 2 if a baseline
+    cannot be read); with ``plot``, the one run drawn over the baseline."""
+    from .comparison import compare_paths, read_baseline
+    from .errors import CurvediagError
+
+    try:
+        base = read_baseline(baseline, settings, debug=_debugging())
+    except CurvediagError as e:
+        raise _fail(str(e))
+    batch, curves = compare_paths(base, runs, settings, _debugging(), own_rules)
+    for u in batch.unreadable:
+        _err(u.message)
+    if plot and curves[0] is not None:
+        from .plot import write_overlay
+
+        _writing(plot, write_overlay, plot, curves[0], [c for _, c in base], batch.reports[0])
+    return batch
+
+
+@app.command("compare")
+def compare_cmd(
+    baseline: List[str] = typer.Argument(..., metavar="BASELINE...", help="The baseline's logs: the seeds of the recipe the runs should match."),
+    runs: List[str] = typer.Option(..., "--run", metavar="RUN", help="A log to compare with the baseline (repeat for several)."),
+    format: Optional[Format] = typer.Option(
+        None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github or junit."
+    ),
+    fail_on: Optional[FailOn] = typer.Option(
+        None, "--fail-on", help="Exit 1 when a comparison finding (B1xx) has this severity or worse (default: warning)."
+    ),
+    exit_zero: bool = typer.Option(False, "--exit-zero", help="Report findings but exit 0 (errors still exit 2)."),
+    loss: Optional[str] = _LOSS,
+    val_loss: Optional[str] = _VAL_LOSS,
+    acc: Optional[str] = _ACC,
+    val_acc: Optional[str] = _VAL_ACC,
+    metric: Optional[str] = _METRIC,
+    num_classes: Optional[int] = _NUM_CLASSES,
+    select: Optional[str] = _SELECT,
+    ignore: Optional[str] = _IGNORE,
+    config: Optional[str] = _CONFIG,
+    input_format: Optional[InputFormat] = _INPUT_FORMAT,
+    output: Optional[str] = typer.Option(
+        None, "--output", "-o", metavar="FILE", help="Also write the report to FILE (atomically); stdout then shows only an explicit --format."
+    ),
+    output_format: Optional[Format] = typer.Option(
+        None, "--output-format", help="Format of --output (default: from its extension, else --format)."
+    ),
+    plot: Optional[str] = typer.Option(
+        None, "--plot", metavar="FILE", help="Draw the run over the baseline to FILE.png, .svg or .html (needs the 'plot' extra)."
+    ),
+    no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
+) -> None:
+    """Compare runs with a baseline: best and final loss, training floor, best epoch, verdict, whole curve.
+
+    Each run's own diagnosis is reported with the comparison findings (B1xx) added; only the
+    comparison findings decide the exit status (a run that overfits as its baseline does is no
+    regression)."""
+    from . import output as out
+    from .comparison import regressions
+
+    _check_paths(baseline + runs)
+    settings = _settings(config, fail_on=fail_on, format=format, select=select, ignore=ignore, num_classes=num_classes,
+                         input_format=input_format, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc, metric=metric)
+    _refuse_inputs(output, plot, baseline + runs, settings.config_file)
+    if plot and len(runs) > 1:
+        raise _fail("--plot draws one run; give one --run")
+    batch = _compared(baseline, runs, settings, plot, own_rules=False)
+    if output and batch.reports:
+        fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
+        _writing(output, out.write_report, output, batch, fmt, False)
+    if not output or "format" in settings.origin:
+        out.show(batch, OutputFormat(settings.format), False, no_color)
+    raise typer.Exit(out.exit_status(regressions(batch), exit_zero))
 
 
 def _writing(path: str, write, *args) -> None:
@@ -465,10 +543,13 @@ def inspect_cmd(
 @app.command("rules")
 def list_rules() -> None:
     """List every rule: code, name, verdict and what it detects."""
-    from .rules import RULES
+    from .rules import BASELINE_RULES, RULES
 
     for r in RULES:
         typer.echo(f"{r.code}  {r.name:28s} {r.verdict or '-':18s} {r.summary()}")
+    typer.echo("\nComparison rules (run only with a baseline: compare, analyze --baseline):")
+    for r in BASELINE_RULES:
+        typer.echo(f"{r.code}  {r.name:28s} {'-':18s} {r.summary()}")
 
 
 @app.command("rule")
@@ -481,8 +562,13 @@ def explain_rule(key: str = typer.Argument(..., metavar="CODE|NAME", help="A rul
     if r is None:
         _err(f"no rule {key!r}; 'curvediag rules' lists them")
         raise typer.Exit(2)
-    typer.echo(f"{r.code} {r.name} (verdict: {r.verdict or '-'})")
-    typer.echo(f"Needs: {describe_needs(r.needs, r.min_points)}\n")
+    from .rules import BASELINE_RULES
+
+    kind = f"comparison rule, severity {getattr(r, 'level', 'info')}" if r in BASELINE_RULES else f"verdict: {r.verdict or '-'}"
+    typer.echo(f"{r.code} {r.name} ({kind})")
+    if r not in BASELINE_RULES:
+        typer.echo(f"Needs: {describe_needs(r.needs, r.min_points)}")
+    typer.echo("")
     typer.echo(r.doc())
     if r.options:
         typer.echo("\nDefaults: " + ", ".join(f"{k} = {v}" for k, v in r.options.items()))

@@ -287,11 +287,11 @@ def _choice(key: str, choices: tuple[str, ...]):
 
 def _rule_list(key: str):
     def check(value, where: str, s: dict[str, Any]) -> tuple[str, ...]:
-        from .rules import RULES
+        from .rules import ALL_RULES
 
         items = _as_list(value, key, where)
         for it in items:
-            if not any(r.code.startswith(it.upper()) or r.name == it for r in RULES):
+            if not any(r.code.startswith(it.upper()) or r.name == it for r in ALL_RULES):
                 raise UsageError(f"{where}: {key} names no rule: {it!r}")
         return items
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 def rules_markdown() -> str:
-    from .rules import RULES
+    from .rules import BASELINE_RULES, RULES
     from .rules.base import describe_groups, describe_needs
 
     out = [
@@ -23,12 +23,25 @@ def rules_markdown() -> str:
     ]
     for r in RULES:
         out.append(f"| [{r.code}](#{r.code.lower()}-{r.name}) | {r.name} | {r.verdict or '— (info)'} | {r.summary()} |")
-    for r in RULES:
+    out += [
+        "",
+        "Comparison rules run only when a baseline is given (`curvediag compare`, `analyze --baseline`,",
+        "`curvediag.compare`): they measure a run against its baseline logs and never set its verdict.",
+        "",
+        "| code | name | severity | summary |",
+        "|---|---|---|---|",
+    ]
+    for r in BASELINE_RULES:
+        out.append(f"| [{r.code}](#{r.code.lower()}-{r.name}) | {r.name} | {_level(r)} | {r.summary()} |")
+    for r in RULES + BASELINE_RULES:
         out += ["", f"## {r.code} {r.name}", ""]
-        out.append(f"Verdict: `{r.verdict}` (severity {'per verdict' if r.verdict else 'info'})." if r.verdict
-                   else "Secondary finding (severity info): it never sets the verdict.")
-        out += ["", f"Needs: {describe_needs(r.needs, r.min_points)}."]
-        out += [x for s in describe_groups(r) for x in ("", s)]
+        if r in BASELINE_RULES:
+            out.append(f"Comparison finding (severity {_level(r)}): it never sets the verdict.")
+        else:
+            out.append(f"Verdict: `{r.verdict}` (severity {'per verdict' if r.verdict else 'info'})." if r.verdict
+                       else "Secondary finding (severity info): it never sets the verdict.")
+            out += ["", f"Needs: {describe_needs(r.needs, r.min_points)}."]
+            out += [x for s in describe_groups(r) for x in ("", s)]
         out += ["", r.doc()]
         if r.options:
             out += ["", "| option | default |", "|---|---|"]
@@ -37,6 +50,11 @@ def rules_markdown() -> str:
             out += ["", "Remedies:", ""]
             out += [f"- {x}" for x in r.remedies]
     return "\n".join(out) + "\n"
+
+
+def _level(r) -> str:
+    """A comparison rule's severity; B105's is error for a new error verdict."""
+    return "info; error for an error verdict" if r.code == "B105" else r.level
 
 
 if __name__ == "__main__":

@@ -33,9 +33,10 @@ from .rules.base import alternatives, missing_reason, points_needed, too_few_rea
 from .summary import build_report
 
 
-def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
-    """Each rule's options: its defaults updated with ``overrides[code or name]``, each checked
-    for its kind and range as the configuration file's are (a NaN or negative threshold is refused).
+def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None, rules=RULES) -> dict[str, dict[str, Any]]:
+    """Each rule's options (of ``rules``, default the single-log rules): its defaults updated with
+    ``overrides[code or name]``, each checked for its kind and range as the configuration file's are
+    (a NaN or negative threshold is refused).
 
     An option of a shared group (:data:`~curvediag.rules.OPTION_GROUPS`, e.g. ``rise``: the val-loss
     rise O101, O102 and O103 judge) has one value, set under the group's name or under any member's
@@ -62,7 +63,7 @@ def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> di
                 raise UsageError(f"option group {name!r} ({grp.what}) has no option {k!r}; options: {', '.join(grp.defaults)}")
             share(name, k, _option(v, grp.defaults[k], k, f"option {k!r} of {grp.what}"), name)
     own: dict[str, dict[str, Any]] = {}
-    for r in RULES:
+    for r in rules:
         opts = dict(r.options)
         for key in (r.code, r.name):
             for k, v in (overrides.get(key) or {}).items():
@@ -75,7 +76,7 @@ def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> di
                 else:
                     opts[k] = value
         own[r.code] = opts
-    for r in RULES:
+    for r in rules:
         for grp in r.groups:
             own[r.code].update(shared[grp.name])
     return own

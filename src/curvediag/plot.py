@@ -114,14 +114,63 @@ def _figure(curves: Curves, report: Report):
     return fig, plt
 
 
-def write_plot(path: str, curves: Curves, report: Report) -> None:
-    """PNG or SVG by extension; HTML is a self-contained page with the chart as inline SVG."""
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UsageError(HINT) from None
+    return plt
+
+
+def _overlay(curves: Curves, baseline: list[Curves], report: Report):
+    """The run (bold) over its baseline logs (faint): the judged curve (validation loss, else
+    the loss, else 1 - the metric) and the training loss side by side, with the comparison
+    findings' span shaded."""
+    from .analysis import Context
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), squeeze=False)
+    judged = Context(curves).judged
+    name = judged.name if judged is not None else VAL_LOSS
+    for ax, which in ((axes[0][0], name), (axes[0][1], TRAIN_LOSS)):
+        for i, c in enumerate(baseline):
+            t = Context(c).judged if which == name else Context(c).track(TRAIN_LOSS)
+            if t is not None:
+                ax.plot(t.x, t.y, color="tab:gray", lw=1.0, alpha=0.45, label=f"baseline ({len(baseline)} logs)" if i == 0 else None)
+        t = judged if which == name else Context(curves).track(TRAIN_LOSS)
+        if t is not None:
+            ax.plot(t.x, t.y, color="tab:red", lw=2.4, label=_label(f"run: {Path(curves.source.path).name}"))
+        for f in report.findings:
+            if f.code.startswith("B") and f.span is not None and which == name:
+                ax.axvspan(f.span[0], f.span[1], color="tab:red", alpha=0.06)
+        ax.set_xlabel(_label(report.source.axis))
+        ax.set_ylabel(_label(which))
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    regressed = sorted({f.code for f in report.findings if f.code.startswith("B") and f.severity != "info"})
+    title = f"regression ({', '.join(regressed)})" if regressed else "no regression"
+    fig.suptitle(_label(f"{title}: {Path(report.source.path).name} against its baseline"), fontsize=11)
+    fig.tight_layout()
+    return fig, plt
+
+
+def write_overlay(path: str, curves: Curves, baseline: list[Curves], report: Report) -> None:
+    """The run drawn over its baseline logs, to PNG, SVG or HTML as :func:`write_plot`."""
+    write_plot(path, curves, report, _overlay(curves, baseline, report))
+
+
+def write_plot(path: str, curves: Curves, report: Report, figure=None) -> None:
+    """PNG or SVG by extension; HTML is a self-contained page with the chart as inline SVG.
+    ``figure``: (fig, pyplot) already drawn, instead of the run's own chart."""
     import io
 
     suffix = Path(path).suffix.lower()
     if suffix not in (".png", ".svg", ".html", ".htm"):
         raise UsageError(f"{path}: --plot takes a .png, .svg or .html file")
-    fig, plt = _figure(curves, report)
+    fig, plt = figure or _figure(curves, report)
     buf = io.BytesIO() if suffix == ".png" else io.StringIO()
     fig.savefig(buf, format="png" if suffix == ".png" else "svg", dpi=120)
     plt.close(fig)
@@ -149,4 +198,4 @@ def write_plot(path: str, curves: Curves, report: Report) -> None:
     write_output(path, data)
 
 
-__all__ = ["terminal_chart", "write_plot", "HINT"]
+__all__ = ["terminal_chart", "write_plot", "write_overlay", "HINT"]

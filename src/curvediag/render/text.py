@@ -180,8 +180,9 @@ def render_summary(reports: Sequence[Report], failures, console) -> None:
     console.print(table)
     if not wide:  # a narrow terminal: the findings' headlines below the table
         for r in reports:
-            if r.severity != "ok":
-                console.print(Text(_p(f"{r.source.path}: {r.headline}"), style=STYLE[r.severity]))
+            worst = r.worst_severity()  # a healthy run that regressed against a baseline (B1xx) is shown too
+            if r.severity != "ok" or worst in ("warning", "error"):
+                console.print(Text(_p(f"{r.source.path}: {r.headline}"), style=STYLE[r.severity if r.severity != "ok" else worst]))
         for path, problem in failures:
             console.print(Text(_p(f"{path}: {problem}"), style="red"))
     counts: dict[str, int] = {}

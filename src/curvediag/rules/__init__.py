@@ -1,12 +1,14 @@
 """The rule registry.  Codes are stable and never reused.
 
 Each rule lives in its own module; its class docstring is its documentation
-(``curvediag rule CODE`` prints it).
+(``curvediag rule CODE`` prints it).  :data:`BASELINE_RULES` (codes B1xx) compare a run with its
+baseline logs and run only when a baseline is given (:mod:`curvediag.comparison`).
 """
 
 from __future__ import annotations
 
 from .base import OptionGroup, Rule, Skip
+from .baseline import BASELINE_RULES
 from .chance_level import ChanceLevel
 from .val_loss_up_val_acc_down import Cramming
 from .early_stopping_advice import EarlyStoppingAdvice
@@ -61,12 +63,16 @@ def members(group: OptionGroup) -> tuple[type[Rule], ...]:
     return tuple(r for r in RULES if group in r.groups)
 
 
+#: Every rule: the single-log rules, then the comparison rules.
+ALL_RULES: tuple[type[Rule], ...] = RULES + BASELINE_RULES
+
+
 def get_rule(key: str) -> type[Rule] | None:
     k = key.strip().lower()
-    for r in RULES:
+    for r in ALL_RULES:
         if r.code.lower() == k or r.name == k:
             return r
     return None
 
 
-__all__ = ["OPTION_GROUPS", "RULES", "OptionGroup", "Rule", "Skip", "get_rule", "members"]
+__all__ = ["OPTION_GROUPS", "RULES", "BASELINE_RULES", "ALL_RULES", "OptionGroup", "Rule", "Skip", "get_rule", "members"]
