@@ -318,3 +318,109 @@ def test_rank_zero_votes_its_decision(tmp_path):
     _fit(tmp_path, 0.5, [cb], max_epochs=14, strategy=strategy)
     assert cb.stopped_by is not None
     assert strategy.decisions[-1] is True and not any(strategy.decisions[:-1])
+
+
+# -- a real two-process DDP run (gloo, CPU): rank zero decides, both ranks stop at the same epoch ----------
+DDP_SCRIPT = '''
+import json, os, sys
+import torch
+import lightning.pytorch as L
+from torch.utils.data import DataLoader, TensorDataset
+from curvediag.lightning import CurvediagCallback
+
+out, lr = sys.argv[1], float(sys.argv[2])
+
+
+class Net(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+
+    def training_step(self, b, i):
+        loss = torch.nn.functional.mse_loss(self.net(b[0]), b[1])
+        self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True)  # read = a collective
+        return loss
+
+    def validation_step(self, b, i):
+        self.log("val_loss", torch.nn.functional.mse_loss(self.net(b[0]), b[1]), sync_dist=True)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=lr)
+
+
+class Epochs(L.Callback):
+    def __init__(self):
+        self.ran = []
+
+    def on_train_epoch_end(self, t, m):
+        self.ran.append(t.current_epoch)
+
+
+if __name__ == "__main__":
+    L.seed_everything(0, verbose=False)
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(8, 1, generator=g)
+    x = torch.randn(160, 8, generator=g)
+    y = x @ w + 0.1 * torch.randn(160, 1, generator=g)
+    train = DataLoader(TensorDataset(x[:128], y[:128]), batch_size=32)
+    val = DataLoader(TensorDataset(x[128:], y[128:]), batch_size=16)
+    found = []
+    cb = CurvediagCallback(stop_on=("diverged",), report_path=os.path.join(out, "report.json"),
+                           on_finding=lambda a: found.append(a.finding.code))
+    ep = Epochs()
+    t = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False, enable_checkpointing=False,
+                  enable_progress_bar=False, enable_model_summary=False, default_root_dir=out, max_epochs=14,
+                  callbacks=[cb, ep])
+    t.fit(Net(), train, val)
+    with open(os.path.join(out, "rank%d.json" % t.global_rank), "w") as f:
+        json.dump({"world": t.world_size, "epochs": ep.ran, "rows": cb.monitor.rows, "found": found,
+                   "stopped_by": cb.stopped_by and cb.stopped_by.code, "should_stop": t.should_stop}, f)
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lr, stops", [(0.5, True), (0.05, False)], ids=["diverging", "healthy"])
+def test_a_real_two_process_ddp_run_judged_on_rank_zero_stops_on_every_rank(tmp_path, lr, stops):
+    if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
+        pytest.skip("torch.distributed with gloo is not available")
+    script = tmp_path / "ddp_run.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "MASTER_ADDR": "127.0.0.1"}
+    env.pop("LOCAL_RANK", None)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path), str(lr)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=240)  # a rank that missed the stop would hang
+    assert out.returncode == 0, out.stderr[-3000:]
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0["world"] == r1["world"] == 2
+    assert r0["epochs"] == r1["epochs"]  # every rank ran the same epochs
+    assert r1["rows"] == 0 and r1["found"] == [] and r1["stopped_by"] is None  # rank 1 neither read nor judged
+    assert r0["rows"] == 2 * len(r0["epochs"])
+    assert out.stdout.count("curvediag: stopping training") + out.stderr.count("curvediag: stopping training") == (1 if stops else 0)
+    report = json.loads((tmp_path / "report.json").read_text())
+    if stops:
+        assert r0["stopped_by"] and r0["should_stop"] and r1["should_stop"] and len(r0["epochs"]) < 14
+        assert _report_of(report)["verdict"] == "diverged"
+    else:
+        assert r0["stopped_by"] is None and not r1["should_stop"] and len(r0["epochs"]) == 14
+        assert _report_of(report)["verdict"] != "diverged"  # (this small validation set overfits: not judged here)
+
+
+# -- the framework import ------------------------------------------------------------------------------
+def _import_with_blocked(*blocked):
+    code = (
+        "import sys\n"
+        + "".join(f"sys.modules[{m!r}] = None\n" for m in blocked)
+        + "try:\n    import curvediag.lightning as m\nexcept ImportError as e:\n    print('ImportError:', e)\n"
+        + "else:\n    print(m.CurvediagCallback.__mro__[1].__module__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120).stdout.strip()
+
+
+def test_lightning_first_then_the_standalone_package_then_a_one_line_error_naming_the_extra():
+    assert _import_with_blocked().startswith("lightning.pytorch.")
+    pytest.importorskip("pytorch_lightning")
+    assert _import_with_blocked("lightning").startswith("pytorch_lightning.")
+    assert _import_with_blocked("lightning", "pytorch_lightning") == (
+        'ImportError: curvediag.lightning needs PyTorch Lightning: pip install "curvediag[lightning]"'
+    )

@@ -29,10 +29,12 @@ above ``level`` is said once, in one line, through Lightning's rank-zero logging
 ``trainer.should_stop = True`` (Lightning ends the run at the end of the current step or epoch,
 honouring ``min_epochs``/``min_steps``) and writes the report.
 
-**Distributed runs.**  Only global rank zero reads, checks, speaks and writes the report.  Its
-stop decision reaches the other ranks the way Lightning's ``EarlyStopping`` does it: every rank
-calls ``trainer.strategy.reduce_boolean_decision(decision, all=False)`` at the same hooks (the
-other ranks with ``False``), and every rank sets ``should_stop`` from the result, so all stop at
+**Distributed runs.**  Every rank reads ``callback_metrics`` at the same hooks, as Lightning's
+``EarlyStopping`` does (the first read of an epoch metric logged with ``sync_dist=True`` is a
+collective), but only global rank zero (``trainer.is_global_zero``) records, checks, speaks and
+writes the report.  Its stop decision reaches the other ranks the way ``EarlyStopping``'s does:
+every rank calls ``trainer.strategy.reduce_boolean_decision(decision, all=False)`` at the same
+hooks (the other ranks with ``False``) and sets ``should_stop`` from the result, so all stop at
 the same step.
 
 **The report.**  ``report_path``: the JSON report (as ``curvediag analyze --format json`` writes
@@ -52,8 +54,8 @@ try:  # the unified package first, the standalone one when only it is installed
     from lightning.pytorch.utilities.rank_zero import rank_zero_info as _rank_zero_info
 except ImportError:  # pragma: no cover - exercised only without the lightning package
     try:
-        from pytorch_lightning import Callback as _Callback  # type: ignore[no-redef]
-        from pytorch_lightning.utilities.rank_zero import rank_zero_info as _rank_zero_info  # type: ignore[no-redef]
+        from pytorch_lightning import Callback as _Callback  # type: ignore[assignment]
+        from pytorch_lightning.utilities.rank_zero import rank_zero_info as _rank_zero_info
     except ImportError:
         raise ImportError(
             'curvediag.lightning needs PyTorch Lightning: pip install "curvediag[lightning]"'
@@ -144,31 +146,27 @@ class CurvediagCallback(_Callback):
         self._closed = False
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-        if trainer.is_global_zero and _fitting(trainer):
+        if _fitting(trainer):
             self._before_train = self._snapshot(trainer)
 
     def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
-        if trainer.is_global_zero and _fitting(trainer):
+        if _fitting(trainer):
             self._before_val = self._snapshot(trainer)
 
+    # Every rank reads callback_metrics at the same hooks (as EarlyStopping does): the first read of an
+    # epoch metric logged with sync_dist=True is a collective (Lightning reduces it over the ranks then).
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         if not _fitting(trainer):
             return
-        stop = False
-        if trainer.is_global_zero:
-            metrics = self._fresh(self._snapshot(trainer), self._before_val)
-            self._val_names.update(metrics)
-            stop = self._record(trainer, metrics)
-        self._decide(trainer, stop)
+        metrics = self._fresh(self._snapshot(trainer), self._before_val)
+        self._val_names.update(metrics)
+        self._decide(trainer, self._record(trainer, metrics) if trainer.is_global_zero else False)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if not _fitting(trainer):
             return
-        stop = False
-        if trainer.is_global_zero:
-            metrics = self._fresh(self._snapshot(trainer), self._before_train, self._val_names)
-            stop = self._record(trainer, metrics)
-        self._decide(trainer, stop)
+        metrics = self._fresh(self._snapshot(trainer), self._before_train, self._val_names)
+        self._decide(trainer, self._record(trainer, metrics) if trainer.is_global_zero else False)
 
     def _close(self, trainer: Any) -> None:
         if self._closed or not trainer.is_global_zero:
