@@ -224,6 +224,24 @@ def test_level_info_says_more_and_observe_only_never_stops(tmp_path, lines):
     assert any("(error)" in m for m in said) and not any(m.startswith("curvediag: stopping") for m in said)
 
 
+class Fails(Net):
+    def training_step(self, batch, i):
+        if self.current_epoch == 6:
+            raise RuntimeError("out of memory (simulated)")
+        return super().training_step(batch, i)
+
+
+def test_a_run_that_fails_leaves_the_report_of_what_arrived(tmp_path):
+    path = tmp_path / "r.json"
+    cb = CurvediagCallback(report_path=str(path))
+    L.seed_everything(0, verbose=False)
+    train, val = _data()
+    with pytest.raises(RuntimeError, match="simulated"):
+        _trainer(tmp_path, [cb], max_epochs=10).fit(Fails(0.05), train, val)
+    assert cb.monitor.rows == 12  # six epochs: a validation row and a train row each
+    assert _report_of(json.loads(path.read_text()))["verdict"] != "insufficient_data"
+
+
 # -- 5. Lightning's reading conventions --------------------------------------------------------------
 def test_reads_validation_at_validation_end_train_at_epoch_end_without_step_copies(tmp_path):
     rec = Recorder()
