@@ -56,7 +56,7 @@ def objective(trial, *, sign=1.0, nan_at=None, overfit_at=None):
 
 def _study(pruner, lrs, direction="minimize", **kw):
     study = optuna.create_study(direction=direction, pruner=pruner,
-                                sampler=optuna.samplers.GridSampler({"lr": lrs}, seed=0))
+                                sampler=optuna.samplers.GridSampler({"lr": lrs}))
     study.optimize(lambda t: objective(t, **kw), n_trials=len(lrs))
     return {t.params["lr"]: t for t in study.trials}, study
 
