@@ -192,3 +192,13 @@ def test_settings_reach_the_rules():
 def test_bad_arguments(kw):
     with pytest.raises(ValueError):
         CurvediagPruner(**kw)
+
+
+def test_missing_optuna_is_one_line_with_the_extra(monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    monkeypatch.delitem(sys.modules, "curvediag.optuna")
+    with pytest.raises(ImportError, match=r'pip install "curvediag\[optuna\]"'):
+        importlib.import_module("curvediag.optuna")

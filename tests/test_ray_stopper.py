@@ -160,3 +160,14 @@ def test_stop_on_selects():
     flat = [{"loss": 2.0 + 1e-4 * (i % 2), "val_loss": 2.1} for i in range(20)]
     assert _feed(CurvediagStopper(), flat) is not None  # not learning
     assert _feed(CurvediagStopper(stop_on=("diverged",)), flat) is None
+
+
+def test_missing_ray_is_one_line_with_the_extra(monkeypatch):
+    import importlib
+    import sys
+
+    for name in [m for m in sys.modules if m == "ray" or m.startswith("ray.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, "curvediag.ray")
+    with pytest.raises(ImportError, match=r'pip install "curvediag\[ray\]"'):
+        importlib.import_module("curvediag.ray")
