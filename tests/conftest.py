@@ -83,8 +83,3 @@ def pytest_collection_modifyitems(config, items):
         ):
             item.add_marker(slow)
 
-
-def pytest_configure(config):
-    # pyproject.toml registers "slow"; "integration" marks the tests that drive a real third-party
-    # library (Optuna, Ray Tune, the training frameworks), skipped when it is not installed
-    config.addinivalue_line("markers", "integration: drives a real third-party library (skipped when not installed)")
