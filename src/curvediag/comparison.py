@@ -208,9 +208,10 @@ def area(cmp: Comparison) -> dict[str, Any]:
 
 
 def rank(verdict: str) -> int:
-    from .report import SEVERITY_OF, severity_rank
+    from .report import severity_rank
+    from .verdict import Verdict
 
-    return severity_rank(SEVERITY_OF[verdict])
+    return severity_rank(Verdict(verdict).severity)
 
 
 def rule_options(settings: Settings) -> dict[str, dict[str, Any]]:

@@ -219,7 +219,7 @@ class Watch:
                 return  # only a partial line arrived
             table = read_table(content, source, s.input_format, s.run, None)  # never re-read from disk
         elif target.kind == "events":
-            from .readers import read_event_dir
+            from .readers.discover import read_event_dir
 
             source, digest, table = target.where, None, read_event_dir(target.where)
         else:
@@ -277,12 +277,12 @@ def _complete(data: bytes, input_format: str | None) -> bytes:
     """The part of ``data`` a reader may take while the writer is still at it: TensorBoard and
     SQLite as they are (their readers stop at the last whole record / read committed pages); a JSON
     document whole when it parses (else JSON Lines up to the last newline); text up to its last newline."""
-    from .readers.source import SQLITE_MAGIC
+    from .readers.source import SQLITE_MAGIC, UTF8_BOM, has_event_magic
 
-    if data.startswith(SQLITE_MAGIC) or input_format == "tensorboard" or b"brain.Event" in data[:64]:
+    if data.startswith(SQLITE_MAGIC) or input_format == "tensorboard" or has_event_magic(data):
         return data
     cut = data[: data.rfind(b"\n") + 1]
-    head = data[:3].lstrip(b"\xef\xbb\xbf") + data[3:64]
+    head = data[:3].lstrip(UTF8_BOM) + data[3:64]
     if input_format in (None, "json") and head.lstrip()[:1] in (b"{", b"["):
         try:
             json.loads(data)
