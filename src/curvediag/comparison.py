@@ -209,9 +209,9 @@ def area(cmp: Comparison) -> dict[str, Any]:
 
 def rank(verdict: str) -> int:
     from .report import severity_rank
-    from .verdict import Verdict
+    from .verdict import verdict_of
 
-    return severity_rank(Verdict(verdict).severity)
+    return severity_rank(verdict_of(verdict).severity)
 
 
 def rule_options(settings: Settings) -> dict[str, dict[str, Any]]:

@@ -246,7 +246,7 @@ class VerdictWorse(BaselineRule):
 
     def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
         from ..comparison import rank
-        from ..verdict import Verdict
+        from ..verdict import verdict_of
 
         run = cmp.run.verdict
         base = sorted({p.verdict for p in cmp.baseline}, key=rank)
@@ -254,7 +254,7 @@ class VerdictWorse(BaselineRule):
             return None
         f = self.finding(f"verdict {run}, the baseline's {', '.join(base)}; no baseline log is as bad",
                          {"run_verdict": run, "baseline_verdicts": ", ".join(base), "baseline_logs": len(cmp.baseline)})
-        return replace(f, severity="error" if Verdict(run).severity == "error" else "info")
+        return replace(f, severity="error" if verdict_of(run).severity == "error" else "info")
 
 
 class AreaWorse(BaselineRule):
