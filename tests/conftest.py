@@ -64,9 +64,10 @@ def write(tmp_path):
 
 
 #: whole test files that are slow by design: fuzzing, properties over generated logs, bounds and scale
-SLOW_FILES = {"test_fuzz.py", "test_properties.py", "test_bounds.py", "test_scale.py"}
+SLOW_FILES = {"test_fuzz.py", "test_properties.py", "test_bounds.py", "test_scale.py",
+              "test_watch.py", "test_benchmark.py"}  # watch: real writer processes and --idle waits
 #: words in a test's name that mark it slow wherever it lives (the SQLite fuzz, differential checks)
-SLOW_WORDS = ("fuzz", "differential", "property", "properties")
+SLOW_WORDS = ("fuzz", "differential", "property", "properties", "real_process", "exits_141", "ctrl_c")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
