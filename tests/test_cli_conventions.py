@@ -209,6 +209,14 @@ def test_per_path_settings_apply_to_the_matching_logs_only(tmp_path, monkeypatch
     # inspect, plot and watch read the log with its entry too
     r = invoke("inspect", "runs/custom/log.csv", "-f", "json")
     assert r.exit_code == 0 and "TrainObjective" in r.stdout
+    (tmp_path / "runs" / "bad").mkdir()
+    shutil.copy(sample("healthy.csv"), tmp_path / "runs" / "bad" / "log.csv")
+    with open(tmp_path / "pyproject.toml", "a") as f:
+        f.write('[[tool.curvediag.per-path]]\npaths = ["*/bad/*"]\nloss = "no_such_column"\n')
+    for cmd in (["analyze"], ["inspect"], ["plot"], ["watch", "--idle", "0", "--interval", "0.01"]):
+        r = invoke(*cmd, "runs/bad/log.csv")
+        assert r.exit_code == 2 and "no_such_column" in r.stderr, (cmd, r.stderr)
+        assert invoke(*cmd, "runs/vision/log.csv").exit_code in (0, 1), cmd
 
 
 # --------------------------------------------------------------------------- --input-format, --run, environment

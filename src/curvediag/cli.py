@@ -528,7 +528,7 @@ def config_cmd(
     for key in (k for k in KEYS if k not in ("rules", "per-path")):
         val = d[key]
         shown = ", ".join(val) if isinstance(val, list) else val
-        typer.echo(f"{key:12s} = {shown if shown not in (None, '') else '-'}   ({d['origin'].get(key, 'default')})")
+        typer.echo(f"{key:13s} = {shown if shown not in (None, '') else '-'}   ({d['origin'].get(key, 'default')})")
     for code, opts in d["rules"].items():
         typer.echo(f"rules.{code} = " + ", ".join(f"{k}={v}" for k, v in opts.items()))
     for i, entry in enumerate(d["per-path"]):
