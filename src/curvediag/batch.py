@@ -64,7 +64,7 @@ def one(path: str, settings: Settings, debug: bool = False) -> tuple["Report", "
     from .errors import CurvediagError
 
     try:
-        return diagnose_with_curves(path, settings=settings)
+        return diagnose_with_curves(path, settings=settings.for_path(path))
     except CurvediagError as e:
         return Unreadable(path, getattr(e, "problem", str(e)), str(e))
     except Exception as e:

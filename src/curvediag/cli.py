@@ -123,7 +123,11 @@ _IGNORE = typer.Option(
 _CONFIG = typer.Option(
     None, "--config", metavar="FILE", help="Settings file (TOML); default: [tool.curvediag] in the nearest pyproject.toml."
 )
-_INPUT_FORMAT = typer.Option(None, "--input-format", help="Skip detection and read the input as this format.")
+_INPUT_FORMAT = typer.Option(
+    None, "--input-format", metavar="FORMAT",
+    help="Skip detection and read the input as this format: a reader (" + "|".join(e.value for e in InputFormat)
+    + ") or a format name reports print (keras_csv, hf_trainer_state, ...).",
+)
 _RUN = typer.Option(
     None, "--run", metavar="RUN", help="Pick one run from an MLflow store/database or a W&B export (id prefix or name)."
 )
@@ -134,17 +138,18 @@ def _settings(config=None, *, fail_on=None, format=None, select=None, ignore=Non
               input_format=None, run=None, **columns):
     """The settings in force for one command, or one line on stderr and exit 2.  ``columns``:
     loss, val_loss, acc, val_acc, metric (the --loss ... options)."""
-    from .config import resolve
+    from .config import input_format_name, resolve
     from .errors import UsageError
 
     cli = {"fail-on": fail_on.value if fail_on else None, "format": format.value if format else None,
            "select": select, "ignore": ignore, "num-classes": num_classes}
     try:
         settings = resolve(config, cli=cli)
+        reader = input_format_name(input_format)
     except UsageError as e:
         raise _fail(str(e))
     return settings.reading(
-        input_format=input_format.value if input_format else None,
+        input_format=reader,
         columns={_COLUMNS[k]: v for k, v in columns.items()},
         run=run,
     )
@@ -169,7 +174,7 @@ def analyze(
     select: Optional[str] = _SELECT,
     ignore: Optional[str] = _IGNORE,
     config: Optional[str] = _CONFIG,
-    input_format: Optional[InputFormat] = _INPUT_FORMAT,
+    input_format: Optional[str] = _INPUT_FORMAT,
     run: Optional[str] = _RUN,
     output: Optional[str] = typer.Option(
         None, "--output", "-o", metavar="FILE", help="Also write the report to FILE (atomically); stdout then shows only an explicit --format."
@@ -190,6 +195,10 @@ def analyze(
     baseline: Optional[List[str]] = typer.Option(
         None, "--baseline", metavar="PATH", help="Also compare each log with these baseline logs (repeat for several seeds); adds B1xx findings."
     ),
+    statistics: bool = typer.Option(
+        False, "--statistics", help="Print the number of findings per rule code instead of the report (text, or json with -f json)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Text: one line per finding (PATH: CODE name severity: message), nothing else."),
 ) -> None:
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
     global _DEBUG
@@ -203,15 +212,53 @@ def analyze(
     _refuse_inputs(output, plot, paths + (baseline or []), settings.config_file)
     if plot and len(paths) > 1:
         raise _fail("--plot draws one log; give one PATH")
+    if statistics and settings.format not in ("text", "json"):
+        raise _fail(f"--statistics prints text or json, not {settings.format}")
     batch = _compared(baseline, paths, settings, plot, own_rules=True) if baseline else _diagnose(paths, settings, jobs, plot)
     if output and batch.reports:  # every input failed: nothing to report, the file is left as it was
         fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
         _writing(output, out.write_report, output, batch, fmt, full)
-    if not output or "format" in settings.origin:  # --output alone: stdout shows only an explicit --format
-        out.show(batch, OutputFormat(settings.format), full, no_color)
+    if statistics:
+        _write_stdout(_statistics(batch, settings.format == "json"), strip=True)
+    elif not output or "format" in settings.origin:  # --output alone: stdout shows only an explicit --format
+        if quiet and settings.format == "text":
+            _write_stdout(_concise(batch), strip=True)
+        else:
+            out.show(batch, OutputFormat(settings.format), full, no_color)
     if tag_runs and _tag_runs(batch):
         raise typer.Exit(2)
     raise typer.Exit(out.exit_status(batch, exit_zero))
+
+
+def _statistics(batch, as_json: bool) -> str:
+    """``--statistics``: how many findings each rule code gave over all the logs, most first (as ruff's)."""
+    counts: dict[str, list] = {}
+    for r in batch.reports:
+        for f in r.findings:
+            c = counts.setdefault(f.code, [f.code, f.name, f.severity, 0, 0])
+            c[3] += 1
+    for r in batch.reports:
+        for code in {f.code for f in r.findings}:
+            counts[code][4] += 1
+    rows = sorted(counts.values(), key=lambda c: (-c[3], c[0]))
+    if as_json:
+        import json
+
+        return json.dumps([{"code": c, "name": n, "severity": s, "count": k, "logs": logs} for c, n, s, k, logs in rows],
+                          indent=2) + "\n"
+    if not rows:
+        return ""
+    width = max(len(str(c[3])) for c in rows)
+    name_w = max(len(c[1]) for c in rows)
+    return "".join(f"{k:>{width}}  {c}  {n:<{name_w}}  {s}\n" for c, n, s, k, _ in rows)
+
+
+def _concise(batch) -> str:
+    """``-q``: one line per finding, ``PATH: CODE name severity: message``."""
+    from .render import printable
+
+    return "".join(f"{printable(r.source.path)}: {f.code} {f.name} {f.severity}: {printable(f.message)}\n"
+                   for r in batch.reports for f in r.findings)
 
 
 def _tag_runs(batch) -> bool:
@@ -292,7 +339,7 @@ def compare_cmd(
     select: Optional[str] = _SELECT,
     ignore: Optional[str] = _IGNORE,
     config: Optional[str] = _CONFIG,
-    input_format: Optional[InputFormat] = _INPUT_FORMAT,
+    input_format: Optional[str] = _INPUT_FORMAT,
     output: Optional[str] = typer.Option(
         None, "--output", "-o", metavar="FILE", help="Also write the report to FILE (atomically); stdout then shows only an explicit --format."
     ),
@@ -368,7 +415,7 @@ def plot_cmd(
     select: Optional[str] = _SELECT,
     ignore: Optional[str] = _IGNORE,
     config: Optional[str] = _CONFIG,
-    input_format: Optional[InputFormat] = _INPUT_FORMAT,
+    input_format: Optional[str] = _INPUT_FORMAT,
     run: Optional[str] = _RUN,
 ) -> None:
     """Draw the losses in the terminal, with the best epoch and the problem span marked.
@@ -385,7 +432,7 @@ def plot_cmd(
     if isinstance(result, Unreadable):
         raise _fail(result.message)
     report, curves = result
-    _write_stdout(terminal_chart(curves, report, width, height))
+    _write_stdout(terminal_chart(curves, report, width, height), strip=True)
 
 
 class WatchFormat(str, Enum):
@@ -419,7 +466,7 @@ def watch_cmd(
     select: Optional[str] = _SELECT,
     ignore: Optional[str] = _IGNORE,
     config: Optional[str] = _CONFIG,
-    input_format: Optional[InputFormat] = _INPUT_FORMAT,
+    input_format: Optional[str] = _INPUT_FORMAT,
     run: Optional[str] = _RUN,
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of an internal error (also CURVEDIAG_DEBUG=1)."),
 ) -> None:
@@ -436,7 +483,7 @@ def watch_cmd(
         raise _fail("watch follows a file or a run directory, not stdin; name the file")
     settings = _settings(config, fail_on=fail_on, select=select, ignore=ignore, num_classes=num_classes,
                          input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc,
-                         metric=metric)
+                         metric=metric).for_path(path)
     if settings.columns.get("metric") and settings.columns.get("val_acc"):
         raise _fail("give --metric or --val-acc, not both")
 
@@ -478,12 +525,14 @@ def config_cmd(
     from .render import printable
 
     typer.echo(f"config file: {printable(d['config_file'] or '(none found)')}")
-    for key in (k for k in KEYS if k != "rules"):
+    for key in (k for k in KEYS if k not in ("rules", "per-path")):
         val = d[key]
         shown = ", ".join(val) if isinstance(val, list) else val
-        typer.echo(f"{key:12s} = {shown if shown not in (None, '') else '-'}   ({d['origin'].get(key, 'default')})")
+        typer.echo(f"{key:13s} = {shown if shown not in (None, '') else '-'}   ({d['origin'].get(key, 'default')})")
     for code, opts in d["rules"].items():
         typer.echo(f"rules.{code} = " + ", ".join(f"{k}={v}" for k, v in opts.items()))
+    for i, entry in enumerate(d["per-path"]):
+        typer.echo(printable(f"per-path[{i}] = " + ", ".join(f"{k}={v}" for k, v in entry.items())))
     typer.echo("enabled rules: " + " ".join(d["enabled"]))
 
 
@@ -501,7 +550,7 @@ def schema_cmd() -> None:
 def inspect_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="A training log; '-' reads stdin."),
     format: Format = typer.Option(Format.text, "--format", "-f", help="Output format: text or json."),
-    input_format: Optional[InputFormat] = _INPUT_FORMAT,
+    input_format: Optional[str] = _INPUT_FORMAT,
     run: Optional[str] = _RUN,
     loss: Optional[str] = _LOSS,
     val_loss: Optional[str] = _VAL_LOSS,
@@ -523,7 +572,7 @@ def inspect_cmd(
     if _stdin_closed([path]):
         raise typer.Exit(2)
     settings = _settings(config, input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc,
-                         val_acc=val_acc, metric=metric)
+                         val_acc=val_acc, metric=metric).for_path(path)
     try:
         info = inspect_log(path, settings=settings)
     except CurvediagError as e:
@@ -537,14 +586,48 @@ def inspect_cmd(
         return
     from .render.text import inspect_text
 
-    _write_stdout(inspect_text(info))
+    _write_stdout(inspect_text(info), strip=True)
+
+
+class RulesFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _rule_kind(r) -> str:
+    from .rules import BASELINE_RULES
+
+    return "comparison" if r in BASELINE_RULES else "verdict" if r.verdict else "secondary"
+
+
+def _rule_dict(r, explanation: bool) -> dict:
+    """One rule as ``rules --format json`` / ``rule --format json`` give it."""
+    from .rules.base import describe_needs
+
+    kind = _rule_kind(r)
+    severity = getattr(r, "level", "info") if kind == "comparison" else r.verdict.severity if r.verdict else "info"
+    d = {"code": r.code, "name": r.name, "kind": kind, "verdict": r.verdict.value if r.verdict else None,
+         "severity": severity,
+         "summary": r.summary(), "options": dict(r.options)}
+    if explanation:
+        d["needs"] = _plain_doc(describe_needs(r.needs, r.min_points), 0) if kind != "comparison" else None
+        d["explanation"] = r.doc()
+        d["remedies"] = list(r.remedies)
+    return d
 
 
 @app.command("rules")
-def list_rules() -> None:
+def list_rules(
+    format: RulesFormat = typer.Option(RulesFormat.text, "--format", "-f", help="Output format: text or json."),
+) -> None:
     """List every rule: code, name, verdict and what it detects."""
     from .rules import BASELINE_RULES, RULES
 
+    if format is RulesFormat.json:
+        import json
+
+        _write_stdout(json.dumps([_rule_dict(r, False) for r in (*RULES, *BASELINE_RULES)], indent=2) + "\n")
+        return
     for r in RULES:
         typer.echo(f"{r.code}  {r.name:28s} {r.verdict or '-':18s} {r.summary()}")
     typer.echo("\nComparison rules (run only with a baseline: compare, analyze --baseline):")
@@ -552,32 +635,95 @@ def list_rules() -> None:
         typer.echo(f"{r.code}  {r.name:28s} {'-':18s} {r.summary()}")
 
 
-@app.command("rule")
-def explain_rule(key: str = typer.Argument(..., metavar="CODE|NAME", help="A rule code (O102) or name (val-loss-rising).")) -> None:
-    """Explain one rule: what it detects, why it matters, its options and remedies."""
-    from .rules import get_rule
+def _plain_doc(text: str, width: int) -> str:
+    """A rule's documentation (Markdown/RST-flavoured: ``**Heading.**``, ``code``, *emphasis*, lists)
+    as plain text for a terminal: the markup dropped, paragraphs and list items wrapped at ``width``
+    (0: not wrapped)."""
+    import re
+    import textwrap
+
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    text = re.sub(r"`([^`]+)`", r"\1", text)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"\1", text)
+    text = re.sub(r"(?<![\w*])\*([^*\s](?:[^*]*[^*\s])?)\*(?![\w*])", r"\1", text)
+    if not width:
+        return text
+    out = []
+    for para in re.split(r"\n\s*\n", text.strip("\n")):
+        lines = para.splitlines()
+        items: list[list[str]] = []
+        for line in lines:
+            m = re.match(r"(\s*)([-*]|\d+\.) (.*)", line)
+            if m or not items:
+                items.append([m.group(0).strip() if m else line.strip()])
+            else:
+                items[-1].append(line.strip())
+        if len(items) == 1 and not re.match(r"([-*]|\d+\.) ", items[0][0]):
+            out.append(textwrap.fill(" ".join(items[0]), width, break_on_hyphens=False))
+            continue
+        block = []
+        for it in items:
+            first, _, rest = " ".join(it).partition(" ")
+            indent = " " * (len(first) + 3)
+            block.append(textwrap.fill(rest, width, initial_indent=f"  {first} ", subsequent_indent=indent,
+                                       break_on_hyphens=False))
+        out.append("\n".join(block))
+    return "\n\n".join(out)
+
+
+def _explain(r, width: int) -> str:
+    """``curvediag rule CODE`` as text: plain, wrapped at ``width``."""
+    import textwrap
+
+    from .rules import BASELINE_RULES
     from .rules.base import describe_groups, describe_needs
 
-    r = get_rule(key)
-    if r is None:
-        _err(f"no rule {key!r}; 'curvediag rules' lists them")
-        raise typer.Exit(2)
-    from .rules import BASELINE_RULES
-
     kind = f"comparison rule, severity {getattr(r, 'level', 'info')}" if r in BASELINE_RULES else f"verdict: {r.verdict or '-'}"
-    typer.echo(f"{r.code} {r.name} ({kind})")
+    wrap = lambda s, indent="": textwrap.fill(s, width, subsequent_indent=indent, break_on_hyphens=False)  # noqa: E731
+    out = [wrap(f"{r.code} {r.name} ({kind})", "  ")]
     if r not in BASELINE_RULES:
-        typer.echo(f"Needs: {describe_needs(r.needs, r.min_points)}")
-    typer.echo("")
-    typer.echo(r.doc())
+        out.append(wrap(_plain_doc(f"Needs: {describe_needs(r.needs, r.min_points)}", 0), "  "))
+    out += ["", _plain_doc(r.doc(), width)]
     if r.options:
-        typer.echo("\nDefaults: " + ", ".join(f"{k} = {v}" for k, v in r.options.items()))
-    for s in describe_groups(r):
-        typer.echo(s)
+        out += ["", wrap("Defaults: " + ", ".join(f"{k} = {v}" for k, v in r.options.items()), "  ")]
+    out += [wrap(_plain_doc(s, 0), "  ") for s in describe_groups(r)]
     if r.remedies:
-        typer.echo("\nRemedies:")
-        for rem in r.remedies:
-            typer.echo(f"  - {rem}")
+        out += ["", "Remedies:"]
+        out += [textwrap.fill(_plain_doc(rem, 0), width, initial_indent="  - ", subsequent_indent="    ",
+                              break_on_hyphens=False) for rem in r.remedies]
+    return "\n".join(out) + "\n"
+
+
+@app.command("rule")
+def explain_rule(
+    key: Optional[str] = typer.Argument(None, metavar="CODE|NAME", help="A rule code (O102) or name (val-loss-rising)."),
+    all_: bool = typer.Option(False, "--all", help="Explain every rule."),
+    format: RulesFormat = typer.Option(RulesFormat.text, "--format", "-f", help="Output format: text or json."),
+) -> None:
+    """Explain one rule (or --all): what it detects, why it matters, its options and remedies.
+
+    Text is wrapped at the terminal's width (COLUMNS)."""
+    import shutil
+
+    from .rules import BASELINE_RULES, RULES, get_rule
+
+    if all_ == (key is not None):
+        raise _fail("give one rule (CODE or NAME) or --all")
+    if all_:
+        chosen = [*RULES, *BASELINE_RULES]
+    else:
+        r = get_rule(key or "")
+        if r is None:
+            raise _fail(f"no rule {key!r}; 'curvediag rules' lists them")
+        chosen = [r]
+    if format is RulesFormat.json:
+        import json
+
+        data = [_rule_dict(r, True) for r in chosen]
+        _write_stdout(json.dumps(data if all_ else data[0], indent=2) + "\n")
+        return
+    width = max(40, shutil.get_terminal_size((80, 24)).columns)
+    _write_stdout(("\n" + "─" * min(width, 80) + "\n\n").join(_explain(r, width) for r in chosen))
 
 
 def main() -> None:

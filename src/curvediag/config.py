@@ -18,6 +18,16 @@ walking up from the working directory, or any TOML file given with
     rise_limit = 0.2                  # (set under a member's code, as [rules.O102] rise_limit, it is
                                       # the same setting; two different values are an error)
 
+    # how to read the logs (as --loss ... --input-format): column names, the quality metric
+    loss = "TrainLoss"                # also val-loss, acc, val-acc, metric
+    input-format = "keras_csv"        # a reader name or a format name reports print
+    extend-select = ["C101"]          # added to select (select itself unchanged)
+
+    [[tool.curvediag.per-path]]       # settings for the logs whose path matches (in order, later wins)
+    paths = ["runs/asr/*"]            # fnmatch patterns ('*' crosses '/'), against the path as given or
+    metric = "eval_wer"               # relative to the config file's directory; a pattern ending in '/'
+    ignore = ["O103"]                 # matches everything under it
+
 Unknown keys, rules and options are errors (exit 2) that name them.
 """
 
@@ -33,6 +43,28 @@ from .render import OutputFormat
 
 FAIL_ON = ("never", "info", "warning", "error")
 FORMATS = tuple(f.value for f in OutputFormat)
+#: what ``--input-format`` / ``input-format`` accept besides the reader names (readers.FORMATS): each
+#: ``source.format`` a report prints, read by the reader that produced it.  The MLflow formats are
+#: recognised from the path (a run directory, a database, a URL) whatever is given: None, detection.
+INPUT_FORMAT_NAMES: dict[str, str | None] = {
+    "tensorboard": "tensorboard", "json": "json", "jsonl": "jsonl", "keras_console": "keras_console",
+    "wandb_csv": "wandb_csv", "csv": "csv",
+    "keras_csv": "csv", "fastai_csv": "csv", "lightning_csv": "csv", "ultralytics_csv": "csv",
+    "keras_history_json": "json", "pandas_json": "json", "json_records": "json", "json_nested": "json",
+    "hf_trainer_state": "json", "hf_log_history": "json", "mmengine_scalars": "jsonl",
+    "mlflow": None, "mlflow_sqlite": None, "mlflow-server": None,
+}
+
+
+def input_format_name(value: str | None, where: str = "--input-format") -> str | None:
+    """The reader name for an ``--input-format`` value (a reader name or a format name reports print)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in INPUT_FORMAT_NAMES:
+        raise UsageError(f"{where}: unknown input format {_shown(value)} (known: {', '.join(INPUT_FORMAT_NAMES)})")
+    return INPUT_FORMAT_NAMES[value]
+
+
 ENV = {
     "CURVEDIAG_FAIL_ON": "fail-on",
     "CURVEDIAG_FORMAT": "format",
@@ -70,6 +102,9 @@ class Settings:
     input_format: str | None = None
     columns: dict[str, str] = field(default_factory=dict)  # canonical name -> column, see COLUMN_OPTIONS
     run: str | None = None
+    extend_select: tuple[str, ...] = ()  # added to ``select`` by resolve (shown by ``config``)
+    #: ``[[per-path]]`` entries: (patterns, the checked table, where it was set); see :meth:`for_path`
+    per_path: tuple[tuple[tuple[str, ...], tuple[tuple[str, Any], ...], str], ...] = ()
 
     @classmethod
     def of(
@@ -100,7 +135,7 @@ class Settings:
             ignore=tuple(ignore),
             num_classes=num_classes,
             rules={k: dict(v) for k, v in (options or {}).items()},
-            input_format=input_format,
+            input_format=INPUT_FORMAT_NAMES.get(input_format, input_format) if input_format else None,
             columns=cols,
             run=run,
         )
@@ -111,14 +146,50 @@ class Settings:
         from dataclasses import replace
 
         cols = dict(self.columns)
-        cols.update({k: v for k, v in (columns or {}).items() if v})
-        return replace(self, input_format=input_format or self.input_format, columns=cols, run=run or self.run)
+        given = {k: v for k, v in (columns or {}).items() if v}
+        cols.update(given)
+        origin = dict(self.origin)
+        for key, value in (("input-format", input_format), ("run", run), *((_COLUMN_KEY[k], v) for k, v in given.items())):
+            if value:
+                origin[key] = "command line"
+        return replace(self, input_format=input_format or self.input_format, columns=cols, run=run or self.run,
+                       origin=origin)
+
+    def for_path(self, path: str) -> "Settings":
+        """These settings for one log: each ``[[per-path]]`` entry whose patterns match ``path`` applied
+        in order, except where the environment or the command line set the key."""
+        if not self.per_path or path == "-":
+            return self
+        from dataclasses import fields, replace
+
+        s: dict[str, Any] | None = None
+        for patterns, table, where in self.per_path:
+            if not any(_path_matches(pat, path, self.config_file) for pat in patterns):
+                continue
+            if s is None:
+                s = {f.name: getattr(self, f.name) for f in fields(self)}
+                s["rules"] = {k: dict(v) for k, v in self.rules.items()}
+                s["origin"], s["columns"] = dict(self.origin), dict(self.columns)
+            kept = {k: v for k, v in table if self.origin.get(k) not in ("environment", "command line")}
+            _apply(s, kept, where)
+        if s is None:
+            return self
+        if s["extend_select"] and s["select"]:
+            s["select"] = tuple(dict.fromkeys((*s["select"], *s["extend_select"])))
+        return replace(self, **{k: v for k, v in s.items() if k != "per_path"})
 
     def to_dict(self) -> dict[str, Any]:
         from .rules import RULES
 
         out: dict[str, Any] = {"config_file": self.config_file}
         for key, (name, _) in _KEYS.items():  # every configuration key, in KEYS order
+            if key in _COLUMN_KEYS:
+                out[key] = self.columns.get(_COLUMN_KEYS[key])
+                continue
+            if key == "per-path":
+                out[key] = [{"paths": list(pats), **{k: list(v) if isinstance(v, tuple) else v for k, v in table}}
+                            for pats, table, _ in self.per_path]
+                continue
             value = getattr(self, name)
             out[key] = list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, dict) else value
         out["enabled"] = [r.code for r in RULES if rule_enabled(r.code, r.name, self.select, self.ignore)]
@@ -344,14 +415,88 @@ def _rules(value, where: str, s: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+#: the column keys of the file: key -> the canonical curve it names (as --loss ... on the command line)
+_COLUMN_KEYS = {"loss": "train_loss", "val-loss": "val_loss", "acc": "train_acc", "val-acc": "val_acc", "metric": "metric"}
+_COLUMN_KEY = {v: k for k, v in _COLUMN_KEYS.items()}
+
+
+def _column(key: str):
+    def check(value, where: str, s: dict[str, Any]) -> dict[str, str]:
+        if not isinstance(value, str) or not value.strip():
+            raise UsageError(f"{where}: {key} must be a column name (a non-empty string), not {_shown(value)}")
+        cols = dict(s.get("columns") or {})
+        cols[_COLUMN_KEYS[key]] = value
+        return cols
+
+    return check
+
+
+def _input_format(value, where: str, s: dict[str, Any]) -> str | None:
+    return input_format_name(value, f"{where}: input-format")
+
+
+def _path_matches(pattern: str, path: str, config_file: str | None) -> bool:
+    import fnmatch
+
+    def norm(p: str) -> str:
+        p = p.replace(os.sep, "/")
+        while p.startswith("./"):
+            p = p[2:]
+        return p
+
+    candidates = [norm(path)]
+    if config_file:
+        try:
+            rel = os.path.relpath(os.path.abspath(path), os.path.dirname(os.path.abspath(config_file)))
+            if not rel.startswith(".."):
+                candidates.append(norm(rel))
+        except ValueError:  # another drive (Windows)
+            pass
+    pat = norm(pattern)
+    for c in candidates:
+        if fnmatch.fnmatchcase(c, pat) or (pat.endswith("/") and (c + "/").startswith(pat)):
+            return True
+    return False
+
+
+#: the keys a ``[[per-path]]`` entry may set (how to read and judge a log; not how to report)
+PER_PATH_KEYS = ("loss", "val-loss", "acc", "val-acc", "metric", "input-format", "num-classes", "select", "ignore",
+                 "extend-select", "rules")
+
+
+def _per_path(value, where: str, s: dict[str, Any]):
+    if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+        raise UsageError(f"{where}: per-path must be an array of tables ([[tool.curvediag.per-path]])")
+    out = []
+    for i, entry in enumerate(value):
+        at = f"{where}: per-path[{i}]"
+        pats = entry.get("paths")
+        if isinstance(pats, str):
+            pats = [pats]
+        if not isinstance(pats, list) or not pats or not all(isinstance(x, str) and x for x in pats):
+            raise UsageError(f"{at}: paths must be a list of path patterns (e.g. [\"runs/asr/*\"])")
+        table = {k: v for k, v in entry.items() if k != "paths"}
+        for k in table:
+            if k not in PER_PATH_KEYS:
+                raise UsageError(f"{at}: key {k!r} cannot be set per path (per-path keys: paths, {', '.join(PER_PATH_KEYS)})")
+        scratch = {"rules": {k: dict(v) for k, v in s["rules"].items()}, "origin": {}, "columns": dict(s.get("columns") or {})}
+        _apply(scratch, table, at)  # checked now: a bad value is an error even when no path matches
+        out.append((tuple(pats), tuple(table.items()), at))
+    return tuple(out)
+
+
 #: each configuration key: (the Settings field it sets, its check)
 _KEYS = {
     "fail-on": ("fail_on", _choice("fail-on", FAIL_ON)),
     "format": ("format", _choice("format", FORMATS)),
     "select": ("select", _rule_list("select")),
+    "extend-select": ("extend_select", _rule_list("extend-select")),
     "ignore": ("ignore", _rule_list("ignore")),
     "num-classes": ("num_classes", _num_classes),
+    **{k: ("columns", _column(k)) for k in _COLUMN_KEYS},
+    "input-format": ("input_format", _input_format),
     "rules": ("rules", _rules),
+    "per-path": ("per_path", _per_path),
 }
 KEYS = tuple(_KEYS)
 
@@ -374,7 +519,7 @@ def resolve(
 ) -> Settings:
     """The settings in force: defaults, then the file, then the environment, then ``cli``."""
     env = os.environ if environ is None else environ
-    s: dict[str, Any] = {"rules": {}, "origin": {}, "config_file": None}
+    s: dict[str, Any] = {"rules": {}, "origin": {}, "config_file": None, "columns": {}}
     for k in env:
         if k.startswith("CURVEDIAG_") and k not in ENV:
             raise UsageError(f"environment: unknown variable {k} (known: {', '.join(ENV)})")
@@ -382,7 +527,12 @@ def resolve(
     p: Path | None
     if path:
         p = Path(path)
-        table = _table(p, _load_toml(p), explicit=True)
+        try:
+            table = _table(p, _load_toml(p), explicit=True)
+        except UsageError as e:
+            if config:
+                raise
+            raise UsageError(f"CURVEDIAG_CONFIG={e}") from None
         s["config_file"] = str(p)
     else:
         p = find_pyproject(cwd)
@@ -396,12 +546,17 @@ def resolve(
             s["config_file"] = str(p)
     if table:
         _apply(s, table, s["config_file"] or "config")
-    env_table = {key: v for k, v in env.items() if (key := ENV.get(k))}
-    if env_table:
-        _apply(s, env_table, "environment")
+    for var, value in env.items():
+        if key := ENV.get(var):
+            try:
+                _apply(s, {key: value}, "environment")
+            except UsageError as e:
+                raise UsageError(f"{e} (from the environment variable {var})") from None
     cli_table = {k: v for k, v in (cli or {}).items() if v is not None}
     if cli_table:
         _apply(s, cli_table, "command line")
+    if s.get("extend_select") and s.get("select"):
+        s["select"] = tuple(dict.fromkeys((*s["select"], *s["extend_select"])))
     return Settings(**s)
 
 

@@ -255,15 +255,30 @@ class StdoutClosed(Exception):
     pass
 
 
+_TRAILING = None
+
+
+def rstrip_lines(text: str) -> str:
+    """``text`` without spaces at the ends of its lines (where rich pads and wraps), colour codes kept."""
+    global _TRAILING
+    if _TRAILING is None:
+        import re
+
+        _TRAILING = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)(?=\n|$)")
+    return _TRAILING.sub(r"\1", text)
+
+
 class Stdout:
     """stdout for a report: every byte reaches fd 1 or the write fails loudly.  (A text
     stream over an unbuffered fd -- PYTHONUNBUFFERED=1 -- silently drops the rest of a
     short write to a pipe whose reader left, so a truncated report would exit 0/1.)
-    Characters the stream's encoding cannot hold are written as backslash escapes."""
+    Characters the stream's encoding cannot hold are written as backslash escapes.
+    ``strip``: no spaces at the ends of lines (the text report: rich pads lines to the width)."""
 
-    def __init__(self) -> None:
+    def __init__(self, strip: bool = False) -> None:
         import sys
 
+        self._strip = strip
         out = sys.stdout
         if out is None:  # fd 1 was closed when the process started
             raise StdoutClosed()
@@ -288,11 +303,14 @@ class Stdout:
         return self._fd
 
     def write(self, text: str) -> int:
+        n = len(text)
+        if self._strip:
+            text = rstrip_lines(text)
         if self._fd is None:
             self._out.write(text)
         else:
             _write_all(self._fd, text.encode(self.encoding, "backslashreplace"))
-        return len(text)
+        return n
 
     def flush(self) -> None:
         if self._fd is None:
@@ -307,16 +325,17 @@ def console(no_color: bool):
         def on_broken_pipe(self) -> None:  # rich would exit 1, our "findings" status
             stdout_closed()
 
-    out = Stdout()
+    out = Stdout(strip=True)
     if no_color or os.environ.get("NO_COLOR"):
         return _Console(file=out, color_system=None, no_color=True, highlight=False, emoji=False)  # type: ignore[arg-type]
     return _Console(file=out, highlight=False, emoji=False)  # type: ignore[arg-type]  # a file-like object
 
 
-def write_stdout(text: str) -> None:
-    """Write ``text`` to stdout: 141 if the reader went away, one line and exit 2 if it cannot be written."""
+def write_stdout(text: str, strip: bool = False) -> None:
+    """Write ``text`` to stdout: 141 if the reader went away, one line and exit 2 if it cannot be written.
+    ``strip``: without spaces at the ends of lines (text for people)."""
     with stdout_errors():
-        out = Stdout()
+        out = Stdout(strip)
         out.write(text)
         out.flush()
 

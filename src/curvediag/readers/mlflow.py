@@ -125,11 +125,17 @@ def choose_run(root: Path, run: str | None, source: str) -> Path:
     if not runs:
         raise InputError(source, "no MLflow run (metrics/ and meta.yaml) below this directory")
     if run:
+        from .runs import AmbiguousRun, choices, pick
+
         real = os.path.realpath(source)
-        hits = [r for r in runs if r.name.startswith(run) or _run_name(r, real) == run]
-        if not hits:
-            raise InputError(source, f"no MLflow run {run!r} (runs: {', '.join(r.name[:8] for r in runs[:10])})")
-        return hits[0]
+        pairs = [(r.name, _run_name(r, real)) for r in runs]
+        try:
+            k = pick(run, pairs)
+        except AmbiguousRun as e:
+            raise InputError(source, f"--run {run!r} matches several MLflow runs: {e}; give more of the name or id") from None
+        if k is None:
+            raise InputError(source, f"no MLflow run {run!r} (runs: {choices(pairs)})")
+        return runs[k]
     return max(runs, key=lambda r: os.path.getmtime(r / "metrics"))
 
 
@@ -422,9 +428,16 @@ def read_sqlite(path: str, source: str, run: str | None = None) -> RawTable:
                 except sqlite3.OperationalError as e:
                     if "no such column" not in str(e):
                         raise
-            chosen = next((i for i in ids if _run_id(i).startswith(run) or names.get(i) == run), None)
-            if chosen is None:
-                raise InputError(source, f"no MLflow run {run!r} in the database ({len(ids)} runs)")
+            from .runs import AmbiguousRun, choices, pick
+
+            pairs = [(_run_id(i), names.get(i)) for i in ids]
+            try:
+                k = pick(run, pairs)
+            except AmbiguousRun as e:
+                raise InputError(source, f"--run {run!r} matches several MLflow runs: {e}; give more of the name or id") from None
+            if k is None:
+                raise InputError(source, f"no MLflow run {run!r} in the database ({len(ids)} runs: {choices(pairs)})")
+            chosen = ids[k]
         else:
             chosen = ids[0]
         is_nan = "is_nan" if "is_nan" in cols else "0"

@@ -218,13 +218,16 @@ def choose(t: Target, runs: list[RunInfo], run: str | None) -> RunInfo:
         raise InputError(t.shown, "no runs in " + (f"experiment {t.experiment!r}" if t.experiment else "this server's experiments"))
     if not run:
         return runs[0]
-    for test in (lambda r: r.name == run, lambda r: r.run_id == run, lambda r: r.run_id.startswith(run),
-                 lambda r: r.name.startswith(run)):
-        hits = [r for r in runs if test(r)]
-        if hits:
-            return hits[0]
-    shown = ", ".join(r.name or r.run_id[:8] for r in runs[:10])
-    raise InputError(t.shown, f"no MLflow run {run!r} (runs: {shown})")
+    from .runs import AmbiguousRun, choices, pick
+
+    pairs = [(r.run_id, r.name) for r in runs]
+    try:
+        k = pick(run, pairs)
+    except AmbiguousRun as e:
+        raise InputError(t.shown, f"--run {run!r} matches several MLflow runs: {e}; give more of the name or id") from None
+    if k is None:
+        raise InputError(t.shown, f"no MLflow run {run!r} (runs: {choices(pairs)})")
+    return runs[k]
 
 
 def _value(v) -> float:

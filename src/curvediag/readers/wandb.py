@@ -47,9 +47,15 @@ def from_panel_export(table: RawTable, source: str, run: str | None = None) -> R
         raise InputError(source, "W&B export without metric columns")
     names = list(runs)
     if run is not None:
-        if run not in runs:
+        from .runs import AmbiguousRun, pick
+
+        try:
+            k = pick(run, [(None, n) for n in names])
+        except AmbiguousRun as e:
+            raise InputError(source, f"--run {run!r} matches several W&B runs: {e}; give more of the name") from None
+        if k is None:
             raise InputError(source, f"no W&B run {run!r} in the export (runs: {', '.join(names)})")
-        chosen = run
+        chosen = names[k]
     else:
         chosen = names[0]
     step = next((n for n in table.names if n.lower() == "step"), None)

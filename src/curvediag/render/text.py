@@ -15,7 +15,23 @@ _BARS = "▁▂▃▄▅▆▇█"
 STYLE = {"ok": "green", "info": "cyan", "warning": "yellow", "error": "red"}
 
 
-def sparkline(values: Sequence[float]) -> str:
+def resample(values: Sequence[float], width: int) -> list[float]:
+    """``values`` averaged into ``width`` equal bins (the whole curve, not its first ``width``
+    points); a bin holding a NaN or infinity is that value, so no non-finite point is hidden."""
+    n = len(values)
+    if width <= 0 or n <= width:
+        return list(values)
+    out = []
+    for b in range(width):
+        chunk = values[b * n // width: (b + 1) * n // width]
+        bad = [v for v in chunk if not math.isfinite(v)]
+        out.append(bad[0] if bad else sum(chunk) / len(chunk))
+    return out
+
+
+def sparkline(values: Sequence[float], width: int = 0) -> str:
+    """The curve in block characters, resampled to at most ``width`` (0: one per value)."""
+    values = resample(values, width)
     fin = [v for v in values if math.isfinite(v)]
     if not fin:
         return "×" * len(values)
@@ -50,19 +66,25 @@ def _pos(v) -> str:
     return "-" if v is None else _n(float(v))
 
 
-def _metric_lines(r: Report) -> list:
+def _metric_lines(r: Report, width: int = 0) -> list:
     """The metrics table as aligned lines.  Drawn by hand, not with rich's Table: that
-    costs every run ~10 ms of import and layout for six plain columns."""
+    costs every run ~10 ms of import and layout for six plain columns.  ``width``: the
+    console's; the sparklines are resampled to the room left (never cropped)."""
     from rich.text import Text
 
     head = ("metric", "first", "best", "at", "last", "curve")
     right = (False, True, True, True, True, False)
-    rows = []
+    cells: list[tuple] = []
+    curves: list[Sequence[float]] = []
     for m in r.metrics:
         name = Text(_p(m.name))
         if m.non_finite:
             name.append(f" ({m.non_finite} non-finite)", style="red")
-        rows.append((name, _n(m.first), _n(m.best), _pos(m.best_at), _n(m.last), sparkline(m.values)))
+        cells.append((name, _n(m.first), _n(m.best), _pos(m.best_at), _n(m.last)))
+        curves.append(m.values)
+    fixed = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(head[:-1])]
+    room = max(1, width - sum(fixed) - 2 * len(fixed)) if width else 0
+    rows = [(*row, sparkline(values, room)) for row, values in zip(cells, curves)]
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(head)]
 
     def line(cells, style: str = "") -> object:
@@ -109,7 +131,7 @@ def render_reports(reports: Sequence[Report], console) -> None:  # noqa: C901 - 
                 title_align="left",
             )
         )
-        for line in _metric_lines(r):
+        for line in _metric_lines(r, console.width):
             console.print(line, overflow="crop", no_wrap=True)
         facts = []
         if r.best_epoch is not None:
@@ -215,7 +237,9 @@ def render(batch: "Batch", full: bool = False) -> str:
 
     buf = io.StringIO()
     show(batch, Console(file=buf, color_system=None, no_color=True, highlight=False, width=100), full)
-    return buf.getvalue()
+    from ..output import rstrip_lines
+
+    return rstrip_lines(buf.getvalue())
 
 
 def inspect_text(info: dict) -> str:
