@@ -10,8 +10,8 @@ from pathlib import Path
 
 from ._np import np
 
-from .curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
-from .errors import UsageError
+from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
+from .errors import MissingExtra, UsageError
 from .report import Report
 
 HINT = 'plots need matplotlib: pip install "curvediag[plot]"'
@@ -78,40 +78,201 @@ def _label(text: str) -> str:
     return "\u200b" + text if text.startswith("_") else text
 
 
-def _figure(curves: Curves, report: Report):
-    try:
-        import matplotlib
+#: a loss panel turns to a log scale when its finite values span this many times (two decades)
+LOG_SPAN = 100.0
+#: raw points drawn per line at most (min/max per bucket beyond it: spikes stay visible)
+MAX_DRAWN = 4000
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UsageError(HINT) from None
-    has_acc = curves.get(VAL_ACC) is not None or curves.get(TRAIN_ACC) is not None
-    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(11 if has_acc else 6.5, 4), squeeze=False)
+
+def _decimate(x: np.ndarray, y: np.ndarray, limit: int = MAX_DRAWN) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``limit`` points: each bucket's first, min and max, so a spike is never lost."""
+    n = x.size
+    if n <= limit:
+        return x, y
+    buckets = max(1, limit // 3)
+    edges = np.linspace(0, n, buckets + 1).astype(int)
+    keep = set()
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b <= a:
+            continue
+        seg = y[a:b]
+        keep.update((a, a + int(np.argmin(seg)), a + int(np.argmax(seg))))
+    idx = np.array(sorted(keep))
+    return x[idx], y[idx]
+
+
+def _ema(y: np.ndarray) -> np.ndarray:
+    """A debiased exponential moving average (TensorBoard's smoothing), its span about a
+    twentieth of the points (at least 5)."""
+    span = max(5.0, min(500.0, y.size / 20))
+    a = 2.0 / (span + 1.0)
+    out = np.empty(y.size)
+    acc, weight = 0.0, 0.0
+    for i, v in enumerate(y):
+        acc = (1 - a) * acc + a * v
+        weight = (1 - a) * weight + a
+        out[i] = acc / weight
+    return out
+
+
+def wants_log_scale(values: list[np.ndarray]) -> bool:
+    """True when every finite value is positive and they span at least :data:`LOG_SPAN` times."""
+    fin = [v[np.isfinite(v)] for v in values]
+    fin = [v for v in fin if v.size]
+    if not fin:
+        return False
+    allv = np.concatenate(fin)
+    lo, hi = float(allv.min()), float(allv.max())
+    return lo > 0 and hi / lo >= LOG_SPAN
+
+
+#: how many points make a curve "per step": drawn faint raw with a smoothed line over it
+SMOOTH_FROM = 60
+
+
+class _Drawn:
+    """What the figure drew, for the HTML page's hover: (gid, axes, label, x, y) per line."""
+
+    def __init__(self):
+        self.lines: list[tuple[str, object, str, np.ndarray, np.ndarray]] = []
+
+    def add(self, line, ax, label: str, x: np.ndarray, y: np.ndarray) -> None:
+        gid = f"cd-series-{len(self.lines)}"
+        line.set_gid(gid)
+        self.lines.append((gid, ax, label, np.asarray(x, float), np.asarray(y, float)))
+
+
+#: what each canonical curve is, for the legend: the column as logged comes first
+_ROLE = {TRAIN_LOSS: "training loss", VAL_LOSS: "validation loss", TRAIN_ACC: "training", VAL_ACC: "validation",
+         LR: "learning rate"}
+
+
+def _draw_series(ax, s, colour: str, drawn: _Drawn, values: np.ndarray | None = None, dashed: bool = False) -> None:
+    """One curve as logged: raw faint with its smoothed line when it is per-step, else one line;
+    non-finite points as red triangles at the top of the panel."""
+    y = s.y if values is None else values
+    x = s.x.astype(float)
+    fin = np.isfinite(y)
+    label = _label(f"{s.column} ({_ROLE.get(s.name, s.name)})")
+    xf, yf = x[fin], y[fin]
+    if xf.size > SMOOTH_FROM and s.name != LR:  # a schedule is drawn as it is
+        dx, dy = _decimate(xf, yf)
+        raw, = ax.plot(dx, dy, color=colour, lw=0.8, alpha=0.25)
+        drawn.add(raw, ax, label + " (raw)", dx, dy)
+        sm = _ema(yf)
+        sx, sy = _decimate(xf, sm)
+        line, = ax.plot(sx, sy, color=colour, lw=1.8, ls="--" if dashed else "-", label=label + " (smoothed)")
+        drawn.add(line, ax, label + " (smoothed)", sx, sy)
+    elif xf.size:
+        line, = ax.plot(xf, yf, color=colour, lw=1.6, ls="--" if dashed else "-", marker="o" if xf.size <= 30 else None,
+                        ms=3, label=label)
+        drawn.add(line, ax, label, xf, yf)
+    bad = ~fin
+    if bad.any():
+        bx = x[bad]
+        kinds = sorted({("NaN" if np.isnan(v) else ("inf" if v > 0 else "-inf")) for v in y[bad]})
+        top = 0.92 if s.name.startswith("val") else 0.97  # two curves' marks side by side, not on top of each other
+        pts, = ax.plot(bx, np.full(bx.size, top), "v", color="tab:red", ms=7, transform=ax.get_xaxis_transform(),
+                       clip_on=False, label=_label(f"{s.name}: {int(bad.sum())} {'/'.join(kinds)}"))
+        drawn.add(pts, ax, f"{s.name} non-finite", bx, np.full(bx.size, np.nan))
+
+
+def _marks(ax, report: Report, span, first: bool) -> None:
+    """The problem span shaded, the best position and the onset, on every panel (labelled once)."""
+    if span is not None:
+        ax.axvspan(span[0], span[1], color="tab:red", alpha=0.10, label=f"{report.verdict} span" if first else None)
+    if report.best_epoch is not None:
+        what = f"best {report.best_epoch_metric}" if report.best_epoch_metric else "best"
+        ax.axvline(report.best_epoch, color="tab:green", ls=":", lw=1.4,
+                   label=_label(f"{what} at {report.best_epoch:g}") if first else None)
+    if report.onset_epoch is not None and report.onset_epoch != report.best_epoch:
+        ax.axvline(report.onset_epoch, color="tab:orange", ls="-.", lw=1.2,
+                   label=f"onset at {report.onset_epoch:g}" if first else None)
+
+
+def _projection(ax, report: Report, drawn: _Drawn) -> None:
+    """The judged loss projected +50% and +100% further: dashed line and its range."""
+    p = report.projection
+    if p is None or not p.projected or p.end_position is None or p.at_end is None:
+        return
+    hs = [h for h in (p.horizon_50, p.horizon_100) if h is not None]
+    xs = np.array([p.end_position] + [h.position for h in hs], float)
+    ys = np.array([p.at_end] + [h.value for h in hs], float)
+    lo = np.array([p.at_end] + [h.low for h in hs], float)
+    hi = np.array([p.at_end] + [h.high for h in hs], float)
+    line, = ax.plot(xs, ys, color="tab:purple", ls="--", lw=1.4, marker="o", ms=3,
+                    label=_label(f"{p.metric} projected ({p.family})"))
+    ax.fill_between(xs, lo, hi, color="tab:purple", alpha=0.12)
+    drawn.add(line, ax, f"{p.metric} projected", xs, ys)
+
+
+def _title(report: Report) -> str:
+    import textwrap
+
+    from .render import printable
+
+    name = Path(report.source.path).name or report.source.path
+    head = textwrap.wrap(textwrap.shorten(printable(report.headline), 230), 120)
+    return "\n".join([_label(f"{report.verdict.upper().replace('_', ' ')}: {name}")] + [_label(h) for h in head])
+
+
+_SEVERITY_COLOUR = {"ok": "tab:green", "info": "tab:blue", "warning": "tab:orange", "error": "tab:red"}
+
+
+def _figure(curves: Curves, report: Report, drawn: _Drawn | None = None):
+    """The run's chart: losses (log scale when they span decades), the quality metric as logged,
+    the learning rate when logged; the verdict in the title, best, onset, span and projection marked."""
+    plt = _pyplot()
+    drawn = drawn if drawn is not None else _Drawn()
+    acc = [n for n in (TRAIN_ACC, VAL_ACC) if curves.get(n) is not None]
+    lr = curves.get(LR)
+    rows = [("loss", 3.0)] + ([("metric", 2.2)] if acc else []) + ([("lr", 1.3)] if lr is not None else [])
+    fig, axes = plt.subplots(len(rows), 1, figsize=(10, 1.3 + sum(h for _, h in rows)), sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": [h for _, h in rows]})
+    axes = [a[0] for a in axes]
     span = _problem_span(report)
-    panels = [(axes[0][0], (TRAIN_LOSS, VAL_LOSS), "loss")]
-    if has_acc:
-        panels.append((axes[0][1], (TRAIN_ACC, VAL_ACC), "accuracy / quality metric"))
-    for ax, names, label in panels:
-        for name in names:
-            s = curves.get(name)
-            if s is None:
-                continue
-            ax.plot(s.x, s.y, label=_label(f"{name} ({s.column})"), lw=1.6, ls="-" if name.startswith("val") else "--")
-            bad = ~np.isfinite(s.y)
-            if bad.any():
-                ax.plot(s.x[bad], np.zeros(int(bad.sum())), "rx", label=f"{name} non-finite")
-        if span is not None:
-            ax.axvspan(span[0], span[1], color="tab:red", alpha=0.12, label=f"{report.verdict} span")
-        if report.best_epoch is not None:
-            ax.axvline(report.best_epoch, color="tab:green", ls=":", label=f"best epoch {report.best_epoch:g}")
-        ax.set_xlabel(_label(report.source.axis))
-        ax.set_ylabel(label)
-        ax.legend(fontsize=8)
+    colours = {TRAIN_LOSS: "tab:blue", VAL_LOSS: "tab:orange", TRAIN_ACC: "tab:blue", VAL_ACC: "tab:orange", LR: "tab:gray"}
+    for i, (ax, (kind, _)) in enumerate(zip(axes, rows)):
+        if kind == "loss":
+            losses = [curves.get(n) for n in (TRAIN_LOSS, VAL_LOSS)]
+            for s in losses:
+                if s is not None:
+                    _draw_series(ax, s, colours[s.name], drawn, dashed=s.name == TRAIN_LOSS and len(s) <= SMOOTH_FROM)
+            if wants_log_scale([s.y for s in losses if s is not None]):
+                ax.set_yscale("log")
+            _projection(ax, report, drawn)
+            ax.set_ylabel("loss" + (" (log scale)" if ax.get_yscale() == "log" else ""))
+            if not any(s is not None for s in losses):
+                ax.text(0.5, 0.5, "no loss logged", ha="center", va="center", transform=ax.transAxes)
+        elif kind == "metric":
+            for name in acc:
+                s = curves.get(name)
+                _draw_series(ax, s, colours[name], drawn, values=s.as_logged(), dashed=name == TRAIN_ACC)
+            quality = [curves.get(n) for n in acc if curves.get(n).quality]
+            if quality:
+                q = quality[0]
+                ax.set_ylabel(_label(q.column + (" (lower is better)" if q.inverted else "")))
+            else:
+                ax.set_ylabel("accuracy")
+        else:
+            _draw_series(ax, lr, colours[LR], drawn)
+            if wants_log_scale([lr.y]):
+                ax.set_yscale("log")
+            ax.set_ylabel("learning rate")
+        _marks(ax, report, span, first=i == 0)
         ax.grid(alpha=0.3)
-    fig.suptitle(_label(f"{report.verdict.replace('_', ' ')}: {Path(report.source.path).name}"), fontsize=11)
+        handles, _labels = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(fontsize=8, loc="best", framealpha=0.85)
+    axes[-1].set_xlabel(_label(report.source.axis))
+    fig.suptitle(_title(report), fontsize=10.5, color=_SEVERITY_COLOUR.get(report.severity, "black"))
     fig.tight_layout()
     return fig, plt
+
+
+def require_matplotlib() -> None:
+    """:class:`~curvediag.errors.MissingExtra` when matplotlib (the ``plot`` extra) cannot be imported."""
+    _pyplot()
 
 
 def _pyplot():
@@ -121,7 +282,7 @@ def _pyplot():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise UsageError(HINT) from None
+        raise MissingExtra(HINT) from None
     return plt
 
 
@@ -168,8 +329,7 @@ def write_plot(path: str, curves: Curves, report: Report, figure=None) -> None:
     import io
 
     suffix = Path(path).suffix.lower()
-    if suffix not in (".png", ".svg", ".html", ".htm"):
-        raise UsageError(f"{path}: --plot takes a .png, .svg or .html file")
+    check_suffixes([path])
     fig, plt = figure or _figure(curves, report)
     buf = io.BytesIO() if suffix == ".png" else io.StringIO()
     fig.savefig(buf, format="png" if suffix == ".png" else "svg", dpi=120)
@@ -198,4 +358,62 @@ def write_plot(path: str, curves: Curves, report: Report, figure=None) -> None:
     write_output(path, data)
 
 
-__all__ = ["terminal_chart", "write_plot", "write_overlay", "HINT"]
+PLOT_SUFFIXES = (".png", ".svg", ".html", ".htm")
+
+
+def run_name(path: str) -> str:
+    """A log's name for a file named after it: the file's stem (``metrics`` of ``metrics.csv``), a
+    run directory's name, ``stdin`` for ``-``; characters other than letters, digits, ``. _ + -``
+    become ``_`` (a name never starts with ``.`` or ``-``)."""
+    import re
+
+    if path == "-":
+        return "stdin"
+    p = Path(path.rstrip("/\\") or path)
+    name = p.name if p.is_dir() else p.stem
+    name = re.sub(r"[^A-Za-z0-9._+-]", "_", name).lstrip(".-")
+    return name or "run"
+
+
+def is_template(plot: str) -> bool:
+    """``--plot`` names a directory (``DIR/`` or an existing one) or a ``{stem}`` template."""
+    return "{stem}" in plot or plot.endswith(("/", "\\")) or Path(plot).is_dir()
+
+
+def plot_targets(plot: str, paths: list[str]) -> list[str]:
+    """The file each log is drawn to.  ``DIR/`` (or an existing directory): ``DIR/<name>.png``;
+    a template with ``{stem}``: the log's name put in (``plots/{stem}.html``); a plain file: the one
+    log's plot (UsageError for several logs).  Two logs with one name are told apart by their
+    directory's name, then by a number."""
+    if not is_template(plot):
+        if len(paths) > 1:
+            raise UsageError(f"{plot}: --plot FILE draws one log; give a directory (DIR/) or a {{stem}} template for several")
+        targets = [plot]
+    else:
+        first = [run_name(p) for p in paths]
+        names = list(first)
+        for i, n in enumerate(first):
+            if first.count(n) > 1 and paths[i] != "-":
+                parent = run_name(str(Path(paths[i].rstrip("/")).parent.resolve()))
+                names[i] = f"{parent}_{n}"
+        second = list(names)
+        seen: dict[str, int] = {}
+        for i, n in enumerate(second):
+            seen[n] = seen.get(n, 0) + 1
+            if second.count(n) > 1:
+                names[i] = f"{n}-{seen[n]}"
+        if "{stem}" in plot:
+            targets = [plot.replace("{stem}", n) for n in names]
+        else:
+            targets = [str(Path(plot) / f"{n}.png") for n in names]
+    return targets
+
+
+def check_suffixes(targets: list[str]) -> None:
+    """UsageError for a plot file that is not .png, .svg or .html."""
+    for t in targets:
+        if Path(t).suffix.lower() not in PLOT_SUFFIXES:
+            raise UsageError(f"{t}: --plot takes a .png, .svg or .html file")
+
+
+__all__ = ["terminal_chart", "write_plot", "write_overlay", "plot_targets", "run_name", "HINT"]
