@@ -267,6 +267,7 @@ def _figure(curves: Curves, report: Report, drawn: _Drawn | None = None):
     axes[-1].set_xlabel(_label(report.source.axis))
     fig.suptitle(_title(report), fontsize=10.5, color=_SEVERITY_COLOUR.get(report.severity, "black"))
     fig.tight_layout()
+    fig._curvediag_drawn = drawn  # for the HTML page's hover labels
     return fig, plt
 
 
@@ -324,38 +325,229 @@ def write_overlay(path: str, curves: Curves, baseline: list[Curves], report: Rep
 
 
 def write_plot(path: str, curves: Curves, report: Report, figure=None) -> None:
-    """PNG or SVG by extension; HTML is a self-contained page with the chart as inline SVG.
+    """PNG or SVG by extension; HTML is a self-contained interactive page (see :func:`_html`).
     ``figure``: (fig, pyplot) already drawn, instead of the run's own chart."""
     import io
 
     suffix = Path(path).suffix.lower()
     check_suffixes([path])
     fig, plt = figure or _figure(curves, report)
-    buf = io.BytesIO() if suffix == ".png" else io.StringIO()
-    fig.savefig(buf, format="png" if suffix == ".png" else "svg", dpi=120)
-    plt.close(fig)
-    data = buf.getvalue()
-    if suffix in (".html", ".htm"):
-        svg = data[data.index("<svg") :]
-        from .render import printable
-
-        def h(text: str) -> str:
-            return html.escape(printable(text))
-
-        items = "".join(
-            f"<li><b>{html.escape(f.code)} {html.escape(f.name)}</b> ({f.severity}): {h(f.message)}</li>"
-            for f in report.findings
-        )
-        data = (
-            "<!doctype html><html><head><meta charset='utf-8'><title>curvediag: "
-            f"{html.escape(report.verdict)}</title></head><body style='font-family:sans-serif;max-width:1100px'>"
-            f"<h1>{html.escape(report.verdict.replace('_', ' '))}</h1><p>{h(report.headline)}</p>"
-            f"<p><code>{h(report.source.path)}</code> — {h(report.source.format)}</p>"
-            f"{svg}<ul>{items}</ul></body></html>\n"
-        )
+    try:
+        if suffix == ".png":
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=120)
+            data: str | bytes = buf.getvalue()
+        else:
+            sbuf = io.StringIO()
+            fig.savefig(sbuf, format="svg")
+            data = sbuf.getvalue()
+            if suffix in (".html", ".htm"):
+                data = _html(data[data.index("<svg"):], _hover_data(fig, report), report)
+    finally:
+        plt.close(fig)
     from .output import write_output
 
     write_output(path, data)
+
+
+def _hover_data(fig, report: Report) -> dict:
+    """The drawn curves in the SVG's own coordinates (points, 72 per inch, y down) with their
+    values, for the page's hover, toggles and ``#x=`` links."""
+    drawn = getattr(fig, "_curvediag_drawn", None)
+    labels = {gid: label for gid, _ax, label, _x, _y in (drawn.lines if drawn else [])}
+    fig.set_dpi(72)  # the SVG backend's units: display coordinates are then SVG points
+    height = fig.get_size_inches()[1] * 72
+    series = []
+    n = 0
+    for ax_i, ax in enumerate(fig.axes):
+        for line in ax.get_lines():
+            gid = line.get_gid()
+            if gid is None and line.get_transform() is ax.transData and len(line.get_xdata()) > 1:
+                gid = f"cd-series-x{n}"  # a figure drawn elsewhere (the overlay): its curves, by their labels
+                n += 1
+                line.set_gid(gid)
+                labels[gid] = line.get_label() if not line.get_label().startswith("_") else "baseline"
+            if gid is None or not gid.startswith("cd-series"):
+                continue
+            x = np.asarray(line.get_xdata(), float)
+            y = np.asarray(line.get_ydata(), float)
+            pts = line.get_transform().transform(np.column_stack([x, y]))
+            values = y if line.get_transform() is ax.transData else np.full(x.size, np.nan)
+            label = labels.get(gid, line.get_label()).lstrip("\u200b").replace("\\$", "$")
+            series.append({
+                "id": gid, "panel": ax_i, "label": label,
+                "group": label.replace(" (raw)", "").replace(" (smoothed)", ""),
+                "colour": matplotlib_colour(line.get_color()),
+                "x": [_js(v) for v in x], "y": [_js(v) for v in values],
+                "px": [round(float(v), 2) for v in pts[:, 0]], "py": [round(float(height - v), 2) for v in pts[:, 1]],
+            })
+    return {"axis": report.source.axis, "series": series}
+
+
+def matplotlib_colour(c) -> str:
+    from matplotlib.colors import to_hex
+
+    return to_hex(c)
+
+
+def _js(v: float):
+    v = float(v)
+    return None if not np.isfinite(v) else float(f"{v:.6g}")
+
+
+#: The page's script: hover (the nearest point's value), toggles (a checkbox per curve), zoom (wheel;
+#: drag to pan; double-click or the reset button to fit) and ``#x=VALUE`` links that show the point
+#: nearest VALUE on the first curve.  No network, no library: the chart is matplotlib's SVG.
+_SCRIPT = r"""
+(function () {
+  var data = JSON.parse(document.getElementById('cd-data').textContent);
+  var svg = document.querySelector('#cd-chart svg');
+  var tip = document.getElementById('cd-tip');
+  var box = document.getElementById('cd-toggles');
+  var NS = 'http://www.w3.org/2000/svg';
+  var full = svg.viewBox.baseVal;
+  var home = [full.x, full.y, full.width, full.height];
+  var view = home.slice();
+  var dot = document.createElementNS(NS, 'circle');
+  dot.setAttribute('r', '4'); dot.setAttribute('fill', 'none'); dot.setAttribute('stroke-width', '2');
+  dot.style.display = 'none'; svg.appendChild(dot);
+  var hidden = {};
+  function fmt(v) { return v === null ? 'NaN/inf' : (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(4) : +v.toPrecision(6)); }
+  function el(id) { return document.getElementById(id); }
+  var groups = [];
+  data.series.forEach(function (s) { if (groups.indexOf(s.group) < 0) groups.push(s.group); });
+  groups.forEach(function (g) {
+    var lab = document.createElement('label');
+    var cb = document.createElement('input');
+    cb.type = 'checkbox'; cb.checked = true; cb.dataset.group = g;
+    cb.addEventListener('change', function () {
+      hidden[g] = !cb.checked;
+      data.series.forEach(function (s) { if (s.group === g && el(s.id)) el(s.id).style.display = cb.checked ? '' : 'none'; });
+      dot.style.display = 'none'; tip.style.display = 'none';
+    });
+    var sw = document.createElement('span');
+    var first = data.series.filter(function (s) { return s.group === g; })[0];
+    sw.className = 'cd-swatch'; sw.style.background = first.colour;
+    lab.appendChild(cb); lab.appendChild(sw); lab.appendChild(document.createTextNode(g));
+    box.appendChild(lab);
+  });
+  function show(s, i, cx, cy) {
+    dot.setAttribute('cx', s.px[i]); dot.setAttribute('cy', s.py[i]); dot.setAttribute('stroke', s.colour);
+    dot.style.display = '';
+    tip.textContent = s.label + '\n' + data.axis + ': ' + fmt(s.x[i]) + '\nvalue: ' + fmt(s.y[i]);
+    tip.style.display = 'block';
+    tip.style.left = (cx + 14) + 'px'; tip.style.top = (cy + 14) + 'px';
+  }
+  function local(ev) {
+    var p = svg.createSVGPoint(); p.x = ev.clientX; p.y = ev.clientY;
+    return p.matrixTransform(svg.getScreenCTM().inverse());
+  }
+  var drag = null;
+  svg.addEventListener('mousemove', function (ev) {
+    if (drag) {
+      var k = view[2] / svg.clientWidth;
+      view[0] = drag[0] - (ev.clientX - drag[2]) * k; view[1] = drag[1] - (ev.clientY - drag[3]) * k;
+      svg.setAttribute('viewBox', view.join(' ')); return;
+    }
+    var p = local(ev), best = null, bd = 1e18;
+    data.series.forEach(function (s) {
+      if (hidden[s.group]) return;
+      for (var i = 0; i < s.px.length; i++) {
+        var d = (s.px[i] - p.x) * (s.px[i] - p.x) + (s.py[i] - p.y) * (s.py[i] - p.y);
+        if (d < bd) { bd = d; best = [s, i]; }
+      }
+    });
+    var r = 30 * view[2] / home[2];
+    if (best && bd < r * r) { show(best[0], best[1], ev.pageX, ev.pageY); } else { dot.style.display = 'none'; tip.style.display = 'none'; }
+  });
+  svg.addEventListener('mouseleave', function () { dot.style.display = 'none'; tip.style.display = 'none'; drag = null; });
+  svg.addEventListener('wheel', function (ev) {
+    ev.preventDefault();
+    var p = local(ev), f = ev.deltaY < 0 ? 0.8 : 1.25;
+    var w = Math.min(home[2], view[2] * f), h = Math.min(home[3], view[3] * f);
+    view = [p.x - (p.x - view[0]) * w / view[2], p.y - (p.y - view[1]) * h / view[3], w, h];
+    svg.setAttribute('viewBox', view.join(' '));
+  }, {passive: false});
+  svg.addEventListener('mousedown', function (ev) { drag = [view[0], view[1], ev.clientX, ev.clientY]; ev.preventDefault(); });
+  window.addEventListener('mouseup', function () { drag = null; });
+  function reset() { view = home.slice(); svg.setAttribute('viewBox', view.join(' ')); }
+  svg.addEventListener('dblclick', reset);
+  el('cd-reset').addEventListener('click', reset);
+  function fromHash() {
+    var m = /^#x=(-?[0-9.eE+-]+)$/.exec(location.hash);
+    var s = data.series.filter(function (t) { return !hidden[t.group]; })[0];
+    if (!m || !s) return;
+    var want = parseFloat(m[1]), bi = 0;
+    for (var i = 0; i < s.x.length; i++) if (Math.abs(s.x[i] - want) < Math.abs(s.x[bi] - want)) bi = i;
+    var r = svg.getBoundingClientRect(), k = r.width / view[2];
+    show(s, bi, r.left + window.scrollX + (s.px[bi] - view[0]) * k, r.top + window.scrollY + (s.py[bi] - view[1]) * k);
+  }
+  window.addEventListener('hashchange', fromHash);
+  fromHash();
+  document.body.dataset.ready = 'yes';
+})();
+"""
+
+_STYLE = """
+body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#222}
+#cd-chart svg{width:100%;height:auto;cursor:crosshair;user-select:none}
+#cd-tip{position:absolute;display:none;white-space:pre;background:#fff;border:1px solid #888;padding:4px 6px;
+font:12px monospace;pointer-events:none;box-shadow:1px 1px 4px #0003}
+#cd-toggles label{margin-right:1em;white-space:nowrap;font-size:13px}
+.cd-swatch{display:inline-block;width:12px;height:4px;margin:0 4px 3px 2px;vertical-align:middle}
+.cd-hint{color:#666;font-size:12px}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
+th:first-child,td:first-child{text-align:left}
+"""
+
+
+def _html(svg: str, hover: dict, report: Report) -> str:
+    """A self-contained page: the verdict, the chart (matplotlib's SVG, inline) with hover values,
+    a toggle per curve and zoom, the metrics table and the findings.  Nothing is fetched."""
+    import json
+
+    from .render import printable
+
+    def h(text) -> str:
+        return html.escape(printable(str(text)))
+
+    items = "".join(
+        f"<li><b>{h(f.code)} {h(f.name)}</b> ({h(f.severity)}): {h(f.message)}</li>" for f in report.findings
+    )
+    blob = json.dumps(hover, allow_nan=False).replace("<", "\\u003c")  # no "</script" nor "<!--" inside
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>curvediag: {h(report.verdict)} - {h(Path(report.source.path).name)}</title>"
+        f"<style>{_STYLE}</style></head><body>"
+        f"<h1>{h(report.verdict.replace('_', ' '))}</h1><p>{h(report.headline)}</p>"
+        f"<p><code>{h(report.source.path)}</code> — {h(report.source.format)}</p>"
+        "<div id='cd-toggles'></div>"
+        "<p class='cd-hint'>Hover for values; wheel to zoom, drag to pan, double-click or "
+        "<button id='cd-reset' type='button'>reset</button> to fit.</p>"
+        f"<div id='cd-chart'>{svg}</div><div id='cd-tip'></div>"
+        f"{metrics_table_html(report)}<ul>{items}</ul>"
+        f"<script type='application/json' id='cd-data'>{blob}</script>"
+        f"<script>{_SCRIPT}</script></body></html>\n"
+    )
+
+
+def metrics_table_html(report: Report) -> str:
+    """The report's metrics as an HTML table (first, best, where, last), values as logged."""
+    from .render import printable
+
+    def h(text) -> str:
+        return html.escape(printable(str(text)))
+
+    def num(v) -> str:
+        return "" if v is None else f"{v:.4g}"
+
+    rows = "".join(
+        f"<tr><td>{h(m.name)}</td><td>{h(m.column)}</td><td>{m.points}</td><td>{num(m.first)}</td>"
+        f"<td>{num(m.best)}</td><td>{num(m.best_at)}</td><td>{num(m.last)}</td></tr>"
+        for m in report.metrics
+    )
+    return (f"<table><tr><th>metric</th><th>column</th><th>points</th><th>first</th><th>best</th>"
+            f"<th>best at ({h(report.source.axis)})</th><th>last</th></tr>{rows}</table>")
 
 
 PLOT_SUFFIXES = (".png", ".svg", ".html", ".htm")
