@@ -420,7 +420,9 @@ def _refuse_inputs(output, plots, paths, config_file) -> None:
 @app.command("plot")
 def plot_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="A training log or run directory; '-' reads stdin."),
-    width: int = typer.Option(72, "--width", min=20, max=400, help="Chart width in characters."),
+    width: Optional[int] = typer.Option(
+        None, "--width", min=20, max=400, help="Chart width in characters (default: the terminal's width, less the labels)."
+    ),
     height: int = typer.Option(16, "--height", min=5, max=100, help="Chart height in lines."),
     loss: Optional[str] = _LOSS,
     val_loss: Optional[str] = _VAL_LOSS,
@@ -433,8 +435,9 @@ def plot_cmd(
     config: Optional[str] = _CONFIG,
     input_format: Optional[InputFormat] = _INPUT_FORMAT,
     run: Optional[str] = _RUN,
+    no_color: bool = typer.Option(False, "--no-color", help="No colours (also when NO_COLOR is set, or stdout is not a terminal)."),
 ) -> None:
-    """Draw the losses in the terminal, with the best epoch and the problem span marked.
+    """Draw the losses in the terminal, with the best epoch, the onset and the problem span marked.
 
     The diagnosis drawn is the one `analyze` gives with the same options and configuration."""
     from .batch import Unreadable, one
@@ -448,7 +451,16 @@ def plot_cmd(
     if isinstance(result, Unreadable):
         raise _fail(result.message)
     report, curves = result
-    _write_stdout(terminal_chart(curves, report, width, height))
+    from .output import console
+
+    con = console(no_color)
+    width = width or max(20, min(400, con.width - 11))  # the labels take 10 columns; one spare for the cursor
+    if con.color_system is None or con.no_color:
+        _write_stdout(terminal_chart(curves, report, width, height))
+    else:
+        from .plot import terminal_text
+
+        con.print(terminal_text(curves, report, width, height), end="", soft_wrap=True)
 
 
 class WatchFormat(str, Enum):

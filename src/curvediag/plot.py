@@ -24,49 +24,132 @@ def _problem_span(report: Report):
     return None
 
 
-def terminal_chart(curves: Curves, report: Report, width: int = 72, height: int = 16) -> str:
-    """Losses on a character grid: train '·', validation '●', best epoch '|', problem span '═' below."""
-    series = [(curves.get(n), ch) for n, ch in ((TRAIN_LOSS, "·"), (VAL_LOSS, "●"))]
-    series = [(s.finite(), ch) for s, ch in series if s is not None and len(s.finite())]
+#: the terminal chart's styles (rich), used only when the terminal shows colour
+_TERM_STYLE = {"·": "blue", "●": "yellow", "|": "green", "¦": "magenta", "×": "bold red", "░": "red dim", "═": "red",
+               "┆": "red"}
+
+
+def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int = 16, shade: bool = False) -> list[str]:
+    """The terminal chart as lines: losses on a character grid -- train '·', validation '●' (each
+    column one point: the mean of the points that fall in it), best '|', onset '¦', non-finite
+    points '×' on the top row, the problem span inside the axis (its ends '┆', or shaded '░' with
+    ``shade``, for a terminal that colours it faintly) and '═' on the axis; a log scale when the
+    losses span two decades.  ``width`` is the grid's: each line is 10 wider."""
+    from .render import printable
+
+    raw = [(curves.get(n), ch) for n, ch in ((TRAIN_LOSS, "·"), (VAL_LOSS, "●"))]
+    raw = [(s, ch) for s, ch in raw if s is not None]
+    series = [(s.finite(), ch) for s, ch in raw if len(s.finite())]
+    total = width + 10
+
+    def fit(text: str) -> str:
+        return text if len(text) <= total else text[: total - 1] + "…"
+
+    head = fit(f"{report.verdict.upper().replace('_', ' ')}: {printable(report.headline)}")
     if not series:
-        return "(no finite loss to draw)\n"
-    xs = np.concatenate([s.x for s, _ in series])
-    ys = np.concatenate([s.y for s, _ in series])
+        return [head, "(no finite loss to draw)"]
+    log = wants_log_scale([s.y for s, _ in series])
+    tf = np.log10 if log else (lambda v: v)
+    xs = np.concatenate([s.x for s, _ in raw]).astype(float)
+    ys = tf(np.concatenate([s.y for s, _ in series]).astype(float))
     x0, x1 = float(xs.min()), float(xs.max())
-    lo, hi = float(np.quantile(ys, 0.0)), float(np.quantile(ys, 0.98))  # a first-epoch spike does not flatten the rest
+    lo, hi = float(np.min(ys)), float(np.quantile(ys, 0.98))  # a first-epoch spike does not flatten the rest
     if hi <= lo:
         hi = lo + (abs(lo) or 1.0)
     grid = [[" "] * width for _ in range(height)]
 
     def col(x):
-        return 0 if x1 == x0 else int(round((x - x0) / (x1 - x0) * (width - 1)))
+        c = np.zeros_like(x, dtype=int) if x1 == x0 else np.rint((np.asarray(x, float) - x0) / (x1 - x0) * (width - 1))
+        return np.clip(c, 0, width - 1).astype(int)
 
     def row(y):
-        y = min(max(y, lo), hi)
-        return height - 1 - int(round((y - lo) / (hi - lo) * (height - 1)))
+        y = np.clip(y, lo, hi)
+        return (height - 1 - np.rint((y - lo) / (hi - lo) * (height - 1))).astype(int)
 
     span = _problem_span(report)
-    if report.best_epoch is not None and x0 <= report.best_epoch <= x1:
-        for r in range(height):
-            grid[r][col(report.best_epoch)] = "|"
+    span_cols = range(int(col(span[0])), int(col(span[1])) + 1) if span is not None else range(0)
+    _verticals(grid, report, span_cols, shade, col, x0, x1)
     for s, ch in series:
-        for x, y in zip(s.x, s.y):
-            grid[row(y)][col(x)] = ch
+        c = col(s.x)
+        sums = np.bincount(c, weights=tf(s.y.astype(float)), minlength=width)
+        counts = np.bincount(c, minlength=width)
+        has = counts > 0
+        for cc, rr in zip(np.nonzero(has)[0], row(sums[has] / counts[has])):
+            grid[rr][cc] = ch
+    for s, _ in raw:
+        bad = ~np.isfinite(s.y)
+        for cc in set(col(s.x[bad]).tolist()):
+            grid[0][cc] = "×"
+
+    def label(v: float) -> str:
+        return f"{(10 ** v if log else v):>9.4g} "
+
+    lines = [head]
+    for r, cells in enumerate(grid):
+        lab = label(hi) if r == 0 else (label(lo) if r == height - 1 else " " * 10)
+        lines.append(lab + "".join(cells))
+    axis = ["═" if c in span_cols else "─" for c in range(width)]
+    lines.append(" " * 9 + "└" + "".join(axis))
+    lines.append(" " * 10 + f"{x0:<{width // 2}g}{x1:>{width - width // 2}g}")
+    lines.append(fit(" " * 10 + _terminal_legend(report, series, raw, span is not None, shade, log)))
+    return lines
+
+
+def _terminal_legend(report: Report, series, raw, span: bool, shade: bool, log: bool) -> str:
     from .render import printable
 
-    lines = [f"{report.verdict.upper().replace('_', ' ')}: {printable(report.headline)}"]
-    for r, cells in enumerate(grid):
-        label = f"{hi:>9.4g} " if r == 0 else (f"{lo:>9.4g} " if r == height - 1 else " " * 10)
-        lines.append(label + "".join(cells))
-    if span is not None:
-        a, b = col(span[0]), col(span[1])
-        lines.append(" " * 10 + " " * a + "═" * max(1, b - a + 1))
-    lines.append(" " * 10 + f"{x0:<{width // 2}g}{x1:>{width - width // 2}g}")
-    legend = "  ".join(f"{ch} {s.name}" for s, ch in series)
-    extra = "  | best" if report.best_epoch is not None else ""
-    extra += f"  ═ {report.verdict} span" if span is not None else ""
-    lines.append(" " * 10 + legend + extra)
-    return "\n".join(lines) + "\n"
+    legend = "  ".join(f"{ch} {printable(s.name)}" for s, ch in series)
+    if report.best_epoch is not None:
+        legend += f"  | best {report.best_epoch:g}"
+    if report.onset_epoch is not None and report.onset_epoch != report.best_epoch:
+        legend += f"  ¦ onset {report.onset_epoch:g}"
+    if any((~np.isfinite(s.y)).any() for s, _ in raw):
+        legend += "  × NaN/inf"
+    if span:
+        legend += f"  {'░' if shade else '┆═'} {report.verdict} span"
+    if log:
+        legend += "  (log scale)"
+    return legend
+
+
+def _verticals(grid, report: Report, span_cols: range, shade: bool, col, x0: float, x1: float) -> None:
+    """The span (its ends, or shaded), the onset and the best position as columns of the grid."""
+    for c in span_cols:
+        if shade or c in (span_cols[0], span_cols[-1]):
+            for r in range(len(grid)):
+                grid[r][c] = "░" if shade else "┆"
+    for pos, ch in ((report.onset_epoch, "¦"), (report.best_epoch, "|")):
+        if pos is not None and x0 <= pos <= x1 and not (ch == "¦" and pos == report.best_epoch):
+            for r in range(len(grid)):
+                grid[r][int(col(pos))] = ch
+
+
+def terminal_chart(curves: Curves, report: Report, width: int = 72, height: int = 16) -> str:
+    """:func:`terminal_cells` as plain text."""
+    return "\n".join(terminal_cells(curves, report, width, height)) + "\n"
+
+
+def terminal_text(curves: Curves, report: Report, width: int = 72, height: int = 16):
+    """:func:`terminal_cells` as a rich Text, coloured by :data:`_TERM_STYLE` (the headline by severity)."""
+    from rich.text import Text
+
+    lines = terminal_cells(curves, report, width, height, shade=True)
+    sev = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan", "ok": "bold green"}.get(report.severity, "")
+    from itertools import groupby
+
+    out = Text(end="")
+    out.append(lines[0], style=sev)
+    out.append("\n")
+    for i, line in enumerate(lines[1:], 1):
+        start = 9 if line.startswith(" " * 9 + "└") else 10
+        out.append(line[:start])
+        if i >= len(lines) - 2:  # the axis values and the legend
+            out.append(line[start:])
+        else:
+            for ch, run in groupby(line[start:]):
+                out.append(ch * len(list(run)), style=_TERM_STYLE.get(ch, ""))
+        out.append("\n")
+    return out
 
 
 def _label(text: str) -> str:
@@ -608,4 +691,4 @@ def check_suffixes(targets: list[str]) -> None:
             raise UsageError(f"{t}: --plot takes a .png, .svg or .html file")
 
 
-__all__ = ["terminal_chart", "write_plot", "write_overlay", "plot_targets", "run_name", "HINT"]
+__all__ = ["terminal_chart", "terminal_cells", "terminal_text", "write_plot", "write_overlay", "plot_targets", "run_name", "HINT"]
