@@ -359,15 +359,29 @@ def require_matplotlib() -> None:
     _pyplot()
 
 
+class _Figures:
+    """The two pyplot calls used here, without pyplot's global state: figures made with
+    ``matplotlib.figure.Figure`` choose no backend and are never shown behind the caller's back
+    (a notebook's inline backend, a user's own interactive window)."""
+
+    @staticmethod
+    def subplots(*args, figsize=None, **kwargs):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(*args, **kwargs)
+
+    @staticmethod
+    def close(fig) -> None:
+        """Nothing to release: no pyplot manager holds the figure."""
+
+
 def _pyplot():
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.figure  # noqa: F401
     except ImportError:
         raise MissingExtra(HINT) from None
-    return plt
+    return _Figures
 
 
 def _overlay(curves: Curves, baseline: list[Curves], report: Report):
