@@ -185,17 +185,12 @@ def _decimate(x: np.ndarray, y: np.ndarray, limit: int = MAX_DRAWN) -> tuple[np.
 
 
 def _ema(y: np.ndarray) -> np.ndarray:
-    """A debiased exponential moving average (TensorBoard's smoothing), its span about a
-    twentieth of the points (at least 5)."""
+    """A debiased exponential moving average (TensorBoard's smoothing; pandas' ``ewm(adjust=True)``
+    is exactly that), its span about a twentieth of the points (at least 5)."""
+    import pandas as pd
+
     span = max(5.0, min(500.0, y.size / 20))
-    a = 2.0 / (span + 1.0)
-    out = np.empty(y.size)
-    acc, weight = 0.0, 0.0
-    for i, v in enumerate(y):
-        acc = (1 - a) * acc + a * v
-        weight = (1 - a) * weight + a
-        out[i] = acc / weight
-    return out
+    return pd.Series(np.asarray(y, float)).ewm(span=span, adjust=True).mean().to_numpy()
 
 
 def wants_log_scale(values: list[np.ndarray]) -> bool:
@@ -571,7 +566,7 @@ _SCRIPT = r"""
   svg.addEventListener('dblclick', reset);
   el('cd-reset').addEventListener('click', reset);
   function fromHash() {
-    var m = /^#x=(-?[0-9.eE+-]+)$/.exec(location.hash);
+    var m = location.hash.match(/^#x=(-?[0-9.eE+-]+)$/);
     var s = data.series.filter(function (t) { return !hidden[t.group]; })[0];
     if (!m || !s) return;
     var want = parseFloat(m[1]), bi = 0;
@@ -676,7 +671,8 @@ def plot_targets(plot: str, paths: list[str]) -> list[str]:
     directory's name, then by a number."""
     if not is_template(plot):
         if len(paths) > 1:
-            raise UsageError(f"{plot}: --plot FILE draws one log; give a directory (DIR/) or a {{stem}} template for several")
+            raise UsageError(f"{plot}: --plot FILE draws one log (give one PATH, or one --run); "
+                             "for several, give a directory (DIR/) or a {stem} template")
         targets = [plot]
     else:
         first = [run_name(p) for p in paths]

@@ -12,13 +12,12 @@ from ..errors import UsageError
 from ..table import RawTable
 
 SUPPORTED = ("a path, a pandas DataFrame, a dict of lists or numpy arrays (Keras history.history), "
-             "a Keras History, a list of dicts (Hugging Face trainer.state.log_history), "
-             "or one curve as a 1-D numpy array or list of numbers (the training loss)")
+             "a Keras History, or a list of dicts (Hugging Face trainer.state.log_history)")
 
 
 def table_of(log: Any) -> tuple[RawTable, str]:
     """(the raw table of ``log``, its display name); UsageError for an object of another kind."""
-    from .json import _from_object, from_list
+    from .json import from_list
 
     if isinstance(log, dict):
         return _with_notes(*_on_epochs(_plain(log), None), "<dict>"), "<dict>"
@@ -31,27 +30,11 @@ def table_of(log: Any) -> tuple[RawTable, str]:
         epochs = [int(e) for e in epochs] if isinstance(epochs, (list, tuple)) and all(
             isinstance(e, (int, np.integer)) for e in epochs) else None
         return _with_notes(*_on_epochs(_plain(log.history), epochs), "<History>"), "<History>"
-    values = _sequence(log)
-    if values is not None:  # one curve: a numpy array or a list of (numpy) numbers
-        table = _from_object({"loss": values}, "<array>")
-        return _with_notes(table, ["a bare sequence of numbers read as the training loss, one per epoch"], "<array>"), "<array>"
-    raise UsageError(f"cannot diagnose a {type(log).__name__}; pass {SUPPORTED}")
-
-
-def _sequence(log: Any) -> list | None:
-    """A 1-D numpy array or a list/tuple of numbers (numpy scalars too) as a list of Python
-    numbers; None for anything else.  A 2-D array is refused: which column is which is unknown."""
-    if isinstance(log, np.ndarray):
-        if log.ndim != 1:
-            raise UsageError(f"cannot diagnose a {log.ndim}-D array; pass one curve (1-D: the training loss) "
-                             "or a dict naming each curve ({'loss': ..., 'val_loss': ...})")
-        if log.dtype.kind not in "biuf":
-            return None
-        return [_scalar(e) for e in log.tolist()]
-    if isinstance(log, (list, tuple)) and log and all(
-            isinstance(e, (int, float, np.integer, np.floating)) and not isinstance(e, bool) for e in log):
-        return [float(e) for e in log]
-    return None
+    hint = ""
+    if isinstance(log, (np.ndarray, list, tuple)) and len(log) and not isinstance(log[0], dict):
+        # a bare array or list of numbers: which curve it is (a loss? an accuracy?) is not said
+        hint = " (numbers alone do not say which curve they are: name it, e.g. {'loss': values, 'val_loss': ...})"
+    raise UsageError(f"cannot diagnose a {type(log).__name__}; pass {SUPPORTED}{hint}")
 
 
 def _with_notes(table: RawTable, notes: list[str], where: str) -> RawTable:
