@@ -270,3 +270,12 @@ def test_without_matplotlib_plot_warns_and_the_report_keeps_its_exit_status(tmp_
     assert json.loads(out.read_text())["verdict"] == log.split(".")[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
     assert "Traceback" not in r.stderr
+
+
+def test_every_drawn_line_of_a_long_log_is_decimated(tmp_path):
+    n = 50_000
+    x = list(range(n))
+    _, fig = figure_of({"step": x, "loss": decay(n, noise=0.1), "lr": [1e-3 * (1 - i / n) + 1e-6 for i in x]})
+    for ax in fig.axes:
+        for ln in lines(ax):
+            assert len(ln.get_xdata()) <= plot.MAX_DRAWN, ln.get_label()

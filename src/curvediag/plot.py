@@ -242,6 +242,7 @@ def _draw_series(ax, s, colour: str, drawn: _Drawn, values: np.ndarray | None = 
         line, = ax.plot(sx, sy, color=colour, lw=1.8, ls="--" if dashed else "-", label=label + " (smoothed)")
         drawn.add(line, ax, label + " (smoothed)", sx, sy)
     elif xf.size:
+        xf, yf = _decimate(xf, yf)  # a long schedule (the learning rate) too
         line, = ax.plot(xf, yf, color=colour, lw=1.6, ls="--" if dashed else "-", marker="o" if xf.size <= 30 else None,
                         ms=3, label=label)
         drawn.add(line, ax, label, xf, yf)
