@@ -12,7 +12,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "diagnose", "compare", "diagnose_frame", "diagnose_run", "Monitor", "Settings", "Report", "Finding", "InputError", "Verdict"]
+__all__ = ["__version__", "diagnose", "compare", "diagnose_frame", "diagnose_run", "Monitor", "Settings", "Report", "Finding", "Skipped", "MetricSummary",
+           "CurvediagError", "InputError", "UsageError", "MissingExtra", "Verdict"]
 
 
 def __getattr__(name: str):
@@ -40,11 +41,11 @@ def __getattr__(name: str):
         from .verdict import Verdict
 
         return Verdict
-    if name in ("Report", "Finding", "Skipped", "MetricSummary"):
+    if name in ("Report", "Finding", "Skipped", "MetricSummary", "Metrics"):
         from . import report
 
         return getattr(report, name)
-    if name in ("InputError", "CurvediagError"):
+    if name in ("InputError", "CurvediagError", "UsageError", "MissingExtra"):
         from . import errors
 
         return getattr(errors, name)

@@ -107,9 +107,12 @@ def diagnose(log: Any, *, settings: Settings | None = None, **kwargs: Any) -> Re
     ``select``/``ignore`` choose rules by code, prefix or name (longest prefix wins);
     ``input_format`` skips detection.
 
-    Raises :class:`~curvediag.errors.InputError` for unreadable input.
+    Raises :class:`~curvediag.errors.InputError` for unreadable input.  The report keeps the
+    curves it was made from, for ``report.plot()`` and a notebook's chart.
     """
-    return diagnose_with_curves(log, settings=settings, **kwargs)[0]
+    report, curves = diagnose_with_curves(log, settings=settings, **kwargs)
+    object.__setattr__(report, "_curves", curves)  # not a field: not in ==, repr or the JSON
+    return report
 
 
 def diagnose_with_curves(log: Any, *, settings: Settings | None = None, **kwargs: Any) -> tuple[Report, Curves]:

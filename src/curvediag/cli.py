@@ -185,7 +185,9 @@ def analyze(
     full: bool = typer.Option(False, "--full", help="With several logs, print every full report after the summary table."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=0, help="Analyse several logs in parallel on this many processes (0: one per core)."),
     plot: Optional[str] = typer.Option(
-        None, "--plot", metavar="FILE", help="Draw the curves to FILE.png, .svg or .html (needs the 'plot' extra)."
+        None, "--plot", metavar="FILE",
+        help="Draw the curves to FILE.png, .svg or .html (needs the 'plot' extra); DIR/ or a {stem} template "
+        "(plots/{stem}.html) draws each log to a file named after it.",
     ),
     no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
     tag_runs: bool = typer.Option(
@@ -209,12 +211,11 @@ def analyze(
     settings = _settings(config, fail_on=fail_on, format=format, select=select, ignore=ignore, num_classes=num_classes,
                          input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc,
                          metric=metric)
-    _refuse_inputs(output, plot, paths + (baseline or []), settings.config_file)
-    if plot and len(paths) > 1:
-        raise _fail("--plot draws one log; give one PATH")
+    plots = _plot_targets(plot, paths)
+    _refuse_inputs(output, plots, paths + (baseline or []), settings.config_file)
     if statistics and settings.format not in ("text", "json"):
         raise _fail(f"--statistics prints text or json, not {settings.format}")
-    batch = _compared(baseline, paths, settings, plot, own_rules=True) if baseline else _diagnose(paths, settings, jobs, plot)
+    batch = _compared(baseline, paths, settings, plots, own_rules=True) if baseline else _diagnose(paths, settings, jobs, plots)
     if output and batch.reports:  # every input failed: nothing to report, the file is left as it was
         fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
         _writing(output, out.write_report, output, batch, fmt, full)
@@ -278,30 +279,79 @@ def _check_paths(paths) -> None:
         raise typer.Exit(2)
 
 
-def _diagnose(paths, settings, jobs: int, plot: Optional[str]):
-    """The Batch of ``paths``, each unreadable input's line on stderr; with ``plot``, the one log drawn too."""
+def _plot_targets(plot: Optional[str], paths) -> Optional[List[str]]:
+    """The file each log is drawn to (``--plot FILE``, ``DIR/`` or a ``{stem}`` template), or exit 2."""
+    if not plot:
+        return None
+    from .errors import UsageError
+    from .plot import is_template, plot_targets
+
+    try:
+        targets = _Targets(plot_targets(plot, list(paths)))
+    except UsageError as e:
+        raise _fail(str(e))
+    targets.template = is_template(plot)
+    return targets
+
+
+class _Targets(list):
+    """The plot files, and whether they came from ``DIR/`` or a ``{stem}`` template (whose
+    directory is made when missing)."""
+
+    template = False
+
+
+def _draw(drawings) -> None:
+    """Each (target, write, args...) of ``drawings`` written; without matplotlib one warning and
+    nothing drawn (the report and its exit status are unchanged)."""
+    from .errors import MissingExtra
+    from .plot import require_matplotlib
+
+    if not drawings:
+        return
+    try:
+        require_matplotlib()
+    except MissingExtra as e:
+        _err(f"warning: {e}; no plot written")
+        return
+    for target, write, *args in drawings:
+        if getattr(drawings, "template", False) and os.path.dirname(target) and not os.path.isdir(os.path.dirname(target)):
+            try:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+            except OSError as e:
+                raise _fail(f"{os.path.dirname(target)}: cannot create the plot directory ({e.strerror or e})")
+        _writing(target, write, target, *args)
+
+
+def _diagnose(paths, settings, jobs: int, plots: Optional[List[str]]):
+    """The Batch of ``paths``, each unreadable input's line on stderr; with ``plots``, each log drawn
+    to its target too (the logs are then read on this process, once each)."""
     from .batch import Batch, Unreadable, one, run
     from .engine import enabled_rules
 
-    if not plot:
+    if not plots:
         batch = run(paths, settings, jobs, debug=_debugging())
-        curves = None
+        drawings = _Targets()
     else:
-        result = one(paths[0], settings, debug=_debugging())
-        item, curves = (result, None) if isinstance(result, Unreadable) else result
-        batch = Batch(tuple(paths), (item,), settings, enabled_rules(settings))
-    for u in batch.unreadable:
-        _err(u.message)
-    if curves is not None and plot:
         from .plot import write_plot
 
-        _writing(plot, write_plot, plot, curves, batch.reports[0])
+        items, drawings = [], _Targets()
+        drawings.template = getattr(plots, "template", False)
+        for path, target in zip(paths, plots):
+            result = one(path, settings, debug=_debugging())
+            items.append(result if isinstance(result, Unreadable) else result[0])
+            if not isinstance(result, Unreadable):
+                drawings.append((target, write_plot, result[1], result[0]))
+        batch = Batch(tuple(paths), tuple(items), settings, enabled_rules(settings))
+    for u in batch.unreadable:
+        _err(u.message)
+    _draw(drawings)
     return batch
 
 
-def _compared(baseline, runs, settings, plot: Optional[str], own_rules: bool):
+def _compared(baseline, runs, settings, plots: Optional[List[str]], own_rules: bool):
     """The Batch of ``runs`` compared with the ``baseline`` logs (one line and exit 2 if a baseline
-    cannot be read); with ``plot``, the one run drawn over the baseline."""
+    cannot be read); with ``plots``, each run drawn over the baseline to its target."""
     from .comparison import compare_paths, read_baseline
     from .errors import CurvediagError
 
@@ -312,10 +362,14 @@ def _compared(baseline, runs, settings, plot: Optional[str], own_rules: bool):
     batch, curves = compare_paths(base, runs, settings, _debugging(), own_rules)
     for u in batch.unreadable:
         _err(u.message)
-    if plot and curves[0] is not None:
+    if plots:
+        from .batch import Unreadable
         from .plot import write_overlay
 
-        _writing(plot, write_overlay, plot, curves[0], [c for _, c in base], batch.reports[0])
+        drawings = _Targets((t, write_overlay, c, [b for _, b in base], r)
+                            for t, c, r in zip(plots, curves, batch.items) if c is not None and not isinstance(r, Unreadable))
+        drawings.template = getattr(plots, "template", False)
+        _draw(drawings)
     return batch
 
 
@@ -347,7 +401,9 @@ def compare_cmd(
         None, "--output-format", help="Format of --output (default: from its extension, else --format)."
     ),
     plot: Optional[str] = typer.Option(
-        None, "--plot", metavar="FILE", help="Draw the run over the baseline to FILE.png, .svg or .html (needs the 'plot' extra)."
+        None, "--plot", metavar="FILE",
+        help="Draw the run over the baseline to FILE.png, .svg or .html (needs the 'plot' extra); DIR/ or a {stem} "
+        "template draws each run to a file named after it.",
     ),
     no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
 ) -> None:
@@ -362,10 +418,9 @@ def compare_cmd(
     _check_paths(baseline + runs)
     settings = _settings(config, fail_on=fail_on, format=format, select=select, ignore=ignore, num_classes=num_classes,
                          input_format=input_format, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc, metric=metric)
-    _refuse_inputs(output, plot, baseline + runs, settings.config_file)
-    if plot and len(runs) > 1:
-        raise _fail("--plot draws one run; give one --run")
-    batch = _compared(baseline, runs, settings, plot, own_rules=False)
+    plots = _plot_targets(plot, runs)
+    _refuse_inputs(output, plots, baseline + runs, settings.config_file)
+    batch = _compared(baseline, runs, settings, plots, own_rules=False)
     if output and batch.reports:
         fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
         _writing(output, out.write_report, output, batch, fmt, False)
@@ -386,17 +441,25 @@ def _writing(path: str, write, *args) -> None:
         raise _fail(f"{path}: cannot write ({e.strerror or e})")
 
 
-def _refuse_inputs(output, plot, paths, config_file) -> None:
-    """Exit 2 if --output or --plot is, or is inside, an input (or they name one file)."""
+def _refuse_inputs(output, plots, paths, config_file) -> None:
+    """Exit 2 if --output or a --plot file is, or is inside, an input (or two of them name one file)."""
     from .errors import UsageError
     from .output import refuse_inputs
 
-    targets = [t for t in (output, plot) if t]
-    if len(targets) == 2 and os.path.realpath(output) == os.path.realpath(plot):
-        raise _fail(f"{plot}: --output and --plot name the same file")
+    targets = ([output] if output else []) + list(plots or [])
+    for plot in plots or []:
+        if output and os.path.realpath(output) == os.path.realpath(plot):
+            raise _fail(f"{plot}: --output and --plot name the same file")
     for target in targets:
         try:
             refuse_inputs(target, paths, extra=(config_file,))
+        except UsageError as e:
+            raise _fail(str(e))
+    if plots:
+        from .plot import check_suffixes
+
+        try:
+            check_suffixes(plots)
         except UsageError as e:
             raise _fail(str(e))
 
@@ -404,7 +467,9 @@ def _refuse_inputs(output, plot, paths, config_file) -> None:
 @app.command("plot")
 def plot_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="A training log or run directory; '-' reads stdin."),
-    width: int = typer.Option(72, "--width", min=20, max=400, help="Chart width in characters."),
+    width: Optional[int] = typer.Option(
+        None, "--width", min=20, max=400, help="Chart width in characters (default: the terminal's width, less the labels)."
+    ),
     height: int = typer.Option(16, "--height", min=5, max=100, help="Chart height in lines."),
     loss: Optional[str] = _LOSS,
     val_loss: Optional[str] = _VAL_LOSS,
@@ -417,8 +482,9 @@ def plot_cmd(
     config: Optional[str] = _CONFIG,
     input_format: Optional[str] = _INPUT_FORMAT,
     run: Optional[str] = _RUN,
+    no_color: bool = typer.Option(False, "--no-color", help="No colours (also when NO_COLOR is set, or stdout is not a terminal)."),
 ) -> None:
-    """Draw the losses in the terminal, with the best epoch and the problem span marked.
+    """Draw the losses in the terminal, with the best epoch, the onset and the problem span marked.
 
     The diagnosis drawn is the one `analyze` gives with the same options and configuration."""
     from .batch import Unreadable, one
@@ -432,7 +498,16 @@ def plot_cmd(
     if isinstance(result, Unreadable):
         raise _fail(result.message)
     report, curves = result
-    _write_stdout(terminal_chart(curves, report, width, height), strip=True)
+    from .output import console
+
+    con = console(no_color)
+    width = width or max(20, min(400, con.width - 11))  # the labels take 10 columns; one spare for the cursor
+    if con.color_system is None or con.no_color:
+        _write_stdout(terminal_chart(curves, report, width, height), strip=True)
+    else:
+        from .plot import terminal_text
+
+        con.print(terminal_text(curves, report, width, height), end="", soft_wrap=True)
 
 
 class WatchFormat(str, Enum):

@@ -21,3 +21,8 @@ class InputError(CurvediagError):
 
 class UsageError(CurvediagError):
     """A bad option value given by the caller."""
+
+
+class MissingExtra(UsageError):
+    """An optional part needs a package that is not installed (``--plot`` without the ``plot``
+    extra's matplotlib).  ``str(err)`` says what to install; the CLI warns and goes on."""

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from ._np import np
 
-from .curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
-from .errors import UsageError
+from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
+from .errors import MissingExtra, UsageError
 from .report import Report
 
 HINT = 'plots need matplotlib: pip install "curvediag[plot]"'
@@ -24,49 +24,132 @@ def _problem_span(report: Report):
     return None
 
 
-def terminal_chart(curves: Curves, report: Report, width: int = 72, height: int = 16) -> str:
-    """Losses on a character grid: train '·', validation '●', best epoch '|', problem span '═' below."""
-    series = [(curves.get(n), ch) for n, ch in ((TRAIN_LOSS, "·"), (VAL_LOSS, "●"))]
-    series = [(s.finite(), ch) for s, ch in series if s is not None and len(s.finite())]
+#: the terminal chart's styles (rich), used only when the terminal shows colour
+_TERM_STYLE = {"·": "blue", "●": "yellow", "|": "green", "¦": "magenta", "×": "bold red", "░": "red dim", "═": "red",
+               "┆": "red"}
+
+
+def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int = 16, shade: bool = False) -> list[str]:
+    """The terminal chart as lines: losses on a character grid -- train '·', validation '●' (each
+    column one point: the mean of the points that fall in it), best '|', onset '¦', non-finite
+    points '×' on the top row, the problem span inside the axis (its ends '┆', or shaded '░' with
+    ``shade``, for a terminal that colours it faintly) and '═' on the axis; a log scale when the
+    losses span two decades.  ``width`` is the grid's: each line is 10 wider."""
+    from .render import printable
+
+    raw = [(curves.get(n), ch) for n, ch in ((TRAIN_LOSS, "·"), (VAL_LOSS, "●"))]
+    raw = [(s, ch) for s, ch in raw if s is not None]
+    series = [(s.finite(), ch) for s, ch in raw if len(s.finite())]
+    total = width + 10
+
+    def fit(text: str) -> str:
+        return text if len(text) <= total else text[: total - 1] + "…"
+
+    head = fit(f"{report.verdict.upper().replace('_', ' ')}: {printable(report.headline)}")
     if not series:
-        return "(no finite loss to draw)\n"
-    xs = np.concatenate([s.x for s, _ in series])
-    ys = np.concatenate([s.y for s, _ in series])
+        return [head, "(no finite loss to draw)"]
+    log = wants_log_scale([s.y for s, _ in series])
+    tf = np.log10 if log else (lambda v: v)
+    xs = np.concatenate([s.x for s, _ in raw]).astype(float)
+    ys = tf(np.concatenate([s.y for s, _ in series]).astype(float))
     x0, x1 = float(xs.min()), float(xs.max())
-    lo, hi = float(np.quantile(ys, 0.0)), float(np.quantile(ys, 0.98))  # a first-epoch spike does not flatten the rest
+    lo, hi = float(np.min(ys)), float(np.quantile(ys, 0.98))  # a first-epoch spike does not flatten the rest
     if hi <= lo:
         hi = lo + (abs(lo) or 1.0)
     grid = [[" "] * width for _ in range(height)]
 
     def col(x):
-        return 0 if x1 == x0 else int(round((x - x0) / (x1 - x0) * (width - 1)))
+        c = np.zeros_like(x, dtype=int) if x1 == x0 else np.rint((np.asarray(x, float) - x0) / (x1 - x0) * (width - 1))
+        return np.clip(c, 0, width - 1).astype(int)
 
     def row(y):
-        y = min(max(y, lo), hi)
-        return height - 1 - int(round((y - lo) / (hi - lo) * (height - 1)))
+        y = np.clip(y, lo, hi)
+        return (height - 1 - np.rint((y - lo) / (hi - lo) * (height - 1))).astype(int)
 
     span = _problem_span(report)
-    if report.best_epoch is not None and x0 <= report.best_epoch <= x1:
-        for r in range(height):
-            grid[r][col(report.best_epoch)] = "|"
+    span_cols = range(int(col(span[0])), int(col(span[1])) + 1) if span is not None else range(0)
+    _verticals(grid, report, span_cols, shade, col, x0, x1)
     for s, ch in series:
-        for x, y in zip(s.x, s.y):
-            grid[row(y)][col(x)] = ch
+        c = col(s.x)
+        sums = np.bincount(c, weights=tf(s.y.astype(float)), minlength=width)
+        counts = np.bincount(c, minlength=width)
+        has = counts > 0
+        for cc, rr in zip(np.nonzero(has)[0], row(sums[has] / counts[has])):
+            grid[rr][cc] = ch
+    for s, _ in raw:
+        bad = ~np.isfinite(s.y)
+        for cc in set(col(s.x[bad]).tolist()):
+            grid[0][cc] = "×"
+
+    def label(v: float) -> str:
+        return f"{(10 ** v if log else v):>9.4g} "
+
+    lines = [head]
+    for r, cells in enumerate(grid):
+        lab = label(hi) if r == 0 else (label(lo) if r == height - 1 else " " * 10)
+        lines.append(lab + "".join(cells))
+    axis = ["═" if c in span_cols else "─" for c in range(width)]
+    lines.append(" " * 9 + "└" + "".join(axis))
+    lines.append(" " * 10 + f"{x0:<{width // 2}g}{x1:>{width - width // 2}g}")
+    lines.append(fit(" " * 10 + _terminal_legend(report, series, raw, span is not None, shade, log)))
+    return lines
+
+
+def _terminal_legend(report: Report, series, raw, span: bool, shade: bool, log: bool) -> str:
     from .render import printable
 
-    lines = [f"{report.verdict.upper().replace('_', ' ')}: {printable(report.headline)}"]
-    for r, cells in enumerate(grid):
-        label = f"{hi:>9.4g} " if r == 0 else (f"{lo:>9.4g} " if r == height - 1 else " " * 10)
-        lines.append(label + "".join(cells))
-    if span is not None:
-        a, b = col(span[0]), col(span[1])
-        lines.append(" " * 10 + " " * a + "═" * max(1, b - a + 1))
-    lines.append(" " * 10 + f"{x0:<{width // 2}g}{x1:>{width - width // 2}g}")
-    legend = "  ".join(f"{ch} {s.name}" for s, ch in series)
-    extra = "  | best" if report.best_epoch is not None else ""
-    extra += f"  ═ {report.verdict} span" if span is not None else ""
-    lines.append(" " * 10 + legend + extra)
-    return "\n".join(lines) + "\n"
+    legend = "  ".join(f"{ch} {printable(s.name)}" for s, ch in series)
+    if report.best_epoch is not None:
+        legend += f"  | best {report.best_epoch:g}"
+    if report.onset_epoch is not None and report.onset_epoch != report.best_epoch:
+        legend += f"  ¦ onset {report.onset_epoch:g}"
+    if any((~np.isfinite(s.y)).any() for s, _ in raw):
+        legend += "  × NaN/inf"
+    if span:
+        legend += f"  {'░' if shade else '┆═'} {report.verdict} span"
+    if log:
+        legend += "  (log scale)"
+    return legend
+
+
+def _verticals(grid, report: Report, span_cols: range, shade: bool, col, x0: float, x1: float) -> None:
+    """The span (its ends, or shaded), the onset and the best position as columns of the grid."""
+    for c in span_cols:
+        if shade or c in (span_cols[0], span_cols[-1]):
+            for r in range(len(grid)):
+                grid[r][c] = "░" if shade else "┆"
+    for pos, ch in ((report.onset_epoch, "¦"), (report.best_epoch, "|")):
+        if pos is not None and x0 <= pos <= x1 and not (ch == "¦" and pos == report.best_epoch):
+            for r in range(len(grid)):
+                grid[r][int(col(pos))] = ch
+
+
+def terminal_chart(curves: Curves, report: Report, width: int = 72, height: int = 16) -> str:
+    """:func:`terminal_cells` as plain text."""
+    return "\n".join(terminal_cells(curves, report, width, height)) + "\n"
+
+
+def terminal_text(curves: Curves, report: Report, width: int = 72, height: int = 16):
+    """:func:`terminal_cells` as a rich Text, coloured by :data:`_TERM_STYLE` (the headline by severity)."""
+    from rich.text import Text
+
+    lines = terminal_cells(curves, report, width, height, shade=True)
+    sev = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan", "ok": "bold green"}.get(report.severity, "")
+    from itertools import groupby
+
+    out = Text(end="")
+    out.append(lines[0], style=sev)
+    out.append("\n")
+    for i, line in enumerate(lines[1:], 1):
+        start = 9 if line.startswith(" " * 9 + "└") else 10
+        out.append(line[:start])
+        if i >= len(lines) - 2:  # the axis values and the legend
+            out.append(line[start:])
+        else:
+            for ch, run in groupby(line[start:]):
+                out.append(ch * len(list(run)), style=_TERM_STYLE.get(ch, ""))
+        out.append("\n")
+    return out
 
 
 def _label(text: str) -> str:
@@ -78,51 +161,223 @@ def _label(text: str) -> str:
     return "\u200b" + text if text.startswith("_") else text
 
 
-def _figure(curves: Curves, report: Report):
-    try:
-        import matplotlib
+#: a loss panel turns to a log scale when its finite values span this many times (two decades)
+LOG_SPAN = 100.0
+#: raw points drawn per line at most (min/max per bucket beyond it: spikes stay visible)
+MAX_DRAWN = 4000
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UsageError(HINT) from None
-    has_acc = curves.get(VAL_ACC) is not None or curves.get(TRAIN_ACC) is not None
-    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(11 if has_acc else 6.5, 4), squeeze=False)
+
+def _decimate(x: np.ndarray, y: np.ndarray, limit: int = MAX_DRAWN) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``limit`` points: each bucket's first, min and max, so a spike is never lost."""
+    n = x.size
+    if n <= limit:
+        return x, y
+    buckets = max(1, limit // 3)
+    edges = np.linspace(0, n, buckets + 1).astype(int)
+    keep = set()
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b <= a:
+            continue
+        seg = y[a:b]
+        keep.update((a, a + int(np.argmin(seg)), a + int(np.argmax(seg))))
+    idx = np.array(sorted(keep))
+    return x[idx], y[idx]
+
+
+def _ema(y: np.ndarray) -> np.ndarray:
+    """A debiased exponential moving average (TensorBoard's smoothing; pandas' ``ewm(adjust=True)``
+    is exactly that), its span about a twentieth of the points (at least 5)."""
+    import pandas as pd
+
+    span = max(5.0, min(500.0, y.size / 20))
+    return pd.Series(np.asarray(y, float)).ewm(span=span, adjust=True).mean().to_numpy()
+
+
+def wants_log_scale(values: list[np.ndarray]) -> bool:
+    """True when every finite value is positive and they span at least :data:`LOG_SPAN` times."""
+    fin = [v[np.isfinite(v)] for v in values]
+    fin = [v for v in fin if v.size]
+    if not fin:
+        return False
+    allv = np.concatenate(fin)
+    lo, hi = float(allv.min()), float(allv.max())
+    return lo > 0 and hi / lo >= LOG_SPAN
+
+
+#: how many points make a curve "per step": drawn faint raw with a smoothed line over it
+SMOOTH_FROM = 60
+
+
+class _Drawn:
+    """What the figure drew, for the HTML page's hover: (gid, axes, label, x, y) per line."""
+
+    def __init__(self):
+        self.lines: list[tuple[str, object, str, np.ndarray, np.ndarray]] = []
+
+    def add(self, line, ax, label: str, x: np.ndarray, y: np.ndarray) -> None:
+        gid = f"cd-series-{len(self.lines)}"
+        line.set_gid(gid)
+        self.lines.append((gid, ax, label, np.asarray(x, float), np.asarray(y, float)))
+
+
+#: what each canonical curve is, for the legend: the column as logged comes first
+_ROLE = {TRAIN_LOSS: "training loss", VAL_LOSS: "validation loss", TRAIN_ACC: "training", VAL_ACC: "validation",
+         LR: "learning rate"}
+
+
+def _draw_series(ax, s, colour: str, drawn: _Drawn, values: np.ndarray | None = None, dashed: bool = False) -> None:
+    """One curve as logged: raw faint with its smoothed line when it is per-step, else one line;
+    non-finite points as red triangles at the top of the panel."""
+    y = s.y if values is None else values
+    x = s.x.astype(float)
+    fin = np.isfinite(y)
+    label = _label(f"{s.column} ({_ROLE.get(s.name, s.name)})")
+    xf, yf = x[fin], y[fin]
+    if xf.size > SMOOTH_FROM and s.name != LR:  # a schedule is drawn as it is
+        dx, dy = _decimate(xf, yf)
+        raw, = ax.plot(dx, dy, color=colour, lw=0.8, alpha=0.25)
+        drawn.add(raw, ax, label + " (raw)", dx, dy)
+        sm = _ema(yf)
+        sx, sy = _decimate(xf, sm)
+        line, = ax.plot(sx, sy, color=colour, lw=1.8, ls="--" if dashed else "-", label=label + " (smoothed)")
+        drawn.add(line, ax, label + " (smoothed)", sx, sy)
+    elif xf.size:
+        xf, yf = _decimate(xf, yf)  # a long schedule (the learning rate) too
+        line, = ax.plot(xf, yf, color=colour, lw=1.6, ls="--" if dashed else "-", marker="o" if xf.size <= 30 else None,
+                        ms=3, label=label)
+        drawn.add(line, ax, label, xf, yf)
+    bad = ~fin
+    if bad.any():
+        bx = x[bad]
+        kinds = sorted({("NaN" if np.isnan(v) else ("inf" if v > 0 else "-inf")) for v in y[bad]})
+        top = 0.92 if s.name.startswith("val") else 0.97  # two curves' marks side by side, not on top of each other
+        pts, = ax.plot(bx, np.full(bx.size, top), "v", color="tab:red", ms=7, transform=ax.get_xaxis_transform(),
+                       clip_on=False, label=_label(f"{s.name}: {int(bad.sum())} {'/'.join(kinds)}"))
+        drawn.add(pts, ax, f"{s.name} non-finite", bx, np.full(bx.size, np.nan))
+
+
+def _marks(ax, report: Report, span, first: bool) -> None:
+    """The problem span shaded, the best position and the onset, on every panel (labelled once)."""
+    if span is not None:
+        ax.axvspan(span[0], span[1], color="tab:red", alpha=0.10, label=f"{report.verdict} span" if first else None)
+    if report.best_epoch is not None:
+        what = f"best {report.best_epoch_metric}" if report.best_epoch_metric else "best"
+        ax.axvline(report.best_epoch, color="tab:green", ls=":", lw=1.4,
+                   label=_label(f"{what} at {report.best_epoch:g}") if first else None)
+    if report.onset_epoch is not None and report.onset_epoch != report.best_epoch:
+        ax.axvline(report.onset_epoch, color="tab:orange", ls="-.", lw=1.2,
+                   label=f"onset at {report.onset_epoch:g}" if first else None)
+
+
+def _projection(ax, report: Report, drawn: _Drawn) -> None:
+    """The judged loss projected +50% and +100% further: dashed line and its range."""
+    p = report.projection
+    if p is None or not p.projected or p.end_position is None or p.at_end is None:
+        return
+    hs = [h for h in (p.horizon_50, p.horizon_100) if h is not None]
+    xs = np.array([p.end_position] + [h.position for h in hs], float)
+    ys = np.array([p.at_end] + [h.value for h in hs], float)
+    lo = np.array([p.at_end] + [h.low for h in hs], float)
+    hi = np.array([p.at_end] + [h.high for h in hs], float)
+    line, = ax.plot(xs, ys, color="tab:purple", ls="--", lw=1.4, marker="o", ms=3,
+                    label=_label(f"{p.metric} projected ({p.family})"))
+    ax.fill_between(xs, lo, hi, color="tab:purple", alpha=0.12)
+    drawn.add(line, ax, f"{p.metric} projected", xs, ys)
+
+
+def _title(report: Report) -> str:
+    import textwrap
+
+    from .render import printable
+
+    name = Path(report.source.path).name or report.source.path
+    head = textwrap.wrap(textwrap.shorten(printable(report.headline), 230), 120)
+    return "\n".join([_label(f"{report.verdict.upper().replace('_', ' ')}: {name}")] + [_label(h) for h in head])
+
+
+_SEVERITY_COLOUR = {"ok": "tab:green", "info": "tab:blue", "warning": "tab:orange", "error": "tab:red"}
+
+
+def _figure(curves: Curves, report: Report, drawn: _Drawn | None = None):
+    """The run's chart: losses (log scale when they span decades), the quality metric as logged,
+    the learning rate when logged; the verdict in the title, best, onset, span and projection marked."""
+    plt = _pyplot()
+    drawn = drawn if drawn is not None else _Drawn()
+    acc = [n for n in (TRAIN_ACC, VAL_ACC) if curves.get(n) is not None]
+    lr = curves.get(LR)
+    rows = [("loss", 3.0)] + ([("metric", 2.2)] if acc else []) + ([("lr", 1.3)] if lr is not None else [])
+    fig, axes = plt.subplots(len(rows), 1, figsize=(10, 1.3 + sum(h for _, h in rows)), sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": [h for _, h in rows]})
+    axes = [a[0] for a in axes]
     span = _problem_span(report)
-    panels = [(axes[0][0], (TRAIN_LOSS, VAL_LOSS), "loss")]
-    if has_acc:
-        panels.append((axes[0][1], (TRAIN_ACC, VAL_ACC), "accuracy / quality metric"))
-    for ax, names, label in panels:
-        for name in names:
-            s = curves.get(name)
-            if s is None:
-                continue
-            ax.plot(s.x, s.y, label=_label(f"{name} ({s.column})"), lw=1.6, ls="-" if name.startswith("val") else "--")
-            bad = ~np.isfinite(s.y)
-            if bad.any():
-                ax.plot(s.x[bad], np.zeros(int(bad.sum())), "rx", label=f"{name} non-finite")
-        if span is not None:
-            ax.axvspan(span[0], span[1], color="tab:red", alpha=0.12, label=f"{report.verdict} span")
-        if report.best_epoch is not None:
-            ax.axvline(report.best_epoch, color="tab:green", ls=":", label=f"best epoch {report.best_epoch:g}")
-        ax.set_xlabel(_label(report.source.axis))
-        ax.set_ylabel(label)
-        ax.legend(fontsize=8)
+    colours = {TRAIN_LOSS: "tab:blue", VAL_LOSS: "tab:orange", TRAIN_ACC: "tab:blue", VAL_ACC: "tab:orange", LR: "tab:gray"}
+    for i, (ax, (kind, _)) in enumerate(zip(axes, rows)):
+        if kind == "loss":
+            losses = [curves.get(n) for n in (TRAIN_LOSS, VAL_LOSS)]
+            for s in losses:
+                if s is not None:
+                    _draw_series(ax, s, colours[s.name], drawn, dashed=s.name == TRAIN_LOSS and len(s) <= SMOOTH_FROM)
+            if wants_log_scale([s.y for s in losses if s is not None]):
+                ax.set_yscale("log")
+            _projection(ax, report, drawn)
+            ax.set_ylabel("loss" + (" (log scale)" if ax.get_yscale() == "log" else ""))
+            if not any(s is not None for s in losses):
+                ax.text(0.5, 0.5, "no loss logged", ha="center", va="center", transform=ax.transAxes)
+        elif kind == "metric":
+            for name in acc:
+                s = curves.get(name)
+                _draw_series(ax, s, colours[name], drawn, values=s.as_logged(), dashed=name == TRAIN_ACC)
+            quality = [curves.get(n) for n in acc if curves.get(n).quality]
+            if quality:
+                q = quality[0]
+                ax.set_ylabel(_label(q.column + (" (lower is better)" if q.inverted else "")))
+            else:
+                ax.set_ylabel("accuracy")
+        else:
+            _draw_series(ax, lr, colours[LR], drawn)
+            if wants_log_scale([lr.y]):
+                ax.set_yscale("log")
+            ax.set_ylabel("learning rate")
+        _marks(ax, report, span, first=i == 0)
         ax.grid(alpha=0.3)
-    fig.suptitle(_label(f"{report.verdict.replace('_', ' ')}: {Path(report.source.path).name}"), fontsize=11)
+        handles, _labels = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(fontsize=8, loc="best", framealpha=0.85)
+    axes[-1].set_xlabel(_label(report.source.axis))
+    fig.suptitle(_title(report), fontsize=10.5, color=_SEVERITY_COLOUR.get(report.severity, "black"))
     fig.tight_layout()
+    fig._curvediag_drawn = drawn  # for the HTML page's hover labels
     return fig, plt
+
+
+def require_matplotlib() -> None:
+    """:class:`~curvediag.errors.MissingExtra` when matplotlib (the ``plot`` extra) cannot be imported."""
+    _pyplot()
+
+
+class _Figures:
+    """The two pyplot calls used here, without pyplot's global state: figures made with
+    ``matplotlib.figure.Figure`` choose no backend and are never shown behind the caller's back
+    (a notebook's inline backend, a user's own interactive window)."""
+
+    @staticmethod
+    def subplots(*args, figsize=None, **kwargs):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(*args, **kwargs)
+
+    @staticmethod
+    def close(fig) -> None:
+        """Nothing to release: no pyplot manager holds the figure."""
 
 
 def _pyplot():
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.figure  # noqa: F401
     except ImportError:
-        raise UsageError(HINT) from None
-    return plt
+        raise MissingExtra(HINT) from None
+    return _Figures
 
 
 def _overlay(curves: Curves, baseline: list[Curves], report: Report):
@@ -139,7 +394,7 @@ def _overlay(curves: Curves, baseline: list[Curves], report: Report):
         for i, c in enumerate(baseline):
             t = Context(c).judged if which == name else Context(c).track(TRAIN_LOSS)
             if t is not None:
-                ax.plot(t.x, t.y, color="tab:gray", lw=1.0, alpha=0.45, label=f"baseline ({len(baseline)} logs)" if i == 0 else None)
+                ax.plot(t.x, t.y, color="tab:gray", lw=1.0, alpha=0.45, label=f"baseline ({len(baseline)} log{'s' if len(baseline) != 1 else ''})" if i == 0 else None)
         t = judged if which == name else Context(curves).track(TRAIN_LOSS)
         if t is not None:
             ax.plot(t.x, t.y, color="tab:red", lw=2.4, label=_label(f"run: {Path(curves.source.path).name}"))
@@ -163,39 +418,288 @@ def write_overlay(path: str, curves: Curves, baseline: list[Curves], report: Rep
 
 
 def write_plot(path: str, curves: Curves, report: Report, figure=None) -> None:
-    """PNG or SVG by extension; HTML is a self-contained page with the chart as inline SVG.
+    """PNG or SVG by extension; HTML is a self-contained interactive page (see :func:`_html`).
     ``figure``: (fig, pyplot) already drawn, instead of the run's own chart."""
     import io
 
     suffix = Path(path).suffix.lower()
-    if suffix not in (".png", ".svg", ".html", ".htm"):
-        raise UsageError(f"{path}: --plot takes a .png, .svg or .html file")
+    check_suffixes([path])
     fig, plt = figure or _figure(curves, report)
-    buf = io.BytesIO() if suffix == ".png" else io.StringIO()
-    fig.savefig(buf, format="png" if suffix == ".png" else "svg", dpi=120)
-    plt.close(fig)
-    data = buf.getvalue()
-    if suffix in (".html", ".htm"):
-        svg = data[data.index("<svg") :]
-        from .render import printable
-
-        def h(text: str) -> str:
-            return html.escape(printable(text))
-
-        items = "".join(
-            f"<li><b>{html.escape(f.code)} {html.escape(f.name)}</b> ({f.severity}): {h(f.message)}</li>"
-            for f in report.findings
-        )
-        data = (
-            "<!doctype html><html><head><meta charset='utf-8'><title>curvediag: "
-            f"{html.escape(report.verdict)}</title></head><body style='font-family:sans-serif;max-width:1100px'>"
-            f"<h1>{html.escape(report.verdict.replace('_', ' '))}</h1><p>{h(report.headline)}</p>"
-            f"<p><code>{h(report.source.path)}</code> — {h(report.source.format)}</p>"
-            f"{svg}<ul>{items}</ul></body></html>\n"
-        )
+    try:
+        if suffix == ".png":
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=120)
+            data: str | bytes = buf.getvalue()
+        else:
+            sbuf = io.StringIO()
+            fig.savefig(sbuf, format="svg")
+            data = sbuf.getvalue()
+            if suffix in (".html", ".htm"):
+                data = _html(data[data.index("<svg"):], _hover_data(fig, report), report)
+    finally:
+        plt.close(fig)
     from .output import write_output
 
     write_output(path, data)
 
 
-__all__ = ["terminal_chart", "write_plot", "write_overlay", "HINT"]
+def _hover_data(fig, report: Report) -> dict:
+    """The drawn curves in the SVG's own coordinates (points, 72 per inch, y down) with their
+    values, for the page's hover, toggles and ``#x=`` links."""
+    drawn = getattr(fig, "_curvediag_drawn", None)
+    labels = {gid: label for gid, _ax, label, _x, _y in (drawn.lines if drawn else [])}
+    fig.set_dpi(72)  # the SVG backend's units: display coordinates are then SVG points
+    height = fig.get_size_inches()[1] * 72
+    series = []
+    n = 0
+    for ax_i, ax in enumerate(fig.axes):
+        for line in ax.get_lines():
+            gid = line.get_gid()
+            if gid is None and line.get_transform() is ax.transData and len(line.get_xdata()) > 1:
+                gid = f"cd-series-x{n}"  # a figure drawn elsewhere (the overlay): its curves, by their labels
+                n += 1
+                line.set_gid(gid)
+                labels[gid] = line.get_label() if not line.get_label().startswith("_") else "baseline"
+            if gid is None or not gid.startswith("cd-series"):
+                continue
+            x = np.asarray(line.get_xdata(), float)
+            y = np.asarray(line.get_ydata(), float)
+            pts = line.get_transform().transform(np.column_stack([x, y]))
+            values = y if line.get_transform() is ax.transData else np.full(x.size, np.nan)
+            label = labels.get(gid, line.get_label()).lstrip("\u200b").replace("\\$", "$")
+            series.append({
+                "id": gid, "panel": ax_i, "label": label,
+                "group": label.replace(" (raw)", "").replace(" (smoothed)", ""),
+                "colour": matplotlib_colour(line.get_color()),
+                "x": [_js(v) for v in x], "y": [_js(v) for v in values],
+                "px": [round(float(v), 2) for v in pts[:, 0]], "py": [round(float(height - v), 2) for v in pts[:, 1]],
+            })
+    return {"axis": report.source.axis, "series": series}
+
+
+def matplotlib_colour(c) -> str:
+    from matplotlib.colors import to_hex
+
+    return to_hex(c)
+
+
+def _js(v: float):
+    v = float(v)
+    return None if not np.isfinite(v) else float(f"{v:.6g}")
+
+
+#: The page's script: hover (the nearest point's value), toggles (a checkbox per curve), zoom (wheel;
+#: drag to pan; double-click or the reset button to fit) and ``#x=VALUE`` links that show the point
+#: nearest VALUE on the first curve.  No network, no library: the chart is matplotlib's SVG.
+_SCRIPT = r"""
+(function () {
+  var data = JSON.parse(document.getElementById('cd-data').textContent);
+  var svg = document.querySelector('#cd-chart svg');
+  var tip = document.getElementById('cd-tip');
+  var box = document.getElementById('cd-toggles');
+  var NS = 'http://www.w3.org/2000/svg';
+  var full = svg.viewBox.baseVal;
+  var home = [full.x, full.y, full.width, full.height];
+  var view = home.slice();
+  var dot = document.createElementNS(NS, 'circle');
+  dot.setAttribute('r', '4'); dot.setAttribute('fill', 'none'); dot.setAttribute('stroke-width', '2');
+  dot.style.display = 'none'; svg.appendChild(dot);
+  var hidden = {};
+  function fmt(v) { return v === null ? 'NaN/inf' : (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(4) : +v.toPrecision(6)); }
+  function el(id) { return document.getElementById(id); }
+  var groups = [];
+  data.series.forEach(function (s) { if (groups.indexOf(s.group) < 0) groups.push(s.group); });
+  groups.forEach(function (g) {
+    var lab = document.createElement('label');
+    var cb = document.createElement('input');
+    cb.type = 'checkbox'; cb.checked = true; cb.dataset.group = g;
+    cb.addEventListener('change', function () {
+      hidden[g] = !cb.checked;
+      data.series.forEach(function (s) { if (s.group === g && el(s.id)) el(s.id).style.display = cb.checked ? '' : 'none'; });
+      dot.style.display = 'none'; tip.style.display = 'none';
+    });
+    var sw = document.createElement('span');
+    var first = data.series.filter(function (s) { return s.group === g; })[0];
+    sw.className = 'cd-swatch'; sw.style.background = first.colour;
+    lab.appendChild(cb); lab.appendChild(sw); lab.appendChild(document.createTextNode(g));
+    box.appendChild(lab);
+  });
+  function show(s, i, cx, cy) {
+    dot.setAttribute('cx', s.px[i]); dot.setAttribute('cy', s.py[i]); dot.setAttribute('stroke', s.colour);
+    dot.style.display = '';
+    tip.textContent = s.label + '\n' + data.axis + ': ' + fmt(s.x[i]) + '\nvalue: ' + fmt(s.y[i]);
+    tip.style.display = 'block';
+    tip.style.left = (cx + 14) + 'px'; tip.style.top = (cy + 14) + 'px';
+  }
+  function local(ev) {
+    var p = svg.createSVGPoint(); p.x = ev.clientX; p.y = ev.clientY;
+    return p.matrixTransform(svg.getScreenCTM().inverse());
+  }
+  var drag = null;
+  svg.addEventListener('mousemove', function (ev) {
+    if (drag) {
+      var k = view[2] / svg.clientWidth;
+      view[0] = drag[0] - (ev.clientX - drag[2]) * k; view[1] = drag[1] - (ev.clientY - drag[3]) * k;
+      svg.setAttribute('viewBox', view.join(' ')); return;
+    }
+    var p = local(ev), best = null, bd = 1e18;
+    data.series.forEach(function (s) {
+      if (hidden[s.group]) return;
+      for (var i = 0; i < s.px.length; i++) {
+        var d = (s.px[i] - p.x) * (s.px[i] - p.x) + (s.py[i] - p.y) * (s.py[i] - p.y);
+        if (d < bd) { bd = d; best = [s, i]; }
+      }
+    });
+    var r = 30 * view[2] / home[2];
+    if (best && bd < r * r) { show(best[0], best[1], ev.pageX, ev.pageY); } else { dot.style.display = 'none'; tip.style.display = 'none'; }
+  });
+  svg.addEventListener('mouseleave', function () { dot.style.display = 'none'; tip.style.display = 'none'; drag = null; });
+  svg.addEventListener('wheel', function (ev) {
+    ev.preventDefault();
+    var p = local(ev), f = ev.deltaY < 0 ? 0.8 : 1.25;
+    var w = Math.min(home[2], view[2] * f), h = Math.min(home[3], view[3] * f);
+    view = [p.x - (p.x - view[0]) * w / view[2], p.y - (p.y - view[1]) * h / view[3], w, h];
+    svg.setAttribute('viewBox', view.join(' '));
+  }, {passive: false});
+  svg.addEventListener('mousedown', function (ev) { drag = [view[0], view[1], ev.clientX, ev.clientY]; ev.preventDefault(); });
+  window.addEventListener('mouseup', function () { drag = null; });
+  function reset() { view = home.slice(); svg.setAttribute('viewBox', view.join(' ')); }
+  svg.addEventListener('dblclick', reset);
+  el('cd-reset').addEventListener('click', reset);
+  function fromHash() {
+    var m = location.hash.match(/^#x=(-?[0-9.eE+-]+)$/);
+    var s = data.series.filter(function (t) { return !hidden[t.group]; })[0];
+    if (!m || !s) return;
+    var want = parseFloat(m[1]), bi = 0;
+    for (var i = 0; i < s.x.length; i++) if (Math.abs(s.x[i] - want) < Math.abs(s.x[bi] - want)) bi = i;
+    var r = svg.getBoundingClientRect(), k = r.width / view[2];
+    show(s, bi, r.left + window.scrollX + (s.px[bi] - view[0]) * k, r.top + window.scrollY + (s.py[bi] - view[1]) * k);
+  }
+  window.addEventListener('hashchange', fromHash);
+  fromHash();
+  document.body.dataset.ready = 'yes';
+})();
+"""
+
+_STYLE = """
+body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#222}
+#cd-chart svg{width:100%;height:auto;cursor:crosshair;user-select:none}
+#cd-tip{position:absolute;display:none;white-space:pre;background:#fff;border:1px solid #888;padding:4px 6px;
+font:12px monospace;pointer-events:none;box-shadow:1px 1px 4px #0003}
+#cd-toggles label{margin-right:1em;white-space:nowrap;font-size:13px}
+.cd-swatch{display:inline-block;width:12px;height:4px;margin:0 4px 3px 2px;vertical-align:middle}
+.cd-hint{color:#666;font-size:12px}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
+th:first-child,td:first-child{text-align:left}
+"""
+
+
+def _html(svg: str, hover: dict, report: Report) -> str:
+    """A self-contained page: the verdict, the chart (matplotlib's SVG, inline) with hover values,
+    a toggle per curve and zoom, the metrics table and the findings.  Nothing is fetched."""
+    import json
+
+    from .render import printable
+
+    def h(text) -> str:
+        return html.escape(printable(str(text)))
+
+    items = "".join(
+        f"<li><b>{h(f.code)} {h(f.name)}</b> ({h(f.severity)}): {h(f.message)}</li>" for f in report.findings
+    )
+    blob = json.dumps(hover, allow_nan=False).replace("<", "\\u003c")  # no "</script" nor "<!--" inside
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>curvediag: {h(report.verdict)} - {h(Path(report.source.path).name)}</title>"
+        f"<style>{_STYLE}</style></head><body>"
+        f"<h1>{h(report.verdict.replace('_', ' '))}</h1><p>{h(report.headline)}</p>"
+        f"<p><code>{h(report.source.path)}</code> — {h(report.source.format)}</p>"
+        "<div id='cd-toggles'></div>"
+        "<p class='cd-hint'>Hover for values; wheel to zoom, drag to pan, double-click or "
+        "<button id='cd-reset' type='button'>reset</button> to fit.</p>"
+        f"<div id='cd-chart'>{svg}</div><div id='cd-tip'></div>"
+        f"{metrics_table_html(report)}<ul>{items}</ul>"
+        f"<script type='application/json' id='cd-data'>{blob}</script>"
+        f"<script>{_SCRIPT}</script></body></html>\n"
+    )
+
+
+def metrics_table_html(report: Report) -> str:
+    """The report's metrics as an HTML table (first, best, where, last), values as logged."""
+    from .render import printable
+
+    def h(text) -> str:
+        return html.escape(printable(str(text)))
+
+    def num(v) -> str:
+        return "" if v is None else f"{v:.4g}"
+
+    rows = "".join(
+        f"<tr><td>{h(m.name)}</td><td>{h(m.column)}</td><td>{m.points}</td><td>{num(m.first)}</td>"
+        f"<td>{num(m.best)}</td><td>{num(m.best_at)}</td><td>{num(m.last)}</td></tr>"
+        for m in report.metrics
+    )
+    return (f"<table><tr><th>metric</th><th>column</th><th>points</th><th>first</th><th>best</th>"
+            f"<th>best at ({h(report.source.axis)})</th><th>last</th></tr>{rows}</table>")
+
+
+PLOT_SUFFIXES = (".png", ".svg", ".html", ".htm")
+
+
+def run_name(path: str) -> str:
+    """A log's name for a file named after it: the file's stem (``metrics`` of ``metrics.csv``), a
+    run directory's name, ``stdin`` for ``-``; characters other than letters, digits, ``. _ + -``
+    become ``_`` (a name never starts with ``.`` or ``-``)."""
+    import re
+
+    if path == "-":
+        return "stdin"
+    p = Path(path.rstrip("/\\") or path)
+    name = p.name if p.is_dir() else p.stem
+    name = re.sub(r"[^A-Za-z0-9._+-]", "_", name).lstrip(".-")
+    return name or "run"
+
+
+def is_template(plot: str) -> bool:
+    """``--plot`` names a directory (``DIR/`` or an existing one) or a ``{stem}`` template."""
+    return "{stem}" in plot or plot.endswith(("/", "\\")) or Path(plot).is_dir()
+
+
+def plot_targets(plot: str, paths: list[str]) -> list[str]:
+    """The file each log is drawn to.  ``DIR/`` (or an existing directory): ``DIR/<name>.png``;
+    a template with ``{stem}``: the log's name put in (``plots/{stem}.html``); a plain file: the one
+    log's plot (UsageError for several logs).  Two logs with one name are told apart by their
+    directory's name, then by a number."""
+    if not is_template(plot):
+        if len(paths) > 1:
+            raise UsageError(f"{plot}: --plot FILE draws one log (give one PATH, or one --run); "
+                             "for several, give a directory (DIR/) or a {stem} template")
+        targets = [plot]
+    else:
+        first = [run_name(p) for p in paths]
+        names = list(first)
+        for i, n in enumerate(first):
+            if first.count(n) > 1 and paths[i] != "-":
+                parent = run_name(str(Path(paths[i].rstrip("/")).parent.resolve()))
+                names[i] = f"{parent}_{n}"
+        second = list(names)
+        seen: dict[str, int] = {}
+        for i, n in enumerate(second):
+            seen[n] = seen.get(n, 0) + 1
+            if second.count(n) > 1:
+                names[i] = f"{n}-{seen[n]}"
+        if "{stem}" in plot:
+            targets = [plot.replace("{stem}", n) for n in names]
+        else:
+            targets = [str(Path(plot) / f"{n}.png") for n in names]
+    return targets
+
+
+def check_suffixes(targets: list[str]) -> None:
+    """UsageError for a plot file that is not .png, .svg or .html."""
+    for t in targets:
+        if Path(t).suffix.lower() not in PLOT_SUFFIXES:
+            raise UsageError(f"{t}: --plot takes a .png, .svg or .html file")
+
+
+__all__ = ["terminal_chart", "terminal_cells", "terminal_text", "write_plot", "write_overlay", "plot_targets", "run_name", "HINT"]

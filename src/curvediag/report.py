@@ -53,6 +53,44 @@ class MetricSummary:
     lower_is_better: bool
     values: tuple[float, ...] = ()  # the curve, downsampled for sparklines
 
+    @property
+    def best_epoch(self) -> float | None:
+        """:attr:`best_at` under its JSON name (``metrics.<name>.best_epoch``)."""
+        return self.best_at
+
+
+class Metrics(tuple):
+    """A report's :class:`MetricSummary` tuple, also indexed by name: ``report.metrics["val_loss"]``
+    (the canonical name, as the JSON's keys) or by the column as logged (``["eval_wer"]``).
+    Iterating, ``len`` and positions work as on any tuple."""
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            found = self.get(key)
+            if found is None:
+                raise KeyError(f"{key!r}: no such metric (this report has {', '.join(self.names()) or 'none'})")
+            return found
+        return super().__getitem__(key)
+
+    def get(self, name: str, default: MetricSummary | None = None) -> MetricSummary | None:
+        for m in self:
+            if m.name == name:
+                return m
+        for m in self:
+            if m.column == name:
+                return m
+        return default
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self)
+
+    keys = names
+
+    def __contains__(self, item) -> bool:
+        if isinstance(item, str):
+            return self.get(item) is not None
+        return super().__contains__(item)
+
 
 @dataclass(frozen=True)
 class Horizon:
@@ -150,6 +188,98 @@ class Report:
     metrics: tuple[MetricSummary, ...]
     interpretation: str | None = None
     projection: Projection | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metrics, Metrics):
+            object.__setattr__(self, "metrics", Metrics(self.metrics))
+
+    @property
+    def schema_version(self) -> int:
+        return SCHEMA_VERSION
+
+    @property
+    def curvediag_version(self) -> str:
+        from . import __version__
+
+        return __version__
+
+    def __repr__(self) -> str:
+        import os
+
+        name = os.path.basename(self.source.path) or self.source.path
+        n = len(self.findings)
+        best = ""
+        if self.best_epoch is not None:
+            best = f", best {self.best_epoch_metric or 'value'} at {self.source.axis} {self.best_epoch:g}"
+        return f"<Report {self.verdict} ({self.severity}) {name!r}: {n} finding{'' if n == 1 else 's'}{best}>"
+
+    def to_text(self, full: bool = False, width: int = 100) -> str:
+        """The report as ``curvediag analyze`` prints it, as plain text (no colour), ``width`` columns."""
+        import io
+
+        from rich.console import Console
+
+        from .batch import Batch
+        from .render.text import show
+
+        from .output import rstrip_lines
+
+        buf = io.StringIO()
+        show(Batch((self.source.path,), (self,)), Console(file=buf, color_system=None, no_color=True, highlight=False,
+                                                           width=width), full)
+        return rstrip_lines(buf.getvalue())
+
+    def plot(self, path=None):
+        """The chart ``--plot`` draws (needs matplotlib, the ``plot`` extra): written to ``path``
+        (.png, .svg or .html) when given, else returned as a matplotlib Figure (a notebook shows it).
+        Only a report from :func:`curvediag.diagnose` holds the curves it needs."""
+        import os
+
+        from .errors import UsageError
+        from .plot import _figure, write_plot
+
+        curves = getattr(self, "_curves", None)
+        if curves is None:
+            raise UsageError("this report holds no curves to draw: report.plot() works on a report from curvediag.diagnose()")
+        if path is not None:
+            write_plot(os.fspath(path), curves, self)
+            return None
+        return _figure(curves, self)[0]
+
+    def _repr_html_(self) -> str:
+        """For notebooks: the verdict, the headline, the metrics table, the findings and (with
+        matplotlib and the curves) the chart as an inline PNG."""
+        import base64
+        import html
+        import io
+        import os
+
+        from .errors import CurvediagError
+        from .plot import _figure, metrics_table_html
+        from .render import printable
+
+        def h(text) -> str:
+            return html.escape(printable(str(text)))
+
+        colour = {"ok": "#2a7", "info": "#27b", "warning": "#c70", "error": "#c22"}.get(self.severity, "#222")
+        img = ""
+        curves = getattr(self, "_curves", None)
+        if curves is not None:
+            try:
+                fig = _figure(curves, self)[0]
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=80)
+                img = f"<img alt='curves' src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'>"
+            except CurvediagError:
+                img = "<p><i>(install the plot extra, matplotlib, for the chart)</i></p>"
+        items = "".join(f"<li><b>{h(f.code)} {h(f.name)}</b> ({h(f.severity)}): {h(f.message)}</li>" for f in self.findings)
+        return (
+            f"<div class='curvediag-report'><h3 style='color:{colour};margin:0'>{h(self.verdict.replace('_', ' '))}"
+            f" <small>({h(self.severity)})</small></h3><p>{h(self.headline)}</p>"
+            f"<p><code>{h(os.path.basename(self.source.path) or self.source.path)}</code> — {h(self.source.format)}, "
+            f"{self.source.rows} rows, axis {h(self.source.axis)}</p>{metrics_table_html(self)}"
+            f"<ul>{items}</ul>{img}</div>"
+        )
 
     def worst_severity(self) -> str:
         return max((f.severity for f in self.findings), key=severity_rank, default="ok")

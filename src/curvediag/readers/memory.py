@@ -17,17 +17,77 @@ SUPPORTED = ("a path, a pandas DataFrame, a dict of lists or numpy arrays (Keras
 
 def table_of(log: Any) -> tuple[RawTable, str]:
     """(the raw table of ``log``, its display name); UsageError for an object of another kind."""
-    from .json import _from_object, from_list
+    from .json import from_list
 
     if isinstance(log, dict):
-        return _from_object(_plain(log), "<dict>"), "<dict>"
+        return _with_notes(*_on_epochs(_plain(log), None), "<dict>"), "<dict>"
     if isinstance(log, list) and log and all(isinstance(e, dict) for e in log):
         return from_list([_plain(e) for e in log], "<log_history>"), "<log_history>"
     if hasattr(log, "columns") and hasattr(log, "to_numpy"):
         return table_from_frame(log, "<DataFrame>"), "<DataFrame>"
     if hasattr(log, "history") and isinstance(log.history, dict):  # a keras History object
-        return _from_object(_plain(log.history), "<History>"), "<History>"
-    raise UsageError(f"cannot diagnose a {type(log).__name__}; pass {SUPPORTED}")
+        epochs = getattr(log, "epoch", None)
+        epochs = [int(e) for e in epochs] if isinstance(epochs, (list, tuple)) and all(
+            isinstance(e, (int, np.integer)) for e in epochs) else None
+        return _with_notes(*_on_epochs(_plain(log.history), epochs), "<History>"), "<History>"
+    hint = ""
+    if isinstance(log, (np.ndarray, list, tuple)) and len(log) and not isinstance(log[0], dict):
+        # a bare array or list of numbers: which curve it is (a loss? an accuracy?) is not said
+        hint = " (numbers alone do not say which curve they are: name it, e.g. {'loss': values, 'val_loss': ...})"
+    raise UsageError(f"cannot diagnose a {type(log).__name__}; pass {SUPPORTED}{hint}")
+
+
+def _with_notes(table: RawTable, notes: list[str], where: str) -> RawTable:
+    if notes:
+        table.notes[:] = [n for n in table.notes if n != "lists of different lengths, aligned from the first entry"] + notes
+    return table
+
+
+_AXIS_KEYS = ("epoch", "epochs", "step", "steps", "global_step", "iteration", "iter")
+
+
+def _on_epochs(hist: dict, epochs: list[int] | None) -> tuple[RawTable, list[str]]:
+    """A Keras history (``history.history``, or a History's with its ``.epoch``) as a table on
+    its epochs.  With ``validation_freq > 1`` Keras records ``val_*`` only every k-th epoch, so
+    those lists are shorter: they are put at the epochs Keras validated on, ``(e + 1) % k == 0``,
+    when exactly one k fits their length; otherwise the notes say the epochs cannot be told."""
+    from .json import _from_object
+
+    lists = {k: v for k, v in hist.items() if isinstance(v, list)}
+    notes: list[str] = []
+    if not lists or any(str(k).lower() in _AXIS_KEYS for k in hist):
+        return _from_object(hist, "<dict>"), notes
+    train = [len(v) for k, v in lists.items() if not str(k).startswith("val_")]
+    n = max(train) if train else max(len(v) for v in lists.values())
+    if epochs is None or len(epochs) != n:
+        epochs = list(range(n))
+    out: dict[str, Any] = {"epoch": list(epochs)}
+    short: dict[int, list[str]] = {}
+    for k, v in hist.items():
+        if isinstance(v, list) and str(k).startswith("val_") and 0 < len(v) < n:
+            short.setdefault(len(v), []).append(str(k))
+        else:
+            out[k] = v
+    if not short and epochs == list(range(n)):
+        return _from_object(hist, "<dict>"), notes  # nothing to align: read as before
+    for m, keys in short.items():
+        fits = [k for k in range(2, max(epochs) + 2) if sum((e + 1) % k == 0 for e in epochs) == m]
+        if len(fits) == 1:
+            at = [i for i, e in enumerate(epochs) if (e + 1) % fits[0] == 0]
+            notes.append(f"{', '.join(keys)}: recorded every {fits[0]} epochs (Keras validation_freq={fits[0]}, "
+                         f"told by the lists' lengths), put at those epochs")
+        else:
+            at = list(range(m))
+            why = (f"validation_freq could be any of {', '.join(map(str, fits))}" if fits
+                   else "no validation_freq fits their length")
+            notes.append(f"{', '.join(keys)}: {m} values for {n} epochs and the epochs they were recorded at cannot be "
+                         f"told ({why}); aligned from the first epoch")
+        for k in keys:
+            col: list[Any] = [None] * n
+            for i, v in zip(at, hist[k]):
+                col[i] = v
+            out[k] = col
+    return _from_object(out, "<dict>"), notes
 
 
 _PLAIN = frozenset({int, float, str, bool, type(None)})
