@@ -324,3 +324,88 @@ def test_a_path_that_cannot_be_expanded_is_an_entry_and_the_others_go_on(tmp_pat
     assert r.exit_code == 2
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert lines[0]["verdict"] == "overfitting" and lines[1]["path"] == str(bad)
+
+
+# --- the summary table -----------------------------------------------------------------------------
+
+
+def test_short_names_are_the_shortest_unique_suffixes():
+    from curvediag.render.summary import short_names
+
+    assert short_names(["/r/exp/lightning_logs/version_0/metrics.csv", "/r/exp/lightning_logs/version_1/metrics.csv",
+                        "/r/other/healthy.csv"]) == ["version_0/metrics.csv", "version_1/metrics.csv", "healthy.csv"]
+    # one path is the tail of another: it is shown whole, the other needs one component more
+    assert short_names(["a/b.csv", "x/a/b.csv"]) == ["a/b.csv", "x/a/b.csv"]
+    # the same deeper down: a/b/c/log.csv vs z/b/c/log.csv
+    assert short_names(["/p/a/b/c/log.csv", "/p/z/b/c/log.csv"]) == ["a/b/c/log.csv", "z/b/c/log.csv"]
+    # a run inside a file and server URIs: the last component already tells them apart
+    assert short_names(["/d/mlflow.db#run=a", "/d/mlflow.db#run=b"]) == ["mlflow.db#run=a", "mlflow.db#run=b"]
+    assert short_names(["mlflow+http://h:5000/#experiment=e&run=x", "mlflow+http://h:5000/#experiment=e&run=y"]) == [
+        "#experiment=e&run=x", "#experiment=e&run=y"]
+    # the same path twice cannot be told apart by a suffix: whole
+    assert short_names(["/x/log.csv", "/x/log.csv", "/y/z.csv"]) == ["/x/log.csv", "/x/log.csv", "z.csv"]
+    assert short_names(["only.csv"]) == ["only.csv"]
+
+
+def _text(*args, columns=80):
+    r = runner.invoke(app, ["analyze", *map(str, args), "--no-color"], env={"COLUMNS": str(columns)})
+    lines = r.stdout.splitlines()
+    end = next(i for i, line in enumerate(lines) if line and not line.startswith(" ") and i and ":" in line)
+    return r, lines[0], lines[1:end]
+
+
+def test_summary_table_names_runs_whole_with_units_worst_first(tmp_path):
+    long = "a-run-name-much-longer-than-thirty-two-characters-with-a-seed-1234567"
+    for v, (name, sub) in enumerate((("healthy.csv", long), ("diverged.csv", long), ("overfitting.csv", "short"))):
+        d = tmp_path / sub / "lightning_logs" / f"version_{v}"
+        d.mkdir(parents=True)
+        shutil.copy(sample(name), d / "metrics.csv")
+    db = _sqlite(tmp_path / "mlflow.db", [("aa", "sqlite-over", 1, "overfit"), ("bb", "sqlite-flat", 2, "flat")])
+    missing = tmp_path / "missing.csv"
+    r, head, rows = _text(tmp_path, "--run", "all", missing, "--fail-on", "never", columns=80)
+    assert head.split() == ["run", "verdict", "best", "onset", "format"]
+    cells = [row.split() for row in rows]
+    assert len(cells) == 6
+    # worst first: the unreadable input, then errors (diverged before not_learning: precedence), warnings, ok
+    assert [c[1] for c in cells] == ["unreadable", "diverged", "not_learning", "overfitting", "overfitting", "healthy"]
+    names = [c[0] for c in cells]
+    assert names[0] == "missing.csv"
+    # the long name whole (the table is wider than 80 columns: never cut), and only as much of each path as needed
+    assert names[1] == "version_1/metrics.csv" and f"{long}/lightning_logs/version_1" not in names[1]
+    assert "mlflow.db#run=sqlite-flat" in names and "version_2/metrics.csv" in names
+    assert "…" not in r.stdout
+    # units: epochs for the CSV logs, steps for the MLflow runs
+    by_name = {c[0]: c for c in cells}
+    assert by_name["version_2/metrics.csv"][2:6] == ["ep", "13", "ep", "13"]
+    assert by_name["mlflow.db#run=sqlite-over"][2] == "step"
+    assert r.exit_code == 2  # the worst run's status: an input that could not be read
+
+
+def test_summary_table_never_cuts_a_long_name(tmp_path):
+    long = "x" * 90 + ".csv"
+    shutil.copy(sample("overfitting.csv"), tmp_path / long)
+    shutil.copy(sample("healthy.csv"), tmp_path / "h.csv")
+    r, head, rows = _text(tmp_path, "--fail-on", "never", columns=60)
+    assert any(row.startswith(long + " ") for row in rows), rows
+
+
+def test_exit_status_is_the_worst_runs(tmp_path):
+    from curvediag import output
+    from curvediag.batch import run
+
+    for v, name in enumerate(("healthy.csv", "overfitting.csv", "healthy.csv")):
+        d = tmp_path / "exp" / "lightning_logs" / f"version_{v}"
+        d.mkdir(parents=True)
+        shutil.copy(sample(name), d / "metrics.csv")
+    exp = tmp_path / "exp"
+    code = lambda *a: runner.invoke(app, ["analyze", str(exp), "--format", "json", *a]).exit_code  # noqa: E731
+    assert code("--fail-on", "warning") == 1  # one overfitting run among healthy ones fails the gate
+    assert code("--fail-on", "error") == 0
+    (exp / "lightning_logs" / "version_3").mkdir()
+    shutil.copy(sample("diverged.csv"), exp / "lightning_logs" / "version_3" / "metrics.csv")
+    assert code("--fail-on", "error") == 1
+    b = run([str(exp)], Settings(fail_on="error"))
+    assert len(b.items) == 4 and output.exit_status(b) == 1
+    (exp / "lightning_logs" / "version_4").mkdir()
+    (exp / "lightning_logs" / "version_4" / "metrics.csv").write_text("garbage\n\x00\x01")
+    assert code("--fail-on", "never") == 2
