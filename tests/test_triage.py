@@ -409,3 +409,41 @@ def test_exit_status_is_the_worst_runs(tmp_path):
     (exp / "lightning_logs" / "version_4").mkdir()
     (exp / "lightning_logs" / "version_4" / "metrics.csv").write_text("garbage\n\x00\x01")
     assert code("--fail-on", "never") == 2
+
+
+# --- the library: diagnose_many --------------------------------------------------------------------
+
+
+def test_diagnose_many_expands_paths_and_diagnoses_frames(tmp_path):
+    import pandas as pd
+
+    for v, name in enumerate(("overfitting.csv", "healthy.csv")):
+        d = tmp_path / "lightning_logs" / f"version_{v}"
+        d.mkdir(parents=True)
+        shutil.copy(sample(name), d / "metrics.csv")
+    long = pd.read_csv(io_text(_long_rows({"r-over": "overfit", "r-flat": "flat"})))
+    wide = pd.read_csv(sample("diverged.csv"))
+    hist = {"loss": [1.0, 0.5, 0.25]}
+    b = curvediag.diagnose_many([tmp_path, long, wide, hist, object()])
+    got = [(getattr(x, "verdict", "unreadable"), x.source.path if hasattr(x, "source") else x.path) for x in b.items]
+    assert [v for v, _ in got] == ["overfitting", "healthy", "overfitting", "not_learning", "diverged", curvediag.diagnose(hist).verdict, "unreadable"]
+    assert got[0][1].endswith("version_0/metrics.csv") and got[2][1] == "r-over" and got[3][1] == "r-flat"
+    assert "cannot diagnose a object" in b.unreadable[0].message
+    # each report is the one the single-run functions give
+    frames = curvediag.diagnose_frame(long)
+    assert b.items[2].to_dict() == frames["r-over"].to_dict()
+    assert b.items[4].to_dict()["metrics"] == curvediag.diagnose(wide).to_dict()["metrics"]
+    assert b.items[0].to_dict()["metrics"] == curvediag.diagnose(tmp_path / "lightning_logs" / "version_0" / "metrics.csv").to_dict()["metrics"]
+    # one log given alone; worker processes give the same reports
+    assert [r.verdict for r in curvediag.diagnose_many(long).reports] == ["overfitting", "not_learning"]
+    par = curvediag.diagnose_many([tmp_path, long], jobs=2)
+    assert [r.to_dict() for r in par.reports] == [r.to_dict() for r in curvediag.diagnose_many([tmp_path, long]).reports]
+    # settings are those of the command line: --run all on a database
+    db = _sqlite(tmp_path / "x.db", [("aa", "a", 1, "overfit"), ("bb", "b", 2, "flat")])
+    assert [r.source.path for r in curvediag.diagnose_many([db], Settings().reading(run="all")).reports] == [f"{db}#run=a", f"{db}#run=b"]
+
+
+def io_text(text: str):
+    import io
+
+    return io.StringIO(text)

@@ -292,6 +292,48 @@ def _long_csv(path: str, cols: tuple[str | None, str, str, str]) -> list[Input]:
             for rid, table in long_runs(data, source, cols)]
 
 
+def frame_inputs(frame: Any, name: str) -> list[Input]:
+    """The runs of an in-memory log: a long-format DataFrame (``run_id``/``run``, ``step``, ``key``,
+    ``value`` columns) gives one per run (without a run column, one), any other log -- a wide
+    DataFrame, a dict of lists, a Keras History, a ``log_history`` -- one."""
+    from .frames import long_columns, long_table
+    from .readers.memory import table_of
+
+    def _long(df, step: str, key: str, value: str, source: str):  # as diagnose_frame reads each run
+        return long_table(df, step=step, key=key, value=value, source=source)
+
+    cols = long_columns(frame.columns) if hasattr(frame, "columns") and hasattr(frame, "groupby") else None
+    if cols is None:
+        table, source = table_of(frame)
+        return [Input(name, None, name if name != source else None, "table", None, table)]
+    run, step, key, value = cols
+    if run is None:
+        return [Input(name, None, name, "table", None, _long(frame, step, key, value, name))]
+    return [Input(name, str(rid), str(rid), "table", None, _long(g, step, key, value, str(rid)))
+            for rid, g in frame.groupby(run, sort=False, dropna=False)]
+
+
+def many(logs: Any, settings: Settings | None = None, jobs: int = 1) -> Batch:
+    """:func:`curvediag.diagnose_many`: paths expanded as the command line does, in-memory logs by
+    :func:`frame_inputs`; one Batch of every run, in order."""
+    from .errors import CurvediagError
+
+    if isinstance(logs, (str, os.PathLike, dict)) or hasattr(logs, "columns") or hasattr(logs, "history"):
+        logs = [logs]  # one log, not a sequence of them
+    s = settings or Settings()
+    inputs: list[Input | Unreadable] = []
+    for k, log in enumerate(logs):
+        if isinstance(log, (str, os.PathLike, Input)):
+            inputs += expand([log], s)
+            continue
+        name = f"<{type(log).__name__} {k}>"
+        try:
+            inputs += frame_inputs(log, name)
+        except CurvediagError as e:
+            inputs.append(Unreadable(name, getattr(e, "problem", str(e)), f"{name}: {getattr(e, 'problem', e)}"))
+    return _batch(inputs, s, jobs, False)
+
+
 def stream(inputs: Sequence["Input | Unreadable"], settings: Settings, jobs: int = 1,
            debug: bool = False) -> Iterator[Union["Report", Unreadable]]:
     """Each input's report (or Unreadable entry), in order, diagnosed as they are asked for: at
@@ -310,9 +352,12 @@ def stream(inputs: Sequence["Input | Unreadable"], settings: Settings, jobs: int
 def run(paths: Sequence["str | Input"], settings: Settings, jobs: int = 1, debug: bool = False) -> Batch:
     """Diagnose every run of every path (:func:`expand`); ``jobs`` worker processes (0: one per
     core; stdin is read in this process)."""
+    return _batch(expand(paths, settings), settings, jobs, debug)
+
+
+def _batch(inputs: list["Input | Unreadable"], settings: Settings, jobs: int, debug: bool) -> Batch:
     from .engine import enabled_rules
 
-    inputs = expand(paths, settings)
     items = tuple(stream(inputs, settings, jobs, debug))
     names = tuple(i.path if isinstance(i, Unreadable) else i.shown if i.name else i.path for i in inputs)
     return Batch(names, items, settings, enabled_rules(settings))
