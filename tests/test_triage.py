@@ -447,3 +447,59 @@ def io_text(text: str):
     import io
 
     return io.StringIO(text)
+
+
+# --- one run at a time ------------------------------------------------------------------------------
+
+
+def test_a_database_is_streamed_one_run_at_a_time(tmp_path, monkeypatch):
+    """--run all lists the run ids once, then reads each run by its id alone (no query over the
+    other runs' rows); the stream reads a run only when its report is asked for."""
+    from curvediag import batch
+    from curvediag.readers import mlflow as mlflow_reader
+
+    db = _sqlite(tmp_path / "mlflow.db", [(f"r{i}", f"run{i}", i, ("overfit", "good", "flat")[i % 3]) for i in range(6)])
+    statements: list[str] = []
+    real_connect = sqlite3.connect
+
+    def traced(*a, **k):
+        con = real_connect(*a, **k)
+        con.set_trace_callback(statements.append)
+        return con
+
+    monkeypatch.setattr(mlflow_reader.sqlite3, "connect", traced)
+    s = Settings().reading(run="all")
+    inputs = expand([str(db)], s)
+    assert [i.kind for i in inputs] == ["sqlite"] * 6 and all(i.table is None for i in inputs)
+    listing = [q for q in statements if "FROM metrics" in q]
+    assert listing and all("DISTINCT run_uuid" in q or "LIMIT 1" in q for q in listing), listing
+    statements.clear()
+    reads: list[str] = []
+    real_read = mlflow_reader.read_sqlite
+    monkeypatch.setattr(mlflow_reader, "read_sqlite", lambda *a, **k: reads.append(a[2]) or real_read(*a, **k))
+    it = batch.stream(inputs, s)
+    first = next(it)
+    assert first.verdict == "overfitting" and reads == ["r0"]  # the others not read yet
+    rest = list(it)
+    assert reads == [f"r{i}" for i in range(6)] and len(rest) == 5
+    for q in (q for q in statements if "FROM metrics" in q):
+        assert "run_uuid = '" in q and "GROUP BY" not in q, q  # only the run being read
+
+
+def test_jsonl_is_written_run_by_run_with_the_batchs_exit_status(tmp_path):
+    db = _sqlite(tmp_path / "mlflow.db", [("aa", "a", 1, "overfit"), ("bb", "b", 2, "good")])
+    r = runner.invoke(app, ["analyze", str(db), str(tmp_path / "nope.csv"), "--run", "all", "--format", "jsonl"])
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x.get("verdict", "error") for x in lines] == ["overfitting", lines[1]["verdict"], "error"]
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1
+    r = runner.invoke(app, ["analyze", str(db), "--run", "all", "--format", "jsonl", "--fail-on", "warning"])
+    assert r.exit_code == 1
+    r = runner.invoke(app, ["analyze", str(db), "--run", "all", "--format", "jsonl", "--fail-on", "error"])
+    assert r.exit_code == 0
+    # the same lines as the batch renderer writes
+    from curvediag.batch import run
+    from curvediag.render.json import render_lines
+
+    b = run([str(db)], Settings().reading(run="all"))
+    r = runner.invoke(app, ["analyze", str(db), "--run", "all", "--format", "jsonl"])
+    assert r.stdout == render_lines(b)

@@ -203,6 +203,10 @@ def analyze(
     _refuse_inputs(output, plot, paths + (baseline or []), settings.config_file)
     if plot and len(paths) > 1:
         raise _fail("--plot draws one log; give one PATH")
+    if plot and settings.run == "all":
+        raise _fail("--plot draws one log; --run all gives one per run")
+    if settings.format == "jsonl" and not (output or plot or baseline or tag_runs):
+        raise typer.Exit(_stream_jsonl(paths, settings, jobs, exit_zero))
     batch = _compared(baseline, paths, settings, plot, own_rules=True) if baseline else _diagnose(paths, settings, jobs, plot)
     if output and batch.reports:  # every input failed: nothing to report, the file is left as it was
         fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
@@ -212,6 +216,31 @@ def analyze(
     if tag_runs and _tag_runs(batch):
         raise typer.Exit(2)
     raise typer.Exit(out.exit_status(batch, exit_zero))
+
+
+def _stream_jsonl(paths, settings, jobs: int, exit_zero: bool) -> int:
+    """``--format jsonl`` on stdout: each run's line written as soon as it is diagnosed, nothing kept
+    (memory stays that of one run, however many a store holds); the exit status that of the batch."""
+    import json
+
+    from .batch import Batch, Unreadable, expand, stream
+    from .output import exit_status, stdout_errors
+
+    worst = 0
+    with stdout_errors():
+        from .output import Stdout
+
+        out = Stdout()
+        for item in stream(expand(paths, settings), settings, jobs, debug=_debugging()):
+            if isinstance(item, Unreadable):
+                _err(item.message)
+                line = {"path": "<stdin>" if item.path == "-" else item.path, "error": item.problem}
+            else:
+                line = item.to_dict()
+            out.write(json.dumps(line, allow_nan=False) + "\n")
+            worst = max(worst, exit_status(Batch((), (item,), settings), exit_zero))
+        out.flush()
+    return worst
 
 
 def _tag_runs(batch) -> bool:
