@@ -169,7 +169,7 @@ def _report(arg: tuple["str | Input", Settings, bool]) -> Union["Report", Unread
     return r if isinstance(r, Unreadable) else r[0]
 
 
-def expand(paths: Iterable["str | Input"], settings: Settings) -> list["Input | Unreadable"]:
+def expand(paths: Iterable["str | os.PathLike | Input"], settings: Settings) -> list["Input | Unreadable"]:
     """The runs each path stands for (see the module's doc), in order: an :class:`Input` per run,
     or an :class:`Unreadable` entry for a path whose runs cannot be listed."""
     from .errors import CurvediagError
