@@ -170,6 +170,9 @@ def test_a_directory_of_plain_logs_analyses_each_file_as_ruff_does(tmp_path):
     for name in ("overfitting.csv", "not_learning.jsonl", "cramming_history.json"):
         shutil.copy(sample(name), tmp_path / name)
     (tmp_path / "README.md").write_text("# notes\n")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config.json").write_text("{}")  # below a hidden directory: not a run
+    (tmp_path / ".hidden.csv").write_text("x\n1\n")
     ds = reports(tmp_path)
     assert [os.path.basename(p) for p in paths(ds)] == ["cramming_history.json", "not_learning.jsonl", "overfitting.csv"]
     assert verdicts(ds) == ["cramming", "not_learning", "overfitting"]

@@ -214,13 +214,27 @@ class FoundRun:
         return f"run directory: read {self.rel}, a {self.what} log" if self.kind == "file" else f"run directory: {self.what} run {self.rel}"
 
 
-def _usable(p: Path, real_root: str) -> bool:
-    return p.is_file() and not p.name.startswith(".") and p.stat().st_size > 0 and within(p, real_root)
+def _usable(p: Path, root: Path, real_root: str) -> bool:
+    """A non-empty regular file, not hidden nor below a hidden directory (``.git``, ``.trash``), that
+    lies inside the directory named."""
+    hidden = any(part.startswith(".") for part in p.relative_to(root).parts)
+    return not hidden and p.is_file() and p.stat().st_size > 0 and within(p, real_root)
 
 
-def _claimed(d: Path, claimed: list[Path]) -> bool:
-    """``d`` is, is inside, or holds a run directory already claimed."""
-    return any(d == c or c in d.parents or d in c.parents for c in claimed)
+class _Claims:
+    """Run directories already claimed by a convention, and every directory above them."""
+
+    def __init__(self) -> None:
+        self.runs: set[Path] = set()
+        self.above: set[Path] = set()
+
+    def add(self, d: Path) -> None:
+        self.runs.add(d)
+        self.above.update(d.parents)
+
+    def __contains__(self, d: Path) -> bool:
+        """``d`` is, is inside, or holds a claimed run directory."""
+        return d in self.runs or d in self.above or any(a in self.runs for a in d.parents)
 
 
 def all_runs(directory: str) -> list[FoundRun]:
@@ -252,43 +266,43 @@ def _all_runs(directory: str) -> list[FoundRun]:  # noqa: C901 - one pass per co
                 raise InputError(directory, f"more than {_MAX_FILES} files below it; name the log file")
             yield p
 
-    claimed: list[Path] = []
+    claimed = _Claims()
     runs: list[tuple[Path, FoundRun]] = []
 
     def rel(p: Path) -> str:
         return os.path.relpath(p, root)
 
     for run in find_runs(root):
-        claimed.append(run)
+        claimed.add(run)
         runs.append((run, FoundRun(str(run), "mlflow", "MLflow", rel(run))))
     for pattern, what, up in RUN_CONVENTIONS:
         groups: dict[Path, list[Path]] = {}
         for p in glob(pattern):
-            if not _usable(p, real_root):
+            if not _usable(p, root, real_root):
                 continue
             d = p.parents[up - 1] if up else p
             if what == "Hugging Face" and _CHECKPOINT.fullmatch(d.name):
                 d = d.parent
-            if not _claimed(d, claimed):
+            if d not in claimed:
                 groups.setdefault(d, []).append(p)
         for d, files in groups.items():
-            claimed.append(d)
+            claimed.add(d)
             best = max(files, key=_rank)
             runs.append((d, FoundRun(str(best), "file", what, rel(best))))
     events: set[Path] = set()
     for p in glob(f"**/{EVENT_FILE_PREFIX}.*"):
-        if _usable(p, real_root):
+        if _usable(p, root, real_root):
             d = p.parent
             if d.name in ("train", "validation", "eval") and d != root:
                 d = d.parent
             events.add(d)
     for d in sorted(events):
-        if any(a in d.parents for a in events) or _claimed(d, claimed):
+        if any(a in events for a in d.parents) or d in claimed:
             continue  # inside another run folder (read with it), or another convention's run
-        claimed.append(d)
+        claimed.add(d)
         runs.append((d, FoundRun(str(d), "events", "TensorBoard", rel(d) if d != root else ".")))
     if not runs:
-        loose = {p for pattern in LOOSE for p in glob("**/" + pattern) if _usable(p, real_root)}
+        loose = {p for pattern in LOOSE for p in glob("**/" + pattern) if _usable(p, root, real_root)}
         runs = [(p, FoundRun(str(p), "file", "training", rel(p))) for p in loose]
     runs.sort(key=lambda r: [natural(part) for part in Path(os.path.relpath(r[0], root)).parts])
     return [r for _, r in runs]
