@@ -279,6 +279,11 @@ def test_long_format_csv_is_read_as_many_runs(write):
 
     frame = curvediag.diagnose_frame(pd.read_csv(p))
     assert frame["r-over"].to_dict()["metrics"] == ds[0]["metrics"]
+    # the only file of a directory: its runs too
+    sub = p.parent / "sub"
+    sub.mkdir()
+    shutil.copy(p, sub / "export.csv")
+    assert verdicts(reports(sub)) == verdicts(ds)
     # without a run column: one run
     one = write("one.csv", "step,key,value\n" + "".join(f"{i},loss,{v}\n{i},val_loss,{w}\n" for i, (v, w) in enumerate(_curve("overfit"))))
     assert verdicts(reports(one)) == ["overfitting"]

@@ -208,7 +208,11 @@ def _expand_one(path: str, settings: Settings) -> list[Input]:
         from .readers.discover import all_runs
 
         found = all_runs(path)
-        if len(found) <= 1 and not (found and every and found[0].kind == "file"):
+        if len(found) == 1 and found[0].kind == "file":
+            inner = _expand_file(found[0].path, every, settings)  # one file, but maybe of many runs
+            if inner is not None:
+                return inner
+        if len(found) <= 1:
             return [Input(path, None)]  # one run (or none: the reader says so): read as before
         out: list[Input] = []
         for r in found:
