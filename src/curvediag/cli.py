@@ -125,7 +125,8 @@ _CONFIG = typer.Option(
 )
 _INPUT_FORMAT = typer.Option(None, "--input-format", help="Skip detection and read the input as this format.")
 _RUN = typer.Option(
-    None, "--run", metavar="RUN", help="Pick one run from an MLflow store/database or a W&B export (id prefix or name)."
+    None, "--run", metavar="RUN",
+    help="Pick one run from an MLflow store/database/server or a W&B export (id prefix or name); 'all': one report per run.",
 )
 _COLUMNS = {"loss": "train_loss", "val_loss": "val_loss", "acc": "train_acc", "val_acc": "val_acc", "metric": "metric"}
 
@@ -152,7 +153,9 @@ def _settings(config=None, *, fail_on=None, format=None, select=None, ignore=Non
 
 @app.command(epilog=EXAMPLES)
 def analyze(
-    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Training logs or run directories to diagnose; '-' reads stdin."),
+    paths: List[str] = typer.Argument(
+        ..., metavar="PATH...", help="Training logs or run directories to diagnose (a directory: each run in it); '-' reads stdin."
+    ),
     format: Optional[Format] = typer.Option(
         None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github or junit."
     ),
