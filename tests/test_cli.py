@@ -208,10 +208,12 @@ def test_run_directory_finds_the_newest_log(tmp_path):
         shutil.copy(sample(name), d / "metrics.csv")
     (tmp_path / "exp" / "notes.txt").write_text("not a log")
     r = run("analyze", str(tmp_path / "exp"), "--format", "json", "--fail-on", "never")
+    # each version_N is a run of its own (this asserted, before, that only the newest was read:
+    # a directory of several runs now gives one report per run, ordered by N, not by name)
     d = json.loads(r.stdout)
-    assert d["verdict"] == "diverged"  # version_12 is the newest run, not version_3 by name order
-    assert d["source"]["path"].endswith("version_12/metrics.csv")
-    assert any("run directory: read lightning_logs/version_12/metrics.csv" in n for n in d["source"]["notes"])
+    assert [x["verdict"] for x in d] == ["healthy", "overfitting", "diverged"]
+    assert d[2]["source"]["path"].endswith("version_12/metrics.csv")
+    assert any("run directory: read lightning_logs/version_12/metrics.csv" in n for n in d[2]["source"]["notes"])
     hf = tmp_path / "hf"
     for step in (500, 1500, 1000):
         c = hf / f"checkpoint-{step}"

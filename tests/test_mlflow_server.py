@@ -166,3 +166,23 @@ def test_tag_runs_writes_the_verdict_back(server):
     assert "D101" in run.data.tags["curvediag.findings"].split(",")
     other = c.search_runs([c.get_experiment_by_name("sweep").experiment_id], "attributes.run_name = 'healthy'")[0]
     assert "curvediag.verdict" not in other.data.tags  # only the runs analysed are tagged
+
+
+def test_run_all_one_report_per_run_of_the_experiment(server):
+    """--run all on a live server: one report per run (oldest first), each naming its run, the
+    reports those of --run NAME; with worker processes the same."""
+    server, _ = server
+    uri = f"mlflow+{server}/#experiment=sweep"
+    code, out, err = _analyze(uri, "--run", "all", "--format", "json", "--fail-on", "never")
+    assert code == 0, err
+    ds = json.loads(out)
+    assert [d["source"]["path"].rsplit("run=", 1)[1] for d in ds] == ["healthy", "nan", "overfit"]
+    assert [d["verdict"] for d in ds][1:] == ["diverged", "overfitting"]
+    for d in ds:
+        name = d["source"]["path"].rsplit("run=", 1)[1]
+        _, one, _ = _analyze(uri, "--run", name, "--format", "json")
+        assert json.loads(one) == d
+    code, out, _ = _analyze(uri, "--run", "all", "--format", "json", "--fail-on", "never", "--jobs", "2")
+    assert json.loads(out) == ds
+    code, out, _ = _analyze(uri, "--run", "all", "--fail-on", "error")
+    assert code == 1 and "3 logs" in out  # the worst run's status: the diverged one

@@ -50,7 +50,8 @@ def test_markdown_report():
     assert "| metric | first | best | at | last |" in md and "| val_loss |" in md
     assert "**O102 val-loss-rising** (warning)" in md and "<summary>What to do</summary>" in md
     many = run("analyze", *SAMPLES, "--format", "markdown", "--fail-on", "never").stdout
-    assert "| run | format | verdict | best epoch | headline |" in many
+    # the summary table: best and onset with their unit (this was "best epoch", a bare number)
+    assert "| run | format | verdict | best | onset | headline |" in many and "| ep 13 | ep 13 |" in many
 
 
 def test_github_annotations():

@@ -95,7 +95,7 @@ def test_markdown_shows_each_unreadable_input_in_the_table_and_a_section(tmp_pat
 def test_markdown_one_good_one_missing_has_the_summary_table(tmp_path):
     r = _run("markdown", GOOD, str(tmp_path / "missing.csv"))
     assert r.exit_code == 2
-    assert "| run | format | verdict | best epoch | headline |" in r.stdout
+    assert "| run | format | verdict | best | onset | headline |" in r.stdout  # was "best epoch": units now
     assert "no such file" in r.stdout
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "diagnose", "compare", "diagnose_frame", "diagnose_run", "Monitor", "Settings", "Report", "Finding", "Skipped", "MetricSummary",
-           "CurvediagError", "InputError", "UsageError", "MissingExtra", "Verdict"]
+__all__ = ["__version__", "diagnose", "diagnose_many", "compare", "diagnose_frame", "diagnose_run", "Monitor", "Settings",
+           "Report", "Finding", "Skipped", "MetricSummary", "CurvediagError", "InputError", "UsageError", "MissingExtra",
+           "Verdict"]
 
 
 def __getattr__(name: str):
@@ -21,6 +22,10 @@ def __getattr__(name: str):
         from .api import diagnose
 
         return diagnose
+    if name == "diagnose_many":
+        from .api import diagnose_many
+
+        return diagnose_many
     if name == "compare":
         from .comparison import compare
 

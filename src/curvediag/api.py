@@ -125,6 +125,21 @@ def diagnose_with_curves(log: Any, *, settings: Settings | None = None, **kwargs
     return analyse(curves, s), curves
 
 
+def diagnose_many(logs: Any, settings: Settings | None = None, jobs: int = 1):
+    """Diagnose many runs at once and return a :class:`~curvediag.batch.Batch` (``.reports``,
+    ``.items``: a Report or an :class:`~curvediag.batch.Unreadable` entry per run, in order).
+
+    ``logs`` is a sequence (or one) of paths -- expanded as ``curvediag analyze`` does: every run
+    of a directory, a long-format CSV's runs, with ``settings.run == "all"`` every run of an MLflow
+    database, server URI or W&B export -- and in-memory logs: a long-format DataFrame (``run_id``,
+    ``step``, ``key``, ``value`` columns, as :func:`curvediag.diagnose_frame` reads) gives one report
+    per run, a wide one (or a dict, History, ``log_history``) one.  ``jobs``: worker processes (0:
+    one per core).  A run that cannot be read is its Unreadable entry; nothing is raised for it."""
+    from .batch import many
+
+    return many(logs, settings, jobs)
+
+
 def _keywords() -> set[str]:
     """The keyword arguments :func:`diagnose` takes: those of :meth:`Settings.of`."""
     import inspect
@@ -152,5 +167,5 @@ def diagnose_curves(
 build_report = summary.build_report
 
 
-__all__ = ["diagnose", "diagnose_with_curves", "diagnose_curves", "load_curves", "read", "rule_options", "Settings",
+__all__ = ["diagnose", "diagnose_many", "diagnose_with_curves", "diagnose_curves", "load_curves", "read", "rule_options", "Settings",
            "InputError"]

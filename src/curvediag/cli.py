@@ -129,7 +129,8 @@ _INPUT_FORMAT = typer.Option(
     + ") or a format name reports print (keras_csv, hf_trainer_state, ...).",
 )
 _RUN = typer.Option(
-    None, "--run", metavar="RUN", help="Pick one run from an MLflow store/database or a W&B export (id prefix or name)."
+    None, "--run", metavar="RUN",
+    help="Pick one run from an MLflow store/database/server or a W&B export (id prefix or name); 'all': one report per run.",
 )
 _COLUMNS = {"loss": "train_loss", "val_loss": "val_loss", "acc": "train_acc", "val_acc": "val_acc", "metric": "metric"}
 
@@ -157,7 +158,9 @@ def _settings(config=None, *, fail_on=None, format=None, select=None, ignore=Non
 
 @app.command(epilog=EXAMPLES)
 def analyze(
-    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Training logs or run directories to diagnose; '-' reads stdin."),
+    paths: List[str] = typer.Argument(
+        ..., metavar="PATH...", help="Training logs or run directories to diagnose (a directory: each run in it); '-' reads stdin."
+    ),
     format: Optional[Format] = typer.Option(
         None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github or junit."
     ),
@@ -213,8 +216,12 @@ def analyze(
                          metric=metric)
     plots = _plot_targets(plot, paths)
     _refuse_inputs(output, plots, paths + (baseline or []), settings.config_file)
+    if plot and settings.run == "all":
+        raise _fail("--plot draws one log; --run all gives one per run")
     if statistics and settings.format not in ("text", "json"):
         raise _fail(f"--statistics prints text or json, not {settings.format}")
+    if settings.format == "jsonl" and not (output or plot or baseline or tag_runs or statistics or quiet):
+        raise typer.Exit(_stream_jsonl(paths, settings, jobs, exit_zero))
     batch = _compared(baseline, paths, settings, plots, own_rules=True) if baseline else _diagnose(paths, settings, jobs, plots)
     if output and batch.reports:  # every input failed: nothing to report, the file is left as it was
         fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
@@ -260,6 +267,31 @@ def _concise(batch) -> str:
 
     return "".join(f"{printable(r.source.path)}: {f.code} {f.name} {f.severity}: {printable(f.message)}\n"
                    for r in batch.reports for f in r.findings)
+
+
+def _stream_jsonl(paths, settings, jobs: int, exit_zero: bool) -> int:
+    """``--format jsonl`` on stdout: each run's line written as soon as it is diagnosed, nothing kept
+    (memory stays that of one run, however many a store holds); the exit status that of the batch."""
+    import json
+
+    from .batch import Batch, Unreadable, expand, stream
+    from .output import exit_status, stdout_errors
+
+    worst = 0
+    with stdout_errors():
+        from .output import Stdout
+
+        out = Stdout()
+        for item in stream(expand(paths, settings), settings, jobs, debug=_debugging()):
+            if isinstance(item, Unreadable):
+                _err(item.message)
+                line = {"path": "<stdin>" if item.path == "-" else item.path, "error": item.problem}
+            else:
+                line = item.to_dict()
+            out.write(json.dumps(line, allow_nan=False) + "\n")
+            worst = max(worst, exit_status(Batch((), (item,), settings), exit_zero))
+        out.flush()
+    return worst
 
 
 def _tag_runs(batch) -> bool:

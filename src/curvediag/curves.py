@@ -75,6 +75,7 @@ class SourceInfo:
     axis: str  # the axis column's name, or "index" when the log has none
     columns: Mapping[str, str] = field(default_factory=dict)  # canonical -> source column
     notes: tuple[str, ...] = ()
+    axis_kind: str = "epoch"  # "epoch", "step" or "index": the unit of positions (summary tables)
 
 
 @dataclass(frozen=True, eq=False)

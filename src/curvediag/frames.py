@@ -69,6 +69,55 @@ def long_table(df, *, step: str = "step", key: str = "key", value: str = "value"
     return RawTable(names, values, present, n, "long-table")
 
 
+#: the column names a long table's columns go by in trackers' exports (CSV header detection)
+LONG_RUN = ("run_id", "run", "run_uuid", "run_name")
+LONG_STEP = ("step", "global_step", "_step")
+LONG_KEY = ("key", "metric_key", "metric")
+LONG_VALUE = ("value", "metric_value")
+
+
+def long_columns(header) -> tuple[str | None, str, str, str] | None:
+    """(run, step, key, value) column names when ``header`` is a long table's (the run column may
+    be absent: one run), else None."""
+    names = {str(h).strip().lower(): str(h).strip() for h in header}
+
+    def pick(options):
+        return next((names[o] for o in options if o in names), None)
+
+    step, key, value = pick(LONG_STEP), pick(LONG_KEY), pick(LONG_VALUE)
+    if step is None or key is None or value is None:
+        return None
+    return pick(LONG_RUN), step, key, value
+
+
+def long_runs(data: bytes, source: str, cols: tuple[str | None, str, str, str]) -> list[tuple[Hashable, RawTable]]:
+    """Each run of a long-format CSV's bytes: (run id, its table), in the order runs first appear."""
+    import io
+
+    import pandas as pd
+
+    from .errors import InputError
+
+    run, step, key, value = cols
+    try:
+        df = pd.read_csv(io.BytesIO(data), dtype={c: str for c in (run, key) if c}, keep_default_na=False,
+                         na_values={step: [""], value: ["", "NaN", "nan"]}, compression="infer")
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise InputError(source, f"cannot read the long-format CSV ({str(e).splitlines()[0][:200]})") from None
+    if not len(df):
+        raise InputError(source, "a long-format CSV (run, step, key, value) without rows")
+    if run is None:
+        return [(source, _long(df, step, key, value, source))]
+    return [(rid, _long(g, step, key, value, f"{source}#run={rid}")) for rid, g in df.groupby(run, sort=False, dropna=False)]
+
+
+def _long(df, step: str, key: str, value: str, source: str) -> RawTable:
+    table = long_table(df, step=step, key=key, value=value, source=source)
+    table.format = "long_csv"
+    table.notes.append(f"long-format table: {table.rows} steps, {len(table.names) - 1} keys")
+    return table
+
+
 def _is_long(df, key: str, value: str) -> bool:
     return key in df.columns and value in df.columns
 

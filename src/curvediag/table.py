@@ -436,5 +436,6 @@ def to_curves(
         axis=axis_col or "index",
         columns=columns,
         notes=tuple(notes),
+        axis_kind=axis_kind,
     )
     return Curves(info, series, axis_kind)

@@ -175,3 +175,134 @@ def read_event_dir(path: str) -> RawTable:
     if len(found) > len(files):
         table.notes.append(f"{len(found) - len(files)} event file(s) behind symbolic links leading outside {path} not followed")
     return table
+
+
+# --- every run of a directory (``analyze DIR``: one report per run) -------------------------------
+
+#: (glob pattern, description, how many levels above the file the run's own directory is), in the
+#: order conventions claim run directories: a run directory claimed by one is not another's run
+RUN_CONVENTIONS = (
+    ("**/version_*/metrics.csv", "Lightning CSVLogger", 1),
+    ("**/trainer_state.json", "Hugging Face", 1),  # its checkpoint-N/ copies belong to the run above them
+    ("**/results.csv", "Ultralytics", 1),
+    ("**/vis_data/scalars.json", "MMEngine", 2),
+    ("**/metrics.json", "detectron2", 1),
+    ("**/mlflow.db", "MLflow SQLite", 0),  # a file: ``--run all`` reads each of its runs
+)
+#: logs found where no convention claims a run: each file is a run of its own
+LOOSE = ("*.csv", "*.json", "*.jsonl", "*.log", "*.json.gz", "*.csv.gz", "*.jsonl.gz")
+_CHECKPOINT = re.compile(r"checkpoint-\d+")
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural(rel: str) -> list:
+    """A sort key that orders a name by its numbers: train < train2 < train10, version_2 < version_10
+    (sort a path by the keys of its parts)."""
+    return [int(p) if i % 2 else p for i, p in enumerate(_DIGITS.split(rel))]
+
+
+class FoundRun:
+    """One run found in a directory: ``path`` to read (a log file, an MLflow run directory or a folder
+    of TensorBoard event files), ``kind`` ("file", "mlflow", "events"), what found it."""
+
+    __slots__ = ("path", "kind", "what", "rel")
+
+    def __init__(self, path: str, kind: str, what: str, rel: str) -> None:
+        self.path, self.kind, self.what, self.rel = path, kind, what, rel
+
+    def note(self) -> str:
+        return f"run directory: read {self.rel}, a {self.what} log" if self.kind == "file" else f"run directory: {self.what} run {self.rel}"
+
+
+def _usable(p: Path, root: Path, real_root: str) -> bool:
+    """A non-empty regular file, not hidden nor below a hidden directory (``.git``, ``.trash``), that
+    lies inside the directory named."""
+    hidden = any(part.startswith(".") for part in p.relative_to(root).parts)
+    return not hidden and p.is_file() and p.stat().st_size > 0 and within(p, real_root)
+
+
+class _Claims:
+    """Run directories already claimed by a convention, and every directory above them."""
+
+    def __init__(self) -> None:
+        self.runs: set[Path] = set()
+        self.above: set[Path] = set()
+
+    def add(self, d: Path) -> None:
+        self.runs.add(d)
+        self.above.update(d.parents)
+
+    def __contains__(self, d: Path) -> bool:
+        """``d`` is, is inside, or holds a claimed run directory."""
+        return d in self.runs or d in self.above or any(a in self.runs for a in d.parents)
+
+
+def all_runs(directory: str) -> list[FoundRun]:
+    """Every run below ``directory``, ordered by the numbers in their names (not by time): each
+    Lightning ``version_N``, Hugging Face output directory (its highest-ranked trainer_state.json:
+    the root file or the furthest ``checkpoint-N`` copy), Ultralytics ``train``, ``train2`` ...,
+    MMEngine or detectron2 run, MLflow file-store run and TensorBoard run folder; where none is
+    found, every log file (``*.csv``, ``*.json``, ``*.jsonl``, ``*.log``) is a run of its own."""
+    try:
+        return _all_runs(directory)
+    except RecursionError:
+        raise InputError(directory, "directories nested too deeply to search; name the log file") from None
+    except PermissionError as e:
+        raise InputError(e.filename or directory, "permission denied") from None
+    except OSError as e:
+        raise InputError(e.filename or directory, e.strerror or str(e)) from None
+
+
+def _all_runs(directory: str) -> list[FoundRun]:  # noqa: C901 - one pass per convention
+    root = Path(directory)
+    real_root = os.path.realpath(root)
+    seen = 0
+
+    def glob(pattern: str):
+        nonlocal seen
+        for p in root.glob(pattern):
+            seen += 1
+            if seen > _MAX_FILES:
+                raise InputError(directory, f"more than {_MAX_FILES} files below it; name the log file")
+            yield p
+
+    claimed = _Claims()
+    runs: list[tuple[Path, FoundRun]] = []
+
+    def rel(p: Path) -> str:
+        return os.path.relpath(p, root)
+
+    for run in find_runs(root):
+        claimed.add(run)
+        runs.append((run, FoundRun(str(run), "mlflow", "MLflow", rel(run))))
+    for pattern, what, up in RUN_CONVENTIONS:
+        groups: dict[Path, list[Path]] = {}
+        for p in glob(pattern):
+            if not _usable(p, root, real_root):
+                continue
+            d = p.parents[up - 1] if up else p
+            if what == "Hugging Face" and _CHECKPOINT.fullmatch(d.name):
+                d = d.parent
+            if d not in claimed:
+                groups.setdefault(d, []).append(p)
+        for d, files in groups.items():
+            claimed.add(d)
+            best = max(files, key=_rank)
+            runs.append((d, FoundRun(str(best), "file", what, rel(best))))
+    events: set[Path] = set()
+    for p in glob(f"**/{EVENT_FILE_PREFIX}.*"):
+        if _usable(p, root, real_root):
+            d = p.parent
+            if d.name in ("train", "validation", "eval") and d != root:
+                d = d.parent
+            events.add(d)
+    for d in sorted(events):
+        if any(a in events for a in d.parents) or d in claimed:
+            continue  # inside another run folder (read with it), or another convention's run
+        claimed.add(d)
+        runs.append((d, FoundRun(str(d), "events", "TensorBoard", rel(d) if d != root else ".")))
+    if not runs:
+        loose = {p for pattern in LOOSE for p in glob("**/" + pattern) if _usable(p, root, real_root)}
+        runs = [(p, FoundRun(str(p), "file", "training", rel(p))) for p in loose]
+    runs.sort(key=lambda r: [natural(part) for part in Path(os.path.relpath(r[0], root)).parts])
+    return [r for _, r in runs]

@@ -403,10 +403,40 @@ def _by_code(parts: list, keys: list[str], source: str) -> dict[str, tuple[np.nd
     return {k: (step[e - c:e], value[e - c:e]) for k, e, c in zip(keys, ends.tolist(), np.diff(ends, prepend=0).tolist())}
 
 
-def read_sqlite(path: str, source: str, run: str | None = None) -> RawTable:
+def sqlite_runs(path: str, source: str) -> list[tuple[str, str]]:
+    """Every run of the database that logged a metric: (run id, the name that tells it apart --
+    its MLflow name when no other run has it, else its id), by start time where the ``runs``
+    table has one, else by id.  Reads only the run ids (an index scan in MLflow's schema)."""
+    with _Open(path, source) as con:
+        cur = con.cursor()
+        _table_columns(cur, "metrics", source, required=True)
+        if cur.execute("SELECT 1 FROM metrics WHERE run_uuid IS NULL LIMIT 1").fetchone():
+            raise InputError(source, "MLflow 'metrics' table: rows without a run_uuid; MLflow writes one in every row")
+        ids = [r[0] for r in cur.execute("SELECT DISTINCT run_uuid FROM metrics ORDER BY run_uuid")]
+        if not ids:
+            raise InputError(source, "the MLflow database holds no metrics")
+        meta: dict = {}
+        cols = _table_columns(cur, "runs", source, required=False)
+        if cols is not None and "run_uuid" in cols:
+            fields = ", ".join(c if c in cols else "NULL" for c in ("name", "start_time"))
+            meta = {k: (n, t) for k, n, t in cur.execute(f"SELECT run_uuid, {fields} FROM runs")}
+    names = [meta.get(i, (None, None))[0] for i in ids]
+    count: dict = defaultdict(int)
+    for n in names:
+        count[n] += 1
+    start = {i: meta.get(i, (None, None))[1] for i in ids}
+    order = sorted(range(len(ids)), key=lambda k: (not isinstance(start[ids[k]], (int, float)), start[ids[k]] if isinstance(start[ids[k]], (int, float)) else 0))
+    return [(_run_id(ids[k]), _run_id(names[k]) if names[k] is not None and count[names[k]] == 1 else _run_id(ids[k])) for k in order]
+
+
+def read_sqlite(path: str, source: str, run: str | None = None, exact: bool = False) -> RawTable:
+    """One run of the database: ``run`` (an id prefix or a name; with ``exact``, the run id itself,
+    read without listing the others), else the most recently logged run."""
     with _Open(path, source) as con:
         cur = con.cursor()
         cols = _table_columns(cur, "metrics", source, required=True)
+        if exact and run is not None:
+            return _read_one(cur, cols, source, run, None)
         ts = "MAX(timestamp)" if "timestamp" in cols else "NULL"
         # one scan without a sort tells the usual database (one run) apart; only one holding
         # several runs is grouped, to order them by their last timestamp
@@ -440,43 +470,50 @@ def read_sqlite(path: str, source: str, run: str | None = None) -> RawTable:
             chosen = ids[k]
         else:
             chosen = ids[0]
-        is_nan = "is_nan" if "is_nan" in cols else "0"
-        order = "step, timestamp" if "timestamp" in cols else "step"
-        # the checks and conversions run in SQLite, so that the Python loop below stays bare:
-        # first the types MLflow writes (a quick scan), and only if some row has others the
-        # full check, which names the first row MLflow could not have written
-        where = "FROM metrics WHERE run_uuid = ? AND NOT"
-        if cur.execute(f"SELECT 1 {where} ({_ROW_MLFLOW}) LIMIT 1", (chosen,)).fetchone():
-            bad = cur.execute(f"SELECT key, step, value {where} ({_ROW_OK}) LIMIT 1", (chosen,)).fetchone()
-            if bad is not None:
-                raise _row_problem(source, *bad, chosen)
-        # MLflow stores NaN as 0 with is_nan set (read back as NULL: numpy stores None as NaN)
-        # and +-inf as +-the largest float (read back as +-1e999, SQLite's infinity)
-        cur.execute(
-            f"SELECT CAST(key AS TEXT), CAST(step AS INTEGER), CASE WHEN {is_nan} THEN NULL"
-            f" WHEN value >= {_FLOAT_MAX!r} THEN 1e999 WHEN value <= {-_FLOAT_MAX!r} THEN -1e999 ELSE value END"
-            f" FROM metrics WHERE run_uuid = ? ORDER BY {order}",
-            (chosen,),
-        )
-        # each batch straight into arrays: a dense code per key (in order of first sight),
-        # the steps and the values (NULL as NaN); no Python object outlives its batch
-        codes: defaultdict = defaultdict()
-        codes.default_factory = codes.__len__
-        code_of = codes.__getitem__
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        count = 0
-        while batch := cur.fetchmany(65536):
-            n = len(batch)
-            count += n
-            if count > MAX_ROWS:
-                raise InputError(source, f"more than {MAX_ROWS:,} metric rows for run {_run_id(chosen)[:12]}; not read")
-            parts.append((
-                np.fromiter(map(code_of, map(_KEY, batch)), dtype=np.intp, count=n),
-                np.fromiter(map(_STEP, batch), dtype=np.int64, count=n),
-                np.fromiter(map(_VALUE, batch), dtype=float, count=n),
-            ))
+        return _read_one(cur, cols, source, chosen, ids if not run else None)
+
+
+def _read_one(cur: sqlite3.Cursor, cols: dict, source: str, chosen, ids: list | None) -> RawTable:
+    """The metrics of the run ``chosen``; ``ids``: every run, when it was chosen as the newest of them."""
+    is_nan = "is_nan" if "is_nan" in cols else "0"
+    order = "step, timestamp" if "timestamp" in cols else "step"
+    # the checks and conversions run in SQLite, so that the Python loop below stays bare:
+    # first the types MLflow writes (a quick scan), and only if some row has others the
+    # full check, which names the first row MLflow could not have written
+    where = "FROM metrics WHERE run_uuid = ? AND NOT"
+    if cur.execute(f"SELECT 1 {where} ({_ROW_MLFLOW}) LIMIT 1", (chosen,)).fetchone():
+        bad = cur.execute(f"SELECT key, step, value {where} ({_ROW_OK}) LIMIT 1", (chosen,)).fetchone()
+        if bad is not None:
+            raise _row_problem(source, *bad, chosen)
+    # MLflow stores NaN as 0 with is_nan set (read back as NULL: numpy stores None as NaN)
+    # and +-inf as +-the largest float (read back as +-1e999, SQLite's infinity)
+    cur.execute(
+        f"SELECT CAST(key AS TEXT), CAST(step AS INTEGER), CASE WHEN {is_nan} THEN NULL"
+        f" WHEN value >= {_FLOAT_MAX!r} THEN 1e999 WHEN value <= {-_FLOAT_MAX!r} THEN -1e999 ELSE value END"
+        f" FROM metrics WHERE run_uuid = ? ORDER BY {order}",
+        (chosen,),
+    )
+    # each batch straight into arrays: a dense code per key (in order of first sight),
+    # the steps and the values (NULL as NaN); no Python object outlives its batch
+    codes: defaultdict = defaultdict()
+    codes.default_factory = codes.__len__
+    code_of = codes.__getitem__
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    count = 0
+    while batch := cur.fetchmany(65536):
+        n = len(batch)
+        count += n
+        if count > MAX_ROWS:
+            raise InputError(source, f"more than {MAX_ROWS:,} metric rows for run {_run_id(chosen)[:12]}; not read")
+        parts.append((
+            np.fromiter(map(code_of, map(_KEY, batch)), dtype=np.intp, count=n),
+            np.fromiter(map(_STEP, batch), dtype=np.int64, count=n),
+            np.fromiter(map(_VALUE, batch), dtype=float, count=n),
+        ))
+    if not parts:
+        raise InputError(source, f"no MLflow run {_run_id(chosen)!r} in the database")
     table = table_from_arrays(_by_code(parts, list(codes), source), source, f"MLflow run {_run_id(chosen)[:12]} with no metrics")
     table.format = "mlflow_sqlite"
-    more = f"; {len(ids)} runs in the database, --run picks another" if len(ids) > 1 and not run else ""
+    more = f"; {len(ids)} runs in the database, --run picks another (--run all: each)" if ids and len(ids) > 1 else ""
     table.notes.append(f"MLflow run {_run_id(chosen)[:12]}{more}")
     return table

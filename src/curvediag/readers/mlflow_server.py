@@ -56,6 +56,7 @@ class Target:
     experiment_id: str | None
     run: str | None
     shown: str  # the URI as the user gave it, for messages
+    run_id: str | None = None  # ``#run_id=ID``: exactly this run, fetched without listing the others
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,13 @@ def parse(uri: str) -> Target:
     except ValueError:
         raise InputError(uri, "the port in the MLflow server URI is not a number") from None
     frag = urllib.parse.parse_qs(parts.fragment, keep_blank_values=True)
-    known = {"experiment", "experiment_id", "run"}
+    known = {"experiment", "experiment_id", "run", "run_id"}
     unknown = sorted(set(frag) - known)
     if unknown:
-        raise InputError(uri, f"unknown key {unknown[0]!r} after '#' (known: experiment, experiment_id, run)")
+        raise InputError(uri, f"unknown key {unknown[0]!r} after '#' (known: experiment, experiment_id, run, run_id)")
     base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
     one = lambda k: frag[k][-1] if k in frag else None  # noqa: E731
-    return Target(base, one("experiment"), one("experiment_id"), one("run"), uri)
+    return Target(base, one("experiment"), one("experiment_id"), one("run"), uri, one("run_id"))
 
 
 def _timeout() -> float:
@@ -200,16 +201,31 @@ def list_runs(t: Target) -> list[RunInfo]:
         if token:
             body["page_token"] = token
         out = _checked(t, "POST", "runs/search", body=body)
-        for r in out.get("runs") or []:
-            info, data = r.get("info") or {}, r.get("data") or {}
-            keys = tuple(sorted({str(m.get("key")) for m in data.get("metrics") or [] if m.get("key") is not None}))
-            name = info.get("run_name") or next(
-                (tg.get("value") for tg in data.get("tags") or [] if tg.get("key") == "mlflow.runName"), "") or ""
-            runs.append(RunInfo(str(info.get("run_id") or info.get("run_uuid")), str(name),
-                                str(info.get("experiment_id")), int(info.get("start_time") or 0), keys))
+        runs += [_run_info(r) for r in out.get("runs") or [] if isinstance(r, dict)]
         token = out.get("next_page_token")
         if not token:
             return runs
+
+
+def _run_info(r: dict) -> RunInfo:
+    info, data = r.get("info") or {}, r.get("data") or {}
+    keys = tuple(sorted({str(m.get("key")) for m in data.get("metrics") or [] if m.get("key") is not None}))
+    name = info.get("run_name") or next(
+        (tg.get("value") for tg in data.get("tags") or [] if tg.get("key") == "mlflow.runName"), "") or ""
+    return RunInfo(str(info.get("run_id") or info.get("run_uuid")), str(name),
+                   str(info.get("experiment_id")), int(info.get("start_time") or 0), keys)
+
+
+def all_runs(uri: str) -> list[tuple[str, str]]:
+    """``--run all``: every run of the URI's experiments, oldest first, as (the URI that reads
+    exactly it, by ``run_id``; the URI that names it for people, by its name when unique)."""
+    t = parse(uri)
+    runs = list_runs(t)
+    if not runs:
+        choose(t, runs, None)  # the one-line "no runs" error
+    frag = lambda info: {"experiment": t.experiment} if t.experiment else {"experiment_id": info.experiment_id}  # noqa: E731
+    return [(f"mlflow+{t.base}/#" + urllib.parse.urlencode({**frag(info), "run_id": info.run_id}), run_uri(t, info, runs))
+            for info in reversed(runs)]
 
 
 def choose(t: Target, runs: list[RunInfo], run: str | None) -> RunInfo:
@@ -286,6 +302,13 @@ def run_uri(t: Target, info: RunInfo, runs: list[RunInfo]) -> str:
 def read(uri: str, run: str | None = None) -> tuple[RawTable, str]:
     """The table of one run (``run`` or the URI's ``run=``, else the newest) and the URI naming it."""
     t = parse(uri)
+    if t.run_id is not None and run is None:
+        try:
+            out = _call(t, "GET", "runs/get", params={"run_id": t.run_id})
+        except _ServerError as e:
+            raise InputError(t.shown, f"no MLflow run {t.run_id!r} on {t.base} ({e.message or e.code or e.status})") from None
+        info = _run_info(out.get("run") or {})
+        return read_run(t, info), t.shown
     runs = list_runs(t)
     info = choose(t, runs, run)
     return read_run(t, info), run_uri(t, info, runs)

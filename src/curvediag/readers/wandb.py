@@ -31,6 +31,20 @@ def _panel(name: str) -> tuple[str, str, str | None] | None:
     return body[:i], key, env
 
 
+def panel_runs(names) -> list[str]:
+    """The runs of a panel export's header (``Step``, ``<run> - <key>`` ...), in column order; none
+    when the header is not a panel export's."""
+    names = list(names)
+    if not any(str(n).strip().lower() == "step" for n in names):
+        return []
+    runs: dict[str, None] = {}
+    for n in names:
+        m = _panel(str(n))
+        if m and not m[2]:
+            runs.setdefault(m[0], None)
+    return list(runs)
+
+
 def is_panel_export(table: RawTable) -> bool:
     return any(n.lower() == "step" for n in table.names) and any(
         _panel(n) for n in table.names if n.lower() != "step"

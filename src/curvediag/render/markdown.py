@@ -56,14 +56,23 @@ def render(batch: "Batch") -> str:
     reports = batch.reports
     out: list[str] = ["## curvediag", ""]
     if len(batch.items) > 1:
-        out += ["| run | format | verdict | best epoch | headline |", "|---|---|---|---|---|"]
-        for r in batch.items:
+        # as the text summary: positions with their unit, worst first (names whole: a PR comment's
+        # table wraps them, and they say where each run is)
+        from .summary import name_of, position, worst_first
+
+        items = list(batch.items)
+        names = [name_of(r) for r in items]
+        out += ["| run | format | verdict | best | onset | headline |", "|---|---|---|---|---|---|"]
+        for i in worst_first(items):
+            r = items[i]
             if isinstance(r, Unreadable):
-                out.append(f"| {_code(_path(r), table=True)} | – | {ICON['error']} **unreadable** | – | {_cell(r.problem)} |")
+                out.append(f"| {_code(names[i], table=True)} | – | {ICON['error']} **unreadable** | – | – | {_cell(r.problem)} |")
                 continue
+            kind = r.source.axis_kind
+            best, onset = (position(v, kind).replace("-", "–") if v is None else position(v, kind) for v in (r.best_epoch, r.onset_epoch))
             out.append(
-                f"| {_code(r.source.path, table=True)} | {_cell(r.source.format)} | {ICON[r.severity]} **{r.verdict}** | "
-                f"{_n(r.best_epoch)} | {_cell(r.headline)} |"
+                f"| {_code(names[i], table=True)} | {_cell(r.source.format)} | {ICON[r.severity]} **{r.verdict}** | "
+                f"{best} | {onset} | {_cell(r.headline)} |"
             )
         out.append("")
     for u in batch.unreadable:

@@ -178,50 +178,71 @@ def render_reports(reports: Sequence[Report], console) -> None:  # noqa: C901 - 
                 indented(f"{s.code} {s.name}: {s.reason}", style="dim")
 
 
-def render_summary(reports: Sequence[Report], failures, console) -> None:
-    """One line per run: the table for many runs at once."""
-    from rich.table import Table
+def render_summary(items, console) -> None:
+    """One line per run (each a Report or an Unreadable input), worst first: the table for many runs
+    at once.  Drawn by hand, so a run's name is never cut (a terminal too narrow wraps the line)."""
     from rich.text import Text
 
-    table = Table(box=None, header_style="bold", pad_edge=False, expand=False)
-    table.add_column("run", no_wrap=True, overflow="ellipsis", max_width=32)
-    table.add_column("format", no_wrap=True, overflow="ellipsis", max_width=14)
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("best", justify="right", no_wrap=True)
-    table.add_column("onset", justify="right", no_wrap=True)
-    wide = console.width >= 140
-    if wide:
-        table.add_column("headline", overflow="fold", ratio=1, min_width=30)
-    for r in reports:
-        # Text, never markup: a file name such as "[link=...]x[/link]" is shown as it is
-        row: list = [Text(_p(r.source.path)), Text(_p(r.source.format)), Text(r.verdict, style=STYLE[r.severity]),
-               _pos(r.best_epoch), _pos(r.onset_epoch)]
-        table.add_row(*row, *([Text(_p(r.headline))] if wide else []))
-    for path, problem in failures:
-        table.add_row(Text(_p(path)), "-", Text("unreadable", style="red"), "-", "-", *([Text(_p(problem))] if wide else []))
-    console.print(table)
-    if not wide:  # a narrow terminal: the findings' headlines below the table
-        for r in reports:
-            worst = r.worst_severity()  # a healthy run that regressed against a baseline (B1xx) is shown too
-            if r.severity != "ok" or worst in ("warning", "error"):
-                console.print(Text(_p(f"{r.source.path}: {r.headline}"), style=STYLE[r.severity if r.severity != "ok" else worst]))
-        for path, problem in failures:
-            console.print(Text(_p(f"{path}: {problem}"), style="red"))
+    from ..batch import Unreadable
+    from .summary import name_of, position, short_names, worst_first
+
+    names = short_names([name_of(r) for r in items])
+    head = ("run", "verdict", "best", "onset", "format")
+    rows = []
+    for i in worst_first(items):
+        r = items[i]
+        if isinstance(r, Unreadable):
+            rows.append((r, (_p(names[i]), "unreadable", "-", "-", "-"), "red"))
+            continue
+        kind = r.source.axis_kind
+        rows.append((r, (_p(names[i]), str(r.verdict), position(r.best_epoch, kind), position(r.onset_epoch, kind),
+                         _p(r.source.format)), STYLE[r.severity]))
+    widths = [max([len(h)] + [len(cells[c]) for _, cells, _ in rows]) for c, h in enumerate(head)]
+    right = (False, False, True, True, False)
+
+    def line(cells, verdict_style: str = "", style: str = ""):
+        out = Text(style=style)
+        for c, (cell, w) in enumerate(zip(cells, widths)):
+            if c:
+                out.append("  ")
+            pad = " " * (w - len(cell))
+            if right[c]:
+                out.append(pad)
+            out.append(cell, style=verdict_style if c == 1 else "")
+            if not right[c] and c < len(head) - 1:
+                out.append(pad)
+        return out
+
+    console.print(line(head, style="bold"), no_wrap=True, overflow="ignore", crop=False)
+    for _, cells, style in rows:
+        console.print(line(cells, style), no_wrap=True, overflow="ignore", crop=False)
+    # the headlines of the runs that need a look, worst first, below the table
+    for r, cells, _ in rows:
+        if isinstance(r, Unreadable):
+            console.print(Text(f"{cells[0]}: {_p(r.problem)}", style="red"))
+            continue
+        worst = r.worst_severity()  # a healthy run that regressed against a baseline (B1xx) is shown too
+        if r.severity != "ok" or worst in ("warning", "error"):
+            console.print(Text(f"{cells[0]}: {_p(r.headline)}", style=STYLE[r.severity if r.severity != "ok" else worst]))
     counts: dict[str, int] = {}
-    for r in reports:
-        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    failures = 0
+    for r in items:
+        if isinstance(r, Unreadable):
+            failures += 1
+        else:
+            counts[r.verdict] = counts.get(r.verdict, 0) + 1
     parts = [f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: -kv[1])]
     if failures:
-        parts.append(f"{len(failures)} unreadable")
-    console.print(f"{len(reports) + len(failures)} logs: " + ", ".join(parts))
+        parts.append(f"{failures} unreadable")
+    console.print(f"{len(items)} logs: " + ", ".join(parts))
 
 
 def show(batch: "Batch", console, full: bool = False) -> None:
     """Print the batch on ``console``: one full report, or for several inputs the summary table
     (unreadable inputs included) and, with ``full``, every report after it."""
-    reports, failures = batch.reports, [(u.path, u.problem) for u in batch.unreadable]
-    if len(reports) + len(failures) > 1:
-        render_summary(reports, failures, console)
+    reports = batch.reports
+    if len(batch.items) > 1:
+        render_summary(list(batch.items), console)
         if full:
             console.print()
             render_reports(reports, console)
