@@ -4,7 +4,7 @@ from .._np import np
 
 from ..analysis import Context
 from ..curves import VAL_LOSS
-from .base import Rule, at, fmt
+from .base import Rule, amount, at, fmt
 
 
 def replay(y: np.ndarray, patience: int) -> tuple[int | None, int]:
@@ -80,7 +80,7 @@ class EarlyStoppingAdvice(Rule):
             return self.finding(
                 f"EarlyStopping(patience={p}) would have stopped at {at(float(x[i_stop]), axis)}, keeping the best "
                 f"val_loss ({fmt(float(y[i_final]))} at {at(float(x[i_final]), axis)}); the final weights are "
-                f"{wasted:g} {axis}s past it: restore that checkpoint",
+                f"{amount(wasted, axis)} past it: restore that checkpoint",
                 evidence,
                 span=(float(x[i_stop]), float(x[-1])),
             )
@@ -89,7 +89,7 @@ class EarlyStoppingAdvice(Rule):
         return self.finding(
             f"EarlyStopping(patience={p}) would have stopped at {at(float(x[i_stop]), axis)}, before the best "
             f"val_loss ({fmt(float(y[i_final]))} at {at(float(x[i_final]), axis)}, {fmt(float(y[i_seen]))} seen "
-            f"by then); a patience of at least {need} reaches it; the final weights are {wasted:g} {axis}s past "
+            f"by then); a patience of at least {need} reaches it; the final weights are {amount(wasted, axis)} past "
             f"the best: restore that checkpoint",
             evidence,
             span=(float(x[i_final]), float(x[-1])),
