@@ -50,7 +50,8 @@ def test_json_contract_keys_and_types():
         assert isinstance(f["remedies"], list) and f["remedies"]
         assert f["span"] is None or len(f["span"]) == 2
     for m in d["metrics"].values():
-        assert set(m) == {"column", "points", "non_finite", "first", "best", "best_epoch", "last", "lower_is_better"}
+        assert set(m) == {"column", "points", "non_finite", "first", "best", "best_epoch", "last", "lower_is_better",
+                          "label"}  # label: added within schema 1 (docs/json.md)
     assert set(d["final_gap"]) == {"loss", "loss_relative", "acc"}
     json.dumps(d, allow_nan=False)
 

@@ -42,6 +42,26 @@ class Series:
         y = 1.0 - self.y if self.inverted else self.y
         return y * self.scale if self.scale != 1.0 else y
 
+    @property
+    def as_read(self) -> bool:
+        """Shown to people under its column's name and in its own units and direction: a quality
+        metric (mAP, F1) or an error rate (WER, CER), judged internally in the accuracy slot
+        (as 1 - rate, percent divided by 100).  Plain accuracies keep the canonical name."""
+        return self.quality or self.inverted
+
+    @property
+    def label(self) -> str:
+        """The name a person reads: the column as logged ('eval_wer') for a quality metric or an
+        error rate, else the canonical name ('val_acc')."""
+        return self.column if self.as_read else self.name
+
+    def shown(self, v: float) -> float:
+        """An internal value (accuracy-like, higher is better) in the units :attr:`label` is read in."""
+        if not self.as_read:
+            return v
+        v = 1.0 - v if self.inverted else v
+        return v * self.scale
+
     def with_xy(self, x: np.ndarray, y: np.ndarray) -> "Series":
         """The same metric (name, column, how it was read) at other points."""
         return replace(self, x=x, y=y)

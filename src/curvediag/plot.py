@@ -62,7 +62,7 @@ def terminal_chart(curves: Curves, report: Report, width: int = 72, height: int 
         a, b = col(span[0]), col(span[1])
         lines.append(" " * 10 + " " * a + "═" * max(1, b - a + 1))
     lines.append(" " * 10 + f"{x0:<{width // 2}g}{x1:>{width - width // 2}g}")
-    legend = "  ".join(f"{ch} {s.name}" for s, ch in series)
+    legend = "  ".join(f"{ch} {s.label}" for s, ch in series)
     extra = "  | best" if report.best_epoch is not None else ""
     extra += f"  ═ {report.verdict} span" if span is not None else ""
     lines.append(" " * 10 + legend + extra)
@@ -93,20 +93,34 @@ def _figure(curves: Curves, report: Report):
     if has_acc:
         panels.append((axes[0][1], (TRAIN_ACC, VAL_ACC), "accuracy / quality metric"))
     for ax, names, label in panels:
+        plain = any(curves.get(n) is not None and not curves.series[n].as_read for n in names)
         for name in names:
             s = curves.get(name)
             if s is None:
                 continue
-            ax.plot(s.x, s.y, label=_label(f"{name} ({s.column})"), lw=1.6, ls="-" if name.startswith("val") else "--")
+            # a quality metric or an error rate (eval_wer) in its own name, units and direction, on
+            # its own scale beside an accuracy; 1 - rate stays internal
+            into, y, shown = ax, s.y, f"{name} ({s.column})"
+            if s.as_read:
+                y, shown = s.as_logged(), s.label
+                if plain:
+                    into = ax.twinx()
+                    into.set_ylabel(_label(s.label + (" (lower is better)" if s.inverted else "")))
+                else:
+                    label = s.label + (" (lower is better)" if s.inverted else "")
+            into.plot(s.x, y, label=_label(shown), lw=1.6, ls="-" if name.startswith("val") else "--",
+                      color="tab:purple" if into is not ax else None)
             bad = ~np.isfinite(s.y)
             if bad.any():
-                ax.plot(s.x[bad], np.zeros(int(bad.sum())), "rx", label=f"{name} non-finite")
+                into.plot(s.x[bad], np.zeros(int(bad.sum())), "rx", label=_label(f"{shown} non-finite"))
+            if into is not ax:
+                into.legend(fontsize=8, loc="lower right")
         if span is not None:
             ax.axvspan(span[0], span[1], color="tab:red", alpha=0.12, label=f"{report.verdict} span")
         if report.best_epoch is not None:
             ax.axvline(report.best_epoch, color="tab:green", ls=":", label=f"best epoch {report.best_epoch:g}")
         ax.set_xlabel(_label(report.source.axis))
-        ax.set_ylabel(label)
+        ax.set_ylabel(_label(label))
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     fig.suptitle(_label(f"{report.verdict.replace('_', ' ')}: {Path(report.source.path).name}"), fontsize=11)

@@ -123,7 +123,8 @@ REPORT = {
             "additionalProperties": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": ["column", "points", "non_finite", "first", "best", "best_epoch", "last", "lower_is_better"],
+                "required": ["column", "points", "non_finite", "first", "best", "best_epoch", "last", "lower_is_better",
+                             "label"],
                 "properties": {
                     "column": {"type": "string"},
                     "points": {"type": "integer", "minimum": 0},
@@ -133,6 +134,7 @@ REPORT = {
                     "best_epoch": _NUM_OR_NULL,
                     "last": _NUM_OR_NULL,
                     "lower_is_better": {"type": "boolean"},
+                    "label": {"type": "string"},
                 },
             },
         },

@@ -76,7 +76,7 @@ def render(batch: "Batch") -> str:
         out.append("")
         out += ["| metric | first | best | at | last |", "|---|---|---|---|---|"]
         for m in r.metrics:
-            out.append(f"| {_cell(m.name)} | {_n(m.first)} | {_n(m.best)} | {_n(m.best_at)} | {_n(m.last)} |")
+            out.append(f"| {_cell(m.label)} | {_n(m.first)} | {_n(m.best)} | {_n(m.best_at)} | {_n(m.last)} |")
         out.append("")
         if r.projection is not None:
             out += [f"**Projection:** {_cell(r.projection.summary())}", ""]

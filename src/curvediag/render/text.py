@@ -59,7 +59,7 @@ def _metric_lines(r: Report) -> list:
     right = (False, True, True, True, True, False)
     rows = []
     for m in r.metrics:
-        name = Text(_p(m.name))
+        name = Text(_p(m.label))
         if m.non_finite:
             name.append(f" ({m.non_finite} non-finite)", style="red")
         rows.append((name, _n(m.first), _n(m.best), _pos(m.best_at), _n(m.last), sparkline(m.values)))
@@ -113,7 +113,8 @@ def render_reports(reports: Sequence[Report], console) -> None:  # noqa: C901 - 
             console.print(line, overflow="crop", no_wrap=True)
         facts = []
         if r.best_epoch is not None:
-            facts.append(f"best epoch {_pos(r.best_epoch)} (by {r.best_epoch_metric})")
+            by = next((m.label for m in r.metrics if m.name == r.best_epoch_metric), r.best_epoch_metric)
+            facts.append(f"best epoch {_pos(r.best_epoch)} (by {by})")
         if r.onset_epoch is not None:
             facts.append(f"onset {_pos(r.onset_epoch)}")
         if r.epochs_after_best is not None:

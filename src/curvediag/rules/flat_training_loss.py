@@ -170,5 +170,8 @@ class FlatLoss(Rule):
                 evidence.update(chance_classes=k)
                 msg += f"; the loss sits at ln {k} = {math.log(k):.3f}, the loss of a uniform guess over {k} classes"
         if acc_end is not None and "acc_gain" in evidence:
-            msg += f"; {evidence['acc_metric']} gained {evidence['acc_gain']:+.3f}"
+            name = acc.name
+            s = ctx.curves.series[name]
+            d = s.shown(acc.end) - s.shown(acc.start)
+            msg += f"; {ctx.label(name)} {'changed' if s.as_read else 'gained'} {d:+.3g}"
         return self.finding(msg, evidence, span=(float(t.x[0]), float(t.x[-1])))

@@ -45,7 +45,8 @@ class GeneralisationGap(Rule):
                 f"limit {pct(opts['gap_limit'])} above"
             )
         ta, va = ctx.track(TRAIN_ACC), ctx.track(VAL_ACC)
-        if ta is not None and va is not None:
+        kinds = [ctx.curves.series[n].as_read for n in (TRAIN_ACC, VAL_ACC) if n in ctx.curves.series]
+        if ta is not None and va is not None and not any(kinds):  # an accuracy and an F1 or WER: no gap to take
             acc_gap = ta.end - va.end
             evidence["acc_gap"] = acc_gap
             if acc_gap > opts["acc_gap"]:
