@@ -19,6 +19,7 @@ TOP_KEYS = {
     "schema_version", "curvediag_version", "source", "verdict", "severity", "headline", "best_epoch",
     "best_epoch_metric", "onset_epoch", "epochs_after_best", "final_gap", "interpretation", "findings",
     "skipped", "metrics", "projection",
+    "remedies",  # added within schema 1 (docs/json.md): the report's remedies, once each
 }
 FINDING_KEYS = {"code", "name", "verdict", "severity", "message", "evidence", "span", "remedies"}
 

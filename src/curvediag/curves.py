@@ -95,6 +95,10 @@ class SourceInfo:
     axis: str  # the axis column's name, or "index" when the log has none
     columns: Mapping[str, str] = field(default_factory=dict)  # canonical -> source column
     notes: tuple[str, ...] = ()
+    #: what the log says about how it was trained, beyond its curves (trainer_state.json:
+    #: best_model_checkpoint, best_metric, best_step, metric_for_best_model, early_stopping_patience);
+    #: read by :mod:`curvediag.remedies` so that no advice repeats what was already done
+    facts: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

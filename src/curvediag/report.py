@@ -157,6 +157,8 @@ class Report:
     metrics: tuple[MetricSummary, ...]
     interpretation: str | None = None
     projection: Projection | None = None
+    #: what to do: every finding's remedies once, in the log's framework, the deciding finding's first
+    remedies: tuple[str, ...] = ()
 
     def worst_severity(self) -> str:
         return max((f.severity for f in self.findings), key=severity_rank, default="ok")
@@ -214,6 +216,7 @@ class Report:
                 for m in self.metrics
             },
             "projection": None if self.projection is None else self.projection.to_dict(),
+            "remedies": list(self.remedies),
         }
 
 

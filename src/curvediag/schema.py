@@ -55,7 +55,7 @@ REPORT = {
     "required": [
         "schema_version", "curvediag_version", "source", "verdict", "severity", "headline", "best_epoch",
         "best_epoch_metric", "onset_epoch", "epochs_after_best", "final_gap", "interpretation", "findings",
-        "skipped", "metrics", "projection",
+        "skipped", "metrics", "projection", "remedies",
     ],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
@@ -139,6 +139,7 @@ REPORT = {
             },
         },
         "projection": _PROJECTION,
+        "remedies": {"type": "array", "items": {"type": "string"}},
     },
 }
 

@@ -33,9 +33,20 @@ def _num(v) -> float | None:
 def build_report(
     ctx: Context, findings: list[Finding], skipped: list[Skipped], unheard: list[Finding] | None = None
 ) -> Report:
+    from dataclasses import replace
+
+    from . import remedies
+
     curves = ctx.curves
     verdict, main = _verdict(findings)
     findings.sort(key=lambda f: precedence(f.verdict))  # stable
+    # remedies in the log's framework, advice the log shows was already followed left out; the
+    # report's own list once each, the deciding finding's first (findings are sorted by precedence)
+    facts = remedies.facts_of(ctx)
+    pairs = [(f, f.remedies) for f in findings]
+    todo = remedies.for_report(pairs, facts)
+    merged = remedies.merged_params(pairs)
+    findings = [replace(f, remedies=remedies.for_finding(f.remedies, facts, merged)) for f in findings]
 
     best_epoch: float | None = None
     best_metric: str | None = None
@@ -70,6 +81,7 @@ def build_report(
         metrics=metrics,
         interpretation=_interpret(ctx),
         projection=projection.for_report(ctx, verdict),
+        remedies=todo,
     )
     return report
 

@@ -130,7 +130,8 @@ class Rule:
     #: per curve name (a needed curve it omits must have one point).
     min_points: ClassVar[int | Mapping[str, int]] = 1
     options: ClassVar[dict[str, Any]] = {}
-    remedies: ClassVar[tuple[str, ...]] = ()
+    #: strings, or :class:`~curvediag.remedies.Remedy` ids worded in the log's framework when the report is built
+    remedies: ClassVar[tuple[Any, ...]] = ()
     #: runs even on a log too short to judge (X101 fired): true only for evidence that needs no
     #: trend, such as a NaN loss
     judges_short_logs: ClassVar[bool] = False

@@ -4,6 +4,7 @@ from .._np import np
 
 from ..analysis import Context
 from ..curves import VAL_LOSS
+from ..remedies import remedy
 from .base import Rule, amount, at, pct, span
 
 
@@ -26,7 +27,7 @@ class BestEpochEarly(Rule):
     needs = (VAL_LOSS,)
     min_points = 20
     remedies = (
-        "Use early stopping on val_loss with a patience of a few epochs, restoring the best weights.",
+        remedy("stop-at-best"),
         "Run far fewer epochs, or lower the learning rate so that progress is spread over the run.",
     )
 

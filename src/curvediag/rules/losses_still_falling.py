@@ -3,6 +3,7 @@ from __future__ import annotations
 from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
 from ..verdict import Verdict
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from ..remedies import remedy
 from .base import Rule, Skip, amount, at, fmt, missing_reason, pct, span, too_few_reason
 
 
@@ -52,7 +53,7 @@ class StillImproving(Rule):
     # else the error of the accuracy; it checks the points of the one it judges itself
     needs = ((VAL_LOSS, TRAIN_LOSS, VAL_ACC, TRAIN_ACC),)
     remedies = (
-        "Train for more epochs; keep early stopping on val_loss so it stops at the right time.",
+        remedy("train-longer"),
         "If the learning rate already decayed to near zero, lengthen or restart the schedule.",
         "A somewhat higher learning rate may reach the same loss in fewer epochs.",
     )

@@ -4,6 +4,7 @@ from .._np import np
 
 from ..analysis import MIN_POINTS, Context
 from ..curves import VAL_ACC, VAL_LOSS
+from ..remedies import remedy
 from .base import Rule, at, pct
 from .rise import RISE, rise_passes, significant_rise
 
@@ -31,7 +32,7 @@ class OverConfidence(Rule):
     needs = (VAL_ACC, VAL_LOSS)
     min_points = MIN_POINTS
     remedies = (
-        "Select the checkpoint by validation accuracy (or the metric you ship), not by val_loss.",
+        remedy("select-by-metric"),
         "Add label smoothing or weight decay; calibrate the probabilities afterwards (temperature scaling).",
     )
 
