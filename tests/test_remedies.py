@@ -144,3 +144,45 @@ def test_the_table_is_complete():
     for rule in RULES:
         for r in rule.remedies:
             assert "<" not in str(r) and str(r).endswith((".", ")")), (rule.code, str(r))
+
+
+# -- the concise text report and --full -------------------------------------------------------
+
+def _text(*args):
+    from typer.testing import CliRunner
+
+    from curvediag.cli import app
+
+    return CliRunner().invoke(app, ["analyze", *map(str, args), "--no-color", "--fail-on", "never"],
+                              env={"COLUMNS": "100"}).stdout
+
+
+@pytest.mark.parametrize("path", LOGS, ids=[p.name for p in LOGS])
+def test_concise_default_and_full_text(path):
+    from curvediag.render.text import CONCISE_REMEDIES
+
+    report, _ = diagnose_with_curves(path)
+    short, full = _text(path), _text(path, "--full")
+    assert report.verdict.upper().replace("_", " ") in short
+    for f in report.findings:  # the evidence: every finding, both ways
+        assert f"{f.code} {f.name}" in short and f"{f.code} {f.name}" in full
+    listed = short.count("\n  • ")
+    assert listed == min(CONCISE_REMEDIES, len(report.remedies))
+    assert "skipped:" not in short
+    if report.skipped:
+        assert "skipped:" in full and all(f"{s.code} {s.name}:" in full for s in report.skipped)
+        assert "could not run" in short  # the concise report says there is more
+    if len(report.remedies) > CONCISE_REMEDIES:
+        assert f"{len(report.remedies) - CONCISE_REMEDIES} more remed" in short
+    # each remedy once in the concise report
+    flat = " ".join(short.split())
+    for rem in report.remedies[:CONCISE_REMEDIES]:
+        assert flat.count(" ".join(rem.split())) == 1, rem
+
+
+def test_full_with_several_logs_adds_the_full_reports():
+    a, b = SAMPLES / "overfitting.csv", SAMPLES / "healthy.csv"
+    table = _text(a, b)
+    full = _text(a, b, "--full")
+    assert "2 logs:" in table and "skipped:" not in table and "remedies" not in table
+    assert "2 logs:" in full and "skipped:" in full and "O102 val-loss-rising" in full

@@ -177,7 +177,8 @@ def analyze(
     output_format: Optional[Format] = typer.Option(
         None, "--output-format", help="Format of --output (default: from its extension, else --format)."
     ),
-    full: bool = typer.Option(False, "--full", help="With several logs, print every full report after the summary table."),
+    full: bool = typer.Option(False, "--full", help="Everything in the text report: each finding's remedies and the rules that could not run (skipped); "
+                              "with several logs, every such report after the summary table."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=0, help="Analyse several logs in parallel on this many processes (0: one per core)."),
     plot: Optional[str] = typer.Option(
         None, "--plot", metavar="FILE", help="Draw the curves to FILE.png, .svg or .html (needs the 'plot' extra)."

@@ -66,7 +66,7 @@ TABLE: dict[str, dict[str, tuple[Variant, ...]]] = {
     "stop-at-best": {
         "generic": (((), "Stop at the best epoch: use early stopping on {monitor} (patience {patience}) and restore "
                          "the best checkpoint rather than keeping the final weights."),),
-        "keras": (((), "Stop at the best epoch: EarlyStopping(monitor=\"{monitor}\", patience={patience}, "
+        "keras": (((), "Stop at the best epoch with early stopping: EarlyStopping(monitor=\"{monitor}\", patience={patience}, "
                        "restore_best_weights=True), or ModelCheckpoint(monitor=\"{monitor}\", save_best_only=True)."),),
         "hf": (
             (("best_model_checkpoint", "es_patience", "patience_short"),
@@ -84,16 +84,16 @@ TABLE: dict[str, dict[str, tuple[Variant, ...]]] = {
             (("es_patience",),
              "Keep the best evaluation: EarlyStoppingCallback ran; add TrainingArguments(load_best_model_at_end=True, "
              "metric_for_best_model=\"{hf_monitor}\") so that the best checkpoint, not the last, is loaded at the end."),
-            ((), "Stop at the best evaluation: TrainingArguments(load_best_model_at_end=True, "
+            ((), "Stop at the best evaluation with early stopping: TrainingArguments(load_best_model_at_end=True, "
                  "metric_for_best_model=\"{hf_monitor}\") with EarlyStoppingCallback(early_stopping_patience={patience}); "
                  "the best checkpoint is then trainer.state.best_model_checkpoint."),
         ),
-        "lightning": (((), "Stop at the best epoch: ModelCheckpoint(monitor=\"{monitor}\", mode=\"{mode}\") and "
+        "lightning": (((), "Stop at the best epoch with early stopping: ModelCheckpoint(monitor=\"{monitor}\", mode=\"{mode}\") and "
                            "EarlyStopping(monitor=\"{monitor}\", mode=\"{mode}\", patience={patience}); then load "
                            "checkpoint_callback.best_model_path (trainer.test(ckpt_path=\"best\"))."),),
-        "ultralytics": (((), "Stop at the best epoch: model.train(..., patience={patience}), and deploy "
+        "ultralytics": (((), "Stop at the best epoch with early stopping: model.train(..., patience={patience}), and deploy "
                              "weights/best.pt (the best fitness epoch), not last.pt."),),
-        "fastai": (((), "Stop at the best epoch: learn.fit(..., cbs=[EarlyStoppingCallback(monitor=\"{monitor}\", "
+        "fastai": (((), "Stop at the best epoch with early stopping: learn.fit(..., cbs=[EarlyStoppingCallback(monitor=\"{monitor}\", "
                         "patience={patience}), SaveModelCallback(monitor=\"{monitor}\")]): the best weights are "
                         "loaded at the end."),),
     },

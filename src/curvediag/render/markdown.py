@@ -83,9 +83,7 @@ def render(batch: "Batch") -> str:
         if r.findings:
             for f in r.findings:
                 out.append(f"- {ICON[f.severity]} **{f.code} {f.name}** ({f.severity}): {_cell(f.message)}")
-            remedies = []
-            for f in r.findings:
-                remedies += [x for x in f.remedies if x not in remedies]
+            remedies = list(r.remedies)  # once each, the deciding finding's first, in the log's framework
             if remedies:
                 out += ["", "<details><summary>What to do</summary>", ""]
                 out += [f"- {_cell(x)}" for x in remedies]
