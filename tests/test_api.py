@@ -19,6 +19,7 @@ TOP_KEYS = {
     "schema_version", "curvediag_version", "source", "verdict", "severity", "headline", "best_epoch",
     "best_epoch_metric", "onset_epoch", "epochs_after_best", "final_gap", "interpretation", "findings",
     "skipped", "metrics", "projection",
+    "remedies",  # added within schema 1 (docs/json.md): the report's remedies, once each
 }
 FINDING_KEYS = {"code", "name", "verdict", "severity", "message", "evidence", "span", "remedies"}
 
@@ -50,7 +51,8 @@ def test_json_contract_keys_and_types():
         assert isinstance(f["remedies"], list) and f["remedies"]
         assert f["span"] is None or len(f["span"]) == 2
     for m in d["metrics"].values():
-        assert set(m) == {"column", "points", "non_finite", "first", "best", "best_epoch", "last", "lower_is_better"}
+        assert set(m) == {"column", "points", "non_finite", "first", "best", "best_epoch", "last", "lower_is_better",
+                          "label"}  # label: added within schema 1 (docs/json.md)
     assert set(d["final_gap"]) == {"loss", "loss_relative", "acc"}
     json.dumps(d, allow_nan=False)
 

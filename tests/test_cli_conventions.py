@@ -50,7 +50,7 @@ def test_rule_all_explains_every_rule_and_json_carries_the_explanation():
     assert heads == [x.code for x in ALL]
     data = json.loads(invoke("rule", "--all", "-f", "json").stdout)
     assert [d["code"] for d in data] == [x.code for x in ALL]
-    assert all(d["explanation"] == x.doc() and d["remedies"] == list(x.remedies) for d, x in zip(data, ALL))
+    assert all(d["explanation"] == x.doc() and d["remedies"] == [str(m) for m in x.remedies] for d, x in zip(data, ALL))
     one = json.loads(invoke("rule", "O102", "-f", "json").stdout)
     assert one["code"] == "O102" and one["name"] == "val-loss-rising"
 

@@ -117,6 +117,25 @@ class Context:
         """How positions are named in messages: 'step' on a step axis, else 'epoch'."""
         return "step" if self.curves.axis_kind == "step" else "epoch"
 
+    def label(self, name: str) -> str:
+        """The name a person reads for canonical series ``name`` (:attr:`Series.label`: 'eval_wer'
+        for an error rate in the val_acc slot)."""
+        s = self.curves.series.get(name)
+        return s.label if s is not None else name
+
+    def shown(self, name: str, v: float) -> str:
+        """Internal value ``v`` of series ``name`` as a person reads it: in the log's units and
+        direction (a WER of 28.4, not an accuracy of 0.716), 4 significant digits."""
+        s = self.curves.series.get(name)
+        return f"{s.shown(v) if s is not None else v:.4g}"
+
+    def moved(self, name: str, a: float, b: float) -> str:
+        """'rose 0.654 -> 0.679' / for an error rate 'fell 34.63 -> 32.1': the change from internal
+        value ``a`` to ``b`` in the log's own direction and units."""
+        s = self.curves.series.get(name)
+        lo, hi = (s.shown(a), s.shown(b)) if s is not None else (a, b)
+        return f"{'rose' if hi > lo else 'fell' if hi < lo else 'stayed'} {lo:.4g} -> {hi:.4g}"
+
     def track(self, name: str) -> Track | None:
         return self.tracks.get(name)
 

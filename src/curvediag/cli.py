@@ -185,7 +185,8 @@ def analyze(
     output_format: Optional[Format] = typer.Option(
         None, "--output-format", help="Format of --output (default: from its extension, else --format)."
     ),
-    full: bool = typer.Option(False, "--full", help="With several logs, print every full report after the summary table."),
+    full: bool = typer.Option(False, "--full", help="Everything in the text report: each finding's remedies and the rules that could not run (skipped); "
+                              "with several logs, every such report after the summary table."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=0, help="Analyse several logs in parallel on this many processes (0: one per core)."),
     plot: Optional[str] = typer.Option(
         None, "--plot", metavar="FILE",
@@ -719,7 +720,7 @@ def _rule_dict(r, explanation: bool) -> dict:
     if explanation:
         d["needs"] = _plain_doc(describe_needs(r.needs, r.min_points), 0) if kind != "comparison" else None
         d["explanation"] = r.doc()
-        d["remedies"] = list(r.remedies)
+        d["remedies"] = [str(x) for x in r.remedies]
     return d
 
 
@@ -796,7 +797,7 @@ def _explain(r, width: int) -> str:
     out += [wrap(_plain_doc(s, 0), "  ") for s in describe_groups(r)]
     if r.remedies:
         out += ["", "Remedies:"]
-        out += [textwrap.fill(_plain_doc(rem, 0), width, initial_indent="  - ", subsequent_indent="    ",
+        out += [textwrap.fill(_plain_doc(str(rem), 0), width, initial_indent="  - ", subsequent_indent="    ",
                               break_on_hyphens=False) for rem in r.remedies]
     return "\n".join(out) + "\n"
 

@@ -42,6 +42,26 @@ class Series:
         y = 1.0 - self.y if self.inverted else self.y
         return y * self.scale if self.scale != 1.0 else y
 
+    @property
+    def as_read(self) -> bool:
+        """Shown to people under its column's name and in its own units and direction: a quality
+        metric (mAP, F1) or an error rate (WER, CER), judged internally in the accuracy slot
+        (as 1 - rate, percent divided by 100).  Plain accuracies keep the canonical name."""
+        return self.quality or self.inverted
+
+    @property
+    def label(self) -> str:
+        """The name a person reads: the column as logged ('eval_wer') for a quality metric or an
+        error rate, else the canonical name ('val_acc')."""
+        return self.column if self.as_read else self.name
+
+    def shown(self, v: float) -> float:
+        """An internal value (accuracy-like, higher is better) in the units :attr:`label` is read in."""
+        if not self.as_read:
+            return v
+        v = 1.0 - v if self.inverted else v
+        return v * self.scale
+
     def with_xy(self, x: np.ndarray, y: np.ndarray) -> "Series":
         """The same metric (name, column, how it was read) at other points."""
         return replace(self, x=x, y=y)
@@ -76,6 +96,10 @@ class SourceInfo:
     columns: Mapping[str, str] = field(default_factory=dict)  # canonical -> source column
     notes: tuple[str, ...] = ()
     axis_kind: str = "epoch"  # "epoch", "step" or "index": the unit of positions (summary tables)
+    #: what the log says about how it was trained, beyond its curves (trainer_state.json:
+    #: best_model_checkpoint, best_metric, best_step, metric_for_best_model, early_stopping_patience);
+    #: read by :mod:`curvediag.remedies` so that no advice repeats what was already done
+    facts: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

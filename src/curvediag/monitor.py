@@ -102,6 +102,10 @@ def _shown(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
+#: The framework callbacks' source names -> the framework whose words their remedies use.
+_FRAMEWORK_OF_SOURCE = {"<keras>": "keras", "<lightning>": "lightning", "<transformers.Trainer>": "hf"}
+
+
 class Monitor:
     """Points as training logs them; :meth:`check` diagnoses what has arrived.
 
@@ -117,9 +121,12 @@ class Monitor:
     ``on_alert`` is called with each new :class:`Alert`."""
 
     def __init__(self, settings: Settings | None = None, *, source: str = "<monitor>",
-                 on_alert: Callable[[Alert], Any] | None = None):
+                 on_alert: Callable[[Alert], Any] | None = None, framework: str | None = None):
         self.settings = settings or Settings()
         self.source = source
+        #: whose words the remedies use ("keras", "lightning", "hf", "ultralytics", "fastai"); the
+        #: framework callbacks set it, else none (framework-neutral advice)
+        self.framework = framework or _FRAMEWORK_OF_SOURCE.get(source)
         self.on_alert = on_alert
         self._cols: dict[str, _Column] = {}
         self._rows = 0
@@ -192,6 +199,7 @@ class Monitor:
             {k: self._cols[k].present[:n] for k in names},
             n,
             "monitor",
+            facts={"framework": self.framework} if self.framework else {},
         )
 
     # -- diagnosing -------------------------------------------------------------------------
@@ -278,7 +286,9 @@ class Observer:
     * ``report_path``: where the JSON report (as ``curvediag analyze --format json`` writes it) is
       written, atomically, when training ends and when the callback stops it;
     * ``on_finding``: called with each new :class:`Alert` at or above ``level``;
-    * ``say``: how a line reaches the user (the framework's own logger).
+    * ``say``: how a line reaches the user (the framework's own logger);
+    * ``framework``: whose words the remedies use (``"keras"``, ``"lightning"``, ``"hf"``, ...; the
+      callbacks' own source names set it).
     """
 
     def __init__(
@@ -293,6 +303,7 @@ class Observer:
         settings: Settings | None = None,
         source: str = "<monitor>",
         say: Callable[[str], Any] | None = None,
+        framework: str | None = None,
     ):
         if isinstance(stop_on, str):
             stop_on = (stop_on,)
@@ -308,7 +319,7 @@ class Observer:
         self.on_finding = on_finding
         self.level = level
         self.say = say or (lambda line: None)
-        self.monitor = Monitor(settings, source=source)
+        self.monitor = Monitor(settings, source=source, framework=framework)
         self._evaluations = 0
         self.stopped_by: Finding | None = None
         self._said: set[str] = set()

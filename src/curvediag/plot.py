@@ -98,7 +98,7 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
 def _terminal_legend(report: Report, series, raw, span: bool, shade: bool, log: bool) -> str:
     from .render import printable
 
-    legend = "  ".join(f"{ch} {printable(s.name)}" for s, ch in series)
+    legend = "  ".join(f"{ch} {printable(s.label)}" for s, ch in series)
     if report.best_epoch is not None:
         legend += f"  | best {report.best_epoch:g}"
     if report.onset_epoch is not None and report.onset_epoch != report.best_epoch:
@@ -252,7 +252,7 @@ def _draw_series(ax, s, colour: str, drawn: _Drawn, values: np.ndarray | None = 
         kinds = sorted({("NaN" if np.isnan(v) else ("inf" if v > 0 else "-inf")) for v in y[bad]})
         top = 0.92 if s.name.startswith("val") else 0.97  # two curves' marks side by side, not on top of each other
         pts, = ax.plot(bx, np.full(bx.size, top), "v", color="tab:red", ms=7, transform=ax.get_xaxis_transform(),
-                       clip_on=False, label=_label(f"{s.name}: {int(bad.sum())} {'/'.join(kinds)}"))
+                       clip_on=False, label=_label(f"{s.label}: {int(bad.sum())} {'/'.join(kinds)}"))
         drawn.add(pts, ax, f"{s.name} non-finite", bx, np.full(bx.size, np.nan))
 
 

@@ -52,6 +52,13 @@ class MetricSummary:
     last: float | None
     lower_is_better: bool
     values: tuple[float, ...] = ()  # the curve, downsampled for sparklines
+    #: the name a person reads: the column ('eval_wer', 'eval_overall_f1') for a quality metric or
+    #: an error rate in the val_acc slot, whose values are then as logged; else ``name``
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
 
     @property
     def best_epoch(self) -> float | None:
@@ -188,6 +195,8 @@ class Report:
     metrics: tuple[MetricSummary, ...]
     interpretation: str | None = None
     projection: Projection | None = None
+    #: what to do: every finding's remedies once, in the log's framework, the deciding finding's first
+    remedies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.metrics, Metrics):
@@ -332,10 +341,12 @@ class Report:
                     "best_epoch": _num(m.best_at),
                     "last": _num(m.last),
                     "lower_is_better": m.lower_is_better,
+                    "label": m.label,
                 }
                 for m in self.metrics
             },
             "projection": None if self.projection is None else self.projection.to_dict(),
+            "remedies": list(self.remedies),
         }
 
 

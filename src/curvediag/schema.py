@@ -55,7 +55,7 @@ REPORT = {
     "required": [
         "schema_version", "curvediag_version", "source", "verdict", "severity", "headline", "best_epoch",
         "best_epoch_metric", "onset_epoch", "epochs_after_best", "final_gap", "interpretation", "findings",
-        "skipped", "metrics", "projection",
+        "skipped", "metrics", "projection", "remedies",
     ],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
@@ -123,7 +123,8 @@ REPORT = {
             "additionalProperties": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": ["column", "points", "non_finite", "first", "best", "best_epoch", "last", "lower_is_better"],
+                "required": ["column", "points", "non_finite", "first", "best", "best_epoch", "last", "lower_is_better",
+                             "label"],
                 "properties": {
                     "column": {"type": "string"},
                     "points": {"type": "integer", "minimum": 0},
@@ -133,10 +134,12 @@ REPORT = {
                     "best_epoch": _NUM_OR_NULL,
                     "last": _NUM_OR_NULL,
                     "lower_is_better": {"type": "boolean"},
+                    "label": {"type": "string"},
                 },
             },
         },
         "projection": _PROJECTION,
+        "remedies": {"type": "array", "items": {"type": "string"}},
     },
 }
 

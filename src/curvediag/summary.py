@@ -33,9 +33,20 @@ def _num(v) -> float | None:
 def build_report(
     ctx: Context, findings: list[Finding], skipped: list[Skipped], unheard: list[Finding] | None = None
 ) -> Report:
+    from dataclasses import replace
+
+    from . import remedies
+
     curves = ctx.curves
     verdict, main = _verdict(findings)
     findings.sort(key=lambda f: precedence(f.verdict))  # stable
+    # remedies in the log's framework, advice the log shows was already followed left out; the
+    # report's own list once each, the deciding finding's first (findings are sorted by precedence)
+    facts = remedies.facts_of(ctx)
+    pairs = [(f, f.remedies) for f in findings]
+    todo = remedies.for_report(pairs, facts)
+    merged = remedies.merged_params(pairs)
+    findings = [replace(f, remedies=remedies.for_finding(f.remedies, facts, merged)) for f in findings]
 
     best_epoch: float | None = None
     best_metric: str | None = None
@@ -70,16 +81,19 @@ def build_report(
         metrics=metrics,
         interpretation=_interpret(ctx),
         projection=projection.for_report(ctx, verdict),
+        remedies=todo,
     )
     return report
 
 
 def _summary(s) -> MetricSummary:
     lower = s.name not in (TRAIN_ACC, VAL_ACC)
-    if s.inverted:
-        # an error rate judged as 1 - rate: show the values the log holds (lower is better)
+    label = s.label
+    if s.as_read:
+        # a quality metric or an error rate judged as 1 - rate: show the values the log holds
+        # (an error rate: lower is better), under the column's name
+        lower = s.inverted
         s = s.with_xy(s.x, s.as_logged())
-        lower = True
     fin = s.finite()  # s itself when every point is finite: no copy
     if len(fin) and s.name not in (LR, GRAD_NORM):  # a learning rate or gradient norm has no "best"
         i = int(np.argmin(fin.y) if lower else np.argmax(fin.y))
@@ -102,6 +116,7 @@ def _summary(s) -> MetricSummary:
         last=float(s.y[-1]) if len(s) else None,
         lower_is_better=lower,
         values=tuple(float(v) for v in y),
+        label=label,
     )
 
 
@@ -113,7 +128,8 @@ def _final_gap(ctx: Context) -> dict[str, float | None]:
         g = v.end - t.end
         gap["loss"] = g
         gap["loss_relative"] = g / abs(t.end) if t.end != 0 else None
-    if ta is not None and va is not None:
+    kinds = [ctx.curves.series[n].as_read for n in (TRAIN_ACC, VAL_ACC) if n in ctx.curves.series]
+    if ta is not None and va is not None and not any(kinds):  # an accuracy beside an F1 or a WER: no gap
         gap["acc"] = ta.end - va.end
     return gap
 
@@ -140,10 +156,10 @@ def _headline(ctx: Context, verdict: Verdict, main: Finding | None, best, best_m
     if best is not None and best_metric == VAL_LOSS:
         return f"Healthy: val_loss reached its best at {_at(best, ctx)} and did not turn up."
     if best is not None:
-        return f"Healthy: {best_metric} reached its best at {_at(best, ctx)}."
+        return f"Healthy: {ctx.label(best_metric)} reached its best at {_at(best, ctx)}."
     t = ctx.main_loss or ctx.judged
     if t is None or t.name.startswith("1 - "):
-        name = t.name[4:] if t is not None else "the metric"
+        name = ctx.label(t.name[4:]) if t is not None else "the metric"
         return f"Healthy: no rule found a problem in {name}; no loss is logged, so only the metric was judged."
     return f"Healthy: {t.name} fell and settled; no validation curve to check generalisation."
 

@@ -34,6 +34,7 @@ class RawTable:
     notes: list[str] = field(default_factory=list)
     boundaries: list[int] = field(default_factory=list)
     fastai: bool = False
+    facts: dict = field(default_factory=dict)  # SourceInfo.facts: what the file says beyond its curves
 
 
 class _Steps:
@@ -437,5 +438,6 @@ def to_curves(
         columns=columns,
         notes=tuple(notes),
         axis_kind=axis_kind,
+        facts=dict(table.facts),
     )
     return Curves(info, series, axis_kind)

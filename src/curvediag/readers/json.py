@@ -298,9 +298,50 @@ def _index_key(k: str):
         return (1, k)
 
 
+def _hf_facts(obj: dict) -> dict:
+    """What a ``trainer_state.json`` says beyond its curves, for the remedies: the best checkpoint
+    (``best_model_checkpoint``, ``best_metric``, the step, and the ``eval_*`` key whose value at that
+    step is ``best_metric``: the ``metric_for_best_model``), and the EarlyStoppingCallback's patience
+    when it ran.  Anything of the wrong type is ignored (the file may hold anything)."""
+    import re
+
+    facts: dict = {}
+    ckpt = obj.get("best_model_checkpoint")
+    if isinstance(ckpt, str) and ckpt.strip():
+        facts["best_model_checkpoint"] = ckpt[:500]
+        best = _num(obj.get("best_metric"))
+        if best is not None and math.isfinite(best):
+            facts["best_metric"] = best
+        step = obj.get("best_global_step")
+        if not isinstance(step, int) or isinstance(step, bool):
+            m = re.search(r"checkpoint-(\d+)\s*$", ckpt)
+            step = int(m.group(1)) if m else None
+        if step is not None:
+            facts["best_step"] = step
+            if best is not None:
+                for e in obj["log_history"]:
+                    if isinstance(e, dict) and e.get("step") == step:
+                        key = next((k for k, v in e.items() if isinstance(k, str) and k.startswith("eval_")
+                                    and _num(v) is not None and math.isclose(_num(v), best, rel_tol=1e-9)), None)
+                        if key is not None:
+                            facts["metric_for_best_model"] = key
+                            break
+    callbacks = obj.get("stateful_callbacks")
+    es = callbacks.get("EarlyStoppingCallback") if isinstance(callbacks, dict) else None
+    if isinstance(es, list) and es:  # several instances are saved as a list
+        es = es[0]
+    args = es.get("args") if isinstance(es, dict) else None
+    patience = args.get("early_stopping_patience") if isinstance(args, dict) else None
+    if isinstance(patience, int) and not isinstance(patience, bool) and patience >= 0:
+        facts["early_stopping_patience"] = patience
+    return facts
+
+
 def _from_object(obj: dict, source: str) -> RawTable:
     if isinstance(obj.get("log_history"), list):
-        return _from_records(obj["log_history"], "hf_trainer_state", source, "log_history entry")
+        t = _from_records(obj["log_history"], "hf_trainer_state", source, "log_history entry")
+        t.facts = _hf_facts(obj)
+        return t
     lists = {k: v for k, v in obj.items() if _is_metric_list(v)}
     dicts = {k: v for k, v in obj.items() if isinstance(v, dict) and v}
     if any(k.lower() not in _AXIS_KEYS for k in lists) and len(lists) >= len(dicts):

@@ -85,16 +85,14 @@ def render(batch: "Batch") -> str:
         out.append("")
         out += ["| metric | first | best | at | last |", "|---|---|---|---|---|"]
         for m in r.metrics:
-            out.append(f"| {_cell(m.name)} | {_n(m.first)} | {_n(m.best)} | {_n(m.best_at)} | {_n(m.last)} |")
+            out.append(f"| {_cell(m.label)} | {_n(m.first)} | {_n(m.best)} | {_n(m.best_at)} | {_n(m.last)} |")
         out.append("")
         if r.projection is not None:
             out += [f"**Projection:** {_cell(r.projection.summary())}", ""]
         if r.findings:
             for f in r.findings:
                 out.append(f"- {ICON[f.severity]} **{f.code} {f.name}** ({f.severity}): {_cell(f.message)}")
-            remedies = []
-            for f in r.findings:
-                remedies += [x for x in f.remedies if x not in remedies]
+            remedies = list(r.remedies)  # once each, the deciding finding's first, in the log's framework
             if remedies:
                 out += ["", "<details><summary>What to do</summary>", ""]
                 out += [f"- {_cell(x)}" for x in remedies]

@@ -77,7 +77,7 @@ def _metric_lines(r: Report, width: int = 0) -> list:
     cells: list[tuple] = []
     curves: list[Sequence[float]] = []
     for m in r.metrics:
-        name = Text(_p(m.name))
+        name = Text(_p(m.label))
         if m.non_finite:
             name.append(f" ({m.non_finite} non-finite)", style="red")
         cells.append((name, _n(m.first), _n(m.best), _pos(m.best_at), _n(m.last)))
@@ -103,7 +103,14 @@ def _metric_lines(r: Report, width: int = 0) -> list:
     return [line(head, "bold")] + [line(row) for row in rows]
 
 
-def render_reports(reports: Sequence[Report], console) -> None:  # noqa: C901 - one straight layout, section by section
+#: Remedies the concise report lists (the deciding finding's first); ``--full`` lists every one.
+CONCISE_REMEDIES = 5
+
+
+def render_reports(reports: Sequence[Report], console, full: bool = False) -> None:  # noqa: C901 - one straight layout, section by section
+    """Each report: the verdict, the metrics and the findings (the evidence), then, concise, the
+    report's first :data:`CONCISE_REMEDIES` remedies; ``full``: each finding's remedies under it
+    and the rules that could not run (skipped)."""
     from rich.padding import Padding
     from rich.panel import Panel
     from rich.text import Text
@@ -135,7 +142,8 @@ def render_reports(reports: Sequence[Report], console) -> None:  # noqa: C901 - 
             console.print(line, overflow="crop", no_wrap=True)
         facts = []
         if r.best_epoch is not None:
-            facts.append(f"best epoch {_pos(r.best_epoch)} (by {r.best_epoch_metric})")
+            by = next((m.label for m in r.metrics if m.name == r.best_epoch_metric), r.best_epoch_metric)
+            facts.append(f"best epoch {_pos(r.best_epoch)} (by {by})")
         if r.onset_epoch is not None:
             facts.append(f"onset {_pos(r.onset_epoch)}")
         if r.epochs_after_best is not None:
@@ -163,6 +171,8 @@ def render_reports(reports: Sequence[Report], console) -> None:  # noqa: C901 - 
             console.print()
             console.print(f"[bold {STYLE[f.severity]}]{f.code}[/] [bold]{f.name}[/] [{STYLE[f.severity]}]{f.severity}[/]")
             indented(f.message)
+            if not full:
+                continue
             new = [rem for rem in f.remedies if rem not in shown]
             if f.remedies and not new:
                 indented("remedies: as above", style="dim")
@@ -171,6 +181,22 @@ def render_reports(reports: Sequence[Report], console) -> None:  # noqa: C901 - 
                 for rem in new:
                     indented(f"• {rem}", left=4)
             shown.update(f.remedies)
+        rest = []
+        if not full:
+            todo = list(r.remedies[:CONCISE_REMEDIES])
+            if todo:
+                console.print()
+                console.print(Text("remedies", style="bold"))
+                for rem in todo:
+                    indented(f"• {rem}")
+            more = len(r.remedies) - len(todo)
+            if more:
+                rest.append(f"{more} more remed{'y' if more == 1 else 'ies'}")
+            if r.skipped:
+                rest.append(f"{len(r.skipped)} rule{'' if len(r.skipped) == 1 else 's'} that could not run")
+            if rest:
+                console.print(Text(_p(f"--full shows {' and '.join(rest)}"), style="dim"))
+            continue
         if r.skipped:
             console.print()
             console.print("[dim]skipped:[/]")
@@ -245,9 +271,9 @@ def show(batch: "Batch", console, full: bool = False) -> None:
         render_summary(list(batch.items), console)
         if full:
             console.print()
-            render_reports(reports, console)
+            render_reports(reports, console, full=True)
     else:
-        render_reports(reports, console)
+        render_reports(reports, console, full)
 
 
 def render(batch: "Batch", full: bool = False) -> str:

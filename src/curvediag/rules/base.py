@@ -130,7 +130,8 @@ class Rule:
     #: per curve name (a needed curve it omits must have one point).
     min_points: ClassVar[int | Mapping[str, int]] = 1
     options: ClassVar[dict[str, Any]] = {}
-    remedies: ClassVar[tuple[str, ...]] = ()
+    #: strings, or :class:`~curvediag.remedies.Remedy` ids worded in the log's framework when the report is built
+    remedies: ClassVar[tuple[Any, ...]] = ()
     #: runs even on a log too short to judge (X101 fired): true only for evidence that needs no
     #: trend, such as a NaN loss
     judges_short_logs: ClassVar[bool] = False
@@ -177,7 +178,26 @@ def fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
+def _position(pos: float) -> str:
+    return f"{pos:g}" if float(pos).is_integer() else f"{pos:.3g}"
+
+
 def at(pos: float, axis: str) -> str:
     """'epoch 12' / 'step 1500' (integers shown without .0)."""
-    p = f"{pos:g}" if float(pos).is_integer() else f"{pos:.3g}"
-    return f"{axis} {p}"
+    return f"{axis} {_position(pos)}"
+
+
+def span(start: float, end: float, axis: str) -> str:
+    """'epochs 15-19' / 'steps 100-5000' ('epoch 19' when both ends are one position): a stretch
+    of the run named in the axis' own units, never by a count of the (downsampled) points a
+    rule works on."""
+    a, b = _position(start), _position(end)
+    return at(start, axis) if a == b else f"{axis}s {a}-{b}"
+
+
+def amount(length: float, axis: str) -> str:
+    """A distance along the axis: '24 epochs', '1 epoch', '2,000 steps', '2.84 epochs' (3 significant
+    digits: 7.99661 epochs is '8 epochs')."""
+    v = float(f"{length:.3g}")
+    n = f"{int(v):,}" if v.is_integer() else f"{v:g}"
+    return f"{n} {axis}{'' if v == 1 else 's'}"

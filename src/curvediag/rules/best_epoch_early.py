@@ -4,7 +4,8 @@ from .._np import np
 
 from ..analysis import Context
 from ..curves import VAL_LOSS
-from .base import Rule, at, pct
+from ..remedies import remedy
+from .base import Rule, amount, at, pct, span
 
 
 class BestEpochEarly(Rule):
@@ -26,7 +27,7 @@ class BestEpochEarly(Rule):
     needs = (VAL_LOSS,)
     min_points = 20
     remedies = (
-        "Use early stopping on val_loss with a patience of a few epochs, restoring the best weights.",
+        remedy("stop-at-best"),
         "Run far fewer epochs, or lower the learning rate so that progress is spread over the run.",
     )
 
@@ -36,9 +37,15 @@ class BestEpochEarly(Rule):
         frac = i / (len(fin) - 1)
         if frac >= opts["share"]:
             return None
+        axis, x0, x1, xb = ctx.axis_word, float(fin.x[0]), float(fin.x[-1]), float(fin.x[i])
+        if i == 0:
+            where = (f"val_loss was best at its first evaluation ({at(xb, axis)}) and never improved over the "
+                     f"{amount(x1 - xb, axis)} after it (to {at(x1, axis)})")
+        else:
+            where = (f"val_loss was best at {at(xb, axis)}, its evaluation {i + 1} of {len(fin)} "
+                     f"({pct(frac)} of the way through {span(x0, x1, axis)})")
         return self.finding(
-            f"val_loss was best at {at(float(fin.x[i]), ctx.axis_word)}, {pct(frac)} of the way into the run; "
-            f"limit {pct(opts['share'])}",
+            f"{where}; limit {pct(opts['share'])}",
             {"best": float(fin.x[i]), "share": frac, "limit": opts["share"]},
             span=(float(fin.x[i]), float(fin.x[-1])),
         )

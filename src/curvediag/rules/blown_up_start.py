@@ -83,8 +83,10 @@ class BlownUpStart(Rule):
                             acc_max=float(np.max(acc.y)))
             if z >= 1.645 or gain > opts["acc_gain"]:
                 return None  # it learned after the bad start
-            later = (f"{acc.name} then shows no rise (ends {acc.end:.3f} from {float(acc.y[0]):.3f}, swinging "
-                     f"{float(np.min(acc.y)):.3f}-{float(np.max(acc.y)):.3f})")
+            sh = ctx.curves.series[acc.name].shown
+            lo, hi = sorted((sh(float(np.min(acc.y))), sh(float(np.max(acc.y)))))
+            later = (f"{ctx.label(acc.name)} then shows no gain (ends {ctx.shown(acc.name, acc.end)} from "
+                     f"{ctx.shown(acc.name, float(acc.y[0]))}, swinging {lo:.4g}-{hi:.4g})")
         else:
             z = stats.mann_kendall_z(series.y[1:])
             evidence.update(trend_z_after=z)

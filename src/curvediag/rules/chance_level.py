@@ -47,7 +47,7 @@ class ChanceLevel(Rule):
         if acc is not None:
             ev["acc_end"] = acc.end
             if acc.end <= 1.0 / k + opts["acc_margin"]:
-                parts.append(f"{acc.name} ends at {acc.end:.3f}, chance for {k} classes is {1.0 / k:.3f}")
+                parts.append(f"{ctx.label(acc.name)} ends at {ctx.shown(acc.name, acc.end)}, chance for {k} classes is {1.0 / k:.3f}")
         if not parts:
             return None
         return self.finding("; ".join(parts), ev)

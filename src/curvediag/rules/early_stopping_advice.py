@@ -4,7 +4,8 @@ from .._np import np
 
 from ..analysis import Context
 from ..curves import VAL_LOSS
-from .base import Rule, at, fmt
+from ..remedies import remedy
+from .base import Rule, amount, at, fmt
 
 
 def replay(y: np.ndarray, patience: int) -> tuple[int | None, int]:
@@ -57,10 +58,7 @@ class EarlyStoppingAdvice(Rule):
     options = {"patience": 5}
     needs = (VAL_LOSS,)
     min_points = 3
-    remedies = (
-        "Restore the best checkpoint (ModelCheckpoint(save_best_only=True) / restore_best_weights=True).",
-        "Add early stopping with this patience to save the wasted epochs.",
-    )
+    remedies = (remedy("restore-best"), remedy("early-stopping"))
 
     def check(self, ctx: Context, opts):
         fin = ctx.curves.series[VAL_LOSS].finite()  # as logged, not smoothed
@@ -80,22 +78,19 @@ class EarlyStoppingAdvice(Rule):
             return self.finding(
                 f"EarlyStopping(patience={p}) would have stopped at {at(float(x[i_stop]), axis)}, keeping the best "
                 f"val_loss ({fmt(float(y[i_final]))} at {at(float(x[i_final]), axis)}); the final weights are "
-                f"{wasted:g} {axis}s past it: restore that checkpoint",
+                f"{amount(wasted, axis)} past it: restore that checkpoint",
                 evidence,
                 span=(float(x[i_stop]), float(x[-1])),
+                remedies=(remedy("restore-best"), remedy("early-stopping", patience=p)),
             )
         need = patience_to_keep(y, i_final)
         evidence["patience_to_keep_best"] = need
         return self.finding(
             f"EarlyStopping(patience={p}) would have stopped at {at(float(x[i_stop]), axis)}, before the best "
             f"val_loss ({fmt(float(y[i_final]))} at {at(float(x[i_final]), axis)}, {fmt(float(y[i_seen]))} seen "
-            f"by then); a patience of at least {need} reaches it; the final weights are {wasted:g} {axis}s past "
+            f"by then); a patience of at least {need} reaches it; the final weights are {amount(wasted, axis)} past "
             f"the best: restore that checkpoint",
             evidence,
             span=(float(x[i_final]), float(x[-1])),
-            remedies=(
-                f"Early stopping on val_loss needs a patience of at least {need} evaluations here, with "
-                "restore_best_weights=True / ModelCheckpoint(save_best_only=True).",
-                "Restore the best checkpoint rather than keeping the final weights.",
-            ),
+            remedies=(remedy("early-stopping", patience=need), remedy("restore-best")),
         )

@@ -8,7 +8,7 @@ from .. import stats
 from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
-from .base import Rule, fmt, pct
+from .base import Rule, fmt, pct, span
 
 
 def _chance_class_count(loss: float, acc: float | None) -> int | None:
@@ -139,20 +139,21 @@ class FlatLoss(Rule):
             if gain > max(opts["acc_gain"], 3 * noise):
                 return None  # accuracy is climbing: it is learning
         axis = ctx.axis_word
+        over = span(float(t.x[0]), float(t.x[-1]), axis)  # the axis' units, not the points judged
         if not (flat or oscillating):
             msg = (
                 f"{stuck.name} never rose ({stuck.start:.3f} -> {stuck.end:.3f}) and "
-                f"{t.name} fell only {pct(imp_end)} net over {t.n} {axis}s; limits {opts['acc_gain']:.2f} "
+                f"{t.name} fell only {pct(imp_end)} net over {over}; limits {opts['acc_gain']:.2f} "
                 f"accuracy, {pct(opts['stuck_limit'])} loss"
             )
         elif flat:
             msg = (
-                f"{t.name} improved only {pct(imp_best)} over {t.n} {axis}s "
-                f"({fmt(start)} -> best {fmt(best)}); limit {pct(opts['flat_limit'])}"
+                f"{t.name} improved only {pct(imp_best)} over {over} "
+                f"(smoothed {fmt(start)} -> best {fmt(best)}); limit {pct(opts['flat_limit'])}"
             )
         else:
             msg = (
-                f"{t.name} only oscillates: {imp_end * -100:+.1f}% net change over {t.n} {axis}s with no "
+                f"{t.name} only oscillates: {imp_end * -100:+.1f}% net change over {over} with no "
                 f"significant downward trend (Mann-Kendall z={z:.2f}); limit {pct(opts['oscillation_limit'])} "
                 "improvement"
             )
@@ -169,5 +170,8 @@ class FlatLoss(Rule):
                 evidence.update(chance_classes=k)
                 msg += f"; the loss sits at ln {k} = {math.log(k):.3f}, the loss of a uniform guess over {k} classes"
         if acc_end is not None and "acc_gain" in evidence:
-            msg += f"; {evidence['acc_metric']} gained {evidence['acc_gain']:+.3f}"
+            name = acc.name
+            s = ctx.curves.series[name]
+            d = s.shown(acc.end) - s.shown(acc.start)
+            msg += f"; {ctx.label(name)} {'changed' if s.as_read else 'gained'} {d:+.3g}"
         return self.finding(msg, evidence, span=(float(t.x[0]), float(t.x[-1])))

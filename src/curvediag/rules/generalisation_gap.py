@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from ..remedies import remedy
 from .base import Rule, fmt, pct
 
 
@@ -25,10 +26,7 @@ class GeneralisationGap(Rule):
     options = {"gap_limit": 0.5, "acc_gap": 0.1}
     needs = (TRAIN_LOSS, VAL_LOSS)
     min_points = 3
-    remedies = (
-        "Regularise: weight decay, dropout, data augmentation.",
-        "Collect more training data, or use a smaller model.",
-    )
+    remedies = (remedy("regularise"), remedy("more-data"), remedy("smaller-model"))
 
     def check(self, ctx: Context, opts):
         t, v = ctx.need(TRAIN_LOSS), ctx.need(VAL_LOSS)
@@ -45,7 +43,8 @@ class GeneralisationGap(Rule):
                 f"limit {pct(opts['gap_limit'])} above"
             )
         ta, va = ctx.track(TRAIN_ACC), ctx.track(VAL_ACC)
-        if ta is not None and va is not None:
+        kinds = [ctx.curves.series[n].as_read for n in (TRAIN_ACC, VAL_ACC) if n in ctx.curves.series]
+        if ta is not None and va is not None and not any(kinds):  # an accuracy and an F1 or WER: no gap to take
             acc_gap = ta.end - va.end
             evidence["acc_gap"] = acc_gap
             if acc_gap > opts["acc_gap"]:

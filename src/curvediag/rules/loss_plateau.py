@@ -5,7 +5,7 @@ from .._np import np
 from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
-from .base import Rule, at, pct
+from .base import Rule, pct, span
 
 
 class Plateau(Rule):
@@ -48,7 +48,7 @@ class Plateau(Rule):
             return None
         pos = float(t.x[t.n - w - 1])
         return self.finding(
-            f"{t.name} improved only {pct(improvement)} over the last {w} points (since {at(pos, ctx.axis_word)}); "
+            f"{t.name} improved only {pct(improvement)} over {span(pos, float(t.x[-1]), ctx.axis_word)}; "
             f"limit {pct(opts['limit'])}",
             {"metric": t.name, "since": pos, "improvement": improvement, "limit": opts["limit"], "points": w},
             span=(pos, float(t.x[-1])),

@@ -3,7 +3,8 @@ from __future__ import annotations
 from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
 from ..verdict import Verdict
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
-from .base import Rule, Skip, at, fmt, missing_reason, pct, too_few_reason
+from ..remedies import remedy
+from .base import Rule, Skip, amount, at, fmt, missing_reason, pct, span, too_few_reason
 
 
 class StillImproving(Rule):
@@ -52,7 +53,7 @@ class StillImproving(Rule):
     # else the error of the accuracy; it checks the points of the one it judges itself
     needs = ((VAL_LOSS, TRAIN_LOSS, VAL_ACC, TRAIN_ACC),)
     remedies = (
-        "Train for more epochs; keep early stopping on val_loss so it stops at the right time.",
+        remedy("train-longer"),
         "If the learning rate already decayed to near zero, lengthen or restart the schedule.",
         "A somewhat higher learning rate may reach the same loss in fewer epochs.",
     )
@@ -79,17 +80,22 @@ class StillImproving(Rule):
             return None
         axis = ctx.axis_word
         q = f["quarter_points"]
-        msg = (
-            f"{t.name} is still falling: its last {q} point{'s' if q != 1 else ''} average "
-            f"{fmt(f['last_quarter_mean'])}, {pct(f['rate'])} below the {q} before "
-            f"({fmt(f['previous_quarter_mean'])}), and its lowest value is at {at(f['min_at'], axis)} "
-            f"of {at(float(t.x[-1]), axis)}; "
-        )
+        last = span(float(t.x[t.n - q]), float(t.x[-1]), axis)
+        prev = span(float(t.x[max(0, t.n - 2 * q)]), float(t.x[t.n - q - 1]), axis)
+        where = ("its last point" if f["min_at"] == float(t.x[-1])
+                 else f"{at(f['min_at'], axis)}, near the end at {at(float(t.x[-1]), axis)}")
+        if q == 1:  # one point each: values, not averages
+            fall = (f"its last value ({at(float(t.x[-1]), axis)}) is {fmt(f['last_quarter_mean'])}, "
+                    f"{pct(f['rate'])} below the one before ({at(float(t.x[-2]), axis)})")
+        else:
+            fall = (f"its average over {last} is {fmt(f['last_quarter_mean'])}, {pct(f['rate'])} below the "
+                    f"average over {prev} ({fmt(f['previous_quarter_mean'])})")
+        msg = f"{t.name} is still falling: {fall}, and its lowest value is at {where}; "
         if proj is not None:
             msg += (f"fitted to its tail, another run as long would lower it about {proj[0] * 100:.1f}% "
                     f"(range {proj[1] * 100:.1f} to {proj[2] * 100:.1f}%)")
         else:
-            msg += (f"at that pace another {fmt(float(t.x[-1] - t.x[0]))} {axis}s would lower it about "
+            msg += (f"at that pace another {amount(float(t.x[-1] - t.x[0]), axis)} would lower it about "
                     f"{pct(f['expected_gain'])} more")
         msg += f"; limit {pct(opts['gain_limit'])}"
         return self.finding(msg, evidence, span=(f["start"], float(t.x[-1])))

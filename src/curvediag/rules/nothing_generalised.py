@@ -73,7 +73,7 @@ class NothingGeneralised(Rule):
         frozen = a is not None and a.n >= 10 and float(np.ptp(a.y)) < 1e-9 and a.end < 0.99
         if frozen and v_best < STUCK_LIMIT and t_fall > lim:
             return self.finding(
-                f"{a.name} is {a.end:.4g} at every one of its {a.n} evaluations (one class predicted for every "
+                f"{ctx.label(VAL_ACC)} is {ctx.shown(VAL_ACC, a.end)} at every one of its {len(ctx.curves.series[VAL_ACC].finite())} evaluations (one class predicted for every "
                 f"example) while val_loss fell only {pct(v_best)} and train_loss {pct(t_fall)}; the loss only "
                 f"learns the class frequencies",
                 {"val_acc": a.end, "points": a.n, "val_loss_best_gain": v_best, "train_loss_fall": t_fall},
@@ -88,7 +88,7 @@ class NothingGeneralised(Rule):
             return None  # a quality metric (mAP, F1 ...) well above 0 from the start: a pretrained model, not chance
         evidence = {"val_loss_start": v0, "val_loss_end": v.end, "val_loss_best_gain": v_best,
                     "train_loss_fall": t_fall, "limit": lim}
-        msg = (f"val_loss never improved more than {pct(v_best)} on its first level ({fmt(v0)}) and ends "
+        msg = (f"val_loss never improved more than {pct(v_best)} on its first level (smoothed {fmt(v0)}) and ends "
                f"{v_end * 100:+.1f}% from it, while train_loss fell {pct(t_fall)}")
         if float(np.max(a.y)) >= GENERALISED:
             return None  # 90% right on the validation set is generalising, whatever the loss did
@@ -101,6 +101,7 @@ class NothingGeneralised(Rule):
             return None  # training accuracy soared above it: memorising (cramming), not this
         evidence.update(val_acc_first=first, val_acc_late_mean=late, val_acc_end=a.end,
                         acc_limit=opts["acc_gain"])
-        msg += f"; {a.name} gained nothing that lasted ({first:.3f} first, {late:.3f} over the second half)"
+        msg += (f"; {ctx.label(VAL_ACC)} gained nothing that lasted ({ctx.shown(VAL_ACC, first)} first, an average "
+                f"{ctx.shown(VAL_ACC, late)} over the second half)")
         msg += f"; limits {pct(lim)} and {opts['acc_gain']:.2f} accuracy"
         return self.finding(msg, evidence, span=(float(v.x[0]), float(v.x[-1])))

@@ -4,6 +4,7 @@ from .._np import np
 
 from ..analysis import MIN_POINTS, Context
 from ..curves import VAL_ACC, VAL_LOSS
+from ..remedies import remedy
 from .base import Rule, at, pct
 from .rise import RISE, rise_passes, significant_rise
 
@@ -31,7 +32,7 @@ class OverConfidence(Rule):
     needs = (VAL_ACC, VAL_LOSS)
     min_points = MIN_POINTS
     remedies = (
-        "Select the checkpoint by validation accuracy (or the metric you ship), not by val_loss.",
+        remedy("select-by-metric"),
         "Add label smoothing or weight decay; calibrate the probabilities afterwards (temperature scaling).",
     )
 
@@ -45,8 +46,8 @@ class OverConfidence(Rule):
         if a_end <= a_on + max(0.005, noise):
             return None
         return self.finding(
-            f"val_loss rose {pct(r.relative)} after {at(r.onset_pos, ctx.axis_word)} while val_acc still rose "
-            f"{a_on:.3f} -> {a_end:.3f}; limit {pct(opts['rise_limit'])}",
+            f"val_loss rose {pct(r.relative)} after {at(r.onset_pos, ctx.axis_word)} while "
+            f"{ctx.label(VAL_ACC)} still {ctx.moved(VAL_ACC, a_on, a_end)} (smoothed); limit {pct(opts['rise_limit'])}",
             {"onset": r.onset_pos, "rise": r.relative, "val_acc_at_onset": a_on, "val_acc_end": a_end},
             span=(r.onset_pos, float(acc.x[-1])),
         )

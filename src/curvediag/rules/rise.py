@@ -15,6 +15,7 @@ from .._np import np
 from .. import stats
 from ..analysis import Context, Rise
 from ..curves import TRAIN_LOSS, VAL_LOSS
+from ..remedies import remedy
 from .base import OptionGroup, at, fmt, pct
 
 #: The limits of the val-loss rise, shared by every rule that judges it (``groups = (RISE,)``).
@@ -32,11 +33,10 @@ def resolution(acc: np.ndarray) -> float:
     return float(d.min()) if d.size else 0.0
 
 OVERFIT_REMEDIES = (
-    "Stop at the best epoch: use early stopping on val_loss and restore the best checkpoint "
-    "(EarlyStopping(restore_best_weights=True) / ModelCheckpoint(save_best_only=True)).",
-    "Add regularisation: weight decay (L2), dropout, label smoothing.",
-    "Augment the training data, or collect more of it.",
-    "Use a smaller or simpler model (fewer layers or units).",
+    remedy("stop-at-best"),  # worded in the log's framework (curvediag.remedies.TABLE)
+    remedy("regularise"),
+    remedy("more-data"),
+    remedy("smaller-model"),
     "Lower the learning rate late in training (a decaying schedule).",
 )
 

@@ -145,9 +145,9 @@ class Overfitting(Rule):
         }
         msg = (
             f"val_loss stopped improving at {at(pos, ctx.axis_word)} (within {pct(tol / abs(vmin) if vmin else 0)} "
-            f"of its minimum {fmt(vmin)}, ending {v_change * 100:+.1f}% from there, over the last {pct(share)} "
+            f"of its smoothed minimum {fmt(vmin)}, ending {v_change * 100:+.1f}% from there, over the last {pct(share)} "
             f"of the run) while train_loss fell "
-            f"{pct(drop)} more ({fmt(t_on)} -> {fmt(t_end)}); val-train gap {fmt(v_on - t_on)} -> "
+            f"{pct(drop)} more (smoothed {fmt(t_on)} -> {fmt(t_end)}); val-train gap {fmt(v_on - t_on)} -> "
             f"{fmt(v.end - t_end)}; limit {pct(opts['train_drop'])}"
         )
         return self.finding(msg, evidence, span=(pos, float(v.x[-1])))

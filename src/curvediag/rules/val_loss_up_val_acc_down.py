@@ -5,7 +5,7 @@ from .._np import np
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
-from .base import Rule, at, pct
+from .base import Rule, at, pct, span
 from .rise import (
     OVERFIT_REMEDIES,
     RISE,
@@ -83,8 +83,11 @@ class Cramming(Rule):
             **gap_evidence(ctx, r),
         }
         if drop > need and i_peak < acc.n - 1:
-            msg = rise_message(r, ctx, opts, f" while val_acc fell {drop:.3f} from its peak {peak:.3f} to {end:.3f}")
-            msg += f"; val_acc limit {need:.3f}"
+            lab, s = ctx.label(VAL_ACC), ctx.curves.series[VAL_ACC]
+            worse = f"{abs(s.shown(peak) - s.shown(end)):.3g}"
+            msg = rise_message(r, ctx, opts, f" while {lab} {'rose' if s.inverted else 'fell'} {worse} (smoothed, from its "
+                                             f"best {ctx.shown(VAL_ACC, peak)} to {ctx.shown(VAL_ACC, end)})")
+            msg += f"; {lab} limit {abs(s.shown(need) - s.shown(0.0)):.3g}"
         else:
             tr = ctx.track(TRAIN_ACC)
             if tr is None or tr.n < MIN_POINTS:
@@ -99,7 +102,8 @@ class Cramming(Rule):
             evidence.update(val_acc_gain=gain, train_acc_gain=train_gain, train_acc_end=tr.end, acc_gap=gap)
             msg = rise_message(
                 r, ctx, opts,
-                f" while val_acc barely moved over the run ({start:.3f} -> {end:.3f}) as train_acc climbed to {tr.end:.3f}",
+                f" while {ctx.label(VAL_ACC)} barely moved over the run (smoothed {ctx.shown(VAL_ACC, start)} -> "
+                f"{ctx.shown(VAL_ACC, end)}) as train_acc climbed to {tr.end:.3f}",
             )
             msg += f"; a {gap:.2f} train-val accuracy gap: memorised, not learned (limit {opts['memorise_gap']:.2f})"
         return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
@@ -134,8 +138,8 @@ class Cramming(Rule):
             "collapse_limit": opts["collapse"],
         }
         msg = (
-            f"{acc.name} collapsed {pct(drop / peak)} from its peak {peak:.3f} at {at(float(acc.x[i_peak]), ctx.axis_word)} "
-            f"to {tail:.3f} over the last {q} points and stayed down, while val_loss rose only {pct(r.relative)} "
+            f"{ctx.label(VAL_ACC)} collapsed {pct(drop / peak)} from its smoothed best {ctx.shown(VAL_ACC, peak)} at "
+            f"{at(float(acc.x[i_peak]), ctx.axis_word)} to an average {ctx.shown(VAL_ACC, tail)} over {span(float(acc.x[-q]), float(acc.x[-1]), ctx.axis_word)} and stayed down, while val_loss rose only {pct(r.relative)} "
             f"above its minimum; limit {pct(opts['collapse'])} of the peak"
         )
         return self.finding(msg, evidence, span=(float(acc.x[i_peak]), float(acc.x[-1])))
