@@ -24,7 +24,7 @@ from .conftest import sample
 
 runner = CliRunner()
 SRC = str(Path(curvediag.__file__).resolve().parent.parent)  # the curvediag under test, also in subprocesses
-FORMATS = ["text", "json", "jsonl", "markdown", "github", "junit"]
+FORMATS = ["text", "json", "jsonl", "markdown", "github", "junit", "sarif", "gitlab"]
 
 HOSTILE = {
     "osc window title": "\x1b]0;pwned\x07",

@@ -154,7 +154,7 @@ def _settings(config=None, *, fail_on=None, format=None, select=None, ignore=Non
 def analyze(
     paths: List[str] = typer.Argument(..., metavar="PATH...", help="Training logs or run directories to diagnose; '-' reads stdin."),
     format: Optional[Format] = typer.Option(
-        None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github or junit."
+        None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github, junit, sarif or gitlab."
     ),
     fail_on: Optional[FailOn] = typer.Option(
         None, "--fail-on", help="Exit 1 when a finding has this severity or worse (default: warning)."
@@ -277,7 +277,7 @@ def compare_cmd(
     baseline: List[str] = typer.Argument(..., metavar="BASELINE...", help="The baseline's logs: the seeds of the recipe the runs should match."),
     runs: List[str] = typer.Option(..., "--run", metavar="RUN", help="A log to compare with the baseline (repeat for several)."),
     format: Optional[Format] = typer.Option(
-        None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github or junit."
+        None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github, junit, sarif or gitlab."
     ),
     fail_on: Optional[FailOn] = typer.Option(
         None, "--fail-on", help="Exit 1 when a comparison finding (B1xx) has this severity or worse (default: warning)."

@@ -204,7 +204,7 @@ def _write_atomic(real: str, data: bytes, st) -> None:
 
 # --- a Batch in one format: to --output, to stdout, and the exit status -------------------------
 
-_EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text"}
+_EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text", ".sarif": "sarif"}
 
 
 def format_for(path: str, given: str | None, default: str) -> "OutputFormat":

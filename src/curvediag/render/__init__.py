@@ -25,6 +25,8 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
     github = "github"
     junit = "junit"
+    sarif = "sarif"
+    gitlab = "gitlab"
 
     def render(self, batch: "Batch", full: bool = False) -> str:
         """The batch in this format.  ``full``: text for several logs shows every report after the table."""
@@ -43,6 +45,8 @@ RENDERERS = {
     "markdown": ("markdown", "render"),
     "github": ("github", "render"),
     "junit": ("junit", "render"),
+    "sarif": ("sarif", "render"),
+    "gitlab": ("gitlab", "render"),
 }
 
 # C0 controls (newline and tab too), DEL, C1 controls, the Unicode line/paragraph
