@@ -127,6 +127,13 @@ _INPUT_FORMAT = typer.Option(None, "--input-format", help="Skip detection and re
 _RUN = typer.Option(
     None, "--run", metavar="RUN", help="Pick one run from an MLflow store/database or a W&B export (id prefix or name)."
 )
+_ANNOTATE = typer.Option(
+    None, "--annotate", metavar="LEVEL",
+    help="GitHub format: annotate each finding this severe or worse (default: --fail-on); below it, one annotation per log and level.",
+)
+_STDIN_FILENAME = typer.Option(
+    None, "--stdin-filename", metavar="NAME", help="The name of the log read from stdin ('-'), in every output."
+)
 _COLUMNS = {"loss": "train_loss", "val_loss": "val_loss", "acc": "train_acc", "val_acc": "val_acc", "metric": "metric"}
 
 
@@ -190,6 +197,8 @@ def analyze(
     baseline: Optional[List[str]] = typer.Option(
         None, "--baseline", metavar="PATH", help="Also compare each log with these baseline logs (repeat for several seeds); adds B1xx findings."
     ),
+    annotate: Optional[FailOn] = _ANNOTATE,
+    stdin_filename: Optional[str] = _STDIN_FILENAME,
 ) -> None:
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
     global _DEBUG
@@ -203,12 +212,14 @@ def analyze(
     _refuse_inputs(output, plot, paths + (baseline or []), settings.config_file)
     if plot and len(paths) > 1:
         raise _fail("--plot draws one log; give one PATH")
-    batch = _compared(baseline, paths, settings, plot, own_rules=True) if baseline else _diagnose(paths, settings, jobs, plot)
+    level = annotate.value if annotate else None
+    batch = (_compared(baseline, paths, settings, plot, own_rules=True, stdin_name=stdin_filename) if baseline
+             else _diagnose(paths, settings, jobs, plot, stdin_filename))
     if output and batch.reports:  # every input failed: nothing to report, the file is left as it was
         fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
-        _writing(output, out.write_report, output, batch, fmt, full)
+        _writing(output, out.write_report, output, batch, fmt, full, level)
     if not output or "format" in settings.origin:  # --output alone: stdout shows only an explicit --format
-        out.show(batch, OutputFormat(settings.format), full, no_color)
+        out.show(batch, OutputFormat(settings.format), full, no_color, level)
     if tag_runs and _tag_runs(batch):
         raise typer.Exit(2)
     raise typer.Exit(out.exit_status(batch, exit_zero))
@@ -231,7 +242,26 @@ def _check_paths(paths) -> None:
         raise typer.Exit(2)
 
 
-def _diagnose(paths, settings, jobs: int, plot: Optional[str]):
+def _name_stdin(batch, name: Optional[str]):
+    """``--stdin-filename``: the log read from ``-`` called ``name`` in every output (and on stderr);
+    ``batch.paths`` keeps ``-``, so stdin is never read again as a file of that name."""
+    from dataclasses import replace
+
+    from .batch import Unreadable
+
+    if not name or "-" not in batch.paths:
+        return batch
+    items = []
+    for given, item in zip(batch.paths, batch.items):
+        if given == "-" and isinstance(item, Unreadable):
+            item = replace(item, path=name, message=f"{name}: {item.problem}")
+        elif given == "-":
+            item = replace(item, source=replace(item.source, path=name))
+        items.append(item)
+    return replace(batch, items=tuple(items))
+
+
+def _diagnose(paths, settings, jobs: int, plot: Optional[str], stdin_name: Optional[str] = None):
     """The Batch of ``paths``, each unreadable input's line on stderr; with ``plot``, the one log drawn too."""
     from .batch import Batch, Unreadable, one, run
     from .engine import enabled_rules
@@ -243,6 +273,7 @@ def _diagnose(paths, settings, jobs: int, plot: Optional[str]):
         result = one(paths[0], settings, debug=_debugging())
         item, curves = (result, None) if isinstance(result, Unreadable) else result
         batch = Batch(tuple(paths), (item,), settings, enabled_rules(settings))
+    batch = _name_stdin(batch, stdin_name)
     for u in batch.unreadable:
         _err(u.message)
     if curves is not None and plot:
@@ -252,7 +283,7 @@ def _diagnose(paths, settings, jobs: int, plot: Optional[str]):
     return batch
 
 
-def _compared(baseline, runs, settings, plot: Optional[str], own_rules: bool):
+def _compared(baseline, runs, settings, plot: Optional[str], own_rules: bool, stdin_name: Optional[str] = None):
     """The Batch of ``runs`` compared with the ``baseline`` logs (one line and exit 2 if a baseline
     cannot be read); with ``plot``, the one run drawn over the baseline."""
     from .comparison import compare_paths, read_baseline
@@ -263,6 +294,7 @@ def _compared(baseline, runs, settings, plot: Optional[str], own_rules: bool):
     except CurvediagError as e:
         raise _fail(str(e))
     batch, curves = compare_paths(base, runs, settings, _debugging(), own_rules)
+    batch = _name_stdin(batch, stdin_name)
     for u in batch.unreadable:
         _err(u.message)
     if plot and curves[0] is not None:
@@ -303,6 +335,8 @@ def compare_cmd(
         None, "--plot", metavar="FILE", help="Draw the run over the baseline to FILE.png, .svg or .html (needs the 'plot' extra)."
     ),
     no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
+    annotate: Optional[FailOn] = _ANNOTATE,
+    stdin_filename: Optional[str] = _STDIN_FILENAME,
 ) -> None:
     """Compare runs with a baseline: best and final loss, training floor, best epoch, verdict, whole curve.
 
@@ -318,12 +352,13 @@ def compare_cmd(
     _refuse_inputs(output, plot, baseline + runs, settings.config_file)
     if plot and len(runs) > 1:
         raise _fail("--plot draws one run; give one --run")
-    batch = _compared(baseline, runs, settings, plot, own_rules=False)
+    level = annotate.value if annotate else None
+    batch = _compared(baseline, runs, settings, plot, own_rules=False, stdin_name=stdin_filename)
     if output and batch.reports:
         fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
-        _writing(output, out.write_report, output, batch, fmt, False)
+        _writing(output, out.write_report, output, batch, fmt, False, level)
     if not output or "format" in settings.origin:
-        out.show(batch, OutputFormat(settings.format), False, no_color)
+        out.show(batch, OutputFormat(settings.format), False, no_color, level)
     raise typer.Exit(out.exit_status(regressions(batch), exit_zero))
 
 

@@ -216,9 +216,9 @@ def format_for(path: str, given: str | None, default: str) -> "OutputFormat":
     return OutputFormat(given or _EXT_FORMAT.get(Path(path).suffix.lower(), default))
 
 
-def write_report(path: str, batch: "Batch", fmt: "OutputFormat", full: bool = False) -> None:
+def write_report(path: str, batch: "Batch", fmt: "OutputFormat", full: bool = False, annotate: str | None = None) -> None:
     """The batch rendered in ``fmt``, written to ``path`` (see :func:`write_output`)."""
-    write_output(path, fmt.render(batch, full=full))
+    write_output(path, fmt.render(batch, full=full, annotate=annotate))
 
 
 def exit_status(batch: "Batch", exit_zero: bool = False) -> int:
@@ -321,7 +321,8 @@ def write_stdout(text: str) -> None:
         out.flush()
 
 
-def show(batch: "Batch", fmt: "OutputFormat", full: bool = False, no_color: bool = False) -> None:
+def show(batch: "Batch", fmt: "OutputFormat", full: bool = False, no_color: bool = False,
+         annotate: str | None = None) -> None:
     """The batch on stdout in ``fmt`` (text through rich, for a terminal's width and colours).
     JSON for inputs that all failed prints nothing: there is no report to give."""
     from .render import OutputFormat
@@ -332,7 +333,7 @@ def show(batch: "Batch", fmt: "OutputFormat", full: bool = False, no_color: bool
         with stdout_errors():
             show_text(batch, console(no_color), full)
     elif batch.reports or fmt is not OutputFormat.json:
-        write_stdout(fmt.render(batch))
+        write_stdout(fmt.render(batch, annotate=annotate))
 
 
 class stdout_errors:

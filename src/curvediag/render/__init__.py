@@ -28,13 +28,16 @@ class OutputFormat(str, Enum):
     sarif = "sarif"
     gitlab = "gitlab"
 
-    def render(self, batch: "Batch", full: bool = False) -> str:
-        """The batch in this format.  ``full``: text for several logs shows every report after the table."""
+    def render(self, batch: "Batch", full: bool = False, annotate: str | None = None) -> str:
+        """The batch in this format.  ``full``: text for several logs shows every report after the table;
+        ``annotate``: the lowest severity GitHub annotates finding by finding (``--annotate``)."""
         import importlib
 
         module, function = RENDERERS[self.value]
         fn = getattr(importlib.import_module(f"{__name__}.{module}"), function)
-        return fn(batch, full=full) if self is OutputFormat.text else fn(batch)
+        if self is OutputFormat.text:
+            return fn(batch, full=full)
+        return fn(batch, annotate=annotate) if self is OutputFormat.github else fn(batch)
 
 
 #: format -> (module in this package, its ``render(batch) -> str``); imported only when used
