@@ -115,7 +115,7 @@ def test_hostile_file_names_are_escaped_in_every_output(tmp_path, kind, monkeypa
 def check_machine_formats(args, name: str) -> None:
     shown = printable(name)
     gh = run(*args, "--format", "github").stdout
-    found = json.loads(run(*args, "--format", "json").stdout)["findings"]
+    found = json.loads(run(*args, "--format", "json").stdout)[0]["findings"]
     # each finding at or above --fail-on (warning) on its own, one annotation per level below it
     n = sum(f["severity"] in ("warning", "error") for f in found) + len({f["severity"] for f in found} & {"info"})
     lines = gh.splitlines()

@@ -28,7 +28,7 @@ Examples:
 
   curvediag analyze logs/training.log
 
-  curvediag analyze history.json --format json | jq .verdict
+  curvediag analyze history.json --format json | jq '.[0].verdict'
 
   curvediag analyze metrics.csv --val-loss my_val_loss --num-classes 10 --fail-on error
 """
@@ -524,7 +524,7 @@ def config_cmd(
 
 @app.command("schema")
 def schema_cmd() -> None:
-    """Print the JSON Schema of --format json output (one report object)."""
+    """Print the JSON Schema of --format json (an array of reports), a --format jsonl line and a report_path file."""
     import json
 
     from .schema import SCHEMA

@@ -48,12 +48,14 @@ def line_of(report: "Report", finding: "Finding | None", given: str) -> int | No
 def _line(path: str, mtime: int, size: int, axis: str, pos: float) -> int | None:
     import stat
 
+    from ..readers.source import GZIP_MAGIC
+
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode) or size > SCAN_LIMIT:
         return None
     with open(path, "rb") as fh:
         data = fh.read(SCAN_LIMIT + 1)
-    if data[:2] == b"\x1f\x8b" or b"\x00" in data[:4096]:
+    if data[:2] == GZIP_MAGIC or b"\x00" in data[:4096]:
         return None
     text = data.decode("utf-8", errors="replace")
     head = text.lstrip("\ufeff \t\r\n")[:1]
