@@ -212,17 +212,37 @@ def analyze(
     _refuse_inputs(output, plot, paths + (baseline or []), settings.config_file)
     if plot and len(paths) > 1:
         raise _fail("--plot draws one log; give one PATH")
+    fmt = _output_format(output, output_format, annotate, settings)
     level = annotate.value if annotate else None
     batch = (_compared(baseline, paths, settings, plot, own_rules=True, stdin_name=stdin_filename) if baseline
              else _diagnose(paths, settings, jobs, plot, stdin_filename))
-    if output and batch.reports:  # every input failed: nothing to report, the file is left as it was
-        fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
+    if fmt is not None and batch.reports:  # every input failed: nothing to report, the file is left as it was
         _writing(output, out.write_report, output, batch, fmt, full, level)
     if not output or "format" in settings.origin:  # --output alone: stdout shows only an explicit --format
         out.show(batch, OutputFormat(settings.format), full, no_color, level)
     if tag_runs and _tag_runs(batch):
         raise typer.Exit(2)
     raise typer.Exit(out.exit_status(batch, exit_zero))
+
+
+def _output_format(output, output_format, annotate, settings):
+    """The format of --output (None without it), or one line and exit 2 for a combination that cannot
+    be: an extension naming no format, --output-format without --output, --annotate with no github output."""
+    from . import output as out
+    from .errors import UsageError
+
+    if output_format and not output:
+        raise _fail("--output-format: gives the format of --output FILE; there is no --output")
+    fmt = None
+    if output:
+        try:
+            fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
+        except UsageError as e:
+            raise _fail(str(e))
+    shown = None if output and "format" not in settings.origin else settings.format
+    if annotate and OutputFormat.github not in (fmt, shown and OutputFormat(shown)):
+        raise _fail("--annotate: sets which findings --format github annotates; no output here is github")
+    return fmt
 
 
 def _tag_runs(batch) -> bool:
@@ -352,10 +372,10 @@ def compare_cmd(
     _refuse_inputs(output, plot, baseline + runs, settings.config_file)
     if plot and len(runs) > 1:
         raise _fail("--plot draws one run; give one --run")
+    fmt = _output_format(output, output_format, annotate, settings)
     level = annotate.value if annotate else None
     batch = _compared(baseline, runs, settings, plot, own_rules=False, stdin_name=stdin_filename)
-    if output and batch.reports:
-        fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
+    if fmt is not None and batch.reports:
         _writing(output, out.write_report, output, batch, fmt, False, level)
     if not output or "format" in settings.origin:
         out.show(batch, OutputFormat(settings.format), False, no_color, level)
@@ -490,6 +510,12 @@ def watch_cmd(
     raise typer.Exit(end.status)
 
 
+def _text_or_json(format: Format, command: str) -> None:
+    """``inspect`` and ``config`` print text or JSON: any other --format is a usage error, not text."""
+    if format not in (Format.text, Format.json):
+        raise _fail(f"--format {format.value}: {command} prints text or json (choices: text, json)")
+
+
 @app.command("config")
 def config_cmd(
     config: Optional[str] = typer.Option(None, "--config", metavar="FILE", help="Settings file (TOML) instead of pyproject.toml."),
@@ -500,6 +526,8 @@ def config_cmd(
 
     from .config import KEYS, resolve
     from .errors import UsageError
+
+    _text_or_json(format, "config")
 
     try:
         s = resolve(config)
@@ -550,6 +578,8 @@ def inspect_cmd(
     The first thing to run when a diagnosis looks wrong.
     """
     import json
+
+    _text_or_json(format, "inspect")
 
     from .api import inspect_log
     from .batch import internal

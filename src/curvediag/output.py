@@ -208,12 +208,23 @@ _EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "j
 
 
 def format_for(path: str, given: str | None, default: str) -> "OutputFormat":
-    """The format of ``--output PATH``: ``--output-format``, else from its extension, else ``default``."""
+    """The format of ``--output PATH``: ``--output-format``, else from its extension, else (a name with
+    no extension, such as ``/dev/stdout``) ``default``.  An extension that names no format
+    (``report.html``) is a :class:`UsageError`, never a silent fall-back to text."""
     from pathlib import Path
 
     from .render import OutputFormat
 
-    return OutputFormat(given or _EXT_FORMAT.get(Path(path).suffix.lower(), default))
+    if given:
+        return OutputFormat(given)
+    suffix = Path(path).suffix.lower()
+    if not suffix:
+        return OutputFormat(default)
+    if suffix not in _EXT_FORMAT:
+        exts = ", ".join(_EXT_FORMAT)
+        raise UsageError(f"--output {path}: no format has the extension {suffix!r} (choices: {exts}); "
+                         "or give --output-format")
+    return OutputFormat(_EXT_FORMAT[suffix])
 
 
 def write_report(path: str, batch: "Batch", fmt: "OutputFormat", full: bool = False, annotate: str | None = None) -> None:
