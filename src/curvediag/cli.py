@@ -216,7 +216,7 @@ def analyze(
     level = annotate.value if annotate else None
     batch = (_compared(baseline, paths, settings, plot, own_rules=True, stdin_name=stdin_filename) if baseline
              else _diagnose(paths, settings, jobs, plot, stdin_filename))
-    if fmt is not None and batch.reports:  # every input failed: nothing to report, the file is left as it was
+    if fmt is not None and output and batch.reports:  # every input failed: nothing to report, the file is left as it was
         _writing(output, out.write_report, output, batch, fmt, full, level)
     if not output or "format" in settings.origin:  # --output alone: stdout shows only an explicit --format
         out.show(batch, OutputFormat(settings.format), full, no_color, level)
@@ -375,7 +375,7 @@ def compare_cmd(
     fmt = _output_format(output, output_format, annotate, settings)
     level = annotate.value if annotate else None
     batch = _compared(baseline, runs, settings, plot, own_rules=False, stdin_name=stdin_filename)
-    if fmt is not None and batch.reports:
+    if fmt is not None and output and batch.reports:
         _writing(output, out.write_report, output, batch, fmt, False, level)
     if not output or "format" in settings.origin:
         out.show(batch, OutputFormat(settings.format), False, no_color, level)

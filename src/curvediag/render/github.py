@@ -54,7 +54,7 @@ def threshold(batch: "Batch", annotate: str | None) -> str:
     return "warning" if level in (None, "never") and annotate is None else level
 
 
-def annotations(batch: "Batch", annotate: str | None = None) -> list[tuple[str, str]]:
+def commands(batch: "Batch", annotate: str | None = None) -> list[tuple[str, str]]:
     """(level, command) per annotation, in input order, before the per-level limit."""
     from ..batch import Unreadable
     from ..report import severity_rank
@@ -90,7 +90,7 @@ def annotations(batch: "Batch", annotate: str | None = None) -> list[tuple[str, 
 
 
 def render(batch: "Batch", annotate: str | None = None) -> str:
-    made = annotations(batch, annotate)
+    made = commands(batch, annotate)
     count: dict[str, int] = {}
     for lv, _ in made:
         count[lv] = count.get(lv, 0) + 1
