@@ -61,8 +61,9 @@ def test_a_number_too_big_for_a_float_is_infinite_not_an_error(write):
     p = write("huge_number.csv", b"epoch,loss\n0,1.0\n1," + b"9" * 3_000_000 + b"\n")
     r = runner.invoke(app, ["analyze", str(p), "--format", "json", "--fail-on", "never"])
     assert r.exit_code == 0, r.stderr
-    d = json.loads(r.stdout)
-    assert d["verdict"] == "diverged" and d["metrics"]["train_loss"]["last"] == "Infinity"
+    d = json.loads(r.stdout)[0]
+    assert d["verdict"] == "diverged" and d["metrics"]["train_loss"]["last"] is None
+    assert d["metrics"]["train_loss"]["non_finite_values"] == {"last": "Infinity"}
 
 
 def test_missing_file_and_directory(tmp_path):
@@ -89,7 +90,7 @@ def test_unusual_but_valid_text_is_read(write):
     text = "\ufeffepoch;loss;val_loss;val_acc\r\n0;1.0;1.1;50%\r\n1;0.8;0.9;60%\r\n2;NaN;Infinity;61%\r\n"
     r = runner.invoke(app, ["analyze", str(write("odd.csv", text.encode())), "--format", "json", "--fail-on", "never"])
     assert r.exit_code == 0, r.stderr
-    d = json.loads(r.stdout)
+    d = json.loads(r.stdout)[0]
     assert d["verdict"] == "diverged" and d["metrics"]["val_acc"]["last"] == 0.61
 
 
@@ -112,4 +113,4 @@ def test_large_files_take_the_fast_path_and_still_fail_cleanly(write):
     p = write("big_ok.csv", b"step,train_loss,val_loss\n" + body)
     assert p.stat().st_size > 8 << 20
     r = runner.invoke(app, ["analyze", str(p), "--format", "json", "--fail-on", "never"])
-    assert r.exit_code == 0 and json.loads(r.stdout)["metrics"]["train_loss"]["points"] == 400_000
+    assert r.exit_code == 0 and json.loads(r.stdout)[0]["metrics"]["train_loss"]["points"] == 400_000

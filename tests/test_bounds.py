@@ -62,7 +62,7 @@ def assert_refused(r: subprocess.CompletedProcess, path, words: str) -> None:
 
 def assert_analysed(r: subprocess.CompletedProcess) -> dict:
     assert r.returncode in (0, 1), (r.returncode, r.stderr[-2000:])
-    return json.loads(r.stdout)
+    return json.loads(r.stdout)[0]
 
 
 # --- time: linear in the input -------------------------------------------------------------

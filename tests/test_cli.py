@@ -23,7 +23,7 @@ def run(*args, input=None, env=None):
 def test_every_sample_gets_its_verdict_in_json(name, verdict):
     r = run("analyze", str(sample(name)), "--format", "json", "--fail-on", "never")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
+    d = json.loads(r.stdout)[0]
     assert d["verdict"] == verdict
     assert d["source"]["path"] == str(sample(name))
 
@@ -40,7 +40,7 @@ def test_text_report_shows_verdict_metrics_and_remedies(name, verdict):
 
 def test_text_metrics_table_is_aligned_and_matches_the_json():
     text = run("analyze", str(sample("diverged.csv")), "--fail-on", "never").stdout.splitlines()
-    d = json.loads(run("analyze", str(sample("diverged.csv")), "--format", "json", "--fail-on", "never").stdout)
+    d = json.loads(run("analyze", str(sample("diverged.csv")), "--format", "json", "--fail-on", "never").stdout)[0]
     head = next(i for i, ln in enumerate(text) if ln.startswith("metric "))
     rows = text[head + 1 : head + 1 + len(d["metrics"])]
     curve_at = text[head].index("curve")
@@ -79,7 +79,7 @@ def test_stdin_dash():
     text = sample("overfitting.csv").read_text()
     r = run("analyze", "-", "--format", "json", input=text)
     assert r.exit_code == 1
-    d = json.loads(r.stdout)
+    d = json.loads(r.stdout)[0]
     assert d["verdict"] == "overfitting" and d["source"]["path"] == "<stdin>"
 
 
@@ -103,13 +103,13 @@ def test_column_options(write):
     assert r.exit_code == 2 and "no recognisable loss column" in r.stderr and "--loss" in r.stderr
     r = run("analyze", str(p), "--loss", "a", "--val-loss", "b", "--acc", "c", "--val-acc", "d", "--format", "json", "--fail-on", "never")
     assert r.exit_code == 0, r.stderr
-    cols = json.loads(r.stdout)["source"]["columns"]
+    cols = json.loads(r.stdout)[0]["source"]["columns"]
     assert cols == {"train_loss": "a", "val_loss": "b", "train_acc": "c", "val_acc": "d"}
 
 
 def test_num_classes_reaches_the_rules():
     r = run("analyze", str(sample("not_learning.jsonl")), "--num-classes", "10", "--format", "json")
-    f = json.loads(r.stdout)["findings"][0]
+    f = json.loads(r.stdout)[0]["findings"][0]
     assert f["evidence"]["chance_loss"] == pytest.approx(2.302585, rel=1e-5)
     assert run("analyze", str(sample("healthy.csv")), "--num-classes", "1").exit_code == 2
 
@@ -129,9 +129,12 @@ def test_no_color_and_NO_COLOR():
 
 def test_json_is_strict_even_with_nan():
     r = run("analyze", str(sample("diverged.csv")), "--format", "json")
-    d = json.loads(r.stdout)  # json.loads would accept NaN; check the text too
-    assert "NaN," not in r.stdout.replace('"NaN"', "")
-    assert d["metrics"]["train_loss"]["last"] == "NaN"
+    d = json.loads(r.stdout)[0]  # json.loads would accept NaN; check the text too
+    assert "NaN," not in r.stdout.replace('"NaN"', "") and "Infinity," not in r.stdout.replace('"Infinity"', "")
+    # the contract (schema 2): a NaN is null, named in its object's non_finite_values
+    assert d["metrics"]["train_loss"]["last"] is None
+    assert d["metrics"]["train_loss"]["non_finite_values"] == {"last": "NaN"}
+    assert "non_finite_values" not in d["metrics"]["train_loss"] or d["metrics"]["train_loss"]["first"] is not None
 
 
 def test_version():
@@ -219,7 +222,7 @@ def test_run_directory_finds_the_newest_log(tmp_path):
         c = hf / f"checkpoint-{step}"
         c.mkdir(parents=True)
         (c / "trainer_state.json").write_text(json.dumps({"log_history": [{"loss": 1.0 / (i + 1), "epoch": i, "step": i} for i in range(step // 250)]}))
-    d = json.loads(run("analyze", str(hf), "--format", "json", "--fail-on", "never").stdout)
+    d = json.loads(run("analyze", str(hf), "--format", "json", "--fail-on", "never").stdout)[0]
     assert "checkpoint-1500" in d["source"]["path"]
 
 
@@ -229,7 +232,7 @@ def test_metric_option_picks_the_quality_metric():
     p = REAL_LOGS / "ultralytics_csv" / "helmet_50ep_results.csv"
     if not p.exists():
         pytest.skip("shared real logs not present")
-    d = json.loads(run("analyze", str(p), "--metric", "metrics/mAP50(B)", "--format", "json", "--fail-on", "never").stdout)
+    d = json.loads(run("analyze", str(p), "--metric", "metrics/mAP50(B)", "--format", "json", "--fail-on", "never").stdout)[0]
     assert d["source"]["columns"]["val_acc"].startswith("metrics/mAP50(B)")
     assert any("--metric" in n for n in d["source"]["notes"])
     r = run("analyze", str(p), "--metric", "nope")

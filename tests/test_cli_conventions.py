@@ -119,7 +119,7 @@ def test_quiet_prints_one_line_per_finding_and_nothing_else():
     for line, f in zip(lines, findings):
         assert line.endswith(f"{f['code']} {f['name']} {f['severity']}: {f['message']}")
     assert invoke("analyze", LOGS[0], "--quiet", "--select", "X101").stdout == ""  # no finding: nothing to say
-    assert invoke("analyze", LOGS[0], "-q", "-f", "json").stdout.startswith("{")  # machine formats unchanged
+    assert invoke("analyze", LOGS[0], "-q", "-f", "json").stdout.startswith("[")  # machine formats unchanged (json: always an array)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -144,13 +144,13 @@ def test_config_holds_the_column_mapping_and_metric(tmp_path):
     cfg = _cfg(tmp_path, '[tool.curvediag]\nloss = "TrainObjective"\nval-loss = "HeldOutObjective"\nmetric = "HeldOutScore"\n')
     by_file = invoke("analyze", str(log), "-f", "json", "--fail-on", "never", "--config", cfg)
     assert by_file.exit_code == 0, by_file.output
-    assert json.loads(by_file.stdout)["source"] == json.loads(by_cli.stdout)["source"]
-    assert json.loads(by_file.stdout)["source"]["columns"]["val_loss"] == "HeldOutObjective"
+    assert json.loads(by_file.stdout)[0]["source"] == json.loads(by_cli.stdout)[0]["source"]
+    assert json.loads(by_file.stdout)[0]["source"]["columns"]["val_loss"] == "HeldOutObjective"
     d = json.loads(invoke("config", "--config", cfg, "-f", "json").stdout)
     assert d["loss"] == "TrainObjective" and d["metric"] == "HeldOutScore" and d["origin"]["metric"] == cfg
     # the command line wins over the file
     r = invoke("analyze", str(log), "-f", "json", "--fail-on", "never", "--config", cfg, "--metric", "TrainObjective")
-    assert json.loads(r.stdout)["source"]["columns"].get("metric", "TrainObjective") == "TrainObjective"
+    assert json.loads(r.stdout)[0]["source"]["columns"].get("metric", "TrainObjective") == "TrainObjective"
 
 
 @pytest.mark.parametrize("text, words", [
@@ -175,7 +175,7 @@ def test_config_input_format_and_extend_select(tmp_path):
     assert d["input-format"] == "csv"
     assert d["enabled"] == [r.code for r in RULES if r.code.startswith("D")] + ["O102"]
     r = invoke("analyze", str(sample("overfitting.csv")), "--config", cfg, "-f", "json", "--fail-on", "never")
-    assert [f["code"] for f in json.loads(r.stdout)["findings"]] == ["O102"]
+    assert [f["code"] for f in json.loads(r.stdout)[0]["findings"]] == ["O102"]
     # a log that is not CSV is refused when the file says it is
     r = invoke("analyze", str(sample("cramming_history.json")), "--config", cfg)
     assert r.exit_code == 2
@@ -202,10 +202,10 @@ def test_per_path_settings_apply_to_the_matching_logs_only(tmp_path, monkeypatch
     assert custom["source"]["columns"]["train_loss"] == "TrainObjective"
     # an absolute path matches relative to the config file's directory
     r = invoke("analyze", str(tmp_path / "runs" / "asr" / "log.csv"), "-f", "json", "--fail-on", "never")
-    assert "O102" not in codes(json.loads(r.stdout))
+    assert "O102" not in codes(json.loads(r.stdout)[0])
     # the command line still wins over a per-path entry
     r = invoke("analyze", "runs/custom/log.csv", "--loss", "HeldOutScore", "-f", "json", "--fail-on", "never")
-    assert json.loads(r.stdout)["source"]["columns"]["train_loss"] == "HeldOutScore"
+    assert json.loads(r.stdout)[0]["source"]["columns"]["train_loss"] == "HeldOutScore"
     # inspect, plot and watch read the log with its entry too
     r = invoke("inspect", "runs/custom/log.csv", "-f", "json")
     assert r.exit_code == 0 and "TrainObjective" in r.stdout
@@ -243,7 +243,7 @@ def test_input_format_accepts_every_name_a_report_prints():
         r = invoke("analyze", str(p), "--input-format", fmt, "-f", "json", "--fail-on", "never")
         assert r.exit_code == 0, (fmt, p, r.stderr)
         detected = invoke("analyze", str(p), "-f", "json", "--fail-on", "never")
-        assert json.loads(r.stdout)["verdict"] == json.loads(detected.stdout)["verdict"], (fmt, p)
+        assert json.loads(r.stdout)[0]["verdict"] == json.loads(detected.stdout)[0]["verdict"], (fmt, p)
     r = invoke("analyze", str(sample("healthy.csv")), "--input-format", "excel")
     assert r.exit_code == 2 and "keras_csv" in r.stderr  # the known names are listed
 

@@ -68,7 +68,7 @@ def test_the_logs_are_what_the_script_writes():
 def test_compare_gates_ci_on_a_real_regression(name):
     r = runner.invoke(app, ["compare", *BASELINE, "--run", run_path(name), "-f", "json"])
     assert r.exit_code == 1, r.stderr
-    d = json.loads(r.stdout)
+    d = json.loads(r.stdout)[0]
     found = {f["code"] for f in d["findings"] if f["code"] in B_CODES and f["severity"] != "info"}
     assert found == BROKEN[name]
     assert "Regression against the baseline (4 logs): B101" in d["headline"]
@@ -77,7 +77,7 @@ def test_compare_gates_ci_on_a_real_regression(name):
 def test_compare_passes_a_real_seed_rerun():
     r = runner.invoke(app, ["compare", *BASELINE, "--run", RERUN, "-f", "json"])
     assert r.exit_code == 0, r.stdout
-    d = json.loads(r.stdout)
+    d = json.loads(r.stdout)[0]
     assert not {f["code"] for f in d["findings"]} & B_CODES
     assert d["headline"].endswith("No regression against the baseline (4 logs).")
     # every baseline seed also passes against the other three
@@ -88,7 +88,7 @@ def test_compare_passes_a_real_seed_rerun():
 
 def test_shuffled_labels_look_healthy_alone_but_not_against_the_baseline():
     alone = runner.invoke(app, ["analyze", run_path("shuffled_labels"), "-f", "json"])
-    assert alone.exit_code == 0 and json.loads(alone.stdout)["verdict"] == "healthy"
+    assert alone.exit_code == 0 and json.loads(alone.stdout)[0]["verdict"] == "healthy"
     compared = curvediag.compare(BASELINE, run_path("shuffled_labels"))
     assert compared.verdict == "healthy"  # the run's own verdict is unchanged ...
     assert regressions(compared) == BROKEN["shuffled_labels"]  # ... the comparison shows what it hides
@@ -102,10 +102,10 @@ def test_compare_gates_only_on_comparison_findings_analyze_baseline_on_all():
     args = ["analyze", RERUN] + [a for b in BASELINE for a in ("--baseline", b)]
     r = runner.invoke(app, args + ["-f", "json"])
     assert r.exit_code == 1  # analyze gates on the run's own O102, as without --baseline
-    d = json.loads(r.stdout)
+    d = json.loads(r.stdout)[0]
     assert "O102" in {f["code"] for f in d["findings"]} and d["headline"].endswith("No regression against the baseline (4 logs).")
     r = runner.invoke(app, ["analyze", run_path("lr_x10"), "--baseline", BASELINE[0], "--baseline", BASELINE[1], "-f", "json"])
-    assert regressions_of(json.loads(r.stdout)) >= {"B101", "B102"}
+    assert regressions_of(json.loads(r.stdout)[0]) >= {"B101", "B102"}
 
 
 def regressions_of(d: dict) -> set[str]:
@@ -314,7 +314,7 @@ def test_hostile_names_reach_no_output_raw(tmp_path):
         r = runner.invoke(app, ["compare", str(bad), "--run", RERUN, "-f", fmt, "--no-color"])
         assert r.exit_code in (0, 1) and "\x1b" not in r.stdout, fmt
         assert not any(line.startswith("::error::forged") for line in r.stdout.splitlines()), fmt
-    d = json.loads(runner.invoke(app, ["compare", str(bad), "--run", RERUN, "-f", "json"]).stdout)
+    d = json.loads(runner.invoke(app, ["compare", str(bad), "--run", RERUN, "-f", "json"]).stdout)[0]
     assert any(str(bad) in s["reason"] for s in d["skipped"])
 
 
@@ -330,7 +330,7 @@ def test_settings_choose_and_tune_the_comparison_rules(tmp_path):
     r = runner.invoke(app, ["compare", *BASELINE, "--run", lr, "--config", str(cfg)])
     assert r.exit_code == 0, r.stdout
     r = runner.invoke(app, ["compare", *BASELINE, "--run", lr, "--select", "B106", "-f", "json"])
-    assert r.exit_code == 1 and regressions_of(json.loads(r.stdout)) == {"B106"}
+    assert r.exit_code == 1 and regressions_of(json.loads(r.stdout)[0]) == {"B106"}
     cfg.write_text("[rules.B101]\nmargin = 2\n")
     r = runner.invoke(app, ["compare", *BASELINE, "--run", lr, "--config", str(cfg)])
     assert r.exit_code == 2 and "margin" in r.stderr

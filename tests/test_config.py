@@ -79,17 +79,17 @@ def test_cli_uses_file_settings_and_select(tmp_path, monkeypatch):
     r = runner.invoke(app, ["analyze", str(sample("overfitting.csv")), "--fail-on", "warning"])
     assert r.exit_code == 1
     r = runner.invoke(app, ["analyze", str(sample("overfitting.csv")), "--ignore", "O1", "--format", "json"])
-    d = json.loads(r.stdout)
+    d = json.loads(r.stdout)[0]
     assert d["verdict"] != "overfitting" and not any(f["code"].startswith("O1") for f in d["findings"])
     r = runner.invoke(app, ["analyze", str(sample("cramming_history.json")), "--select", "O102", "--format", "json"])
-    assert [f["code"] for f in json.loads(r.stdout)["findings"]] == ["O102"]
+    assert [f["code"] for f in json.loads(r.stdout)[0]["findings"]] == ["O102"]
 
 
 def test_rule_thresholds_from_the_file_move_the_verdict(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[rules.losses-still-falling]\ngain_limit = 0.9\n")
     r = runner.invoke(app, ["analyze", str(sample("still_improving_fastai.csv")), "--config", str(cfg), "--format", "json"])
-    assert json.loads(r.stdout)["verdict"] == "healthy"
+    assert json.loads(r.stdout)[0]["verdict"] == "healthy"
 
 
 def test_exit_zero():

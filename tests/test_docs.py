@@ -87,7 +87,9 @@ def test_json_doc_holds_every_key_of_the_schema():
     doc = DOCS["json.md"]
     table = {m for m in re.findall(r"^\| `([a-z_]+)` \|", doc, flags=re.M)}
     assert table == set(REPORT["properties"]) == TOP_KEYS
-    for key in FINDING_KEYS | set(REPORT["properties"]["metrics"]["propertyNames"]["enum"]):
+    from curvediag.curves import CANONICAL  # the metrics' keys (the schema lets the map grow)
+
+    for key in FINDING_KEYS | set(CANONICAL):
         assert f"`{key}`" in doc, key
     for key in UNREADABLE["required"]:
         assert f'"{key}"' in doc, key

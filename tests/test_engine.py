@@ -37,7 +37,7 @@ def test_plot_draws_the_diagnosis_analyze_gives_under_the_same_configuration(tmp
     monkeypatch.chdir(tmp_path)
     a = runner.invoke(app, ["analyze", str(sample(log)), "--format", "json", "--fail-on", "never"])
     assert a.exit_code == 0, a.stderr
-    verdict = json.loads(a.stdout)["verdict"]
+    verdict = json.loads(a.stdout)[0]["verdict"]
     p = runner.invoke(app, ["plot", str(sample(log))])
     assert p.exit_code == 0, p.stderr
     first = p.stdout.splitlines()[0]

@@ -274,8 +274,9 @@ def test_huge_integers_in_json_are_infinite_like_a_csvs(write, digits, shape):
         p = write("h.json", '{"seed": %s, "loss": [1.0, 0.8, 0.6, 0.5, 0.45, 0.42]}' % big)
     r = runner.invoke(app, ["analyze", str(p), "--format", "json", "--fail-on", "never"])
     assert r.exit_code == 0, r.stderr
-    last = json.loads(r.stdout)["metrics"]["train_loss"]["last"]
-    assert last == ("Infinity" if shape != "not_a_metric" else 0.42)
+    m = json.loads(r.stdout)[0]["metrics"]["train_loss"]
+    assert m["last"] == (None if shape != "not_a_metric" else 0.42)
+    assert m.get("non_finite_values") == ({"last": "Infinity"} if shape != "not_a_metric" else None)
 
 
 def test_json_lines_with_raw_line_separators_inside_strings(write):
@@ -284,7 +285,7 @@ def test_json_lines_with_raw_line_separators_inside_strings(write):
     p = write("raw.jsonl", text.encode("utf-8"))
     r = runner.invoke(app, ["analyze", str(p), "--format", "json", "--fail-on", "never"])
     assert r.exit_code == 0, r.stderr
-    assert json.loads(r.stdout)["metrics"]["train_loss"]["points"] == 14
+    assert json.loads(r.stdout)[0]["metrics"]["train_loss"]["points"] == 14
 
 
 @pytest.mark.parametrize("name", ["metrics.csv", "log", "history.json.txt"])
@@ -294,7 +295,7 @@ def test_gzip_is_known_by_its_magic_bytes_not_its_name(write, name):
     p = write(name, gzip.compress(("epoch,loss,val_loss\n" + rows).encode()))
     r = runner.invoke(app, ["analyze", str(p), "--format", "json", "--fail-on", "never"])
     assert r.exit_code == 0, r.stderr
-    assert json.loads(r.stdout)["metrics"]["train_loss"]["points"] == 30000
+    assert json.loads(r.stdout)[0]["metrics"]["train_loss"]["points"] == 30000
 
 
 def test_non_utf8_run_name_is_matched_as_given(tmp_path):
@@ -305,7 +306,7 @@ def test_non_utf8_run_name_is_matched_as_given(tmp_path):
     p = subprocess.run([sys.executable, "-m", "curvediag", "analyze", str(store), "--run", b"ow\xffl", "--format", "json",
                         "--fail-on", "never"], capture_output=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
     assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout)["source"]["format"] == "mlflow"
+    assert json.loads(p.stdout)[0]["source"]["format"] == "mlflow"
 
 
 # --- symbolic links out of the directory given ----------------------------------------------------
@@ -322,7 +323,7 @@ def test_symlinks_out_of_an_mlflow_store_are_not_followed(tmp_path):
     (metrics / "again").symlink_to(metrics / "loss")  # inside: fine
     r = runner.invoke(app, ["analyze", str(store), "--format", "json", "--fail-on", "never"])
     assert r.exit_code == 0, r.stderr
-    d = json.loads(r.stdout)
+    d = json.loads(r.stdout)[0]
     assert "val_loss" not in d["metrics"]  # the outside file was not read
     assert any("2 symbolic link(s) leading outside" in n for n in d["source"]["notes"]), d["source"]["notes"]
     # a whole run reached through a link out of the store is not a run of it
@@ -344,7 +345,7 @@ def test_symlinks_out_of_a_run_directory_are_not_followed(tmp_path):
     (run / "lightning_logs" / "version_9").symlink_to(outside / "version_9", target_is_directory=True)
     r = runner.invoke(app, ["analyze", str(run), "--format", "json", "--fail-on", "never"])
     assert r.exit_code == 0, r.stderr
-    d = json.loads(r.stdout)
+    d = json.loads(r.stdout)[0]
     assert d["metrics"]["train_loss"]["first"] == 1.0  # version_0, not the newer-numbered link
     assert any("symbolic links leading outside" in n for n in d["source"]["notes"]), d["source"]["notes"]
     only_link = tmp_path / "run2"
@@ -368,7 +369,7 @@ def test_symlinked_event_files_out_of_a_tensorboard_directory(tmp_path):
     (logs / "events.out.tfevents.2.host").symlink_to(outside / "events.out.tfevents.9.host")
     r = runner.invoke(app, ["analyze", str(logs), "--format", "json", "--fail-on", "never"])
     assert r.exit_code == 0, r.stderr
-    d = json.loads(r.stdout)
+    d = json.loads(r.stdout)[0]
     assert d["metrics"]["train_loss"]["last"] == pytest.approx(LOSS[-1][1], rel=1e-4)
     assert any("outside" in n for n in d["source"]["notes"]), d["source"]["notes"]
 

@@ -152,7 +152,7 @@ def test_output_beside_an_input_is_still_allowed(tmp_path):
     d = _run_dir(tmp_path)
     r = run("analyze", d, "-o", tmp_path / "report.json", "--fail-on", "never")
     assert r.exit_code == 0, r.stderr
-    assert (tmp_path / "report.json").read_text().startswith("{")
+    assert (tmp_path / "report.json").read_text().startswith("[")  # --format json: an array (schema 2)
 
 
 def test_output_and_plot_naming_one_file_is_refused(tmp_path):

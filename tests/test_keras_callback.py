@@ -72,7 +72,7 @@ def _analyze_json(path):
     r = subprocess.run([sys.executable, "-m", "curvediag", "analyze", str(path), "--format", "json"],
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode in (0, 1), r.stderr
-    return json.loads(r.stdout)
+    return json.loads(r.stdout)[0]  # one input: the array's one report
 
 
 def _without_source(doc):

@@ -172,7 +172,7 @@ def test_a_healthy_run_is_never_stopped_and_reports_what_analyze_says_of_the_csv
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     assert out.returncode in (0, 1), out.stderr
-    assert _report_of(live) == _report_of(json.loads(out.stdout))
+    assert _report_of(live) == _report_of(json.loads(out.stdout)[0])  # one input: the array's one report
 
 
 # -- 3. the callback does not change the run ---------------------------------------------------------

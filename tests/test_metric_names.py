@@ -122,7 +122,7 @@ def test_plot_legend_names_the_metric_as_logged_with_its_values(write):
 def test_json_keeps_canonical_keys_and_adds_the_label(write):
     p = _wer_log(write, [30.0, 22.0, 18.0, 17.7, 19.0, 22.0, 25.0, 27.0, 28.0, 28.4])
     r = runner.invoke(app, ["analyze", str(p), "--format", "json", "--fail-on", "never"])
-    d = json.loads(r.stdout)
+    d = json.loads(r.stdout)[0]
     assert d["metrics"]["val_acc"]["label"] == "eval_wer"
     assert d["metrics"]["val_loss"]["label"] == "val_loss"
     assert d["final_gap"]["acc"] is None

@@ -93,17 +93,17 @@ def test_reads_each_run_over_rest(server):
     uri = f"mlflow+{server}/#experiment=sweep"
     code, out, _ = _analyze(uri, "--run", "nan", "--format", "json")
     assert code == 1
-    d = json.loads(out)
+    d = json.loads(out)[0]
     assert d["verdict"] == "diverged" and d["source"]["format"] == "mlflow-server"
     assert d["metrics"]["train_loss"]["non_finite"] == 10 and d["metrics"]["val_loss"]["non_finite"] == 10
     assert "run=nan" in d["source"]["path"]
     code, out, _ = _analyze(uri, "--run", "overfit", "--format", "json")
-    assert json.loads(out)["verdict"] == "overfitting"
+    assert json.loads(out)[0]["verdict"] == "overfitting"
     code, out, _ = _analyze(uri + "&run=healthy", "--format", "json")
-    assert json.loads(out)["verdict"] in ("healthy", "still_improving") and code == 0
+    assert json.loads(out)[0]["verdict"] in ("healthy", "still_improving") and code == 0
     # no --run: the newest run, as for an MLflow file store
     code, out, _ = _analyze(uri, "--format", "json")
-    assert "run=overfit" in json.loads(out)["source"]["path"]
+    assert "run=overfit" in json.loads(out)[0]["source"]["path"]
 
 
 def test_same_report_as_the_sqlite_store_of_the_same_runs(server):
@@ -116,9 +116,9 @@ def test_same_report_as_the_sqlite_store_of_the_same_runs(server):
     assert [r.name for r in runs] == ["overfit", "nan", "healthy"]
     for info in runs:
         _, out, _ = _analyze(f"mlflow+{server}/#experiment=sweep", "--run", info.name, "--format", "json")
-        live = json.loads(out)
+        live = json.loads(out)[0]
         _, out, _ = _analyze(str(root / "mlflow.db"), "--run", info.run_id, "--format", "json")
-        stored = json.loads(out)
+        stored = json.loads(out)[0]
         assert live["metrics"]["train_loss"]["points"] == 40
         for d in (live, stored):
             d.pop("source")
@@ -181,7 +181,7 @@ def test_run_all_one_report_per_run_of_the_experiment(server):
     for d in ds:
         name = d["source"]["path"].rsplit("run=", 1)[1]
         _, one, _ = _analyze(uri, "--run", name, "--format", "json")
-        assert json.loads(one) == d
+        assert json.loads(one) == [d]
     code, out, _ = _analyze(uri, "--run", "all", "--format", "json", "--fail-on", "never", "--jobs", "2")
     assert json.loads(out) == ds
     code, out, _ = _analyze(uri, "--run", "all", "--fail-on", "error")

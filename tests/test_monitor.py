@@ -227,7 +227,7 @@ def test_observer_report_path_written_at_stop_and_close_as_analyze_json(tmp_path
     from curvediag.cli import app
 
     res = CliRunner().invoke(app, ["analyze", str(p), "--format", "json"])
-    posthoc = json.loads(res.stdout)
+    posthoc = json.loads(res.stdout)[0]  # one input: the array's one report
     for d in (live, posthoc):
         d.pop("source")
     assert live == posthoc

@@ -4,6 +4,7 @@ annotations, JUnit; --output written atomically; many runs at once."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import jsonschema
@@ -33,7 +34,7 @@ def test_schema_command_prints_the_schema():
 def test_every_json_report_validates_against_the_schema(path):
     r = run("analyze", path, "--format", "json", "--fail-on", "never")
     assert r.exit_code == 0, r.stderr
-    jsonschema.validate(json.loads(r.stdout), SCHEMA)
+    jsonschema.validate(json.loads(r.stdout)[0], SCHEMA)
 
 
 def test_jsonl_one_report_per_line():
@@ -82,7 +83,7 @@ def test_output_file_is_written_and_stdout_keeps_another_format(tmp_path):
     r = run("analyze", str(sample("overfitting.csv")), "--output", str(out), "--fail-on", "never")
     assert r.stdout == "" and out.read_text().startswith("## curvediag")
     r = run("analyze", str(sample("overfitting.csv")), "--output", str(tmp_path / "r.json"), "--format", "github")
-    assert r.stdout.startswith("::warning") and json.loads((tmp_path / "r.json").read_text())["verdict"] == "overfitting"
+    assert r.stdout.startswith("::warning") and json.loads((tmp_path / "r.json").read_text())[0]["verdict"] == "overfitting"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left behind
     r = run("analyze", str(sample("overfitting.csv")), "--output", str(tmp_path / "missing" / "r.json"))
     assert r.exit_code == 2 and "cannot write" in r.stderr
@@ -116,3 +117,120 @@ def test_output_or_plot_onto_an_input_is_refused(tmp_path):
         r = run("analyze", str(log), opt, str(log))
         assert r.exit_code == 2 and "never writes to its inputs" in r.stderr
     assert log.read_bytes() == before
+
+
+# --- the JSON contract, schema 2 (issue 15): one shape, null for non-finite numbers, growable objects ---------
+
+
+def _closed(schema):
+    """The schema with every object closed to the keys it describes: an emitted key the schema does
+    not describe then fails (growable objects only allow keys added in later versions)."""
+    if isinstance(schema, dict):
+        out = {k: _closed(v) for k, v in schema.items()}
+        if out.get("additionalProperties") is True:
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [_closed(x) for x in schema]
+    return schema
+
+
+CLOSED = _closed(SCHEMA)
+
+
+@pytest.mark.parametrize("paths", [SAMPLES[:1], SAMPLES[:2], SAMPLES])
+def test_json_is_an_array_however_many_inputs(paths):
+    d = json.loads(run("analyze", *paths, "--format", "json", "--fail-on", "never").stdout)
+    assert isinstance(d, list) and len(d) == len(paths)
+    jsonschema.validate(d, SCHEMA)
+    jsonschema.validate(d, CLOSED)  # nothing emitted that the schema does not describe
+
+
+def test_a_glob_matching_one_file_gives_the_same_shape_as_two(tmp_path):
+    import shutil
+
+    shutil.copy(sample("healthy.csv"), tmp_path / "a.csv")
+    one = json.loads(run("analyze", str(tmp_path / "a.csv"), "--format", "json").stdout)
+    shutil.copy(sample("healthy.csv"), tmp_path / "b.csv")
+    two = json.loads(run("analyze", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--format", "json").stdout)
+    assert type(one) is type(two) is list and one[0]["verdict"] == two[0]["verdict"] == two[1]["verdict"]
+
+
+def test_growable_objects_allow_new_keys_and_fixed_ones_do_not():
+    d = json.loads(run("analyze", str(sample("still_improving_fastai.csv")), "--format", "json",
+                       "--fail-on", "never").stdout)
+    rep = d[0]
+    grown = json.loads(json.dumps(rep))
+    grown["a_new_key"] = 1
+    grown["source"]["new"] = 1
+    grown["findings"][0]["new"] = 1
+    next(iter(grown["metrics"].values()))["new"] = 1
+    grown["metrics"]["a_new_metric"] = dict(next(iter(rep["metrics"].values())))
+    grown["projection"]["new"] = 1
+    jsonschema.validate([grown], SCHEMA)
+    for fixed in (lambda r: r["final_gap"].update(new=1), lambda r: r["projection"]["horizon_50"].update(new=1)):
+        bad = json.loads(json.dumps(rep))
+        fixed(bad)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate([bad], SCHEMA)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(rep, {**SCHEMA, "oneOf": [{"$ref": "#/$defs/output"}]})  # json is the array, not a report
+
+
+def _nan_log(tmp_path):
+    p = tmp_path / "nan.csv"
+    rows = [f"{e},{1 / (e + 1)},{1.1 / (e + 1)}" for e in range(12)] + ["12,nan,inf", "13,inf,-inf"]
+    p.write_text("epoch,loss,val_loss\n" + "\n".join(rows) + "\n")
+    return p
+
+
+def _non_finite_places(obj, path=""):
+    """(where, flag) for every non_finite_values entry, and every string standing in for a number."""
+    found = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == "non_finite_values":
+                found += [(f"{path}.{kk}", vv) for kk, vv in v.items()]
+            else:
+                found += _non_finite_places(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            found += _non_finite_places(v, f"{path}[{i}]")
+    elif obj in ("NaN", "Infinity", "-Infinity"):
+        found.append((path, "STRING"))
+    return found
+
+
+def test_non_finite_numbers_are_null_with_a_flag_in_every_json_output(tmp_path):
+    p = _nan_log(tmp_path)
+    d = json.loads(run("analyze", str(p), "--format", "json", "--fail-on", "never").stdout)[0]
+    jsonschema.validate([d], CLOSED)
+    m = d["metrics"]
+    assert m["train_loss"]["last"] is None and m["train_loss"]["non_finite_values"] == {"last": "Infinity"}
+    assert m["val_loss"]["last"] is None and m["val_loss"]["non_finite_values"] == {"last": "-Infinity"}
+    assert "non_finite_values" not in m["train_loss"] or m["train_loss"]["first"] is not None
+    places = _non_finite_places(d)
+    assert places and all(flag != "STRING" for _, flag in places)  # never a string in place of a number
+    for where, _ in places:  # each flagged number is null where it stands
+        obj = d
+        for part in re.findall(r"\.([a-z_0-9]+)", where)[:-1]:
+            obj = obj[part]
+        assert obj[where.rsplit(".", 1)[1]] is None or isinstance(obj[where.rsplit(".", 1)[1]], list), where
+    # jsonl and the library's to_dict (a callback's report_path file) say the same
+    line = json.loads(run("analyze", str(p), "--format", "jsonl", "--fail-on", "never").stdout)
+    import curvediag
+
+    lib = json.loads(json.dumps(curvediag.diagnose(str(p)).to_dict(), allow_nan=False))
+    assert line == d and lib["metrics"] == d["metrics"]
+
+
+def test_a_callbacks_report_file_is_one_report_object(tmp_path):
+    from curvediag.monitor import Observer
+
+    obs = Observer(source="live", report_path=str(tmp_path / "r.json"), say=lambda line: None)
+    for e in range(14):
+        obs.log(epoch=e, loss=1 / (e + 1) if e < 12 else float("nan"), val_loss=1.1 / (e + 1))
+    obs.close()
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert isinstance(rep, dict) and rep["metrics"]["train_loss"]["non_finite_values"] == {"last": "NaN"}
+    jsonschema.validate(rep, SCHEMA)

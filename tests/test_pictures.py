@@ -267,7 +267,7 @@ def test_without_matplotlib_plot_warns_and_the_report_keeps_its_exit_status(tmp_
                         "-o", str(out)], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == status, r.stderr
     assert r.stderr.strip() == 'curvediag: warning: plots need matplotlib: pip install "curvediag[plot]"; no plot written'
-    assert json.loads(out.read_text())["verdict"] == log.split(".")[0]
+    assert json.loads(out.read_text())[0]["verdict"] == log.split(".")[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
     assert "Traceback" not in r.stderr
 

@@ -66,7 +66,7 @@ def _normalise(text: str) -> str:
     return text.replace(__version__, "VERSION")
 
 
-@pytest.mark.parametrize("fmt,ext", [("markdown", "md"), ("github", "txt"), ("junit", "xml")])
+@pytest.mark.parametrize("fmt,ext", [("markdown", "md"), ("github", "txt"), ("junit", "xml"), ("sarif", "sarif"), ("gitlab", "gitlab.json")])
 def test_golden_outputs(fmt, ext, monkeypatch):
     monkeypatch.chdir(REPO)
     out = runner.invoke(app, ["analyze", "sample_logs/cramming_history.json", "sample_logs/healthy.csv",

@@ -206,7 +206,7 @@ def test_every_output_format_shows_the_projection(name):
         return r.stdout
 
     assert f"projection: {summary}" in out("text")
-    assert json.loads(out("json"))["projection"]["summary"] == summary
+    assert json.loads(out("json"))[0]["projection"]["summary"] == summary
     assert json.loads(out("jsonl").splitlines()[0])["projection"]["summary"] == summary
     assert f"**Projection:** {summary}" in out("markdown")
     props = ET.fromstring(out("junit")).find("testsuite/properties")

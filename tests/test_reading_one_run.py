@@ -308,7 +308,7 @@ def test_a_log_with_a_metric_and_no_loss_is_read_and_reported(write, header, slo
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(app, ["analyze", str(p), "--format", "json", "--fail-on", "never"])
     assert r.exit_code == 0, r.output
-    jsonschema.validate(json.loads(r.stdout), SCHEMA)
+    jsonschema.validate(json.loads(r.stdout)[0], SCHEMA)
     with pytest.raises(InputError, match="no recognisable loss column"):  # neither a loss nor a metric
         load_curves(write("nometric.csv", "epoch,lr,grad_norm\n0,0.1,1.0\n1,0.1,0.9\n"))
 
@@ -335,7 +335,7 @@ def test_hf_grad_norm_nan_beside_dropped_losses(write):
     g = c.get("grad_norm")
     assert int(np.isnan(g.y).sum()) == 4 and list(g.x[:2]) == [0.1, 0.2]
     r = CliRunner().invoke(app, ["analyze", str(p), "--format", "json", "--fail-on", "never"])
-    d = json.loads(r.stdout)
+    d = json.loads(r.stdout)[0]
     jsonschema.validate(d, SCHEMA)
     assert d["metrics"]["grad_norm"]["non_finite"] == 4 and d["metrics"]["grad_norm"]["best"] is None
 

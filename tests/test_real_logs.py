@@ -54,7 +54,7 @@ def test_each_real_log_through_the_cli(path):
         assert r.exit_code == 2
         return
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["verdict"] in VERDICTS
+    assert json.loads(r.stdout)[0]["verdict"] in VERDICTS
 
 
 def _report(name):

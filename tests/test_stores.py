@@ -70,7 +70,7 @@ def test_mlflow_sqlite(tmp_path):
     assert rep.verdict == "not_learning"
     assert curvediag.diagnose(db, run="first").verdict == "overfitting"
     r = CliRunner().invoke(app, ["analyze", str(tmp_path), "--run", "old1", "--format", "json", "--fail-on", "never"])
-    assert json.loads(r.stdout)["verdict"] == "overfitting"
+    assert json.loads(r.stdout)[0]["verdict"] == "overfitting"
 
 
 def test_non_mlflow_sqlite_is_a_clear_error(tmp_path):

@@ -77,7 +77,7 @@ def test_keras_tensor_scalars_in_train_and_validation_folders(tmp_path):
 def test_cli_on_an_event_file_and_a_truncated_one(tmp_path):
     f = pytorch_log(tmp_path / "pt")
     r = CliRunner().invoke(app, ["analyze", str(f), "--format", "json", "--fail-on", "never"])
-    assert r.exit_code == 0 and json.loads(r.stdout)["source"]["format"] == "tensorboard"
+    assert r.exit_code == 0 and json.loads(r.stdout)[0]["source"]["format"] == "tensorboard"
     data = f.read_bytes()
     cut = tmp_path / "events.out.tfevents.cut"
     cut.write_bytes(data[: len(data) // 2])  # a run still being written

@@ -184,7 +184,7 @@ def test_a_directory_with_one_run_is_read_as_before(tmp_path):
     shutil.copy(sample("overfitting.csv"), d / "metrics.csv")
     r = analyze(tmp_path, code=0)
     one = json.loads(r.stdout)
-    assert isinstance(one, dict) and one["verdict"] == "overfitting"  # one object, not a list of one
+    assert len(one) == 1 and one[0]["verdict"] == "overfitting"  # one run: one report
     r = analyze(tmp_path / "empty_dir_missing")
     assert r.exit_code == 2
     (tmp_path / "empty").mkdir()

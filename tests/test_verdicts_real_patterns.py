@@ -166,7 +166,7 @@ def test_ignoring_the_deciding_rule_does_not_make_the_headline_healthy():
     assert not rep.headline.startswith("Healthy:")
     assert "O102" in rep.headline and "overfitting" in rep.headline
     d = json.loads(CliRunner().invoke(app, ["analyze", str(sample("overfitting.csv")), "--ignore", "O1",
-                                            "--format", "json"]).stdout)
+                                            "--format", "json"]).stdout)[0]
     assert "switched off by the configuration" in d["headline"]
     # a rule that would not have decided anything worse leaves the headline alone
     rep = curvediag.diagnose(sample("healthy.csv"), ignore=("T101",))

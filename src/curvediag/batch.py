@@ -67,7 +67,7 @@ class Batch:
 
     @property
     def single(self) -> bool:
-        """One input was given (JSON then prints one object, not a list)."""
+        """One input was given."""
         return len(self.paths) == 1
 
 

@@ -28,7 +28,7 @@ Examples:
 
   curvediag analyze logs/training.log
 
-  curvediag analyze history.json --format json | jq .verdict
+  curvediag analyze history.json --format json | jq '.[0].verdict'
 
   curvediag analyze metrics.csv --val-loss my_val_loss --num-classes 10 --fail-on error
 """
@@ -132,6 +132,13 @@ _RUN = typer.Option(
     None, "--run", metavar="RUN",
     help="Pick one run from an MLflow store/database/server or a W&B export (id prefix or name); 'all': one report per run.",
 )
+_ANNOTATE = typer.Option(
+    None, "--annotate", metavar="LEVEL",
+    help="GitHub format: annotate each finding this severe or worse (default: --fail-on); below it, one annotation per log and level.",
+)
+_STDIN_FILENAME = typer.Option(
+    None, "--stdin-filename", metavar="NAME", help="The name of the log read from stdin ('-'), in every output."
+)
 _COLUMNS = {"loss": "train_loss", "val_loss": "val_loss", "acc": "train_acc", "val_acc": "val_acc", "metric": "metric"}
 
 
@@ -162,7 +169,7 @@ def analyze(
         ..., metavar="PATH...", help="Training logs or run directories to diagnose (a directory: each run in it); '-' reads stdin."
     ),
     format: Optional[Format] = typer.Option(
-        None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github or junit."
+        None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github, junit, sarif or gitlab."
     ),
     fail_on: Optional[FailOn] = typer.Option(
         None, "--fail-on", help="Exit 1 when a finding has this severity or worse (default: warning)."
@@ -205,6 +212,8 @@ def analyze(
         False, "--statistics", help="Print the number of findings per rule code instead of the report (text, or json with -f json)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Text: one line per finding (PATH: CODE name severity: message), nothing else."),
+    annotate: Optional[FailOn] = _ANNOTATE,
+    stdin_filename: Optional[str] = _STDIN_FILENAME,
 ) -> None:
     """Diagnose training logs: verdict, evidence, epochs, remedies."""
     global _DEBUG
@@ -221,19 +230,21 @@ def analyze(
         raise _fail("--plot draws one log; --run all gives one per run")
     if statistics and settings.format not in ("text", "json"):
         raise _fail(f"--statistics prints text or json, not {settings.format}")
-    if settings.format == "jsonl" and not (output or plot or baseline or tag_runs or statistics or quiet):
+    fmt = _output_format(output, output_format, annotate, settings)
+    level = annotate.value if annotate else None
+    if settings.format == "jsonl" and not (output or plot or baseline or tag_runs or statistics or quiet or stdin_filename):
         raise typer.Exit(_stream_jsonl(paths, settings, jobs, exit_zero))
-    batch = _compared(baseline, paths, settings, plots, own_rules=True) if baseline else _diagnose(paths, settings, jobs, plots)
-    if output and batch.reports:  # every input failed: nothing to report, the file is left as it was
-        fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
-        _writing(output, out.write_report, output, batch, fmt, full)
+    batch = (_compared(baseline, paths, settings, plots, own_rules=True, stdin_name=stdin_filename) if baseline
+             else _diagnose(paths, settings, jobs, plots, stdin_filename))
+    if fmt is not None and output and batch.reports:  # every input failed: nothing to report, the file is left as it was
+        _writing(output, out.write_report, output, batch, fmt, full, level)
     if statistics:
         _write_stdout(_statistics(batch, settings.format == "json"), strip=True)
     elif not output or "format" in settings.origin:  # --output alone: stdout shows only an explicit --format
         if quiet and settings.format == "text":
             _write_stdout(_concise(batch), strip=True)
         else:
-            out.show(batch, OutputFormat(settings.format), full, no_color)
+            out.show(batch, OutputFormat(settings.format), full, no_color, level)
     if tag_runs and _tag_runs(batch):
         raise typer.Exit(2)
     raise typer.Exit(out.exit_status(batch, exit_zero))
@@ -293,6 +304,26 @@ def _stream_jsonl(paths, settings, jobs: int, exit_zero: bool) -> int:
             worst = max(worst, exit_status(Batch((), (item,), settings), exit_zero))
         out.flush()
     return worst
+
+
+def _output_format(output, output_format, annotate, settings):
+    """The format of --output (None without it), or one line and exit 2 for a combination that cannot
+    be: an extension naming no format, --output-format without --output, --annotate with no github output."""
+    from . import output as out
+    from .errors import UsageError
+
+    if output_format and not output:
+        raise _fail("--output-format: gives the format of --output FILE; there is no --output")
+    fmt = None
+    if output:
+        try:
+            fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
+        except UsageError as e:
+            raise _fail(str(e))
+    shown = None if output and "format" not in settings.origin else settings.format
+    if annotate and OutputFormat.github not in (fmt, shown and OutputFormat(shown)):
+        raise _fail("--annotate: sets which findings --format github annotates; no output here is github")
+    return fmt
 
 
 def _tag_runs(batch) -> bool:
@@ -356,7 +387,26 @@ def _draw(drawings) -> None:
         _writing(target, write, target, *args)
 
 
-def _diagnose(paths, settings, jobs: int, plots: Optional[List[str]]):
+def _name_stdin(batch, name: Optional[str]):
+    """``--stdin-filename``: the log read from ``-`` called ``name`` in every output (and on stderr);
+    ``batch.paths`` keeps ``-``, so stdin is never read again as a file of that name."""
+    from dataclasses import replace
+
+    from .batch import Unreadable
+
+    if not name or "-" not in batch.paths:
+        return batch
+    items = []
+    for given, item in zip(batch.paths, batch.items):
+        if given == "-" and isinstance(item, Unreadable):
+            item = replace(item, path=name, message=f"{name}: {item.problem}")
+        elif given == "-":
+            item = replace(item, source=replace(item.source, path=name))
+        items.append(item)
+    return replace(batch, items=tuple(items))
+
+
+def _diagnose(paths, settings, jobs: int, plots: Optional[List[str]], stdin_name: Optional[str] = None):
     """The Batch of ``paths``, each unreadable input's line on stderr; with ``plots``, each log drawn
     to its target too (the logs are then read on this process, once each)."""
     from .batch import Batch, Unreadable, one, run
@@ -376,13 +426,14 @@ def _diagnose(paths, settings, jobs: int, plots: Optional[List[str]]):
             if not isinstance(result, Unreadable):
                 drawings.append((target, write_plot, result[1], result[0]))
         batch = Batch(tuple(paths), tuple(items), settings, enabled_rules(settings))
+    batch = _name_stdin(batch, stdin_name)
     for u in batch.unreadable:
         _err(u.message)
     _draw(drawings)
     return batch
 
 
-def _compared(baseline, runs, settings, plots: Optional[List[str]], own_rules: bool):
+def _compared(baseline, runs, settings, plots: Optional[List[str]], own_rules: bool, stdin_name: Optional[str] = None):
     """The Batch of ``runs`` compared with the ``baseline`` logs (one line and exit 2 if a baseline
     cannot be read); with ``plots``, each run drawn over the baseline to its target."""
     from .comparison import compare_paths, read_baseline
@@ -393,6 +444,7 @@ def _compared(baseline, runs, settings, plots: Optional[List[str]], own_rules: b
     except CurvediagError as e:
         raise _fail(str(e))
     batch, curves = compare_paths(base, runs, settings, _debugging(), own_rules)
+    batch = _name_stdin(batch, stdin_name)
     for u in batch.unreadable:
         _err(u.message)
     if plots:
@@ -411,7 +463,7 @@ def compare_cmd(
     baseline: List[str] = typer.Argument(..., metavar="BASELINE...", help="The baseline's logs: the seeds of the recipe the runs should match."),
     runs: List[str] = typer.Option(..., "--run", metavar="RUN", help="A log to compare with the baseline (repeat for several)."),
     format: Optional[Format] = typer.Option(
-        None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github or junit."
+        None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github, junit, sarif or gitlab."
     ),
     fail_on: Optional[FailOn] = typer.Option(
         None, "--fail-on", help="Exit 1 when a comparison finding (B1xx) has this severity or worse (default: warning)."
@@ -439,6 +491,8 @@ def compare_cmd(
         "template draws each run to a file named after it.",
     ),
     no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
+    annotate: Optional[FailOn] = _ANNOTATE,
+    stdin_filename: Optional[str] = _STDIN_FILENAME,
 ) -> None:
     """Compare runs with a baseline: best and final loss, training floor, best epoch, verdict, whole curve.
 
@@ -453,12 +507,13 @@ def compare_cmd(
                          input_format=input_format, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc, metric=metric)
     plots = _plot_targets(plot, runs)
     _refuse_inputs(output, plots, baseline + runs, settings.config_file)
-    batch = _compared(baseline, runs, settings, plots, own_rules=False)
-    if output and batch.reports:
-        fmt = out.format_for(output, output_format.value if output_format else None, settings.format)
-        _writing(output, out.write_report, output, batch, fmt, False)
+    fmt = _output_format(output, output_format, annotate, settings)
+    level = annotate.value if annotate else None
+    batch = _compared(baseline, runs, settings, plots, own_rules=False, stdin_name=stdin_filename)
+    if fmt is not None and output and batch.reports:
+        _writing(output, out.write_report, output, batch, fmt, False, level)
     if not output or "format" in settings.origin:
-        out.show(batch, OutputFormat(settings.format), False, no_color)
+        out.show(batch, OutputFormat(settings.format), False, no_color, level)
     raise typer.Exit(out.exit_status(regressions(batch), exit_zero))
 
 
@@ -610,6 +665,12 @@ def watch_cmd(
     raise typer.Exit(end.status)
 
 
+def _text_or_json(format: Format, command: str) -> None:
+    """``inspect`` and ``config`` print text or JSON: any other --format is a usage error, not text."""
+    if format not in (Format.text, Format.json):
+        raise _fail(f"--format {format.value}: {command} prints text or json (choices: text, json)")
+
+
 @app.command("config")
 def config_cmd(
     config: Optional[str] = typer.Option(None, "--config", metavar="FILE", help="Settings file (TOML) instead of pyproject.toml."),
@@ -620,6 +681,8 @@ def config_cmd(
 
     from .config import KEYS, resolve
     from .errors import UsageError
+
+    _text_or_json(format, "config")
 
     try:
         s = resolve(config)
@@ -646,7 +709,7 @@ def config_cmd(
 
 @app.command("schema")
 def schema_cmd() -> None:
-    """Print the JSON Schema of --format json output (one report object)."""
+    """Print the JSON Schema of --format json (an array of reports), a --format jsonl line and a report_path file."""
     import json
 
     from .schema import SCHEMA
@@ -672,6 +735,8 @@ def inspect_cmd(
     The first thing to run when a diagnosis looks wrong.
     """
     import json
+
+    _text_or_json(format, "inspect")
 
     from .api import inspect_log
     from .batch import internal

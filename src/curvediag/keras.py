@@ -23,7 +23,7 @@ nothing else; ``stop_on=()`` (the default) only observes.
 Each new finding is said once, one line, through Keras' own printing (``io_utils.print_msg``:
 standard output, or ``absl`` logging after ``keras.config.disable_interactive_logging()``), and
 passed to ``on_finding`` as a :class:`curvediag.monitor.Alert`.  ``report_path`` gets the JSON
-report (as ``curvediag analyze --format json`` writes it), atomically, when the callback stops
+report object (as ``Report.to_dict()``: one element of ``curvediag analyze --format json``'s array), atomically, when the callback stops
 training and when training ends (``on_train_end``).  :attr:`CurvediagCallback.report` is the last
 :class:`~curvediag.report.Report`.
 """

@@ -37,8 +37,8 @@ every rank calls ``trainer.strategy.reduce_boolean_decision(decision, all=False)
 hooks (the other ranks with ``False``) and sets ``should_stop`` from the result, so all stop at
 the same step.
 
-**The report.**  ``report_path``: the JSON report (as ``curvediag analyze --format json`` writes
-it), written atomically when the callback stops the run and when training ends
+**The report.**  ``report_path``: the JSON report object (as ``Report.to_dict()``: one element of
+``curvediag analyze --format json``'s array), written atomically when the callback stops the run and when training ends
 (``on_train_end``; also on ``on_exception``, so an interrupted run leaves its report).
 
 The callback never changes the run: it reads ``callback_metrics`` into its own copy, touches no

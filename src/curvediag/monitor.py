@@ -89,13 +89,13 @@ class Alert:
         return f"curvediag: {f.code} {f.name} ({f.severity}){where}: {f.message}"
 
     def to_dict(self) -> dict[str, Any]:
-        from .report import _num
+        from .report import _numbers
 
         f = self.finding
-        return {
+        return _numbers({
             "code": f.code, "name": f.name, "verdict": f.verdict, "severity": f.severity, "message": f.message,
-            "at": _num(self.at), "axis": self.axis, "points": self.points,
-        }
+            "at": self.at, "axis": self.axis, "points": self.points,
+        })
 
 
 def _shown(v: float) -> str:
@@ -283,8 +283,9 @@ class Observer:
       reported, and stops, from the first row: a diverged run needs no trend);
     * ``level``: the lowest severity said in the framework's log and passed to ``on_finding``
       (``"warning"``; ``"info"`` for everything);
-    * ``report_path``: where the JSON report (as ``curvediag analyze --format json`` writes it) is
-      written, atomically, when training ends and when the callback stops it;
+    * ``report_path``: where the JSON report is written, atomically, when training ends and when the
+      callback stops it: the report object, as :meth:`Report.to_dict` (one element of the array
+      ``curvediag analyze --format json`` prints);
     * ``on_finding``: called with each new :class:`Alert` at or above ``level``;
     * ``say``: how a line reaches the user (the framework's own logger);
     * ``framework``: whose words the remedies use (``"keras"``, ``"lightning"``, ``"hf"``, ...; the
@@ -372,13 +373,12 @@ class Observer:
         """The JSON report of the rows so far to ``report_path`` (atomically), when one was given."""
         if not self.report_path or self.monitor.rows == 0:
             return
-        from .batch import Batch
+        import json
+
         from .output import write_output
-        from .render import OutputFormat
 
         report = self.monitor.check()
-        batch = Batch((self.monitor.source,), (report,), self.monitor.settings)
-        write_output(self.report_path, OutputFormat.json.render(batch))
+        write_output(self.report_path, json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
 
     def close(self) -> None:
         """Training ended: a last check (findings said as usual) and the report written."""

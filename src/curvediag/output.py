@@ -204,21 +204,32 @@ def _write_atomic(real: str, data: bytes, st) -> None:
 
 # --- a Batch in one format: to --output, to stdout, and the exit status -------------------------
 
-_EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text"}
+_EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text", ".sarif": "sarif"}
 
 
 def format_for(path: str, given: str | None, default: str) -> "OutputFormat":
-    """The format of ``--output PATH``: ``--output-format``, else from its extension, else ``default``."""
+    """The format of ``--output PATH``: ``--output-format``, else from its extension, else (a name with
+    no extension, such as ``/dev/stdout``) ``default``.  An extension that names no format
+    (``report.html``) is a :class:`UsageError`, never a silent fall-back to text."""
     from pathlib import Path
 
     from .render import OutputFormat
 
-    return OutputFormat(given or _EXT_FORMAT.get(Path(path).suffix.lower(), default))
+    if given:
+        return OutputFormat(given)
+    suffix = Path(path).suffix.lower()
+    if not suffix:
+        return OutputFormat(default)
+    if suffix not in _EXT_FORMAT:
+        exts = ", ".join(_EXT_FORMAT)
+        raise UsageError(f"--output {path}: no format has the extension {suffix!r} (choices: {exts}); "
+                         "or give --output-format")
+    return OutputFormat(_EXT_FORMAT[suffix])
 
 
-def write_report(path: str, batch: "Batch", fmt: "OutputFormat", full: bool = False) -> None:
+def write_report(path: str, batch: "Batch", fmt: "OutputFormat", full: bool = False, annotate: str | None = None) -> None:
     """The batch rendered in ``fmt``, written to ``path`` (see :func:`write_output`)."""
-    write_output(path, fmt.render(batch, full=full))
+    write_output(path, fmt.render(batch, full=full, annotate=annotate))
 
 
 def exit_status(batch: "Batch", exit_zero: bool = False) -> int:
@@ -340,7 +351,8 @@ def write_stdout(text: str, strip: bool = False) -> None:
         out.flush()
 
 
-def show(batch: "Batch", fmt: "OutputFormat", full: bool = False, no_color: bool = False) -> None:
+def show(batch: "Batch", fmt: "OutputFormat", full: bool = False, no_color: bool = False,
+         annotate: str | None = None) -> None:
     """The batch on stdout in ``fmt`` (text through rich, for a terminal's width and colours).
     JSON for inputs that all failed prints nothing: there is no report to give."""
     from .render import OutputFormat
@@ -351,7 +363,7 @@ def show(batch: "Batch", fmt: "OutputFormat", full: bool = False, no_color: bool
         with stdout_errors():
             show_text(batch, console(no_color), full)
     elif batch.reports or fmt is not OutputFormat.json:
-        write_stdout(fmt.render(batch))
+        write_stdout(fmt.render(batch, annotate=annotate))
 
 
 class stdout_errors:

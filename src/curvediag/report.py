@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from .curves import SourceInfo
 from .verdict import Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The verdicts' values, in precedence order (:class:`~curvediag.verdict.Verdict` carries each one's
 #: severity, precedence and headline).
@@ -113,8 +113,8 @@ class Horizon:
     change_high: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _num(getattr(self, k)) for k in
-                ("position", "more", "value", "low", "high", "change", "change_low", "change_high")}
+        return _numbers({k: getattr(self, k) for k in
+                         ("position", "more", "value", "low", "high", "change", "change_low", "change_high")})
 
 
 @dataclass(frozen=True)
@@ -152,21 +152,21 @@ class Projection:
         return "; ".join(parts) + f" ({self.level:.0%} range, {self.family} fit to the last {self.points_used} points)"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        return _numbers({
             "metric": self.metric,
             "projected": self.projected,
             "reason": self.reason,
             "unit": self.unit,
-            "at_end": _num(self.at_end),
-            "end_position": _num(self.end_position),
-            "length": _num(self.length),
-            "level": _num(self.level),
+            "at_end": self.at_end,
+            "end_position": self.end_position,
+            "length": self.length,
+            "level": self.level,
             "family": self.family,
             "points_used": self.points_used,
             "horizon_50": None if self.horizon_50 is None else self.horizon_50.to_dict(),
             "horizon_100": None if self.horizon_100 is None else self.horizon_100.to_dict(),
             "summary": self.summary(),
-        }
+        })
 
 
 def _pct(v: float) -> str:
@@ -294,10 +294,12 @@ class Report:
         return max((f.severity for f in self.findings), key=severity_rank, default="ok")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON contract (see docs/json.md)."""
+        """The JSON contract (see docs/json.md): one report object (``--format json`` prints an array
+        of them; a callback's ``report_path`` holds one).  A number that is NaN or infinite is
+        ``null``, named in its object's ``non_finite_values`` (see :func:`_numbers`)."""
         from . import __version__
 
-        return {
+        return _numbers({
             "schema_version": SCHEMA_VERSION,
             "curvediag_version": __version__,
             "source": {
@@ -311,52 +313,81 @@ class Report:
             "verdict": self.verdict,
             "severity": self.severity,
             "headline": self.headline,
-            "best_epoch": _num(self.best_epoch),
+            "best_epoch": self.best_epoch,
             "best_epoch_metric": self.best_epoch_metric,
-            "onset_epoch": _num(self.onset_epoch),
-            "epochs_after_best": _num(self.epochs_after_best),
-            "final_gap": {k: _num(v) for k, v in self.final_gap.items()},
+            "onset_epoch": self.onset_epoch,
+            "epochs_after_best": self.epochs_after_best,
+            "final_gap": _numbers(dict(self.final_gap)),
             "interpretation": self.interpretation,
             "findings": [
-                {
+                _numbers({
                     "code": f.code,
                     "name": f.name,
                     "verdict": f.verdict,
                     "severity": f.severity,
                     "message": f.message,
-                    "evidence": {k: _num(v) for k, v in f.evidence.items()},
-                    "span": None if f.span is None else [_num(f.span[0]), _num(f.span[1])],
+                    "evidence": _numbers(dict(f.evidence)),
+                    "span": None if f.span is None else [f.span[0], f.span[1]],
                     "remedies": list(f.remedies),
-                }
+                })
                 for f in self.findings
             ],
             "skipped": [{"code": s.code, "name": s.name, "reason": s.reason} for s in self.skipped],
             "metrics": {
-                m.name: {
+                m.name: _numbers({
                     "column": m.column,
                     "points": m.points,
                     "non_finite": m.non_finite,
-                    "first": _num(m.first),
-                    "best": _num(m.best),
-                    "best_epoch": _num(m.best_at),
-                    "last": _num(m.last),
+                    "first": m.first,
+                    "best": m.best,
+                    "best_epoch": m.best_at,
+                    "last": m.last,
                     "lower_is_better": m.lower_is_better,
                     "label": m.label,
-                }
+                })
                 for m in self.metrics
             },
             "projection": None if self.projection is None else self.projection.to_dict(),
             "remedies": list(self.remedies),
-        }
+        })
+
+
+#: the key, in an object of the JSON contract, naming its numbers that are not finite
+NON_FINITE = "non_finite_values"
+
+
+def _flag(v) -> str | None:
+    """``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` for a number that is not finite, else None."""
+    if hasattr(v, "item") and not isinstance(v, (int, float)):  # numpy scalar
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+    return None
+
+
+def _numbers(d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` for JSON: each number through :func:`_num` (NaN and infinity become ``null``), and, when
+    any was not finite, ``non_finite_values`` naming them: ``{"last": "NaN"}``; a pair such as
+    ``span`` as ``{"span": [null, "Infinity"]}``.  Absent when every number is finite."""
+    flags: dict[str, Any] = {}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, (list, tuple)) and any(_flag(x) for x in v):
+            flags[k] = [_flag(x) for x in v]
+        elif _flag(v):
+            flags[k] = _flag(v)
+        out[k] = [_num(x) for x in v] if isinstance(v, (list, tuple)) and k == "span" else _num(v)
+    if flags:
+        out[NON_FINITE] = flags
+    return out
 
 
 def _num(v):
-    """JSON has no NaN/inf: they become strings, so the output stays strict JSON."""
+    """A number for JSON: NaN and infinity (which JSON cannot hold) become None -- :func:`_numbers`
+    names them beside it; whole floats become integers; others are rounded to 6 significant digits."""
     if isinstance(v, float):
-        if math.isnan(v):
-            return "NaN"
-        if math.isinf(v):
-            return "Infinity" if v > 0 else "-Infinity"
+        if not math.isfinite(v):
+            return None
         if v.is_integer() and abs(v) < 2**53:
             return int(v)
         return round(v, 6) if abs(v) >= 1e-3 else float(f"{v:.6g}")

@@ -32,8 +32,8 @@ anything, calls ``on_finding`` or writes ``report_path``.
 
 Each new finding is said once, one line, through ``transformers.utils.logging`` (the logger
 ``curvediag.transformers``, at warning level), and passed to ``on_finding`` as a
-:class:`curvediag.monitor.Alert`.  ``report_path`` gets the JSON report (as ``curvediag analyze
---format json`` writes it), atomically, when the callback stops training and at ``on_train_end``.
+:class:`curvediag.monitor.Alert`.  ``report_path`` gets the JSON report object (as ``Report.to_dict()``:
+one element of ``curvediag analyze --format json``'s array), atomically, when the callback stops training and at ``on_train_end``.
 :attr:`CurvediagCallback.report` is the last :class:`~curvediag.report.Report`.
 """
 

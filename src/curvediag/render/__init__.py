@@ -25,14 +25,19 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
     github = "github"
     junit = "junit"
+    sarif = "sarif"
+    gitlab = "gitlab"
 
-    def render(self, batch: "Batch", full: bool = False) -> str:
-        """The batch in this format.  ``full``: text for several logs shows every report after the table."""
+    def render(self, batch: "Batch", full: bool = False, annotate: str | None = None) -> str:
+        """The batch in this format.  ``full``: text for several logs shows every report after the table;
+        ``annotate``: the lowest severity GitHub annotates finding by finding (``--annotate``)."""
         import importlib
 
         module, function = RENDERERS[self.value]
         fn = getattr(importlib.import_module(f"{__name__}.{module}"), function)
-        return fn(batch, full=full) if self is OutputFormat.text else fn(batch)
+        if self is OutputFormat.text:
+            return fn(batch, full=full)
+        return fn(batch, annotate=annotate) if self is OutputFormat.github else fn(batch)
 
 
 #: format -> (module in this package, its ``render(batch) -> str``); imported only when used
@@ -43,6 +48,8 @@ RENDERERS = {
     "markdown": ("markdown", "render"),
     "github": ("github", "render"),
     "junit": ("junit", "render"),
+    "sarif": ("sarif", "render"),
+    "gitlab": ("gitlab", "render"),
 }
 
 # C0 controls (newline and tab too), DEL, C1 controls, the Unicode line/paragraph

@@ -26,8 +26,6 @@ def render_lines(batch: "Batch") -> str:
 
 
 def render(batch: "Batch") -> str:
-    """One report object for one readable input, else a list: a report or an unreadable input's
+    """An array, however many inputs were given: a report or an unreadable input's
     ``{"path", "error"}`` entry per input, in the order given."""
-    data = _items(batch)
-    obj = data[0] if batch.single and len(batch.reports) == 1 else data
-    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+    return json.dumps(_items(batch), indent=2, allow_nan=False) + "\n"
