@@ -3,7 +3,7 @@ W&B's ``scan_history``, a warehouse query): one row per (run, step, metric key, 
 
 * :func:`diagnose_frame` splits such a table by run and diagnoses each run;
 * :func:`diagnose_run` is the pure per-run function: one run's long (or wide) ``DataFrame`` in,
-  the JSON report dict (``curvediag analyze --format json``) out.  It is a top-level function of
+  the JSON report dict (one element of ``curvediag analyze --format json``'s array) out.  It is a top-level function of
   picklable arguments, so it runs where the data already is -- a Dask or Spark worker -- with no
   scheduler of ours::
 
