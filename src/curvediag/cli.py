@@ -103,6 +103,19 @@ def _stdin_closed(paths) -> bool:
 
 # Options shared by the commands that read and judge a log (analyze, plot, inspect): one definition each,
 # so every command resolves its settings the same way (file < environment < command line).
+# the report options analyze and compare share
+_FORMAT = typer.Option(
+    None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github, junit, sarif or gitlab."
+)
+_EXIT_ZERO = typer.Option(False, "--exit-zero", help="Report findings but exit 0 (errors still exit 2).")
+_OUTPUT = typer.Option(
+    None, "--output", "-o", metavar="FILE", help="Also write the report to FILE (atomically); stdout then shows only an explicit --format."
+)
+_OUTPUT_FORMAT = typer.Option(
+    None, "--output-format", help="Format of --output (default: from its extension, else --format)."
+)
+_NO_COLOR = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set).")
+
 _LOSS = typer.Option(None, "--loss", metavar="COLUMN", help="Column holding the training loss.")
 _VAL_LOSS = typer.Option(None, "--val-loss", metavar="COLUMN", help="Column holding the validation loss.")
 _ACC = typer.Option(None, "--acc", metavar="COLUMN", help="Column holding the training accuracy.")
@@ -168,13 +181,11 @@ def analyze(
     paths: List[str] = typer.Argument(
         ..., metavar="PATH...", help="Training logs or run directories to diagnose (a directory: each run in it); '-' reads stdin."
     ),
-    format: Optional[Format] = typer.Option(
-        None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github, junit, sarif or gitlab."
-    ),
+    format: Optional[Format] = _FORMAT,
     fail_on: Optional[FailOn] = typer.Option(
         None, "--fail-on", help="Exit 1 when a finding has this severity or worse (default: warning)."
     ),
-    exit_zero: bool = typer.Option(False, "--exit-zero", help="Report findings but exit 0 (errors still exit 2)."),
+    exit_zero: bool = _EXIT_ZERO,
     loss: Optional[str] = _LOSS,
     val_loss: Optional[str] = _VAL_LOSS,
     acc: Optional[str] = _ACC,
@@ -186,12 +197,8 @@ def analyze(
     config: Optional[str] = _CONFIG,
     input_format: Optional[str] = _INPUT_FORMAT,
     run: Optional[str] = _RUN,
-    output: Optional[str] = typer.Option(
-        None, "--output", "-o", metavar="FILE", help="Also write the report to FILE (atomically); stdout then shows only an explicit --format."
-    ),
-    output_format: Optional[Format] = typer.Option(
-        None, "--output-format", help="Format of --output (default: from its extension, else --format)."
-    ),
+    output: Optional[str] = _OUTPUT,
+    output_format: Optional[Format] = _OUTPUT_FORMAT,
     full: bool = typer.Option(False, "--full", help="Everything in the text report: each finding's remedies and the rules that could not run (skipped); "
                               "with several logs, every such report after the summary table."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=0, help="Analyse several logs in parallel on this many processes (0: one per core)."),
@@ -200,7 +207,7 @@ def analyze(
         help="Draw the curves to FILE.png, .svg or .html (needs the 'plot' extra); DIR/ or a {stem} template "
         "(plots/{stem}.html) draws each log to a file named after it.",
     ),
-    no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
+    no_color: bool = _NO_COLOR,
     tag_runs: bool = typer.Option(
         False, "--tag-runs", help="Write each verdict back to its MLflow server run as tags (curvediag.verdict, .severity, .findings)."
     ),
@@ -462,13 +469,11 @@ def _compared(baseline, runs, settings, plots: Optional[List[str]], own_rules: b
 def compare_cmd(
     baseline: List[str] = typer.Argument(..., metavar="BASELINE...", help="The baseline's logs: the seeds of the recipe the runs should match."),
     runs: List[str] = typer.Option(..., "--run", metavar="RUN", help="A log to compare with the baseline (repeat for several)."),
-    format: Optional[Format] = typer.Option(
-        None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github, junit, sarif or gitlab."
-    ),
+    format: Optional[Format] = _FORMAT,
     fail_on: Optional[FailOn] = typer.Option(
         None, "--fail-on", help="Exit 1 when a comparison finding (B1xx) has this severity or worse (default: warning)."
     ),
-    exit_zero: bool = typer.Option(False, "--exit-zero", help="Report findings but exit 0 (errors still exit 2)."),
+    exit_zero: bool = _EXIT_ZERO,
     loss: Optional[str] = _LOSS,
     val_loss: Optional[str] = _VAL_LOSS,
     acc: Optional[str] = _ACC,
@@ -479,18 +484,14 @@ def compare_cmd(
     ignore: Optional[str] = _IGNORE,
     config: Optional[str] = _CONFIG,
     input_format: Optional[str] = _INPUT_FORMAT,
-    output: Optional[str] = typer.Option(
-        None, "--output", "-o", metavar="FILE", help="Also write the report to FILE (atomically); stdout then shows only an explicit --format."
-    ),
-    output_format: Optional[Format] = typer.Option(
-        None, "--output-format", help="Format of --output (default: from its extension, else --format)."
-    ),
+    output: Optional[str] = _OUTPUT,
+    output_format: Optional[Format] = _OUTPUT_FORMAT,
     plot: Optional[str] = typer.Option(
         None, "--plot", metavar="FILE",
         help="Draw the run over the baseline to FILE.png, .svg or .html (needs the 'plot' extra); DIR/ or a {stem} "
         "template draws each run to a file named after it.",
     ),
-    no_color: bool = typer.Option(False, "--no-color", help="No colours or styles (also when NO_COLOR is set)."),
+    no_color: bool = _NO_COLOR,
     annotate: Optional[FailOn] = _ANNOTATE,
     stdin_filename: Optional[str] = _STDIN_FILENAME,
 ) -> None:
