@@ -17,6 +17,7 @@ from .loss_spikes import LossSpikes
 from .oscillating_loss import OscillatingLoss
 from .over_confidence import OverConfidence
 from .loss_plateau import Plateau
+from .loss_at_chance import LossAtChance
 from .best_epoch_early import BestEpochEarly
 from .unstable_loss import UnstableLoss
 from .val_better_than_train import ValBetterThanTrain
@@ -38,6 +39,7 @@ RULES: tuple[type[Rule], ...] = (
     UnstableLoss,
     FlatLoss,
     NothingGeneralised,
+    LossAtChance,
     Cramming,
     Overfitting,
     StillImproving,

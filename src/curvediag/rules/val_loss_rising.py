@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from .._np import np
 
@@ -20,6 +21,11 @@ from .rise import (
     significant_rise,
     train_kept_falling,
 )
+
+
+#: Noise units by which a stalled validation loss must end above its minimum (or the validation metric
+#: fall from its peak) for the stall to be the overfitting verdict rather than an info finding.
+STALL_DRIFT_Z = 1.5
 
 
 class Overfitting(Rule):
@@ -143,11 +149,29 @@ class Overfitting(Rule):
             "gap_at_onset": v_on - t_on,
             "gap_end": v.end - t_end,
         }
+        # the stall is the verdict only when something measurable got worse: the validation loss ended
+        # above its minimum by more than its own noise, or the validation metric fell from its peak by
+        # more than its noise; a validation loss still at its minimum is "might be overfitting" (info)
+        drift_z = (v.end - vmin) / noise if noise > 0 else (math.inf if v.end > vmin else 0.0)
+        evidence["drift_z"] = drift_z
+        worse = v_change >= opts["rise_limit"] or (v_change > 0 and drift_z >= STALL_DRIFT_Z)
+        if not worse and acc is not None and acc.n >= 6:
+            peak = float(np.max(acc.s))
+            a_noise = acc.sigma if np.isfinite(acc.sigma) else 0.0
+            a_drop = peak - acc.end
+            evidence.update(val_acc_peak=peak, val_acc_drop=a_drop)
+            worse = a_drop > max(0.02, STALL_DRIFT_Z * a_noise, 2 * resolution(acc.y))
         msg = (
-            f"val_loss stopped improving at {at(pos, ctx.axis_word)} (within {pct(tol / abs(vmin) if vmin else 0)} "
+            ("" if worse else "might be overfitting: ")
+            + f"val_loss stopped improving at {at(pos, ctx.axis_word)} (within {pct(tol / abs(vmin) if vmin else 0)} "
             f"of its smoothed minimum {fmt(vmin)}, ending {v_change * 100:+.1f}% from there, over the last {pct(share)} "
             f"of the run) while train_loss fell "
             f"{pct(drop)} more (smoothed {fmt(t_on)} -> {fmt(t_end)}); val-train gap {fmt(v_on - t_on)} -> "
             f"{fmt(v.end - t_end)}; limit {pct(opts['train_drop'])}"
         )
-        return self.finding(msg, evidence, span=(pos, float(v.x[-1])))
+        f = self.finding(msg, evidence, span=(pos, float(v.x[-1])))
+        if not worse:
+            msg += ("; val_loss is still within its noise of its minimum"
+                    + (" and the validation metric held" if acc is not None else "") + ", so this is not the verdict")
+            f = replace(f, verdict=None, severity="info", message=msg)
+        return f
