@@ -47,6 +47,9 @@ class FlatLoss(Rule):
     guess; without it, a loss sitting at ln K for some K is called chance level only
     when accuracy sits near 1/K too (never from the loss alone).
 
+    A loss falling with a significant trend (Mann-Kendall z <= -1.96) beside an
+    accuracy rising with one (z >= 1.96, by more than 3x its noise and 0.01) vetoes the finding,
+    however little the loss moved: both trends are beyond the curves' own noise.
     A validation loss that fell by ``stuck_limit`` or more with a significant trend
     vetoes the finding: that is learning which generalises, whatever the training
     loss did.
@@ -113,6 +116,14 @@ class FlatLoss(Rule):
                 acc_flat = False
         if not (flat or oscillating or acc_flat):
             return None
+        # a loss falling with a significant trend beside an accuracy rising with one is learning,
+        # however little the loss moved relative to its level (a label-smoothed or distillation
+        # objective moves little): both trends are measured against the curves' own noise
+        a = ctx.track(VAL_ACC) or ctx.track(TRAIN_ACC)
+        if z <= -1.96 and a is not None and a.n >= 6:
+            a_noise = a.sigma if np.isfinite(a.sigma) else 0.0
+            if stats.mann_kendall_z(a.y) >= 1.96 and a.end - a.start > max(0.01, 3 * a_noise):
+                return None
         v = ctx.track(VAL_LOSS)
         if t.name == TRAIN_LOSS and v is not None and v.n >= 6:
             # the validation loss falling far and surely is learning that generalises, whatever
