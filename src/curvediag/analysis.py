@@ -240,7 +240,8 @@ def recent_fall(t: Track) -> dict:
     length would buy if each quarter fell by the last one's rate times the slow-down
     ratio seen between the last two quarters (at most 0.9; at most 0.5 when the
     quarter before did not fall, or when the fall is not 3 standard errors clear of
-    the noise). ``rate_z``: the fall between the two quarter means in units of its
+    the noise -- unless the run is too short to measure its noise, under 6 points, and
+    fell at every one of them). ``rate_z``: the fall between the two quarter means in units of its
     standard error from the curve's own noise (NaN under 6 points). ``sure``: the
     fall is a trend, not noise — Mann-Kendall z <= -1.645 on the second half of the
     run (16+ points), z <= -1.0 or the last three points falling in turn (10-15
@@ -263,7 +264,10 @@ def recent_fall(t: Track) -> dict:
     # a recovery from a spike), and never taken as "not slowing" unless the fall is clear of
     # the noise: a noisy plateau's drift must not be projected as a steady fall
     ratio = min(RATIO_CAP, max(0.0, rate / earlier)) if earlier > 0 else RATIO_UNKNOWN
-    if not rate_z >= STEADY_Z:
+    # (a run too short to measure its noise that fell at every evaluation shows its slow-down
+    # directly, step by step: that ratio is believed)
+    monotone = n < 6 and n >= MIN_POINTS and bool(np.all(np.diff(y) < 0))
+    if not rate_z >= STEADY_Z and not monotone:
         ratio = min(ratio, RATIO_UNKNOWN)
     gain = rate * sum(ratio**k for k in range(1, 5)) if rate > 0 else 0.0
     half = y[n // 2 :]
