@@ -20,6 +20,7 @@ TOP_KEYS = {
     "best_epoch_metric", "onset_epoch", "epochs_after_best", "final_gap", "interpretation", "findings",
     "skipped", "metrics", "projection",
     "remedies",  # added within schema 1 (docs/json.md): the report's remedies, once each
+    "confidence", "alternative", "borderline",  # added within schema 2 (issue 19): how sure the verdict is
 }
 FINDING_KEYS = {"code", "name", "verdict", "severity", "message", "evidence", "span", "remedies"}
 

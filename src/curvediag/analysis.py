@@ -96,6 +96,9 @@ class Context:
     curves: Curves
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     num_classes: int | None = None
+    #: a copy of the run re-judged for the confidence (engine.assess): measurements only the report
+    #: shows, such as the fitted projection, are not made
+    quick: bool = False
 
     @cached_property
     def tracks(self) -> dict[str, Track]:

@@ -156,14 +156,15 @@ _COLUMNS = {"loss": "train_loss", "val_loss": "val_loss", "acc": "train_acc", "v
 
 
 def _settings(config=None, *, fail_on=None, format=None, select=None, ignore=None, num_classes=None,
-              input_format=None, run=None, **columns):
+              input_format=None, run=None, fail_on_borderline=None, **columns):
     """The settings in force for one command, or one line on stderr and exit 2.  ``columns``:
     loss, val_loss, acc, val_acc, metric (the --loss ... options)."""
     from .config import input_format_name, resolve
     from .errors import UsageError
 
     cli = {"fail-on": fail_on.value if fail_on else None, "format": format.value if format else None,
-           "select": select, "ignore": ignore, "num-classes": num_classes}
+           "select": select, "ignore": ignore, "num-classes": num_classes,
+           "fail-on-borderline": True if fail_on_borderline else None}
     try:
         settings = resolve(config, cli=cli)
         reader = input_format_name(input_format)
@@ -184,6 +185,12 @@ def analyze(
     format: Optional[Format] = _FORMAT,
     fail_on: Optional[FailOn] = typer.Option(
         None, "--fail-on", help="Exit 1 when a finding has this severity or worse (default: warning)."
+    ),
+    fail_on_borderline: bool = typer.Option(
+        False, "--fail-on-borderline",
+        help="Fail on a borderline verdict too (one under half of the copies of the run, drawn from its own noise, agree "
+        "with; the report says 'X or Y'). By default it fails only as far as its alternative would. "
+        "Config: fail-on-borderline = true.",
     ),
     exit_zero: bool = _EXIT_ZERO,
     loss: Optional[str] = _LOSS,
@@ -230,7 +237,7 @@ def analyze(
     _check_paths(paths + (baseline or []))
     settings = _settings(config, fail_on=fail_on, format=format, select=select, ignore=ignore, num_classes=num_classes,
                          input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc,
-                         metric=metric)
+                         metric=metric, fail_on_borderline=fail_on_borderline)
     plots = _plot_targets(plot, paths)
     _refuse_inputs(output, plots, paths + (baseline or []), settings.config_file)
     if plot and settings.run == "all":

@@ -6,6 +6,7 @@ walking up from the working directory, or any TOML file given with
 ``[tool.curvediag]`` table).  Keys::
 
     fail-on = "error"                 # never | info | warning | error
+    fail-on-borderline = true         # a borderline verdict (confidence under 0.5) fails too; default false
     format = "json"                   # text | json | jsonl | markdown | github | junit
     select = ["D", "O", "L"]          # rule codes, prefixes or names; default: all
     ignore = ["G101", "early-stopping-advice"]
@@ -67,6 +68,7 @@ def input_format_name(value: str | None, where: str = "--input-format") -> str |
 
 ENV = {
     "CURVEDIAG_FAIL_ON": "fail-on",
+    "CURVEDIAG_FAIL_ON_BORDERLINE": "fail-on-borderline",
     "CURVEDIAG_FORMAT": "format",
     "CURVEDIAG_SELECT": "select",
     "CURVEDIAG_IGNORE": "ignore",
@@ -92,6 +94,8 @@ class Settings:
     the CLI, the library and a batch all hand the same object to :func:`curvediag.engine.analyse`."""
 
     fail_on: str = "warning"
+    #: a borderline verdict (``Report.borderline``) fails the gate as a sure one would
+    fail_on_borderline: bool = False
     format: str = "text"
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
@@ -356,6 +360,17 @@ def _choice(key: str, choices: tuple[str, ...]):
     return check
 
 
+def _flag(key: str):
+    def check(value, where: str, s: dict[str, Any]) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        raise UsageError(f"{where}: {key} must be true or false, not {_shown(value)}")
+
+    return check
+
+
 def _rule_list(key: str):
     def check(value, where: str, s: dict[str, Any]) -> tuple[str, ...]:
         from .rules import ALL_RULES
@@ -488,6 +503,7 @@ def _per_path(value, where: str, s: dict[str, Any]):
 #: each configuration key: (the Settings field it sets, its check)
 _KEYS = {
     "fail-on": ("fail_on", _choice("fail-on", FAIL_ON)),
+    "fail-on-borderline": ("fail_on_borderline", _flag("fail-on-borderline")),
     "format": ("format", _choice("format", FORMATS)),
     "select": ("select", _rule_list("select")),
     "extend-select": ("extend_select", _rule_list("extend-select")),

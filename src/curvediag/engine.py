@@ -31,6 +31,7 @@ from .report import Finding, Report, Skipped
 from .rules import OPTION_GROUPS, RULES, Rule, Skip, members
 from .rules.base import alternatives, missing_reason, points_needed, too_few_reason
 from .summary import build_report
+from .verdict import precedence
 
 
 def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None, rules=RULES) -> dict[str, dict[str, Any]]:
@@ -99,18 +100,17 @@ def enabled_rules(settings: Settings) -> tuple[tuple[str, str], ...]:
     return tuple((r.code, r.name) for r in RULES if rule_enabled(r.code, r.name, settings.select, settings.ignore))
 
 
-def analyse(curves: Curves, settings: Settings | None = None) -> Report:
-    """Diagnose ``curves`` under ``settings`` (defaults when None); see the module's doc."""
-    settings = settings or Settings()
-    select, ignore = tuple(settings.select), tuple(settings.ignore)
-    opts = rule_options(settings.rules)
-    ctx = Context(curves, opts, settings.num_classes)
+def _run(ctx: Context, select: tuple[str, ...], ignore: tuple[str, ...], opts, verdicts_only: bool = False):
+    """Run the rules on ``ctx``: (findings, skipped, unheard).  ``verdicts_only``: only the rules that
+    give a verdict, and only the enabled ones (what a copy of the run is re-judged with)."""
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     unheard: list[Finding] = []  # what deselected verdict rules would have said
     too_short = False
     for rule_cls in RULES:
         enabled = rule_enabled(rule_cls.code, rule_cls.name, select, ignore)
+        if verdicts_only and (rule_cls.verdict is None or not enabled):
+            continue
         if not enabled and (rule_cls.verdict is None or too_short):
             continue
         rule = rule_cls()
@@ -138,7 +138,56 @@ def analyse(curves: Curves, settings: Settings | None = None) -> Report:
             findings.append(f)
         else:
             unheard.append(f)
-    return build_report(ctx, findings, skipped, unheard)
+    return findings, skipped, unheard
 
 
-__all__ = ["analyse", "enabled_rules", "rule_options", "unmet_need"]
+def _verdict_of(findings: list[Finding]) -> str:
+    """The verdict the findings give (that of highest precedence; healthy when none has one)."""
+    return min((str(f.verdict) for f in findings if f.verdict is not None), key=precedence, default="healthy")
+
+
+def assess(curves: Curves, settings: Settings, verdict: str) -> tuple[float | None, str | None]:
+    """How sure ``verdict`` is: the share of copies of the run, drawn from its own noise
+    (:mod:`curvediag.resample`), that the same rules judge the same way, and the verdict the
+    others give most often (None when every copy agrees).  :data:`COPIES_FIRST` copies are judged
+    first; when every one agrees the verdict is sure and the rest are not drawn (most runs cost
+    that few), else :data:`COPIES` in all.  None for a run too short to judge."""
+    from . import resample
+
+    if verdict == "insufficient_data":
+        return None, None
+    select, ignore = tuple(settings.select), tuple(settings.ignore)
+    opts = rule_options(settings.rules)
+    votes: dict[str, int] = {}
+    n = 0
+    for copy in resample.copies(curves, COPIES):
+        ctx = Context(copy, opts, settings.num_classes, quick=True)
+        v = _verdict_of(_run(ctx, select, ignore, opts, verdicts_only=True)[0])
+        votes[v] = votes.get(v, 0) + 1
+        n += 1
+        if n == COPIES_FIRST and votes.get(verdict, 0) == n:
+            break
+    agree = votes.pop(verdict, 0)
+    other = max(votes, key=lambda k: (votes[k], -precedence(k)), default=None)
+    return agree / n, other
+
+
+#: Copies of a run judged first; when all agree, the verdict is sure (see :func:`assess`).
+COPIES_FIRST = 4
+#: Copies judged in all when the first ones do not all agree.
+COPIES = 16
+
+
+def analyse(curves: Curves, settings: Settings | None = None) -> Report:
+    """Diagnose ``curves`` under ``settings`` (defaults when None); see the module's doc."""
+    settings = settings or Settings()
+    select, ignore = tuple(settings.select), tuple(settings.ignore)
+    opts = rule_options(settings.rules)
+    ctx = Context(curves, opts, settings.num_classes)
+    findings, skipped, unheard = _run(ctx, select, ignore, opts)
+    verdict = _verdict_of(findings)
+    confidence, alternative = assess(curves, settings, verdict)
+    return build_report(ctx, findings, skipped, unheard, confidence=confidence, alternative=alternative)
+
+
+__all__ = ["analyse", "assess", "enabled_rules", "rule_options", "unmet_need"]

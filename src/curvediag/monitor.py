@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Mapping
 from ._np import np
 
 from .config import Settings
-from .report import Finding, Report, severity_rank
+from .report import SURE, Finding, Report, severity_rank
 
 #: the axis columns :meth:`Monitor.log` takes as keywords
 AXES = ("step", "epoch")
@@ -259,8 +259,12 @@ def fresh_alerts(report: Report, seen: set[str], at: float | None, axis: str, po
 
 
 def stop_reason(report: Report, on: set[str] | frozenset[str]) -> Finding | None:
-    """The finding that matches ``on`` (a verdict, code or name), the deciding one first."""
-    matches = [f for f in report.findings if f.verdict in on or f.code in on or f.name in on]
+    """The finding that matches ``on`` (a verdict, code or name), the deciding one first.  A verdict
+    finding of a report that is not sure (under ``report.SURE`` of the copies of the run agree) stops
+    nothing: a prefix of a good run must not be killed on evidence inside its own noise."""
+    unsure = report.confidence is not None and report.confidence < SURE
+    matches = [f for f in report.findings if (f.verdict in on or f.code in on or f.name in on)
+               and not (unsure and f.verdict is not None)]
     matches = [f for f in matches if f.verdict != "insufficient_data" or "insufficient_data" in on]
     if not matches:
         return None

@@ -234,7 +234,8 @@ def write_report(path: str, batch: "Batch", fmt: "OutputFormat", full: bool = Fa
 
 def exit_status(batch: "Batch", exit_zero: bool = False) -> int:
     """2 if an input could not be read; else 1 if a finding reaches ``fail_on`` (unless ``exit_zero``
-    or ``fail_on = "never"``); else 0."""
+    or ``fail_on = "never"``); else 0.  A borderline verdict counts only as far as its alternative
+    would, unless ``fail_on_borderline`` (:meth:`~curvediag.report.Report.gate_severity`)."""
     from .report import severity_rank
 
     if batch.unreadable:
@@ -243,7 +244,8 @@ def exit_status(batch: "Batch", exit_zero: bool = False) -> int:
     if exit_zero or fail_on == "never":
         return 0
     limit = severity_rank(fail_on)
-    return 1 if any(severity_rank(r.worst_severity()) >= limit for r in batch.reports) else 0
+    strict = batch.settings.fail_on_borderline
+    return 1 if any(severity_rank(r.gate_severity(strict)) >= limit for r in batch.reports) else 0
 
 
 # --- stdout and stderr of the command line -----------------------------------------------------

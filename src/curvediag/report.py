@@ -16,6 +16,13 @@ SCHEMA_VERSION = 2
 VERDICTS = tuple(v.value for v in Verdict)
 SEVERITIES = ("ok", "info", "warning", "error")
 
+#: A report whose verdict fewer than this share of the copies of its run agree with is borderline
+#: (:attr:`Report.borderline`): shown as "X or Y" and, by default, not failing the gate on the verdict.
+BORDERLINE = 0.5
+#: A verdict at least this share of the copies agree with is sure: the headline names no alternative,
+#: and a live check (Monitor, callbacks, pruners) may stop training on it.
+SURE = 0.75
+
 
 def severity_rank(sev: str) -> int:
     return SEVERITIES.index(sev)
@@ -197,6 +204,28 @@ class Report:
     projection: Projection | None = None
     #: what to do: every finding's remedies once, in the log's framework, the deciding finding's first
     remedies: tuple[str, ...] = ()
+    #: the share of copies of the run, drawn from its own noise, judged the same way (None: too short)
+    confidence: float | None = None
+    #: the verdict the other copies give most often (None when all agree)
+    alternative: str | None = None
+
+    @property
+    def borderline(self) -> bool:
+        """The verdict could go either way: under :data:`BORDERLINE` of the copies of the run agree."""
+        return self.confidence is not None and self.confidence < BORDERLINE and self.alternative is not None
+
+    def gate_severity(self, borderline_fails: bool = False) -> str:
+        """The severity the CI gate compares with ``--fail-on``: the worst finding's, except that the
+        verdict of a borderline report counts only as far as its alternative would (a run that is
+        overfitting or healthy does not fail a warning gate) unless ``borderline_fails``."""
+        if borderline_fails or not self.borderline or self.alternative is None:
+            return self.worst_severity()
+        from .verdict import verdict_of
+
+        cap = verdict_of(self.alternative).severity
+        sev = [f.severity for f in self.findings if f.verdict != self.verdict]
+        sev += [min(f.severity, cap, key=severity_rank) for f in self.findings if f.verdict == self.verdict]
+        return max(sev, key=severity_rank, default="ok")
 
     def __post_init__(self) -> None:
         if not isinstance(self.metrics, Metrics):
@@ -349,6 +378,9 @@ class Report:
             },
             "projection": None if self.projection is None else self.projection.to_dict(),
             "remedies": list(self.remedies),
+            "confidence": self.confidence,
+            "alternative": self.alternative,
+            "borderline": self.borderline,
         })
 
 

@@ -73,7 +73,7 @@ REPORT = {
     "required": [
         "schema_version", "curvediag_version", "source", "verdict", "severity", "headline", "best_epoch",
         "best_epoch_metric", "onset_epoch", "epochs_after_best", "final_gap", "interpretation", "findings",
-        "skipped", "metrics", "projection", "remedies",
+        "skipped", "metrics", "projection", "remedies", "confidence", "alternative", "borderline",
     ],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
@@ -165,6 +165,11 @@ REPORT = {
         },
         "projection": _PROJECTION,
         "remedies": {"type": "array", "items": {"type": "string"}},
+        # how sure the verdict is: the share of copies of the run, drawn from its own noise, judged the
+        # same way (null: too short to judge); the verdict most of the others give; under 0.5, borderline
+        "confidence": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+        "alternative": {"type": ["string", "null"]},
+        "borderline": {"type": "boolean"},
     },
 }
 

@@ -31,7 +31,8 @@ def _num(v) -> float | None:
 
 
 def build_report(
-    ctx: Context, findings: list[Finding], skipped: list[Skipped], unheard: list[Finding] | None = None
+    ctx: Context, findings: list[Finding], skipped: list[Skipped], unheard: list[Finding] | None = None,
+    confidence: float | None = None, alternative: str | None = None,
 ) -> Report:
     from dataclasses import replace
 
@@ -70,7 +71,7 @@ def build_report(
         source=curves.source,
         verdict=verdict,
         severity=verdict.severity,
-        headline=_headline(ctx, verdict, main, best_epoch, best_metric, unheard or []),
+        headline=_headline(ctx, verdict, main, best_epoch, best_metric, unheard or []) + _doubt(verdict, confidence, alternative),
         best_epoch=best_epoch,
         best_epoch_metric=best_metric,
         onset_epoch=_num(onset),
@@ -82,6 +83,8 @@ def build_report(
         interpretation=_interpret(ctx),
         projection=projection.for_report(ctx, verdict),
         remedies=todo,
+        confidence=confidence,
+        alternative=alternative,
     )
     return report
 
@@ -162,6 +165,20 @@ def _headline(ctx: Context, verdict: Verdict, main: Finding | None, best, best_m
         name = ctx.label(t.name[4:]) if t is not None else "the metric"
         return f"Healthy: no rule found a problem in {name}; no loss is logged, so only the metric was judged."
     return f"Healthy: {t.name} fell and settled; no validation curve to check generalisation."
+
+
+def _doubt(verdict: Verdict, confidence: float | None, alternative: str | None) -> str:
+    """' Not sure: overfitting or healthy (56% of copies ...)' when under ``SURE`` of the copies of the run
+    agree with the verdict; '' when sure."""
+    from .report import SURE
+
+    if confidence is None or alternative is None or confidence >= SURE:
+        return ""
+    from .report import BORDERLINE, SURE
+
+    word = "Borderline" if confidence < BORDERLINE else "Not sure"
+    return (f" {word}: {verdict} or {alternative} ({confidence:.0%} of copies of the run drawn from its own noise "
+            f"are judged {verdict}).")
 
 
 def _interpret(ctx: Context) -> str | None:

@@ -71,7 +71,8 @@ def render(batch: "Batch") -> str:
             kind = r.source.axis_kind
             best, onset = (position(v, kind).replace("-", "–") if v is None else position(v, kind) for v in (r.best_epoch, r.onset_epoch))
             out.append(
-                f"| {_code(names[i], table=True)} | {_cell(r.source.format)} | {ICON[r.severity]} **{r.verdict}** | "
+                f"| {_code(names[i], table=True)} | {_cell(r.source.format)} | {ICON[r.severity]} **{r.verdict}**"
+                f"{f' or {r.alternative} (borderline)' if r.borderline else ''} | "
                 f"{best} | {onset} | {_cell(r.headline)} |"
             )
         out.append("")

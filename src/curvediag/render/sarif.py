@@ -94,7 +94,10 @@ def document(batch: "Batch") -> dict[str, Any]:
                 "message": {"text": printable(f.message)},
                 "locations": [_location(path, line_of(item, f, given))],
                 "partialFingerprints": {"curvediag/v1": fingerprint(path, f.code)},
-                "properties": {"verdict": f.verdict, "severity": f.severity},
+                "properties": {"verdict": f.verdict, "severity": f.severity,
+                               **({"confidence": item.confidence, "alternative": item.alternative,
+                                   "borderline": item.borderline}
+                                  if f.verdict is not None and f.verdict == item.verdict else {})},
             })
     from pathlib import Path
 

@@ -133,7 +133,8 @@ def render_reports(reports: Sequence[Report], console, full: bool = False) -> No
             Panel(
                 Text(_p(r.headline)),
                 # a Text, not markup: markup would load rich's 4 ms emoji table on every run
-                title=Text.assemble((r.verdict.upper().replace("_", " "), "bold"), f" ({r.severity})"),
+                title=Text.assemble((r.verdict.upper().replace("_", " "), "bold"),
+                                    f" ({r.severity}{', borderline' if r.borderline else ''})"),
                 border_style=style,
                 title_align="left",
             )
@@ -148,6 +149,8 @@ def render_reports(reports: Sequence[Report], console, full: bool = False) -> No
             facts.append(f"onset {_pos(r.onset_epoch)}")
         if r.epochs_after_best is not None:
             facts.append(f"{_pos(r.epochs_after_best)} after best")
+        if r.confidence is not None:
+            facts.append(f"confidence {r.confidence:.0%}")
         gap = r.final_gap
         if gap.get("loss") is not None:
             rel = gap.get("loss_relative")
@@ -221,7 +224,8 @@ def render_summary(items, console) -> None:
             rows.append((r, (_p(names[i]), "unreadable", "-", "-", "-"), "red"))
             continue
         kind = r.source.axis_kind
-        rows.append((r, (_p(names[i]), str(r.verdict), position(r.best_epoch, kind), position(r.onset_epoch, kind),
+        verdict = f"{r.verdict} or {r.alternative}" if r.borderline else str(r.verdict)
+        rows.append((r, (_p(names[i]), verdict, position(r.best_epoch, kind), position(r.onset_epoch, kind),
                          _p(r.source.format)), STYLE[r.severity]))
     widths = [max([len(h)] + [len(cells[c]) for _, cells, _ in rows]) for c, h in enumerate(head)]
     right = (False, False, True, True, False)

@@ -47,6 +47,9 @@ class FlatLoss(Rule):
     guess; without it, a loss sitting at ln K for some K is called chance level only
     when accuracy sits near 1/K too (never from the loss alone).
 
+    A loss whose (smoothed) best is ``stuck_limit`` or more below its start has
+    learned, and is never called not learning here, however flat it sits now (a
+    stall after a fall is a plateau: ``loss-plateau``).
     A loss falling with a significant trend (Mann-Kendall z <= -1.96) beside an
     accuracy rising with one (z >= 1.96, by more than 3x its noise and 0.01) vetoes the finding,
     however little the loss moved: both trends are beyond the curves' own noise.
@@ -116,6 +119,8 @@ class FlatLoss(Rule):
                 acc_flat = False
         if not (flat or oscillating or acc_flat):
             return None
+        if imp_best >= opts["stuck_limit"]:
+            return None  # a loss that has been far below its start has learned: a stall now is a plateau
         # a loss falling with a significant trend beside an accuracy rising with one is learning,
         # however little the loss moved relative to its level (a label-smoothed or distillation
         # objective moves little): both trends are measured against the curves' own noise

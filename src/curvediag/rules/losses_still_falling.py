@@ -71,7 +71,7 @@ class StillImproving(Rule):
         # end under the limit) overrules the quarter test
         from ..projection import expected_gain
 
-        proj = expected_gain(t, 1.0, ctx.axis_word) if not t.name.startswith("1 - ") else None
+        proj = expected_gain(t, 1.0, ctx.axis_word) if not (ctx.quick or t.name.startswith("1 - ")) else None
         if proj is not None:
             evidence.update(projected_gain=proj[0], projected_gain_low=proj[1], projected_gain_high=proj[2])
         by_rate = f["expected_gain"] >= opts["gain_limit"] and (proj is None or proj[2] >= opts["gain_limit"])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from .._np import np
 
+from .. import stats
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
@@ -117,9 +118,15 @@ class Cramming(Rule):
         i_peak = int(np.argmax(acc.s))
         peak = float(acc.s[i_peak])
         q = max(2, acc.n // 4)
-        if peak <= 0 or i_peak >= acc.n - q or peak <= float(acc.y[0]) + opts["acc_drop"]:
-            return None  # a collapse is a fall after a rise: a metric that never rose has nothing to lose
+        if peak <= 0 or i_peak >= acc.n - q:
+            return None
         tail = float(np.mean(acc.y[-q:]))
+        # a collapse is a fall after a rise, or a fall from where the run started that loses a
+        # ``collapse`` share of it: a metric that never rose and kept what it had has nothing to lose
+        # (the start is the median of the first points, never the first point alone)
+        start = stats.start_level(acc.y)
+        if peak <= start + opts["acc_drop"] and not (start > 0 and (start - tail) / start >= opts["collapse"]):
+            return None
         noise = 0.0 if np.isnan(acc.sigma) else acc.sigma
         drop = peak - tail
         if drop / peak < opts["collapse"] or drop <= max(opts["acc_drop"], opts["noise_z"] * noise):
