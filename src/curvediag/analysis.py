@@ -272,7 +272,8 @@ def recent_fall(t: Track) -> dict:
     monotone = n < 6 and n >= MIN_POINTS and bool(np.all(np.diff(y) < 0))
     if not rate_z >= STEADY_Z and not monotone:
         ratio = min(ratio, RATIO_UNKNOWN)
-    gain = rate * sum(ratio**k for k in range(1, 5)) if rate > 0 else 0.0
+    # each quarter lowers the level it starts from (compounded: never more than all of it)
+    gain = 1.0 - math.prod(1.0 - min(1.0, rate * ratio**k) for k in range(1, 5)) if rate > 0 else 0.0
     half = y[n // 2 :]
     z = stats.mann_kendall_z(half) if half.size >= 5 else float("nan")
     if half.size >= 8:

@@ -25,6 +25,12 @@ class NonFiniteLoss(Rule):
     A training loss of exactly 0 beside a NaN validation loss is called out: it
     is the signature of a mixed-precision (fp16) overflow, not of success.
 
+    A short non-finite stretch early in the run that the run recovered from (every
+    non-finite point in the first third of its curve, and at least 5 finite points
+    after the last one, all finite) is reported as a warning without a verdict: the
+    run is judged by what follows. A NaN at the end of a run (or of a prefix a
+    callback sees) is divergence at once.
+
     **Options.** None: a single non-finite loss is one too many.
     """
 
@@ -56,6 +62,9 @@ class NonFiniteLoss(Rule):
             return None
         pos, s, count, kind = min(hits, key=lambda h: h[0])
         axis = ctx.axis_word
+        recovered = self.recovered(hits, axis)
+        if recovered is not None:
+            return recovered
         if count == len(s):
             what = f"{s.name} is {kind} at every one of its {count} points"
         else:
@@ -89,3 +98,26 @@ class NonFiniteLoss(Rule):
                     "not a perfect fit"
                 )
         return self.finding(msg, evidence, span=(pos, end))
+
+    def recovered(self, hits, axis: str):
+        """An info finding (no verdict) when every non-finite point lies in the first third of its
+        curve and at least 5 finite points follow the last of them, in every curve that had one: the
+        run came back and is judged by what follows (the other rules read the finite points)."""
+        last_bad = max(float(h[1].x[~h[1].finite_mask][-1]) for h in hits)
+        first_bad = min(h[0] for h in hits)
+        for _, s, _, _ in hits:
+            after = int((s.x > last_bad).sum())
+            idx = np.flatnonzero(~s.finite_mask)
+            if after < 5 or not s.finite_mask[s.x > last_bad].all() or idx[-1] >= len(s) / 3:
+                return None
+        names = ", ".join(dict.fromkeys(h[1].name for h in hits))
+        count = sum(h[2] for h in hits)
+        from dataclasses import replace
+
+        f = self.finding(
+            f"{names} non-finite at {count} point{'s' if count != 1 else ''} between {at(first_bad, axis)} and "
+            f"{at(last_bad, axis)}, then finite to the end: the run recovered, and is judged by what follows",
+            {"first_non_finite": first_bad, "last_non_finite": last_bad, "non_finite_points": count, "recovered": 1},
+            span=(first_bad, last_bad),
+        )
+        return replace(f, verdict=None, severity="warning")
