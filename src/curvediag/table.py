@@ -187,6 +187,35 @@ def _row_range(rows: np.ndarray) -> str:
     return f"{rows.size} rows ({lo}-{hi})"
 
 
+def _repeated_rows(table: RawTable, sel: slice | np.ndarray, axis: list[str]) -> tuple[np.ndarray, str] | None:
+    """The rows to keep when the log writes rows again, identically, one after the other (a
+    logger called twice per epoch, a CSV written by two handlers), and a note; None when it does
+    not.  With an axis column a repeated row sits at the same epoch or step and adds nothing (its
+    points would only be averaged with themselves): every such repeat is dropped.  Without one the
+    row order is the axis, and rows are dropped only when the whole log repeats them the same
+    number of times (every row twice), never a run of equal values a stuck run logged."""
+    idx = np.arange(table.rows)[sel]
+    if idx.size < 2:
+        return None
+    same = np.ones(idx.size - 1, dtype=bool)
+    for n in axis + [n for n in table.names if n not in axis]:  # the axis first: it settles most logs
+        v, p = table.values[n][idx], table.present[n][idx]
+        a, b = v[1:], v[:-1]
+        same &= (p[1:] == p[:-1]) & (~p[1:] | (a == b) | (np.isnan(a) & np.isnan(b)))
+        if not same.any():
+            return None
+    if not axis:
+        starts = np.flatnonzero(np.concatenate(([True], ~same)))
+        lengths = np.diff(np.append(starts, idx.size))
+        k = int(lengths[0])
+        if k < 2 or (lengths[:-1] != k).any() or lengths[-1] > k:
+            return None
+        keep = idx[starts]
+        return keep, f"every row is written {k} times in a row; each read once"
+    keep = idx[np.concatenate(([True], ~same))]
+    return keep, f"{idx.size - keep.size} rows repeat the row before them exactly (same {axis[0]}); each read once"
+
+
 def _distinct(v: np.ndarray) -> int:
     """Distinct finite values of a column that never falls."""
     v = v[np.isfinite(v)]
@@ -218,28 +247,35 @@ def _epoch_too_coarse(
         col, transform = mapping.columns[canon]
         parts = col.split("+") if transform == "sum" else [col]
         m = np.logical_and.reduce([table.present[p][sel] for p in parts])
-        return m if m.any() else None
+        return (m, parts) if m.any() else None
 
-    def positions(m: np.ndarray) -> tuple[int, int]:
+    def positions(m: np.ndarray, parts: list[str]) -> tuple[int, int]:
         e = _distinct(epoch[m & epoch_ok])
-        k = _distinct(alt_x[m & alt_ok]) if alt else int(np.count_nonzero(m))
-        return e, k
+        if alt:
+            return e, _distinct(alt_x[m & alt_ok])
+        # on the row order, a row that repeats the one before it (same epoch, same value: the
+        # point written twice) is no new position
+        same = np.ones(int(np.count_nonzero(m)) - 1, dtype=bool)
+        for v in [epoch] + [table.values[p][sel] for p in parts]:
+            w = v[m]
+            same &= (w[1:] == w[:-1]) | (np.isnan(w[1:]) & np.isnan(w[:-1]))
+        return e, 1 + int(np.count_nonzero(~same))
 
     for canon in (VAL_LOSS, VAL_ACC):
-        m = rows_of(canon)
-        if m is not None:
-            e, k = positions(m)
+        got = rows_of(canon)
+        if got is not None:
+            e, k = positions(*got)
             if k >= 3:
                 if e < EPOCH_KEEPS * k:
                     return f"the {canon} points fall on {e} distinct epoch value{'s' * (e != 1)} ({k} on the {alt or 'row'} axis)"
                 return None
             break  # one or two validation points whatever the axis: the training curve decides
     for canon in (TRAIN_LOSS, TRAIN_ACC):
-        m = rows_of(canon)
-        if m is not None:
-            e, k = positions(m)
+        got = rows_of(canon)
+        if got is not None:
+            e, k = positions(*got)
             if e < 3 and k >= 3:
-                return f"the {int(np.count_nonzero(m))} {canon} rows carry {e} distinct epoch value{'s' * (e != 1)}"
+                return f"the {int(np.count_nonzero(got[0]))} {canon} rows carry {e} distinct epoch value{'s' * (e != 1)}"
             return None
     return None
 
@@ -335,6 +371,11 @@ def to_curves(
         # a job resumed from a checkpoint: one run, the re-logged steps from their later rows
         sel, resume_notes = _resumed_rows(table.values[seg_col], table.present[seg_col], start, resumes, seg_col)
         notes.extend(resume_notes)
+    axis_names = [c for c in (epoch_col, step_col) if c is not None]
+    repeated = _repeated_rows(table, sel, axis_names)
+    if repeated is not None:
+        sel, note = repeated
+        notes.append(note)
     whole = isinstance(sel, slice)  # rows start.. as they are: the shared passes over a column apply
 
     def rising(col: str) -> bool:
