@@ -309,14 +309,44 @@ def _aggregate(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bo
     return ux, sums / counts, True
 
 
+#: columns only Hugging Face's end-of-training summary entry holds (normalised names)
+_HF_SUMMARY = frozenset({"trainruntime", "trainsamplespersecond", "totalflos"})
+_SUMMARY_NOTE = "final training-summary entry is not a curve point; ignored"
+
+
+def _without_summary_rows(table: RawTable) -> RawTable:
+    """The table without Hugging Face's end-of-training summary rows (``train_runtime``,
+    ``train_loss`` as one mean over the run ...), as a ``log_history`` flattened to CSV or a
+    DataFrame holds them, and without the columns only they filled.  The JSON reader drops them
+    as it reads; this is the same for every other reader."""
+    from .columns import norm
+
+    summary = [n for n in table.names if norm(n) in _HF_SUMMARY]
+    if not summary:
+        return table
+    drop = np.logical_or.reduce([table.present[n] for n in summary])
+    if not drop.any() or drop.all():
+        return table
+    keep = ~drop
+    names = [n for n in table.names if table.present[n][keep].any()]
+    kept = np.flatnonzero(keep)
+    bounds = sorted({int(np.searchsorted(kept, b)) for b in table.boundaries if b > 0} - {0})
+    notes = list(table.notes) + ([] if _SUMMARY_NOTE in table.notes else [_SUMMARY_NOTE])
+    return RawTable(
+        names, {n: table.values[n][keep] for n in names}, {n: table.present[n][keep] for n in names},
+        int(kept.size), table.format, notes, bounds, table.fastai, dict(table.facts),
+    )
+
+
 def to_curves(
     table: RawTable,
     source: str,
     overrides: dict[str, str] | None = None,
 ) -> Curves:
-    names = table.names
     if table.rows == 0:
         raise InputError(source, "no data rows")
+    table = _without_summary_rows(table)
+    names = table.names
     try:
         mapping = map_columns(
             [n for n in names], overrides, unprefixed_metrics_are_validation=table.fastai
