@@ -10,7 +10,7 @@ from ._np import np
 from . import summary
 from .config import Settings
 from .curves import Curves
-from .engine import analyse, rule_options
+from .engine import analyse, analyse_judged, rule_options
 from .errors import InputError, UsageError
 from .report import Report
 from .table import to_curves
@@ -121,8 +121,7 @@ def diagnose_with_curves(log: Any, *, settings: Settings | None = None, **kwargs
     if unknown:
         raise TypeError(f"diagnose() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
     s = _settings(settings, kwargs)
-    curves = read(log, s)
-    return analyse(curves, s), curves
+    return analyse_judged(read(log, s), s)
 
 
 def diagnose_many(logs: Any, settings: Settings | None = None, jobs: int = 1):

@@ -7,7 +7,7 @@ here, once, for every format.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ._np import np
 
@@ -452,46 +452,51 @@ def to_curves(
             notes.append(f"{why}; judged on the {alt + ' column' if alt else 'row order'} instead")
             x_all, x_ok, x_dense, x_strict = axis_values(axis_col)
 
-    series: dict[str, Series] = {}
-    columns: dict[str, str] = {}
-    for canon in CANONICAL:
-        if canon not in mapping.columns:
-            continue
-        col, transform = mapping.columns[canon]
-        if transform == "sum":
-            parts = col.split("+")
-            y = sum(table.values[p][sel].astype(float) for p in parts)
-            ok = np.logical_and.reduce([table.present[p][sel] for p in parts]) & x_ok
-            col = " + ".join(parts)
-        else:
-            y = table.values[col][sel].astype(float, copy=False)
-            ok = table.present[col][sel]
-            ok = ok if x_dense else ok & x_ok
-        if ok.all():  # a dense column: no copies
-            x = x_all
-        else:
-            x, y = x_all[ok], y[ok]
-        note, scale = None, 1.0
-        inverted = transform.startswith("error_rate")
-        quality = transform in ("quality", "error_rate_quality")
-        if canon in (TRAIN_ACC, VAL_ACC):
-            fin = y[np.isfinite(y)]
-            if fin.size and fin.max() > 1.0 + 1e-9 and fin.max() <= 100.0 and fin.min() >= 0.0:
-                y, scale = y / 100.0, 100.0
-                note = "percent, divided by 100"
-        if inverted:
-            y = 1.0 - y
-            note = f"1 - {col}" + (f", {note}" if note else "")
-        if quality:
-            note = "quality metric, not accuracy" + (f"; {note}" if note else "")
-        x, y, merged = (x, y, False) if x_strict else _aggregate(x, y)
-        if merged:
-            notes.append(f"{col}: points sharing an {axis_kind} were averaged")
-        if y.size == 0 and canon != LR:
-            notes.append(f"column {col!r} has no values in the analysed rows")
-            continue
-        series[canon] = Series(canon, col, x, y, note, quality=quality, scale=scale, inverted=inverted)
-        columns[canon] = col + (f" ({note})" if note else "")
+    def build(colmap: dict, notes: list[str]) -> tuple[dict[str, Series], dict[str, str]]:
+        """The series of the columns ``colmap`` maps, and their column names for people."""
+        series: dict[str, Series] = {}
+        columns: dict[str, str] = {}
+        for canon in CANONICAL:
+            if canon not in colmap:
+                continue
+            col, transform = colmap[canon]
+            if transform == "sum":
+                parts = col.split("+")
+                y = sum(table.values[p][sel].astype(float) for p in parts)
+                ok = np.logical_and.reduce([table.present[p][sel] for p in parts]) & x_ok
+                col = " + ".join(parts)
+            else:
+                y = table.values[col][sel].astype(float, copy=False)
+                ok = table.present[col][sel]
+                ok = ok if x_dense else ok & x_ok
+            if ok.all():  # a dense column: no copies
+                x = x_all
+            else:
+                x, y = x_all[ok], y[ok]
+            note, scale = None, 1.0
+            inverted = transform.startswith("error_rate")
+            quality = transform in ("quality", "error_rate_quality")
+            if canon in (TRAIN_ACC, VAL_ACC):
+                fin = y[np.isfinite(y)]
+                if fin.size and fin.max() > 1.0 + 1e-9 and fin.max() <= 100.0 and fin.min() >= 0.0:
+                    y, scale = y / 100.0, 100.0
+                    note = "percent, divided by 100"
+            if inverted:
+                y = 1.0 - y
+                note = f"1 - {col}" + (f", {note}" if note else "")
+            if quality:
+                note = "quality metric, not accuracy" + (f"; {note}" if note else "")
+            x, y, merged = (x, y, False) if x_strict else _aggregate(x, y)
+            if merged:
+                notes.append(f"{col}: points sharing an {axis_kind} were averaged")
+            if y.size == 0 and canon != LR:
+                notes.append(f"column {col!r} has no values in the analysed rows")
+                continue
+            series[canon] = Series(canon, col, x, y, note, quality=quality, scale=scale, inverted=inverted)
+            columns[canon] = col + (f" ({note})" if note else "")
+        return series, columns
+
+    series, columns = build(mapping.columns, notes)
     if not any(k in series for k in (TRAIN_LOSS, VAL_LOSS)):
         if not any(k in series for k in (TRAIN_ACC, VAL_ACC)):
             raise InputError(source, "the loss columns hold no values")
@@ -511,4 +516,12 @@ def to_curves(
         axis_kind=axis_kind,
         facts=dict(table.facts),
     )
-    return Curves(info, series, axis_kind)
+    if not mapping.heads:
+        return Curves(info, series, axis_kind)
+    # several loss heads and no total: each head's curves, judged on their own beside these
+    others = []
+    for head, colmap in mapping.heads[1:]:
+        hs, hc = build(colmap, [])
+        if any(k in hs for k in (TRAIN_LOSS, VAL_LOSS)):
+            others.append((head, Curves(replace(info, columns=hc), hs, axis_kind, head=head)))
+    return Curves(info, series, axis_kind, head=mapping.heads[0][0], heads=tuple(others))
