@@ -375,6 +375,33 @@ def test_a_log_with_a_metric_and_no_loss_is_read_and_reported(write, header, slo
         load_curves(write("nometric.csv", "epoch,lr,grad_norm\n0,0.1,1.0\n1,0.1,0.9\n"))
 
 
+@pytest.mark.parametrize("header, train, val, other", [
+    ("epoch,train_mse,val_mse", "train_mse", "val_mse", None),
+    ("epoch,mse,val_mse,mae,val_mae", "mse", "val_mse", "mae"),  # one function, never two mixed
+    ("epoch,train_mae", "train_mae", None, None),
+    ("epoch,val_rmse", None, "val_rmse", None),
+    ("epoch,mean_squared_error,val_mean_squared_error", "mean_squared_error", "val_mean_squared_error", None),
+    ("epoch,train_mae,train_rmse,val_rmse", "train_rmse", "val_rmse", "train_mae"),  # the one with a validation column
+    ("epoch,mse_train,mse_test", "mse_train", "mse_test", None),
+])
+def test_losses_named_by_their_function_are_the_loss_curves(write, header, train, val, other):
+    k = header.count(",")
+    rows = [(e, *[1.0 / (1 + e) + 0.01 * j for j in range(k)]) for e in range(12)]
+    p = write("log.csv", csv(header, rows))
+    c = load_curves(p)
+    assert c.source.columns.get("train_loss") == train and c.source.columns.get("val_loss") == val
+    note = next(n for n in c.source.notes if n.startswith("no column named a loss;"))
+    assert (other is not None) == ("not read: " in note) and (other is None or other in note)
+    assert curvediag.diagnose(p).verdict in ("still_improving", "healthy")
+
+
+def test_a_loss_column_wins_over_a_function_metric(write):
+    rows = [(e, 1.0 / (1 + e), 1.1 / (1 + e), 2.0 / (1 + e), 2.2 / (1 + e)) for e in range(8)]
+    c = load_curves(write("log.csv", csv("epoch,loss,val_loss,mae,val_mae", rows)))
+    assert c.source.columns == {"train_loss": "loss", "val_loss": "val_loss"}
+    assert not any("function" in n or "no column named a loss" in n for n in c.source.notes)
+
+
 # --- 4. grad_norm ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("col", ["grad_norm", "gradnorm", "train/grad_norm", "grad_norm_total", "GradNorm", "grad_2.0_norm_total"])

@@ -204,6 +204,8 @@ def map_columns(
         others = extra_sets.get(_DATALOADER.sub("", norm(col)), [])
         if others:
             notes.append(f"several validation sets: {col!r} used as {canon}; not judged: {', '.join(others)}")
+    if TRAIN_LOSS not in chosen and VAL_LOSS not in chosen:
+        notes.extend(_loss_by_function(names, chosen, used))
     # Last resort for descriptive names ("train_loss_nats_per_byte", "validation_loss_total").
     for canon, prefixes in _FUZZY.items():
         if canon in chosen:
@@ -333,6 +335,71 @@ def _choose_head(names: list[str], chosen: dict, used: set, user: bool = False) 
             used.update(c for c, _ in got.values())
         rest.append((h, got))
     return notes, rest
+
+
+#: loss functions a log may name its only losses by (normalised; 'val_mse', 'train_rmse', 'mean_squared_error')
+LOSS_FUNCTIONS = {
+    "mse": "mean squared error", "meansquarederror": "mean squared error",
+    "rmse": "root mean squared error", "rootmeansquarederror": "root mean squared error",
+    "mae": "mean absolute error", "meanabsoluteerror": "mean absolute error",
+    "msle": "mean squared log error", "meansquaredlogarithmicerror": "mean squared log error",
+    "rmsle": "root mean squared log error", "mape": "mean absolute percentage error",
+    "meanabsolutepercentageerror": "mean absolute percentage error", "smape": "symmetric MAPE",
+    "huber": "Huber loss", "logcosh": "log-cosh loss", "nll": "negative log-likelihood",
+    "bce": "binary cross-entropy", "binarycrossentropy": "binary cross-entropy",
+    "ce": "cross-entropy", "xent": "cross-entropy", "crossentropy": "cross-entropy",
+    "categoricalcrossentropy": "cross-entropy", "sparsecategoricalcrossentropy": "cross-entropy",
+    "l1": "L1 loss", "l2": "L2 loss",
+}
+# role prefixes and suffixes, longest first ('validation' before 'val'); 'test' stands in for 'val'
+_FUNCTION_ROLES = (
+    ("validation", VAL_LOSS), ("training", TRAIN_LOSS), ("valid", VAL_LOSS), ("train", TRAIN_LOSS),
+    ("eval", VAL_LOSS), ("test", "test"), ("val", VAL_LOSS), ("dev", VAL_LOSS), ("tr", TRAIN_LOSS),
+)
+
+
+def _function_loss(name: str) -> tuple[str, str] | None:
+    """'val_mse' -> ('mse', 'val_loss'); 'mean_squared_error' -> ('meansquarederror', 'train_loss'):
+    a loss named by its function, and its role; None when the name is no such loss."""
+    key = norm(name)
+    if key in LOSS_FUNCTIONS:
+        return key, TRAIN_LOSS
+    for role, canon in _FUNCTION_ROLES:
+        if key.startswith(role) and key[len(role):] in LOSS_FUNCTIONS:
+            return key[len(role):], canon
+        if key.endswith(role) and key[: -len(role)] in LOSS_FUNCTIONS:
+            return key[: -len(role)], canon
+    return None
+
+
+def _loss_by_function(names: list[str], chosen: dict, used: set) -> list[str]:
+    """No column named a loss: losses named by their function ('train_mse'/'val_mse',
+    'mae'/'val_mae', 'val_rmse') are the loss curves.  One function is read for both curves (the
+    first logged with a validation column, else the first logged), never two mixed (an MAE
+    beside an MSE has another scale); a note says which."""
+    funcs: dict[str, dict[str, str]] = {}
+    for n in names:
+        if n in used:
+            continue
+        f = _function_loss(n)
+        if f is not None:
+            funcs.setdefault(f[0], {}).setdefault(f[1], n)
+    if not funcs:
+        return []
+    pick = next((f for f, roles in funcs.items() if VAL_LOSS in roles or "test" in roles), next(iter(funcs)))
+    roles = funcs[pick]
+    read = []
+    for canon, alt in ((TRAIN_LOSS, None), (VAL_LOSS, "test")):
+        col = roles.get(canon) or (roles.get(alt) if alt else None)
+        if col is not None:
+            chosen[canon] = (col, "")
+            used.add(col)
+            read.append(f"{col!r} as {canon}")
+    others = [f for f in funcs if f != pick]
+    note = f"no column named a loss; the {LOSS_FUNCTIONS[pick]} is read as the loss: {', '.join(read)}"
+    if others:
+        note += " (not read: " + ", ".join(c for f in others for c in funcs[f].values()) + ")"
+    return [note]
 
 
 _FUZZY = {
