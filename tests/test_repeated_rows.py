@@ -84,3 +84,10 @@ def test_a_stuck_run_s_equal_rows_are_kept(write):
     assert rep.source.rows == 10
     assert not any("written" in n or "repeat" in n for n in rep.source.notes)
     assert rep.metrics.get("train_loss").points == 10
+
+
+def test_a_constant_log_without_an_axis_keeps_every_row(write):
+    rows = [{"loss": 1.6094, "accuracy": 0.2}] * 12
+    rep = curvediag.diagnose(write("flat.csv", _csv(rows)))
+    assert rep.metrics.get("train_loss").points == 12
+    assert rep.verdict == "not_learning"

@@ -208,7 +208,8 @@ def _repeated_rows(table: RawTable, sel: slice | np.ndarray, axis: list[str]) ->
         starts = np.flatnonzero(np.concatenate(([True], ~same)))
         lengths = np.diff(np.append(starts, idx.size))
         k = int(lengths[0])
-        if k < 2 or (lengths[:-1] != k).any() or lengths[-1] > k:
+        # at least three distinct rows: a constant log (a frozen model) is no repeat of rows
+        if k < 2 or lengths.size < 3 or (lengths[:-1] != k).any() or lengths[-1] > k:
             return None
         keep = idx[starts]
         return keep, f"every row is written {k} times in a row; each read once"
