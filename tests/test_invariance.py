@@ -7,7 +7,8 @@ written again, changed in a way that changes nothing a person reads from the cur
 
 - ``x10`` / ``x0.1``: the loss columns multiplied by 10 or 0.1 (loss has no absolute scale);
 - ``renamed``: the loss columns given other usual names (``loss`` -> ``train_loss``,
-  ``val_loss`` -> ``validation_loss`` ...);
+  ``val_loss`` -> ``validation_loss`` ...; a loss head's columns keep their head:
+  ``reg_val_loss`` -> ``val_reg_loss``);
 - ``json`` / ``jsonl``: the same table as a JSON list of records, and as JSON Lines;
 - ``epoch+1`` / ``epoch+100``: the epoch column renumbered (1-based instead of 0-based, an offset);
 - ``twice``: every row written twice, one after the other;
@@ -79,6 +80,7 @@ class Table:
             self.rows.append({n: float(raw.values[n][i]) for n in self.names if raw.present[n][i]})
         mapping = map_columns(self.names, None, unprefixed_metrics_are_validation=raw.fastai)
         self.mapped = {canon: col for canon, (col, _) in mapping.columns.items()}
+        self.heads = {h: {canon: col for canon, (col, _) in cols.items()} for h, cols in mapping.heads}
         self.epoch, self.step = find_axis(self.names)
 
     def loss_columns(self) -> list[str]:
@@ -112,6 +114,16 @@ def _renamed(t: Table) -> tuple[list[str], list[dict]] | None:
 
     taken = {norm(n) for n in t.names}
     new: dict[str, str] = {}
+    if t.heads:  # a head's columns keep their head: 'reg_val_loss' -> 'val_reg_loss'
+        forms = {"train_loss": "train_{}_loss", "val_loss": "val_{}_loss", "train_acc": "train_{}_accuracy",
+                 "val_acc": "val_{}_accuracy"}
+        for h, cols in t.heads.items():
+            for canon, col in cols.items():
+                target = forms[canon].format(h) if canon in forms else None
+                if target and norm(target) not in taken and norm(target) != norm(col):
+                    new[col] = target
+                    taken.add(norm(target))
+        return ([new.get(n, n) for n in t.names], [{new.get(k, k): v for k, v in r.items()} for r in t.rows]) if new else None
     for canon, choices in (("train_loss", ("train_loss", "training_loss", "loss")),
                            ("val_loss", ("validation_loss", "val_loss", "valid_loss"))):
         col = t.mapped.get(canon)
@@ -199,6 +211,7 @@ def _ids(paths: list[Path], root: Path) -> list[str]:
     return [p.relative_to(root).as_posix() for p in paths]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SETS)
 def test_exact_transforms_of_real_logs_never_flip_the_verdict(name, tmp_path):
     paths = labelled(name)
