@@ -12,6 +12,7 @@ written again, changed in a way that changes nothing a person reads from the cur
 - ``json`` / ``jsonl``: the same table as a JSON list of records, and as JSON Lines;
 - ``epoch+1`` / ``epoch+100``: the epoch column renumbered (1-based instead of 0-based, an offset);
 - ``twice``: every row written twice, one after the other;
+- ``appended``: the whole table written twice, one copy after the other;
 - ``split``: each row written as two rows with the same epoch (or step): the training columns, then
   the validation columns (the layout of loggers that write a train row and a val row).
 
@@ -40,7 +41,7 @@ SHARED = REPO.parent / "shared"
 SETS = ("real_logs", "real_logs2")
 BENCH = REPO / "benchmarks" / "accuracy"
 
-TRANSFORMS = ("x10", "x0.1", "renamed", "json", "jsonl", "epoch+1", "epoch+100", "twice", "split")
+TRANSFORMS = ("x10", "x0.1", "renamed", "json", "jsonl", "epoch+1", "epoch+100", "twice", "split", "appended")
 
 
 def labelled(name: str) -> list[Path]:
@@ -163,6 +164,8 @@ def transformed(t: Table, kind: str) -> tuple[str, str] | None:
         return ".csv", t.csv(rows=[{k: v + off if k == t.epoch else v for k, v in r.items()} for r in t.rows])
     if kind == "twice":
         return ".csv", t.csv(rows=[r for r in t.rows for _ in range(2)])
+    if kind == "appended":  # the whole table written again after itself (a logger opened in append mode)
+        return ".csv", t.csv(rows=t.rows + t.rows)
     if kind == "split":
         axis = [c for c in (t.epoch, t.step) if c]
         val = {c for canon in ("val_loss", "val_acc") for c in (t.mapped.get(canon) or "").split("+") if c}

@@ -91,3 +91,10 @@ def test_a_constant_log_without_an_axis_keeps_every_row(write):
     rep = curvediag.diagnose(write("flat.csv", _csv(rows)))
     assert rep.metrics.get("train_loss").points == 12
     assert rep.verdict == "not_learning"
+
+
+def test_a_table_without_an_axis_written_again_after_itself_is_read_once(write):
+    rows = _rows(epoch=False)
+    rep = _same(write("once.csv", _csv(rows)), write("again.csv", _csv(rows + rows)))
+    assert rep.metrics.get("val_loss").points == 150
+    assert any("whole table is written 2 times" in n for n in rep.source.notes)

@@ -197,6 +197,10 @@ def _repeated_rows(table: RawTable, sel: slice | np.ndarray, axis: list[str]) ->
     idx = np.arange(table.rows)[sel]
     if idx.size < 2:
         return None
+    if not axis:
+        copies = _copies(table, idx)
+        if copies > 1:
+            return idx[: idx.size // copies], f"the whole table is written {copies} times, one copy after the other; read once"
     same = np.ones(idx.size - 1, dtype=bool)
     for n in axis + [n for n in table.names if n not in axis]:  # the axis first: it settles most logs
         v, p = table.values[n][idx], table.present[n][idx]
@@ -215,6 +219,40 @@ def _repeated_rows(table: RawTable, sel: slice | np.ndarray, axis: list[str]) ->
         return keep, f"every row is written {k} times in a row; each read once"
     keep = idx[np.concatenate(([True], ~same))]
     return keep, f"{idx.size - keep.size} rows repeat the row before them exactly (same {axis[0]}); each read once"
+
+
+def _copies(table: RawTable, idx: np.ndarray) -> int:
+    """How many identical copies of one block of rows the rows ``idx`` are, one after the other
+    (a log without an axis written again after itself); 1 when they are no such repeat.  At least
+    three distinct rows per copy: a constant log is no repeat."""
+    n = idx.size
+    for k in (2, 3, 4):
+        if n % k or n // k < 3:
+            continue
+        m = n // k
+        same = True
+        for name in table.names:
+            v, p = table.values[name][idx], table.present[name][idx]
+            a, pa = v[:m], p[:m]
+            for j in range(1, k):
+                b, pb = v[j * m:(j + 1) * m], p[j * m:(j + 1) * m]
+                if not ((pa == pb) & (~pa | (a == b) | (np.isnan(a) & np.isnan(b)))).all():
+                    same = False
+                    break
+            if not same:
+                break
+        if same and _distinct_rows(table, idx[:m]) >= 3:
+            return k
+    return 1
+
+
+def _distinct_rows(table: RawTable, idx: np.ndarray) -> int:
+    """Rows of ``idx`` that differ from the row before them (in any column), plus the first."""
+    diff = np.zeros(max(idx.size - 1, 0), dtype=bool)
+    for name in table.names:
+        v = table.values[name][idx]
+        diff |= ~((v[1:] == v[:-1]) | (np.isnan(v[1:]) & np.isnan(v[:-1])))
+    return 1 + int(np.count_nonzero(diff))
 
 
 def _distinct(v: np.ndarray) -> int:
