@@ -193,66 +193,66 @@ def _repeated_rows(table: RawTable, sel: slice | np.ndarray, axis: list[str]) ->
     not.  With an axis column a repeated row sits at the same epoch or step and adds nothing (its
     points would only be averaged with themselves): every such repeat is dropped.  Without one the
     row order is the axis, and rows are dropped only when the whole log repeats them the same
-    number of times (every row twice), never a run of equal values a stuck run logged."""
-    idx = np.arange(table.rows)[sel]
-    if idx.size < 2:
+    number of times (every row twice), or is one block of rows written again after itself; never
+    a run of equal values a stuck run logged."""
+    n = table.rows - sel.start if isinstance(sel, slice) else sel.size
+    if n < 2:
         return None
     if not axis:
-        copies = _copies(table, idx)
+        copies = _copies(table, sel, n)
         if copies > 1:
-            return idx[: idx.size // copies], f"the whole table is written {copies} times, one copy after the other; read once"
-    same = np.ones(idx.size - 1, dtype=bool)
-    for n in axis + [n for n in table.names if n not in axis]:  # the axis first: it settles most logs
-        v, p = table.values[n][idx], table.present[n][idx]
-        a, b = v[1:], v[:-1]
-        same &= (p[1:] == p[:-1]) & (~p[1:] | (a == b) | (np.isnan(a) & np.isnan(b)))
+            idx = np.arange(table.rows)[sel]
+            return idx[: n // copies], f"the whole table is written {copies} times, one copy after the other; read once"
+    same: np.ndarray | None = None
+    # the axis first (the step before the epoch: it rises on every row of most logs): it settles most logs
+    for name in axis[::-1] + [c for c in table.names if c not in axis]:
+        eq = _equal(table, name, sel, slice(1, None), slice(None, -1))
+        same = eq if same is None else np.logical_and(same, eq, out=same)
         if not same.any():
             return None
+    assert same is not None
+    idx = np.arange(table.rows)[sel]
     if not axis:
         starts = np.flatnonzero(np.concatenate(([True], ~same)))
-        lengths = np.diff(np.append(starts, idx.size))
+        lengths = np.diff(np.append(starts, n))
         k = int(lengths[0])
         # at least three distinct rows: a constant log (a frozen model) is no repeat of rows
         if k < 2 or lengths.size < 3 or (lengths[:-1] != k).any() or lengths[-1] > k:
             return None
-        keep = idx[starts]
-        return keep, f"every row is written {k} times in a row; each read once"
+        return idx[starts], f"every row is written {k} times in a row; each read once"
     keep = idx[np.concatenate(([True], ~same))]
-    return keep, f"{idx.size - keep.size} rows repeat the row before them exactly (same {axis[0]}); each read once"
+    return keep, f"{n - keep.size} rows repeat the row before them exactly (same {axis[0]}); each read once"
 
 
-def _copies(table: RawTable, idx: np.ndarray) -> int:
-    """How many identical copies of one block of rows the rows ``idx`` are, one after the other
+def _equal(table: RawTable, name: str, sel: slice | np.ndarray, a: slice, b: slice) -> np.ndarray:
+    """Where the cells ``a`` and ``b`` of column ``name`` (within the rows ``sel``) hold the same:
+    both missing, or the same value bit for bit (NaN equal to NaN)."""
+    v = np.ascontiguousarray(table.values[name][sel], dtype=np.float64).view(np.int64)
+    eq = v[a] == v[b]
+    p = table.present[name][sel]
+    if not p.all():
+        pa, pb = p[a], p[b]
+        eq &= pa == pb
+        eq |= ~pa & ~pb
+    return eq
+
+
+def _copies(table: RawTable, sel: slice | np.ndarray, n: int) -> int:
+    """How many identical copies of one block of rows the rows ``sel`` are, one after the other
     (a log without an axis written again after itself); 1 when they are no such repeat.  At least
     three distinct rows per copy: a constant log is no repeat."""
-    n = idx.size
     for k in (2, 3, 4):
-        if n % k or n // k < 3:
-            continue
         m = n // k
-        same = True
-        for name in table.names:
-            v, p = table.values[name][idx], table.present[name][idx]
-            a, pa = v[:m], p[:m]
-            for j in range(1, k):
-                b, pb = v[j * m:(j + 1) * m], p[j * m:(j + 1) * m]
-                if not ((pa == pb) & (~pa | (a == b) | (np.isnan(a) & np.isnan(b)))).all():
-                    same = False
-                    break
-            if not same:
-                break
-        if same and _distinct_rows(table, idx[:m]) >= 3:
-            return k
+        if n % k or m < 3:
+            continue
+        if all(_equal(table, name, sel, slice(j * m, (j + 1) * m), slice(0, m)).all()
+               for name in table.names for j in range(1, k)):
+            diff = np.zeros(m - 1, dtype=bool)
+            for name in table.names:
+                diff |= ~_equal(table, name, sel, slice(1, m), slice(0, m - 1))
+            if 1 + int(np.count_nonzero(diff)) >= 3:
+                return k
     return 1
-
-
-def _distinct_rows(table: RawTable, idx: np.ndarray) -> int:
-    """Rows of ``idx`` that differ from the row before them (in any column), plus the first."""
-    diff = np.zeros(max(idx.size - 1, 0), dtype=bool)
-    for name in table.names:
-        v = table.values[name][idx]
-        diff |= ~((v[1:] == v[:-1]) | (np.isnan(v[1:]) & np.isnan(v[:-1])))
-    return 1 + int(np.count_nonzero(diff))
 
 
 def _distinct(v: np.ndarray) -> int:
