@@ -5,6 +5,7 @@ every run of the committed benchmark corpus (``benchmarks/accuracy/runs``) is re
 table and written back as a plain CSV: that CSV's verdict is the reference.  Then the same table is
 written again, changed in a way that changes nothing a person reads from the curves:
 
+- ``as-csv``: the log itself against that CSV (its table in another format);
 - ``x10`` / ``x0.1``: the loss columns multiplied by 10 or 0.1 (loss has no absolute scale);
 - ``renamed``: the loss columns given other usual names (``loss`` -> ``train_loss``,
   ``val_loss`` -> ``validation_loss`` ...; a loss head's columns keep their head:
@@ -13,6 +14,9 @@ written again, changed in a way that changes nothing a person reads from the cur
 - ``epoch+1`` / ``epoch+100``: the epoch column renumbered (1-based instead of 0-based, an offset);
 - ``twice``: every row written twice, one after the other;
 - ``appended``: the whole table written twice, one copy after the other;
+- ``twice-in-format``: every record written twice in the log's own format (each line of a CSV or JSON
+  Lines log, each element of a Keras history's lists, each ``log_history`` entry of a
+  ``trainer_state.json``, each record of a JSON list); compared with the log itself;
 - ``split``: each row written as two rows with the same epoch (or step): the training columns, then
   the validation columns (the layout of loggers that write a train row and a val row).
 
@@ -41,7 +45,8 @@ SHARED = REPO.parent / "shared"
 SETS = ("real_logs", "real_logs2")
 BENCH = REPO / "benchmarks" / "accuracy"
 
-TRANSFORMS = ("x10", "x0.1", "renamed", "json", "jsonl", "epoch+1", "epoch+100", "twice", "split", "appended")
+TRANSFORMS = ("as-csv", "x10", "x0.1", "renamed", "json", "jsonl", "epoch+1", "epoch+100", "twice", "split",
+              "appended", "twice-in-format")
 
 
 def labelled(name: str) -> list[Path]:
@@ -180,6 +185,28 @@ def transformed(t: Table, kind: str) -> tuple[str, str] | None:
     raise ValueError(kind)
 
 
+def twice_in_format(path: Path) -> tuple[str, str] | None:
+    """(suffix, content): every record of the log written twice in its own format, or None for a
+    format this does not write (binary logs, directories, Keras console output ...)."""
+    text = path.read_text(errors="replace")
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict) and isinstance(obj.get("log_history"), list):
+        return ".json", json.dumps({**obj, "log_history": [e for e in obj["log_history"] for _ in range(2)]})
+    if isinstance(obj, dict) and obj and all(isinstance(v, list) for v in obj.values()):
+        return ".json", json.dumps({k: [e for e in v for _ in range(2)] for k, v in obj.items()})
+    if isinstance(obj, list) and obj and all(isinstance(e, dict) for e in obj):
+        return ".json", json.dumps([e for e in obj for _ in range(2)])
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if obj is None and lines and lines[0].lstrip().startswith("{"):
+        return ".jsonl", "".join(f"{ln}\n{ln}\n" for ln in lines)
+    if obj is None and lines and "," in lines[0] and path.suffix in (".csv", ".log"):
+        return path.suffix, lines[0] + "\n" + "".join(f"{ln}\n{ln}\n" for ln in lines[1:])
+    return None
+
+
 def verdict_of(path: Path) -> str:
     import curvediag
 
@@ -193,15 +220,24 @@ def flips(path: Path, tmp: Path, kinds=TRANSFORMS) -> tuple[str, dict[str, str]]
     ref.write_text(t.csv())
     base = verdict_of(ref)
     out = {}
+    own = None  # the log itself, read as it is
     for kind in kinds:
-        got = transformed(t, kind)
+        if kind == "as-csv":
+            own = own or verdict_of(path)
+            if own != base:
+                out[kind] = own
+            continue
+        got = twice_in_format(path) if kind == "twice-in-format" else transformed(t, kind)
         if got is None:
             continue
         suffix, text = got
         p = tmp / f"t_{kind.replace('+', 'p')}{suffix}"
         p.write_text(text)
         v = verdict_of(p)
-        if v != base:
+        want = base
+        if kind == "twice-in-format":
+            want = own = own or verdict_of(path)
+        if v != want:
             out[kind] = v
     return base, out
 
@@ -258,9 +294,14 @@ def test_the_transforms_change_the_file(tmp_path):
     t = Table(REPO / "sample_logs" / "overfitting.csv")
     ref = t.csv()
     for kind in TRANSFORMS:
+        if kind in ("as-csv", "twice-in-format"):
+            continue
         got = transformed(t, kind)
         assert got is not None, kind
         assert got[1] != ref, kind
+    native = twice_in_format(REPO / "sample_logs" / "not_learning.jsonl")
+    lines = [ln for ln in (REPO / "sample_logs" / "not_learning.jsonl").read_text().splitlines() if ln.strip()]
+    assert native is not None and native[1].splitlines() == [ln for ln in lines for _ in range(2)]
     twice = transformed(t, "twice")[1].splitlines()
     assert len(twice) == 2 * len(ref.splitlines()) - 1
     renamed = transformed(t, "renamed")[1].splitlines()[0].split(",")
