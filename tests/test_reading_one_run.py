@@ -307,6 +307,11 @@ def test_the_report_is_of_the_head_with_the_most_severe_verdict(write):
     assert "2 loss heads and no total loss: each judged on its own (reg " in note
     assert ", cls not_learning)" in note and "reg not_learning" not in note
     assert "this report is of head 'cls', the most severe verdict" in note
+    from curvediag.api import inspect_log
+
+    used = {c["column"]: c["used_as"] for c in inspect_log(write("log2.csv", csv(HEADS, _two_heads(True, False))))["columns"]}
+    assert used["reg_val_loss"] == ["val_loss"] and used["cls_val_loss"] == ["cls:val_loss"]
+    assert used["cls_val_accuracy"] == ["cls:val_acc"]
     ok = curvediag.diagnose(write("ok.csv", csv(HEADS, _two_heads(True, True))))
     assert ok.verdict != "not_learning" and ok.source.columns["train_loss"] == "reg_loss"
     assert "the first logged with a validation loss" in ok.source.notes[-1] or "most severe" in ok.source.notes[-1]

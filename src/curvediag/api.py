@@ -58,7 +58,9 @@ def inspect_log(
             "points": int(p.sum()),
             "non_finite": int((p & ~np.isfinite(v)).sum()),
             "used_as": (["axis"] if name == curves.source.axis else [])
-            + [k for k, sr in curves.series.items() if name in sr.column.split(" + ")],
+            + [k for k, sr in curves.series.items() if name in sr.column.split(" + ")]
+            # the other loss heads of a log without a total, each judged on its own: 'cls:val_loss'
+            + [f"{h}:{k}" for h, hc in curves.heads for k, sr in hc.series.items() if name in sr.column.split(" + ")],
         })
     return {
         "path": source,
