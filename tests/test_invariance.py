@@ -7,9 +7,9 @@ written again, changed in a way that changes nothing a person reads from the cur
 
 - ``as-csv``: the log itself against that CSV (its table in another format);
 - ``x10`` / ``x0.1``: the loss columns multiplied by 10 or 0.1 (loss has no absolute scale);
-- ``renamed``: the loss columns given other usual names (``loss`` -> ``train_loss``,
-  ``val_loss`` -> ``validation_loss`` ...; a loss head's columns keep their head:
-  ``reg_val_loss`` -> ``val_reg_loss``);
+- ``renamed``: the loss and accuracy columns given other usual names (``loss`` -> ``train_loss``,
+  ``val_loss`` -> ``validation_loss``, ``val_accuracy`` -> ``validation_accuracy`` ...; a loss
+  head's columns keep their head: ``reg_val_loss`` -> ``val_reg_loss``);
 - ``json`` / ``jsonl``: the same table as a JSON list of records, and as JSON Lines;
 - ``epoch+1`` / ``epoch+100``: the epoch column renumbered (1-based instead of 0-based, an offset);
 - ``twice``: every row written twice, one after the other;
@@ -86,6 +86,7 @@ class Table:
             self.rows.append({n: float(raw.values[n][i]) for n in self.names if raw.present[n][i]})
         mapping = map_columns(self.names, None, unprefixed_metrics_are_validation=raw.fastai)
         self.mapped = {canon: col for canon, (col, _) in mapping.columns.items()}
+        self.plain = {canon for canon, (_, how) in mapping.columns.items() if not how}  # read as logged
         self.heads = {h: {canon: col for canon, (col, _) in cols.items()} for h, cols in mapping.heads}
         self.epoch, self.step = find_axis(self.names)
 
@@ -131,9 +132,11 @@ def _renamed(t: Table) -> tuple[list[str], list[dict]] | None:
                     taken.add(norm(target))
         return ([new.get(n, n) for n in t.names], [{new.get(k, k): v for k, v in r.items()} for r in t.rows]) if new else None
     for canon, choices in (("train_loss", ("train_loss", "training_loss", "loss")),
-                           ("val_loss", ("validation_loss", "val_loss", "valid_loss"))):
+                           ("val_loss", ("validation_loss", "val_loss", "valid_loss")),
+                           ("train_acc", ("train_accuracy", "train_acc", "accuracy")),
+                           ("val_acc", ("validation_accuracy", "val_acc", "val_accuracy"))):
         col = t.mapped.get(canon)
-        if not col or "+" in col:
+        if not col or "+" in col or canon not in t.plain or (canon.endswith("acc") and t.fastai):
             continue
         target = next((c for c in choices if norm(c) not in taken and norm(c) != norm(col)), None)
         if target:
