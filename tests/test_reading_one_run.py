@@ -247,19 +247,86 @@ def test_tensorboard_loss_and_accuracy_tags(write):
     }
 
 
-@pytest.mark.parametrize("names, head, train, val, others", [
-    (("reg_loss", "reg_val_loss", "cls_loss", "cls_val_loss"), "reg", "reg_loss", "reg_val_loss", "cls"),
-    (("train_reg_loss", "val_reg_loss", "train_cls_loss", "val_cls_loss"), "reg", "train_reg_loss", "val_reg_loss", "cls"),
-    (("cls_loss", "reg_train_loss", "reg_val_loss"), "reg", "reg_train_loss", "reg_val_loss", "cls"),  # the head with a validation loss
-    (("a_loss", "b_loss", "total_train_loss", "total_val_loss"), "total", "total_train_loss", "total_val_loss", "a"),
-])
-def test_one_loss_head_is_judged_and_the_note_says_which(write, names, head, train, val, others):
+def test_a_total_head_is_judged_and_the_note_says_which(write):
+    names = ("a_loss", "b_loss", "total_train_loss", "total_val_loss")
     rows = [(e, *[1.0 - 0.05 * e + 0.01 * k for k in range(len(names))]) for e in range(6)]
     c = load_curves(write("log.csv", csv("epoch," + ",".join(names), rows)))
-    assert c.source.columns["train_loss"] == train and c.source.columns["val_loss"] == val
+    assert c.source.columns["train_loss"] == "total_train_loss" and c.source.columns["val_loss"] == "total_val_loss"
     note = next(n for n in c.source.notes if "loss head" in n)
-    assert f"loss head {head!r} judged" in note
-    assert "other heads not judged" in note and others in note
+    assert "loss head 'total' judged (the total of the heads)" in note
+    assert "other heads not judged" in note and "a (a_loss)" in note
+    assert c.heads == ()
+
+
+@pytest.mark.parametrize("names, first, train, val, other, other_cols", [
+    (("reg_loss", "reg_val_loss", "cls_loss", "cls_val_loss"), "reg", "reg_loss", "reg_val_loss", "cls",
+     ("cls_loss", "cls_val_loss")),
+    (("train_reg_loss", "val_reg_loss", "train_cls_loss", "val_cls_loss"), "reg", "train_reg_loss", "val_reg_loss", "cls",
+     ("train_cls_loss", "val_cls_loss")),
+    # the head with a validation loss comes first
+    (("cls_loss", "reg_train_loss", "reg_val_loss"), "reg", "reg_train_loss", "reg_val_loss", "cls", ("cls_loss", None)),
+    # Keras multi-output names without the total
+    (("out1_loss", "out2_loss", "val_out1_loss", "val_out2_loss"), "out1", "out1_loss", "val_out1_loss", "out2",
+     ("out2_loss", "val_out2_loss")),
+])
+def test_every_loss_head_is_read_and_named(write, names, first, train, val, other, other_cols):
+    rows = [(e, *[1.0 - 0.05 * e + 0.01 * k for k in range(len(names))]) for e in range(6)]
+    c = load_curves(write("log.csv", csv("epoch," + ",".join(names), rows)))
+    assert c.head == first
+    assert c.source.columns["train_loss"] == train and c.source.columns["val_loss"] == val
+    assert [h for h, _ in c.heads] == [other]
+    hc = c.heads[0][1]
+    assert (hc.source.columns.get("train_loss"), hc.source.columns.get("val_loss")) == other_cols
+    assert any(n.startswith(f"loss head {other!r}: ") for n in c.source.notes)
+
+
+def _two_heads(reg_falls: bool, cls_learns: bool) -> list[tuple]:
+    import math
+
+    rows = []
+    for e in range(30):
+        reg = 1.0 * math.exp(-e / 6) + 0.2 if reg_falls else 0.35 + 0.002 * ((e * 7) % 5)
+        cls = 0.69 * math.exp(-e / 8) + 0.1 if cls_learns else 0.693 + 0.002 * ((e * 3) % 4)
+        acc = 0.5 + 0.4 * (1 - math.exp(-e / 8)) if cls_learns else 0.527
+        rows.append((e, reg * 1.1, reg, cls * 1.05, cls, acc, acc))
+    return rows
+
+
+HEADS = "epoch,reg_loss,reg_val_loss,cls_loss,cls_val_loss,cls_accuracy,cls_val_accuracy"
+
+
+def test_the_report_is_of_the_head_with_the_most_severe_verdict(write):
+    import curvediag
+    from curvediag.api import diagnose_with_curves
+
+    rep, curves = diagnose_with_curves(write("log.csv", csv(HEADS, _two_heads(True, False))))
+    assert rep.verdict == "not_learning"
+    assert rep.source.columns["train_loss"] == "cls_loss" and rep.source.columns["val_acc"] == "cls_val_accuracy"
+    assert curves.head == "cls" and curves.series["val_loss"].column == "cls_val_loss"  # the plot shows that head
+    note = rep.source.notes[-1]
+    assert "2 loss heads and no total loss: each judged on its own (reg " in note
+    assert ", cls not_learning)" in note and "reg not_learning" not in note
+    assert "this report is of head 'cls', the most severe verdict" in note
+    from curvediag.api import inspect_log
+
+    used = {c["column"]: c["used_as"] for c in inspect_log(write("log2.csv", csv(HEADS, _two_heads(True, False))))["columns"]}
+    assert used["reg_val_loss"] == ["val_loss"] and used["cls_val_loss"] == ["cls:val_loss"]
+    assert used["cls_val_accuracy"] == ["cls:val_acc"]
+    ok = curvediag.diagnose(write("ok.csv", csv(HEADS, _two_heads(True, True))))
+    assert ok.verdict != "not_learning" and ok.source.columns["train_loss"] == "reg_loss"
+    assert "the first logged with a validation loss" in ok.source.notes[-1] or "most severe" in ok.source.notes[-1]
+
+
+def test_the_real_two_head_keras_history_is_judged_on_its_failing_head():
+    from .conftest import SHARED
+    import curvediag
+
+    p = SHARED / "real_logs2" / "keras_history_json" / "hdfc_reg_cls_prefixed_training_history.json"
+    if not p.is_file():
+        pytest.skip(f"{p} not found: ../shared is not beside the repository")
+    rep = curvediag.diagnose(p)
+    assert rep.verdict == "not_learning"  # its label: cls_val_accuracy stuck at the majority rate, loss at ln 2
+    assert rep.source.columns["val_loss"] == "cls_val_loss"
 
 
 def test_total_loss_beside_heads_is_judged_and_the_heads_are_named(write):
@@ -311,6 +378,33 @@ def test_a_log_with_a_metric_and_no_loss_is_read_and_reported(write, header, slo
     jsonschema.validate(json.loads(r.stdout)[0], SCHEMA)
     with pytest.raises(InputError, match="no recognisable loss column"):  # neither a loss nor a metric
         load_curves(write("nometric.csv", "epoch,lr,grad_norm\n0,0.1,1.0\n1,0.1,0.9\n"))
+
+
+@pytest.mark.parametrize("header, train, val, other", [
+    ("epoch,train_mse,val_mse", "train_mse", "val_mse", None),
+    ("epoch,mse,val_mse,mae,val_mae", "mse", "val_mse", "mae"),  # one function, never two mixed
+    ("epoch,train_mae", "train_mae", None, None),
+    ("epoch,val_rmse", None, "val_rmse", None),
+    ("epoch,mean_squared_error,val_mean_squared_error", "mean_squared_error", "val_mean_squared_error", None),
+    ("epoch,train_mae,train_rmse,val_rmse", "train_rmse", "val_rmse", "train_mae"),  # the one with a validation column
+    ("epoch,mse_train,mse_test", "mse_train", "mse_test", None),
+])
+def test_losses_named_by_their_function_are_the_loss_curves(write, header, train, val, other):
+    k = header.count(",")
+    rows = [(e, *[1.0 / (1 + e) + 0.01 * j for j in range(k)]) for e in range(12)]
+    p = write("log.csv", csv(header, rows))
+    c = load_curves(p)
+    assert c.source.columns.get("train_loss") == train and c.source.columns.get("val_loss") == val
+    note = next(n for n in c.source.notes if n.startswith("no column named a loss;"))
+    assert (other is not None) == ("not read: " in note) and (other is None or other in note)
+    assert curvediag.diagnose(p).verdict in ("still_improving", "healthy")
+
+
+def test_a_loss_column_wins_over_a_function_metric(write):
+    rows = [(e, 1.0 / (1 + e), 1.1 / (1 + e), 2.0 / (1 + e), 2.2 / (1 + e)) for e in range(8)]
+    c = load_curves(write("log.csv", csv("epoch,loss,val_loss,mae,val_mae", rows)))
+    assert c.source.columns == {"train_loss": "loss", "val_loss": "val_loss"}
+    assert not any("function" in n or "no column named a loss" in n for n in c.source.notes)
 
 
 # --- 4. grad_norm ----------------------------------------------------------------------------

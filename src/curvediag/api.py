@@ -10,7 +10,7 @@ from ._np import np
 from . import summary
 from .config import Settings
 from .curves import Curves
-from .engine import analyse, rule_options
+from .engine import analyse, analyse_judged, rule_options
 from .errors import InputError, UsageError
 from .report import Report
 from .table import to_curves
@@ -58,7 +58,9 @@ def inspect_log(
             "points": int(p.sum()),
             "non_finite": int((p & ~np.isfinite(v)).sum()),
             "used_as": (["axis"] if name == curves.source.axis else [])
-            + [k for k, sr in curves.series.items() if name in sr.column.split(" + ")],
+            + [k for k, sr in curves.series.items() if name in sr.column.split(" + ")]
+            # the other loss heads of a log without a total, each judged on its own: 'cls:val_loss'
+            + [f"{h}:{k}" for h, hc in curves.heads for k, sr in hc.series.items() if name in sr.column.split(" + ")],
         })
     return {
         "path": source,
@@ -121,8 +123,7 @@ def diagnose_with_curves(log: Any, *, settings: Settings | None = None, **kwargs
     if unknown:
         raise TypeError(f"diagnose() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
     s = _settings(settings, kwargs)
-    curves = read(log, s)
-    return analyse(curves, s), curves
+    return analyse_judged(read(log, s), s)
 
 
 def diagnose_many(logs: Any, settings: Settings | None = None, jobs: int = 1):

@@ -131,7 +131,7 @@ def one(path: "str | Input", settings: Settings, debug: bool = False) -> tuple["
 def _read_input(inp: Input, settings: Settings) -> tuple["Report", "Curves"]:
     """An :class:`Input`'s report and curves, named and noted as the input says."""
     from .api import diagnose_with_curves
-    from .engine import analyse
+    from .engine import analyse_judged
     from .table import to_curves
 
     if settings.columns.get("metric") and settings.columns.get("val_acc"):
@@ -155,7 +155,7 @@ def _read_input(inp: Input, settings: Settings) -> tuple["Report", "Curves"]:
         else:  # pragma: no cover - expand makes no other kind
             raise ValueError(f"unknown input kind {inp.kind!r}")
         curves = to_curves(table, inp.shown, dict(settings.columns))
-        report = analyse(curves, settings)
+        report, curves = analyse_judged(curves, settings)
     if inp.name is None and inp.note is None:
         return report, curves
     src = report.source

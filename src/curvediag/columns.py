@@ -97,6 +97,9 @@ class Mapping:
 
     columns: dict[str, tuple[str, str]]
     notes: tuple[str, ...]
+    #: every loss head of a multi-head log without a total, each (head, its columns), the one
+    #: ``columns`` holds first; each is judged on its own (:func:`_choose_head`)
+    heads: tuple[tuple[str, dict[str, tuple[str, str]]], ...] = ()
 
 
 _DATALOADER = re.compile(r"dataloaderidx(\d+)$")
@@ -187,7 +190,8 @@ def map_columns(
             chosen[canon] = ("+".join(parts), "sum")
             used.update(parts)
             notes.append(f"{canon} is the sum of {len(parts)} loss components: {', '.join(parts)}")
-    notes.extend(_choose_head(names, chosen, used, user=bool({TRAIN_LOSS, VAL_LOSS} & set(overrides or {}))))
+    head_notes, heads = _choose_head(names, chosen, used, user=bool({TRAIN_LOSS, VAL_LOSS} & set(overrides or {})))
+    notes.extend(head_notes)
     if VAL_ACC not in chosen:
         for alias in QUALITY_ALIASES:
             col = by_norm.get(alias)
@@ -200,6 +204,8 @@ def map_columns(
         others = extra_sets.get(_DATALOADER.sub("", norm(col)), [])
         if others:
             notes.append(f"several validation sets: {col!r} used as {canon}; not judged: {', '.join(others)}")
+    if TRAIN_LOSS not in chosen and VAL_LOSS not in chosen:
+        notes.extend(_loss_by_function(names, chosen, used))
     # Last resort for descriptive names ("train_loss_nats_per_byte", "validation_loss_total").
     for canon, prefixes in _FUZZY.items():
         if canon in chosen:
@@ -213,7 +219,11 @@ def map_columns(
             chosen[canon] = (col, "")
             used.add(col)
             notes.append(f"{col!r} taken as {canon} (closest name)")
-    return Mapping(chosen, tuple(notes))
+    if heads:
+        # the other heads read the log's other curves (lr, grad_norm, an accuracy not of one head) too
+        shared = {k: v for k, v in chosen.items() if k not in (TRAIN_LOSS, VAL_LOSS, TRAIN_ACC, VAL_ACC)}
+        heads = [(heads[0][0], dict(chosen))] + [(h, {**shared, **got}) for h, got in heads[1:]]
+    return Mapping(chosen, tuple(notes), tuple(heads))
 
 
 _ROLES = {
@@ -225,29 +235,39 @@ _TOTAL_HEADS = ("total", "overall", "combined", "sum", "all")
 _TOKENS = re.compile(r"[0-9a-z]+")
 
 
+_ACC_TOKENS = ("acc", "accuracy")
+
+
 def _head_loss(name: str) -> tuple[str, str, int] | None:
     """'reg_val_loss' -> ('reg', 'val_loss', 0): a loss of one head of a multi-head model,
     named '<head>_[train|val|test_]loss' or '[train|val|test_]<head>_loss' (a Lightning
-    '_epoch' / '_step' suffix ranks 1 / 2).  None when the name is no such loss."""
+    '_epoch' / '_step' suffix ranks 1 / 2); a head's accuracy ('cls_val_accuracy',
+    'val_out1_acc') likewise, as 'train_acc' / 'val_acc'.  None when the name is no such metric."""
     toks = _TOKENS.findall(str(name).strip().lower())
     rank = 0
     if toks and toks[-1] in ("epoch", "step"):
         rank = 1 if toks[-1] == "epoch" else 2
         toks = toks[:-1]
-    if len(toks) < 2 or toks[-1] != "loss":
+    if len(toks) < 2 or toks[-1] not in ("loss", *_ACC_TOKENS):
         return None
     body = toks[:-1]
     roles = [t for t in body if t in _ROLES]
     head = [t for t in body if t not in _ROLES]
     if len(roles) > 1 or not head:
         return None
-    return "_".join(head), _ROLES[roles[0]] if roles else TRAIN_LOSS, rank
+    role = _ROLES[roles[0]] if roles else TRAIN_LOSS
+    if toks[-1] != "loss":
+        role = {TRAIN_LOSS: TRAIN_ACC, VAL_LOSS: VAL_ACC}.get(role, "test_acc")
+    return "_".join(head), role, rank
 
 
-def _choose_head(names: list[str], chosen: dict, used: set, user: bool = False) -> list[str]:
+def _choose_head(names: list[str], chosen: dict, used: set, user: bool = False) -> tuple[list[str], list]:
     """Several loss heads ('reg_loss', 'reg_val_loss', 'cls_loss', 'cls_val_loss') and no total:
-    judge one head, deterministically, and say which and why.  A total loss, when logged, is
-    what is judged; the heads beside it are then only named."""
+    every head is judged on its own (the report is the head with the most severe verdict, see
+    :func:`curvediag.engine.analyse`).  The first head logged with a validation loss fills
+    ``chosen``; every head is returned as (head, its columns), that one first.  A total loss,
+    when logged (or a head named 'total'), is what is judged; the heads beside it are then only
+    named.  Returns (notes, other heads)."""
     heads: dict[str, dict[str, tuple[int, str]]] = {}
     for n in names:
         if n in used:
@@ -259,39 +279,126 @@ def _choose_head(names: list[str], chosen: dict, used: set, user: bool = False) 
         slot = heads.setdefault(head, {})
         if role not in slot or rank < slot[role][0]:
             slot[role] = (rank, n)
+    # a head is a loss head: accuracies alone ('categorical_accuracy') name no head
+    heads = {h: slot for h, slot in heads.items() if {TRAIN_LOSS, VAL_LOSS, "test"} & set(slot)}
     if not heads:
-        return []
+        return [], []
 
     def cols(head: str) -> str:
         return ", ".join(c for _, c in sorted(heads[head].values(), key=lambda rc: names.index(rc[1])))
 
     if TRAIN_LOSS in chosen or VAL_LOSS in chosen:
         if len(heads) < 2:
-            return []
+            return [], []
         total = ", ".join(repr(chosen[c][0]) for c in (TRAIN_LOSS, VAL_LOSS) if c in chosen)
         what = "the loss named with --loss/--val-loss" if user else "the total loss"
         return [f"{what} is judged ({total}); the per-head (or component) losses beside it are not: "
-                + "; ".join(f"{h} ({cols(h)})" for h in heads)]
+                + "; ".join(f"{h} ({cols(h)})" for h in heads)], []
     order = list(heads)
-    pick = next((h for h in order if h in _TOTAL_HEADS), None)
-    why = "the total of the heads"
-    if pick is None:
-        pick = next((h for h in order if VAL_LOSS in heads[h]), None)
-        why = "the first head logged with a validation loss" if len(heads) > 1 else "the only loss logged"
-    if pick is None:
-        pick, why = order[0], ("the first head logged" if len(heads) > 1 else "the only loss logged")
-    slot = heads[pick]
-    val = slot.get(VAL_LOSS) or slot.get("test")
+
+    def read(head: str) -> tuple[dict[str, tuple[str, str]], list[str]]:
+        slot = heads[head]
+        got: dict[str, tuple[str, str]] = {}
+        for canon, alt in ((TRAIN_LOSS, None), (VAL_LOSS, "test"), (TRAIN_ACC, None), (VAL_ACC, "test_acc")):
+            rc = slot.get(canon) or (slot.get(alt) if alt else None)
+            if rc is not None:
+                got[canon] = (rc[1], "")
+        return got, [f"{c!r} as {canon}" for canon, (c, _) in got.items()]
+
+    total = next((h for h in order if h in _TOTAL_HEADS), None)
+    if total is not None or len(heads) == 1:
+        pick = total if total is not None else order[0]
+        why = "the total of the heads" if total is not None else "the only loss logged"
+        got, words = read(pick)
+        for canon, c in got.items():
+            if canon in (TRAIN_LOSS, VAL_LOSS) or canon not in chosen:
+                chosen[canon] = c
+                used.add(c[0])
+        note = f"loss head {pick!r} judged ({why}): {', '.join(words)}"
+        others = [h for h in order if h != pick]
+        if others:
+            note += "; other heads not judged: " + "; ".join(f"{h} ({cols(h)})" for h in others)
+        return [note], []
+    first = next((h for h in order if VAL_LOSS in heads[h]), order[0])
+    order = [first] + [h for h in order if h != first]
+    notes: list[str] = []
+    rest = []
+    for h in order:
+        got, words = read(h)
+        notes.append(f"loss head {h!r}: {', '.join(words)}")
+        if h == first:
+            for canon, c in got.items():
+                if canon in (TRAIN_LOSS, VAL_LOSS) or canon not in chosen:
+                    chosen[canon] = c
+                    used.add(c[0])
+        else:
+            used.update(c for c, _ in got.values())
+        rest.append((h, got))
+    return notes, rest
+
+
+#: loss functions a log may name its only losses by (normalised; 'val_mse', 'train_rmse', 'mean_squared_error')
+LOSS_FUNCTIONS = {
+    "mse": "mean squared error", "meansquarederror": "mean squared error",
+    "rmse": "root mean squared error", "rootmeansquarederror": "root mean squared error",
+    "mae": "mean absolute error", "meanabsoluteerror": "mean absolute error",
+    "msle": "mean squared log error", "meansquaredlogarithmicerror": "mean squared log error",
+    "rmsle": "root mean squared log error", "mape": "mean absolute percentage error",
+    "meanabsolutepercentageerror": "mean absolute percentage error", "smape": "symmetric MAPE",
+    "huber": "Huber loss", "logcosh": "log-cosh loss", "nll": "negative log-likelihood",
+    "bce": "binary cross-entropy", "binarycrossentropy": "binary cross-entropy",
+    "ce": "cross-entropy", "xent": "cross-entropy", "crossentropy": "cross-entropy",
+    "categoricalcrossentropy": "cross-entropy", "sparsecategoricalcrossentropy": "cross-entropy",
+    "l1": "L1 loss", "l2": "L2 loss",
+}
+# role prefixes and suffixes, longest first ('validation' before 'val'); 'test' stands in for 'val'
+_FUNCTION_ROLES = (
+    ("validation", VAL_LOSS), ("training", TRAIN_LOSS), ("valid", VAL_LOSS), ("train", TRAIN_LOSS),
+    ("eval", VAL_LOSS), ("test", "test"), ("val", VAL_LOSS), ("dev", VAL_LOSS), ("tr", TRAIN_LOSS),
+)
+
+
+def _function_loss(name: str) -> tuple[str, str] | None:
+    """'val_mse' -> ('mse', 'val_loss'); 'mean_squared_error' -> ('meansquarederror', 'train_loss'):
+    a loss named by its function, and its role; None when the name is no such loss."""
+    key = norm(name)
+    if key in LOSS_FUNCTIONS:
+        return key, TRAIN_LOSS
+    for role, canon in _FUNCTION_ROLES:
+        if key.startswith(role) and key[len(role):] in LOSS_FUNCTIONS:
+            return key[len(role):], canon
+        if key.endswith(role) and key[: -len(role)] in LOSS_FUNCTIONS:
+            return key[: -len(role)], canon
+    return None
+
+
+def _loss_by_function(names: list[str], chosen: dict, used: set) -> list[str]:
+    """No column named a loss: losses named by their function ('train_mse'/'val_mse',
+    'mae'/'val_mae', 'val_rmse') are the loss curves.  One function is read for both curves (the
+    first logged with a validation column, else the first logged), never two mixed (an MAE
+    beside an MSE has another scale); a note says which."""
+    funcs: dict[str, dict[str, str]] = {}
+    for n in names:
+        if n in used:
+            continue
+        f = _function_loss(n)
+        if f is not None:
+            funcs.setdefault(f[0], {}).setdefault(f[1], n)
+    if not funcs:
+        return []
+    pick = next((f for f, roles in funcs.items() if VAL_LOSS in roles or "test" in roles), next(iter(funcs)))
+    roles = funcs[pick]
     read = []
-    for canon, rc in ((TRAIN_LOSS, slot.get(TRAIN_LOSS)), (VAL_LOSS, val)):
-        if rc is not None:
-            chosen[canon] = (rc[1], "")
-            used.add(rc[1])
-            read.append(f"{rc[1]!r} as {canon}")
-    others = [h for h in order if h != pick]
-    note = f"loss head {pick!r} judged ({why}): {', '.join(read)}"
+    for canon, alt in ((TRAIN_LOSS, None), (VAL_LOSS, "test")):
+        col = roles.get(canon) or (roles.get(alt) if alt else None)
+        if col is not None:
+            chosen[canon] = (col, "")
+            used.add(col)
+            read.append(f"{col!r} as {canon}")
+    others = [f for f in funcs if f != pick]
+    note = f"no column named a loss; the {LOSS_FUNCTIONS[pick]} is read as the loss: {', '.join(read)}"
     if others:
-        note += "; other heads not judged: " + "; ".join(f"{h} ({cols(h)})" for h in others)
+        note += " (not read: " + ", ".join(c for f in others for c in funcs[f].values()) + ")"
     return [note]
 
 

@@ -275,14 +275,13 @@ def compare(baseline: Any, run: Any, settings: Settings | None = None) -> Report
     already read.  ``settings`` is a :class:`~curvediag.config.Settings` (defaults when None).
     Raises :class:`~curvediag.errors.InputError` for a log that cannot be read."""
     from .api import read
-    from .engine import analyse
+    from .engine import analyse_judged
 
     s = settings or Settings()
     logs = [baseline] if isinstance(baseline, (str, bytes, os.PathLike, Curves, dict)) or hasattr(baseline, "columns") else list(baseline)
 
     def pair(log: Any) -> tuple[Report, Curves]:
-        c = log if isinstance(log, Curves) else read(log, s)
-        return analyse(c, s), c
+        return analyse_judged(log if isinstance(log, Curves) else read(log, s), s)
 
     return compare_reports(pair(run), [pair(b) for b in logs], s)
 

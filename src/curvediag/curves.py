@@ -107,6 +107,10 @@ class Curves:
     source: SourceInfo
     series: Mapping[str, Series]
     axis_kind: str = "epoch"  # "epoch", "step" or "index"
+    #: a log of several loss heads and no total: the head these curves are of ('reg'), and the
+    #: other heads' curves, each (head, its Curves), judged on their own beside these
+    head: str | None = None
+    heads: tuple[tuple[str, "Curves"], ...] = ()
 
     def get(self, name: str) -> Series | None:
         s = self.series.get(name)

@@ -178,8 +178,43 @@ COPIES_FIRST = 4
 COPIES = 16
 
 
+def _worst_head(curves: Curves, settings: Settings | None) -> tuple[Report, Curves]:
+    """A log of several loss heads and no total (``reg_loss``/``reg_val_loss``,
+    ``cls_loss``/``cls_val_loss``): each head judged on its own; the report is the head whose
+    verdict comes first in precedence (the one a CI gate must see: a head that does not learn
+    fails the run however well the other does), the first head on a tie, a head too short to
+    judge only when no head can be judged.  A note gives every head's verdict."""
+    from dataclasses import replace
+
+    from .verdict import Verdict
+
+    each = [(curves.head, replace(curves, heads=()))] + list(curves.heads)
+    judged = [(h, analyse(c, settings)) for h, c in each]
+
+    def rank(i: int) -> int:
+        v = judged[i][1].verdict
+        return len(Verdict) if v == Verdict.INSUFFICIENT_DATA else precedence(v)
+
+    pick = min(range(len(judged)), key=rank)
+    head, rep = judged[pick]
+    note = (f"{len(judged)} loss heads and no total loss: each judged on its own "
+            f"({', '.join(f'{h} {r.verdict}' for h, r in judged)}); this report is of head {head!r}, "
+            + ("the most severe verdict" if len({r.verdict for _, r in judged}) > 1 else "the first logged with a validation loss"))
+    return replace(rep, source=replace(rep.source, notes=(*rep.source.notes, note))), each[pick][1]
+
+
+def analyse_judged(curves: Curves, settings: Settings | None = None) -> tuple[Report, Curves]:
+    """:func:`analyse`, and the curves the report is of: ``curves`` themselves, or, for a log of
+    several loss heads, the head's curves the report judges (what a plot beside it must show)."""
+    if curves.heads:
+        return _worst_head(curves, settings)
+    return analyse(curves, settings), curves
+
+
 def analyse(curves: Curves, settings: Settings | None = None) -> Report:
     """Diagnose ``curves`` under ``settings`` (defaults when None); see the module's doc."""
+    if curves.heads:
+        return _worst_head(curves, settings)[0]
     settings = settings or Settings()
     select, ignore = tuple(settings.select), tuple(settings.ignore)
     opts = rule_options(settings.rules)
@@ -190,4 +225,4 @@ def analyse(curves: Curves, settings: Settings | None = None) -> Report:
     return build_report(ctx, findings, skipped, unheard, confidence=confidence, alternative=alternative)
 
 
-__all__ = ["analyse", "assess", "enabled_rules", "rule_options", "unmet_need"]
+__all__ = ["analyse", "analyse_judged", "assess", "enabled_rules", "rule_options", "unmet_need"]

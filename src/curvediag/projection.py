@@ -231,9 +231,10 @@ def _bin(t, y, m: int):
     return np.add.reduceat(t, edges[:-1]) / counts, np.add.reduceat(y, edges[:-1]) / counts
 
 
-def _turned_up(t_track, unit: str) -> str | None:
-    """Why the curve counts as turned up (its smoothed minimum is well before the end and
-    the end sits clearly above it), or None."""
+def turned_up(t_track) -> tuple[float, float, float] | None:
+    """(how far the end sits above the smoothed minimum, relative to it; that minimum; its
+    position) when the curve turned up (its smoothed minimum is well before the end and the end
+    sits clearly above it), else None."""
     s = t_track.s
     n = s.size
     i_min = int(np.argmin(s))
@@ -244,9 +245,24 @@ def _turned_up(t_track, unit: str) -> str | None:
     end = stats.end_level(t_track.y, max(1, min(5, (n - i_min) // 3)))
     sig = t_track.sigma if np.isfinite(t_track.sigma) else 0.0
     if end - lo > max(3.0 * sig, TURNED_UP * abs(lo)):
-        return (f"{t_track.name} turned up: it ends {stats.rel(end - lo, lo) * 100:.0f}% above its smoothed minimum "
-                f"({lo:.4g} at {unit} {float(t_track.x[i_min]):g})")
+        return stats.rel(end - lo, lo), lo, float(t_track.x[i_min])
     return None
+
+
+def turned_up_words(t_track, unit: str) -> str | None:
+    """'it ends 5% above its smoothed minimum (3.482 at epoch 31)' when the curve turned up, else
+    None: the one wording of it (the projection's refusal and a healthy headline say the same)."""
+    up = turned_up(t_track)
+    if up is None:
+        return None
+    rel, lo, pos = up
+    return f"it ends {rel * 100:.0f}% above its smoothed minimum ({lo:.4g} at {unit} {pos:g})"
+
+
+def _turned_up(t_track, unit: str) -> str | None:
+    """Why the curve counts as turned up, or None."""
+    words = turned_up_words(t_track, unit)
+    return None if words is None else f"{t_track.name} turned up: {words}"
 
 
 def _refused(metric: str, unit: str, reason: str, points: int = 0, at_end=None, end=None) -> Projection:

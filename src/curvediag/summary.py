@@ -157,6 +157,10 @@ def _headline(ctx: Context, verdict: Verdict, main: Finding | None, best, best_m
     if main is not None:
         return f"{verdict.headline}: {main.message.split('; ')[0]}."
     if best is not None and best_metric == VAL_LOSS:
+        v = ctx.track(VAL_LOSS)
+        up = projection.turned_up_words(v, ctx.axis_word) if v is not None else None
+        if up is not None:  # the projection says it turned up: the headline says how little
+            return f"Healthy: val_loss reached its best at {_at(best, ctx)}; {up}, too small a rise to call overfitting."
         return f"Healthy: val_loss reached its best at {_at(best, ctx)} and did not turn up."
     if best is not None:
         return f"Healthy: {ctx.label(best_metric)} reached its best at {_at(best, ctx)}."

@@ -7,7 +7,7 @@ here, once, for every format.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ._np import np
 
@@ -187,6 +187,74 @@ def _row_range(rows: np.ndarray) -> str:
     return f"{rows.size} rows ({lo}-{hi})"
 
 
+def _repeated_rows(table: RawTable, sel: slice | np.ndarray, axis: list[str]) -> tuple[np.ndarray, str] | None:
+    """The rows to keep when the log writes rows again, identically, one after the other (a
+    logger called twice per epoch, a CSV written by two handlers), and a note; None when it does
+    not.  With an axis column a repeated row sits at the same epoch or step and adds nothing (its
+    points would only be averaged with themselves): every such repeat is dropped.  Without one the
+    row order is the axis, and rows are dropped only when the whole log repeats them the same
+    number of times (every row twice), or is one block of rows written again after itself; never
+    a run of equal values a stuck run logged."""
+    n = table.rows - sel.start if isinstance(sel, slice) else sel.size
+    if n < 2:
+        return None
+    if not axis:
+        copies = _copies(table, sel, n)
+        if copies > 1:
+            idx = np.arange(table.rows)[sel]
+            return idx[: n // copies], f"the whole table is written {copies} times, one copy after the other; read once"
+    same: np.ndarray | None = None
+    # the axis first (the step before the epoch: it rises on every row of most logs): it settles most logs
+    for name in axis[::-1] + [c for c in table.names if c not in axis]:
+        eq = _equal(table, name, sel, slice(1, None), slice(None, -1))
+        same = eq if same is None else np.logical_and(same, eq, out=same)
+        if not same.any():
+            return None
+    assert same is not None
+    idx = np.arange(table.rows)[sel]
+    if not axis:
+        starts = np.flatnonzero(np.concatenate(([True], ~same)))
+        lengths = np.diff(np.append(starts, n))
+        k = int(lengths[0])
+        # at least three distinct rows: a constant log (a frozen model) is no repeat of rows
+        if k < 2 or lengths.size < 3 or (lengths[:-1] != k).any() or lengths[-1] > k:
+            return None
+        return idx[starts], f"every row is written {k} times in a row; each read once"
+    keep = idx[np.concatenate(([True], ~same))]
+    return keep, f"{n - keep.size} rows repeat the row before them exactly (same {axis[0]}); each read once"
+
+
+def _equal(table: RawTable, name: str, sel: slice | np.ndarray, a: slice, b: slice) -> np.ndarray:
+    """Where the cells ``a`` and ``b`` of column ``name`` (within the rows ``sel``) hold the same:
+    both missing, or the same value bit for bit (NaN equal to NaN)."""
+    v = np.ascontiguousarray(table.values[name][sel], dtype=np.float64).view(np.int64)
+    eq = v[a] == v[b]
+    p = table.present[name][sel]
+    if not p.all():
+        pa, pb = p[a], p[b]
+        eq &= pa == pb
+        eq |= ~pa & ~pb
+    return eq
+
+
+def _copies(table: RawTable, sel: slice | np.ndarray, n: int) -> int:
+    """How many identical copies of one block of rows the rows ``sel`` are, one after the other
+    (a log without an axis written again after itself); 1 when they are no such repeat.  At least
+    three distinct rows per copy: a constant log is no repeat."""
+    for k in (2, 3, 4):
+        m = n // k
+        if n % k or m < 3:
+            continue
+        if all(_equal(table, name, sel, slice(j * m, (j + 1) * m), slice(0, m)).all()
+               for name in table.names for j in range(1, k)):
+            diff = np.zeros(m - 1, dtype=bool)
+            for name in table.names:
+                diff |= ~_equal(table, name, sel, slice(1, m), slice(0, m - 1))
+            if 1 + int(np.count_nonzero(diff)) >= 3:
+                return k
+    return 1
+
+
 def _distinct(v: np.ndarray) -> int:
     """Distinct finite values of a column that never falls."""
     v = v[np.isfinite(v)]
@@ -218,28 +286,35 @@ def _epoch_too_coarse(
         col, transform = mapping.columns[canon]
         parts = col.split("+") if transform == "sum" else [col]
         m = np.logical_and.reduce([table.present[p][sel] for p in parts])
-        return m if m.any() else None
+        return (m, parts) if m.any() else None
 
-    def positions(m: np.ndarray) -> tuple[int, int]:
+    def positions(m: np.ndarray, parts: list[str]) -> tuple[int, int]:
         e = _distinct(epoch[m & epoch_ok])
-        k = _distinct(alt_x[m & alt_ok]) if alt else int(np.count_nonzero(m))
-        return e, k
+        if alt:
+            return e, _distinct(alt_x[m & alt_ok])
+        # on the row order, a row that repeats the one before it (same epoch, same value: the
+        # point written twice) is no new position
+        same = np.ones(int(np.count_nonzero(m)) - 1, dtype=bool)
+        for v in [epoch] + [table.values[p][sel] for p in parts]:
+            w = v[m]
+            same &= (w[1:] == w[:-1]) | (np.isnan(w[1:]) & np.isnan(w[:-1]))
+        return e, 1 + int(np.count_nonzero(~same))
 
     for canon in (VAL_LOSS, VAL_ACC):
-        m = rows_of(canon)
-        if m is not None:
-            e, k = positions(m)
+        got = rows_of(canon)
+        if got is not None:
+            e, k = positions(*got)
             if k >= 3:
                 if e < EPOCH_KEEPS * k:
                     return f"the {canon} points fall on {e} distinct epoch value{'s' * (e != 1)} ({k} on the {alt or 'row'} axis)"
                 return None
             break  # one or two validation points whatever the axis: the training curve decides
     for canon in (TRAIN_LOSS, TRAIN_ACC):
-        m = rows_of(canon)
-        if m is not None:
-            e, k = positions(m)
+        got = rows_of(canon)
+        if got is not None:
+            e, k = positions(*got)
             if e < 3 and k >= 3:
-                return f"the {int(np.count_nonzero(m))} {canon} rows carry {e} distinct epoch value{'s' * (e != 1)}"
+                return f"the {int(np.count_nonzero(got[0]))} {canon} rows carry {e} distinct epoch value{'s' * (e != 1)}"
             return None
     return None
 
@@ -273,14 +348,44 @@ def _aggregate(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bo
     return ux, sums / counts, True
 
 
+#: columns only Hugging Face's end-of-training summary entry holds (normalised names)
+_HF_SUMMARY = frozenset({"trainruntime", "trainsamplespersecond", "totalflos"})
+_SUMMARY_NOTE = "final training-summary entry is not a curve point; ignored"
+
+
+def _without_summary_rows(table: RawTable) -> RawTable:
+    """The table without Hugging Face's end-of-training summary rows (``train_runtime``,
+    ``train_loss`` as one mean over the run ...), as a ``log_history`` flattened to CSV or a
+    DataFrame holds them, and without the columns only they filled.  The JSON reader drops them
+    as it reads; this is the same for every other reader."""
+    from .columns import norm
+
+    summary = [n for n in table.names if norm(n) in _HF_SUMMARY]
+    if not summary:
+        return table
+    drop = np.logical_or.reduce([table.present[n] for n in summary])
+    if not drop.any() or drop.all():
+        return table
+    keep = ~drop
+    names = [n for n in table.names if table.present[n][keep].any()]
+    kept = np.flatnonzero(keep)
+    bounds = sorted({int(np.searchsorted(kept, b)) for b in table.boundaries if b > 0} - {0})
+    notes = list(table.notes) + ([] if _SUMMARY_NOTE in table.notes else [_SUMMARY_NOTE])
+    return RawTable(
+        names, {n: table.values[n][keep] for n in names}, {n: table.present[n][keep] for n in names},
+        int(kept.size), table.format, notes, bounds, table.fastai, dict(table.facts),
+    )
+
+
 def to_curves(
     table: RawTable,
     source: str,
     overrides: dict[str, str] | None = None,
 ) -> Curves:
-    names = table.names
     if table.rows == 0:
         raise InputError(source, "no data rows")
+    table = _without_summary_rows(table)
+    names = table.names
     try:
         mapping = map_columns(
             [n for n in names], overrides, unprefixed_metrics_are_validation=table.fastai
@@ -335,6 +440,11 @@ def to_curves(
         # a job resumed from a checkpoint: one run, the re-logged steps from their later rows
         sel, resume_notes = _resumed_rows(table.values[seg_col], table.present[seg_col], start, resumes, seg_col)
         notes.extend(resume_notes)
+    axis_names = [c for c in (epoch_col, step_col) if c is not None]
+    repeated = _repeated_rows(table, sel, axis_names)
+    if repeated is not None:
+        sel, note = repeated
+        notes.append(note)
     whole = isinstance(sel, slice)  # rows start.. as they are: the shared passes over a column apply
 
     def rising(col: str) -> bool:
@@ -381,46 +491,51 @@ def to_curves(
             notes.append(f"{why}; judged on the {alt + ' column' if alt else 'row order'} instead")
             x_all, x_ok, x_dense, x_strict = axis_values(axis_col)
 
-    series: dict[str, Series] = {}
-    columns: dict[str, str] = {}
-    for canon in CANONICAL:
-        if canon not in mapping.columns:
-            continue
-        col, transform = mapping.columns[canon]
-        if transform == "sum":
-            parts = col.split("+")
-            y = sum(table.values[p][sel].astype(float) for p in parts)
-            ok = np.logical_and.reduce([table.present[p][sel] for p in parts]) & x_ok
-            col = " + ".join(parts)
-        else:
-            y = table.values[col][sel].astype(float, copy=False)
-            ok = table.present[col][sel]
-            ok = ok if x_dense else ok & x_ok
-        if ok.all():  # a dense column: no copies
-            x = x_all
-        else:
-            x, y = x_all[ok], y[ok]
-        note, scale = None, 1.0
-        inverted = transform.startswith("error_rate")
-        quality = transform in ("quality", "error_rate_quality")
-        if canon in (TRAIN_ACC, VAL_ACC):
-            fin = y[np.isfinite(y)]
-            if fin.size and fin.max() > 1.0 + 1e-9 and fin.max() <= 100.0 and fin.min() >= 0.0:
-                y, scale = y / 100.0, 100.0
-                note = "percent, divided by 100"
-        if inverted:
-            y = 1.0 - y
-            note = f"1 - {col}" + (f", {note}" if note else "")
-        if quality:
-            note = "quality metric, not accuracy" + (f"; {note}" if note else "")
-        x, y, merged = (x, y, False) if x_strict else _aggregate(x, y)
-        if merged:
-            notes.append(f"{col}: points sharing an {axis_kind} were averaged")
-        if y.size == 0 and canon != LR:
-            notes.append(f"column {col!r} has no values in the analysed rows")
-            continue
-        series[canon] = Series(canon, col, x, y, note, quality=quality, scale=scale, inverted=inverted)
-        columns[canon] = col + (f" ({note})" if note else "")
+    def build(colmap: dict, notes: list[str]) -> tuple[dict[str, Series], dict[str, str]]:
+        """The series of the columns ``colmap`` maps, and their column names for people."""
+        series: dict[str, Series] = {}
+        columns: dict[str, str] = {}
+        for canon in CANONICAL:
+            if canon not in colmap:
+                continue
+            col, transform = colmap[canon]
+            if transform == "sum":
+                parts = col.split("+")
+                y = sum(table.values[p][sel].astype(float) for p in parts)
+                ok = np.logical_and.reduce([table.present[p][sel] for p in parts]) & x_ok
+                col = " + ".join(parts)
+            else:
+                y = table.values[col][sel].astype(float, copy=False)
+                ok = table.present[col][sel]
+                ok = ok if x_dense else ok & x_ok
+            if ok.all():  # a dense column: no copies
+                x = x_all
+            else:
+                x, y = x_all[ok], y[ok]
+            note, scale = None, 1.0
+            inverted = transform.startswith("error_rate")
+            quality = transform in ("quality", "error_rate_quality")
+            if canon in (TRAIN_ACC, VAL_ACC):
+                fin = y[np.isfinite(y)]
+                if fin.size and fin.max() > 1.0 + 1e-9 and fin.max() <= 100.0 and fin.min() >= 0.0:
+                    y, scale = y / 100.0, 100.0
+                    note = "percent, divided by 100"
+            if inverted:
+                y = 1.0 - y
+                note = f"1 - {col}" + (f", {note}" if note else "")
+            if quality:
+                note = "quality metric, not accuracy" + (f"; {note}" if note else "")
+            x, y, merged = (x, y, False) if x_strict else _aggregate(x, y)
+            if merged:
+                notes.append(f"{col}: points sharing an {axis_kind} were averaged")
+            if y.size == 0 and canon != LR:
+                notes.append(f"column {col!r} has no values in the analysed rows")
+                continue
+            series[canon] = Series(canon, col, x, y, note, quality=quality, scale=scale, inverted=inverted)
+            columns[canon] = col + (f" ({note})" if note else "")
+        return series, columns
+
+    series, columns = build(mapping.columns, notes)
     if not any(k in series for k in (TRAIN_LOSS, VAL_LOSS)):
         if not any(k in series for k in (TRAIN_ACC, VAL_ACC)):
             raise InputError(source, "the loss columns hold no values")
@@ -440,4 +555,12 @@ def to_curves(
         axis_kind=axis_kind,
         facts=dict(table.facts),
     )
-    return Curves(info, series, axis_kind)
+    if not mapping.heads:
+        return Curves(info, series, axis_kind)
+    # several loss heads and no total: each head's curves, judged on their own beside these
+    others = []
+    for head, colmap in mapping.heads[1:]:
+        hs, hc = build(colmap, [])
+        if any(k in hs for k in (TRAIN_LOSS, VAL_LOSS)):
+            others.append((head, Curves(replace(info, columns=hc), hs, axis_kind, head=head)))
+    return Curves(info, series, axis_kind, head=mapping.heads[0][0], heads=tuple(others))

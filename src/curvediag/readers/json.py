@@ -144,6 +144,7 @@ class _Records:
     def __init__(self, source: str, what: str) -> None:
         self.source, self.what = source, what
         self.groups: dict[tuple, _Group | None] = {}  # None: HF's end-of-training summary
+        self.plain: dict[tuple, _Group] = {}  # records of a summary's shape that are no summary
         self.count = 0  # records seen
         self.rows = 0  # records kept
         self.skipped = 0
@@ -164,8 +165,15 @@ class _Records:
                 if g is _NEW:
                     g = self._new(shape)
                 if g is None:
-                    skipped += 1
-                    continue
+                    # a shape with HF's summary keys: a summary only where one holds a value
+                    # (a table flattened by pandas gives every record every key, mostly null)
+                    if any(r[k] is not None for k in _HF_SUMMARY_KEYS.intersection(shape)):
+                        skipped += 1
+                        continue
+                    g = self.plain.get(shape)
+                    if g is None:
+                        g = self.plain[shape] = _Group(shape)
+                        self.keys.update(shape)
                 g.rows.append(row)
                 g.vals.append(r)
                 row += 1
@@ -189,10 +197,14 @@ class _Records:
             check_count(len(self.keys), self.source, "distinct keys")
         return g
 
+    def _all(self):
+        """(shape, group) of every group of kept records."""
+        yield from ((sh, g) for sh, g in self.groups.items() if g is not None)
+        yield from self.plain.items()
+
     def flush(self) -> None:
-        for g in self.groups.values():
-            if g is not None:
-                g.flush()
+        for _, g in self._all():
+            g.flush()
 
     def _mmengine(self) -> set:
         """MMEngine/mmcv scalars: training rows carry 'epoch' and an iteration 'step';
@@ -213,9 +225,7 @@ class _Records:
         self.flush()
         val = self._mmengine() if mmengine else set()
         parts: dict[str, list] = {}  # key -> [(first row, position in it), [(rows, values)]]
-        for shape, g in self.groups.items():
-            if g is None:
-                continue
+        for shape, g in self._all():
             names = list(shape)
             if shape in val:  # the step counts epochs: the key moves to the end of the record
                 names = [k for k in shape if k != "step"] + ["epoch"]

@@ -170,7 +170,30 @@ def pct(x: float) -> str:
     if v >= 1e5:  # a blow-up: 9.5e+79%, not eighty digits
         return f"{v:.2g}%"
     s = f"{v:.1f}" if v < 10 else f"{v:.0f}"
+    if s == "100" and v < 100:  # a fall of 99.6% is not all of it
+        s = f"{v:.1f}" if v < 99.95 else ">99.9"
     return s + "%"
+
+
+def change(earlier: float, later: float) -> str:
+    """Where ``later`` sits against ``earlier``, relative to the earlier value: '70% below',
+    '12% above' (a fall of a positive value is never more than 100% below it).  When the two
+    differ in sign, or the earlier is 0, a percentage means nothing: the difference itself
+    ('0.8 below')."""
+    d = later - earlier
+    word = "below" if d < 0 else "above"
+    if earlier != 0 and (later == 0 or (earlier > 0) == (later > 0)):
+        return f"{pct(d / abs(earlier))} {word}"
+    return f"{fmt(abs(d))} {word}"
+
+
+def gain_of_level(gain: float) -> str:
+    """An expected further fall, as a share of the current level: 'about 13% more'; at or beyond
+    the whole level (a pace that cannot last: a loss does not fall below 0) 'by more than its
+    whole current level (a pace that cannot last)'."""
+    if not gain < 1.0:
+        return "by more than its whole current level (a pace that cannot last)"
+    return f"about {pct(gain)} more"
 
 
 def fmt(v: float) -> str:

@@ -4,7 +4,7 @@ from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
 from ..verdict import Verdict
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..remedies import remedy
-from .base import Rule, Skip, amount, at, fmt, missing_reason, pct, span, too_few_reason
+from .base import Rule, Skip, amount, at, change, fmt, gain_of_level, missing_reason, pct, span, too_few_reason
 
 
 class StillImproving(Rule):
@@ -84,18 +84,20 @@ class StillImproving(Rule):
         prev = span(float(t.x[max(0, t.n - 2 * q)]), float(t.x[t.n - q - 1]), axis)
         where = ("its last point" if f["min_at"] == float(t.x[-1])
                  else f"{at(f['min_at'], axis)}, near the end at {at(float(t.x[-1]), axis)}")
+        # the fall in words relative to the earlier level (the rate the rule judges is relative to the later)
+        below = change(f["previous_quarter_mean"], f["last_quarter_mean"])
         if q == 1:  # one point each: values, not averages
             fall = (f"its last value ({at(float(t.x[-1]), axis)}) is {fmt(f['last_quarter_mean'])}, "
-                    f"{pct(f['rate'])} below the one before ({at(float(t.x[-2]), axis)})")
+                    f"{below} the one before ({at(float(t.x[-2]), axis)})")
         else:
-            fall = (f"its average over {last} is {fmt(f['last_quarter_mean'])}, {pct(f['rate'])} below the "
+            fall = (f"its average over {last} is {fmt(f['last_quarter_mean'])}, {below} the "
                     f"average over {prev} ({fmt(f['previous_quarter_mean'])})")
         msg = f"{t.name} is still falling: {fall}, and its lowest value is at {where}; "
         if proj is not None:
             msg += (f"fitted to its tail, another run as long would lower it about {proj[0] * 100:.1f}% "
                     f"(range {proj[1] * 100:.1f} to {proj[2] * 100:.1f}%)")
         else:
-            msg += (f"at that pace another {amount(float(t.x[-1] - t.x[0]), axis)} would lower it about "
-                    f"{pct(f['expected_gain'])} more")
+            msg += (f"at that pace another {amount(float(t.x[-1] - t.x[0]), axis)} would lower it "
+                    f"{gain_of_level(f['expected_gain'])}")
         msg += f"; limit {pct(opts['gain_limit'])}"
         return self.finding(msg, evidence, span=(f["start"], float(t.x[-1])))
