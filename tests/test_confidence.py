@@ -14,7 +14,7 @@ import curvediag
 from curvediag.cli import app
 from curvediag.report import BORDERLINE, SURE
 
-from .conftest import SAMPLE_VERDICTS, decay, sample
+from .conftest import SAMPLE_VERDICTS, decay, noisy, sample
 
 runner = CliRunner()
 N = 40
@@ -148,3 +148,20 @@ def test_a_prefix_that_is_not_sure_stops_nothing():
     unsure = replace(rep, confidence=0.5, alternative="healthy")
     assert stop_reason(unsure, {"overfitting"}) is None
     assert stop_reason(replace(rep, confidence=SURE, alternative="healthy"), {"overfitting"}) is not None
+
+
+def test_a_training_loss_climbing_back_is_divergence_before_overfitting():
+    # fell, then the learning rate doubled every few epochs: the training loss climbs back, val with it
+    x = np.arange(N)
+    train = np.where(x < 15, decay(N, 2.0, 0.3, 4), 0.35 * 1.06 ** np.maximum(0, x - 15))
+    val = train * 1.2
+    rep = diag({"loss": noisy(train, 0.01), "val_loss": noisy(val, 0.01, seed=1)})
+    f = rep.findings[0]
+    assert rep.verdict == "diverged" and f.code == "D102" and "turned up" in f.message
+
+
+def test_a_loss_racing_to_minus_infinity_is_divergence_but_a_negative_nll_is_not():
+    rep = diag({"loss": -np.geomspace(1, 1e8, N)})
+    assert rep.verdict == "diverged" and "raced to" in rep.findings[0].message
+    nll = decay(N, 1.0, -2.5, 6)  # a Gaussian NLL settling below zero
+    assert diag({"loss": noisy(nll, 0.0), "val_loss": noisy(nll + 0.2, 0.0)}).verdict != "diverged"

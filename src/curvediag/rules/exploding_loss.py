@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from .._np import np
 
+from .. import stats
+
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
 from ..verdict import Verdict
@@ -18,18 +20,29 @@ class ExplodingLoss(Rule):
     level and did not recover half of the way. A spike that recovers is
     instability, not divergence, and is not reported here.
 
+    Two more forms come before any reading of the validation curves: a *training*
+    loss that fell and then climbed back (the mean of its last quarter at least
+    ``rise_limit`` above its smoothed minimum, ``noise_z`` standard errors clear of
+    its own noise, and not back at that minimum anywhere in the last quarter): a
+    learning rate too high or growing, read as divergence before overfitting or
+    cramming; and a loss racing below zero to more than ``negative_factor`` times
+    its starting size (a loss with no lower bound or a sign error; a legitimately
+    negative loss such as a Gaussian NLL moves by a few times its start).
+
     **Why it matters.** Optimisation has failed: the weights moved somewhere worse
     than a random initialisation. Training longer will not help.
 
     **Options.** ``end_limit`` (default 1.0, i.e. ending at twice the starting level): how far above its start the final
     loss may end. ``spike_factor`` (default 10): a peak this many starting levels
     above the running minimum counts as an explosion even if the end is lower.
+    ``rise_limit`` (default 0.25), ``noise_z`` (default 4), ``negative_factor``
+    (default 100).
     """
 
     code = "D102"
     name = "exploding-loss"
     verdict = Verdict.DIVERGED
-    options = {"end_limit": 1.0, "spike_factor": 10.0}
+    options = {"end_limit": 1.0, "spike_factor": 10.0, "rise_limit": 0.25, "noise_z": 4.0, "negative_factor": 100.0}
     needs = ((TRAIN_LOSS, VAL_LOSS),)
     min_points = MIN_POINTS
     remedies = (
@@ -72,6 +85,30 @@ class ExplodingLoss(Rule):
                 evidence,
                 span=(float(t.x[i_on]), float(t.x[-1])),
             )
+        # a loss racing off to minus infinity (a loss with no lower bound, a sign error) is no fall:
+        # a legitimately negative loss (a Gaussian NLL) moves by a few times its start, not 100x
+        if end < 0 and abs(end) > opts["negative_factor"] * max(scale, 1.0):
+            evidence.update(limit=opts["negative_factor"], onset=float(t.x[int(np.argmax(t.y < 0))]))
+            return self.finding(
+                f"{t.name} raced to {fmt(end)} from {fmt(start)}: more than {opts['negative_factor']:g}x its "
+                f"starting size below zero, a loss with no lower bound (or a sign error), not learning; "
+                f"limit {opts['negative_factor']:g}x",
+                evidence,
+                span=(float(evidence["onset"]), float(t.x[-1])),
+            )
+        rising = self.rising(t, opts)
+        if rising is not None:
+            i_min, low, level, z = rising
+            evidence.update(minimum=low, minimum_at=float(t.x[i_min]), end_level=level, rise=stats.rel(level - low, low),
+                            rise_limit=opts["rise_limit"], noise_z=z, onset=float(t.x[i_min]))
+            return self.finding(
+                f"{t.name} turned up: its last quarter averages {fmt(level)}, {pct(stats.rel(level - low, low))} above "
+                f"its smoothed minimum {fmt(low)} at {at(t.x[i_min], axis)} ({z:.1f}x its noise): the optimiser is "
+                f"climbing out of the minimum it found (a learning rate too high, or growing); limit "
+                f"{pct(opts['rise_limit'])}",
+                evidence,
+                span=(float(t.x[i_min]), float(t.x[-1])),
+            )
         recovered = (end - m) <= 0.5 * (start - m) if start > m else end <= m + 0.5 * scale
         if peak_excess > opts["spike_factor"] and not recovered:
             evidence.update(spike=peak_excess, limit=opts["spike_factor"], onset=float(t.x[i_peak]))
@@ -83,3 +120,45 @@ class ExplodingLoss(Rule):
                 span=(float(t.x[i_peak]), float(t.x[-1])),
             )
         return None
+
+    @staticmethod
+    def rising(t, opts):
+        """(index of the minimum, its smoothed level, the last quarter's mean, the rise in noise units)
+        when a *training* loss that fell ends well above its smoothed minimum: the mean of its last
+        quarter ``rise_limit`` above it and ``noise_z`` standard errors clear of its noise; else None."""
+        if t.name != TRAIN_LOSS or t.n < 8 or not np.isfinite(t.sigma):
+            return None
+        i_min = int(np.argmin(t.s))
+        low = float(t.s[i_min])
+        q = max(2, t.n // 4)
+        if low <= 0 or i_min >= t.n - q:
+            return None
+        level = float(np.mean(t.y[-q:]))
+        se = t.sigma * (1 / q + 1 / stats.window_for(t.n)) ** 0.5
+        z = (level - low) / se if se > 0 else float("inf")
+        if stats.rel(level - low, low) < opts["rise_limit"] or z < opts["noise_z"]:
+            return None
+        if float(np.min(t.y[-q:])) <= low:
+            return None  # it came back down to its minimum within the last quarter: a bump, not a climb
+        return i_min, low, level, z
+
+    @staticmethod
+    def rising(t, opts):
+        """(index of the minimum, its smoothed level, the last quarter's mean, the rise in noise units)
+        when a *training* loss that fell ends well above its smoothed minimum: the mean of its last
+        quarter ``rise_limit`` above it and ``noise_z`` standard errors clear of its noise; else None."""
+        if t.name != TRAIN_LOSS or t.n < 8 or not np.isfinite(t.sigma):
+            return None
+        i_min = int(np.argmin(t.s))
+        low = float(t.s[i_min])
+        q = max(2, t.n // 4)
+        if low <= 0 or i_min >= t.n - q:
+            return None
+        level = float(np.mean(t.y[-q:]))
+        se = t.sigma * (1 / q + 1 / stats.window_for(t.n)) ** 0.5
+        z = (level - low) / se if se > 0 else float("inf")
+        if stats.rel(level - low, low) < opts["rise_limit"] or z < opts["noise_z"]:
+            return None
+        if float(np.min(t.y[-q:])) <= low:
+            return None  # it came back down to its minimum within the last quarter: a bump, not a climb
+        return i_min, low, level, z
