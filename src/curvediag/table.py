@@ -440,4 +440,13 @@ def to_curves(
         axis_kind=axis_kind,
         facts=dict(table.facts),
     )
-    return Curves(info, series, axis_kind)
+    counter = None
+    other = {"epoch": step_col, "step": epoch_col}.get(axis_kind)
+    if other is not None and other != axis_col:
+        ov = table.values[other][sel].astype(float, copy=False)
+        m = x_ok & table.present[other][sel] & np.isfinite(ov)
+        if np.count_nonzero(m) >= 2:
+            cx, cy = x_all[m], ov[m]
+            if not (cy[1:] < cy[:-1]).any():  # a counter that restarts (HF's epoch) names no position
+                counter = Series("step" if axis_kind == "epoch" else "epoch", other, cx, cy)
+    return Curves(info, series, axis_kind, counter)

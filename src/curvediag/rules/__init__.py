@@ -12,6 +12,7 @@ from .baseline import BASELINE_RULES
 from .chance_level import ChanceLevel
 from .val_loss_up_val_acc_down import Cramming
 from .early_stopping_advice import EarlyStoppingAdvice
+from .epoch_staircase import EpochStaircase
 from .generalisation_gap import GeneralisationGap
 from .loss_spikes import LossSpikes
 from .oscillating_loss import OscillatingLoss
@@ -44,6 +45,7 @@ RULES: tuple[type[Rule], ...] = (
     # secondary findings: no verdict of their own, severity info
     OverConfidence,
     LossSpikes,
+    EpochStaircase,
     OscillatingLoss,
     Plateau,
     BestEpochEarly,

@@ -1,0 +1,71 @@
+"""Shared helpers for the per-step rules (epoch staircase, spike triage): robust noise on the
+points as logged, trailing robust z-scores, and where a run's checkpoints are."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+
+from .._np import np
+from ..stats import MAD_TO_SIGMA
+
+
+def robust_sigma(r: np.ndarray) -> float:
+    """MAD-based standard deviation of residuals (NaN for fewer than 3)."""
+    r = np.asarray(r, dtype=float)
+    if r.size < 3:
+        return math.nan
+    return float(MAD_TO_SIGMA * np.median(np.abs(r - np.median(r))))
+
+
+def trailing_z(ly: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each point, its robust z-score against the ``w`` points before it: (z, the trailing
+    median, the trailing noise sigma).  The noise is the MAD of first differences / sqrt(2), so a
+    falling trend does not count as noise; NaN for the first ``w`` points."""
+    n = ly.size
+    z = np.full(n, np.nan)
+    med = np.full(n, np.nan)
+    sig = np.full(n, np.nan)
+    if n <= w or w < 3:
+        return z, med, sig
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    win = sliding_window_view(ly[:-1], w)  # win[j] = ly[j : j + w], the points before j + w
+    med[w:] = np.median(win, axis=1)
+    d = np.diff(win, axis=1)
+    dm = np.median(d, axis=1)
+    sig[w:] = MAD_TO_SIGMA * np.median(np.abs(d - dm[:, None]), axis=1) / math.sqrt(2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z[w:] = (ly[w:] - med[w:]) / sig[w:]
+    z[w:][(sig[w:] == 0) & (ly[w:] > med[w:])] = np.inf
+    z[w:][(sig[w:] == 0) & (ly[w:] <= med[w:])] = 0.0
+    return z, med, sig
+
+
+_CKPT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def checkpoint_steps(path: str, limit: int = 10_000) -> list[int]:
+    """The steps of the ``checkpoint-N`` directories beside a log (a Hugging Face output
+    directory) or beside the checkpoint directory it is in; [] when there are none or the
+    path is not a local file.  Only directory names are read."""
+    try:
+        if not path or not os.path.isfile(path):
+            return []
+        here = os.path.dirname(os.path.abspath(path))
+        dirs = [here]
+        if _CKPT.match(os.path.basename(here)):
+            dirs.append(os.path.dirname(here))
+        found: set[int] = set()
+        for d in dirs:
+            with os.scandir(d) as it:
+                for k, e in enumerate(it):
+                    if k >= limit:
+                        break
+                    m = _CKPT.match(e.name)
+                    if m and e.is_dir():
+                        found.add(int(m.group(1)))
+        return sorted(found)
+    except OSError:
+        return []
