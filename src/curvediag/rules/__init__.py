@@ -15,6 +15,7 @@ from .early_stopping_advice import EarlyStoppingAdvice
 from .epoch_staircase import EpochStaircase
 from .generalisation_gap import GeneralisationGap
 from .loss_spikes import LossSpikes
+from .spike_triage import SpikeTriage
 from .oscillating_loss import OscillatingLoss
 from .over_confidence import OverConfidence
 from .loss_plateau import Plateau
@@ -46,6 +47,7 @@ RULES: tuple[type[Rule], ...] = (
     OverConfidence,
     LossSpikes,
     EpochStaircase,
+    SpikeTriage,
     OscillatingLoss,
     Plateau,
     BestEpochEarly,

@@ -8,7 +8,7 @@ from ..analysis import Context
 from ..curves import LR, TRAIN_LOSS, VAL_LOSS
 from ..remedies import remedy
 from .base import Rule, Skip, fmt, pct
-from .steps import robust_sigma
+from .steps import robust_sigma, trailing_z
 
 #: Positions this close to a whole epoch count as at the boundary (HF rounds ``epoch`` to 2 decimals).
 _TOL = 0.02
@@ -45,11 +45,13 @@ class EpochStaircase(Rule):
     epoch boundary, the median training loss (log scale) of the last third of the epoch
     is compared with that of the first third of the next: the drop, judged against the
     points' noise around those medians (each step at least 2 standard errors, the steps
-    together ``z_limit``) and against the fall from the first to the last third of the
-    next epoch (the drop must be at least ``share`` of the two together: a smooth curve
-    gives about a third, a staircase nearly all). At least half the judged boundaries
+    together ``z_limit``) and against the fall over the same distance just before it
+    (middle to last third of the epoch) and just after it (first to middle third of the
+    next): the drop must be at least ``share`` of itself plus the larger of those. A
+    smooth curve gives at most a half (less as it slows down), a staircase nearly all. At least half the judged boundaries
     must show the step; boundaries where the loss is within 10 units of the precision it
-    is logged with (HF rounds to 4 decimals) are not judged.
+    is logged with (HF rounds to 4 decimals), or next to an epoch with a loss spike (its
+    recovery falls fast too), are not judged.
     The evaluation loss at the same boundaries tells what the drop means: still falling ->
     the model is memorising the training set, harmless so far; rising after a drop ->
     overfitting from that epoch (the onset). Never fires on single-epoch runs, on logs
@@ -99,16 +101,25 @@ class EpochStaircase(Rule):
         # a loss logged with few digits (HF: 4 decimals) is judged only well above its resolution
         u = np.unique(y)
         resolution = float(np.min(np.diff(u))) if u.size > 1 else 0.0
+        # a spike's recovery falls fast too: boundaries next to an epoch with a spike are not judged
+        zs, meds, _ = trailing_z(ly, 10)
+        spiky = set(ids[(zs >= 6.0) & (ly - meds >= math.log(1.25))].tolist())
         steps = []
         for k in ks:
-            _, _, a = _thirds(ly[ids == k])
-            b, _, c = _thirds(ly[ids == k + 1])
+            if k in spiky or k + 1 in spiky:
+                continue
+            _, m0, a = _thirds(ly[ids == k])
+            b, m1, c = _thirds(ly[ids == k + 1])
             if resolution and min(math.exp(float(np.median(a))), math.exp(float(np.median(c)))) < 10 * resolution:
                 continue
+            if m0.size == 0 or m1.size == 0:
+                continue
             jump = float(np.median(a) - np.median(b))  # the fall across the boundary (log units)
-            within = float(np.median(b) - np.median(c))  # the fall within the next epoch
+            # the falls over the same distance (a third of an epoch) just before and just after it:
+            # a smooth curve falls as much there (more before, as it slows down), a staircase not at all
+            within = max(float(np.median(m0) - np.median(a)), float(np.median(b) - np.median(m1)))
             # the noise of the two epochs' points around their thirds' medians (the run's, when too few)
-            local = _level_noise([*_thirds(ly[ids == k]), b, _thirds(ly[ids == k + 1])[1], c])
+            local = _level_noise([*_thirds(ly[ids == k]), b, m1, c])
             sd = local if np.isfinite(local) and local > 0 else sigma
             se = 1.25 * sd * math.sqrt(1.0 / a.size + 1.0 / b.size) if np.isfinite(sd) else math.nan
             steps.append((k, jump, se, within))
@@ -138,7 +149,7 @@ class EpochStaircase(Rule):
                     "share_limit": share}
         msg = (f"train_loss drops at {len(stepped)} of {len(steps)} epoch boundaries (after epoch {where}): "
                f"median {pct(ev['median_drop'])} from the end of an epoch to the start of the next, "
-               f"{pct(ev['median_share'])} of the fall that epoch brings (limit {pct(share)}); together "
+               f"{pct(ev['median_share'])} of the fall around it (limit {pct(share)}); together "
                f"{z_all:.3g} times their noise (limit {zl:g})")
         lr_note = self._lr_steps(ctx, [k for k, *_ in stepped])
         if lr_note:
