@@ -8,7 +8,7 @@ from ..analysis import Context
 from ..curves import LR, TRAIN_LOSS, VAL_LOSS
 from ..remedies import remedy
 from .base import Rule, Skip, fmt, pct
-from .steps import robust_sigma, trailing_z
+from .steps import robust_sigma, spike_flags
 
 #: Positions this close to a whole epoch count as at the boundary (HF rounds ``epoch`` to 2 decimals).
 _TOL = 0.02
@@ -50,7 +50,7 @@ class EpochStaircase(Rule):
     next): the drop must be at least ``share`` of itself plus the larger of those. A
     smooth curve gives at most a half (less as it slows down), a staircase nearly all. At least half the judged boundaries
     must show the step; boundaries where the loss is within 10 units of the precision it
-    is logged with (HF rounds to 4 decimals), or next to an epoch with a loss spike (its
+    is logged with (HF rounds to 4 decimals), or next to an epoch with a loss spike (1.5x, its
     recovery falls fast too), are not judged.
     The evaluation loss at the same boundaries tells what the drop means: still falling ->
     the model is memorising the training set, harmless so far; rising after a drop ->
@@ -102,8 +102,7 @@ class EpochStaircase(Rule):
         u = np.unique(y)
         resolution = float(np.min(np.diff(u))) if u.size > 1 else 0.0
         # a spike's recovery falls fast too: boundaries next to an epoch with a spike are not judged
-        zs, meds, _ = trailing_z(ly, 10)
-        spiky = set(ids[(zs >= 6.0) & (ly - meds >= math.log(1.25))].tolist())
+        spiky = set(ids[spike_flags(ly, 10, 6.0, math.log(1.5))[0]].tolist())
         steps = []
         for k in ks:
             if k in spiky or k + 1 in spiky:

@@ -7,7 +7,7 @@ from .._np import np
 from ..analysis import Context
 from ..curves import GRAD_NORM, LR, TRAIN_LOSS
 from .base import Rule, Skip, at, fmt
-from .steps import checkpoint_steps, trailing_z
+from .steps import checkpoint_steps, spike_flags, trailing_z
 
 #: Spikes described one by one in the evidence and the message; the rest are counted.
 MAX_LISTED = 5
@@ -31,8 +31,9 @@ class SpikeTriage(Rule):
     **What it detects.** Points of the training loss as logged (per step, not averaged)
     whose log lies ``z_limit`` robust standard deviations above the median of the
     ``window`` points before it (the noise is the spread of the log loss's
-    point-to-point changes there, so a falling trend is not noise) and at least
-    ``min_rise`` above that median. Consecutive points (and gaps of one) are one spike.
+    point-to-point changes there, so a falling trend is not noise), at least
+    ``min_rise`` above that median and above the median of the last three points (a
+    slow climb is a trend, not a spike). Consecutive points (and gaps of one) are one spike.
     Spikes that follow one another before the loss is back are one episode. Each is
     triaged against the level before it: **recovered** when the median of half a
     ``window`` of points returns to within the pre-spike noise within ``linger`` windows
@@ -80,11 +81,9 @@ class SpikeTriage(Rule):
         if fy.size and np.min(fy) <= 0:
             raise Skip("the training loss is not positive; spikes are judged as ratios")
         ly = np.log(fy)
-        z, med, sig = trailing_z(ly, w)
         rise = math.log1p(float(opts["min_rise"]))
         zl = float(opts["z_limit"])
-        flag = np.zeros(ly.size, dtype=bool)
-        flag[w:] = (z[w:] >= zl) & (ly[w:] - med[w:] >= rise)
+        flag, z, med, sig = spike_flags(ly, w, zl, rise)
         # a loss logged with few digits (HF: 4 decimals) spikes only by more than a few of them
         u = np.unique(fy)
         if u.size > 1:
@@ -111,9 +110,9 @@ class SpikeTriage(Rule):
             tol = max(2.0 * float(sig[a]), math.log(1.05)) if np.isfinite(sig[a]) else math.log(1.05)
             # spikes that follow before the loss is back are one episode
             while True:
-                back = self._back_at(ly, b, w, ref, tol)
                 nxt = events[k + 1][0] if k + 1 < len(events) else None
-                if nxt is not None and (back is None or nxt <= back):
+                back = self._back_at(ly[: nxt] if nxt is not None else ly, b, w, ref, tol)
+                if nxt is not None and back is None:
                     k += 1
                     b = events[k][1]
                     continue
@@ -141,11 +140,12 @@ class SpikeTriage(Rule):
 
     @staticmethod
     def _back_at(ly, b, w, ref, tol) -> int | None:
-        """The first index after ``b`` from which the median of the next points is back within
-        ``tol`` of the level ``ref`` before the spike, or None."""
+        """The first index after ``b`` from which the median of the next points (half a window, or
+        all there are before the next spike, at least 3) is back within ``tol`` of the level ``ref``
+        before the spike, or None."""
         after = ly[b + 1:]
-        h = max(3, w // 2)
-        if after.size < h:
+        h = min(max(3, w // 2), after.size)
+        if h < 3:
             return None
         from numpy.lib.stride_tricks import sliding_window_view
 
@@ -220,7 +220,8 @@ class SpikeTriage(Rule):
             back = f", back at {at(e['back_at'], axis)}" if "back_at" in e else ""
             what = {"recovered": f"recovered{back}", "lingered": f"lingered: settled higher{back}", "diverged": "diverged",
                     "unresolved": "the log ends before it can tell"}[e["outcome"]]
-            parts.append(f"{where} ({e['ratio']:.3g}x the level before, z {e['z']:.3g}{grad}): {what}")
+            z = f"z {e['z']:.3g}" if math.isfinite(e["z"]) else "no noise before it"
+            parts.append(f"{where} ({e['ratio']:.3g}x the level before, {z}{grad}): {what}")
         more = f"; {len(triaged) - MAX_LISTED} more" if len(triaged) > MAX_LISTED else ""
         msg = (f"train_loss spiked {len(triaged)} time{'s' * (len(triaged) != 1)} "
                f"(limit z {zl:g} over the {w} points before, and +{min_rise:.0%}): " + "; ".join(parts) + more)

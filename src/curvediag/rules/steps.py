@@ -43,6 +43,22 @@ def trailing_z(ly: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return z, med, sig
 
 
+def spike_flags(ly: np.ndarray, w: int, z_limit: float, rise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points of a log loss that spike: ``z_limit`` robust z over the ``w`` points before them,
+    ``rise`` (log units) above their median and above the median of the last three points (a slow
+    climb is a trend, not a spike).  Returns (flags, z, trailing median, trailing sigma)."""
+    z, med, sig = trailing_z(ly, w)
+    flag = np.zeros(ly.size, dtype=bool)
+    flag[w:] = (z[w:] >= z_limit) & (ly[w:] - med[w:] >= rise)
+    prev3 = np.full(ly.size, np.inf)
+    if ly.size > 3:
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        prev3[3:] = np.median(sliding_window_view(ly[:-1], 3), axis=1)
+    flag &= ly - prev3 >= rise
+    return flag, z, med, sig
+
+
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
 
 
