@@ -15,6 +15,7 @@ from .early_stopping_advice import EarlyStoppingAdvice
 from .epoch_staircase import EpochStaircase
 from .generalisation_gap import GeneralisationGap
 from .loss_spikes import LossSpikes
+from .lr_schedule import LrSchedule
 from .spike_triage import SpikeTriage
 from .oscillating_loss import OscillatingLoss
 from .over_confidence import OverConfidence
@@ -48,6 +49,7 @@ RULES: tuple[type[Rule], ...] = (
     LossSpikes,
     EpochStaircase,
     SpikeTriage,
+    LrSchedule,
     OscillatingLoss,
     Plateau,
     BestEpochEarly,
