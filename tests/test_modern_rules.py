@@ -268,3 +268,65 @@ def test_divergence_after_the_lr_peak_names_the_peak_and_a_third_of_it():
 @pytest.mark.parametrize("name", ["staircase_memorise", "healthy_per_step"])
 def test_lr_schedule_silent_on_a_constant_lr(name):
     assert finding(diagnose(trained(name)), "S101") is None
+
+
+# -- E101 early-stopping audit ------------------------------------------------------------------
+
+def _ultralytics_csv(path, val):
+    cols = ("epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
+            "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,lr/pg2")
+    rows = [cols]
+    for e, v in enumerate(val, 1):
+        t = 1.0 + 2.0 * math.exp(-e / 10)
+        rows.append(f"{e},1.0,{t:.5f},{t:.5f},{t:.5f},0.5,0.5,0.5,0.3,{v:.5f},{v:.5f},{v:.5f},0.001,0.001,0.001")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_early_stopping_replays_the_runs_own_ultralytics_patience(tmp_path):
+    val = [2.0 * math.exp(-e / 5) + 1.0 + (0.02 * (e - 20) if e > 20 else 0.0) for e in range(1, 61)]
+    _ultralytics_csv(tmp_path / "results.csv", val)
+    (tmp_path / "args.yaml").write_text("task: detect\nepochs: 60\npatience: 12\nbatch: 16\n")
+    f = finding(diagnose(str(tmp_path / "results.csv")), "E101")
+    assert f is not None and f.evidence["patience"] == 12 and f.evidence["patience_from"] == "args.yaml"
+    assert f.message.startswith("Ultralytics' patience=12 would have stopped")
+    (tmp_path / "args.yaml").unlink()
+    f = finding(diagnose(str(tmp_path / "results.csv")), "E101")
+    assert f.evidence["patience"] == 5 and f.evidence["patience_from"] == "option"
+
+
+def test_early_stopping_replays_the_hf_callbacks_patience():
+    with open(os.path.join(PUBLIC, "ner_biomed_trainer_state.json")) as fh:
+        state = json.load(fh)
+    state["stateful_callbacks"] = {"EarlyStoppingCallback": {"args": {"early_stopping_patience": 3}}}
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "trainer_state.json")
+        with open(p, "w") as fh:
+            json.dump(state, fh)
+        f = finding(diagnose(p), "E101")
+    assert f.evidence["patience"] == 3 and f.evidence["patience_from"] == "trainer_state"
+    assert f.message.startswith("EarlyStoppingCallback(early_stopping_patience=3) would have stopped at epoch 5")
+
+
+def test_a_best_within_noise_of_many_others_is_luck():
+    rng = np.random.default_rng(1)
+    val = [1.5 * math.exp(-e / 3) + 0.5 + 0.01 * rng.standard_normal() for e in range(40)]
+    val[25] = min(val) - 0.002
+    f = finding(diagnose({"loss": [2.0 * math.exp(-e / 8) + 0.1 for e in range(40)], "val_loss": val}), "E101")
+    assert f is not None and f.evidence["near_best"] >= 3 and "which of them is best is luck" in f.message
+    assert f.evidence["noise_patience"] >= 1 and f.evidence["noise_min_delta"] > 0
+
+
+def test_an_early_dip_kept_as_best_is_named():
+    val = [1.5 * math.exp(-e / 3) + 0.5 + 0.003 * math.sin(e) for e in range(40)]
+    val[6] = 0.3  # one evaluation far below all the others
+    f = finding(diagnose({"loss": [2.0 * math.exp(-e / 8) + 0.1 for e in range(40)], "val_loss": val}), "E101")
+    assert f is not None and f.evidence.get("best_isolated_dip") is True and "one-evaluation dip" in f.message
+
+
+def test_early_stopping_that_ends_the_run_before_the_lr_can_drop():
+    f = finding(diagnose(os.path.join(PUBLIC, "ecg_loss_only_training.log")), "E101")
+    assert f is not None and f.evidence["lr_drops"] >= 1 and f.evidence["stops_before_lr_drop"] is True
+    q = f.evidence["lr_plateau_patience"]
+    assert f"give early stopping at least {q + 2}" in f.message

@@ -7,6 +7,7 @@ from .._np import np
 from ..analysis import Context
 from ..curves import LR, TRAIN_LOSS, VAL_LOSS
 from .base import Rule, at, pct
+from .steps import plateau_drops
 
 
 def _med(y: np.ndarray) -> float:
@@ -36,8 +37,9 @@ class LrSchedule(Rule):
     * **divergence after the peak**: the loss was lowest near the moment the LR reached
       its peak and ended ``rise`` above that low: the peak LR names itself, with a third
       of it as the value to try (the log shows what was stable);
-    * **step-downs**: the LR stepped down (by ``step`` or more between two logs) at least
-      twice and the loss fell by ``gain`` or more right after most of them: the LR, not
+    * **step-downs**: the LR stepped down from a plateau (held within 1% over the two logs
+      before, then multiplied by ``step`` or less: ``ReduceLROnPlateau``, a step schedule;
+      not the last steps of a linear decay) at least twice and the loss fell by ``gain`` or more right after most of them: the LR, not
       the model, set the pace -- decay it earlier or on a schedule.
 
     The remedies quote the logged LR. Nothing is said where the LR is constant.
@@ -145,7 +147,7 @@ class LrSchedule(Rule):
     def _steps(lr, loss, opts, axis, parts, remedies, ev) -> None:
         step, gain = float(opts["step"]), float(opts["gain"])
         y = lr.y
-        downs = [i for i in range(1, y.size) if y[i] > 0 and y[i] <= step * y[i - 1]]
+        downs = plateau_drops(y, step)
         if len(downs) < 2:
             return
         hits = []

@@ -59,6 +59,18 @@ def spike_flags(ly: np.ndarray, w: int, z_limit: float, rise: float) -> tuple[np
     return flag, z, med, sig
 
 
+def plateau_drops(lr: np.ndarray, factor: float) -> list[int]:
+    """Indices where a logged learning rate steps down from a plateau: it held within 1% over the
+    two values before and is now at most ``factor`` times the last (``ReduceLROnPlateau``, a step
+    schedule), not the last steps of a smooth decay."""
+    out = []
+    for k in range(2, lr.size):
+        a, b, c = float(lr[k - 2]), float(lr[k - 1]), float(lr[k])
+        if b > 0 and c > 0 and abs(a - b) <= 0.01 * b and c <= factor * b:
+            out.append(k)
+    return out
+
+
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -85,3 +97,22 @@ def checkpoint_steps(path: str, limit: int = 10_000) -> list[int]:
         return sorted(found)
     except OSError:
         return []
+
+
+def ultralytics_patience(path: str) -> int | None:
+    """``patience`` from the ``args.yaml`` Ultralytics writes beside ``results.csv``, or None.
+    Only that one top-level ``patience: N`` line is read (no YAML parser needed)."""
+    try:
+        if not path or not os.path.isfile(path):
+            return None
+        args = os.path.join(os.path.dirname(os.path.abspath(path)), "args.yaml")
+        if not os.path.isfile(args) or os.path.getsize(args) > 1_000_000:
+            return None
+        with open(args, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                m = re.match(r"^patience:\s*(\d+)\s*(#.*)?$", line.rstrip())
+                if m:
+                    return int(m.group(1))
+    except OSError:
+        return None
+    return None
