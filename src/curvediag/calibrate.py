@@ -98,9 +98,9 @@ def calibrate(paths: Iterable[str], margin: float = 1.1, read: Callable[[str], A
     runs = list(paths)
     cal = Calibration(runs, margin)
     for p in runs:
-        for key, value in _measures(read(p)).items():
-            if key not in cal.measured or value > cal.measured[key][0]:
-                cal.measured[key] = (value, p)
+        for which, value in _measures(read(p)).items():
+            if which not in cal.measured or value > cal.measured[which][0]:
+                cal.measured[which] = (value, p)
     for key, opt, _, floor, ceiling, whole in LIMITS:
         got = cal.measured.get((key, opt))
         if got is None:
