@@ -330,3 +330,18 @@ def test_early_stopping_that_ends_the_run_before_the_lr_can_drop():
     assert f is not None and f.evidence["lr_drops"] >= 1 and f.evidence["stops_before_lr_drop"] is True
     q = f.evidence["lr_plateau_patience"]
     assert f"give early stopping at least {q + 2}" in f.message
+
+
+def test_the_detector_benchmark_gives_the_figures_the_readme_quotes():
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "modern", "detectors.py")
+    spec = importlib.util.spec_from_file_location("modern_detectors", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    res = mod.score()
+    m, r = res["M101"], res["R101"]
+    assert (len(m["hit"]), len(m["miss"]), len(m["false_alarm"]), len(m["eval_agree"])) == (8, 2, 0, 7)
+    assert (len(r["hit"]), len(r["miss"]), len(r["false_alarm"]), len(r["outcome_agree"])) == (7, 0, 0, 6)
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    assert "M101 has 8 hits, 2 misses and no false alarm" in readme and "R101 7 hits, no miss and no false alarm" in readme

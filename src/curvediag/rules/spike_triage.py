@@ -7,7 +7,7 @@ from .._np import np
 from ..analysis import Context
 from ..curves import GRAD_NORM, LR, TRAIN_LOSS
 from .base import Rule, Skip, at, fmt
-from .steps import checkpoint_steps, spike_flags, trailing_z
+from .steps import checkpoint_steps, spike_flags, z_at
 
 #: Spikes described one by one in the evidence and the message; the rest are counted.
 MAX_LISTED = 5
@@ -126,11 +126,14 @@ class SpikeTriage(Rule):
             if settled is not None:
                 ev["back_at"] = settled
             if gz is not None:
-                gx, gzz = gz
-                m = (gx > (fx[a - 1] if a > 0 else -math.inf)) & (gx <= fx[b])
-                gmax = float(np.max(gzz[m])) if np.any(m & np.isfinite(gzz)) else math.nan
+                gx, gly = gz
+                lo_x = fx[a - 1] if a > 0 else -math.inf
+                idx = np.flatnonzero((gx > lo_x) & (gx <= fx[b]))
+                zs = [z_at(gly, int(i), w) for i in idx[:50]]
+                zs = [v for v in zs if not math.isnan(v)]
+                gmax = max(zs) if zs else math.nan
                 ev["grad_norm_z"] = gmax
-                ev["grad_norm_spike"] = bool(gmax >= zl) if np.isfinite(gmax) else False
+                ev["grad_norm_spike"] = bool(gmax >= zl) if not math.isnan(gmax) else False
             triaged.append(ev)
         plan = None
         bad = [e for e in triaged if e["outcome"] in ("lingered", "diverged")]
@@ -168,14 +171,14 @@ class SpikeTriage(Rule):
 
     @staticmethod
     def _grad_z(ctx: Context, w: int):
+        """(positions, log values) of the gradient norm, or None."""
         g = ctx.curves.get(GRAD_NORM)
         if g is None:
             return None
         fin = g.finite()
         if fin.y.size <= w + 3 or np.min(fin.y) <= 0:
             return None
-        z, _, _ = trailing_z(np.log(fin.y), w)
-        return fin.x, z
+        return fin.x, np.log(fin.y)
 
     @staticmethod
     def _checkpoints(ctx: Context) -> tuple[list[int], int | None]:

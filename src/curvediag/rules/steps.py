@@ -1,5 +1,6 @@
-"""Shared helpers for the per-step rules (epoch staircase, spike triage): robust noise on the
-points as logged, trailing robust z-scores, and where a run's checkpoints are."""
+"""Shared helpers for the per-step rules (epoch staircase, spike triage, LR schedule, early-stopping
+audit): robust noise on the points as logged, spike flags by a trailing robust z-score, plateau
+drops of a learning rate, and where a run's checkpoints and settings are."""
 
 from __future__ import annotations
 
@@ -19,44 +20,51 @@ def robust_sigma(r: np.ndarray) -> float:
     return float(MAD_TO_SIGMA * np.median(np.abs(r - np.median(r))))
 
 
-def trailing_z(ly: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each point, its robust z-score against the ``w`` points before it: (z, the trailing
-    median, the trailing noise sigma).  The noise is the MAD of first differences / sqrt(2), so a
-    falling trend does not count as noise; NaN for the first ``w`` points."""
-    n = ly.size
-    z = np.full(n, np.nan)
-    med = np.full(n, np.nan)
-    sig = np.full(n, np.nan)
-    if n <= w or w < 3:
-        return z, med, sig
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    win = sliding_window_view(ly[:-1], w)  # win[j] = ly[j : j + w], the points before j + w
-    med[w:] = np.median(win, axis=1)
-    d = np.diff(win, axis=1)
-    dm = np.median(d, axis=1)
-    sig[w:] = MAD_TO_SIGMA * np.median(np.abs(d - dm[:, None]), axis=1) / math.sqrt(2.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z[w:] = (ly[w:] - med[w:]) / sig[w:]
-    z[w:][(sig[w:] == 0) & (ly[w:] > med[w:])] = np.inf
-    z[w:][(sig[w:] == 0) & (ly[w:] <= med[w:])] = 0.0
-    return z, med, sig
-
-
 def spike_flags(ly: np.ndarray, w: int, z_limit: float, rise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Points of a log loss that spike: ``z_limit`` robust z over the ``w`` points before them,
     ``rise`` (log units) above their median and above the median of the last three points (a slow
-    climb is a trend, not a spike).  Returns (flags, z, trailing median, trailing sigma)."""
-    z, med, sig = trailing_z(ly, w)
-    flag = np.zeros(ly.size, dtype=bool)
-    flag[w:] = (z[w:] >= z_limit) & (ly[w:] - med[w:] >= rise)
-    prev3 = np.full(ly.size, np.inf)
-    if ly.size > 3:
-        from numpy.lib.stride_tricks import sliding_window_view
+    climb is a trend, not a spike).  Returns (flags, z, trailing median, trailing sigma), the last
+    three measured only at the candidates (points ``rise`` above the last three; NaN elsewhere),
+    so a million-point log costs a pass over it, not a window per point."""
+    n = ly.size
+    flag = np.zeros(n, dtype=bool)
+    z = np.full(n, np.nan)
+    med = np.full(n, np.nan)
+    sig = np.full(n, np.nan)
+    if n <= max(w, 3) or w < 3:
+        return flag, z, med, sig
+    from numpy.lib.stride_tricks import sliding_window_view
 
-        prev3[3:] = np.median(sliding_window_view(ly[:-1], 3), axis=1)
-    flag &= ly - prev3 >= rise
+    w3 = sliding_window_view(ly[:-1], 3)  # w3[j] = ly[j : j + 3], the three points before j + 3
+    prev3 = np.full(n, np.inf)
+    prev3[3:] = np.sort(w3, axis=1)[:, 1]
+    cand = np.flatnonzero(ly - prev3 >= rise)
+    cand = cand[cand >= w]
+    if cand.size:
+        win = ly[cand[:, None] - w + np.arange(w)[None, :]]  # the w points before each candidate
+        m = np.median(win, axis=1)
+        d = np.diff(win, axis=1)
+        dm = np.median(d, axis=1)
+        sd = MAD_TO_SIGMA * np.median(np.abs(d - dm[:, None]), axis=1) / math.sqrt(2.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zc = np.where(sd > 0, (ly[cand] - m) / np.where(sd > 0, sd, 1.0), np.where(ly[cand] > m, np.inf, 0.0))
+        med[cand], sig[cand], z[cand] = m, sd, zc
+        flag[cand] = (zc >= z_limit) & (ly[cand] - m >= rise)
     return flag, z, med, sig
+
+
+def z_at(ly: np.ndarray, i: int, w: int) -> float:
+    """The robust z of point ``i`` of a log series against the ``w`` points before it (NaN when
+    there are fewer), as :func:`spike_flags` measures it."""
+    if i < w or w < 3:
+        return math.nan
+    win = ly[i - w: i]
+    d = np.diff(win)
+    sd = MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2.0)
+    m = float(np.median(win))
+    if sd == 0:
+        return math.inf if ly[i] > m else 0.0
+    return (float(ly[i]) - m) / sd
 
 
 def plateau_drops(lr: np.ndarray, factor: float) -> list[int]:
