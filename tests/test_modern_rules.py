@@ -153,8 +153,8 @@ def test_rollback_plan_from_save_steps():
     assert ev["plan_checkpoint_from"] == "save_steps"
     assert (ev["plan_skip_from"], ev["plan_skip_to"]) == (302, 304)
     assert math.isclose(ev["plan_lr_before_spike"], 1e-3) and math.isclose(ev["plan_lr_advised"], 5e-4)
-    assert "checkpoint-300" in f.message and "skip the batches of steps 302-304" in f.message
-    assert f.remedies[0].startswith("Roll back: restart from the last checkpoint at or before step 301")
+    assert "checkpoint-300" in f.message and "skip the batches of global_steps 302-304" in f.message
+    assert f.remedies[0].startswith("Roll back: restart from the last checkpoint at or before global_step 301")
 
 
 def test_rollback_plan_from_the_checkpoint_directories(tmp_path):

@@ -126,20 +126,21 @@ class LrSchedule(Rule):
 
     @staticmethod
     def _diverged(lr, loss, peak, xp, rise, axis, parts, remedies, ev) -> None:
-        y = loss.y
-        k = max(1, y.size // 20)
-        sm = np.array([np.median(y[max(0, i - k): i + k + 1]) for i in range(y.size)])
+        from .. import stats
+
+        lx, y = stats.downsample(loss.x.astype(float), loss.y.astype(float))  # bin means, at most 400
+        sm = stats.smooth(y)
         im = int(np.argmin(sm))
         lo = float(sm[im])
         end = float(np.median(y[-max(1, min(5, y.size // 10)):]))
-        span = float(loss.x[-1] - loss.x[0]) or 1.0
-        near_peak = abs(float(loss.x[im]) - xp) <= 0.15 * span
-        if near_peak and lo > 0 and (end - lo) / lo >= rise and xp < float(loss.x[-1]):
-            lr_at_low = float(np.interp(float(loss.x[im]), lr.x, lr.y))
-            ev.update({"diverged_after_peak": True, "loss_low_at": float(loss.x[im]), "lr_at_loss_low": lr_at_low,
+        span = float(lx[-1] - lx[0]) or 1.0
+        near_peak = abs(float(lx[im]) - xp) <= 0.15 * span
+        if near_peak and lo > 0 and (end - lo) / lo >= rise and xp < float(lx[-1]):
+            lr_at_low = float(np.interp(float(lx[im]), lr.x, lr.y))
+            ev.update({"diverged_after_peak": True, "loss_low_at": float(lx[im]), "lr_at_loss_low": lr_at_low,
                        "loss_rise": (end - lo) / lo, "lr_advised": peak / 3})
             parts.append(f"{loss.name} turned up right after the LR reached its peak {peak:.3g} at {at(xp, axis)} "
-                         f"(lowest {lo:.4g} at {at(float(loss.x[im]), axis)}, ending {pct((end - lo) / lo)} above)")
+                         f"(lowest {lo:.4g}, smoothed, at {at(float(lx[im]), axis)}, ending {pct((end - lo) / lo)} above)")
             remedies.append(f"Lower the peak learning rate from {peak:.3g} to about {peak / 3:.3g} (a third), or "
                             "lengthen the warm-up.")
 

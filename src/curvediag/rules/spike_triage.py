@@ -246,8 +246,9 @@ class SpikeTriage(Rule):
         if "restart_at_or_before" in plan:
             c = plan.get("checkpoint")
             ck = f" (checkpoint-{c})" if c is not None else ""
-            out.append(f"restart from the last checkpoint at or before step {plan['restart_at_or_before']}{ck}, "
-                       f"skip the batches of steps {plan['skip_from']}-{plan['skip_to']}")
+            # global_step, the trainer's own counter: on an epoch axis these are not positions on it
+            out.append(f"restart from the last checkpoint at or before global_step {plan['restart_at_or_before']}{ck}, "
+                       f"skip the batches of global_steps {plan['skip_from']}-{plan['skip_to']}")
         if "lr_advised" in plan:
             out.append(f"or lower the learning rate from {plan['lr_before_spike']:.3g} to {plan['lr_advised']:.3g}")
         return ", ".join(out) if out else "lower the learning rate"
