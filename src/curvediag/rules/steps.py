@@ -20,10 +20,23 @@ def robust_sigma(r: np.ndarray) -> float:
     return float(MAD_TO_SIGMA * np.median(np.abs(r - np.median(r))))
 
 
+def _z(v: np.ndarray, m: np.ndarray, win: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Robust z of values ``v`` over levels ``m``, the noise the spread of the point-to-point
+    changes of each row of ``win`` (MAD / sqrt 2); (z, noise)."""
+    d = np.diff(win, axis=1)
+    dm = np.median(d, axis=1)
+    sd = MAD_TO_SIGMA * np.median(np.abs(d - dm[:, None]), axis=1) / math.sqrt(2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(sd > 0, (v - m) / np.where(sd > 0, sd, 1.0), np.where(v > m, np.inf, 0.0))
+    return z, sd
+
+
 def spike_flags(ly: np.ndarray, w: int, z_limit: float, rise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Points of a log loss that spike: ``z_limit`` robust z over the ``w`` points before them,
     ``rise`` (log units) above their median and above the median of the last three points (a slow
-    climb is a trend, not a spike).  Returns (flags, z, trailing median, trailing sigma), the last
+    climb is a trend, not a spike); the noise is the spread of the point-to-point changes of the
+    ``w`` points before, and where there are ``5 w`` points before, the z against their noise
+    must be at least five sixths of ``z_limit`` too.  Returns (flags, z, trailing median, trailing sigma), the last
     three measured only at the candidates (points ``rise`` above the last three; NaN elsewhere),
     so a million-point log costs a pass over it, not a window per point."""
     n = ly.size
@@ -43,13 +56,17 @@ def spike_flags(ly: np.ndarray, w: int, z_limit: float, rise: float) -> tuple[np
     if cand.size:
         win = ly[cand[:, None] - w + np.arange(w)[None, :]]  # the w points before each candidate
         m = np.median(win, axis=1)
-        d = np.diff(win, axis=1)
-        dm = np.median(d, axis=1)
-        sd = MAD_TO_SIGMA * np.median(np.abs(d - dm[:, None]), axis=1) / math.sqrt(2.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            zc = np.where(sd > 0, (ly[cand] - m) / np.where(sd > 0, sd, 1.0), np.where(ly[cand] > m, np.inf, 0.0))
+        zc, sd = _z(ly[cand], m, win)
         med[cand], sig[cand], z[cand] = m, sd, zc
-        flag[cand] = (zc >= z_limit) & (ly[cand] - m >= rise)
+        ok = (zc >= z_limit) & (ly[cand] - m >= rise)
+        # and at least five sixths of it against the noise of the 5w points before (where there are so
+        # many): over a million points some 20-point window looks calmer than the run is
+        long = cand >= 5 * w
+        if long.any():
+            lc = cand[long]
+            zl, _ = _z(ly[lc], m[long], ly[lc[:, None] - 5 * w + np.arange(5 * w)[None, :]])
+            ok[long] &= zl >= z_limit * 5 / 6
+        flag[cand] = ok
     return flag, z, med, sig
 
 
