@@ -715,6 +715,61 @@ def config_cmd(
     typer.echo("enabled rules: " + " ".join(d["enabled"]))
 
 
+@app.command("calibrate")
+def calibrate_cmd(
+    paths: list[str] = typer.Argument(..., metavar="RUNS...", help="Logs of runs the team considers good."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE",
+                                         help="Write the configuration to FILE (atomically) instead of stdout."),
+    margin: float = typer.Option(1.1, "--margin", min=1.0, max=10.0,
+                                 help="Each limit is this many times the largest value measured (default 1.1)."),
+    input_format: Optional[str] = _INPUT_FORMAT,
+    loss: Optional[str] = _LOSS,
+    val_loss: Optional[str] = _VAL_LOSS,
+    config: Optional[str] = _CONFIG,
+) -> None:
+    """Thresholds calibrated on your own good runs: a [tool.curvediag] configuration.
+
+    Measures on each run what the rules judge (val-loss rise, stall, spike z and ratio, the patience that
+    keeps the best) and sets each limit just above the largest; the measurements are written as comments.
+    Use it with `curvediag analyze --config FILE`, or copy its tables into pyproject.toml.
+    """
+    from .api import load_curves
+    from .batch import internal
+    from .calibrate import calibrate, to_toml
+    from .errors import CurvediagError, UsageError
+    from .output import refuse_inputs, write_output
+
+    if _stdin_closed(paths):
+        raise typer.Exit(2)
+    settings = _settings(config, input_format=input_format, loss=loss, val_loss=val_loss)
+    current = {"path": "-"}
+
+    def read(path: str):
+        current["path"] = path
+        s = settings.for_path(path)
+        return load_curves(path, input_format=s.input_format, columns=s.columns)
+
+    try:
+        if output:
+            refuse_inputs(output, paths)
+        cal = calibrate(paths, margin, read=read)
+        text = to_toml(cal) + "\n"
+        if output:
+            write_output(output, text)
+        else:
+            _write_stdout(text)
+    except UsageError as e:
+        raise _fail(str(e))
+    except CurvediagError as e:
+        raise _fail(str(e))
+    except OSError as e:
+        raise _fail(f"{output}: {e.strerror or e}")
+    except Exception as e:
+        if _debugging():
+            raise
+        raise _fail(f"{current['path']}: {internal(e)}")
+
+
 @app.command("schema")
 def schema_cmd() -> None:
     """Print the JSON Schema of --format json (an array of reports), a --format jsonl line and a report_path file."""

@@ -107,6 +107,10 @@ class Curves:
     source: SourceInfo
     series: Mapping[str, Series]
     axis_kind: str = "epoch"  # "epoch", "step" or "index"
+    #: the log's other counter at positions of the axis, where both were logged: the step on an
+    #: epoch axis (name "step"), the epoch on a step axis (name "epoch"); None when the log has
+    #: only one.  Rules place epoch boundaries and name steps (checkpoints) with it.
+    counter: Series | None = None
     #: a log of several loss heads and no total: the head these curves are of ('reg'), and the
     #: other heads' curves, each (head, its Curves), judged on their own beside these
     head: str | None = None
@@ -118,3 +122,23 @@ class Curves:
 
     def has(self, name: str) -> bool:
         return self.get(name) is not None
+
+    def steps_at(self, pos: np.ndarray | float) -> np.ndarray | None:
+        """The training step at axis positions ``pos`` (the axis itself on a step axis, else
+        interpolated from :attr:`counter`), or None when the log has no step counter."""
+        if self.axis_kind == "step":
+            return np.asarray(pos, dtype=float)
+        c = self.counter
+        if c is None or c.name != "step" or len(c) < 2:
+            return None
+        return np.interp(np.asarray(pos, dtype=float), c.x, c.y)
+
+    def epochs_at(self, pos: np.ndarray | float) -> np.ndarray | None:
+        """The (fractional) epoch at axis positions ``pos`` (the axis itself on an epoch axis,
+        else interpolated from :attr:`counter`), or None when the log has no epoch counter."""
+        if self.axis_kind == "epoch":
+            return np.asarray(pos, dtype=float)
+        c = self.counter
+        if c is None or c.name != "epoch" or len(c) < 2:
+            return None
+        return np.interp(np.asarray(pos, dtype=float), c.x, c.y)

@@ -15,6 +15,7 @@ The copies are drawn with a fixed seed, so a report is the same every time it is
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from ._np import np
 
@@ -95,8 +96,8 @@ def copies(curves: Curves, k: int, seed: int = SEED):
     rng = np.random.default_rng(seed)
     prepared = {name: _prepared(s) for name, s in curves.series.items()}
     for _ in range(k):
-        yield Curves(curves.source, {name: _copy(s, prepared[name], rng) for name, s in curves.series.items()},
-                     curves.axis_kind)
+        yield replace(curves, series={name: _copy(s, prepared[name], rng) for name, s in curves.series.items()},
+                      heads=())
 
 
 __all__ = ["SEED", "copies"]

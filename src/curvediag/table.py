@@ -555,12 +555,21 @@ def to_curves(
         axis_kind=axis_kind,
         facts=dict(table.facts),
     )
+    counter = None
+    other = {"epoch": step_col, "step": epoch_col}.get(axis_kind)
+    if other is not None and other != axis_col:
+        ov = table.values[other][sel].astype(float, copy=False)
+        m = x_ok & table.present[other][sel] & np.isfinite(ov)
+        if np.count_nonzero(m) >= 2:
+            cx, cy = x_all[m], ov[m]
+            if not (cy[1:] < cy[:-1]).any():  # a counter that restarts (HF's epoch) names no position
+                counter = Series("step" if axis_kind == "epoch" else "epoch", other, cx, cy)
     if not mapping.heads:
-        return Curves(info, series, axis_kind)
+        return Curves(info, series, axis_kind, counter=counter)
     # several loss heads and no total: each head's curves, judged on their own beside these
     others = []
     for head, colmap in mapping.heads[1:]:
         hs, hc = build(colmap, [])
         if any(k in hs for k in (TRAIN_LOSS, VAL_LOSS)):
-            others.append((head, Curves(replace(info, columns=hc), hs, axis_kind, head=head)))
-    return Curves(info, series, axis_kind, head=mapping.heads[0][0], heads=tuple(others))
+            others.append((head, Curves(replace(info, columns=hc), hs, axis_kind, counter=counter, head=head)))
+    return Curves(info, series, axis_kind, counter=counter, head=mapping.heads[0][0], heads=tuple(others))

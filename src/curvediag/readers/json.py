@@ -344,6 +344,9 @@ def _hf_facts(obj: dict) -> dict:
     patience = args.get("early_stopping_patience") if isinstance(args, dict) else None
     if isinstance(patience, int) and not isinstance(patience, bool) and patience >= 0:
         facts["early_stopping_patience"] = patience
+    save = obj.get("save_steps")  # where the checkpoints are (spike rollback plans)
+    if isinstance(save, int) and not isinstance(save, bool) and save > 0:
+        facts["save_steps"] = save
     return facts
 
 

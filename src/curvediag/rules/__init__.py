@@ -12,8 +12,11 @@ from .baseline import BASELINE_RULES
 from .chance_level import ChanceLevel
 from .val_loss_up_val_acc_down import Cramming
 from .early_stopping_advice import EarlyStoppingAdvice
+from .epoch_staircase import EpochStaircase
 from .generalisation_gap import GeneralisationGap
 from .loss_spikes import LossSpikes
+from .lr_schedule import LrSchedule
+from .spike_triage import SpikeTriage
 from .oscillating_loss import OscillatingLoss
 from .over_confidence import OverConfidence
 from .loss_plateau import Plateau
@@ -46,6 +49,9 @@ RULES: tuple[type[Rule], ...] = (
     # secondary findings: no verdict of their own, severity info
     OverConfidence,
     LossSpikes,
+    EpochStaircase,
+    SpikeTriage,
+    LrSchedule,
     OscillatingLoss,
     Plateau,
     BestEpochEarly,

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from .._np import np
 
+from .. import stats
 from ..analysis import Context
-from ..curves import VAL_LOSS
-from ..remedies import remedy
+from ..curves import LR, VAL_LOSS
+from ..remedies import facts_of, remedy
 from .base import Rule, amount, at, fmt
+from .steps import plateau_drops, ultralytics_patience
 
 
 def replay(y: np.ndarray, patience: int) -> tuple[int | None, int]:
@@ -22,12 +24,12 @@ def replay(y: np.ndarray, patience: int) -> tuple[int | None, int]:
     return None, best_i
 
 
-def patience_to_keep(y: np.ndarray, i_best: int) -> int:
+def patience_to_keep(y: np.ndarray, i_best: int, min_delta: float = 0.0) -> int:
     """The smallest patience with which EarlyStopping reaches index ``i_best``: one more than
-    the longest run of evaluations without a new minimum before it."""
+    the longest run of evaluations without a new minimum (by more than ``min_delta``) before it."""
     best, wait, longest = np.inf, 0, 0
     for val in y[: i_best + 1]:
-        if val < best:
+        if val < best - min_delta:
             best, wait = val, 0
         else:
             wait += 1
@@ -46,11 +48,26 @@ class EarlyStoppingAdvice(Rule):
     the patience that would have reached it instead. When the final epoch is the
     best, there is nothing to restore and nothing is said.
 
+    The patience replayed is the run's own where the log says it (``trainer_state.json``'s
+    ``EarlyStoppingCallback`` state, Ultralytics' ``args.yaml`` beside ``results.csv``),
+    else ``patience``; the callback is named in the log's framework. The audit adds:
+
+    * whether the best evaluation is **within noise** of several others (within twice the
+      validation loss's point-to-point noise: which of them is "best" is luck, as with a
+      tiny validation set) or a **one-evaluation dip** far below its neighbours (an early
+      spike that early stopping keeps);
+    * where the learning rate is logged and stepped down (``ReduceLROnPlateau``): how many
+      evaluations it waited before each drop, and whether early stopping would have ended
+      the run before the first drop (a patience not above the plateau's: the LR never
+      drops);
+    * **a patience that fits this run's noise**: the one that reaches the best when only
+      improvements larger than the noise count (``min_delta`` = that noise).
+
     **Why it matters.** The epochs after the best were spent without improving the
     validation loss; the final weights are that many epochs past the best ones.
     Early stopping with too small a patience would have thrown the best ones away.
 
-    **Options.** ``patience`` (default 5).
+    **Options.** ``patience`` (default 5; used where the log does not say its own).
     """
 
     code = "E101"
@@ -63,7 +80,7 @@ class EarlyStoppingAdvice(Rule):
     def check(self, ctx: Context, opts):
         fin = ctx.curves.series[VAL_LOSS].finite()  # as logged, not smoothed
         y, x = fin.y, fin.x
-        p = int(opts["patience"])
+        p, source = self._patience(ctx, int(opts["patience"]))
         i_final = int(np.argmin(y))  # the run's best (NaN-free: finite points only)
         if i_final == len(y) - 1:
             return None  # the last evaluation is the best: nothing to restore
@@ -73,12 +90,14 @@ class EarlyStoppingAdvice(Rule):
         axis = ctx.axis_word
         wasted = float(x[-1] - x[i_final])
         evidence = {"stop_at": float(x[i_stop]), "best_at_stop": float(x[i_seen]), "best": float(x[i_final]),
-                    "past_best": wasted, "patience": p}
+                    "past_best": wasted, "patience": p, "patience_from": source}
+        call = self._callback(ctx, p)
+        audit = self._audit(ctx, y, x, i_final, i_stop, p, evidence)
         if i_seen == i_final:
             return self.finding(
-                f"EarlyStopping(patience={p}) would have stopped at {at(float(x[i_stop]), axis)}, keeping the best "
+                f"{call} would have stopped at {at(float(x[i_stop]), axis)}, keeping the best "
                 f"val_loss ({fmt(float(y[i_final]))} at {at(float(x[i_final]), axis)}); the final weights are "
-                f"{amount(wasted, axis)} past it: restore that checkpoint",
+                f"{amount(wasted, axis)} past it: restore that checkpoint" + audit,
                 evidence,
                 span=(float(x[i_stop]), float(x[-1])),
                 remedies=(remedy("restore-best"), remedy("early-stopping", patience=p)),
@@ -86,11 +105,83 @@ class EarlyStoppingAdvice(Rule):
         need = patience_to_keep(y, i_final)
         evidence["patience_to_keep_best"] = need
         return self.finding(
-            f"EarlyStopping(patience={p}) would have stopped at {at(float(x[i_stop]), axis)}, before the best "
+            f"{call} would have stopped at {at(float(x[i_stop]), axis)}, before the best "
             f"val_loss ({fmt(float(y[i_final]))} at {at(float(x[i_final]), axis)}, {fmt(float(y[i_seen]))} seen "
             f"by then); a patience of at least {need} reaches it; the final weights are {amount(wasted, axis)} past "
-            f"the best: restore that checkpoint",
+            f"the best: restore that checkpoint" + audit,
             evidence,
             span=(float(x[i_final]), float(x[-1])),
             remedies=(remedy("early-stopping", patience=need), remedy("restore-best")),
         )
+
+    @staticmethod
+    def _patience(ctx: Context, default: int) -> tuple[int, str]:
+        """The run's own early-stopping patience where the log says it, else the option's."""
+        facts = ctx.curves.source.facts or {}
+        es = facts.get("early_stopping_patience")
+        if isinstance(es, int) and es >= 1:
+            return es, "trainer_state"
+        if ctx.curves.source.format == "ultralytics_csv":
+            up = ultralytics_patience(ctx.curves.source.path)
+            if up is not None and up >= 1:
+                return up, "args.yaml"
+        return default, "option"
+
+    @staticmethod
+    def _callback(ctx: Context, p: int) -> str:
+        fw = facts_of(ctx).get("framework")
+        if fw == "hf":
+            return f"EarlyStoppingCallback(early_stopping_patience={p})"
+        if fw == "ultralytics":
+            return f"Ultralytics' patience={p}"
+        return f"EarlyStopping(patience={p})"
+
+    @staticmethod
+    def _audit(ctx: Context, y: np.ndarray, x: np.ndarray, i_best: int, i_stop: int, p: int, ev: dict) -> str:
+        """The clauses the audit adds to the message (and its evidence)."""
+        axis = ctx.axis_word
+        out = []
+        sigma = stats.noise_sigma(y)
+        if np.isfinite(sigma) and sigma > 0:
+            best = float(y[i_best])
+            near = [i for i in range(len(y)) if i != i_best and y[i] <= best + 2 * sigma]
+            ev["noise"] = float(sigma)
+            ev["near_best"] = len(near)
+            if len(near) >= 3:
+                where = ", ".join(at(float(x[i]), axis) for i in near[:5]) + (" ..." if len(near) > 5 else "")
+                out.append(f"the best is within noise (2 x {fmt(sigma)}) of {len(near)} other evaluations "
+                           f"({where}): which of them is best is luck")
+            elif 0 < i_best < len(y) - 1 and not near:
+                nb = min(float(y[i_best - 1]), float(y[i_best + 1]))
+                if nb - best > 3 * sigma:
+                    ev["best_isolated_dip"] = True
+                    out.append(f"the best is a one-evaluation dip ({fmt(best)} against {fmt(nb)} either side, "
+                               f"{(nb - best) / sigma:.3g} times the noise): an early spike early stopping would keep")
+            near_best = [i for i in range(len(y)) if y[i] <= best + sigma]
+            first_near = min(near_best) if near_best else i_best
+            fit = patience_to_keep(y, first_near, min_delta=float(sigma)) + 1
+            ev["noise_patience"] = fit
+            ev["noise_min_delta"] = float(sigma)
+            out.append(f"a patience of {fit} with min_delta={fmt(sigma)} (the noise of val_loss) fits this run")
+        lr = ctx.curves.get(LR)
+        if lr is not None:
+            fin = lr.finite()
+            drops = plateau_drops(fin.y, 0.7)
+            if drops:
+                waits = []
+                for k in drops:
+                    xd = float(fin.x[k])
+                    seen = y[x < xd]
+                    if seen.size:
+                        waits.append(int(seen.size - 1 - int(np.argmin(seen))))
+                first = float(fin.x[drops[0]])
+                ev["lr_drops"] = len(drops)
+                if waits:
+                    q = int(np.median(waits))
+                    ev["lr_plateau_patience"] = q
+                    if float(x[i_stop]) < first:
+                        ev["stops_before_lr_drop"] = True
+                        out.append(f"it would have stopped before the learning rate's first drop at "
+                                   f"{at(first, axis)} (ReduceLROnPlateau waited about {q} evaluations): with a "
+                                   f"patience not above {q}, the LR never drops; give early stopping at least {q + 2}")
+        return "".join("; " + c for c in out)

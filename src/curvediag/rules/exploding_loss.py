@@ -141,24 +141,3 @@ class ExplodingLoss(Rule):
         if float(np.min(t.y[-q:])) <= low:
             return None  # it came back down to its minimum within the last quarter: a bump, not a climb
         return i_min, low, level, z
-
-    @staticmethod
-    def rising(t, opts):
-        """(index of the minimum, its smoothed level, the last quarter's mean, the rise in noise units)
-        when a *training* loss that fell ends well above its smoothed minimum: the mean of its last
-        quarter ``rise_limit`` above it and ``noise_z`` standard errors clear of its noise; else None."""
-        if t.name != TRAIN_LOSS or t.n < 8 or not np.isfinite(t.sigma):
-            return None
-        i_min = int(np.argmin(t.s))
-        low = float(t.s[i_min])
-        q = max(2, t.n // 4)
-        if low <= 0 or i_min >= t.n - q:
-            return None
-        level = float(np.mean(t.y[-q:]))
-        se = t.sigma * (1 / q + 1 / stats.window_for(t.n)) ** 0.5
-        z = (level - low) / se if se > 0 else float("inf")
-        if stats.rel(level - low, low) < opts["rise_limit"] or z < opts["noise_z"]:
-            return None
-        if float(np.min(t.y[-q:])) <= low:
-            return None  # it came back down to its minimum within the last quarter: a bump, not a climb
-        return i_min, low, level, z
