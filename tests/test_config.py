@@ -105,7 +105,7 @@ def test_config_command(tmp_path, monkeypatch):
     r = runner.invoke(app, ["config", "--format", "json"], env={"CURVEDIAG_FAIL_ON": "error"})
     d = json.loads(r.stdout)
     assert d["fail-on"] == "error" and d["origin"]["fail-on"] == "environment"
-    assert d["enabled"] == ["D101", "D102", "D103", "D104", "L101", "L102"]
+    assert d["enabled"] == ["D101", "D102", "D103", "D104", "L101", "L102", "L103"]
     r = runner.invoke(app, ["config"])
     assert "select" in r.stdout and "pyproject.toml" in r.stdout
 

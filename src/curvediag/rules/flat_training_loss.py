@@ -47,8 +47,8 @@ class FlatLoss(Rule):
     guess; without it, a loss sitting at ln K for some K is called chance level only
     when accuracy sits near 1/K too (never from the loss alone).
 
-    A loss whose (smoothed) best is ``stuck_limit`` or more below its start has
-    learned, and is never called not learning here, however flat it sits now (a
+    A loss whose (smoothed) best is ``stuck_limit`` or more below its start, and
+    more than 4x its own noise, has learned, and is never called not learning here, however flat it sits now (a
     stall after a fall is a plateau: ``loss-plateau``).
     A loss falling with a significant trend (Mann-Kendall z <= -1.96) beside an
     accuracy rising with one (z >= 1.96, by more than 3x its noise and 0.01) vetoes the finding,
@@ -119,7 +119,7 @@ class FlatLoss(Rule):
                 acc_flat = False
         if not (flat or oscillating or acc_flat):
             return None
-        if imp_best >= opts["stuck_limit"]:
+        if imp_best >= opts["stuck_limit"] and (not np.isfinite(t.sigma) or start - best > 4 * t.sigma):
             return None  # a loss that has been far below its start has learned: a stall now is a plateau
         # a loss falling with a significant trend beside an accuracy rising with one is learning,
         # however little the loss moved relative to its level (a label-smoothed or distillation

@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 
 
+from .._np import np
 from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, Track, recent_fall
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
@@ -77,8 +78,12 @@ class LossAtChance(Rule):
         if end < opts["loss_share"] * chance:
             return None
         rise = ctx.val_rise if t.name == VAL_LOSS else None
-        if end > 1.1 * chance and rise is not None and rise.relative >= 0.1:
-            return None  # far above chance and rising from a lower minimum: memorising (cramming), not this
+        if rise is not None and rise.relative >= 0.1:
+            # rising from a lower minimum: memorising (cramming) when the accuracy had risen above chance
+            # and lost it; with no accuracy, when the loss ends far above chance
+            learned = acc is not None and float(np.max(acc.s)) > max(1.0 / k, acc.start) + opts["acc_margin"]
+            if learned or end > (1.1 if acc is None else 1.5) * chance:
+                return None
         f = recent_fall(t)
         if (f["sure"] and f["min_at_end"] and f["expected_gain"] >= STILL_FALLING_GAIN
                 and end * (1 - f["expected_gain"]) < opts["loss_share"] * chance):

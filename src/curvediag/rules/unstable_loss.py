@@ -19,7 +19,7 @@ class UnstableLoss(Rule):
     to the next is not noise at any scale: the optimiser keeps stepping off a cliff
     (a learning rate at the edge of stability, unscaled inputs), and accuracy
     typically swings between chance and its best. One spike that recovers is not
-    this (``loss-spikes`` reports it), and neither is a run whose last quarter has no jump
+    this (``loss-spikes`` reports it), and neither is a run whose last half has no jump
     and whose lowest value is in its last tenth: it came back for good.
 
     **Why it matters.** Such a run is never healthy, whatever its best epoch shows: the
@@ -55,9 +55,9 @@ class UnstableLoss(Rule):
         need = max(3, int(np.ceil(opts["share"] * ratio.size)))
         evidence = {"metric": name, "jumps": int(jumps.size), "max_jump": float(ratio.max()),
                     "limit": opts["jump"], "jumps_needed": need}
-        # a run whose last quarter has no jump and ends at its lowest value came back for good:
+        # a run whose last half has no jump and ends at its lowest value came back for good:
         # its spikes were instability on the way (loss-spikes reports them), not a diverged run
-        settled = jumps.size == 0 or (int(jumps[-1]) + 1 < y.size - max(2, y.size // 4)
+        settled = jumps.size == 0 or (int(jumps[-1]) + 1 < y.size - max(2, y.size // 2)
                                       and int(np.argmin(y)) >= y.size - max(2, int(np.ceil(y.size / 10))))
         if jumps.size >= need and not settled:
             first = int(jumps[0])
