@@ -7,6 +7,8 @@ here, once, for every format.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 from ._np import np
@@ -273,6 +275,18 @@ def _aggregate(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bo
     return ux, sums / counts, True
 
 
+def _finite_range(y) -> tuple[float, float]:
+    """(max, min) of the finite values of y (NaN, NaN without any), without copying the column
+    (fmax/fmin skip NaN; only a column holding an infinity is masked)."""
+    if not y.size:
+        return math.nan, math.nan
+    hi, lo = float(np.fmax.reduce(y)), float(np.fmin.reduce(y))
+    if math.isinf(hi) or math.isinf(lo):
+        fin = y[np.isfinite(y)]
+        return (float(fin.max()), float(fin.min())) if fin.size else (math.nan, math.nan)
+    return hi, lo
+
+
 def to_curves(
     table: RawTable,
     source: str,
@@ -404,8 +418,8 @@ def to_curves(
         inverted = transform.startswith("error_rate")
         quality = transform in ("quality", "error_rate_quality")
         if canon in (TRAIN_ACC, VAL_ACC):
-            fin = y[np.isfinite(y)]
-            if fin.size and fin.max() > 1.0 + 1e-9 and fin.max() <= 100.0 and fin.min() >= 0.0:
+            hi, lo = _finite_range(y)
+            if hi > 1.0 + 1e-9 and hi <= 100.0 and lo >= 0.0:
                 y, scale = y / 100.0, 100.0
                 note = "percent, divided by 100"
         if inverted:
