@@ -33,6 +33,7 @@ The judged loss is val_loss, else the only loss logged.  The method:
 
 from __future__ import annotations
 
+import contextvars
 import math
 import weakref
 
@@ -585,12 +586,27 @@ def judged_track(ctx):
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+#: A memo by content a caller may set for the calls it makes (``Monitor.check``: a check after rows
+#: that did not change the judged curve reuses the last fit); None: none.
+MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar("curvediag_projection_memo", default=None)
+
 
 def project(track, unit: str = "epoch") -> Projection:
-    """:func:`project_track` at +50% and +100%, computed once per track."""
+    """:func:`project_track` at +50% and +100%, computed once per track (and once per content of
+    the track where a caller set :data:`MEMO`: the projection is a function of the points alone)."""
     got = _CACHE.get(track)
     if got is None or got.unit != unit:
-        got = project_track(track, unit)
+        memo = MEMO.get()
+        key = None
+        if memo is not None:
+            x, y = np.asarray(track.x, dtype=float), np.asarray(track.y, dtype=float)
+            key = (track.name, unit, x.tobytes(), y.tobytes())
+            got = memo.get(key)
+        if got is None:
+            got = project_track(track, unit)
+            if memo is not None:
+                memo.clear()  # the last fit only: a live run's judged curve changes with its evaluations
+                memo[key] = got
         _CACHE[track] = got
     return got
 
