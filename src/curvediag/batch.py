@@ -456,7 +456,6 @@ def _parallel(todo: list, settings: Settings, debug: bool, workers: int) -> Iter
     try:
         with ex:
             ahead: deque = deque()
-            todo = iter(args)
             for a in args:
                 ahead.append(ex.submit(_reports, a))
                 if len(ahead) >= workers * _WINDOW:
