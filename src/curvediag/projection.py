@@ -18,7 +18,7 @@ The judged loss is val_loss, else the only loss logged.  The method:
   law from the best b of every t0: its b-t0 ridge has more than one valley).  The
   point is the families' likelihood-weighted mean.
 - **Cost.** The tail and all the backtest's cuts are one padded batch: every fit of a
-  projection is the same few array operations (about 1.5 ms a log, docs/performance.md).
+  projection is the same few array operations (~5-6 ms of CPU for a projected log, docs/projection.md).
 - **Interval** (nominal ``LEVEL``). A moving-block residual bootstrap (a fixed seed,
   so a report is reproducible; each replicate refitted on a local grid in closed form,
   its resampled residuals keeping their Huber weights) of every family that carries weight, and the
