@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
             print(f"{k}: {med[k] * 1000:.0f} ms, {med[k] - med['python -c pass']:.3f} s above a bare interpreter")
         check = (
             "import sys, runpy; sys.argv = ['curvediag'] + sys.argv[1:];\n"
-            "try:\n    runpy.run_module('curvediag', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "try:\n    from curvediag import cli; cli.main_status()\nexcept SystemExit:\n    pass\n"
             "print('pandas' in sys.modules, 'numpy' in sys.modules, file=sys.stderr)"
         )
         for args in (["--help"], ["rules"], ["analyze", str(log)], ["analyze", str(flagged)]):

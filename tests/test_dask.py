@@ -47,3 +47,33 @@ def test_client_map_over_runs_equals_the_serial_reports(client):
     # the work really ran on the workers, not in this process
     who = client.run(lambda: __import__("os").getpid())
     assert len(set(who.values())) == 2
+
+
+def test_the_documented_local_cluster_recipe_runs_as_pasted(tmp_path):
+    """docs/scale-out.md's first recipe, copied into a script and run as a process: it starts a
+    LocalCluster of worker processes (which import the script again: the __main__ guard) and
+    prints the verdicts of the runs that need a look."""
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "scale-out.md").read_text()
+    block = re.search(r"## Dask DataFrame on a local cluster.*?```python\n(.*?)```", doc, re.S).group(1)
+    assert 'if __name__ == "__main__":' in block
+    df = _runs(4)
+    runs = sorted(df["run_id"].unique())
+    for k, half in enumerate((runs[:2], runs[2:])):
+        df[df["run_id"].isin(half)].to_csv(tmp_path / f"metrics-{k}.csv", index=False)
+    (tmp_path / "recipe.py").write_text(block)
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "recipe.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                       env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    bad = json.loads(r.stdout.strip().splitlines()[-1])
+    serial = {rid: rep.to_dict() for rid, rep in diagnose_frame(df).items()}
+    assert bad == {rid: rep["verdict"] for rid, rep in serial.items() if rep["severity"] in ("warning", "error")}
+    assert bad  # the table has runs that need a look

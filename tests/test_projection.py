@@ -19,7 +19,7 @@ import curvediag
 from curvediag.analysis import Track
 from curvediag.cli import app
 from curvediag.curves import Series
-from curvediag.projection import expected_gain, project, project_track
+from curvediag.projection import MAX_WIDTH, expected_gain, project, project_track
 from curvediag.schema import SCHEMA
 
 from .conftest import REPO, sample
@@ -96,9 +96,14 @@ def test_relative_projection_is_invariant_to_scale(label, x, y):
 @pytest.mark.parametrize("label,x,y", CURVES, ids=[c[0] for c in CURVES])
 def test_projection_is_stable_under_one_percent_jitter(label, x, y):
     base = project_track(track(x, y))
+    # a refusal for width is a threshold: a range within 20% of MAX_WIDTH may fall either side
+    near = base.projected and (base.horizon_100.change_high - base.horizon_100.change_low) > 0.8 * MAX_WIDTH
     for seed in range(5):
         rng = np.random.default_rng(100 + seed)
         j = project_track(track(x, y * (1 + 0.01 * rng.standard_normal(y.size))))
+        if near and not j.projected:
+            assert j.reason.startswith("too uncertain"), (label, seed, j.reason)
+            continue
         assert j.projected == base.projected, (label, seed, j.reason, base.reason)
         if base.projected:
             # stable relative to its own stated uncertainty: moved by at most half the width of

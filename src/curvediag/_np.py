@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 
 class _LazyNumpy:
-    __slots__ = ()
-
     def __getattr__(self, name: str):
-        return getattr(importlib.import_module("numpy"), name)
+        # kept on the instance: the next lookup of the name is a plain attribute read
+        value = getattr(importlib.import_module("numpy"), name)
+        self.__dict__[name] = value
+        return value
 
 
 if TYPE_CHECKING:  # type checkers see the real module; at run time it loads on first use

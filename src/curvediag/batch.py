@@ -34,8 +34,11 @@ if TYPE_CHECKING:
 
 #: ``--run all``: every run of a store, database, server or export
 ALL = "all"
-#: runs of one input diagnosed ahead of the one being reported (bounds memory with --jobs)
+#: tasks (chunks of runs) diagnosed ahead of the one being reported, per worker (bounds memory with --jobs)
 _WINDOW = 4
+#: runs in one task of a worker, at most, and bytes of their files
+_CHUNK = 16
+_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,12 @@ def _report(arg: tuple["str | Input", Settings, bool]) -> Union["Report", Unread
     return r if isinstance(r, Unreadable) else r[0]
 
 
+def _reports(chunk: tuple[list["str | Input"], Settings, bool]) -> list[Union["Report", Unreadable]]:
+    """:func:`_report` of several inputs (one task of a worker: the settings are sent once)."""
+    inputs, settings, debug = chunk
+    return [_report((i, settings, debug)) for i in inputs]
+
+
 def expand(paths: Iterable["str | os.PathLike | Input"], settings: Settings) -> list["Input | Unreadable"]:
     """The runs each path stands for (see the module's doc), in order: an :class:`Input` per run,
     or an :class:`Unreadable` entry for a path whose runs cannot be listed."""
@@ -187,7 +196,7 @@ def expand(paths: Iterable["str | os.PathLike | Input"], settings: Settings) -> 
 
 
 def _expand_one(path: str, settings: Settings) -> list[Input]:
-    from .readers.mlflow_server import is_server_uri
+    from .readers.uri import is_server_uri
 
     every = settings.run == ALL
     if path == "-":
@@ -342,11 +351,11 @@ def stream(inputs: Sequence["Input | Unreadable"], settings: Settings, jobs: int
            debug: bool = False) -> Iterator[Union["Report", Unreadable]]:
     """Each input's report (or Unreadable entry), in order, diagnosed as they are asked for: at
     most a few runs are held at once whatever their number (``jobs`` worker processes)."""
-    workers = (os.cpu_count() or 1) if jobs == 0 else jobs
+    workers = _cores() if jobs == 0 else jobs
     todo = [i for i in inputs if not isinstance(i, Unreadable)]
     stdin = any(isinstance(i, Input) and i.path == "-" for i in todo)
     if workers > 1 and len(todo) > 1 and not stdin:
-        done = _parallel([(i, settings, debug) for i in todo], workers)
+        done = _parallel(todo, settings, debug, workers)
     else:
         done = (_report((i, settings, debug)) for i in todo)
     for i in inputs:
@@ -374,15 +383,52 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
-def _parallel(args, workers: int) -> Iterator:
-    """The reports of ``args`` on worker processes, in order, with at most ``workers * _WINDOW``
-    runs submitted ahead of the one handed back."""
+def _chunks(todo: list, size: int) -> Iterator[list]:
+    """``todo`` in chunks of up to ``size`` runs and ``_CHUNK_BYTES`` of files (a big log, a
+    database or an in-memory table is a task of its own: the window still bounds memory)."""
+    chunk: list = []
+    held = 0
+    for i in todo:
+        path = i.path if isinstance(i, Input) else str(i)
+        try:
+            n = os.stat(path).st_size if (not isinstance(i, Input) or i.kind == "path") and path != "-" else _CHUNK_BYTES
+        except OSError:
+            n = 0
+        if chunk and (len(chunk) >= size or held + n > _CHUNK_BYTES):
+            yield chunk
+            chunk, held = [], 0
+        chunk.append(i)
+        held += n
+    if chunk:
+        yield chunk
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity mask, else the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _parallel(todo: list, settings: Settings, debug: bool, workers: int) -> Iterator:
+    """The reports of ``todo`` on worker processes, in order, with at most ``workers * _WINDOW``
+    tasks submitted ahead of the one handed back.  A task is a chunk of runs (up to
+    ``_CHUNK``, fewer when there are few runs a worker): submitting, pickling the settings and
+    waking a worker once per run cost as much as diagnosing a small log.  The diagnosis modules
+    are imported before the workers start, so that a forked worker inherits them."""
     import signal
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
+    from . import api, engine  # noqa: F401 - imported once, in the parent, for every forked worker
+    from ._np import np
+
+    np.ndarray  # numpy itself, likewise  # noqa: B018
     from .output import discard_stdout
 
+    size = max(1, min(_CHUNK, len(todo) // (workers * _WINDOW)))
+    args = [(chunk, settings, debug) for chunk in _chunks(todo, size)]
     parent = os.getpid()
     ex = ProcessPoolExecutor(max_workers=min(workers, len(args)), initializer=_worker_init)
 
@@ -410,13 +456,12 @@ def _parallel(args, workers: int) -> Iterator:
     try:
         with ex:
             ahead: deque = deque()
-            todo = iter(args)
-            for a in todo:
-                ahead.append(ex.submit(_report, a))
+            for a in args:
+                ahead.append(ex.submit(_reports, a))
                 if len(ahead) >= workers * _WINDOW:
-                    yield ahead.popleft().result()
+                    yield from ahead.popleft().result()
             while ahead:
-                yield ahead.popleft().result()
+                yield from ahead.popleft().result()
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)

@@ -19,8 +19,10 @@ live answer and the post-hoc answer are one answer.
 framework to stop (``stop_on``) and the report written at the end (``report_path``).
 
 Appending a point costs O(1) (amortised); a check re-reads the arrived points as one table (no
-copy of the columns) and runs the rules on them: ``benchmarks/monitor.py`` prints the cost per
-check at 100, 10k and 1M points.
+copy of the columns) and runs the rules on them, reusing the last check's projection when the
+rows since left the judged curve as it was (training steps between evaluations: the same numbers
+without refitting, ``projection.MEMO``): ``benchmarks/monitor.py`` prints the cost per check at
+100, 10k and 1M points.
 """
 
 from __future__ import annotations
@@ -208,6 +210,7 @@ class Monitor:
         if self._report is not None and self._checked_rows == self._rows:
             self.new_alerts = ()
             return self._report
+        from . import projection
         from .engine import analyse
         from .table import to_curves
 
@@ -217,7 +220,13 @@ class Monitor:
 
             raise UsageError("give metric or val_acc, not both")
         curves = to_curves(self.table(), self.source, dict(s.columns))
-        report = analyse(curves, s)
+        # rows that left the judged curve as it was (training steps between evaluations) reuse
+        # the last check's projection: the same numbers, without refitting
+        token = projection.MEMO.set(self.__dict__.setdefault("_projection_memo", {}))
+        try:
+            report = analyse(curves, s)
+        finally:
+            projection.MEMO.reset(token)
         self._report, self._checked_rows = report, self._rows
         new = fresh_alerts(report, self._seen, last_position(curves), curves.axis_kind, self._rows)
         self.alerts.extend(new)

@@ -11,12 +11,17 @@ The judged loss is val_loss, else the only loss logged.  The method:
 - **Families** (as in learning-curve extrapolation work, e.g. Domhan et al. 2015,
   Viering & Loog 2022): a power law ``c + a (t + t0)^-b`` and an exponential
   saturation ``c + a exp(-k t)``, ``a >= 0`` (the loss does not rise), ``c >= 0``.
-  The nonlinear parameters (b, t0 or k) are searched on a grid and refined by a
-  pattern search; (c, a) are solved by weighted linear least squares with Huber
-  weights (IRLS, the scale fixed at the tail's robust noise), so outliers and spikes
-  do not pull the fit.  The point is the families' likelihood-weighted mean.
+  The nonlinear parameters (b, t0 or k) are searched on a grid, with (c, a) in closed
+  form (weighted linear least squares, every grid row at once) and Huber weights
+  (IRLS, the scale fixed at the tail's robust noise), so outliers and spikes do not
+  pull the fit; then refined by Levenberg-Marquardt steps on the Huber loss (the power
+  law from the best b of every t0: its b-t0 ridge has more than one valley).  The
+  point is the families' likelihood-weighted mean.
+- **Cost.** The tail and all the backtest's cuts are one padded batch: every fit of a
+  projection is the same few array operations (~5-6 ms of CPU for a projected log, docs/projection.md).
 - **Interval** (nominal ``LEVEL``). A moving-block residual bootstrap (a fixed seed,
-  so a report is reproducible) of every family that carries weight, and the
+  so a report is reproducible; each replicate refitted on a local grid in closed form,
+  its resampled residuals keeping their Huber weights) of every family that carries weight, and the
   families' own points, widened by ``WIDEN``, combined in quadrature with
   ``BACKTEST`` times the method's own error on this run (the same projection made
   from earlier cuts of the curve).  The two factors were calibrated once, on all
@@ -28,6 +33,7 @@ The judged loss is val_loss, else the only loss logged.  The method:
 
 from __future__ import annotations
 
+import contextvars
 import math
 import weakref
 
@@ -56,7 +62,7 @@ BOOT = 48
 #: Half-widths of the bootstrap/family interval are multiplied by this (calibration).
 WIDEN = 1.5
 #: The backtest error is multiplied by this (calibration: one error sample is a noisy scale).
-BACKTEST = 2.5
+BACKTEST = 3.0
 #: Refuse when the +100% interval spans more than this share of the current level.
 MAX_WIDTH = 0.6
 #: A family whose averaging weight is below this adds nothing to the interval.
@@ -74,7 +80,7 @@ _GRIDS: dict = {}
 
 
 def _grid(family: str):
-    """The search grid of a family (computed once per T0: every fit and backtest uses it)."""
+    """The coarse search grid of a family (computed once per T0: every fit uses it)."""
     key = (family, T0)
     got = _GRIDS.get(key)
     if got is None:
@@ -94,76 +100,180 @@ def _make_grid(family: str):
 
 
 def _basis(family: str, params, t):
-    """phi (G x n): the curve is c + a * phi."""
+    """phi (..., G, n): the curve is c + a * phi.  ``params`` is G x p or B x G x p, ``t`` n or
+    B x n (a batch of problems).  The power law is exp(-b log(t + t0)): a power of an array
+    costs four times an exp."""
     with np.errstate(all="ignore"):
+        tt = t[..., None, :]
         if family == _POWER:
-            return (t[None, :] + params[:, 1:2]) ** (-params[:, 0:1])
-        return np.exp(-params[:, 0:1] * (t[None, :] - 1.0))  # anchored at the end: phi(1) = 1, well-scaled
+            return np.exp(-params[..., 0:1] * np.log(tt + params[..., 1:2]))
+        return np.exp(-params[..., 0:1] * (tt - 1.0))  # anchored at the end: phi(1) = 1, well-scaled
 
 
-def _solve(phi, y, scale, iters: int = 4):
-    """Huber IRLS for y ~ c + a phi, per grid row (y: n or B x n; phi: G x n or B x G x n).
-    Returns c, a, loss with shape (..., G)."""
+def _huber_w(r, scale):
+    """Huber weights of residuals r at the noise scale."""
+    k = _HUBER * scale
     with np.errstate(all="ignore"):
-        return _solve_raw(phi, y, scale, iters)
+        return np.minimum(1.0, k / np.maximum(np.abs(r), 1e-300))
 
 
-def _solve_raw(phi, y, scale, iters: int):
-    # np.add.reduce is what ndarray.sum runs, without its Python wrapper (these arrays are
-    # small: the calls' overhead is the cost); w * phi is reused, the products as before
-    add = np.add.reduce
-    yb = y[..., None, :]
-    w = np.ones(np.broadcast_shapes(phi.shape, yb.shape))
-    for it in range(iters + 1):
-        wphi = w * phi
-        s0 = add(w, -1)
-        s1 = add(wphi, -1)
-        s11 = add(wphi * phi, -1)
-        sy = add(w * yb, -1)
-        s1y = add(wphi * yb, -1)
+def _huber(r, scale):
+    k = _HUBER * scale
+    ar = np.abs(r)
+    with np.errstate(all="ignore"):
+        return np.where(ar <= k, 0.5 * r * r, k * (ar - 0.5 * k))
+
+
+def _wls(phi, y, w):
+    """Weighted least squares of y ~ c + a phi for every row of phi at once, in closed form
+    (a >= 0: the loss does not rise; c >= 0: nor falls below 0).  phi: B x G x n, y and w:
+    B x n (w is 0 on padding).  Returns c, a and the weighted residual sum of squares, B x G."""
+    with np.errstate(all="ignore"):
+        wy = w * y
+        s0 = w.sum(-1)[:, None]
+        sy = wy.sum(-1)[:, None]
+        syy = (wy * y).sum(-1)[:, None]
+        wphi = phi * w[:, None, :]
+        s1 = np.matmul(wphi, np.ones(phi.shape[-1]))
+        s11 = np.einsum("bgn,bgn->bg", wphi, phi)
+        s1y = np.matmul(phi, wy[:, :, None])[..., 0]
         det = s0 * s11 - s1 * s1
-        a = np.where(np.abs(det) > 1e-300, (s0 * s1y - s1 * sy) / det, 0.0)  # errors ignored by _solve
-        a = np.maximum(a, 0.0)  # the loss does not rise
+        a = np.where(np.abs(det) > 1e-300, (s0 * s1y - s1 * sy) / det, 0.0)
+        a = np.maximum(a, 0.0)
         c = (sy - a * s1) / s0
-        neg = c < 0  # a loss does not fall below 0: there the best fit is a * phi alone
+        neg = c < 0  # there the best fit is a * phi alone
         if neg.any():
             a = np.where(neg, np.maximum(s1y / s11, 0.0), a)
             c = np.where(neg, 0.0, c)
-        r = yb - c[..., None] - a[..., None] * phi
-        ar = np.abs(r)
-        if it < iters:
-            w = np.minimum(1.0, _HUBER * scale / np.maximum(ar, 1e-300))
-    k = _HUBER * scale
-    loss = np.where(ar <= k, 0.5 * r * r, k * (ar - 0.5 * k)).mean(-1)
-    return c, a, np.where(np.isfinite(loss) & np.isfinite(c), loss, np.inf)  # an overflowing basis never wins
+        q = syy - 2.0 * (c * sy + a * s1y) + c * c * s0 + 2.0 * c * a * s1 + a * a * s11
+        return c, a, np.where(np.isfinite(q) & np.isfinite(c) & np.isfinite(a), q, np.inf)
 
 
-def _fit(family: str, t, y, scale, zoom: int = 40):
-    """Best (params, c, a, loss) of one family: the grid, then a pattern search from its
-    best point (all neighbours at once, the step halved when none is better)."""
-    params = _grid(family)
-    c, a, loss = _solve(_basis(family, params, t), y, scale, iters=2)
-    i = int(np.argmin(loss))
-    c, a, loss = _solve(_basis(family, params[i : i + 1], t), y, scale)
-    best = (params[i], float(c[0]), float(a[0]), float(loss[0]))
-    # steps: log b and t0 (additive, t0 >= 0) for the power law; log k for the exponential
-    step = np.array([0.3, 0.1 if len(T0) > 1 else 0.0]) if family == _POWER else np.array([0.2])
-    for _ in range(zoom):
-        if step[0] < (1e-5 if zoom > 10 else 1e-3):  # the main fit to full precision, backtests roughly
-            break
-        p0 = best[0]
+#: Iterations of the Levenberg-Marquardt refinement after the grid.
+_LEVELS = 6
+_TOL = 1e-4
+
+
+def _model(family: str, th, T):
+    """Values and Jacobian of a family at parameters th (B x p: c, a, log b, t0 for the power
+    law; c, a, log k for the exponential) on T (B x n): f (B x n), J (B x p x n)."""
+    c, a = th[:, 0:1], th[:, 1:2]
+    J = np.empty((T.shape[0], th.shape[1], T.shape[1]))
+    J[:, 0] = 1.0
+    with np.errstate(all="ignore"):
         if family == _POWER:
-            db, dt = np.meshgrid([-1, 0, 1], [-1, 0, 1], indexing="ij")
-            cand = np.stack([p0[0] * np.exp(db.ravel() * step[0]), np.maximum(p0[1] + dt.ravel() * step[1], 0.0)], 1)
+            b = np.exp(th[:, 2:3])
+            u = T + th[:, 3:4]
+            lu = np.log(u)
+            phi = np.exp(-b * lu)
+            dphi = (-a * b) * phi
+            J[:, 2] = dphi * lu
+            J[:, 3] = dphi / u
         else:
-            cand = (p0[0] * np.exp(np.array([-1.0, 1.0]) * step[0]))[:, None]
-        c, a, loss = _solve(_basis(family, cand, t), y, scale, iters=3)
-        i = int(np.argmin(loss))
-        if loss[i] < best[3] * (1 - 1e-12):
-            best = (cand[i], float(c[i]), float(a[i]), float(loss[i]))
-        else:
-            step = step / 2.0
-    return best
+            k = np.exp(th[:, 2:3])
+            tm = T - 1.0
+            phi = np.exp(-k * tm)
+            J[:, 2] = (-a * k) * tm * phi
+        J[:, 1] = phi
+        return c + a * phi, J
+
+
+def _project_bounds(family: str, th):
+    th[:, 0:2] = np.maximum(th[:, 0:2], 0.0)  # c >= 0, a >= 0
+    if family == _POWER:
+        th[:, 3] = np.maximum(th[:, 3], 0.0)  # t0 >= 0
+        th[:, 2] = np.clip(th[:, 2], -12.0, 6.0)
+    else:
+        th[:, 2] = np.clip(th[:, 2], -12.0, 8.0)
+    return th
+
+
+def _refine(family: str, th, T, Y, M, sc, iters: int):
+    """Levenberg-Marquardt on the Huber loss (IRLS weights), every problem of the batch at
+    once; a step is kept where it lowers that problem's loss, else its damping grows."""
+    B, p = th.shape
+    lam = np.full(B, 1e-3)
+    f, J = _model(family, th, T)
+    r = Y - f
+    loss = (M * _huber(r, sc)).sum(-1)
+    eye = np.eye(p)
+    conv = np.zeros(B, dtype=bool)
+    for _ in range(iters):
+        w = M * _huber_w(r, sc)
+        JW = J * w[:, None, :]
+        A = np.matmul(JW, J.transpose(0, 2, 1))
+        g = np.matmul(JW, r[:, :, None])[..., 0]
+        D = A * eye
+        # the damping's diagonal, floored so that a parameter without influence (a = 0) is not singular
+        D = D + (1e-9 * D.max(axis=(1, 2)) + 1e-300)[:, None, None] * eye
+        with np.errstate(all="ignore"):
+            try:
+                d = np.linalg.solve(A + lam[:, None, None] * D, g[:, :, None])[..., 0]
+            except np.linalg.LinAlgError:
+                break
+        new = _project_bounds(family, th + np.where(np.isfinite(d), d, 0.0))
+        f2, J2 = _model(family, new, T)
+        r2 = Y - f2
+        loss2 = (M * _huber(r2, sc)).sum(-1)
+        ok = np.isfinite(loss2) & (loss2 < loss)
+        th = np.where(ok[:, None], new, th)
+        r = np.where(ok[:, None], r2, r)
+        J = np.where(ok[:, None, None], J2, J)
+        # converged: a step that gains (almost) nothing, or one refused at a large damping
+        conv |= np.where(ok, loss - loss2 <= _TOL * loss, lam >= 1e3)
+        loss = np.where(ok, loss2, loss)
+        lam = np.where(ok, lam * 0.3, lam * 10.0)
+        if conv.all():
+            break
+    return th, loss
+
+
+def _fit_family(family: str, T, Y, M, scale, levels: int = _LEVELS, multi: int | None = None):
+    """Huber fit of one family to a batch of problems (T, Y: B x n, padded; M: 1 on data,
+    0 on padding; scale: B).  The coarse grid with (c, a) in closed form, the Huber weights
+    (IRLS) shared by the rows of a problem and recomputed from its best row after every pass;
+    then ``levels`` Levenberg-Marquardt steps from the best grid point, all problems at once.
+    Returns (nonlinear params B x p, c, a, mean Huber loss), each for every problem."""
+    B = T.shape[0]
+    multi = B if multi is None else multi
+    rows = np.arange(B)
+    sc = scale[:, None]
+    grid = _grid(family)
+    phi = _basis(family, grid, T)  # B x G x n
+    w = M
+    for _ in range(3):
+        c, a, q = _wls(phi, Y, w)
+        i = np.argmin(q, axis=1)
+        r = Y - c[rows, i][:, None] - a[rows, i][:, None] * phi[rows, i]
+        w = M * _huber_w(r, sc)
+    p = grid[i]
+    th = np.concatenate([c[rows, i][:, None], a[rows, i][:, None], np.log(p[:, 0:1]), p[:, 1:]], 1)
+    if levels and family == _POWER and len(T0) > 1 and multi:
+        # the power law's ridge (b against t0) has more than one valley: the first ``multi``
+        # problems (default all) start from the best b of every t0 on the grid as well (the
+        # last weights' sums of squares rank them); the best wins
+        c2, a2, q = _wls(phi[:multi], Y[:multi], w[:multi])
+        nt = len(T0)
+        j = np.argmin(q.reshape(multi, -1, nt), axis=1) * nt + np.arange(nt)[None, :]  # multi x nt rows
+        ps = grid[j]
+        extra = np.stack([np.take_along_axis(c2, j, 1), np.take_along_axis(a2, j, 1), np.log(ps[..., 0]), ps[..., 1]],
+                         -1).reshape(multi * nt, -1)
+        owner = np.concatenate([rows, np.repeat(np.arange(multi), nt)])
+        ths, losses = _refine(family, np.concatenate([th, extra]), T[owner], Y[owner], M[owner], sc[owner], levels)
+        losses = np.where(np.isfinite(losses), losses, np.inf)
+        for b in range(multi):
+            mine = np.flatnonzero(owner == b)
+            k = mine[int(np.argmin(losses[mine]))]
+            ths[b], losses[b] = ths[k], losses[k]
+        th, loss = ths[:B], losses[:B]
+    elif levels:
+        th, loss = _refine(family, th, T, Y, M, sc, levels)
+    else:
+        loss = (M * _huber(r, sc)).sum(-1)
+    loss = loss / M.sum(-1)
+    params = np.concatenate([np.exp(th[:, 2:3]), th[:, 3:]], 1)
+    ok = np.isfinite(loss) & np.isfinite(th).all(1)
+    return params, th[:, 0], th[:, 1], np.where(ok, loss, np.inf)  # an overflowing basis never wins
 
 
 def _value(family: str, p, c: float, a: float, t) -> np.ndarray:
@@ -184,25 +294,43 @@ def _uniform(state: list, shape, k: int) -> np.ndarray:
 
 def _boot(family: str, fit, t, y, scale, targets, rng) -> np.ndarray:
     """Moving-block residual bootstrap: projected values at ``targets`` (B x H).  Each
-    replicate is refitted on a local grid around the fit's own nonlinear parameters."""
+    replicate is refitted on a local grid around the fit's own nonlinear parameters, in
+    closed form: every replicate and grid row at once (matrix products), each resampled
+    residual keeping the Huber weight it has in the fit."""
     p, c, a, _ = fit
     yhat = _value(family, p, c, a, t)
     r = y - yhat
-    r = r - np.median(r)
+    r = r - stats.median(r)
     n = y.size
     blk = max(1, min(n // 2, int(round(n ** (1 / 3))) + 1))
     nb = -(-n // blk)
     starts = _uniform(rng, (BOOT, nb), n - blk + 1)
     idx = (starts[:, :, None] + np.arange(blk)[None, None, :]).reshape(BOOT, -1)[:, :n]
-    Y = yhat[None, :] + r[idx]
+    rb = r[idx]
+    Y = yhat[None, :] + rb
+    W = _huber_w(rb, scale)
     if family == _POWER:
         B, T = np.meshgrid(p[0] * np.exp(np.linspace(-0.8, 0.8, 9)), np.maximum(p[1] + np.array([-0.1, 0.0, 0.1] if len(T0) > 1 else [0.0]), 0),
                            indexing="ij")
         params = np.stack([B.ravel(), T.ravel()], axis=1)
     else:
         params = (p[0] * np.exp(np.linspace(-1.0, 1.0, 13)))[:, None]
-    cb, ab, lb = _solve(_basis(family, params, t), Y, scale, iters=3)
-    j = np.argmin(lb, axis=1)
+    phi = _basis(family, params, t)  # G x n
+    with np.errstate(all="ignore"):
+        WY = W * Y
+        s0 = W.sum(1)[:, None]
+        sy = WY.sum(1)[:, None]
+        syy = (WY * Y).sum(1)[:, None]
+        s1, s11, s1y = W @ phi.T, W @ (phi * phi).T, WY @ phi.T  # BOOT x G
+        det = s0 * s11 - s1 * s1
+        ab = np.maximum(np.where(np.abs(det) > 1e-300, (s0 * s1y - s1 * sy) / det, 0.0), 0.0)
+        cb = (sy - ab * s1) / s0
+        neg = cb < 0
+        ab = np.where(neg, np.maximum(s1y / s11, 0.0), ab)
+        cb = np.where(neg, 0.0, cb)
+        q = syy - 2.0 * (cb * sy + ab * s1y) + cb * cb * s0 + 2.0 * cb * ab * s1 + ab * ab * s11
+        q = np.where(np.isfinite(q) & np.isfinite(cb), q, np.inf)
+    j = np.argmin(q, axis=1)
     rows = np.arange(BOOT)
     phi_t = _basis(family, params, np.asarray(targets, dtype=float))  # G x H
     return cb[rows, j][:, None] + ab[rows, j][:, None] * phi_t[j]
@@ -270,32 +398,60 @@ def _refused(metric: str, unit: str, reason: str, points: int = 0, at_end=None, 
                       horizon_50=None, horizon_100=None, family=None, points_used=points, level=LEVEL, reason=reason)
 
 
-def _fit_tail(x, y, s, zoom: int = 40):
-    """Both families fitted to the tail of (x, y); s is the smoothed y (sets the tail start)."""
-    n = y.size
-    d = float(np.median(np.diff(x)))
+def _tail(x, y, s) -> dict:
+    """The tail of (x, y) to fit, scale-free; s is the smoothed y (sets the tail start)."""
+    d = stats.median(np.diff(x))
     origin = float(x[0]) - d
     length = float(x[-1]) - origin
     level = stats.end_level(y)
     i0 = _tail_start(s)
     t, yw = _bin((x[i0:] - origin) / length, y[i0:] / level, MAX_FIT)  # scale-free: relative to the end level
     scale = stats.noise_sigma(yw)
-    if not (np.isfinite(scale) and scale > 0):
-        # too few points for a noise estimate, or noiseless: a first least-squares pass sets it
-        p = _fit(_POWER, t, yw, 1e9, zoom=0)
-        r = yw - _value(_POWER, p[0], p[1], p[2], t)
-        scale = float(stats.MAD_TO_SIGMA * np.median(np.abs(r - np.median(r))))
-    scale = max(scale, 1e-9)
-    fits = {fam: _fit(fam, t, yw, scale, zoom) for fam in (_POWER, _EXP)}
-    # model averaging with likelihood weights (a Gaussian likelihood of the Huber loss at the
-    # noise scale): a smooth function of the data, so a little jitter cannot switch families
-    nll = {f: yw.size * v[3] / (scale * scale) for f, v in fits.items()}
-    lo_nll = min(nll.values())
-    raw = {f: math.exp(-min(700.0, nll[f] - lo_nll)) for f in fits}
-    weights = {f: w / sum(raw.values()) for f, w in raw.items()}
-    best = max(weights, key=weights.get)
-    return {"fits": fits, "best": best, "weights": weights, "t": t, "y": yw, "scale": scale, "origin": origin, "length": length,
-            "level": level, "start": i0, "n": n}
+    return {"t": t, "y": yw, "scale": scale, "origin": origin, "length": length, "level": level, "start": i0,
+            "n": y.size}
+
+
+def _fit_tails(tails: list, levels: int = _LEVELS, multi: int | None = None) -> list:
+    """Both families fitted to every tail at once (a batch, padded to the longest); each tail
+    dict gains its fits, the families' weights and the best family."""
+    B = len(tails)
+    n = max(tl["y"].size for tl in tails)
+    T = np.ones((B, n))
+    Y = np.zeros((B, n))
+    M = np.zeros((B, n))
+    for b, tl in enumerate(tails):
+        k = tl["y"].size
+        T[b, :k], Y[b, :k], M[b, :k] = tl["t"], tl["y"], 1.0
+    scale = np.array([tl["scale"] for tl in tails], dtype=float)
+    bad = ~(np.isfinite(scale) & (scale > 0))
+    if bad.any():
+        # too few points for a noise estimate, or noiseless: a least-squares fit sets it
+        with np.errstate(all="ignore"):
+            p, c, a, _ = _fit_family(_POWER, T, Y, M, np.full(B, 1e9), levels=0)
+        for b in np.flatnonzero(bad):
+            tl = tails[b]
+            r = tl["y"] - _value(_POWER, p[b], c[b], a[b], tl["t"])
+            scale[b] = float(stats.MAD_TO_SIGMA * stats.median(np.abs(r - stats.median(r))))
+    scale = np.maximum(scale, 1e-9)
+    with np.errstate(all="ignore"):  # an overflowing basis or a singular step is refused, not warned of
+        fams = {fam: _fit_family(fam, T, Y, M, scale, levels, multi) for fam in (_POWER, _EXP)}
+    for b, tl in enumerate(tails):
+        fits = {f: (v[0][b], float(v[1][b]), float(v[2][b]), float(v[3][b])) for f, v in fams.items()}
+        sc = float(scale[b])
+        # model averaging with likelihood weights (a Gaussian likelihood of the Huber loss at the
+        # noise scale): a smooth function of the data, so a little jitter cannot switch families
+        nll = {f: tl["y"].size * v[3] / (sc * sc) for f, v in fits.items()}
+        lo_nll = min(nll.values())
+        raw = {f: math.exp(-min(700.0, nll[f] - lo_nll)) if math.isfinite(nll[f]) else 0.0 for f in fits}
+        tot = sum(raw.values()) or 1.0
+        weights = {f: w / tot for f, w in raw.items()}
+        tl.update(fits=fits, weights=weights, best=max(weights, key=weights.__getitem__), scale=sc)
+    return tails
+
+
+def _fit_tail(x, y, s, levels: int = _LEVELS) -> dict:
+    """Both families fitted to the tail of (x, y); s is the smoothed y (sets the tail start)."""
+    return _fit_tails([_tail(x, y, s)], levels)[0]
 
 
 def _mix(fit: dict, t) -> np.ndarray:
@@ -309,25 +465,42 @@ def _at(fit: dict, positions) -> np.ndarray:
     return _mix(fit, t) * fit["level"]
 
 
-def _backtest(x, y, r: float, at_end: float) -> float | None:
-    """The method's own error on this run: cut the curve where a projection ``r`` run-lengths
-    ahead lands on the last point (and at two later cuts, their errors scaled up to the
-    same reach), project, and compare with the fitted level there (relative to it).  The
-    root mean square of the errors; None when every cut would be too short."""
+def _cuts(x, y, reaches) -> list:
+    """The tails of the curve cut short (the backtest): for each reach r, where a projection r
+    run-lengths ahead lands on the last point, and two later cuts; each with its cut length m
+    and the reach it serves."""
     n = y.size
-    m0 = int(round(n / (1.0 + r)))
-    errs = []
-    for m in sorted({min(n - 1, m0 + k) for k in (0, max(1, n // 10), max(2, n // 5))}):
-        if m < MIN_POINTS - 1:
-            continue
-        xc, yc = x[:m], y[:m]
-        if not stats.end_level(yc) > 0:
-            continue
-        fit = _fit_tail(xc, yc, stats.smooth(yc), zoom=8)
-        ratio = (float(x[-1]) - float(xc[-1])) / fit["length"]
-        if ratio > 0:
-            errs.append((float(_at(fit, [x[-1]])[0]) / at_end - 1.0) * min(r / ratio, 4.0))
-    return math.sqrt(sum(e * e for e in errs) / len(errs)) if errs else None
+    out = []
+    for j, r in enumerate(reaches):
+        m0 = int(round(n / (1.0 + float(r))))
+        for m in sorted({min(n - 1, m0 + k) for k in (0, max(1, n // 10), max(2, n // 5))}):
+            if m < MIN_POINTS - 1:
+                continue
+            yc = y[:m]
+            if not stats.end_level(yc) > 0:
+                continue
+            tl = _tail(x[:m], yc, stats.smooth(yc))
+            tl["m"], tl["reach"] = m, j
+            out.append(tl)
+    return out
+
+
+def _backtest(x, cuts: list, reaches, at_end: float) -> list:
+    """The method's own error on this run, per reach: the projection from each of its cuts to
+    the last point compared with the fitted level there (relative to it), scaled up to the
+    reach (at most 4x); the root mean square over the cuts.  None when every cut would be
+    too short."""
+    out = []
+    for j, r in enumerate(reaches):
+        errs = []
+        for fit in cuts:
+            if fit["reach"] != j:
+                continue
+            ratio = (float(x[-1]) - float(x[fit["m"] - 1])) / fit["length"]
+            if ratio > 0:
+                errs.append((float(_at(fit, [x[-1]])[0]) / at_end - 1.0) * min(r / ratio, 4.0))
+        out.append(math.sqrt(sum(e * e for e in errs) / len(errs)) if errs else None)
+    return out
 
 
 def _numpy() -> None:
@@ -357,10 +530,15 @@ def project_track(track, unit: str = "epoch", more=(0.5, 1.0), positions=None) -
         return _refused(name, unit, f"cannot project: the {unit} axis of {name} does not increase", n)
     if not stats.end_level(y) > 0 or float(np.min(track.s)) <= 0:
         return _refused(name, unit, f"cannot project: {name} is not positive, so a relative change has no meaning", n)
-    fit = _fit_tail(x, y, np.asarray(track.s, dtype=float))
-    length, level, scale = fit["length"], fit["level"], fit["scale"]
+    # the tail and the backtest's cuts, fitted in one batch
+    main = _tail(x, y, np.asarray(track.s, dtype=float))
+    length = main["length"]
     if positions is not None:
         more = tuple((float(p) - float(x[-1])) / length for p in positions)
+    # the tail and the backtest's cuts, fitted in one batch
+    cuts = _cuts(x, y, more)
+    fit, *cuts = _fit_tails([main, *cuts])
+    level, scale = fit["level"], fit["scale"]
     targets = 1.0 + np.array(more, dtype=float)
     fits, best = fit["fits"], fit["best"]
     rng = [_SEED]
@@ -381,8 +559,7 @@ def project_track(track, unit: str = "epoch", more=(0.5, 1.0), positions=None) -
     # in units of the current level: the model error a bootstrap of the noise cannot see
     at_end = at_end_rel * level
     errs = []
-    for j, r in enumerate(more):
-        e = _backtest(x, y, float(r), at_end)
+    for j, e in enumerate(_backtest(x, cuts, more, at_end)):
         if e is None:
             e = abs(float(value[j]) / at_end_rel - 1.0)  # no past to check: as uncertain as the change itself
         errs.append(e)
@@ -425,12 +602,27 @@ def judged_track(ctx):
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+#: A memo by content a caller may set for the calls it makes (``Monitor.check``: a check after rows
+#: that did not change the judged curve reuses the last fit); None: none.
+MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar("curvediag_projection_memo", default=None)
+
 
 def project(track, unit: str = "epoch") -> Projection:
-    """:func:`project_track` at +50% and +100%, computed once per track."""
+    """:func:`project_track` at +50% and +100%, computed once per track (and once per content of
+    the track where a caller set :data:`MEMO`: the projection is a function of the points alone)."""
     got = _CACHE.get(track)
     if got is None or got.unit != unit:
-        got = project_track(track, unit)
+        memo = MEMO.get()
+        key = None
+        if memo is not None:
+            x, y = np.asarray(track.x, dtype=float), np.asarray(track.y, dtype=float)
+            key = (track.name, unit, x.tobytes(), y.tobytes())
+            got = memo.get(key)
+        if got is None:
+            got = project_track(track, unit)
+            if memo is not None:
+                memo.clear()  # the last fit only: a live run's judged curve changes with its evaluations
+                memo[key] = got
         _CACHE[track] = got
     return got
 

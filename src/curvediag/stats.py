@@ -14,6 +14,24 @@ from ._np import np
 MAD_TO_SIGMA = 1.4826
 
 
+def median(y, axis: int | None = None):
+    """``numpy.median`` of short arrays at a tenth of its cost (a sort and the middle; NaN when
+    any value is NaN, as numpy's).  ``axis``: None (a float) or -1 (an array of the rows')."""
+    y = np.asarray(y, dtype=float)
+    if axis is None:
+        n = y.size
+        if n == 0:
+            return math.nan
+        s = np.sort(y, axis=None)
+        if s[-1] != s[-1]:
+            return math.nan
+        return float(s[(n - 1) // 2] + s[n // 2]) * 0.5
+    s = np.sort(y, axis=-1)
+    n = s.shape[-1]
+    out = (s[..., (n - 1) // 2] + s[..., n // 2]) * 0.5
+    return np.where(np.isnan(s[..., -1]), np.nan, out)
+
+
 def window_for(n: int) -> int:
     """Odd smoothing window: about a tenth of the points, between 1 and 15."""
     if n < 5:
@@ -40,10 +58,20 @@ def smooth(y: np.ndarray, window: int | None = None) -> np.ndarray:
     if n > 2 * h:
         from numpy.lib.stride_tricks import sliding_window_view
 
-        out[h : n - h] = np.median(sliding_window_view(y, w), axis=1)
+        out[h : n - h] = median(sliding_window_view(y, w), axis=-1)
+        if h and np.isfinite(y[: 2 * h]).all() and np.isfinite(y[-2 * h :]).all():
+            # the ends at once: point i's window is the first 2i+1 points (NaN-padded rows of one
+            # array; a sort puts the padding last, so the median of row i is its element i)
+            rows = np.arange(h)
+            pad = np.arange(2 * h - 1)[None, :] >= (2 * rows + 1)[:, None]
+            head = np.sort(np.where(pad, np.nan, y[None, : 2 * h - 1]), axis=1)
+            tail = np.sort(np.where(pad, np.nan, y[None, : n - 2 * h : -1]), axis=1)
+            out[:h] = head[rows, rows]
+            out[n - 1 : n - 1 - h : -1] = tail[rows, rows]
+            return out
     for i in list(range(min(h, n))) + list(range(max(h, n - h), n)):
         k = min(h, i, n - 1 - i)
-        out[i] = np.median(y[i - k : i + k + 1])
+        out[i] = median(y[i - k : i + k + 1])
     return out
 
 
@@ -52,7 +80,7 @@ def end_level(y: np.ndarray, k: int | None = None) -> float:
     n = y.size
     if k is None:
         k = max(1, min(5, n // 10))
-    return float(np.median(y[-k:]))
+    return median(y[-k:])
 
 
 def start_level(y: np.ndarray, k: int | None = None) -> float:
@@ -61,7 +89,7 @@ def start_level(y: np.ndarray, k: int | None = None) -> float:
     Fewer points than :func:`end_level` because curves fall fastest at the start."""
     if k is None:
         k = 1 if y.size < 20 else 3
-    return float(np.median(y[:k]))
+    return median(y[:k])
 
 
 def noise_sigma(y: np.ndarray) -> float:
@@ -74,8 +102,8 @@ def noise_sigma(y: np.ndarray) -> float:
     if y.size < 6:
         return float("nan")
     d2 = y[2:] - 2 * y[1:-1] + y[:-2]
-    med = np.median(d2)
-    return float(MAD_TO_SIGMA * np.median(np.abs(d2 - med)) / math.sqrt(6.0))
+    med = median(d2)
+    return float(MAD_TO_SIGMA * median(np.abs(d2 - med)) / math.sqrt(6.0))
 
 
 def mann_kendall_z(y: np.ndarray) -> float:

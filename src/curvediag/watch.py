@@ -31,8 +31,9 @@ A run directory is searched as ``analyze`` searches one (:func:`curvediag.reader
 at every poll until a log appears in it, and again later (a newer checkpoint's
 ``trainer_state.json``, a new ``version_N``: the newest run is followed).
 
-Each change re-reads the whole log: the diagnosis needs all of it anyway, and its cost is
-the cost of ``analyze`` on the file at that moment.
+Each change of a growing file reads only the bytes appended to it (the same file, no shorter,
+the 4 KiB before its previous end unchanged; else the whole file again: a rewrite in place, a
+truncation, a new file under the name); the diagnosis then runs on all of it, as ``analyze`` would.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from .errors import CurvediagError, InputError
 from .monitor import Alert, fresh_alerts, last_position
 from .report import Report, severity_rank
 
+#: bytes before the previous end of a file compared again before only its new bytes are read
+_RECHECK = 4096
 #: statuses the watch ends with
 CLEAN, FINDINGS, ERROR, SIGINT_STATUS, SIGTERM_STATUS = 0, 1, 2, 130, 143
 
@@ -112,6 +115,9 @@ class Watch:
         self._source = self.path
         self._digest: bytes | None = None
         self._read_target: _Target | None = None
+        self._last_read: tuple[tuple[int, int], int, bytearray] | None = None  # (device, inode), size, bytes
+        #: reads that took only the bytes appended since the previous one
+        self.appended_reads = 0
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> End:
@@ -212,7 +218,7 @@ class Watch:
             from .readers import read_table
             from .readers.source import read_bytes
 
-            source, data = read_bytes(target.where)
+            source, data = self._read(target.where, read_bytes)
             content = data if final else _complete(data, s.input_format)
             digest = hashlib.blake2b(content, digest_size=16).digest()
             if not final and digest == self._digest and target == self._read_target:
@@ -233,6 +239,35 @@ class Watch:
         self._report, self._rows, self._source = report, table.rows, source
         self._pending.extend(fresh_alerts(report, self._seen, last_position(curves), curves.axis_kind, table.rows,
                                           short=final))
+
+    def _read(self, path: str, read_bytes) -> tuple[str, bytes]:
+        """The file's bytes: only those appended since the last read when it is the same file (its
+        device and inode), no shorter, and the bytes before the old end are still those read (a
+        rewrite in place, as trainer_state.json's, or a truncation reads it whole again)."""
+        from .readers.source import GZIP_MAGIC, MAX_BYTES
+
+        last = self._last_read
+        try:
+            st = os.stat(path)
+        except OSError:
+            st = None
+        if last is not None and st is not None and (st.st_dev, st.st_ino) == last[0] and \
+                last[1] <= st.st_size <= MAX_BYTES:
+            old = last[2]
+            k = min(_RECHECK, len(old))
+            try:
+                with open(path, "rb") as fh:
+                    fh.seek(len(old) - k)
+                    if fh.read(k) == old[len(old) - k:]:
+                        old.extend(fh.read(st.st_size - len(old)))
+                        self.appended_reads += 1
+                        return path, bytes(old)
+            except OSError:
+                pass
+        source, data = read_bytes(path)
+        plain = st is not None and not data.startswith(GZIP_MAGIC) and len(data) == st.st_size  # not unpacked
+        self._last_read = ((st.st_dev, st.st_ino), len(data), bytearray(data)) if plain and st is not None else None
+        return source, data
 
     def _problem(self, target: _Target, e: BaseException) -> str:
         if isinstance(e, CurvediagError):

@@ -259,7 +259,7 @@ def load(path: str, input_format: str | None = None, overrides: dict[str, str] |
 
 def load_table(path: str, input_format: str | None = None, run: str | None = None) -> tuple[RawTable, str]:
     """The raw table of a file, stdin, a run directory or an MLflow server URI, and its display name."""
-    from .mlflow_server import is_server_uri
+    from .uri import is_server_uri
 
     if is_server_uri(path):
         from .mlflow_server import read as read_server

@@ -34,7 +34,7 @@ from .._np import np
 from ..errors import InputError
 from ..table import RawTable
 
-SCHEMES = ("mlflow+http://", "mlflow+https://")
+from .uri import SCHEMES, is_server_uri  # noqa: F401 - one definition, light to import
 #: seconds one request may take
 TIMEOUT = 10.0
 #: bytes of one answer
@@ -43,10 +43,6 @@ MAX_ANSWER = 64 << 20
 MAX_POINTS = 10_000_000
 _PAGE = 25_000  # points per get-history page (MLflow's own maximum)
 _FLOAT_MAX = 1.7976931348623157e308
-
-
-def is_server_uri(path: str) -> bool:
-    return path.startswith(SCHEMES)
 
 
 @dataclass(frozen=True)

@@ -88,13 +88,14 @@ class ExplodingLoss(Rule):
         # a loss racing off to minus infinity (a loss with no lower bound, a sign error) is no fall:
         # a legitimately negative loss (a Gaussian NLL) moves by a few times its start, not 100x
         if end < 0 and abs(end) > opts["negative_factor"] * max(scale, 1.0):
-            evidence.update(limit=opts["negative_factor"], onset=float(t.x[int(np.argmax(t.y < 0))]))
+            neg_on = float(t.x[int(np.argmax(t.y < 0))])
+            evidence.update(limit=opts["negative_factor"], onset=neg_on)
             return self.finding(
                 f"{t.name} raced to {fmt(end)} from {fmt(start)}: more than {opts['negative_factor']:g}x its "
                 f"starting size below zero, a loss with no lower bound (or a sign error), not learning; "
                 f"limit {opts['negative_factor']:g}x",
                 evidence,
-                span=(float(evidence["onset"]), float(t.x[-1])),
+                span=(neg_on, float(t.x[-1])),
             )
         rising = self.rising(t, opts)
         if rising is not None:

@@ -44,10 +44,10 @@ class OscillatingLoss(Rule):
             return None
         turns = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1])))
         trend = stats.smooth(half, max(3, stats.window_for(half.size)))
-        level = float(np.median(np.abs(trend)))
+        level = stats.median(np.abs(trend))
         if level == 0:
             return None
-        swing = float(np.median(np.abs(half - trend))) * stats.MAD_TO_SIGMA / level
+        swing = stats.median(np.abs(half - trend)) * stats.MAD_TO_SIGMA / level
         if turns <= opts["turn_limit"] or swing <= opts["swing_limit"]:
             return None
         return self.finding(
