@@ -1,6 +1,6 @@
 """The labelled runs the verdict benchmarks score: two development sets and the committed corpus.
 
-Shared by ``benchmarks/verdicts.py`` and ``benchmarks/prefixes.py`` (and ``real_labels.py``):
+Shared by ``benchmarks/verdicts.py`` and ``benchmarks/prefixes.py``:
 
 - ``real``:   ``../shared/real_logs``  (LABELS.json; protocol in LABELS.md beside it), 66 public logs;
 - ``real2``:  ``../shared/real_logs2`` (LABELS.json), the second development set, labelled blind;
@@ -72,6 +72,13 @@ def load(name: str) -> list[Case]:
         out.append(Case(name, r["file"], root / r["file"], r["verdict"], r["confidence"], scored,
                         r.get("onset_epoch"), False, r.get("evidence", "")))
     return out
+
+
+def subsample(cases: list[Case], n: int | None) -> list[Case]:
+    """``n`` of ``cases``, evenly spread over the list (all of them when ``n`` is None)."""
+    if n is None or n >= len(cases):
+        return cases
+    return [cases[round(i * (len(cases) - 1) / max(n - 1, 1))] for i in range(n)]
 
 
 def onset_position(case: Case, eval_x) -> int | None:

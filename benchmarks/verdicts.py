@@ -45,7 +45,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labelled import BAD, ORDER, SETS, Case, available, load  # noqa: E402
+from labelled import BAD, ORDER, SETS, Case, available, load, subsample  # noqa: E402
 
 SEEDS = 5
 NOISE = 0.01
@@ -367,10 +367,10 @@ def text(name: str, rows: list[dict], s: dict, show_all: bool) -> str:
     return "\n".join(L)
 
 
-def run(names: list[str], noise: bool = True, jobs: int = 2) -> dict:
+def run(names: list[str], noise: bool = True, jobs: int = 2, sample: int | None = None) -> dict:
     out = {}
     for name in names:
-        cases = load(name)
+        cases = subsample(load(name), sample)
         args = [(c, noise) for c in cases]
         if jobs > 1:
             with ProcessPoolExecutor(jobs) as ex:
@@ -388,6 +388,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     ap.add_argument("--all", action="store_true", help="also list disagreements on labels not scored")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default 2)")
+    ap.add_argument("--sample", type=int, metavar="N", help="only N runs of each set, spread over it (a smoke test)")
     a = ap.parse_args(argv)
     names = a.set or list(SETS)
     missing = [n for n in names if not available(n)]
@@ -398,7 +399,7 @@ def main(argv: list[str]) -> int:
     for n in missing:
         print(f"verdicts: skipping {n}: {SETS[n]} not found", file=sys.stderr)
     names = [n for n in names if n not in missing]
-    res = run(names, noise=not a.quick, jobs=a.jobs)
+    res = run(names, noise=not a.quick, jobs=a.jobs, sample=a.sample)
     if a.json:
         print(json.dumps(res, indent=1, default=str))
     else:
