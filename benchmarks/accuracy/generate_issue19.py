@@ -113,7 +113,7 @@ def load(cfg: Cfg):
     return Xtr, Xva, ytr, yva
 
 
-def train(cfg: Cfg) -> dict[str, list[float]]:
+def train(cfg: Cfg) -> dict[str, list[float]]:  # noqa: C901 (one training loop, read top to bottom)
     """Keras-style history: loss, val_loss (+ accuracy, val_accuracy), one entry per epoch."""
     rng = np.random.default_rng(cfg.seed)
     Xtr, Xva, ytr, yva = load(cfg)
