@@ -18,7 +18,8 @@ The sets (``benchmarks/labelled.py``): ``real`` (../shared/real_logs) and ``real
   fails and the bad runs it passes;
 - the confusion matrix (rows: label, columns: verdict) and every disagreement (file, label, verdict,
   gate, headline; the report's ``confidence`` and ``alternative`` where it carries them);
-- exact transforms, each of which must flip nothing (counts of verdict and gate flips, and the runs):
+- exact transforms, each of which must flip nothing (counts of verdict and gate flips, and the runs;
+  and of reports whose best epoch moved, which must not either: one evaluation later for renumbered epochs):
   losses x10 and x0.1; the log rewritten as CSV (against the original), and from that CSV: as JSON and
   JSON Lines, with renamed columns, with renumbered epochs (the axis shifted by one evaluation), with
   every row written twice;
@@ -68,18 +69,19 @@ def _settings():
     return Settings()
 
 
-def _judge(rep, settings) -> tuple[str, int]:
+def _judge(rep, settings) -> tuple[str, int, float | None]:
+    """(verdict, exit status, best epoch) of a report, the exit status as ``analyze`` computes it."""
     from curvediag.batch import Batch
     from curvediag.output import exit_status
 
-    return rep.verdict, exit_status(Batch((rep.source.path,), (rep,), settings=settings))
+    return rep.verdict, exit_status(Batch((rep.source.path,), (rep,), settings=settings)), rep.best_epoch
 
 
-def _safe(fn) -> tuple[str, int]:
+def _safe(fn) -> tuple[str, int, float | None]:
     try:
         return fn()
     except Exception as e:  # a transform the tool cannot read is a flip, shown as such
-        return f"error: {type(e).__name__}: {str(e)[:80]}", 2
+        return f"error: {type(e).__name__}: {str(e)[:80]}", 2, None
 
 
 def _with(curves, series: dict):
@@ -179,7 +181,7 @@ def replay(case: Case, noise: bool = True) -> dict:
         out.update(verdict="error", gate=2, headline=f"{type(e).__name__}: {e}", transforms={}, noise=[],
                    drop_last=None)
         return out
-    verdict, gate = _judge(rep, settings)
+    verdict, gate, _ = _judge(rep, settings)
     out.update(verdict=verdict, gate=gate, headline=rep.headline, best_epoch=rep.best_epoch)
     for key in ("confidence", "alternative"):  # carried by reports since issue 19, if at all
         v = getattr(rep, key, None)
@@ -193,6 +195,7 @@ def replay(case: Case, noise: bool = True) -> dict:
          "x0.1": judged(scale_losses(curves, lambda k, y: y * 0.1))}
     ev = evaluations(curves)
     step = float(np.median(np.diff(ev))) if ev is not None and len(ev) > 1 else 1.0
+    out["step"] = step
     with tempfile.TemporaryDirectory(prefix="curvediag-verdicts-") as tmp:
         d = Path(tmp)
         cols, rows = wide_rows(curves)
@@ -217,8 +220,8 @@ def replay(case: Case, noise: bool = True) -> dict:
         for seed in range(SEEDS):
             rng = np.random.default_rng([seed, seed0])
             out["noise"].append(judged(scale_losses(
-                curves, lambda k, y: y * (1.0 + NOISE * rng.standard_normal(y.size)))))
-    out["drop_last"] = judged(cut_at(curves, float(ev[-2]))) if ev is not None and len(ev) > 2 else None
+                curves, lambda k, y: y * (1.0 + NOISE * rng.standard_normal(y.size))))[:2])
+    out["drop_last"] = judged(cut_at(curves, float(ev[-2])))[:2] if ev is not None and len(ev) > 2 else None
     return out
 
 
@@ -260,9 +263,10 @@ def summarise(rows: list[dict]) -> dict:
         ref = {"original": lambda r: (r["verdict"], r["gate"]), "csv": lambda r: tuple(r["transforms"]["csv"])}[AGAINST[k]]
         flips = [(r["file"], ref(r)[0], r["transforms"][k][0]) for r in ok if r["transforms"][k][0] != ref(r)[0]]
         gflips = [r["file"] for r in ok if r["transforms"][k][1] != ref(r)[1]]
+        moved = [r["file"] for r in ok if _moved(r, k)]
         exact[k] = {"against": AGAINST[k], "verdict_flips": len(flips), "gate_flips": len(gflips),
                     "runs": [{"file": f, "from": a, "to": b} for f, a, b in flips],
-                    "gate_runs": gflips}
+                    "gate_runs": gflips, "best_epoch_moved": len(moved), "moved_runs": moved}
     s["exact"] = exact
     noisy = [r for r in ok if r["noise"]]
     if noisy:
@@ -288,6 +292,17 @@ def summarise(rows: list[dict]) -> dict:
     s["drop_last"] = {"runs": len(dl), "verdict_flip_rate": sum(1 for f in flips if f["from"] != f["to"]) / max(len(dl), 1),
                       "gate_flip_rate": sum(1 for f in flips if f["gate_flip"]) / max(len(dl), 1), "flipped": flips}
     return s
+
+
+def _moved(r: dict, k: str) -> bool:
+    """The best epoch a transform reports is not the one it should (the same; one evaluation later for
+    renumbered epochs)."""
+    got = r["transforms"][k][2]
+    ref = r["best_epoch"] if AGAINST[k] == "original" else r["transforms"]["csv"][2]
+    if got is None or ref is None:
+        return (got is None) != (ref is None)
+    want = ref + (r.get("step", 1.0) if k == "renumbered" else 0.0)
+    return abs(got - want) > 1e-6 * max(1.0, abs(want))
 
 
 def confusion_dict(rows: list[dict]) -> dict:
@@ -341,12 +356,15 @@ def text(name: str, rows: list[dict], s: dict, show_all: bool) -> str:
                                subsequent_indent="      "))
     L += ["", "exact transforms (goal: 0 flips)"]
     for k, e in s["exact"].items():
-        L.append(f"  {k:<11} vs {e['against']:<8}  verdict flips {e['verdict_flips']:3}   gate flips {e['gate_flips']:3}")
+        L.append(f"  {k:<11} vs {e['against']:<8}  verdict flips {e['verdict_flips']:3}   gate flips {e['gate_flips']:3}"
+                 f"   best epoch moved {e['best_epoch_moved']:3}")
         for f in e["runs"]:
             L.append(f"      {f['file']}: {f['from']} -> {f['to']}")
         for f in e["gate_runs"]:
             if not any(f == x["file"] for x in e["runs"]):
                 L.append(f"      {f}: gate only")
+        for f in e["moved_runs"]:
+            L.append(f"      {f}: best epoch moved")
     if "noise" in s:
         n = s["noise"]
         L += ["", f"1% noise on the losses, {SEEDS} seeds: verdict flip rate {n['verdict_flip_rate']:.3f} "
