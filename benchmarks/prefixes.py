@@ -94,7 +94,8 @@ def replay(case: Case) -> dict:
                                     "headline": str(e)[:120], "error_findings": []})
             continue
         errs = sorted({f"{f.code} {f.verdict or ''}".strip() for f in rep.findings if f.severity == "error"})
-        out["prefixes"].append({"n": k, "x": ev[k - 1], "verdict": rep.verdict, "headline": rep.headline,
+        out["prefixes"].append({"n": k, "x": ev[k - 1], "verdict": str(getattr(rep.verdict, "value", rep.verdict)),
+                                "headline": rep.headline,
                                 "error_findings": errs})
     return out
 

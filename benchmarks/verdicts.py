@@ -74,7 +74,8 @@ def _judge(rep, settings) -> tuple[str, int, float | None]:
     from curvediag.batch import Batch
     from curvediag.output import exit_status
 
-    return rep.verdict, exit_status(Batch((rep.source.path,), (rep,), settings=settings)), rep.best_epoch
+    verdict = str(getattr(rep.verdict, "value", rep.verdict))  # a plain string: printed and dumped as such
+    return verdict, exit_status(Batch((rep.source.path,), (rep,), settings=settings)), rep.best_epoch
 
 
 def _safe(fn) -> tuple[str, int, float | None]:
