@@ -5,7 +5,8 @@ their curves (see benchmarks/accuracy/generate.py); the targets are the ones
 the README quotes.  They hold on the *clear* rows of labels.csv: rows marked
 ``ambiguous`` carry a human label for a run that does not clearly show one cause;
 they are reported (run.py prints accuracy with and without them) but not gated,
-and they may be at most 10% of the corpus so the gate still covers nearly all of it.
+and they may be at most 15% of the corpus so the gate still covers nearly all of it (issue 19 added
+borderline runs on purpose: a verdict that must say its doubt needs runs that deserve doubt).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def test_ambiguous_rows_are_few_and_each_carries_a_human_reading(result):
     amb = [r for r in rows if r["ambiguous"] != "0"]
     assert result["ambiguous_runs"] == len(amb) and result["clear_runs"] == len(rows) - len(amb)
     # the >= 0.95 gate is on the clear rows: it must still cover nearly all of the corpus
-    assert len(amb) <= 0.10 * len(rows)
+    assert len(amb) <= 0.15 * len(rows)
     for r in amb:
         assert r["note"] and r["summary"], r["file"]
 
