@@ -262,17 +262,19 @@ def _csv_header(path: str) -> list[str] | None:
     import csv
     import io
 
-    from .readers.source import GZIP_MAGIC
+    from .errors import InputError
+    from .readers.source import GZIP_MAGIC, open_regular
 
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # never a FIFO: its open would block for ever
             head = fh.read(1 << 16)
-        if head.startswith(GZIP_MAGIC):
-            import gzip
+            if head.startswith(GZIP_MAGIC):
+                import gzip
 
-            with gzip.open(path, "rb") as gz:
-                head = gz.read(1 << 16)
-    except (OSError, EOFError, ValueError):
+                fh.seek(0)
+                with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
+                    head = gz.read(1 << 16)
+    except (OSError, EOFError, ValueError, InputError):
         return None
     if b"\x00" in head:
         return None

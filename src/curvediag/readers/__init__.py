@@ -198,23 +198,23 @@ def _json_bytes(data: bytes, input_format: str | None) -> bool:
 def _plain_on_disk(path: str) -> bool:
     """Whether the file itself (not the bytes it decompressed to) starts without a BOM or
     gzip's magic bytes, whatever its name: only then may pandas re-read it from disk."""
+    from .source import open_regular
+
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             return not fh.read(4).startswith(_NOT_PLAIN)
-    except OSError:
+    except (OSError, InputError):
         return False
 
 
 def _is_sqlite_file(path: str) -> bool:
     """A regular file (never a FIFO, which would block) starting with SQLite's header."""
-    import stat as _stat
+    from .source import open_regular
 
     try:
-        if not _stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             return fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
-    except OSError:
+    except (OSError, InputError):
         return False
 
 
@@ -225,16 +225,16 @@ def _big_plain_csv_head(path: str) -> str | None:
     """The head (first 64 KiB) of a file over 8 MiB that is plain UTF-8 CSV text — no BOM,
     gzip, NUL, JSON, HTML, console log or W&B export — or None: then the ordinary path reads
     the whole file and names any problem."""
-    import stat as _stat
+    from .source import open_regular
 
     try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    if not _stat.S_ISREG(st.st_mode) or st.st_size < _BIG or st.st_size > MAX_BYTES:
-        return None  # over the cap: read_bytes refuses it
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
+        with open_regular(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size < _BIG or size > MAX_BYTES:
+                return None  # over the cap: read_bytes refuses it
+            head = fh.read(1 << 16)
+    except (OSError, InputError):
+        return None  # read_bytes names the problem
     if b"\x00" in head or head.startswith(_NOT_PLAIN):
         return None
     try:
