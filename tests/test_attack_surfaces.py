@@ -55,3 +55,222 @@ def test_a_fifo_is_refused_by_the_library_too(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(InputError, match="FIFO"):
         curvediag.diagnose(str(fifo))
+
+
+# --- a hostile MLflow server: slow, endless, malformed; credentials in the URI ------------------
+
+
+class _Hostile:
+    """An HTTP server on localhost, started and stopped by the test, answering as ``mode`` says."""
+
+    def __init__(self, mode: str):
+        import itertools
+        import json
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        counter = itertools.count()
+        self.auth: list[str | None] = []
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *a):
+                pass
+
+            def send(self, obj=None, raw=None):
+                body = raw if raw is not None else json.dumps(obj).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    if mode == "drip":  # one byte every 0.2 s: each read is quick, the whole never ends in time
+                        for b in body:
+                            self.wfile.write(bytes([b]))
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                    else:
+                        self.wfile.write(body)
+                except OSError:
+                    pass
+
+            def do_GET(self):
+                self.route()
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.route()
+
+            def route(self):
+                p = self.path
+                outer.auth.append(self.headers.get("Authorization"))
+                listing = "runs/search" in p or "experiments/search" in p
+                items = "runs" if "runs/search" in p else "experiments"
+                if mode == "drip" and "get-by-name" in p:
+                    return self.send({"experiment": {"experiment_id": "1"}, "pad": "x" * 200})
+                if mode == "endless-empty" and listing:
+                    return self.send({items: [], "next_page_token": f"t{next(counter)}"})
+                if mode == "endless-full" and listing:
+                    k = next(counter)
+                    return self.send({items: [{"info": {"run_id": f"r{k}_{i}"}, "experiment_id": str(i)} for i in range(1000)],
+                                      "next_page_token": f"t{k}"})
+                if mode == "repeated-token" and listing:
+                    return self.send({items: [{"info": {"run_id": f"r{next(counter)}"}, "experiment_id": "1"}],
+                                      "next_page_token": "again"})
+                if mode == "endless-history" and "get-history" in p:
+                    return self.send({"metrics": [], "next_page_token": f"t{next(counter)}"})
+                if mode == "nested":
+                    return self.send(raw=b"[" * 100_000 + b"]" * 100_000)
+                if mode == "long-header":
+                    self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Pad: " + b"a" * 100_000 + b"\r\n\r\n{}")
+                    return
+                if mode == "info-not-object" and "runs/search" in p:
+                    return self.send({"runs": [{"info": "yes"}]})
+                if mode == "yesterday" and "runs/search" in p:
+                    return self.send({"runs": [{"info": {"run_id": "a", "start_time": "yesterday"}}]})
+                if mode == "point-not-object" and "get-history" in p:
+                    return self.send({"metrics": [7]})
+                if mode == "huge-step" and "get-history" in p:
+                    return self.send(raw=b'{"metrics": [{"step": 1e400, "value": 1.0}]}')
+                if "get-by-name" in p:
+                    return self.send({"experiment": {"experiment_id": "1"}})
+                if "runs/search" in p:
+                    return self.send({"runs": [{"info": {"run_id": "abcdef12", "run_name": "good"},
+                                                "data": {"metrics": [{"key": "loss"}, {"key": "val_loss"}]}}]})
+                if "get-history" in p:
+                    key = "val_loss" if "val_loss" in p else "loss"
+                    return self.send({"metrics": [{"step": i, "value": (1.0 if key == "loss" else 1.2) / (i + 1)}
+                                                  for i in range(30)]})
+                if "runs/get" in p:
+                    return self.send({"run": {"info": {"run_id": "abcdef12", "run_name": "good"},
+                                              "data": {"metrics": [{"key": "loss"}, {"key": "val_loss"}]}}})
+                if "set-tag" in p:
+                    return self.send({})
+                self.send_error(404)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+def _analyze_in_process(uri: str, *args, env: dict | None = None, monkeypatch=None):
+    from typer.testing import CliRunner
+
+    from curvediag.cli import app
+
+    for k, v in (env or {}).items():
+        monkeypatch.setenv(k, v)
+    r = CliRunner().invoke(app, ["analyze", uri, *args])
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_a_server_that_sends_one_byte_at_a_time_is_cut_off_by_the_whole_request_limit(monkeypatch):
+    import time
+
+    with _Hostile("drip") as s:
+        t0 = time.monotonic()
+        code, _, err = _analyze_in_process(f"mlflow+http://127.0.0.1:{s.port}/#experiment=x", env={"CURVEDIAG_HTTP_TIMEOUT": "1"},
+                                           monkeypatch=monkeypatch)
+        took = time.monotonic() - t0
+    assert code == 2 and "did not answer within 1 s" in err and err.count("\n") == 1, err
+    assert took < 6, took  # the answer would take ~45 s at one byte per 0.2 s
+
+
+@pytest.mark.parametrize("mode, words", [
+    ("endless-empty", "empty pages"),
+    ("endless-full", "more than 100,000"),
+    ("repeated-token", "same next_page_token"),
+    ("endless-history", "empty pages"),
+])
+@pytest.mark.parametrize("fragment", ["#experiment=x", ""])
+def test_endless_pagination_ends_with_the_limit_it_hit(monkeypatch, mode, words, fragment):
+    import time
+
+    if mode == "endless-history" and not fragment:
+        pytest.skip("one history case is enough")
+    with _Hostile(mode) as s:
+        t0 = time.monotonic()
+        code, _, err = _analyze_in_process(f"mlflow+http://127.0.0.1:{s.port}/{fragment}", monkeypatch=monkeypatch)
+        assert time.monotonic() - t0 < 60
+    assert code == 2 and words in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("mode, words", [
+    ("nested", "nested too deeply"),
+    ("long-header", "malformed HTTP answer"),
+    ("info-not-object", "'info' is not an object"),
+    ("yesterday", "start_time 'yesterday'"),
+    ("point-not-object", "not an object"),
+    ("huge-step", "a step inf"),
+])
+def test_a_malformed_server_answer_is_named_not_an_internal_error(monkeypatch, mode, words):
+    with _Hostile(mode) as s:
+        code, _, err = _analyze_in_process(f"mlflow+http://127.0.0.1:{s.port}/#experiment=x", monkeypatch=monkeypatch)
+    assert code == 2 and words in err and err.count("\n") == 1 and "internal error" not in err, err
+
+
+@pytest.mark.parametrize("uri, words", [
+    ("mlflow+http://[::1/#experiment=x", "Invalid IPv6 URL"),
+    ("mlflow+http://ho\x1bst:5000/#experiment=x", "control character"),
+    ("mlflow+http://host:99999/#experiment=x", "Port out of range"),
+    ("mlflow+http://host:abc/#experiment=x", "port is not a number"),
+    ("mlflow+http://ho$t:5000/#experiment=x", "not a valid host name"),
+])
+def test_a_malformed_server_uri_is_named(uri, words):
+    r = proc("analyze", uri, timeout=60)
+    line = one_line_error(r, words)
+    assert "\x1b" not in line
+
+
+def test_credentials_in_a_server_uri_are_sent_as_basic_auth_and_never_shown(monkeypatch, tmp_path):
+    import base64
+    import json
+
+    with _Hostile("good") as s:
+        uri = f"mlflow+http://alice:s3cret@127.0.0.1:{s.port}/#experiment=x"
+        code, out, err = _analyze_in_process(uri, "-f", "json", "--fail-on", "never", monkeypatch=monkeypatch)
+        assert code == 0, err
+        assert json.loads(out)[0]["source"]["path"] == f"mlflow+http://alice:***@127.0.0.1:{s.port}/#experiment=x&run=good"
+        assert s.auth and set(s.auth) == {"Basic " + base64.b64encode(b"alice:s3cret").decode()}
+        for fmt in ("text", "jsonl", "markdown", "github", "junit", "sarif", "gitlab"):
+            code, out, err = _analyze_in_process(uri, "-f", fmt, "--run", "all", "--fail-on", "never", monkeypatch=monkeypatch)
+            assert code == 0 and "s3cret" not in out + err, (fmt, out, err)
+        code, out, err = _analyze_in_process(uri, "--run", "nope", "-f", "jsonl", monkeypatch=monkeypatch)
+        assert code == 2 and "s3cret" not in out + err and "alice:***@" in err
+    # a server that is not there: the error names the URI without its password
+    r = proc("analyze", "mlflow+http://alice:s3cret@127.0.0.1:9/#experiment=x", "-f", "jsonl", timeout=60)
+    assert r.returncode == 2 and "s3cret" not in r.stdout + r.stderr and "alice:***@" in r.stderr
+
+
+def test_watch_refuses_a_server_uri_by_what_it_is():
+    r = proc("watch", "mlflow+http://u:pw@127.0.0.1:9/#experiment=x", "--idle", "1", timeout=60)
+    line = one_line_error(r, "server URI cannot be watched")
+    assert "pw" not in line.replace("u:***", "")
+
+
+@pytest.mark.parametrize("option, value", [("--idle", "nan"), ("--idle", "inf"), ("--interval", "nan"),
+                                           ("--interval", "inf"), ("--interval", "1e308"), ("--idle", "1e308")])
+def test_watch_refuses_non_finite_and_absurd_durations(option, value):
+    r = proc("watch", SAMPLES / "healthy.csv", option, value, timeout=30)
+    one_line_error(r, option, "seconds")
+
+
+def test_watch_durations_are_checked_by_the_library_too():
+    from curvediag.errors import UsageError
+    from curvediag.watch import Watch
+
+    with pytest.raises(UsageError, match="idle"):
+        Watch(str(SAMPLES / "healthy.csv"), idle=float("nan"))

@@ -645,6 +645,14 @@ def watch_cmd(
 
     if path == "-":
         raise _fail("watch follows a file or a run directory, not stdin; name the file")
+    from .errors import UsageError
+    from .watch import IDLE_RANGE, INTERVAL_RANGE, check_duration
+
+    try:
+        check_duration("--interval", interval, INTERVAL_RANGE)
+        check_duration("--idle", idle, IDLE_RANGE)
+    except UsageError as e:
+        raise _fail(str(e)) from None
     settings = _settings(config, fail_on=fail_on, select=select, ignore=ignore, num_classes=num_classes,
                          input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc,
                          metric=metric).for_path(path)
