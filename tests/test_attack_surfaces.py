@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -274,3 +275,95 @@ def test_watch_durations_are_checked_by_the_library_too():
 
     with pytest.raises(UsageError, match="idle"):
         Watch(str(SAMPLES / "healthy.csv"), idle=float("nan"))
+
+
+# --- Monitor: memory linear in the values logged, a cap on names, threads, overflow, patience ---
+
+
+def test_monitor_memory_is_linear_in_the_values_logged_not_names_times_rows():
+    """10,000 rows each logging a new name: the old dense columns took ~1.4 GB."""
+    from curvediag.monitor import Monitor
+
+    m = Monitor()
+    for i in range(9_000):
+        m.log(step=i, loss=1.0 / (i + 1), **{f"m{i}": 1.0})
+    held = sum(c.rows.nbytes + c.vals.nbytes for c in m._cols.values())
+    assert held < 2_000_000, held  # ~18k values logged x 16 bytes, doubling slack: well under 2 MB
+    report = m.check()
+    assert report.verdict  # a check still works, and makes dense only the columns it reads
+    dense = sum(c._values.nbytes for c in m._cols.values() if c._values is not None)
+    assert dense < 1_000_000, dense
+    assert m.columns()["m5"][5] == 1.0 and m.rows == 9_000
+
+
+def test_monitor_caps_distinct_names_with_a_clear_error():
+    from curvediag.monitor import MAX_NAMES, Monitor
+
+    m = Monitor()
+    m.log(step=0, **{f"m{i}": 1.0 for i in range(MAX_NAMES - 1)})
+    rows = m.rows
+    with pytest.raises(ValueError, match="more than 10,000 distinct metric names"):
+        m.log(step=1, **{"another": 1.0, "more": 2.0})
+    assert m.rows == rows  # the refused row logged nothing
+    m.log(step=1, m3=2.0)  # known names still log
+    assert m.rows == rows + 1
+
+
+def test_monitor_log_from_several_threads_keeps_every_row():
+    import threading
+
+    from curvediag.monitor import Monitor
+
+    m = Monitor()
+    errors = []
+
+    def work(k):
+        try:
+            for i in range(3_000):
+                m.log(step=i, loss=1.0 / (i + 1), **{f"t{k}": float(i)})
+        except Exception as e:  # pragma: no cover - what the test is for
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for _ in range(3):
+        m.check()  # a snapshot while they log
+    for t in threads:
+        t.join()
+    assert errors == []
+    cols = m.columns()
+    assert m.rows == 12_000 and all(int((~np.isnan(cols[f"t{k}"])).sum()) == 3_000 for k in range(4))
+    assert int((~np.isnan(cols["loss"])).sum()) == 12_000
+
+
+def test_monitor_takes_an_int_beyond_any_float_as_infinity():
+    from curvediag.monitor import Monitor
+
+    m = Monitor()
+    m.log(step=1, loss=10**400)
+    m.log(step=2, loss=-(10**400))
+    assert list(m.columns()["loss"]) == [np.inf, -np.inf]
+    assert m.check().verdict == "diverged"
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), 1e300, 2.5, True, 0, -3, "5", 10**400])
+def test_patience_and_counts_must_be_sane_whole_numbers(bad):
+    from curvediag._sweep import check_arguments
+    from curvediag.monitor import Observer
+
+    with pytest.raises(ValueError, match="patience must be a whole number"):
+        check_arguments((), bad, 5)  # the Optuna pruner's and Ray stopper's check
+    with pytest.raises(ValueError, match="whole number"):
+        Observer(check_every=bad)
+    with pytest.raises(ValueError, match="whole number"):
+        Observer(min_points=bad)
+
+
+def test_sane_patience_is_taken():
+    pytest.importorskip("optuna")
+    from curvediag.optuna import CurvediagPruner
+
+    assert CurvediagPruner(patience=10).patience == 10
+    assert CurvediagPruner(patience=10.0).patience == 10
+    assert CurvediagPruner(patience=np.int64(7)).patience == 7
