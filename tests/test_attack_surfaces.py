@@ -367,3 +367,10 @@ def test_sane_patience_is_taken():
     assert CurvediagPruner(patience=10).patience == 10
     assert CurvediagPruner(patience=10.0).patience == 10
     assert CurvediagPruner(patience=np.int64(7)).patience == 7
+
+
+@pytest.mark.parametrize("command", [["analyze"], ["plot"], ["inspect"], ["watch", "--idle", "0"]])
+def test_every_command_reads_a_word_after_double_dash_as_a_path(tmp_path, command):
+    (tmp_path / "--exit-zero").write_bytes(b"")
+    r = proc(*command, "--", "--exit-zero", cwd=tmp_path, timeout=60)
+    one_line_error(r, "--exit-zero", "empty")
