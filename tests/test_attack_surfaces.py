@@ -374,3 +374,85 @@ def test_every_command_reads_a_word_after_double_dash_as_a_path(tmp_path, comman
     (tmp_path / "--exit-zero").write_bytes(b"")
     r = proc(*command, "--", "--exit-zero", cwd=tmp_path, timeout=60)
     one_line_error(r, "--exit-zero", "empty")
+
+
+# --- --plot: never narrows what is judged, unique names, never through a planted link ----------
+
+
+def _two_runs(root: Path) -> Path:
+    runs = root / "runs"
+    for i, sample in enumerate(["diverged.csv", "healthy.csv"]):
+        (runs / f"version_{i}").mkdir(parents=True)
+        (runs / f"version_{i}" / "metrics.csv").write_bytes((SAMPLES / sample).read_bytes())
+    return runs
+
+
+def test_plot_dir_keeps_every_run_of_a_multi_run_input(tmp_path):
+    """`--plot DIR/` used to judge only the newest run: adding a plot turned a red gate green."""
+    pytest.importorskip("matplotlib")
+    runs = _two_runs(tmp_path)
+    plain = proc("analyze", runs, "--fail-on", "error", "-q", cwd=tmp_path)
+    plotted = proc("analyze", runs, "--fail-on", "error", "-q", "--plot", "out/", cwd=tmp_path, timeout=180)
+    assert plain.returncode == plotted.returncode == 1, plotted.stderr
+    assert plain.stdout == plotted.stdout and "version_0" in plotted.stdout
+    assert len(list((tmp_path / "out").iterdir())) == 2
+    # --plot FILE draws one log: a path that holds two runs is refused, not narrowed
+    one = proc("analyze", runs, "--plot", "x.svg", cwd=tmp_path)
+    one_line_error(one, "holds 2 runs")
+    assert not (tmp_path / "x.svg").exists()
+
+
+def test_plot_names_are_unique_whatever_the_log_names():
+    from curvediag.plot import plot_targets
+
+    # the -N suffix of two logs named "a" used to equal a third log's name "a-1"
+    targets = plot_targets("out/", ["x/a.csv", "x/a.jsonl", "y/a-1.csv"])
+    assert len({t.casefold() for t in targets}) == 3, targets
+    targets = plot_targets("out/", ["Run.csv", "run.csv"])  # one file on a case-insensitive file system
+    assert len({t.casefold() for t in targets}) == 2, targets
+    targets = plot_targets("out/{stem}.svg", ["a/b/m.csv", "a/c/m.csv", "d/b/m.csv", "e/c/m.csv", "b_m.csv", "b_m-1.csv"])
+    assert len({t.casefold() for t in targets}) == 6, targets
+
+
+def test_plot_dir_never_writes_through_a_symlink_planted_in_it(tmp_path):
+    pytest.importorskip("matplotlib")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(victim, out / "healthy.png")
+    log = tmp_path / "healthy.csv"
+    log.write_bytes((SAMPLES / "healthy.csv").read_bytes())
+    r = proc("analyze", log, "--plot", f"{out}/", "--fail-on", "never", timeout=180)
+    assert r.returncode == 2 and "symbolic link" in r.stderr, r.stderr
+    assert victim.read_text() == "keep me" and os.path.islink(out / "healthy.png")
+
+
+def test_observer_never_overwrites_a_file_that_is_not_its_report_nor_a_link(tmp_path):
+    from curvediag.monitor import Observer
+
+    log = tmp_path / "training.csv"
+    log.write_text("epoch,loss\n0,1.0\n")
+    with pytest.raises(ValueError, match="not a curvediag report"):
+        Observer(report_path=str(log))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    link = tmp_path / "r.json"
+    os.symlink(victim, link)
+    with pytest.raises(ValueError, match="symbolic link"):
+        Observer(report_path=str(link))
+    # a file that appears during training (the log the framework writes) is left as it is, said once
+    said = []
+    path = tmp_path / "report.json"
+    obs = Observer(report_path=str(path), say=said.append)
+    for i in range(8):
+        obs.log(epoch=i, loss=1 / (i + 1), val_loss=1.1 / (i + 1))
+    path.write_text("epoch,loss\n")
+    obs.close()
+    assert path.read_text() == "epoch,loss\n" and any("report not written" in s for s in said)
+    # its own earlier report is replaced
+    path.unlink()
+    obs.close()
+    first = path.read_text()
+    assert '"curvediag_version"' in first
+    Observer(report_path=str(path)).monitor  # noqa: B018 - made without complaint

@@ -26,6 +26,7 @@ check at 100, 10k and 1M points.
 from __future__ import annotations
 
 import numbers
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
@@ -367,6 +368,35 @@ class Monitor:
         return stop_reason(report, wanted) is not None
 
 
+def report_target_problem(path: "str | os.PathLike[str]") -> str | None:
+    """Why a report of curvediag's own may not be written to ``path`` (None: it may): a symbolic
+    link (never written through), something other than a regular file, or a file that is not a
+    curvediag JSON report (its first bytes name ``schema_version`` and ``curvediag_version``)."""
+    import stat
+
+    p = os.fspath(path)
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return f"{p}: {e.strerror or e}"
+    if stat.S_ISLNK(st.st_mode):
+        return f"{p}: is a symbolic link; the report is written only to a file of its own"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{p}: not a regular file; the report is written only to a file of its own"
+    if st.st_size == 0:
+        return None
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as e:
+        return f"{p}: {e.strerror or e}"
+    if not (head.lstrip().startswith(b"{") and b'"schema_version"' in head and b'"curvediag_version"' in head):
+        return f"{p}: exists and is not a curvediag report (the training log?); not overwritten"
+    return None
+
+
 def fresh_alerts(report: Report, seen: set[str], at: float | None, axis: str, points: int, *,
                  short: bool = False) -> list[Alert]:
     """The findings of ``report`` whose codes are not in ``seen`` yet, as :class:`Alert` s at ``at``
@@ -409,7 +439,10 @@ class Observer:
       (``"warning"``; ``"info"`` for everything);
     * ``report_path``: where the JSON report is written, atomically, when training ends and when the
       callback stops it: the report object, as :meth:`Report.to_dict` (one element of the array
-      ``curvediag analyze --format json`` prints);
+      ``curvediag analyze --format json`` prints).  It only ever replaces a curvediag report: a
+      file there that is anything else (the training log itself, say) or a symbolic link is left
+      as it is -- a ValueError when the Observer is made, one line said instead of the report at
+      the end (a file the training created meanwhile);
     * ``on_finding``: called with each new :class:`Alert` at or above ``level``;
     * ``say``: how a line reaches the user (the framework's own logger);
     * ``framework``: whose words the remedies use (``"keras"``, ``"lightning"``, ``"hf"``, ...; the
@@ -438,6 +471,10 @@ class Observer:
         self.stop_on = frozenset(stop_on)
         self.check_every = int(check_every)  # type: ignore[arg-type]
         self.min_points = int(min_points)  # type: ignore[arg-type]
+        if report_path is not None:
+            problem = report_target_problem(report_path)
+            if problem:
+                raise ValueError(problem)
         self.report_path = report_path
         self.on_finding = on_finding
         self.level = level
@@ -497,10 +534,18 @@ class Observer:
             return
         import json
 
+        from .errors import UsageError
         from .output import write_output
 
         report = self.monitor.check()
-        write_output(self.report_path, json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+        problem = report_target_problem(self.report_path)
+        if problem:
+            self.say(f"curvediag: report not written: {problem}")
+            return
+        try:
+            write_output(self.report_path, json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n", follow_links=False)
+        except (UsageError, OSError) as e:  # never a traceback at the end of a training run
+            self.say(f"curvediag: report not written: {getattr(e, 'strerror', None) or e}")
 
     def close(self) -> None:
         """Training ended: a last check (findings said as usual) and the report written."""

@@ -115,11 +115,26 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def write_output(path: str, data: str | bytes) -> None:
+def write_output(path: str, data: str | bytes, follow_links: bool = True) -> None:
     """Write ``data`` (text is UTF-8) to ``path``; see the module's doc for how.
-    Raises :class:`UsageError` for a target it will not write, ``OSError`` for a failed write."""
+    Raises :class:`UsageError` for a target it will not write, ``OSError`` for a failed write.
+    ``follow_links=False`` for a name curvediag made up (``--plot DIR/``, a report of its own):
+    a symbolic link found there is refused, never written through, and the file is replaced
+    at ``path`` itself (a link planted after the check is replaced, its target untouched)."""
     if isinstance(data, str):
         data = data.encode("utf-8", errors="surrogateescape")
+    if not follow_links:
+        try:
+            lst = os.lstat(path)
+        except FileNotFoundError:
+            lst = None
+        except OSError as e:
+            raise UsageError(f"{path}: cannot write ({e.strerror or e})") from None
+        if lst is not None and stat.S_ISLNK(lst.st_mode):
+            raise UsageError(f"{path}: is a symbolic link; curvediag does not write through a link it did not name")
+        if lst is not None and not stat.S_ISREG(lst.st_mode):
+            raise UsageError(f"{path}: not a regular file; not written")
+        return _write_atomic(os.path.abspath(path), data, lst)
     try:
         st = os.stat(path)
     except FileNotFoundError:

@@ -5,7 +5,7 @@ curves and findings; nothing here changes a verdict."""
 from __future__ import annotations
 
 import html
-
+import os
 from pathlib import Path
 
 from ._np import np
@@ -412,14 +412,15 @@ def _overlay(curves: Curves, baseline: list[Curves], report: Report):
     return fig, plt
 
 
-def write_overlay(path: str, curves: Curves, baseline: list[Curves], report: Report) -> None:
+def write_overlay(path: str, curves: Curves, baseline: list[Curves], report: Report, follow_links: bool = True) -> None:
     """The run drawn over its baseline logs, to PNG, SVG or HTML as :func:`write_plot`."""
-    write_plot(path, curves, report, _overlay(curves, baseline, report))
+    write_plot(path, curves, report, _overlay(curves, baseline, report), follow_links=follow_links)
 
 
-def write_plot(path: str, curves: Curves, report: Report, figure=None) -> None:
+def write_plot(path: str, curves: Curves, report: Report, figure=None, follow_links: bool = True) -> None:
     """PNG or SVG by extension; HTML is a self-contained interactive page (see :func:`_html`).
-    ``figure``: (fig, pyplot) already drawn, instead of the run's own chart."""
+    ``figure``: (fig, pyplot) already drawn, instead of the run's own chart.  ``follow_links=False``
+    for a file name curvediag made (``--plot DIR/``): a symbolic link there is refused."""
     import io
 
     suffix = Path(path).suffix.lower()
@@ -440,7 +441,7 @@ def write_plot(path: str, curves: Curves, report: Report, figure=None) -> None:
         plt.close(fig)
     from .output import write_output
 
-    write_output(path, data)
+    write_output(path, data, follow_links=follow_links)
 
 
 def _hover_data(fig, report: Report) -> dict:
@@ -682,17 +683,41 @@ def plot_targets(plot: str, paths: list[str]) -> list[str]:
             if first.count(n) > 1 and paths[i] != "-":
                 parent = run_name(str(Path(paths[i].rstrip("/")).parent.resolve()))
                 names[i] = f"{parent}_{n}"
-        second = list(names)
-        seen: dict[str, int] = {}
-        for i, n in enumerate(second):
-            seen[n] = seen.get(n, 0) + 1
-            if second.count(n) > 1:
-                names[i] = f"{n}-{seen[n]}"
+        names = _unique(names)
         if "{stem}" in plot:
             targets = [plot.replace("{stem}", n) for n in names]
         else:
             targets = [str(Path(plot) / f"{n}.png") for n in names]
+    seen: dict[str, int] = {}
+    for i, t in enumerate(targets):  # compared as a case-insensitive file system would
+        key = os.path.normcase(os.path.abspath(t)).casefold()
+        if key in seen:
+            raise UsageError(f"{t}: --plot would draw {paths[seen[key]]} and {paths[i]} to one file; "
+                             "give a template with {stem}, or plot them one at a time")
+        seen[key] = i
     return targets
+
+
+def _unique(names: list[str]) -> list[str]:
+    """``names`` with each name that occurs more than once numbered ``NAME-1``, ``NAME-2`` ...,
+    skipping any number that would equal another name (``a``, ``a``, ``a-1`` -> ``a-2``, ``a-3``,
+    ``a-1``); names compared without case (``Run`` and ``run`` are one file on macOS or Windows)."""
+    from collections import Counter
+
+    key = str.casefold
+    counts = Counter(key(n) for n in names)
+    taken = {key(n) for n in names if counts[key(n)] == 1}
+    out = []
+    for n in names:
+        if counts[key(n)] == 1:
+            out.append(n)
+            continue
+        k = 1
+        while key(f"{n}-{k}") in taken:
+            k += 1
+        taken.add(key(f"{n}-{k}"))
+        out.append(f"{n}-{k}")
+    return out
 
 
 def check_suffixes(targets: list[str]) -> None:
