@@ -456,3 +456,14 @@ def test_observer_never_overwrites_a_file_that_is_not_its_report_nor_a_link(tmp_
     first = path.read_text()
     assert '"curvediag_version"' in first
     Observer(report_path=str(path)).monitor  # noqa: B018 - made without complaint
+
+
+# --- the terminal's width is clamped ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["analyze", "{log}"], ["analyze", "{log}", "--full"], ["compare", "{log}", "--run", "{log}"]])
+def test_a_huge_columns_is_clamped_not_laid_out_for_minutes(args):
+    log = str(SAMPLES / "overfitting.csv")
+    r = proc(*[a.format(log=log) for a in args], env={"COLUMNS": "100000"}, timeout=60)
+    assert r.returncode in (0, 1), r.stderr
+    assert max(len(line) for line in r.stdout.splitlines()) <= 400

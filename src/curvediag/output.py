@@ -343,8 +343,16 @@ class Stdout:
             self._out.flush()
 
 
+#: the widest text report, in columns, whatever the terminal or ``COLUMNS`` says (rich's layout
+#: costs grow with the square of the width: ``COLUMNS=100000`` took minutes)
+MAX_WIDTH = 400
+#: the narrowest: a panel and the metrics table need some room
+MIN_WIDTH = 20
+
+
 def console(no_color: bool):
-    """A rich console on :class:`Stdout` (plain when ``no_color`` or NO_COLOR is set)."""
+    """A rich console on :class:`Stdout` (plain when ``no_color`` or NO_COLOR is set), its width
+    clamped to :data:`MIN_WIDTH` .. :data:`MAX_WIDTH`."""
     from rich.console import Console
 
     class _Console(Console):
@@ -353,8 +361,11 @@ def console(no_color: bool):
 
     out = Stdout(strip=True)
     if no_color or os.environ.get("NO_COLOR"):
-        return _Console(file=out, color_system=None, no_color=True, highlight=False, emoji=False)  # type: ignore[arg-type]
-    return _Console(file=out, highlight=False, emoji=False)  # type: ignore[arg-type]  # a file-like object
+        con = _Console(file=out, color_system=None, no_color=True, highlight=False, emoji=False)  # type: ignore[arg-type]
+    else:
+        con = _Console(file=out, highlight=False, emoji=False)  # type: ignore[arg-type]  # a file-like object
+    con.width = min(max(con.width, MIN_WIDTH), MAX_WIDTH)
+    return con
 
 
 def write_stdout(text: str, strip: bool = False) -> None:
