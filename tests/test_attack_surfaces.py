@@ -467,3 +467,45 @@ def test_a_huge_columns_is_clamped_not_laid_out_for_minutes(args):
     r = proc(*[a.format(log=log) for a in args], env={"COLUMNS": "100000"}, timeout=60)
     assert r.returncode in (0, 1), r.stderr
     assert max(len(line) for line in r.stdout.splitlines()) <= 400
+
+
+# --- losses of +-1e308: no numpy warning on stderr, no internal error ----------------------------
+
+
+def _huge_log(tmp_path) -> Path:
+    p = tmp_path / "huge.csv"
+    rows = ["epoch,loss,val_loss"] + [f"{i},{1e308 if i % 2 else -1e308},{1.7e308 - i * 1e306}" for i in range(30)]
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
+@pytest.mark.parametrize("args", [["analyze", "{log}"], ["analyze", "{log}", "-f", "json"], ["analyze", "{log}", "--full"],
+                                  ["compare", "{log}", "--run", "{log}"], ["plot", "{log}"], ["inspect", "{log}"]])
+def test_huge_losses_leave_stderr_clean(tmp_path, args):
+    log = _huge_log(tmp_path)
+    r = proc(*[a.format(log=log) for a in args], env={"PYTHONWARNINGS": "default"})
+    assert r.returncode in (0, 1), (r.returncode, r.stderr)
+    assert r.stderr == "", r.stderr
+
+
+def test_huge_losses_plot_file_is_drawn_or_refused_in_one_line(tmp_path):
+    pytest.importorskip("matplotlib")
+    log = _huge_log(tmp_path)
+    r = proc("analyze", log, "--plot", tmp_path / "x.svg", "--fail-on", "never", timeout=120)
+    if r.returncode == 2:
+        one_line_error(r, "x.svg", "cannot draw")
+    else:
+        assert r.returncode == 0 and r.stderr == "" and (tmp_path / "x.svg").exists()
+
+
+def test_huge_losses_in_the_monitor_warn_nothing():
+    import warnings
+
+    from curvediag.monitor import Monitor
+
+    m = Monitor()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(30):
+            m.log(epoch=i, loss=1e308 if i % 2 else -1e308, val_loss=1.7e308 - i * 1e306)
+        assert m.check().verdict

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ._np import quiet_numerics
 from .analysis import Context
 from .config import Settings, rule_enabled
 from .curves import Curves
@@ -99,6 +100,7 @@ def enabled_rules(settings: Settings) -> tuple[tuple[str, str], ...]:
     return tuple((r.code, r.name) for r in RULES if rule_enabled(r.code, r.name, settings.select, settings.ignore))
 
 
+@quiet_numerics
 def analyse(curves: Curves, settings: Settings | None = None) -> Report:
     """Diagnose ``curves`` under ``settings`` (defaults when None); see the module's doc."""
     settings = settings or Settings()
