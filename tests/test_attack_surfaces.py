@@ -509,3 +509,19 @@ def test_huge_losses_in_the_monitor_warn_nothing():
         for i in range(30):
             m.log(epoch=i, loss=1e308 if i % 2 else -1e308, val_loss=1.7e308 - i * 1e306)
         assert m.check().verdict
+
+
+# --- CR-only line ends read the same at any length ----------------------------------------------
+
+
+@pytest.mark.parametrize("rows", [94, 20_000])
+def test_a_csv_with_cr_only_line_ends_reads_at_any_length(tmp_path, rows):
+    import json
+
+    p = tmp_path / "cr.csv"
+    lines = ["epoch,loss,val_loss"] + [f"{i},{1 / (i + 1)},{1.1 / (i + 1)}" for i in range(rows)]
+    p.write_bytes(("\r".join(lines) + "\r").encode())
+    r = proc("analyze", p, "-f", "json", "--fail-on", "never")
+    assert r.returncode == 0, r.stderr
+    src = json.loads(r.stdout)[0]["source"]
+    assert src["rows"] == rows and set(src["columns"]) >= {"train_loss", "val_loss"}
