@@ -525,3 +525,20 @@ def test_a_csv_with_cr_only_line_ends_reads_at_any_length(tmp_path, rows):
     assert r.returncode == 0, r.stderr
     src = json.loads(r.stdout)[0]["source"]
     assert src["rows"] == rows and set(src["columns"]) >= {"train_loss", "val_loss"}
+
+
+# --- the several-runs summary never cuts a run's name at its own '/' ------------------------------
+
+
+def test_run_names_with_slashes_are_shown_whole_in_the_summary(tmp_path):
+    p = tmp_path / "long.csv"
+    lines = ["run,step,key,value"]
+    for run in ("../../etc/passwd", "good"):
+        for i in range(20):
+            lines += [f"{run},{i},loss,{1 / (i + 1)}", f"{run},{i},val_loss,{1.1 / (i + 1)}"]
+    p.write_text("\n".join(lines) + "\n")
+    for fmt in ("text", "markdown"):
+        r = proc("analyze", p, "-f", fmt, "--fail-on", "never", env={"COLUMNS": "200", "NO_COLOR": "1"})
+        assert r.returncode == 0, r.stderr
+        assert "run=../../etc/passwd" in r.stdout, r.stdout
+        assert not any(line.split()[:1] == ["passwd"] for line in r.stdout.splitlines())
