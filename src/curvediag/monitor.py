@@ -167,7 +167,7 @@ def _number(value: Any) -> float | None:
         try:
             return float(value)
         except OverflowError:  # an int (or Fraction) beyond any float: as large as a float gets
-            return float("inf") if value > 0 else float("-inf")
+            return float("inf") if value > 0 else float("-inf")  # type: ignore[operator]
     shape = getattr(value, "shape", None)  # numpy, torch, tensorflow, jax scalars
     try:
         if shape is not None and tuple(shape) == () and getattr(getattr(value, "dtype", None), "kind", "f") != "b":
@@ -320,8 +320,8 @@ class Monitor:
                     c.dense(n)
         return RawTable(
             names,
-            _LockedDense(self._lock, cols, names, n, 0),  # type: ignore[arg-type]
-            _LockedDense(self._lock, cols, names, n, 1),  # type: ignore[arg-type]
+            _LockedDense(self._lock, cols, names, n, 0),
+            _LockedDense(self._lock, cols, names, n, 1),
             n,
             "monitor",
             facts={"framework": self.framework} if self.framework else {},
@@ -465,12 +465,10 @@ class Observer:
     ):
         if isinstance(stop_on, str):
             stop_on = (stop_on,)
-        check_every = whole("check_every", check_every)
-        min_points = whole("min_points", min_points)
         severity_rank(level)  # a ValueError for an unknown level
         self.stop_on = frozenset(stop_on)
-        self.check_every = int(check_every)  # type: ignore[arg-type]
-        self.min_points = int(min_points)  # type: ignore[arg-type]
+        self.check_every: int = whole("check_every", check_every)  # type: ignore[assignment]  # never None here
+        self.min_points: int = whole("min_points", min_points)  # type: ignore[assignment]
         if report_path is not None:
             problem = report_target_problem(report_path)
             if problem:
