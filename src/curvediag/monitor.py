@@ -101,15 +101,17 @@ class _Column:
         return self.vals[: self.count]
 
     def dense(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(values, present) over the first ``n`` rows."""
+        """(values, present) over the first ``n`` rows (every point logged so far is scattered,
+        also those of rows past ``n`` a later snapshot will show)."""
         v, p = self._values, self._present
-        if v is None or p is None or v.size < n:
-            size = max(n, 64 if v is None else 2 * v.size)
+        k = self.count
+        need = max(n, int(self.rows[k - 1]) + 1 if k else 0)  # rows are logged in order
+        if v is None or p is None or v.size < need:
+            size = max(need, 64 if v is None else 2 * v.size)
             nv, np_ = np.full(size, np.nan), np.zeros(size, dtype=bool)
             if v is not None and p is not None:
                 nv[: v.size], np_[: p.size] = v, p
             self._values, self._present, v, p = nv, np_, nv, np_
-        k = self.count
         if self._filled < k:
             idx = self.rows[self._filled:k]
             v[idx] = self.vals[self._filled:k]
