@@ -634,10 +634,10 @@ def watch_cmd(
     fail_on: Optional[FailOn] = typer.Option(
         None, "--fail-on", help="Stop with status 1 at the first finding this severe or worse (default: warning)."
     ),
-    interval: float = typer.Option(2.0, "--interval", min=0.01, metavar="SECONDS", help="Seconds between looks at the file."),
+    interval: float = typer.Option(2.0, "--interval", min=0.01, metavar="SECONDS", help="Seconds between looks at the file (0.01 to 3600)."),
     idle: float = typer.Option(
         60.0, "--idle", min=0.0, metavar="SECONDS",
-        help="The writer is done after this many seconds without a change: diagnose the whole log and exit.",
+        help="The writer is done after this many seconds without a change (at most a week): diagnose the whole log and exit.",
     ),
     min_points: int = typer.Option(
         5, "--min-points", min=1, metavar="N", help="Rows read before findings are said (NaN or infinity: at once)."
