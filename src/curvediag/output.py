@@ -294,13 +294,6 @@ def rstrip_lines(text: str) -> str:
     return _TRAILING.sub(r"\1", text)
 
 
-#: the first lines of a report are written one ``write`` each: a reader that leaves early
-#: (``| head -1``) makes a later write fail, so every format ends with SIGPIPE's status 141
-#: rather than with the findings' status, as the text report (written in pieces) always did.
-#: (A report small enough to be written whole before the reader leaves still ends as usual.)
-_LINE_BY_LINE = 64
-
-
 class Stdout:
     """stdout for a report: every byte reaches fd 1 or the write fails loudly.  (A text
     stream over an unbuffered fd -- PYTHONUNBUFFERED=1 -- silently drops the rest of a
@@ -312,7 +305,6 @@ class Stdout:
         import sys
 
         self._strip = strip
-        self._lines = 0
         out = sys.stdout
         if out is None:  # fd 1 was closed when the process started
             raise StdoutClosed()
@@ -342,15 +334,8 @@ class Stdout:
             text = rstrip_lines(text)
         if self._fd is None:
             self._out.write(text)
-            return n
-        data = text.encode(self.encoding, "backslashreplace")
-        while self._lines < _LINE_BY_LINE and data:  # see _LINE_BY_LINE
-            cut = data.find(b"\n") + 1 or len(data)
-            _write_all(self._fd, data[:cut])
-            data = data[cut:]
-            self._lines += 1
-        if data:
-            _write_all(self._fd, data)
+        else:
+            _write_all(self._fd, text.encode(self.encoding, "backslashreplace"))
         return n
 
     def flush(self) -> None:
