@@ -356,3 +356,27 @@ def test_run_scripts_are_checked_by_bash_syntax():
         for s in scripts:
             r = subprocess.run(["bash", "-n"], input=textwrap.dedent(s), capture_output=True, text=True)
             assert r.returncode == 0, (s, r.stderr)
+
+
+@pytest.mark.parametrize("planted", ["--exit-zero", "--fail-on=never", "--help", "--plot=x.svg", "-f"])
+def test_action_paths_are_never_read_as_options(ci, planted):
+    """Issue 20: with ``paths: "*"``, a pull request that adds an empty file named ``--exit-zero``
+    turned a failing gate green; ``--plot=x.svg`` wrote a file; ``--help`` passed with no analysis.
+    The paths come after ``--``: such a file is a log to read (an empty one: unreadable, exit 2)."""
+    put_log(ci, "failing", "diverged.csv")
+    (ci.work / planted).write_bytes(b"")
+    r, outputs = run_action(ci, paths="*", fail_on="error")
+    assert r.returncode == 2 and outputs["status"] == "2", (r.returncode, r.stdout, r.stderr)
+    assert "empty file" in r.stdout + r.stderr  # the planted name was read as a path
+    assert sorted(p.name for p in ci.work.iterdir()) == sorted(["diverged.csv", planted])  # nothing written
+    # without the planted file the gate is red for the diverged log, as analyze says
+    (ci.work / planted).unlink()
+    r, outputs = run_action(ci, paths="*", fail_on="error")
+    assert r.returncode == 1 and outputs["status"] == "1"
+
+
+def test_action_paths_given_as_option_words_are_paths(ci):
+    put_log(ci, "failing", "log.csv")
+    r, outputs = run_action(ci, paths="--plot=x.svg log.csv", fail_on="error")
+    assert r.returncode == 2 and not (ci.work / "x.svg").exists()
+    assert "--plot=x.svg: no such file" in r.stdout + r.stderr

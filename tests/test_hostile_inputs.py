@@ -215,7 +215,15 @@ def test_unreadable_mlflow_metric_file_in_process(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *a, **k)
 
+    real_os_open = os.open
+
+    def deny_fd(file, *a, **k):  # files the user names are opened with os.open (never blocking on a FIFO)
+        if os.fspath(file) == str(metric):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_os_open(file, *a, **k)
+
     monkeypatch.setattr(builtins, "open", deny)
+    monkeypatch.setattr(os, "open", deny_fd)
     r = runner.invoke(app, ["analyze", str(store)])
     check_one_line(r.exit_code, r.stderr, metric, "permission denied")
 
@@ -409,7 +417,14 @@ def test_a_huge_sparse_mlflow_metric_file_is_refused_before_it_is_read(tmp_path,
         reads.append(os.fspath(file))
         return real_open(file, *a, **k)
 
+    real_os_open = os.open
+
+    def watch_fd(file, *a, **k):  # files the user names are opened with os.open
+        reads.append(os.fspath(file))
+        return real_os_open(file, *a, **k)
+
     monkeypatch.setattr(builtins, "open", watch)
+    monkeypatch.setattr(os, "open", watch_fd)
     r = runner.invoke(app, ["analyze", str(store)])
     check_one_line(r.exit_code, r.stderr, store, f"larger than {source.MAX_BYTES >> 20} MiB")
     assert str(metric) not in reads

@@ -216,7 +216,8 @@ def test_messages_go_to_absl_logging_when_interactive_logging_is_off(caplog, cap
 def test_report_written_at_stop_and_at_end(tmp_path):
     path = tmp_path / "out" / "report.json"
     path.parent.mkdir()
-    path.write_text("old contents")
+    # an earlier run's report (report_path replaces only a curvediag report: never the training log)
+    path.write_text('{"schema_version": 2, "curvediag_version": "0.0.1", "verdict": "healthy"}\n')
     at_stop = {}
 
     class Probe(keras.callbacks.Callback):

@@ -20,16 +20,14 @@ from typing import Any, Iterable
 from ._np import np
 
 from .config import Settings
-from .monitor import Monitor, stop_reason
+from .monitor import Monitor, stop_reason, whole
 
 
 def check_arguments(stop_on: Iterable[str], patience: int | None, min_points: int) -> frozenset[str]:
     if isinstance(stop_on, str):
         stop_on = (stop_on,)
-    if patience is not None and (isinstance(patience, bool) or int(patience) != patience or patience < 1):
-        raise ValueError("patience must be a whole number of at least 1, or None")
-    if isinstance(min_points, bool) or int(min_points) != min_points or min_points < 1:
-        raise ValueError("min_points must be a whole number of at least 1")
+    whole("patience", patience, none_ok=True)
+    whole("min_points", min_points)
     return frozenset(stop_on)
 
 
@@ -81,13 +79,13 @@ class TrialWatch:
         return self.reason
 
     def _non_finite(self) -> bool:
-        n = self.monitor.rows
-        for name, col in self.monitor._cols.items():
-            low = name.lower()
-            if "loss" in low or "grad_norm" in low or name == self.watched:
-                v = col.values[:n][col.present[:n]]
-                if v.size and not np.isfinite(v).all():
-                    return True
+        with self.monitor._lock:
+            for name, col in self.monitor._cols.items():
+                low = name.lower()
+                if "loss" in low or "grad_norm" in low or name == self.watched:
+                    v = col.values  # the values logged
+                    if v.size and not np.isfinite(v).all():
+                        return True
         return False
 
     def evaluations_since_best(self) -> int | None:
@@ -99,9 +97,12 @@ class TrialWatch:
         col, steps = self.monitor._cols.get(column), self.monitor._cols.get("step")
         if best_at is None or col is None or steps is None:
             return None
-        n = self.monitor.rows
-        at = col.present[:n] & steps.present[:n]
-        return int(np.count_nonzero(steps.values[:n][at] > best_at))
+        with self.monitor._lock:
+            n = self.monitor.rows
+            sv, sp = steps.dense(n)
+            rows = col.rows[: col.count]
+            rows = rows[sp[rows]]  # the rows that logged both
+            return int(np.count_nonzero(sv[rows] > best_at))
 
 
 __all__ = ["TrialWatch", "check_arguments"]

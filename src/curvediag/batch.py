@@ -74,6 +74,15 @@ class Batch:
         return len(self.paths) == 1
 
 
+def shown_path(path: str) -> str:
+    """``path`` as curvediag shows it: a server URI with its password redacted."""
+    if path.startswith(("mlflow+http://", "mlflow+https://")):
+        from .readers.mlflow_server import redact
+
+        return redact(path)
+    return path
+
+
 def internal(e: BaseException) -> str:
     """The one line for a bug met while diagnosing (never the input's fault, never a 'finding')."""
     msg = str(e)
@@ -110,7 +119,7 @@ def one(path: "str | Input", settings: Settings, debug: bool = False) -> tuple["
     from .errors import CurvediagError
 
     inp = path if isinstance(path, Input) else None
-    shown = inp.shown if inp is not None else ("<stdin>" if path == "-" else str(path))
+    shown = shown_path(inp.shown if inp is not None else ("<stdin>" if path == "-" else str(path)))
     try:
         if inp is None:
             return diagnose_with_curves(path, settings=settings.for_path(str(path)))
@@ -120,14 +129,14 @@ def one(path: "str | Input", settings: Settings, debug: bool = False) -> tuple["
             problem = getattr(e, "problem", str(e))
             src = getattr(e, "source", None)
             # the run's name, unless the problem is in a file of its own (a metric file of a run)
-            where = inp.name if src in (None, inp.path, inp.name) else src
+            where = inp.name if src in (None, inp.path, shown_path(inp.path), inp.name) else src
             return Unreadable(inp.name, problem, f"{where}: {problem}")
-        return Unreadable(inp.path if inp is not None else str(path), getattr(e, "problem", str(e)), str(e))
+        return Unreadable(shown_path(inp.path if inp is not None else str(path)), getattr(e, "problem", str(e)), str(e))
     except Exception as e:
         if debug:
             raise
         problem = internal(e)
-        return Unreadable(inp.name or inp.path if inp is not None else str(path), problem, f"{shown}: {problem}")
+        return Unreadable(shown_path(inp.name or inp.path if inp is not None else str(path)), problem, f"{shown}: {problem}")
     return report, curves
 
 
@@ -191,7 +200,7 @@ def expand(paths: Iterable["str | os.PathLike | Input"], settings: Settings) -> 
         try:
             out += _expand_one(os.fspath(p), settings)
         except CurvediagError as e:
-            out.append(Unreadable(os.fspath(p), getattr(e, "problem", str(e)), str(e)))
+            out.append(Unreadable(shown_path(os.fspath(p)), getattr(e, "problem", str(e)), str(e)))
     return out
 
 
@@ -271,17 +280,19 @@ def _csv_header(path: str) -> list[str] | None:
     import csv
     import io
 
-    from .readers.source import GZIP_MAGIC
+    from .errors import InputError
+    from .readers.source import GZIP_MAGIC, open_regular
 
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # never a FIFO: its open would block for ever
             head = fh.read(1 << 16)
-        if head.startswith(GZIP_MAGIC):
-            import gzip
+            if head.startswith(GZIP_MAGIC):
+                import gzip
 
-            with gzip.open(path, "rb") as gz:
-                head = gz.read(1 << 16)
-    except (OSError, EOFError, ValueError):
+                fh.seek(0)
+                with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
+                    head = gz.read(1 << 16)
+    except (OSError, EOFError, ValueError, InputError):
         return None
     if b"\x00" in head:
         return None

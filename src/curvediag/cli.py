@@ -249,7 +249,7 @@ def analyze(
     if settings.format == "jsonl" and not (output or plot or baseline or tag_runs or statistics or quiet or stdin_filename):
         raise typer.Exit(_stream_jsonl(paths, settings, jobs, exit_zero))
     batch = (_compared(baseline, paths, settings, plots, own_rules=True, stdin_name=stdin_filename) if baseline
-             else _diagnose(paths, settings, jobs, plots, stdin_filename))
+             else _diagnose(paths, settings, jobs, plots, stdin_filename, plot))
     if fmt is not None and output and batch.reports:  # every input failed: nothing to report, the file is left as it was
         _writing(output, out.write_report, output, batch, fmt, full, level)
     if statistics:
@@ -372,6 +372,17 @@ def _plot_targets(plot: Optional[str], paths) -> Optional[List[str]]:
     return targets
 
 
+def _plot_targets_of_runs(plot: Optional[str], plots, paths, names, settings) -> List[str]:
+    """The plot file of each run when a path holds several: one per run under ``DIR/`` or a
+    ``{stem}`` template (refused as inputs again); ``--plot FILE`` draws one log, so exit 2."""
+    if not plot or not getattr(plots, "template", False):
+        raise _fail(f"--plot {plot}: draws one log, but the input holds {len(names)} runs; "
+                    "give a directory (DIR/) or a {stem} template to draw each")
+    targets = _plot_targets(plot, names)
+    _refuse_inputs(None, targets, list(paths), settings.config_file)
+    return targets  # type: ignore[return-value]
+
+
 class _Targets(list):
     """The plot files, and whether they came from ``DIR/`` or a ``{stem}`` template (whose
     directory is made when missing)."""
@@ -398,7 +409,10 @@ def _draw(drawings) -> None:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
             except OSError as e:
                 raise _fail(f"{os.path.dirname(target)}: cannot create the plot directory ({e.strerror or e})")
-        _writing(target, write, target, *args)
+        if getattr(drawings, "template", False):  # a name curvediag made: never through a link planted there
+            _writing(target, lambda *a: write(*a, follow_links=False), target, *args)
+        else:
+            _writing(target, write, target, *args)
 
 
 def _name_stdin(batch, name: Optional[str]):
@@ -420,10 +434,13 @@ def _name_stdin(batch, name: Optional[str]):
     return replace(batch, items=tuple(items))
 
 
-def _diagnose(paths, settings, jobs: int, plots: Optional[List[str]], stdin_name: Optional[str] = None):
+def _diagnose(paths, settings, jobs: int, plots: Optional[List[str]], stdin_name: Optional[str] = None,
+              plot: Optional[str] = None):
     """The Batch of ``paths``, each unreadable input's line on stderr; with ``plots``, each log drawn
-    to its target too (the logs are then read on this process, once each)."""
-    from .batch import Batch, Unreadable, one, run
+    to its target too (the logs are then read on this process, once each).  A path that holds
+    several runs (a store, a directory of runs, a long CSV) gives a report and a plot per run, as
+    without ``--plot``: adding a plot never changes what is judged."""
+    from .batch import Batch, Unreadable, expand, one, run
     from .engine import enabled_rules
 
     if not plots:
@@ -432,14 +449,18 @@ def _diagnose(paths, settings, jobs: int, plots: Optional[List[str]], stdin_name
     else:
         from .plot import write_plot
 
+        inputs = expand(paths, settings)
+        names = [i.path if isinstance(i, Unreadable) else i.shown if i.name else i.path for i in inputs]
+        if len(inputs) != len(paths) or names != list(paths):
+            plots = _plot_targets_of_runs(plot, plots, paths, names, settings)
         items, drawings = [], _Targets()
         drawings.template = getattr(plots, "template", False)
-        for path, target in zip(paths, plots):
-            result = one(path, settings, debug=_debugging())
+        for inp, target in zip(inputs, plots):
+            result = inp if isinstance(inp, Unreadable) else one(inp, settings, debug=_debugging())
             items.append(result if isinstance(result, Unreadable) else result[0])
             if not isinstance(result, Unreadable):
                 drawings.append((target, write_plot, result[1], result[0]))
-        batch = Batch(tuple(paths), tuple(items), settings, enabled_rules(settings))
+        batch = Batch(tuple(names), tuple(items), settings, enabled_rules(settings))
     batch = _name_stdin(batch, stdin_name)
     for u in batch.unreadable:
         _err(u.message)
@@ -620,10 +641,10 @@ def watch_cmd(
     fail_on: Optional[FailOn] = typer.Option(
         None, "--fail-on", help="Stop with status 1 at the first finding this severe or worse (default: warning)."
     ),
-    interval: float = typer.Option(2.0, "--interval", min=0.01, metavar="SECONDS", help="Seconds between looks at the file."),
+    interval: float = typer.Option(2.0, "--interval", min=0.01, metavar="SECONDS", help="Seconds between looks at the file (0.01 to 3600)."),
     idle: float = typer.Option(
         60.0, "--idle", min=0.0, metavar="SECONDS",
-        help="The writer is done after this many seconds without a change: diagnose the whole log and exit.",
+        help="The writer is done after this many seconds without a change (at most a week): diagnose the whole log and exit.",
     ),
     min_points: int = typer.Option(
         5, "--min-points", min=1, metavar="N", help="Rows read before findings are said (NaN or infinity: at once)."
@@ -652,6 +673,14 @@ def watch_cmd(
 
     if path == "-":
         raise _fail("watch follows a file or a run directory, not stdin; name the file")
+    from .errors import UsageError
+    from .watch import IDLE_RANGE, INTERVAL_RANGE, check_duration
+
+    try:
+        check_duration("--interval", interval, INTERVAL_RANGE)
+        check_duration("--idle", idle, IDLE_RANGE)
+    except UsageError as e:
+        raise _fail(str(e)) from None
     settings = _settings(config, fail_on=fail_on, select=select, ignore=ignore, num_classes=num_classes,
                          input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc,
                          metric=metric).for_path(path)

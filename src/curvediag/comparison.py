@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ._np import np
+from ._np import np, quiet_numerics
 
 from .analysis import Context, Track
 from .config import Settings, rule_enabled
@@ -228,6 +228,7 @@ def enabled_rules(settings: Settings) -> tuple[tuple[str, str], ...]:
     return tuple((r.code, r.name) for r in BASELINE_RULES if rule_enabled(r.code, r.name, settings.select, settings.ignore))
 
 
+@quiet_numerics
 def compare_reports(run: tuple[Report, Curves], baseline: Sequence[tuple[Report, Curves]], settings: Settings) -> Report:
     """The run's report with the comparison findings (and skips) added; see the module's doc."""
     from .rules import BASELINE_RULES, Skip

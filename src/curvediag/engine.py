@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ._np import quiet_numerics
 from .analysis import Context
 from .config import Settings, rule_enabled
 from .curves import Curves
@@ -211,6 +212,7 @@ def analyse_judged(curves: Curves, settings: Settings | None = None) -> tuple[Re
     return analyse(curves, settings), curves
 
 
+@quiet_numerics
 def analyse(curves: Curves, settings: Settings | None = None) -> Report:
     """Diagnose ``curves`` under ``settings`` (defaults when None); see the module's doc."""
     if curves.heads:

@@ -28,6 +28,8 @@ without refitting, ``projection.MEMO``): ``benchmarks/monitor.py`` prints the co
 from __future__ import annotations
 
 import numbers
+import os
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -38,24 +40,126 @@ from .report import SURE, Finding, Report, severity_rank
 
 #: the axis columns :meth:`Monitor.log` takes as keywords
 AXES = ("step", "epoch")
+#: distinct metric names one Monitor takes (as many as a log file may have columns): a name
+#: past it is a ValueError naming the limit, never a slow death by memory
+MAX_NAMES = 10_000
+
+#: the largest ``patience`` and ``min_points`` taken (a run of a billion evaluations is beyond any trial)
+MAX_COUNT = 10**9
+
+
+def whole(name: str, value: object, *, none_ok: bool = False) -> int | None:
+    """``value`` as an int if it is a whole number from 1 to :data:`MAX_COUNT` (an int, or a float
+    or numpy number with no fraction); else a ValueError naming ``name`` (``inf``, ``nan``, ``1e300``,
+    ``2.5``, ``True``, a string)."""
+    import math
+
+    if value is None and none_ok:
+        return None
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok:
+        try:
+            x = float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an int beyond any float
+            x = math.inf
+        ok = math.isfinite(x) and x.is_integer() and 1 <= x <= MAX_COUNT
+    if not ok:
+        also = ", or None" if none_ok else ""
+        raise ValueError(f"{name} must be a whole number from 1 to {MAX_COUNT:,}{also} (got {value!r})")
+    return int(value)  # type: ignore[call-overload]
 
 
 class _Column:
-    """A growing float column with a presence mask (missing differs from a recorded NaN)."""
+    """One metric's points as logged: the rows that logged it and their values, each array
+    grown by doubling with this column's own count -- memory is linear in the values logged,
+    however many names there are and however late each first appears.
 
-    __slots__ = ("values", "present")
+    :meth:`dense` gives the column as a table holds it (NaN and a presence mask where a row did
+    not log it), built only for the columns a check reads and kept, so that the next call
+    scatters only the points that arrived since (views: later appends never change them)."""
 
-    def __init__(self, capacity: int):
-        self.values = np.full(capacity, np.nan)
-        self.present = np.zeros(capacity, dtype=bool)
+    __slots__ = ("rows", "vals", "count", "_values", "_present", "_filled")
 
-    def grow(self, capacity: int) -> None:
-        v = np.full(capacity, np.nan)
-        p = np.zeros(capacity, dtype=bool)
-        n = self.values.size
-        v[:n] = self.values
-        p[:n] = self.present
-        self.values, self.present = v, p
+    def __init__(self) -> None:
+        self.rows = np.empty(4, dtype=np.int64)
+        self.vals = np.empty(4)
+        self.count = 0
+        self._values: np.ndarray | None = None
+        self._present: np.ndarray | None = None
+        self._filled = 0  # points scattered into the dense arrays
+
+    def append(self, row: int, value: float) -> None:
+        k = self.count
+        if k == self.rows.size:
+            self.rows = np.concatenate([self.rows, np.empty(k, dtype=np.int64)])
+            self.vals = np.concatenate([self.vals, np.empty(k)])
+        self.rows[k] = row
+        self.vals[k] = value
+        self.count = k + 1
+
+    @property
+    def values(self) -> np.ndarray:
+        """The values logged, in order (a view)."""
+        return self.vals[: self.count]
+
+    def dense(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(values, present) over the first ``n`` rows (every point logged so far is scattered,
+        also those of rows past ``n`` a later snapshot will show)."""
+        v, p = self._values, self._present
+        k = self.count
+        need = max(n, int(self.rows[k - 1]) + 1 if k else 0)  # rows are logged in order
+        if v is None or p is None or v.size < need:
+            size = max(need, 64 if v is None else 2 * v.size)
+            nv, np_ = np.full(size, np.nan), np.zeros(size, dtype=bool)
+            if v is not None and p is not None:
+                nv[: v.size], np_[: p.size] = v, p
+            self._values, self._present, v, p = nv, np_, nv, np_
+        if self._filled < k:
+            idx = self.rows[self._filled:k]
+            v[idx] = self.vals[self._filled:k]
+            p[idx] = True
+            self._filled = k
+        return v[:n], p[:n]
+
+
+class _Dense(Mapping):
+    """A table's ``values`` or ``present`` by name, each column made dense when first read
+    (``to_curves`` reads only the columns it maps): a Monitor with many sparse names never
+    holds them all dense."""
+
+    def __init__(self, cols: dict[str, _Column], names: list[str], n: int, part: int):
+        self._cols, self._names, self._n, self._part = cols, names, n, part
+        self._made: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        got = self._made.get(name)
+        if got is None:
+            if name not in self._cols or name not in self._names:
+                raise KeyError(name)
+            got = self._made[name] = self._cols[name].dense(self._n)[self._part]
+        return got
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+class _LockedDense(_Dense):
+    """:class:`_Dense` whose columns are made under the Monitor's lock (another thread may be
+    appending to them)."""
+
+    def __init__(self, lock, *args):
+        super().__init__(*args)
+        self._lock = lock
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        got = self._made.get(name)
+        if got is None:
+            with self._lock:
+                got = super().__getitem__(name)
+        return got
 
 
 def _number(value: Any) -> float | None:
@@ -64,12 +168,15 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, numbers.Real):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int (or Fraction) beyond any float: as large as a float gets
+            return float("inf") if value > 0 else float("-inf")  # type: ignore[operator]
     shape = getattr(value, "shape", None)  # numpy, torch, tensorflow, jax scalars
     try:
         if shape is not None and tuple(shape) == () and getattr(getattr(value, "dtype", None), "kind", "f") != "b":
             return float(value)
-    except (TypeError, ValueError, RuntimeError):
+    except (TypeError, ValueError, RuntimeError, OverflowError):
         return None
     return None
 
@@ -120,7 +227,13 @@ class Monitor:
     ``check()`` returns the :class:`~curvediag.report.Report` :func:`curvediag.diagnose` gives for the
     same rows written to a file; the findings it found for the first time are :attr:`new_alerts`
     (:attr:`alerts` holds all of them, each reported once, with the position it appeared at).
-    ``on_alert`` is called with each new :class:`Alert`."""
+    ``on_alert`` is called with each new :class:`Alert`.
+
+    Memory is linear in the values logged (each name keeps only its own points); at most
+    :data:`MAX_NAMES` distinct names are taken, a row with one more is a ValueError naming the
+    limit (and logs nothing).  :meth:`log` may be called from several threads at once (a lock
+    keeps each row whole); :meth:`check` reads a consistent snapshot of the rows so far, but is
+    meant to be called from one thread at a time (the training loop's)."""
 
     def __init__(self, settings: Settings | None = None, *, source: str = "<monitor>",
                  on_alert: Callable[[Alert], Any] | None = None, framework: str | None = None):
@@ -132,7 +245,7 @@ class Monitor:
         self.on_alert = on_alert
         self._cols: dict[str, _Column] = {}
         self._rows = 0
-        self._capacity = 64
+        self._lock = threading.Lock()
         self._report: Report | None = None
         self._checked_rows = -1
         self._seen: set[str] = set()
@@ -165,18 +278,20 @@ class Monitor:
             self.log(r.pop("step", None), r.pop("epoch", None), **{str(k): v for k, v in r.items()})
 
     def _append(self, row: Mapping[str, float]) -> None:
-        n = self._rows
-        if n >= self._capacity:
-            self._capacity *= 2
-            for c in self._cols.values():
-                c.grow(self._capacity)
-        for name, v in row.items():
-            col = self._cols.get(name)
-            if col is None:
-                col = self._cols[name] = _Column(self._capacity)
-            col.values[n] = v
-            col.present[n] = True
-        self._rows = n + 1
+        with self._lock:
+            new = [name for name in row if name not in self._cols]
+            if new and len(self._cols) + len(new) > MAX_NAMES:
+                raise ValueError(
+                    f"curvediag Monitor: more than {MAX_NAMES:,} distinct metric names (a new one: {new[0][:80]!r}); "
+                    "a training log has tens: log per-item values under one name, or use another Monitor"
+                )
+            n = self._rows
+            for name, v in row.items():
+                col = self._cols.get(name)
+                if col is None:
+                    col = self._cols[name] = _Column()
+                col.append(n, v)
+            self._rows = n + 1
 
     @property
     def rows(self) -> int:
@@ -185,20 +300,32 @@ class Monitor:
 
     def columns(self) -> dict[str, np.ndarray]:
         """The logged columns (copies), NaN where a row did not log the metric."""
-        n = self._rows
-        return {k: np.where(c.present[:n], c.values[:n], np.nan) for k, c in self._cols.items()}
+        with self._lock:
+            n = self._rows
+            out = {}
+            for k, c in self._cols.items():
+                v = np.full(n, np.nan)
+                v[c.rows[: c.count]] = c.values
+                out[k] = v
+            return out
 
     def table(self):
         """The rows logged so far as the :class:`~curvediag.table.RawTable` a reader would make
-        of them (views of the growing columns: nothing is copied)."""
+        of them: a snapshot (rows logged later, from any thread, are not in it) whose columns are
+        made dense only when read (``values`` and ``present`` are read-only mappings)."""
         from .table import RawTable
 
-        n = self._rows
-        names = list(self._cols)
+        with self._lock:
+            n = self._rows
+            names = list(self._cols)
+            cols = dict(self._cols)
+            for c in cols.values():  # scatter the new points now, under the lock, for the columns made dense
+                if c._values is not None:
+                    c.dense(n)
         return RawTable(
             names,
-            {k: self._cols[k].values[:n] for k in names},
-            {k: self._cols[k].present[:n] for k in names},
+            _LockedDense(self._lock, cols, names, n, 0),
+            _LockedDense(self._lock, cols, names, n, 1),
             n,
             "monitor",
             facts={"framework": self.framework} if self.framework else {},
@@ -252,6 +379,35 @@ class Monitor:
         return stop_reason(report, wanted) is not None
 
 
+def report_target_problem(path: "str | os.PathLike[str]") -> str | None:
+    """Why a report of curvediag's own may not be written to ``path`` (None: it may): a symbolic
+    link (never written through), something other than a regular file, or a file that is not a
+    curvediag JSON report (its first bytes name ``schema_version`` and ``curvediag_version``)."""
+    import stat
+
+    p = os.fspath(path)
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return f"{p}: {e.strerror or e}"
+    if stat.S_ISLNK(st.st_mode):
+        return f"{p}: is a symbolic link; the report is written only to a file of its own"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{p}: not a regular file; the report is written only to a file of its own"
+    if st.st_size == 0:
+        return None
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as e:
+        return f"{p}: {e.strerror or e}"
+    if not (head.lstrip().startswith(b"{") and b'"schema_version"' in head and b'"curvediag_version"' in head):
+        return f"{p}: exists and is not a curvediag report (the training log?); not overwritten"
+    return None
+
+
 def fresh_alerts(report: Report, seen: set[str], at: float | None, axis: str, points: int, *,
                  short: bool = False) -> list[Alert]:
     """The findings of ``report`` whose codes are not in ``seen`` yet, as :class:`Alert` s at ``at``
@@ -298,7 +454,10 @@ class Observer:
       (``"warning"``; ``"info"`` for everything);
     * ``report_path``: where the JSON report is written, atomically, when training ends and when the
       callback stops it: the report object, as :meth:`Report.to_dict` (one element of the array
-      ``curvediag analyze --format json`` prints);
+      ``curvediag analyze --format json`` prints).  It only ever replaces a curvediag report: a
+      file there that is anything else (the training log itself, say) or a symbolic link is left
+      as it is -- a ValueError when the Observer is made, one line said instead of the report at
+      the end (a file the training created meanwhile);
     * ``on_finding``: called with each new :class:`Alert` at or above ``level``;
     * ``say``: how a line reaches the user (the framework's own logger);
     * ``framework``: whose words the remedies use (``"keras"``, ``"lightning"``, ``"hf"``, ...; the
@@ -321,14 +480,14 @@ class Observer:
     ):
         if isinstance(stop_on, str):
             stop_on = (stop_on,)
-        if check_every < 1:
-            raise ValueError("check_every must be at least 1")
-        if min_points < 1:
-            raise ValueError("min_points must be at least 1")
         severity_rank(level)  # a ValueError for an unknown level
         self.stop_on = frozenset(stop_on)
-        self.check_every = int(check_every)
-        self.min_points = int(min_points)
+        self.check_every: int = whole("check_every", check_every)  # type: ignore[assignment]  # never None here
+        self.min_points: int = whole("min_points", min_points)  # type: ignore[assignment]
+        if report_path is not None:
+            problem = report_target_problem(report_path)
+            if problem:
+                raise ValueError(problem)
         self.report_path = report_path
         self.on_finding = on_finding
         self.level = level
@@ -343,13 +502,13 @@ class Observer:
 
     def _non_finite_loss(self) -> bool:
         """A NaN or infinity arrived in a loss or gradient-norm column (checked without a trend)."""
-        for name, col in self.monitor._cols.items():
-            low = name.lower()
-            if "loss" in low or "grad_norm" in low:
-                n = self.monitor.rows
-                v = col.values[:n][col.present[:n]]
-                if v.size and not np.isfinite(v).all():
-                    return True
+        with self.monitor._lock:
+            for name, col in self.monitor._cols.items():
+                low = name.lower()
+                if "loss" in low or "grad_norm" in low:
+                    v = col.values
+                    if v.size and not np.isfinite(v).all():
+                        return True
         return False
 
     def evaluate(self) -> bool:
@@ -388,10 +547,18 @@ class Observer:
             return
         import json
 
+        from .errors import UsageError
         from .output import write_output
 
         report = self.monitor.check()
-        write_output(self.report_path, json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+        problem = report_target_problem(self.report_path)
+        if problem:
+            self.say(f"curvediag: report not written: {problem}")
+            return
+        try:
+            write_output(self.report_path, json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n", follow_links=False)
+        except (UsageError, OSError) as e:  # never a traceback at the end of a training run
+            self.say(f"curvediag: report not written: {getattr(e, 'strerror', None) or e}")
 
     def close(self) -> None:
         """Training ended: a last check (findings said as usual) and the report written."""

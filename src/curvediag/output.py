@@ -115,11 +115,26 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def write_output(path: str, data: str | bytes) -> None:
+def write_output(path: str, data: str | bytes, follow_links: bool = True) -> None:
     """Write ``data`` (text is UTF-8) to ``path``; see the module's doc for how.
-    Raises :class:`UsageError` for a target it will not write, ``OSError`` for a failed write."""
+    Raises :class:`UsageError` for a target it will not write, ``OSError`` for a failed write.
+    ``follow_links=False`` for a name curvediag made up (``--plot DIR/``, a report of its own):
+    a symbolic link found there is refused, never written through, and the file is replaced
+    at ``path`` itself (a link planted after the check is replaced, its target untouched)."""
     if isinstance(data, str):
         data = data.encode("utf-8", errors="surrogateescape")
+    if not follow_links:
+        try:
+            lst = os.lstat(path)
+        except FileNotFoundError:
+            lst = None
+        except OSError as e:
+            raise UsageError(f"{path}: cannot write ({e.strerror or e})") from None
+        if lst is not None and stat.S_ISLNK(lst.st_mode):
+            raise UsageError(f"{path}: is a symbolic link; curvediag does not write through a link it did not name")
+        if lst is not None and not stat.S_ISREG(lst.st_mode):
+            raise UsageError(f"{path}: not a regular file; not written")
+        return _write_atomic(os.path.abspath(path), data, lst)
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -330,8 +345,16 @@ class Stdout:
             self._out.flush()
 
 
+#: the widest text report, in columns, whatever the terminal or ``COLUMNS`` says (rich's layout
+#: costs grow with the square of the width: ``COLUMNS=100000`` took minutes)
+MAX_WIDTH = 400
+#: the narrowest: a panel and the metrics table need some room
+MIN_WIDTH = 20
+
+
 def console(no_color: bool):
-    """A rich console on :class:`Stdout` (plain when ``no_color`` or NO_COLOR is set)."""
+    """A rich console on :class:`Stdout` (plain when ``no_color`` or NO_COLOR is set), its width
+    clamped to :data:`MIN_WIDTH` .. :data:`MAX_WIDTH`."""
     from rich.console import Console
 
     class _Console(Console):
@@ -340,8 +363,11 @@ def console(no_color: bool):
 
     out = Stdout(strip=True)
     if no_color or os.environ.get("NO_COLOR"):
-        return _Console(file=out, color_system=None, no_color=True, highlight=False, emoji=False)  # type: ignore[arg-type]
-    return _Console(file=out, highlight=False, emoji=False)  # type: ignore[arg-type]  # a file-like object
+        con = _Console(file=out, color_system=None, no_color=True, highlight=False, emoji=False)  # type: ignore[arg-type]
+    else:
+        con = _Console(file=out, highlight=False, emoji=False)  # type: ignore[arg-type]  # a file-like object
+    con.width = min(max(con.width, MIN_WIDTH), MAX_WIDTH)
+    return con
 
 
 def write_stdout(text: str, strip: bool = False) -> None:

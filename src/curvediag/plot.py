@@ -5,7 +5,7 @@ curves and findings; nothing here changes a verdict."""
 from __future__ import annotations
 
 import html
-
+import os
 from pathlib import Path
 
 from ._np import np
@@ -53,9 +53,13 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
     xs = np.concatenate([s.x for s, _ in raw]).astype(float)
     ys = tf(np.concatenate([s.y for s, _ in series]).astype(float))
     x0, x1 = float(xs.min()), float(xs.max())
-    lo, hi = float(np.min(ys)), float(np.quantile(ys, 0.98))  # a first-epoch spike does not flatten the rest
-    if hi <= lo:
-        hi = lo + (abs(lo) or 1.0)
+    with np.errstate(all="ignore"):
+        lo, hi = float(np.min(ys)), float(np.quantile(ys, 0.98))  # a first-epoch spike does not flatten the rest
+    if not hi > lo:
+        if abs(lo) < 1e300:
+            hi = lo + (abs(lo) or 1.0)
+        else:  # +-1e308: no room above (or below) it
+            lo, hi = (lo / 2, lo) if lo > 0 else (lo, lo / 2)
     grid = [[" "] * width for _ in range(height)]
 
     def col(x):
@@ -64,17 +68,19 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
 
     def row(y):
         y = np.clip(y, lo, hi)
-        return (height - 1 - np.rint((y - lo) / (hi - lo) * (height - 1))).astype(int)
+        frac = np.nan_to_num((y / 2 - lo / 2) / (hi / 2 - lo / 2), nan=0.0)  # halved: no overflow at +-1e308
+        return (height - 1 - np.rint(np.clip(frac, 0.0, 1.0) * (height - 1))).astype(int)
 
     span = _problem_span(report)
     span_cols = range(int(col(span[0])), int(col(span[1])) + 1) if span is not None else range(0)
     _verticals(grid, report, span_cols, shade, col, x0, x1)
     for s, ch in series:
         c = col(s.x)
-        sums = np.bincount(c, weights=tf(s.y.astype(float)), minlength=width)
         counts = np.bincount(c, minlength=width)
+        # each point weighted by 1/count: the means of the cells, never a sum beyond a float
+        means = np.bincount(c, weights=tf(s.y.astype(float)) / counts[c], minlength=width)
         has = counts > 0
-        for cc, rr in zip(np.nonzero(has)[0], row(sums[has] / counts[has])):
+        for cc, rr in zip(np.nonzero(has)[0], row(means[has])):
             grid[rr][cc] = ch
     for s, _ in raw:
         bad = ~np.isfinite(s.y)
@@ -412,18 +418,57 @@ def _overlay(curves: Curves, baseline: list[Curves], report: Report):
     return fig, plt
 
 
-def write_overlay(path: str, curves: Curves, baseline: list[Curves], report: Report) -> None:
+def write_overlay(path: str, curves: Curves, baseline: list[Curves], report: Report, follow_links: bool = True) -> None:
     """The run drawn over its baseline logs, to PNG, SVG or HTML as :func:`write_plot`."""
-    write_plot(path, curves, report, _overlay(curves, baseline, report))
+    check_suffixes([path])
+    with _drawing(path):
+        figure = _overlay(curves, baseline, report)
+    write_plot(path, curves, report, figure, follow_links=follow_links)
 
 
-def write_plot(path: str, curves: Curves, report: Report, figure=None) -> None:
+class _drawing:
+    """numpy's and matplotlib's overflow warnings off while drawing; a curve matplotlib cannot
+    lay out (values near +-1e308: a singular transform) is a :class:`UsageError` naming the
+    plot file, never an internal error."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __enter__(self):
+        import warnings
+
+        self._errstate = np.errstate(all="ignore")
+        self._errstate.__enter__()
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return self
+
+    def __exit__(self, kind, e, tb):
+        self._warnings.__exit__(kind, e, tb)
+        self._errstate.__exit__(kind, e, tb)
+        if kind is not None and issubclass(kind, (ValueError, ArithmeticError, OverflowError)) and not issubclass(kind, UsageError):
+            raise UsageError(f"{self.path}: cannot draw these curves (values too large or too close together "
+                             f"for a chart: {type(e).__name__}); the report is unaffected") from None
+        return False
+
+
+def write_plot(path: str, curves: Curves, report: Report, figure=None, follow_links: bool = True) -> None:
     """PNG or SVG by extension; HTML is a self-contained interactive page (see :func:`_html`).
-    ``figure``: (fig, pyplot) already drawn, instead of the run's own chart."""
-    import io
-
+    ``figure``: (fig, pyplot) already drawn, instead of the run's own chart.  ``follow_links=False``
+    for a file name curvediag made (``--plot DIR/``): a symbolic link there is refused."""
     suffix = Path(path).suffix.lower()
     check_suffixes([path])
+    with _drawing(path):
+        data = _render(suffix, curves, report, figure)
+    from .output import write_output
+
+    write_output(path, data, follow_links=follow_links)
+
+
+def _render(suffix: str, curves: Curves, report: Report, figure) -> str | bytes:
+    import io
+
     fig, plt = figure or _figure(curves, report)
     try:
         if suffix == ".png":
@@ -438,9 +483,7 @@ def write_plot(path: str, curves: Curves, report: Report, figure=None) -> None:
                 data = _html(data[data.index("<svg"):], _hover_data(fig, report), report)
     finally:
         plt.close(fig)
-    from .output import write_output
-
-    write_output(path, data)
+    return data
 
 
 def _hover_data(fig, report: Report) -> dict:
@@ -682,17 +725,41 @@ def plot_targets(plot: str, paths: list[str]) -> list[str]:
             if first.count(n) > 1 and paths[i] != "-":
                 parent = run_name(str(Path(paths[i].rstrip("/")).parent.resolve()))
                 names[i] = f"{parent}_{n}"
-        second = list(names)
-        seen: dict[str, int] = {}
-        for i, n in enumerate(second):
-            seen[n] = seen.get(n, 0) + 1
-            if second.count(n) > 1:
-                names[i] = f"{n}-{seen[n]}"
+        names = _unique(names)
         if "{stem}" in plot:
             targets = [plot.replace("{stem}", n) for n in names]
         else:
             targets = [str(Path(plot) / f"{n}.png") for n in names]
+    seen: dict[str, int] = {}
+    for i, t in enumerate(targets):  # compared as a case-insensitive file system would
+        key = os.path.normcase(os.path.abspath(t)).casefold()
+        if key in seen:
+            raise UsageError(f"{t}: --plot would draw {paths[seen[key]]} and {paths[i]} to one file; "
+                             "give a template with {stem}, or plot them one at a time")
+        seen[key] = i
     return targets
+
+
+def _unique(names: list[str]) -> list[str]:
+    """``names`` with each name that occurs more than once numbered ``NAME-1``, ``NAME-2`` ...,
+    skipping any number that would equal another name (``a``, ``a``, ``a-1`` -> ``a-2``, ``a-3``,
+    ``a-1``); names compared without case (``Run`` and ``run`` are one file on macOS or Windows)."""
+    from collections import Counter
+
+    key = str.casefold
+    counts = Counter(key(n) for n in names)
+    taken = {key(n) for n in names if counts[key(n)] == 1}
+    out = []
+    for n in names:
+        if counts[key(n)] == 1:
+            out.append(n)
+            continue
+        k = 1
+        while key(f"{n}-{k}") in taken:
+            k += 1
+        taken.add(key(f"{n}-{k}"))
+        out.append(f"{n}-{k}")
+    return out
 
 
 def check_suffixes(targets: list[str]) -> None:

@@ -56,6 +56,27 @@ from .report import Report, severity_rank
 _RECHECK = 4096
 #: statuses the watch ends with
 CLEAN, FINDINGS, ERROR, SIGINT_STATUS, SIGTERM_STATUS = 0, 1, 2, 130, 143
+#: the durations a watch accepts, in seconds: (lowest, highest) of ``interval`` and ``idle``
+INTERVAL_RANGE = (0.01, 3600.0)
+IDLE_RANGE = (0.0, 7 * 86400.0)
+
+
+def check_duration(name: str, value: float, bounds: tuple[float, float]) -> float:
+    """``value`` if it is a finite number of seconds within ``bounds``; else a
+    :class:`~curvediag.errors.UsageError` naming ``name`` (``nan`` or ``inf`` would never end a
+    watch, ``1e308`` never start its next look)."""
+    import math
+
+    from .errors import UsageError
+
+    low, high = bounds
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} {value!r}: give a number of seconds") from None
+    if not math.isfinite(x) or not low <= x <= high:
+        raise UsageError(f"{name} {value!r}: give a finite number of seconds from {low:g} to {high:g}")
+    return x
 
 
 class _Terminated(Exception):
@@ -108,6 +129,9 @@ class Watch:
     sleep: Callable[[float], Any] = time.sleep
 
     def __post_init__(self) -> None:
+        # the library also takes interval=0 (a caller's own sleep, as the tests' fake clocks): finite, at most an hour
+        self.interval = check_duration("interval", self.interval, (0.0, INTERVAL_RANGE[1]))
+        self.idle = check_duration("idle", self.idle, IDLE_RANGE)
         self._seen: set[str] = set()
         self._pending: list[Alert] = []
         self._report: Report | None = None
@@ -185,6 +209,13 @@ class Watch:
     # -- where and what to read -------------------------------------------------------------
     def _locate(self) -> _Target:
         p = self.path
+        from .readers.mlflow_server import is_server_uri
+
+        if is_server_uri(p):
+            from .readers.mlflow_server import redact
+
+            raise InputError(redact(p), "an MLflow server URI cannot be watched (watch follows a file or run directory "
+                             "being written); analyze reads the server's runs")
         try:
             st = os.stat(p)
         except FileNotFoundError:

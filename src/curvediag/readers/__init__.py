@@ -27,14 +27,19 @@ _NOT_PLAIN = (UTF8_BOM, *UTF16_BOMS, GZIP_MAGIC)
 
 class Input:
     """One input's bytes and what was said of it (``--input-format``, ``--run``, its path on disk).
-    ``text`` is decoded on first use, and refused when blank."""
+    ``text`` is decoded on first use, and refused when blank; a text whose lines end in a bare
+    CR (classic Mac OS) reads with LF line ends (``cr_only``), whatever its length."""
 
     def __init__(self, data: bytes, source: str, input_format: str | None, run: str | None, path: str | None):
         self.data, self.source, self.input_format, self.run, self.path = data, source, input_format, run, path
+        self.cr_only = False
 
     @cached_property
     def text(self) -> str:
         text = decode(self.data, self.source)
+        if "\r" in text and "\n" not in text:
+            text = text.replace("\r", "\n")
+            self.cr_only = True
         stripped = text.lstrip()
         if not stripped:
             raise InputError(self.source, "empty file")
@@ -145,7 +150,7 @@ def _csv(inp: Input) -> RawTable:
     from .csv import read_csv
 
     text, data, path = inp.text, inp.data, inp.path
-    plain = path is not None and not data.startswith(_NOT_PLAIN) and _plain_on_disk(path)
+    plain = path is not None and not inp.cr_only and not data.startswith(_NOT_PLAIN) and _plain_on_disk(path)
     table = read_csv(text, inp.source, path if plain else None)
     wandb = inp.input_format == "wandb_csv"
     if wandb or any(" - " in n for n in table.names):
@@ -198,23 +203,23 @@ def _json_bytes(data: bytes, input_format: str | None) -> bool:
 def _plain_on_disk(path: str) -> bool:
     """Whether the file itself (not the bytes it decompressed to) starts without a BOM or
     gzip's magic bytes, whatever its name: only then may pandas re-read it from disk."""
+    from .source import open_regular
+
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             return not fh.read(4).startswith(_NOT_PLAIN)
-    except OSError:
+    except (OSError, InputError):
         return False
 
 
 def _is_sqlite_file(path: str) -> bool:
     """A regular file (never a FIFO, which would block) starting with SQLite's header."""
-    import stat as _stat
+    from .source import open_regular
 
     try:
-        if not _stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             return fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
-    except OSError:
+    except (OSError, InputError):
         return False
 
 
@@ -225,18 +230,18 @@ def _big_plain_csv_head(path: str) -> str | None:
     """The head (first 64 KiB) of a file over 8 MiB that is plain UTF-8 CSV text — no BOM,
     gzip, NUL, JSON, HTML, console log or W&B export — or None: then the ordinary path reads
     the whole file and names any problem."""
-    import stat as _stat
+    from .source import open_regular
 
     try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    if not _stat.S_ISREG(st.st_mode) or st.st_size < _BIG or st.st_size > MAX_BYTES:
-        return None  # over the cap: read_bytes refuses it
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    if b"\x00" in head or head.startswith(_NOT_PLAIN):
-        return None
+        with open_regular(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size < _BIG or size > MAX_BYTES:
+                return None  # over the cap: read_bytes refuses it
+            head = fh.read(1 << 16)
+    except (OSError, InputError):
+        return None  # read_bytes names the problem
+    if b"\x00" in head or head.startswith(_NOT_PLAIN) or (b"\r" in head and b"\n" not in head):
+        return None  # (CR-only line ends: read as text, where they become LF)
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..table import RawTable
-from .source import EVENT_FILE_PREFIX, MAX_BYTES, read_bytes, too_big
+from .source import EVENT_FILE_PREFIX, MAX_BYTES, open_regular, read_bytes, too_big
 
 # (glob pattern, description), most specific first.  Within a pattern the newest
 # run wins: the highest version_N / checkpoint-N, else the latest modification time.
@@ -44,12 +44,12 @@ def _global_step(p: Path) -> int:
     """A trainer_state.json's top-level global_step (-1 when absent or unreadable): the
     most complete of a run's copies (the root file, checkpoint-N/ copies) has the largest."""
     try:
-        with open(p, "rb") as f:
+        with open_regular(p) as f:
             m = _GLOBAL_STEP.search(f.read(_HF_READ))
             if m is None and f.seek(0, os.SEEK_END) > _HF_READ:  # keys written unsorted: look at the end too
                 f.seek(-_HF_READ, os.SEEK_END)
                 m = _GLOBAL_STEP.search(f.read(_HF_READ))
-    except OSError:
+    except (OSError, InputError):
         return -1
     return int(m.group(1)) if m else -1
 

@@ -38,6 +38,7 @@ from .._np import np
 
 from ..errors import InputError
 from ..table import RawTable
+from .source import open_regular
 from .discover import find_runs, is_run_dir  # noqa: F401 - importable from here as before
 from .sparse import table_from_arrays, table_from_scalars
 
@@ -86,7 +87,7 @@ def read_run_dir(run: Path, source: str) -> RawTable:
         try:
             if total + f.stat().st_size > MAX_BYTES:  # before reading: a sparse file may claim gigabytes
                 raise too_big(source, " of metric files")
-            with open(f, "rb") as fh:
+            with open_regular(f, str(f)) as fh:  # a FIFO planted among the metrics is refused, never opened blocking
                 data = fh.read(MAX_BYTES + 1 - total)
         except PermissionError:
             raise InputError(str(f), "permission denied") from None
@@ -148,9 +149,9 @@ def _run_name(run: Path, real_root: str | None = None) -> str | None:
     if not tag.is_file() or (real_root is not None and not within(tag, real_root)):
         return None
     try:
-        with open(tag, "rb") as fh:
+        with open_regular(tag) as fh:
             raw = fh.read(1 << 16)
-    except OSError:
+    except (OSError, InputError):
         return None
     return os.fsdecode(raw).strip()
 
@@ -196,8 +197,8 @@ def _nonempty(path: str) -> bool:
 def _check_header(path: str, source: str) -> bool:
     """Refuse a truncated file by its header; True when the database is in WAL mode."""
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as fh:
+        with open_regular(path, source) as fh:
+            size = os.fstat(fh.fileno()).st_size
             head = fh.read(100)
     except OSError as e:
         raise InputError(source, f"cannot open SQLite database ({e.strerror or e})") from None

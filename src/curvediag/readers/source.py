@@ -105,6 +105,37 @@ def _read_limited(fh, source: str, seekable: bool = False) -> bytes:
     return data
 
 
+def open_regular(path: "str | os.PathLike[str]", source: str | None = None):
+    """Open ``path`` for reading in binary mode, a regular file only: opened without blocking
+    (a FIFO given as a log would otherwise block ``open`` itself for ever) and checked on the
+    open descriptor (no window between a check and the open).  Every read of a file the user
+    named goes through here.  Raises :class:`InputError` naming ``source`` (default: the path)."""
+    source = os.fspath(path) if source is None else source
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise InputError(source, "no such file") from None
+    except PermissionError:
+        raise InputError(source, "permission denied") from None
+    except IsADirectoryError:
+        raise InputError(source, "is a directory, not a log file") from None
+    except OSError as e:
+        raise InputError(source, e.strerror or str(e)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(source, "is a directory, not a log file")
+        if not stat.S_ISREG(mode):
+            raise InputError(source, "not a regular file (device, FIFO or socket); not read")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_bytes(path: str) -> tuple[str, bytes]:
     """Return (display name, raw bytes) of a path or ``-`` (stdin)."""
     if path == "-":
@@ -113,18 +144,8 @@ def read_bytes(path: str) -> tuple[str, bytes]:
     else:
         source = path
         try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            raise InputError(source, "no such file") from None
-        except OSError as e:
-            raise InputError(source, e.strerror or str(e)) from None
-        if stat.S_ISDIR(st.st_mode):
-            raise InputError(source, "is a directory, not a log file")
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(source, "not a regular file (device, FIFO or socket); not read")
-        try:
-            with open(path, "rb") as fh:
-                if st.st_size > MAX_BYTES and fh.read(16) != SQLITE_MAGIC:
+            with open_regular(path, source) as fh:
+                if os.fstat(fh.fileno()).st_size > MAX_BYTES and fh.read(16) != SQLITE_MAGIC:
                     raise too_big(source)
                 fh.seek(0)
                 data = _read_limited(fh, source, seekable=True)

@@ -46,15 +46,16 @@ def line_of(report: "Report", finding: "Finding | None", given: str) -> int | No
 
 @lru_cache(maxsize=256)
 def _line(path: str, mtime: int, size: int, axis: str, pos: float) -> int | None:
-    import stat
+    from ..errors import InputError
+    from ..readers.source import GZIP_MAGIC, open_regular
 
-    from ..readers.source import GZIP_MAGIC
-
-    st = os.stat(path)
-    if not stat.S_ISREG(st.st_mode) or size > SCAN_LIMIT:
+    if size > SCAN_LIMIT:
         return None
-    with open(path, "rb") as fh:
-        data = fh.read(SCAN_LIMIT + 1)
+    try:
+        with open_regular(path) as fh:
+            data = fh.read(SCAN_LIMIT + 1)
+    except (OSError, InputError):
+        return None
     if data[:2] == GZIP_MAGIC or b"\x00" in data[:4096]:
         return None
     text = data.decode("utf-8", errors="replace")

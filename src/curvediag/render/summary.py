@@ -17,7 +17,17 @@ if TYPE_CHECKING:
 
 
 def _parts(path: str) -> list[str]:
-    parts = path.split("/")
+    """The path's components; a run named inside a file (``db#run=NAME``) or a server URI's
+    fragment (``.../#experiment=x&run=NAME``) stays whole with the last one: a run name is never
+    cut at its own ``/`` (``#run=../../etc/passwd`` is not shown as ``passwd``)."""
+    cut = [i for i in (path.find("#run="), path.find("/#")) if i >= 0]
+    if cut:
+        at = min(cut) + (1 if path.startswith("/#", min(cut)) else 0)
+        base, frag = path[:at], path[at:]
+    else:
+        base, frag = path, ""
+    parts = base.split("/")
+    parts[-1] += frag
     return parts if any(parts) else [path]
 
 

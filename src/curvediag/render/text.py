@@ -36,7 +36,7 @@ def sparkline(values: Sequence[float], width: int = 0) -> str:
     if not fin:
         return "×" * len(values)
     lo, hi = min(fin), max(fin)
-    span = hi - lo
+    span = hi / 2 - lo / 2  # halved: the span of -1e308 .. 1e308 is no overflow
     out = []
     for v in values:
         if not math.isfinite(v):
@@ -44,7 +44,7 @@ def sparkline(values: Sequence[float], width: int = 0) -> str:
         elif span == 0:
             out.append(_BARS[3])
         else:
-            out.append(_BARS[min(7, int((v - lo) / span * 7.999))])
+            out.append(_BARS[min(7, max(0, int((v / 2 - lo / 2) / span * 7.999)))])
     return "".join(out)
 
 
