@@ -105,7 +105,7 @@ def _stdin_closed(paths) -> bool:
 # so every command resolves its settings the same way (file < environment < command line).
 # the report options analyze and compare share
 _FORMAT = typer.Option(
-    None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github, junit, sarif or gitlab."
+    None, "--format", "-f", help="Output format: text (default), json, jsonl (or json-lines), markdown, github, junit, sarif, gitlab, gitlab-metrics or azure."
 )
 _EXIT_ZERO = typer.Option(False, "--exit-zero", help="Report findings but exit 0 (errors still exit 2).")
 _OUTPUT = typer.Option(

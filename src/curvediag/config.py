@@ -6,7 +6,7 @@ walking up from the working directory, or any TOML file given with
 ``[tool.curvediag]`` table).  Keys::
 
     fail-on = "error"                 # never | info | warning | error
-    format = "json"                   # text | json | jsonl | markdown | github | junit
+    format = "json"                   # text | json | jsonl (json-lines) | markdown | github | junit | sarif | gitlab | gitlab-metrics | azure
     select = ["D", "O", "L"]          # rule codes, prefixes or names; default: all
     ignore = ["G101", "early-stopping-advice"]
     num-classes = 10
@@ -356,6 +356,14 @@ def _choice(key: str, choices: tuple[str, ...]):
     return check
 
 
+def _format(value, where: str, s: dict[str, Any]) -> str:
+    """An output format; an alias (``json-lines``) as the format it names (``jsonl``)."""
+    from .render import ALIASES
+
+    value = _choice("format", FORMATS)(value, where, s)
+    return ALIASES.get(value, value)
+
+
 def _rule_list(key: str):
     def check(value, where: str, s: dict[str, Any]) -> tuple[str, ...]:
         from .rules import ALL_RULES
@@ -488,7 +496,7 @@ def _per_path(value, where: str, s: dict[str, Any]):
 #: each configuration key: (the Settings field it sets, its check)
 _KEYS = {
     "fail-on": ("fail_on", _choice("fail-on", FAIL_ON)),
-    "format": ("format", _choice("format", FORMATS)),
+    "format": ("format", _format),
     "select": ("select", _rule_list("select")),
     "extend-select": ("extend_select", _rule_list("extend-select")),
     "ignore": ("ignore", _rule_list("ignore")),
