@@ -1,6 +1,6 @@
 """The pre-commit hook (.pre-commit-hooks.yaml), run by the real `pre-commit` tool on a temporary git
-repository: it installs this checkout into its own virtualenv (~1 minute, once per session) and runs the
-hook on the staged logs, as a commit would."""
+repository pinning this checkout's HEAD (so: the committed hook): `pre-commit install` makes it the
+repository's git hook, its virtualenv is built once (~1 minute), and each test is a real `git commit`."""
 
 from __future__ import annotations
 
@@ -19,32 +19,57 @@ if shutil.which("pre-commit") is None or shutil.which("git") is None:
     pytest.skip("pre-commit or git is not installed", allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """One PRE_COMMIT_HOME for the module: the hook's environment is built once."""
-    return tmp_path_factory.mktemp("pre-commit-home")
-
-
 def _git(repo, *args):
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True)
 
 
-def _try(home, tmp_path, files: dict[str, bytes]):
-    repo = tmp_path / "repo"
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A git repository whose .pre-commit-config.yaml names this checkout's HEAD (the hook as a user
+    pins it), with the hook installed as the repository's pre-commit hook and its environment built once."""
+    root = tmp_path_factory.mktemp("pre-commit")
+    repo, home = root / "repo", root / "home"
     repo.mkdir()
     _git(repo, "init", "-q")
+    _git(repo, "config", "user.email", "test@example.com")
+    _git(repo, "config", "user.name", "test")
+    rev = _git(REPO, "rev-parse", "HEAD").stdout.strip()
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n- repo: {REPO}\n  rev: {rev}\n  hooks:\n  - id: curvediag\n    files: ^runs/\n")
+    (repo / "data.json").write_text('{"not": "a log"}\n')  # outside files: ^runs/, never read
+    _git(repo, "add", "-A")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CURVEDIAG_", "GIT_"))}
+    env.update(PRE_COMMIT_HOME=str(home), NO_COLOR="1")
+    for cmd in (["install"], ["install-hooks"]):
+        r = subprocess.run(["pre-commit", *cmd], cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, r.stdout + r.stderr
+    _git(repo, "commit", "-qm", "config")
+
+    class Project:
+        pass
+
+    p = Project()
+    p.repo, p.env = repo, env
+    return p
+
+
+def _commit(project, files: dict[str, bytes]):
+    """``git commit`` of ``files`` (the hook runs on them as git runs it); the repository reset after."""
+    repo = project.repo
     for name, data in files.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_bytes(data)
-    (repo / "README.txt").write_text("not a log\n")
     _git(repo, "add", "-A")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CURVEDIAG_")}
-    env.update(PRE_COMMIT_HOME=str(home), NO_COLOR="1")
     before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
-    r = subprocess.run(["pre-commit", "try-repo", str(REPO), "curvediag", "--color", "never"], cwd=repo, env=env,
-                       capture_output=True, text=True, timeout=900)
+    r = subprocess.run(["git", "commit", "-m", "logs"], cwd=repo, env=project.env, capture_output=True, text=True,
+                       timeout=600)
     after = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
     assert after == before  # nothing written to or beside the logs
+    if r.returncode == 0:
+        _git(repo, "reset", "-q", "--hard", "HEAD~1")
+    else:
+        _git(repo, "reset", "-q", "--hard", "HEAD")
+    _git(repo, "clean", "-qfdx")
     return r
 
 
@@ -53,20 +78,22 @@ def test_the_hook_is_declared_as_pre_commit_reads_it():
     assert hook["id"] == "curvediag" and hook["entry"] == "curvediag analyze --quiet" and hook["language"] == "python"
 
 
-def test_a_healthy_log_passes(home, tmp_path):
-    r = _try(home, tmp_path, {"runs/a/metrics.csv": (SAMPLES / "healthy.csv").read_bytes()})
+def test_a_healthy_log_is_committed(project):
+    r = _commit(project, {"runs/a/metrics.csv": (SAMPLES / "healthy.csv").read_bytes()})
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "curvediag (training curves)" in r.stdout and "Passed" in r.stdout
+    assert "curvediag (training curves)" in r.stdout + r.stderr and "Passed" in r.stdout + r.stderr
 
 
-def test_a_diverged_log_fails_the_commit_with_its_findings(home, tmp_path):
-    r = _try(home, tmp_path, {"runs/a/metrics.csv": (SAMPLES / "healthy.csv").read_bytes(),
-                              "runs/b/metrics.csv": (SAMPLES / "diverged.csv").read_bytes()})
-    assert r.returncode == 1
-    assert "Failed" in r.stdout and "D101" in r.stdout and "runs/b/metrics.csv" in r.stdout
+def test_a_diverged_log_refuses_the_commit_with_its_findings(project):
+    r = _commit(project, {"runs/a/metrics.csv": (SAMPLES / "healthy.csv").read_bytes(),
+                          "runs/b/metrics.csv": (SAMPLES / "diverged.csv").read_bytes()})
+    out = r.stdout + r.stderr
+    assert r.returncode == 1 and "Failed" in out
+    assert "runs/b/metrics.csv: D101 non-finite-loss error:" in out and "runs/a/metrics.csv: D" not in out
 
 
-def test_an_unreadable_log_fails_with_one_line(home, tmp_path):
-    r = _try(home, tmp_path, {"runs/empty.csv": b""})
-    assert r.returncode == 1 and "Failed" in r.stdout
-    assert "curvediag: runs/empty.csv:" in r.stdout and "Traceback" not in r.stdout
+def test_an_unreadable_log_refuses_the_commit_with_one_line(project):
+    r = _commit(project, {"runs/empty.csv": b""})
+    out = r.stdout + r.stderr
+    assert r.returncode == 1 and "Failed" in out
+    assert "curvediag: runs/empty.csv:" in out and "Traceback" not in out
