@@ -118,7 +118,7 @@ def gate_status(ci, *args: str) -> int:
 
 def test_each_ci_section_has_its_snippets():
     use = fenced(section("Use in CI"))
-    assert [lang for lang, _ in use] == ["sh", "yaml", "yaml", "yaml", "yaml", "yaml"]
+    assert [lang for lang, _ in use] == ["sh", "yaml", "yaml", "yaml", "yaml", "yaml", "text"]
     assert [lang for lang, _ in fenced(section("Watch a run"))] == ["bash"]
 
 
