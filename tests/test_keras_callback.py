@@ -295,17 +295,23 @@ def test_missing_keras_names_the_extra(monkeypatch):
         importlib.import_module("curvediag.keras")
 
 
-def test_keras_without_its_backend_says_so_in_one_line():
-    """Keras present but its backend (KERAS_BACKEND) not installed: one line naming the fix."""
+@pytest.mark.parametrize("backend", ["tensorflow", None], ids=["tensorflow-set", "unset"])
+def test_keras_without_its_backend_says_so_in_one_line(backend, tmp_path):
+    """Keras present but its backend (KERAS_BACKEND, TensorFlow when unset) not installed: one line
+    naming the fix, setting the backend (issue 24: unset, the message named only TensorFlow)."""
     import importlib.util
 
     if importlib.util.find_spec("tensorflow") is not None:
         pytest.skip("tensorflow is installed: the tensorflow backend imports")
     src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
     code = "import curvediag.keras"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": src})
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env.update(PYTHONPATH=src, HOME=str(tmp_path), KERAS_HOME=str(tmp_path / ".keras"))  # no keras.json naming one
+    if backend:
+        env["KERAS_BACKEND"] = backend
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 1
     last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: curvediag.keras could not import keras (") and "KERAS_BACKEND" in last
-    assert 'pip install "curvediag[keras]"' in last
+    assert last.startswith("ImportError: curvediag.keras could not import keras (")
+    assert "set KERAS_BACKEND to the backend you have installed" in last and "export KERAS_BACKEND=torch" in last
+    assert ("KERAS_BACKEND is not set" in last) == (backend is None)

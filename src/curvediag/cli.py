@@ -145,6 +145,10 @@ _RUN = typer.Option(
     None, "--run", metavar="RUN",
     help="Pick one run from an MLflow store/database/server or a W&B export (id prefix or name); 'all': one report per run.",
 )
+_RUN_ONE = typer.Option(  # plot and watch follow one run: no 'all' offered (issue 24)
+    None, "--run", metavar="RUN",
+    help="Pick one run from an MLflow store/database/server or a W&B export (id prefix or name).",
+)
 _ANNOTATE = typer.Option(
     None, "--annotate", metavar="LEVEL",
     help="GitHub format: annotate each finding this severe or worse (default: --fail-on); below it, one annotation per log and level.",
@@ -570,7 +574,7 @@ def plot_cmd(
     ignore: Optional[str] = _IGNORE,
     config: Optional[str] = _CONFIG,
     input_format: Optional[str] = _INPUT_FORMAT,
-    run: Optional[str] = _RUN,
+    run: Optional[str] = _RUN_ONE,
     no_color: bool = typer.Option(False, "--no-color", help="No colours (also when NO_COLOR is set, or stdout is not a terminal)."),
 ) -> None:
     """Draw the losses in the terminal, with the best epoch, the onset and the problem span marked.
@@ -581,6 +585,7 @@ def plot_cmd(
 
     if _stdin_closed([path]):
         raise typer.Exit(2)
+    _one_run(run, "plot")
     settings = _settings(config, select=select, ignore=ignore, num_classes=num_classes, input_format=input_format,
                          run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc, metric=metric)
     result = one(path, settings, debug=_debugging())
@@ -631,7 +636,7 @@ def watch_cmd(
     ignore: Optional[str] = _IGNORE,
     config: Optional[str] = _CONFIG,
     input_format: Optional[str] = _INPUT_FORMAT,
-    run: Optional[str] = _RUN,
+    run: Optional[str] = _RUN_ONE,
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of an internal error (also CURVEDIAG_DEBUG=1)."),
 ) -> None:
     """Follow a log while training writes it: say each new finding once, as points arrive.
@@ -645,6 +650,7 @@ def watch_cmd(
 
     if path == "-":
         raise _fail("watch follows a file or a run directory, not stdin; name the file")
+    _one_run(run, "watch")
     settings = _settings(config, fail_on=fail_on, select=select, ignore=ignore, num_classes=num_classes,
                          input_format=input_format, run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc,
                          metric=metric).for_path(path)
@@ -666,6 +672,13 @@ def watch_cmd(
     raise typer.Exit(end.status)
 
 
+def _one_run(run: Optional[str], command: str) -> None:
+    """plot and watch follow one run: ``--run all`` is a usage error naming what to give instead."""
+    if run is not None and run.strip().lower() == "all":
+        raise _fail(f"--run all: {command} follows one run; give its name or id prefix "
+                    "(analyze --run all reports every run)")
+
+
 def _text_or_json(format: Format, command: str) -> None:
     """``inspect`` and ``config`` print text or JSON: any other --format is a usage error, not text."""
     if format not in (Format.text, Format.json):
@@ -675,7 +688,8 @@ def _text_or_json(format: Format, command: str) -> None:
 @app.command("config")
 def config_cmd(
     config: Optional[str] = typer.Option(None, "--config", metavar="FILE", help="Settings file (TOML) instead of pyproject.toml."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help="Output format: text or json."),
+    format: Format = typer.Option(Format.text, "--format", "-f", metavar="text|json", show_choices=False,
+                                  help="Output format: text or json."),
 ) -> None:
     """Print the resolved settings and where each came from (file, environment, defaults)."""
     import json
@@ -721,7 +735,8 @@ def schema_cmd() -> None:
 @app.command("inspect")
 def inspect_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="A training log; '-' reads stdin."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help="Output format: text or json."),
+    format: Format = typer.Option(Format.text, "--format", "-f", metavar="text|json", show_choices=False,
+                                  help="Output format: text or json."),
     input_format: Optional[str] = _INPUT_FORMAT,
     run: Optional[str] = _RUN,
     loss: Optional[str] = _LOSS,

@@ -37,9 +37,15 @@ try:
 except ImportError as e:  # keras missing, or its backend (KERAS_BACKEND) not installed
     if getattr(e, "name", None) == "keras":
         raise ImportError('curvediag.keras needs Keras 3: pip install "curvediag[keras]"') from None
+    import os as _os
+
+    _backend = _os.environ.get("KERAS_BACKEND")
     raise ImportError(
-        f"curvediag.keras could not import keras ({e}); install its backend or set KERAS_BACKEND "
-        '(pip install "curvediag[keras]" installs Keras with the torch backend)'
+        f"curvediag.keras could not import keras ({e}): Keras' backend is "
+        + (f"{_backend!r} (KERAS_BACKEND)" if _backend else "TensorFlow by default (KERAS_BACKEND is not set)")
+        + "; set KERAS_BACKEND to the backend you have installed before importing "
+        '(export KERAS_BACKEND=torch, or os.environ["KERAS_BACKEND"] = "torch" first in the script; '
+        "jax and tensorflow are the others), or install that backend"
     ) from None
 
 from .config import Settings
