@@ -1,6 +1,8 @@
 """A live MLflow tracking server, over its REST API (``/api/2.0/mlflow/...``).
 
-The input is a URI: ``mlflow+http://HOST:PORT/#experiment=NAME`` (``mlflow+https://`` for TLS;
+The input is a URI: ``mlflow+http://HOST:PORT/#experiment=NAME`` (``mlflow+https://`` for TLS; the plain
+``http://HOST:PORT`` MLflow prints and ``MLFLOW_TRACKING_URI`` holds too, and a UI link
+``http://HOST:PORT/#/experiments/ID[/runs/RUN_ID]``;
 a path after the port for a server behind a proxy; ``experiment_id=ID`` instead of a name; no
 experiment: every experiment; ``&run=NAME`` is ``--run NAME``).  The fragment (``#...``) is ours:
 it never reaches the server.
@@ -35,6 +37,9 @@ from ..errors import InputError
 from ..table import RawTable
 
 SCHEMES = ("mlflow+http://", "mlflow+https://")
+#: what MLflow itself prints -- the address ``mlflow server`` listens at, ``MLFLOW_TRACKING_URI``, a UI link
+#: (``http://HOST:PORT/#/experiments/ID/runs/RUN_ID``) -- is read as a server too
+PLAIN = ("http://", "https://")
 #: seconds one request may take
 TIMEOUT = 10.0
 #: bytes of one answer
@@ -46,7 +51,8 @@ _FLOAT_MAX = 1.7976931348623157e308
 
 
 def is_server_uri(path: str) -> bool:
-    return path.startswith(SCHEMES)
+    """A string check (no import): ``mlflow+http(s)://...`` or the plain ``http(s)://...`` MLflow prints."""
+    return path.startswith(SCHEMES) or path.startswith(PLAIN)
 
 
 @dataclass(frozen=True)
@@ -69,10 +75,9 @@ class RunInfo:
 
 
 def parse(uri: str) -> Target:
-    scheme = next((s for s in SCHEMES if uri.startswith(s)), None)
-    if scheme is None:
+    if not is_server_uri(uri):
         raise InputError(uri, "not an MLflow server URI (mlflow+http://HOST:PORT/#experiment=NAME)")
-    rest = uri[len("mlflow+"):]
+    rest = uri[len("mlflow+"):] if uri.startswith(SCHEMES) else uri
     parts = urllib.parse.urlsplit(rest)
     if not parts.hostname:
         raise InputError(uri, "no host in the MLflow server URI (mlflow+http://HOST:PORT/#experiment=NAME)")
@@ -80,7 +85,10 @@ def parse(uri: str) -> Target:
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
     except ValueError:
         raise InputError(uri, "the port in the MLflow server URI is not a number") from None
-    frag = urllib.parse.parse_qs(parts.fragment, keep_blank_values=True)
+    if parts.fragment.startswith("/"):  # a link into the MLflow UI: its route, not our keys
+        frag = _ui_route(uri, parts.fragment)
+    else:
+        frag = urllib.parse.parse_qs(parts.fragment, keep_blank_values=True)
     known = {"experiment", "experiment_id", "run", "run_id"}
     unknown = sorted(set(frag) - known)
     if unknown:
@@ -88,6 +96,18 @@ def parse(uri: str) -> Target:
     base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
     one = lambda k: frag[k][-1] if k in frag else None  # noqa: E731
     return Target(base, one("experiment"), one("experiment_id"), one("run"), uri, one("run_id"))
+
+
+def _ui_route(uri: str, route: str) -> dict[str, list[str]]:
+    """``#/experiments/ID`` or ``#/experiments/ID/runs/RUN_ID`` (what the MLflow UI's address bar and
+    ``mlflow.start_run`` print) as ``experiment_id`` / ``run_id``."""
+    import re
+
+    m = re.fullmatch(r"/experiments/(\d+)(?:/runs/([0-9a-fA-F]{8,64}))?(?:[/?].*)?", route)
+    if m is None:
+        raise InputError(uri, "a link into the MLflow UI names an experiment: http://HOST:PORT/#/experiments/ID "
+                              "(or .../runs/RUN_ID), or use mlflow+http://HOST:PORT/#experiment=NAME")
+    return {"experiment_id": [m.group(1)], **({"run_id": [m.group(2)]} if m.group(2) else {})}
 
 
 def _timeout() -> float:
