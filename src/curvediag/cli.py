@@ -915,6 +915,26 @@ def explain_rule(
     _write_stdout(("\n" + "─" * min(width, 80) + "\n\n").join(_explain(r, width) for r in chosen))
 
 
+@app.command("mcp")
+def mcp_cmd(
+    root: str = typer.Option(".", "--root", metavar="DIR", help="Read only paths inside DIR (default: the working directory)."),
+    allow_server: Optional[List[str]] = typer.Option(
+        None, "--allow-server", metavar="URL", help="Also read this MLflow server (http://HOST:PORT; repeat for several)."),
+) -> None:
+    """Serve curvediag's tools to an agent over the Model Context Protocol (stdio; the 'mcp' extra).
+
+    Tools: analyze, compare, inspect, list_rules, explain_rule, watch_state; answers are JSON, bounded in size.
+    Nothing outside --root (and the --allow-server servers) is read; nothing is written."""
+    from .errors import CurvediagError
+    from .mcp_server import Refused, server
+
+    try:
+        app_ = server(root, tuple(allow_server or ()))
+    except (CurvediagError, Refused) as e:
+        raise _fail(str(e))
+    app_.run("stdio")
+
+
 def main() -> None:
     import sys
 
