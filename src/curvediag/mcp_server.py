@@ -247,8 +247,8 @@ def server(root: str, servers: tuple[str, ...] = ()):
         from mcp.server.mcpserver.exceptions import ToolError
     except ImportError:
         try:  # mcp 1.x
-            from mcp.server.fastmcp import FastMCP as _Server  # type: ignore[no-redef]
-            from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[no-redef]
+            from mcp.server.fastmcp import FastMCP as _Server  # type: ignore[no-redef,attr-defined,unused-ignore]
+            from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[no-redef,unused-ignore]
         except ImportError:
             from .errors import MissingExtra
 
