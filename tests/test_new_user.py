@@ -37,3 +37,44 @@ def test_inspect_and_config_help_list_only_the_formats_they_print(command):
     help_text = run(command, "--help").stdout
     (line,) = [x for x in help_text.splitlines() if "--format" in x]
     assert re.search(r"--format text\|json\b", line) and "sarif" not in help_text and "jsonl" not in line
+
+
+def test_a_noise_free_curve_is_not_a_sixteen_digit_multiple_of_its_noise():
+    from types import SimpleNamespace
+
+    from curvediag.rules.rise import rise_message
+
+    ctx = SimpleNamespace(axis_word="epoch")
+    opts = {"rise_limit": 0.1}
+    rise = SimpleNamespace(relative=0.5, min_level=0.3, end_level=0.45, onset_pos=12, z=2.6563152773142340e16)
+    msg = rise_message(rise, ctx, opts)
+    assert "far above its noise" in msg and "e+16" not in msg and "26563152773142340" not in msg
+    assert "(82.9x its noise)" in rise_message(SimpleNamespace(**{**vars(rise), "z": 82.93}), ctx, opts)
+
+
+def test_a_keras_history_dict_is_on_epochs_as_the_cli_says():
+    import json
+
+    import curvediag
+
+    from .conftest import SAMPLES
+
+    history = json.loads((SAMPLES / "cramming_history.json").read_text())  # what history.history holds
+    report = curvediag.diagnose(history)
+    assert report.source.axis == "epoch" and "index" not in repr(report)
+    assert repr(report).endswith("best val_loss at epoch 37>")
+    r = run("analyze", SAMPLES / "cramming_history.json", SAMPLES / "healthy.csv", "--fail-on", "never")
+    assert "ep 37" in r.stdout  # the summary table's unit, the same epoch
+    assert curvediag.diagnose(SAMPLES / "cramming_history.json").source.axis == "epoch"
+
+
+def test_readme_says_how_to_get_a_cpu_build_of_torch_before_the_framework_extras():
+    from .conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    during = readme[readme.index("## During training"):]
+    cpu = during.index("pip install torch --index-url https://download.pytorch.org/whl/cpu")
+    assert cpu < during.index('pip install "curvediag[lightning]"')
+    # and CI does the same: a pinned CPU torch before the integrations extra
+    ci = (REPO / ".ci" / "run").read_text()
+    assert ci.index('pip install "torch==') < ci.index('pip install -e ".[integrations]"')
