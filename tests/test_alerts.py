@@ -116,3 +116,75 @@ def test_webhook_takes_only_http_urls():
 
     with pytest.raises(UsageError, match="not an http"):
         Webhook("file:///etc/passwd")
+
+
+# -- the trackers, for real: Trackio's local store, W&B's offline run file --------------------------------------
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from .conftest import REPO  # noqa: E402
+
+RUN = '''
+import json, math, sys
+from curvediag.monitor import Observer
+{init}
+sent = []
+sink = {sink}()
+def twice(a):  # passed twice: sent once
+    sent.append(a.finding.code); sink(a); sink(a)
+obs = Observer(on_finding=twice, level="info")
+for e in range(12):
+    loss = 1.0 / (e + 1) if e < 6 else 10.0 ** (e - 5)
+    obs.log(epoch=e, loss=loss, val_loss=loss * 1.1 if e < 10 else math.nan)
+    obs.evaluate()
+obs.close()
+{finish}
+print("RESULT " + json.dumps({{"sent": sent}}))
+'''
+
+
+def _tracker_run(tmp_path, init, sink, finish, env):
+    script = RUN.format(init=init, sink=sink, finish=finish)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                       env={**os.environ, "PYTHONPATH": str(REPO / "src"), **env})
+    assert r.returncode == 0, r.stderr[-3000:]
+    line = next(x for x in r.stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):]), r
+
+
+@pytest.mark.integration
+def test_trackio_alerts_in_a_local_run(tmp_path):
+    pytest.importorskip("trackio")
+    store = tmp_path / "trackio"
+    got, _ = _tracker_run(
+        tmp_path, "import trackio\ntrackio.init(project='p', name='r', embed=False)\nfrom curvediag.alerts import TrackioAlerts",
+        "TrackioAlerts", "trackio.finish()", {"TRACKIO_DIR": str(store)})
+    code = ("import json, trackio; print('RESULT ' + json.dumps(trackio.Api().alerts('p'), default=str))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "TRACKIO_DIR": str(store)})
+    alerts = json.loads(next(x for x in r.stdout.splitlines() if x.startswith("RESULT "))[len("RESULT "):])
+    sent = got["sent"]
+    assert sent and sorted(a["title"].split()[1] for a in alerts) == sorted(sent)  # each finding once
+    levels = {a["title"].split()[1]: a["level"] for a in alerts}
+    assert levels["D101"] == "error" and levels["T101"] == "info"
+    d101 = next(a for a in alerts if a["title"].startswith("curvediag: D101"))
+    assert "became NaN" in d101["text"] and "Evidence: " in d101["text"] and "What to do: " in d101["text"]
+    assert all(a["run"] == "r" for a in alerts)
+
+
+@pytest.mark.integration
+def test_wandb_alerts_in_an_offline_run(tmp_path):
+    pytest.importorskip("wandb")
+    got, _ = _tracker_run(
+        tmp_path, "import wandb\nwandb.init(project='p', mode='offline')\nfrom curvediag.alerts import WandbAlerts",
+        "WandbAlerts", "wandb.finish()", {"WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true", "WANDB_MODE": "offline"})
+    (run_file,) = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+    data = run_file.read_bytes()  # the run's records (protobuf): an alert record holds its title, text and level
+    sent = got["sent"]
+    assert sent and "D101" in sent
+    for code in sent:
+        assert data.count(f"curvediag: {code} ".encode()) == 1, code  # each finding once
+    i = data.index(b"curvediag: D101 ")
+    record = data[i: i + 1500]
+    assert b"became NaN" in record and b"What to do: " in record and b"ERROR" in record
