@@ -307,6 +307,7 @@ class Observer:
         say: Callable[[str], Any] | None = None,
         framework: str | None = None,
         points: Callable[[], int] | None = None,
+        line: Callable[[Alert], str] | None = None,
     ):
         if isinstance(stop_on, str):
             stop_on = (stop_on,)
@@ -326,6 +327,8 @@ class Observer:
         #: how many points have arrived, as ``min_points`` counts them (default: rows; Lightning,
         #: which logs a training and a validation row per epoch, counts evaluations)
         self.points = points or (lambda: self.monitor.rows)
+        #: how a finding is worded in the framework's log (default: :meth:`Alert.line`)
+        self.line = line or Alert.line
         self._evaluations = 0
         self.stopped_by: Finding | None = None
         self._said: set[str] = set()
@@ -362,7 +365,7 @@ class Observer:
             if not enough and f.verdict != "diverged":
                 continue  # said once min_points have arrived, with the position it first appeared at
             self._said.add(f.code)
-            self.say(a.line())
+            self.say(self.line(a))
             if self.on_finding is not None:
                 self.on_finding(a)
         if self.stopped_by is None and self.stop_on:
@@ -370,7 +373,9 @@ class Observer:
                 reason = stop_reason(report, self.stop_on)
                 if reason is not None and (enough or reason.verdict == "diverged"):
                     self.stopped_by = reason
-                    self.say(f"curvediag: stopping training: {reason.code} {reason.name}: {reason.message}")
+                    # the finding's message once: when it was just said, the stop names it only
+                    tail = "" if reason.code in self._said else f": {reason.message}"
+                    self.say(f"curvediag: stopping training: {reason.code} {reason.name}{tail}")
                     self.write_report()
                     return True
         return False
