@@ -126,9 +126,9 @@ class CurvediagCallback(keras.callbacks.Callback):
         """The best val_loss (else loss) so far and, with ``restore_best_weights``, a copy of its weights
         (read only: the model is changed only at the end, and only when asked)."""
         for name in ("val_loss", "loss"):
-            v = metrics.get(name)
+            raw: Any = metrics.get(name)
             try:
-                v = float(v)
+                v = float(raw)
             except (TypeError, ValueError):
                 continue
             if not math.isfinite(v):
