@@ -78,3 +78,18 @@ def test_readme_says_how_to_get_a_cpu_build_of_torch_before_the_framework_extras
     # and CI does the same: a pinned CPU torch before the integrations extra
     ci = (REPO / ".ci" / "run").read_text()
     assert ci.index('pip install "torch==') < ci.index('pip install -e ".[integrations]"')
+
+
+def test_a_diverged_step_summary_lists_at_most_five_consistent_remedies():
+    from curvediag.remedies import _topic
+
+    from .conftest import SAMPLES
+
+    md = run("analyze", SAMPLES / "diverged.csv", "-f", "markdown").stdout
+    todo = md.split("<summary>What to do</summary>", 1)[1].split("</details>", 1)[0]
+    items = [ln[2:] for ln in todo.splitlines() if ln.startswith("- ")]
+    assert 1 <= len(items) <= 5  # was 16
+    assert len({_topic(x) for x in items}) == len(items)  # no near-duplicates (three "lower the learning rate")
+    lr = [x for x in items if "learning rate" in x.lower()]
+    assert len(lr) == 1 and "lower" in lr[0].lower() and not any("too low" in x for x in items)
+    assert not any("regularisation" in x.lower() or "augment" in x.lower() for x in items)  # not the overfitting cure
