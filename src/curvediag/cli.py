@@ -926,11 +926,11 @@ def mcp_cmd(
     Tools: analyze, compare, inspect, list_rules, explain_rule, watch_state; answers are JSON, bounded in size.
     Nothing outside --root (and the --allow-server servers) is read; nothing is written."""
     from .errors import CurvediagError
-    from .mcp_server import Refused, server
+    from .mcp_server import server
 
     try:
         app_ = server(root, tuple(allow_server or ()))
-    except (CurvediagError, Refused) as e:
+    except CurvediagError as e:
         raise _fail(str(e))
     app_.run("stdio")
 

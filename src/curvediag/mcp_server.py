@@ -24,14 +24,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import UsageError as Refused  # a tool argument the server will not act on: the tool's one-line error
+
 #: characters of one tool answer; a larger one loses the sparkline values first, then runs
 MAX_CHARS = 200_000
 #: runs reported by one analyze call
 MAX_RUNS = 100
 
-
-class Refused(ValueError):
-    """A tool argument the server will not act on (one line, returned to the client as a tool error)."""
 
 
 @dataclass
@@ -267,7 +266,7 @@ def server(root: str, servers: tuple[str, ...] = ()):
             def run(*args, **kwargs):
                 try:
                     return fn(*args, **kwargs)
-                except (Refused, CurvediagError) as e:
+                except CurvediagError as e:
                     raise ToolError(str(e)) from None
 
             return app.tool(name=name, structured_output=False)(run)
