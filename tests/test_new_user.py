@@ -93,3 +93,44 @@ def test_a_diverged_step_summary_lists_at_most_five_consistent_remedies():
     lr = [x for x in items if "learning rate" in x.lower()]
     assert len(lr) == 1 and "lower" in lr[0].lower() and not any("too low" in x for x in items)
     assert not any("regularisation" in x.lower() or "augment" in x.lower() for x in items)  # not the overfitting cure
+
+
+def test_html_plot_says_the_headline_once_shows_the_remedies_and_names_an_hf_run(tmp_path):
+    import html as html_mod
+    import json as json_mod
+    import re
+    import shutil
+
+    pytest.importorskip("matplotlib")
+    from .conftest import REAL_LOGS, SAMPLES
+
+    out = tmp_path / "o.html"
+    r = run("analyze", SAMPLES / "overfitting.csv", "--plot", out, "-f", "json", "--fail-on", "never")
+    report = json_mod.loads(r.stdout)[0]
+    page = out.read_text()
+    head = html_mod.escape(report["headline"])
+    assert page.count(head[:60]) == 1  # the page's paragraph; the chart's title no longer repeats it
+    assert "What to do" in page and all(html_mod.escape(x) in page for x in report["remedies"])
+
+    hf = sorted((REAL_LOGS / "hf_trainer_state").glob("*.json"))
+    if not hf:
+        pytest.skip("no real trainer_state.json beside the repository")
+    run_dir = tmp_path / "my-bert-run" / "checkpoint-500"
+    run_dir.mkdir(parents=True)
+    shutil.copy(hf[0], run_dir / "trainer_state.json")
+    out = tmp_path / "hf.html"
+    run("analyze", tmp_path / "my-bert-run", "--plot", out, "--fail-on", "never")
+    page = out.read_text()
+    assert re.search(r"<title>curvediag: \w+ - my-bert-run</title>", page)
+    assert "trainer_state.json" not in re.search(r"<svg.*?</svg>", page, re.S).group().split("</title>", 1)[0][-200:]
+
+
+def test_notebook_report_shows_the_remedies():
+    pytest.importorskip("matplotlib")
+    import curvediag
+
+    from .conftest import SAMPLES
+
+    rep = curvediag.diagnose(SAMPLES / "diverged.csv")
+    page = rep._repr_html_()
+    assert "What to do" in page and rep.remedies and all(x.split("(")[0] in page for x in rep.remedies)
