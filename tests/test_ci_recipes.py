@@ -118,7 +118,7 @@ def gate_status(ci, *args: str) -> int:
 
 def test_each_ci_section_has_its_snippets():
     use = fenced(section("Use in CI"))
-    assert [lang for lang, _ in use] == ["sh", "yaml", "yaml", "yaml"]
+    assert [lang for lang, _ in use] == ["sh", "yaml", "yaml", "yaml", "yaml", "yaml", "text"]
     assert [lang for lang, _ in fenced(section("Watch a run"))] == ["bash"]
 
 
@@ -181,6 +181,42 @@ def test_gitlab_job_prints_to_the_log_writes_junit_and_exits_with_the_gate(ci, c
     assert (failures > 0) == (expected == 1)
     for p in job["artifacts"]["paths"]:
         assert (ci.work / p).is_file(), p
+
+
+def _gitlab_metrics_job():
+    return yaml.safe_load(fenced(section("Use in CI"))[4][1])["curvediag-metrics"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_gitlab_metrics_job_writes_the_metrics_report(ci, case):
+    expected = put_log(ci, case)
+    job = _gitlab_metrics_job()
+    r = run_script(ci, "\n".join(job["script"]) + "\n", shell=["bash", "-eo", "pipefail"])
+    check_pip_requirement(ci, extras=())
+    report = ci.work / job["artifacts"]["reports"]["metrics"]
+    if case == "unreadable":
+        assert r.returncode == 2 and not report.exists()
+        return
+    assert r.returncode == 0, r.stderr  # --fail-on never: the widget shows the numbers, it does not gate
+    text = report.read_text()
+    assert text.endswith("# EOF\n") and 'curvediag_best_val_loss{run="runs/last/metrics.csv"}' in text
+    errors = re.search(r'^curvediag_findings\{run="runs/last/metrics.csv",severity="error"\} (\d+)$', text, re.M)
+    assert (int(errors.group(1)) > 0) == (expected == 1)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_azure_step_logs_issues_and_exits_with_the_gate(ci, case):
+    expected = put_log(ci, case)
+    (step,) = yaml.safe_load(fenced(section("Use in CI"))[5][1])
+    r = run_script(ci, step["script"], shell=["bash", "--noprofile", "--norc", "-e"])  # Azure's `script` on Linux
+    assert r.returncode == expected == gate_status(ci, "runs/last/", "--fail-on", "error"), r.stderr
+    check_pip_requirement(ci, extras=())
+    if case == "failing":
+        assert "##vso[task.logissue type=error;sourcepath=runs/last/metrics.csv;" in r.stdout
+    elif case == "unreadable":
+        assert "##vso[task.logissue type=error;sourcepath=runs/last;code=unreadable]" in r.stdout
+    else:
+        assert "##vso" not in r.stdout and "healthy" in r.stdout
 
 
 TRAIN = """\
@@ -350,9 +386,9 @@ def test_run_scripts_are_checked_by_bash_syntax():
         if lang == "yaml":
             doc = yaml.safe_load(body)
             if isinstance(doc, list):
-                scripts = [s["run"] for s in doc if "run" in s]
+                scripts = [s.get("run") or s["script"] for s in doc if "run" in s or "script" in s]
             else:
-                scripts = ["\n".join(doc["curvediag"]["script"])]
+                scripts = ["\n".join(job["script"]) for job in doc.values()]
         for s in scripts:
             r = subprocess.run(["bash", "-n"], input=textwrap.dedent(s), capture_output=True, text=True)
             assert r.returncode == 0, (s, r.stderr)

@@ -21,7 +21,7 @@ _limit = sys.getrecursionlimit()
 keras = pytest.importorskip("keras")
 
 import curvediag  # noqa: E402
-from curvediag.keras import CurvediagCallback  # noqa: E402
+from curvediag.keras import CurvediagCallback, keras_line  # noqa: E402
 from curvediag.monitor import Alert  # noqa: E402
 
 # keras' imports (jedi, through its dependencies) raise the recursion limit to 3000 for the whole
@@ -189,11 +189,14 @@ def test_each_finding_said_once_through_keras_printing(capsys):
     _, h = _fit([cb], epochs=14, jump_to=50.0, jump_at=4)
     assert len(h.epoch) == 14 and np.isnan(h.history["loss"][-1])
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("curvediag:")]
+    *lines, last = lines  # the last word at the end of training: the verdict and where the report went
+    assert last.startswith("curvediag: diverged (error): ") and "no report_path" in last
     codes = [ln.split()[1] for ln in lines]
     assert codes and len(codes) == len(set(codes))  # ten NaN epochs, each finding said once
     assert "D101" in codes and not any("stopping" in ln for ln in lines)
     assert all(isinstance(a, Alert) for a in got)
-    assert [a.line() for a in got] == lines
+    assert [keras_line(a) for a in got] == lines
+    assert lines[codes.index("D101")].startswith("curvediag: D101 non-finite-loss (error) at Epoch 5: ")  # Keras' count
     d101 = next(a for a in got if a.finding.code == "D101")
     assert d101.axis == "epoch" and d101.at == 4  # the epoch it first appeared at (0-based, as Keras)
 
@@ -296,17 +299,78 @@ def test_missing_keras_names_the_extra(monkeypatch):
         importlib.import_module("curvediag.keras")
 
 
-def test_keras_without_its_backend_says_so_in_one_line():
-    """Keras present but its backend (KERAS_BACKEND) not installed: one line naming the fix."""
+@pytest.mark.parametrize("backend", ["tensorflow", None], ids=["tensorflow-set", "unset"])
+def test_keras_without_its_backend_says_so_in_one_line(backend, tmp_path):
+    """Keras present but its backend (KERAS_BACKEND, TensorFlow when unset) not installed: one line
+    naming the fix, setting the backend (issue 24: unset, the message named only TensorFlow)."""
     import importlib.util
 
     if importlib.util.find_spec("tensorflow") is not None:
         pytest.skip("tensorflow is installed: the tensorflow backend imports")
     src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
     code = "import curvediag.keras"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": src})
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env.update(PYTHONPATH=src, HOME=str(tmp_path), KERAS_HOME=str(tmp_path / ".keras"))  # no keras.json naming one
+    if backend:
+        env["KERAS_BACKEND"] = backend
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 1
     last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: curvediag.keras could not import keras (") and "KERAS_BACKEND" in last
-    assert 'pip install "curvediag[keras]"' in last
+    assert last.startswith("ImportError: curvediag.keras could not import keras (")
+    assert "set KERAS_BACKEND to the backend you have installed" in last and "export KERAS_BACKEND=torch" in last
+    assert ("KERAS_BACKEND is not set" in last) == (backend is None)
+
+
+# -- issue 24: what a new user saw in Keras' own output ------------------------------------------------------
+def _fit_verbose(callbacks, epochs=10, jump_at=4):
+    m = _model(0.01)
+    sched = keras.callbacks.LearningRateScheduler(lambda e, cur: 0.01 if e < jump_at else 50.0)
+    m.fit(X, Y, validation_data=(XV, YV), epochs=epochs, batch_size=32, verbose=2, callbacks=[sched, *callbacks])
+    return m
+
+
+def test_a_finding_prints_after_its_epochs_metrics_line_counted_as_keras_counts(capsys):
+    cb = CurvediagCallback(stop_on=("diverged",))
+    _fit_verbose([cb])
+    out = capsys.readouterr().out.splitlines()
+    i = next(k for k, ln in enumerate(out) if ln.startswith("curvediag: D101"))
+    assert out[i - 1].startswith(("1/1", "8/8")) or " - loss: " in out[i - 1]  # after Keras' metrics line
+    epoch_line = max(k for k in range(i) if out[k].startswith("Epoch "))
+    assert out[i].startswith(f"curvediag: D101 non-finite-loss (error) at {out[epoch_line].split('/')[0]}: ")
+    said = [ln for ln in out if ln.startswith("curvediag:")]
+    # the stop names the finding said just before it: its message is printed once
+    stop = next(ln for ln in said if ln.startswith("curvediag: stopping training"))
+    assert stop == "curvediag: stopping training: D101 non-finite-loss"
+    assert sum("became" in ln for ln in said[:-1]) == 1
+
+
+def test_a_stop_says_where_the_best_weights_were_and_restores_them_when_asked(capsys):
+    class Snap(keras.callbacks.Callback):
+        def __init__(self):
+            self.weights = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights.append((logs.get("val_loss"), self.model.get_weights()))
+
+    snap = Snap()
+    cb = CurvediagCallback(stop_on=("diverged",), restore_best_weights=True)
+    m = _fit_verbose([snap, cb])
+    said = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("curvediag:")]
+    finite = [(v, k) for k, (v, _) in enumerate(snap.weights) if v is not None and math.isfinite(v)]
+    best_val, best = min(finite)
+    assert f"curvediag: the best val_loss was {best_val:.4g} at Epoch {best + 1}: restoring its weights" in said
+    for a, b in zip(m.get_weights(), snap.weights[best][1]):
+        np.testing.assert_array_equal(a, b)  # the weights of the best epoch, as EarlyStopping restores them
+    cb2 = CurvediagCallback(stop_on=("diverged",))
+    m2 = _fit_verbose([cb2])
+    said = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("curvediag:")]
+    assert any("restore_best_weights=True restores those weights" in ln for ln in said)
+    assert not all(np.array_equal(a, b) for a, b in zip(m2.get_weights(), snap.weights[best][1]))  # not restored
+
+
+def test_a_healthy_run_says_its_verdict_and_where_the_report_went(tmp_path, capsys):
+    cb = CurvediagCallback(report_path=str(tmp_path / "r.json"))
+    _fit([cb], epochs=12)
+    said = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("curvediag:")]
+    assert said and said[-1].startswith(f"curvediag: {cb.report.verdict} (")
+    assert said[-1].endswith(f"(report written to {tmp_path / 'r.json'})") and (tmp_path / "r.json").exists()

@@ -131,7 +131,7 @@ def test_a_diverging_run_is_stopped_within_a_few_epochs_of_the_blow_up(tmp_path,
     first_nan = min(e for e, *_, v in ref.train + ref.val if not math.isfinite(v))  # a train or validation loss
     assert first_nan < 14  # it really reaches NaN/inf
     if min_points > 5:
-        # 20 rows are 10 epochs: only the non-finite loss (judged from the first row) can stop it this early
+        # 20 evaluations are 20 epochs: only the non-finite loss (judged from the first row) can stop it this early
         blow_up = first_nan
 
     rec = Recorder()
@@ -139,7 +139,9 @@ def test_a_diverging_run_is_stopped_within_a_few_epochs_of_the_blow_up(tmp_path,
     trainer, _ = _fit(tmp_path, lr, [cb, rec], max_epochs=14)
     assert cb.stopped_by is not None and cb.stopped_by.verdict == "diverged"
     stopped = rec.train[-1][0]  # the last epoch that ran
-    assert blow_up <= stopped <= blow_up + 2, (blow_up, stopped, ref.train)
+    # min_points counts evaluations (epochs here), as Keras' callback does: a blow-up before it is judged
+    # at the min_points-th epoch, unless the loss is already non-finite
+    assert blow_up <= stopped <= max(blow_up + 2, min_points - 1), (blow_up, stopped, ref.train)
     assert stopped < 13 and trainer.should_stop and len(rec.train) == stopped + 1
     assert rec.train == ref.train[: stopped + 1]  # the same run up to the stop
     report = json.loads((tmp_path / "r.json").read_text())
@@ -335,7 +337,8 @@ def test_rank_zero_votes_its_decision(tmp_path):
     cb = CurvediagCallback(stop_on=("diverged",))
     _fit(tmp_path, 0.5, [cb], max_epochs=14, strategy=strategy)
     assert cb.stopped_by is not None
-    assert strategy.decisions[-1] is True and not any(strategy.decisions[:-1])
+    # one stop vote, at the epoch it stopped in (at validation end, the epoch end's vote after it False)
+    assert strategy.decisions.count(True) == 1 and True in strategy.decisions[-2:]
 
 
 # -- a real two-process DDP run (gloo, CPU): rank zero decides, both ranks stop at the same epoch ----------
@@ -458,3 +461,87 @@ def test_lightning_first_then_the_standalone_package_then_a_one_line_error_namin
     assert missing == 'ImportError: curvediag.lightning needs PyTorch Lightning: pip install "curvediag[lightning]"'
     assert standalone.startswith("pytorch_lightning.")
     assert unified.startswith("lightning.pytorch.")
+
+
+# -- issue 24: what the Keras and HF callbacks have; min_points counts evaluations; the entry point ------------
+def test_report_alerts_and_stopped_by_as_the_keras_and_hf_callbacks_have(tmp_path):
+    cb = CurvediagCallback(level="info")
+    assert cb.report is None and cb.alerts == [] and cb.stopped_by is None
+    _fit(tmp_path, 0.05, [cb], max_epochs=12)
+    assert cb.report is not None and cb.report.verdict == cb.monitor.check().verdict
+    assert all(isinstance(a, Alert) for a in cb.alerts)
+    codes = [a.finding.code for a in cb.alerts]
+    assert len(codes) == len(set(codes)) and {f.code for f in cb.report.findings} <= set(codes)  # each once
+    assert cb.stopped_by is None
+
+
+class _FirstCheck(L.Callback):
+    """The epoch at whose end the curvediag callback had checked for the first time."""
+
+    def __init__(self, cb):
+        self.cb, self.epoch = cb, None
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if self.epoch is None and self.cb.report is not None:
+            self.epoch = trainer.current_epoch
+
+
+def test_min_points_counts_evaluations_not_the_two_rows_lightning_logs_per_epoch(tmp_path):
+    cb = CurvediagCallback(min_points=5)
+    probe = _FirstCheck(cb)
+    _fit(tmp_path, 0.05, [cb, probe], max_epochs=8)
+    assert cb.monitor.rows == 16  # a training and a validation row per epoch
+    assert probe.epoch == 4  # the 5th epoch, as Keras' callback with min_points=5 (one row per epoch)
+
+
+def _entry_point(tmp_path, monkeypatch):
+    """curvediag's entry point as pyproject.toml declares it, on a distribution Lightning finds the way
+    it finds any installed one (importlib.metadata), whichever checkout is installed."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    from .conftest import REPO
+
+    eps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"]
+    group = eps["lightning.pytorch.callbacks_factory"]
+    dist = tmp_path / "site" / "curvediag-0.0.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: curvediag\nVersion: 0.0.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[lightning.pytorch.callbacks_factory]\n" + "".join(f"{k} = {v}\n" for k, v in group.items()))
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+
+
+def _ours(trainer):
+    return [c for c in trainer.callbacks if isinstance(c, CurvediagCallback)]
+
+
+def test_the_callbacks_factory_adds_the_callback_only_when_the_environment_asks(tmp_path, monkeypatch):
+    _entry_point(tmp_path, monkeypatch)
+    monkeypatch.delenv("CURVEDIAG_LIGHTNING", raising=False)
+    assert _ours(_trainer(tmp_path)) == []
+    monkeypatch.setenv("CURVEDIAG_LIGHTNING", "0")
+    assert _ours(_trainer(tmp_path)) == []
+
+    report = tmp_path / "env-report.json"
+    monkeypatch.setenv("CURVEDIAG_LIGHTNING", "1")
+    monkeypatch.setenv("CURVEDIAG_LIGHTNING_STOP_ON", "diverged, cramming")
+    monkeypatch.setenv("CURVEDIAG_LIGHTNING_REPORT", str(report))
+    trainer, _ = _fit(tmp_path, 0.5, max_epochs=14)  # the diverging run of test 1, no callback given
+    (cb,) = _ours(trainer)
+    assert cb.observer.stop_on == {"diverged", "cramming"}
+    assert cb.stopped_by is not None and cb.stopped_by.verdict == "diverged" and trainer.current_epoch < 13
+    assert _report_of(json.loads(report.read_text()))["verdict"] == "diverged"
+
+
+def test_a_callback_the_user_gave_wins_over_the_factorys(tmp_path, monkeypatch):
+    _entry_point(tmp_path, monkeypatch)
+    monkeypatch.setenv("CURVEDIAG_LIGHTNING", "1")
+    monkeypatch.setenv("CURVEDIAG_LIGHTNING_REPORT", str(tmp_path / "env-report.json"))
+    mine = CurvediagCallback(report_path=str(tmp_path / "mine.json"))
+    trainer, _ = _fit(tmp_path, 0.05, [mine], max_epochs=6)
+    assert len(_ours(trainer)) == 2  # Lightning appends the factory's
+    env_cb = next(c for c in _ours(trainer) if c is not mine)
+    assert env_cb.monitor.rows == 0 and not (tmp_path / "env-report.json").exists()
+    assert mine.monitor.rows == 12 and (tmp_path / "mine.json").exists()

@@ -186,3 +186,34 @@ def test_run_all_one_report_per_run_of_the_experiment(server):
     assert json.loads(out) == ds
     code, out, _ = _analyze(uri, "--run", "all", "--fail-on", "error")
     assert code == 1 and "3 logs" in out  # the worst run's status: the diverged one
+
+
+# -- issue 24: the URLs MLflow itself prints are read as the server ------------------------------------
+def test_the_plain_address_mlflow_prints_is_read_as_the_server(server):
+    server, _ = server  # http://127.0.0.1:PORT, what `mlflow server` prints and MLFLOW_TRACKING_URI holds
+    code, out, err = _analyze(server, "--format", "json")
+    assert code == 1, err
+    d = json.loads(out)[0]
+    assert d["source"]["format"] == "mlflow-server" and "run=overfit" in d["source"]["path"]
+    code, out, _ = _analyze(server + "/", "--run", "nan", "--format", "json")
+    assert json.loads(out)[0]["verdict"] == "diverged"
+
+
+def test_a_link_into_the_mlflow_ui_is_read_as_its_experiment_or_run(server):
+    server, _ = server
+    from mlflow.tracking import MlflowClient
+
+    c = MlflowClient(server)
+    eid = c.get_experiment_by_name("sweep").experiment_id
+    healthy = next(r for r in c.search_runs([eid]) if r.info.run_name == "healthy")
+    code, out, err = _analyze(f"{server}/#/experiments/{eid}", "--run", "all", "--format", "json")
+    assert code == 1, err
+    assert sorted(d["source"]["path"].rsplit("run=", 1)[1] for d in json.loads(out)) == ["healthy", "nan", "overfit"]
+    for link in (f"{server}/#/experiments/{eid}/runs/{healthy.info.run_id}",
+                 f"{server}/#/experiments/{eid}/runs/{healthy.info.run_id}/model-metrics"):
+        code, out, err = _analyze(link, "--format", "json")
+        assert code == 0, err
+        d = json.loads(out)[0]
+        assert d["verdict"] in ("healthy", "still_improving") and d["source"]["path"] == link  # the run named
+    code, _, err = _analyze(f"{server}/#/models")
+    assert code == 2 and err.count("\n") == 1 and "#/experiments/ID" in err and "Traceback" not in err

@@ -60,7 +60,8 @@ def test_keras_history_json_dict_of_lists(write):
     h = {"loss": [1.0, 0.5, 0.3], "accuracy": [0.3, 0.6, 0.8], "val_loss": [1.1, 0.7, 0.6], "val_accuracy": [0.3, 0.5, 0.7]}
     c = load_curves(write("history.json", json.dumps(h)))
     assert c.source.format == "keras_history_json"
-    assert c.source.axis == "index" and list(c.series["val_loss"].x) == [0, 1, 2]  # numbered from 0
+    # one entry per epoch: the epoch, numbered from 0 as CSVLogger writes it (issue 24: it was "index")
+    assert c.source.axis == "epoch" and c.axis_kind == "epoch" and list(c.series["val_loss"].x) == [0, 1, 2]
     assert ys(c, "val_acc") == [0.3, 0.5, 0.7]
 
 

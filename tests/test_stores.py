@@ -108,3 +108,33 @@ def test_wandb_history_dump(write):
     recs = [{"_step": i, "_runtime": 3.0 * i, "_timestamp": 1.7e9 + i, "train/loss": curve(i, "train"), "val/loss": curve(i, "val")} for i in range(30)]
     rep = curvediag.diagnose(write("history.json", json.dumps(recs)))
     assert rep.source.axis == "_step" and rep.verdict == "overfitting"
+
+
+@pytest.mark.integration
+def test_a_file_store_s_runs_are_named_by_their_run_names(tmp_path):
+    """Runs written by MLflow's own client into a file store: the summary names them by run name, as the
+    SQLite database and the server do (issue 24: the 32-hex ids), the id where a name repeats."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("mlflow")
+    script = (
+        "import mlflow, sys\n"
+        "mlflow.set_tracking_uri('file://' + sys.argv[1])\n"
+        "for name in ['healthy-run', 'blowup', 'twin', 'twin']:\n"
+        "    with mlflow.start_run(run_name=name):\n"
+        "        for s in range(30):\n"
+        "            l = 1 / (s + 1) if name != 'blowup' or s < 20 else 10 ** (s - 19)\n"
+        "            mlflow.log_metric('loss', l, step=s); mlflow.log_metric('val_loss', l * 1.1, step=s)\n"
+    )
+    store = tmp_path / "mlruns"
+    r = subprocess.run([sys.executable, "-c", script, str(store)], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    ids = sorted(p.name for p in (store / "0").iterdir() if p.is_dir())
+    batch = curvediag.diagnose_many([str(store)])
+    names = sorted(rep.source.path.rsplit("#run=", 1)[1] for rep in batch.reports)
+    twins = [n for n in names if n in ids]
+    assert [n for n in names if n not in ids] == ["blowup", "healthy-run"] and len(twins) == 2
+    assert next(rep for rep in batch.reports if rep.source.path.endswith("#run=blowup")).verdict == "diverged"

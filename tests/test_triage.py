@@ -161,7 +161,9 @@ def test_mlflow_file_store_every_run_and_run_name_picks_one(tmp_path):
     ds = reports(store)
     assert len(ds) == 2 and {d["source"]["format"] for d in ds} == {"mlflow"}
     assert sorted(verdicts(ds)) == ["not_learning", "overfitting"]
-    assert all(p.rstrip("/").split("/")[-1] in ("ffff1111", "aaaa2222") for p in paths(ds))
+    # named by their run names, as SQLite's and the server's runs are (issue 24: the run ids)
+    assert sorted(p.rsplit("#run=", 1)[1] for p in paths(ds)) == ["flat-one", "overfit-two"]
+    assert all(p.startswith(str(store) + "#run=") for p in paths(ds))
     picked = reports(store, "--run", "overfit-two")
     assert verdicts(picked) == ["overfitting"]
 

@@ -233,15 +233,32 @@ def _expand_one(path: str, settings: Settings) -> list[Input]:
         if len(found) <= 1:
             return [Input(path, None)]  # one run (or none: the reader says so): read as before
         out: list[Input] = []
+        names = _mlflow_names(path, [r for r in found if r.kind == "mlflow"])
         for r in found:
             if r.kind == "file":
                 inner = _expand_file(r.path, every, settings)
                 out += inner if inner is not None else [Input(r.path, None, None, "path", r.note())]
             else:
-                out.append(Input(r.path, None, None, "path" if r.kind == "mlflow" else r.kind, r.note()))
+                out.append(Input(r.path, None, names.get(r.path), "path" if r.kind == "mlflow" else r.kind, r.note()))
         return out
     inner = _expand_file(path, every, settings)
     return inner if inner is not None else [Input(path, None if every else settings.run)]
+
+
+def _mlflow_names(store: str, runs: list) -> dict[str, str]:
+    """MLflow file-store runs named as the SQLite database's and the server's are: ``STORE#run=NAME`` by
+    their run name (``mlflow.runName``), the run id where there is no name or names repeat."""
+    from pathlib import Path
+
+    from .readers.mlflow import _run_name
+
+    real = os.path.realpath(store)
+    named = {r.path: _run_name(Path(r.path), real) for r in runs}
+    counts: dict[str, int] = {}
+    for n in named.values():
+        if n:
+            counts[n] = counts.get(n, 0) + 1
+    return {p: f"{store.rstrip(os.sep)}#run={n if n and counts[n] == 1 else os.path.basename(p)}" for p, n in named.items()}
 
 
 def _expand_file(path: str, every: bool, settings: Settings) -> list[Input] | None:

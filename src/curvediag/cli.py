@@ -105,7 +105,7 @@ def _stdin_closed(paths) -> bool:
 # so every command resolves its settings the same way (file < environment < command line).
 # the report options analyze and compare share
 _FORMAT = typer.Option(
-    None, "--format", "-f", help="Output format: text (default), json, jsonl, markdown, github, junit, sarif or gitlab."
+    None, "--format", "-f", help="Output format: text (default), json, jsonl (or json-lines), markdown, github, junit, sarif, gitlab, gitlab-metrics or azure."
 )
 _EXIT_ZERO = typer.Option(False, "--exit-zero", help="Report findings but exit 0 (errors still exit 2).")
 _OUTPUT = typer.Option(
@@ -144,6 +144,10 @@ _INPUT_FORMAT = typer.Option(
 _RUN = typer.Option(
     None, "--run", metavar="RUN",
     help="Pick one run from an MLflow store/database/server or a W&B export (id prefix or name); 'all': one report per run.",
+)
+_RUN_ONE = typer.Option(  # plot and watch follow one run: no 'all' offered (issue 24)
+    None, "--run", metavar="RUN",
+    help="Pick one run from an MLflow store/database/server or a W&B export (id prefix or name).",
 )
 _ANNOTATE = typer.Option(
     None, "--annotate", metavar="LEVEL",
@@ -598,7 +602,7 @@ def plot_cmd(
     ignore: Optional[str] = _IGNORE,
     config: Optional[str] = _CONFIG,
     input_format: Optional[str] = _INPUT_FORMAT,
-    run: Optional[str] = _RUN,
+    run: Optional[str] = _RUN_ONE,
     no_color: bool = typer.Option(False, "--no-color", help="No colours (also when NO_COLOR is set, or stdout is not a terminal)."),
 ) -> None:
     """Draw the losses in the terminal, with the best epoch, the onset and the problem span marked.
@@ -609,6 +613,7 @@ def plot_cmd(
 
     if _stdin_closed([path]):
         raise typer.Exit(2)
+    _one_run(run, "plot")
     settings = _settings(config, select=select, ignore=ignore, num_classes=num_classes, input_format=input_format,
                          run=run, loss=loss, val_loss=val_loss, acc=acc, val_acc=val_acc, metric=metric)
     result = one(path, settings, debug=_debugging())
@@ -659,7 +664,7 @@ def watch_cmd(
     ignore: Optional[str] = _IGNORE,
     config: Optional[str] = _CONFIG,
     input_format: Optional[str] = _INPUT_FORMAT,
-    run: Optional[str] = _RUN,
+    run: Optional[str] = _RUN_ONE,
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of an internal error (also CURVEDIAG_DEBUG=1)."),
 ) -> None:
     """Follow a log while training writes it: say each new finding once, as points arrive.
@@ -673,6 +678,7 @@ def watch_cmd(
 
     if path == "-":
         raise _fail("watch follows a file or a run directory, not stdin; name the file")
+    _one_run(run, "watch")
     from .errors import UsageError
     from .watch import IDLE_RANGE, INTERVAL_RANGE, check_duration
 
@@ -702,6 +708,13 @@ def watch_cmd(
     raise typer.Exit(end.status)
 
 
+def _one_run(run: Optional[str], command: str) -> None:
+    """plot and watch follow one run: ``--run all`` is a usage error naming what to give instead."""
+    if run is not None and run.strip().lower() == "all":
+        raise _fail(f"--run all: {command} follows one run; give its name or id prefix "
+                    "(analyze --run all reports every run)")
+
+
 def _text_or_json(format: Format, command: str) -> None:
     """``inspect`` and ``config`` print text or JSON: any other --format is a usage error, not text."""
     if format not in (Format.text, Format.json):
@@ -711,7 +724,8 @@ def _text_or_json(format: Format, command: str) -> None:
 @app.command("config")
 def config_cmd(
     config: Optional[str] = typer.Option(None, "--config", metavar="FILE", help="Settings file (TOML) instead of pyproject.toml."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help="Output format: text or json."),
+    format: Format = typer.Option(Format.text, "--format", "-f", metavar="text|json", show_choices=False,
+                                  help="Output format: text or json."),
 ) -> None:
     """Print the resolved settings and where each came from (file, environment, defaults)."""
     import json
@@ -812,7 +826,8 @@ def schema_cmd() -> None:
 @app.command("inspect")
 def inspect_cmd(
     path: str = typer.Argument(..., metavar="PATH", help="A training log; '-' reads stdin."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help="Output format: text or json."),
+    format: Format = typer.Option(Format.text, "--format", "-f", metavar="text|json", show_choices=False,
+                                  help="Output format: text or json."),
     input_format: Optional[str] = _INPUT_FORMAT,
     run: Optional[str] = _RUN,
     loss: Optional[str] = _LOSS,
@@ -989,6 +1004,26 @@ def explain_rule(
         return
     width = max(40, shutil.get_terminal_size((80, 24)).columns)
     _write_stdout(("\n" + "─" * min(width, 80) + "\n\n").join(_explain(r, width) for r in chosen))
+
+
+@app.command("mcp")
+def mcp_cmd(
+    root: str = typer.Option(".", "--root", metavar="DIR", help="Read only paths inside DIR (default: the working directory)."),
+    allow_server: Optional[List[str]] = typer.Option(
+        None, "--allow-server", metavar="URL", help="Also read this MLflow server (http://HOST:PORT; repeat for several)."),
+) -> None:
+    """Serve curvediag's tools to an agent over the Model Context Protocol (stdio; the 'mcp' extra).
+
+    Tools: analyze, compare, inspect, list_rules, explain_rule, watch_state; answers are JSON, bounded in size.
+    Nothing outside --root (and the --allow-server servers) is read; nothing is written."""
+    from .errors import CurvediagError
+    from .mcp_server import server
+
+    try:
+        app_ = server(root, tuple(allow_server or ()))
+    except CurvediagError as e:
+        raise _fail(str(e))
+    app_.run("stdio")
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ walking up from the working directory, or any TOML file given with
 
     fail-on = "error"                 # never | info | warning | error
     fail-on-borderline = true         # a borderline verdict (confidence under 0.5) fails too; default false
-    format = "json"                   # text | json | jsonl | markdown | github | junit
+    format = "json"                   # text | json | jsonl (json-lines) | markdown | github | junit | sarif | gitlab | gitlab-metrics | azure
     select = ["D", "O", "L"]          # rule codes, prefixes or names; default: all
     ignore = ["G101", "early-stopping-advice"]
     num-classes = 10
@@ -371,6 +371,14 @@ def _flag(key: str):
     return check
 
 
+def _format(value, where: str, s: dict[str, Any]) -> str:
+    """An output format; an alias (``json-lines``) as the format it names (``jsonl``)."""
+    from .render import ALIASES
+
+    value = _choice("format", FORMATS)(value, where, s)
+    return ALIASES.get(value, value)
+
+
 def _rule_list(key: str):
     def check(value, where: str, s: dict[str, Any]) -> tuple[str, ...]:
         from .rules import ALL_RULES
@@ -504,7 +512,7 @@ def _per_path(value, where: str, s: dict[str, Any]):
 _KEYS = {
     "fail-on": ("fail_on", _choice("fail-on", FAIL_ON)),
     "fail-on-borderline": ("fail_on_borderline", _flag("fail-on-borderline")),
-    "format": ("format", _choice("format", FORMATS)),
+    "format": ("format", _format),
     "select": ("select", _rule_list("select")),
     "extend-select": ("extend_select", _rule_list("extend-select")),
     "ignore": ("ignore", _rule_list("ignore")),

@@ -30,6 +30,7 @@ training and when training ends (``on_train_end``).  :attr:`CurvediagCallback.re
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterable
 
 try:
@@ -37,14 +38,29 @@ try:
 except ImportError as e:  # keras missing, or its backend (KERAS_BACKEND) not installed
     if getattr(e, "name", None) == "keras":
         raise ImportError('curvediag.keras needs Keras 3: pip install "curvediag[keras]"') from None
+    import os as _os
+
+    _backend = _os.environ.get("KERAS_BACKEND")
     raise ImportError(
-        f"curvediag.keras could not import keras ({e}); install its backend or set KERAS_BACKEND "
-        '(pip install "curvediag[keras]" installs Keras with the torch backend)'
+        f"curvediag.keras could not import keras ({e}): Keras' backend is "
+        + (f"{_backend!r} (KERAS_BACKEND)" if _backend else "TensorFlow by default (KERAS_BACKEND is not set)")
+        + "; set KERAS_BACKEND to the backend you have installed before importing "
+        '(export KERAS_BACKEND=torch, or os.environ["KERAS_BACKEND"] = "torch" first in the script; '
+        "jax and tensorflow are the others), or install that backend"
     ) from None
 
 from .config import Settings
 from .monitor import Alert, Observer
 from .report import Finding, Report
+
+
+def keras_line(alert: Alert) -> str:
+    """A finding for Keras' log, its epoch counted as Keras displays it (``Epoch 6/25`` is epoch 5 of the
+    ``logs``, of CSVLogger and of the report): ``curvediag: O102 val-loss-rising (warning) at Epoch 6: ...``."""
+    f = alert.finding
+    if alert.at is None or alert.axis != "epoch" or not float(alert.at).is_integer():
+        return alert.line()
+    return f"curvediag: {f.code} {f.name} ({f.severity}) at Epoch {int(alert.at) + 1}: {f.message}"
 
 
 def _print_msg(line: str) -> None:
@@ -76,27 +92,80 @@ class CurvediagCallback(keras.callbacks.Callback):
         on_finding: Callable[[Alert], Any] | None = None,
         level: str = "warning",
         settings: Settings | None = None,
+        restore_best_weights: bool = False,
     ):
         super().__init__()
         self._args: dict[str, Any] = dict(stop_on=stop_on, check_every=check_every, min_points=min_points,
                           report_path=report_path, on_finding=on_finding, level=level, settings=settings)
+        self.restore_best_weights = bool(restore_best_weights)
+        self._lines: list[str] = []  # said after Keras' own line for the epoch (at the next epoch's start)
+        self._best: tuple[str, float, int] | None = None  # (metric, value, 0-based epoch)
+        self._best_weights: Any = None
         self.observer = self._observer()  # the arguments are checked here, not at fit time
 
     def _observer(self) -> Observer:
-        return Observer(source="<keras>", say=_print_msg, **self._args)
+        return Observer(source="<keras>", say=self._lines.append, line=keras_line, **self._args)
+
+    def _flush(self) -> None:
+        """The lines due, printed after Keras' metrics line of the epoch that found them (Keras prints
+        it after every callback's ``on_epoch_end``), never between ``Epoch 6/25`` and its numbers."""
+        lines, self._lines[:] = list(self._lines), []
+        for line in lines:
+            _print_msg(line)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if self.observer.monitor.rows:  # a second fit() with the same callback: a new run
+            self._lines.clear()
             self.observer = self._observer()
+        self._best, self._best_weights = None, None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._flush()
+
+    def _track_best(self, epoch: int, metrics: dict) -> None:
+        """The best val_loss (else loss) so far and, with ``restore_best_weights``, a copy of its weights
+        (read only: the model is changed only at the end, and only when asked)."""
+        for name in ("val_loss", "loss"):
+            raw: Any = metrics.get(name)
+            try:
+                v = float(raw)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(v):
+                return
+            if self._best is None or (self._best[0] == name and v < self._best[1]):
+                self._best = (name, v, epoch)
+                if self.restore_best_weights:
+                    self._best_weights = self.model.get_weights()
+            return
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         metrics = {str(k): v for k, v in dict(logs or {}).items() if str(k) not in ("epoch", "step")}
+        self._track_best(epoch, metrics)
         self.observer.log(epoch=epoch, **metrics)
         if self.observer.evaluate():
             self.model.stop_training = True
+            self._lines.append(self._best_line())
+
+    def _best_line(self) -> str:
+        if self._best is None:
+            return "curvediag: no finite loss was logged: no best weights to restore"
+        name, value, epoch = self._best
+        if self.restore_best_weights:
+            return f"curvediag: the best {name} was {value:.4g} at Epoch {epoch + 1}: restoring its weights"
+        return (f"curvediag: the best {name} was {value:.4g} at Epoch {epoch + 1} (restore_best_weights=True "
+                "restores those weights, as EarlyStopping's does)")
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self.observer.close()
+        if self.restore_best_weights and self._best_weights is not None and self.observer.stopped_by is not None:
+            self.model.set_weights(self._best_weights)
+        report = self.observer.monitor.report
+        if report is not None:  # always a last word: the verdict, and where the report went
+            where = (f"report written to {self.observer.report_path}" if self.observer.report_path
+                     else "no report_path: the report is not written (cb.report holds it)")
+            self._lines.append(f"curvediag: {report.verdict} ({report.severity}): {report.headline} ({where})")
+        self._flush()
 
     @property
     def report(self) -> Report | None:

@@ -61,8 +61,11 @@ except ImportError:  # pragma: no cover - exercised only without the lightning p
             'curvediag.lightning needs PyTorch Lightning: pip install "curvediag[lightning]"'
         ) from None
 
+import os
+
 from .config import Settings
 from .monitor import Alert, Observer
+from .report import Finding, Report
 
 #: the suffixes Lightning gives the two copies of a metric logged with on_step=True, on_epoch=True
 _FORKS = ("_step", "_epoch")
@@ -96,12 +99,16 @@ class CurvediagCallback(_Callback):
         self.observer = Observer(
             stop_on=stop_on, check_every=check_every, min_points=min_points, report_path=report_path,
             on_finding=on_finding, level=level, settings=settings, source="<lightning>", say=_rank_zero_info,
+            points=lambda: max(self._train_rows, self._val_rows),
         )
+        self._train_rows = 0  # train-epoch readings and validation runs: min_points counts evaluations,
+        self._val_rows = 0    # as Keras' epochs (one row each), not Lightning's two rows per epoch
         self._before_train: dict[str, Any] = {}
         self._before_val: dict[str, Any] = {}
         self._val_names: set[str] = set()
         self._closed = False
-
+        self._from_environment = False  # added by callbacks_factory
+        self._off = False  # the factory's callback beside one the user gave the Trainer
     # -- what the run logged -------------------------------------------------------------------
     @property
     def monitor(self):
@@ -109,9 +116,19 @@ class CurvediagCallback(_Callback):
         return self.observer.monitor
 
     @property
-    def stopped_by(self):
+    def stopped_by(self) -> Finding | None:
         """The finding that stopped the run (None when it did not)."""
         return self.observer.stopped_by
+
+    @property
+    def report(self) -> Report | None:
+        """The last check's report (None before the first check)."""
+        return self.observer.monitor.report
+
+    @property
+    def alerts(self) -> list[Alert]:
+        """Every finding found so far, each once, with the position it appeared at."""
+        return list(self.observer.monitor.alerts)
 
     @staticmethod
     def _snapshot(trainer: Any) -> dict[str, Any]:
@@ -142,30 +159,36 @@ class CurvediagCallback(_Callback):
             trainer.should_stop = True
 
     # -- Lightning hooks -----------------------------------------------------------------------
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        self._off = self._from_environment and any(
+            isinstance(c, CurvediagCallback) and not c._from_environment for c in trainer.callbacks)
+
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
-        self._closed = False
+        self._closed = self._off
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-        if _fitting(trainer):
+        if _fitting(trainer) and not self._off:
             self._before_train = self._snapshot(trainer)
 
     def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
-        if _fitting(trainer):
+        if _fitting(trainer) and not self._off:
             self._before_val = self._snapshot(trainer)
 
     # Every rank reads callback_metrics at the same hooks (as EarlyStopping does): the first read of an
     # epoch metric logged with sync_dist=True is a collective (Lightning reduces it over the ranks then).
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
-        if not _fitting(trainer):
+        if not _fitting(trainer) or self._off:
             return
         metrics = self._fresh(self._snapshot(trainer), self._before_val)
         self._val_names.update(metrics)
+        self._val_rows += bool(metrics)
         self._decide(trainer, self._record(trainer, metrics) if trainer.is_global_zero else False)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        if not _fitting(trainer):
+        if not _fitting(trainer) or self._off:
             return
         metrics = self._fresh(self._snapshot(trainer), self._before_train, self._val_names)
+        self._train_rows += bool(metrics)
         self._decide(trainer, self._record(trainer, metrics) if trainer.is_global_zero else False)
 
     def _close(self, trainer: Any) -> None:
@@ -181,8 +204,28 @@ class CurvediagCallback(_Callback):
         self._close(trainer)  # when training never started (no batches), nothing was read: a no-op
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
-        if not self._closed and trainer.is_global_zero:
+        if not self._closed and not self._off and trainer.is_global_zero:
             self.observer.write_report()  # the rows so far; no last check on a run that failed
 
 
-__all__ = ["CurvediagCallback"]
+#: the environment variables :func:`callbacks_factory` reads
+ENV_ON, ENV_STOP_ON, ENV_REPORT = "CURVEDIAG_LIGHTNING", "CURVEDIAG_LIGHTNING_STOP_ON", "CURVEDIAG_LIGHTNING_REPORT"
+
+
+def callbacks_factory() -> list:
+    """Lightning's ``lightning.pytorch.callbacks_factory`` entry point (every ``Trainer`` calls it):
+    a :class:`CurvediagCallback` when the environment asks for one -- ``CURVEDIAG_LIGHTNING=1`` --
+    else nothing, so installing curvediag never changes a run by itself.
+    ``CURVEDIAG_LIGHTNING_STOP_ON``: comma-separated verdicts, codes or names to stop on (default: observe
+    only); ``CURVEDIAG_LIGHTNING_REPORT``: the report path.  When the Trainer was given a
+    ``CurvediagCallback`` of its own, that one is used and this one stays silent."""
+    value = os.environ.get(ENV_ON, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return []
+    stop_on = tuple(s.strip() for s in os.environ.get(ENV_STOP_ON, "").split(",") if s.strip())
+    cb = CurvediagCallback(stop_on=stop_on, report_path=os.environ.get(ENV_REPORT) or None)
+    cb._from_environment = True
+    return [cb]
+
+
+__all__ = ["CurvediagCallback", "callbacks_factory"]

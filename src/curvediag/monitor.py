@@ -448,8 +448,9 @@ class Observer:
 
     * ``stop_on``: verdicts, rule codes or names that stop the run (empty: observe only);
     * ``check_every``: check at every N-th evaluation the callback sees (1: each one);
-    * ``min_points``: rows logged before any finding is reported (a NaN or an infinity is
-      reported, and stops, from the first row: a diverged run needs no trend);
+    * ``min_points``: points logged before any finding is reported (a NaN or an infinity is
+      reported, and stops, from the first row: a diverged run needs no trend); ``points`` counts
+      them (default: rows);
     * ``level``: the lowest severity said in the framework's log and passed to ``on_finding``
       (``"warning"``; ``"info"`` for everything);
     * ``report_path``: where the JSON report is written, atomically, when training ends and when the
@@ -477,6 +478,8 @@ class Observer:
         source: str = "<monitor>",
         say: Callable[[str], Any] | None = None,
         framework: str | None = None,
+        points: Callable[[], int] | None = None,
+        line: Callable[[Alert], str] | None = None,
     ):
         if isinstance(stop_on, str):
             stop_on = (stop_on,)
@@ -493,6 +496,11 @@ class Observer:
         self.level = level
         self.say = say or (lambda line: None)
         self.monitor = Monitor(settings, source=source, framework=framework)
+        #: how many points have arrived, as ``min_points`` counts them (default: rows; Lightning,
+        #: which logs a training and a validation row per epoch, counts evaluations)
+        self.points = points or (lambda: self.monitor.rows)
+        #: how a finding is worded in the framework's log (default: :meth:`Alert.line`)
+        self.line = line or Alert.line
         self._evaluations = 0
         self.stopped_by: Finding | None = None
         self._said: set[str] = set()
@@ -518,25 +526,28 @@ class Observer:
             return False
         self._evaluations += 1
         urgent = self._non_finite_loss()
-        if not urgent and (self.monitor.rows < self.min_points or self._evaluations % self.check_every):
+        enough = self.points() >= self.min_points
+        if not urgent and (not enough or self._evaluations % self.check_every):
             return False
         report = self.monitor.check()
         for a in self.monitor.alerts:
             f = a.finding
             if f.code in self._said or severity_rank(f.severity) < severity_rank(self.level):
                 continue
-            if self.monitor.rows < self.min_points and f.verdict != "diverged":
+            if not enough and f.verdict != "diverged":
                 continue  # said once min_points have arrived, with the position it first appeared at
             self._said.add(f.code)
-            self.say(a.line())
+            self.say(self.line(a))
             if self.on_finding is not None:
                 self.on_finding(a)
         if self.stopped_by is None and self.stop_on:
-            if self.monitor.rows >= self.min_points or urgent:
+            if enough or urgent:
                 reason = stop_reason(report, self.stop_on)
-                if reason is not None and (self.monitor.rows >= self.min_points or reason.verdict == "diverged"):
+                if reason is not None and (enough or reason.verdict == "diverged"):
                     self.stopped_by = reason
-                    self.say(f"curvediag: stopping training: {reason.code} {reason.name}: {reason.message}")
+                    # the finding's message once: when it was just said, the stop names it only
+                    tail = "" if reason.code in self._said else f": {reason.message}"
+                    self.say(f"curvediag: stopping training: {reason.code} {reason.name}{tail}")
                     self.write_report()
                     return True
         return False

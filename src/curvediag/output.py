@@ -219,7 +219,8 @@ def _write_atomic(real: str, data: bytes, st) -> None:
 
 # --- a Batch in one format: to --output, to stdout, and the exit status -------------------------
 
-_EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text", ".sarif": "sarif"}
+_EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text", ".sarif": "sarif",
+               ".prom": "gitlab-metrics"}
 
 
 def format_for(path: str, given: str | None, default: str) -> "OutputFormat":
@@ -231,7 +232,9 @@ def format_for(path: str, given: str | None, default: str) -> "OutputFormat":
     from .render import OutputFormat
 
     if given:
-        return OutputFormat(given)
+        from .render import ALIASES
+
+        return OutputFormat(ALIASES.get(given, given))
     suffix = Path(path).suffix.lower()
     if not suffix:
         return OutputFormat(default)

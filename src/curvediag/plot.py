@@ -12,7 +12,7 @@ from ._np import np
 
 from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
 from .errors import MissingExtra, UsageError
-from .report import Report
+from .report import Report, remedies_html
 
 HINT = 'plots need matplotlib: pip install "curvediag[plot]"'
 
@@ -291,20 +291,39 @@ def _projection(ax, report: Report, drawn: _Drawn) -> None:
     drawn.add(line, ax, f"{p.metric} projected", xs, ys)
 
 
-def _title(report: Report) -> str:
+#: file names every run of a framework shares: the run is named by its directory instead
+_GENERIC_NAMES = {"trainer_state.json", "metrics.csv", "results.csv", "scalars.json", "metrics.json", "history.json"}
+
+
+def run_label(path: str) -> str:
+    """A run's name for a title: the file's name, or for a file every run of its framework writes
+    (a Hugging Face output directory's ``trainer_state.json``, Lightning's ``metrics.csv``) the run's
+    directory (above a ``checkpoint-N`` copy)."""
+    import re
+
+    p = Path(path)
+    if p.name not in _GENERIC_NAMES or not p.parent.name:
+        return p.name or path
+    run = p.parent
+    if re.fullmatch(r"checkpoint-\d+", run.name) and run.parent.name:
+        run = run.parent
+    return run.name
+
+
+def _title(report: Report, headline: bool = True) -> str:
     import textwrap
 
     from .render import printable
 
-    name = Path(report.source.path).name or report.source.path
-    head = textwrap.wrap(textwrap.shorten(printable(report.headline), 230), 120)
+    name = run_label(report.source.path)
+    head = textwrap.wrap(textwrap.shorten(printable(report.headline), 230), 120) if headline else []
     return "\n".join([_label(f"{report.verdict.upper().replace('_', ' ')}: {name}")] + [_label(h) for h in head])
 
 
 _SEVERITY_COLOUR = {"ok": "tab:green", "info": "tab:blue", "warning": "tab:orange", "error": "tab:red"}
 
 
-def _figure(curves: Curves, report: Report, drawn: _Drawn | None = None):
+def _figure(curves: Curves, report: Report, drawn: _Drawn | None = None, headline: bool = True):
     """The run's chart: losses (log scale when they span decades), the quality metric as logged,
     the learning rate when logged; the verdict in the title, best, onset, span and projection marked."""
     plt = _pyplot()
@@ -350,7 +369,7 @@ def _figure(curves: Curves, report: Report, drawn: _Drawn | None = None):
         if handles:
             ax.legend(fontsize=8, loc="best", framealpha=0.85)
     axes[-1].set_xlabel(_label(report.source.axis))
-    fig.suptitle(_title(report), fontsize=10.5, color=_SEVERITY_COLOUR.get(report.severity, "black"))
+    fig.suptitle(_title(report, headline), fontsize=10.5, color=_SEVERITY_COLOUR.get(report.severity, "black"))
     fig.tight_layout()
     fig._curvediag_drawn = drawn  # for the HTML page's hover labels
     return fig, plt
@@ -469,7 +488,8 @@ def write_plot(path: str, curves: Curves, report: Report, figure=None, follow_li
 def _render(suffix: str, curves: Curves, report: Report, figure) -> str | bytes:
     import io
 
-    fig, plt = figure or _figure(curves, report)
+    # the HTML page says the headline above the chart: the chart's title does not repeat it
+    fig, plt = figure or _figure(curves, report, headline=suffix not in (".html", ".htm"))
     try:
         if suffix == ".png":
             buf = io.BytesIO()
@@ -653,7 +673,7 @@ def _html(svg: str, hover: dict, report: Report) -> str:
     blob = json.dumps(hover, allow_nan=False).replace("<", "\\u003c")  # no "</script" nor "<!--" inside
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>curvediag: {h(report.verdict)} - {h(Path(report.source.path).name)}</title>"
+        f"<title>curvediag: {h(report.verdict)} - {h(run_label(report.source.path))}</title>"
         f"<style>{_STYLE}</style></head><body>"
         f"<h1>{h(report.verdict.replace('_', ' '))}</h1><p>{h(report.headline)}</p>"
         f"<p><code>{h(report.source.path)}</code> — {h(report.source.format)}</p>"
@@ -661,7 +681,7 @@ def _html(svg: str, hover: dict, report: Report) -> str:
         "<p class='cd-hint'>Hover for values; wheel to zoom, drag to pan, double-click or "
         "<button id='cd-reset' type='button'>reset</button> to fit.</p>"
         f"<div id='cd-chart'>{svg}</div><div id='cd-tip'></div>"
-        f"{metrics_table_html(report)}<ul>{items}</ul>"
+        f"{metrics_table_html(report)}<ul>{items}</ul>{remedies_html(report)}"
         f"<script type='application/json' id='cd-data'>{blob}</script>"
         f"<script>{_SCRIPT}</script></body></html>\n"
     )

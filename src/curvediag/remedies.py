@@ -279,12 +279,13 @@ def merged_params(findings: Iterable[tuple["Finding", tuple["Remedy | str", ...]
     return out
 
 
-def for_report(findings: Iterable[tuple["Finding", tuple["Remedy | str", ...]]], facts: dict[str, Any]) -> tuple[str, ...]:
+def for_report(findings: Iterable[tuple["Finding", tuple["Remedy | str", ...]]], facts: dict[str, Any],
+               everywhere: dict[str, dict[str, Any]] | None = None) -> tuple[str, ...]:
     """Every finding's remedies once, in the findings' order (the deciding finding first): one id
     once, its parameters merged (the first finding's win), a covered remedy folded into the one
     that covers it."""
     findings = list(findings)
-    everywhere = merged_params(findings)
+    everywhere = merged_params(findings) if everywhere is None else everywhere
     order: list["Remedy | str"] = []
     params: dict[str, dict[str, Any]] = {}
     for _, items in findings:
@@ -309,6 +310,38 @@ def for_report(findings: Iterable[tuple["Finding", tuple["Remedy | str", ...]]],
     merged = [o if isinstance(o, str) else Remedy(o.id, tuple(sorted({**params[o.id], **everywhere.get(o.id, {})}.items())))
               for o in order]
     return tuple(_words(merged, facts))
+
+
+#: remedies a report lists (each finding keeps all of its own)
+REPORT_LIMIT = 5
+
+
+def _topic(text: str) -> str:
+    """What a remedy is about, by its first words ("lower the learning", "clip gradients e"): two
+    rules' wordings of one piece of advice share it."""
+    import re
+
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower())[:3])
+
+
+def for_cause(findings: Iterable[tuple["Finding", tuple["Remedy | str", ...]]], facts: dict[str, Any],
+              verdict: str | None, limit: int = REPORT_LIMIT) -> tuple[str, ...]:
+    """The report's remedies: those of the findings that decided ``verdict`` (a run that diverged is not
+    also told its learning rate may be too low, as a not-learning finding beside it would say), one
+    piece of advice once however many rules word it (:func:`_topic`), at most ``limit``; a verdict no
+    finding decides (healthy, still improving by the projection) takes every finding's."""
+    findings = list(findings)
+    deciding = [(f, items) for f, items in findings if verdict is not None and f.verdict == verdict]
+    chosen = for_report(deciding or findings, facts, merged_params(findings))  # worded as under each finding
+    out: list[str] = []
+    seen: set[str] = set()
+    for text in chosen:
+        topic = _topic(text)
+        if topic in seen:
+            continue
+        seen.add(topic)
+        out.append(text)
+    return tuple(out[:limit])
 
 
 def framework_of(fmt: str) -> str:

@@ -316,7 +316,7 @@ class Report:
             f" <small>({h(self.severity)})</small></h3><p>{h(self.headline)}</p>"
             f"<p><code>{h(os.path.basename(self.source.path) or self.source.path)}</code> — {h(self.source.format)}, "
             f"{self.source.rows} rows, axis {h(self.source.axis)}</p>{metrics_table_html(self)}"
-            f"<ul>{items}</ul>{img}</div>"
+            f"<ul>{items}</ul>{remedies_html(self)}{img}</div>"
         )
 
     def worst_severity(self) -> str:
@@ -426,3 +426,15 @@ def _num(v):
     if hasattr(v, "item"):  # numpy scalar
         return _num(v.item())
     return v
+
+
+def remedies_html(report: "Report") -> str:
+    """The report's remedies (what to do) as an HTML list, escaped; empty when there are none."""
+    import html
+
+    from .render import printable
+
+    if not report.remedies:
+        return ""
+    items = "".join(f"<li>{html.escape(printable(r))}</li>" for r in report.remedies)
+    return f"<p><b>What to do</b></p><ul class='curvediag-remedies'>{items}</ul>"

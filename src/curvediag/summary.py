@@ -45,7 +45,7 @@ def build_report(
     # report's own list once each, the deciding finding's first (findings are sorted by precedence)
     facts = remedies.facts_of(ctx)
     pairs = [(f, f.remedies) for f in findings]
-    todo = remedies.for_report(pairs, facts)
+    todo = remedies.for_cause(pairs, facts, verdict)
     merged = remedies.merged_params(pairs)
     findings = [replace(f, remedies=remedies.for_finding(f.remedies, facts, merged)) for f in findings]
 

@@ -48,6 +48,12 @@ def _from_columns(cols: dict[str, list], fmt: str, source: str, notes=None) -> R
     names = [k for k, v in cols.items() if _is_metric_list(v)]
     if not names:
         raise InputError(source, "JSON object holds no lists of numbers")
+    if fmt == "keras_history_json" and not any(str(k).lower() in _AXIS_KEYS for k in cols):
+        # a Keras history holds one entry per epoch: its axis is the epoch, 0-based as CSVLogger writes it
+        # (and as a report of the same numbers in a CSV says), not the row index
+        n = max(len(cols[k]) for k in names)
+        cols = {"epoch": list(range(n)), **cols}
+        names = ["epoch", *names]
     from .sparse import Points, check_count, columns
 
     check_count(len(names), source, "distinct keys")

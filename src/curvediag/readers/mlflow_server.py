@@ -1,6 +1,8 @@
 """A live MLflow tracking server, over its REST API (``/api/2.0/mlflow/...``).
 
-The input is a URI: ``mlflow+http://HOST:PORT/#experiment=NAME`` (``mlflow+https://`` for TLS;
+The input is a URI: ``mlflow+http://HOST:PORT/#experiment=NAME`` (``mlflow+https://`` for TLS; the plain
+``http://HOST:PORT`` MLflow prints and ``MLFLOW_TRACKING_URI`` holds too, and a UI link
+``http://HOST:PORT/#/experiments/ID[/runs/RUN_ID]``;
 a path after the port for a server behind a proxy; ``experiment_id=ID`` instead of a name; no
 experiment: every experiment; ``&run=NAME`` is ``--run NAME``).  The fragment (``#...``) is ours:
 it never reaches the server.
@@ -47,7 +49,7 @@ from .._np import np
 from ..errors import InputError
 from ..table import RawTable
 
-from .uri import SCHEMES, is_server_uri  # noqa: F401 - one definition, light to import
+from .uri import PLAIN, SCHEMES, is_server_uri  # noqa: F401 - one definition, light to import
 #: seconds one request may take
 TIMEOUT = 10.0
 #: bytes of one answer
@@ -120,13 +122,12 @@ class RunInfo:
 
 
 def parse(uri: str) -> Target:
-    scheme = next((s for s in SCHEMES if uri.startswith(s)), None)
     shown = redact(uri)
-    if scheme is None:
+    if not is_server_uri(uri):
         raise InputError(shown, "not an MLflow server URI (mlflow+http://HOST:PORT/#experiment=NAME)")
     if any(ord(c) < 32 or ord(c) == 127 for c in uri) or " " in uri.partition("#")[0]:
         raise InputError(shown, "a control character or space in the MLflow server URI")
-    rest = uri[len("mlflow+"):]
+    rest = uri[len("mlflow+"):] if uri.startswith(SCHEMES) else uri
     try:
         parts = urllib.parse.urlsplit(rest)
         host = parts.hostname
@@ -141,7 +142,10 @@ def parse(uri: str) -> Target:
         hostport.rsplit(":", 1)[0] if port is not None or hostport.endswith(":") else hostport)
     if not _HOST.fullmatch(hostpart):
         raise InputError(shown, f"not a valid host name in the MLflow server URI: {hostpart!r}")
-    frag = urllib.parse.parse_qs(parts.fragment, keep_blank_values=True)
+    if parts.fragment.startswith("/"):  # a link into the MLflow UI: its route, not our keys
+        frag = _ui_route(shown, parts.fragment)
+    else:
+        frag = urllib.parse.parse_qs(parts.fragment, keep_blank_values=True)
     known = {"experiment", "experiment_id", "run", "run_id"}
     unknown = sorted(set(frag) - known)
     if unknown:
@@ -152,6 +156,18 @@ def parse(uri: str) -> Target:
     base = urllib.parse.urlunsplit((parts.scheme, hostport, parts.path.rstrip("/"), "", ""))
     one = lambda k: frag[k][-1] if k in frag else None  # noqa: E731
     return Target(base, one("experiment"), one("experiment_id"), one("run"), shown, one("run_id"), auth)
+
+
+def _ui_route(uri: str, route: str) -> dict[str, list[str]]:
+    """``#/experiments/ID`` or ``#/experiments/ID/runs/RUN_ID`` (what the MLflow UI's address bar and
+    ``mlflow.start_run`` print) as ``experiment_id`` / ``run_id``."""
+    import re
+
+    m = re.fullmatch(r"/experiments/(\d+)(?:/runs/([0-9a-fA-F]{8,64}))?(?:[/?].*)?", route)
+    if m is None:
+        raise InputError(uri, "a link into the MLflow UI names an experiment: http://HOST:PORT/#/experiments/ID "
+                              "(or .../runs/RUN_ID), or use mlflow+http://HOST:PORT/#experiment=NAME")
+    return {"experiment_id": [m.group(1)], **({"run_id": [m.group(2)]} if m.group(2) else {})}
 
 
 def _timeout() -> float:

@@ -27,6 +27,10 @@ class OutputFormat(str, Enum):
     junit = "junit"
     sarif = "sarif"
     gitlab = "gitlab"
+    gitlab_metrics = "gitlab-metrics"
+    azure = "azure"
+    #: another name for ``jsonl`` (as ruff and others spell it); settings hold ``jsonl``
+    json_lines = "json-lines"
 
     def render(self, batch: "Batch", full: bool = False, annotate: str | None = None) -> str:
         """The batch in this format.  ``full``: text for several logs shows every report after the table;
@@ -50,7 +54,13 @@ RENDERERS = {
     "junit": ("junit", "render"),
     "sarif": ("sarif", "render"),
     "gitlab": ("gitlab", "render"),
+    "gitlab-metrics": ("gitlab_metrics", "render"),
+    "azure": ("azure", "render"),
+    "json-lines": ("json", "render_lines"),
 }
+
+#: other names of a format -> the format
+ALIASES = {"json-lines": "jsonl"}
 
 # C0 controls (newline and tab too), DEL, C1 controls, the Unicode line/paragraph
 # separators, bidirectional overrides and isolates, and lone surrogates (the bytes of a

@@ -94,7 +94,8 @@ def rise_evidence(r: Rise, opts) -> dict:
 
 def rise_message(r: Rise, ctx: Context, opts, also: str = "") -> str:
     """'val_loss rose 38% above its minimum (...) after epoch 12<also>; limit 10% (<z>x its noise)'."""
-    noise = "" if math.isnan(r.z) else f" ({r.z:.1f}x its noise)"
+    # a curve with (almost) no noise makes the ratio meaningless: 2.7e16x says nothing a reader can use
+    noise = "" if math.isnan(r.z) else f" ({r.z:.1f}x its noise)" if r.z < 1000 else " (far above its noise)"
     return (
         f"val_loss rose {pct(r.relative)} above its minimum (smoothed {fmt(r.min_level)} -> {fmt(r.end_level)}) "
         f"after {at(r.onset_pos, ctx.axis_word)}{also}; limit {pct(opts['rise_limit'])}{noise}"
