@@ -82,7 +82,9 @@ class LossAtChance(Rule):
             # rising from a lower minimum: memorising (cramming) when the accuracy had risen above chance
             # and lost it; with no accuracy, when the loss ends far above chance
             learned = acc is not None and float(np.max(acc.s)) > max(1.0 / k, acc.start) + opts["acc_margin"]
-            if learned or end > (1.1 if acc is None else 1.5) * chance:
+            tr = ctx.track(TRAIN_ACC)
+            soared = acc is not None and tr is not None and tr.n >= MIN_POINTS and tr.end - acc.end >= 0.25
+            if learned or end > (1.1 if acc is None else 1.25 if soared else 1.5) * chance:
                 return None
         f = recent_fall(t)
         if (f["sure"] and f["min_at_end"] and f["expected_gain"] >= STILL_FALLING_GAIN

@@ -27,7 +27,7 @@ class NonFiniteLoss(Rule):
 
     A short non-finite stretch early in the run that the run recovered from (every
     non-finite point in the first third of its curve, and at least 5 finite points
-    after the last one, all finite) is reported as a warning without a verdict: the
+    after the last one, all finite) is reported as an info finding without a verdict: the
     run is judged by what follows. A NaN at the end of a run (or of a prefix a
     callback sees) is divergence at once.
 
@@ -120,4 +120,4 @@ class NonFiniteLoss(Rule):
             {"first_non_finite": first_bad, "last_non_finite": last_bad, "non_finite_points": count, "recovered": 1},
             span=(first_bad, last_bad),
         )
-        return replace(f, verdict=None, severity="warning")
+        return replace(f, verdict=None, severity="info")
