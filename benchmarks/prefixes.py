@@ -94,21 +94,29 @@ def replay(case: Case) -> dict:
                                     "headline": str(e)[:120], "error_findings": []})
             continue
         errs = sorted({f"{f.code} {f.verdict or ''}".strip() for f in rep.findings if f.severity == "error"})
+        # what a callback acts on: stop_reason() stops only on a sure verdict (confidence >= report.SURE)
+        from curvediag.report import SURE
+
+        sure = rep.confidence is None or rep.confidence >= SURE
         out["prefixes"].append({"n": k, "x": ev[k - 1], "verdict": str(getattr(rep.verdict, "value", rep.verdict)),
-                                "headline": rep.headline,
+                                "headline": rep.headline, "sure": sure,
                                 "error_findings": errs})
     return out
 
 
 def summarise(rows: list[dict]) -> dict:
     good = [r for r in rows if r["label"] in GOOD and r["prefixes"]]
-    alarms, finding_alarms = [], []
+    alarms, finding_alarms, stops = [], [], []
     for r in good:
         hit = next((p for p in r["prefixes"] if p["verdict"] in ERROR_VERDICTS or p["verdict"].startswith("error")), None)
         if hit:
             alarms.append({"file": r["file"], "label": r["label"], "scored": r["scored"], "n": hit["n"],
                            "of": r["evaluations"], "verdict": hit["verdict"], "headline": hit["headline"],
                            "prefixes_alarmed": sum(1 for p in r["prefixes"] if p["verdict"] in ERROR_VERDICTS)})
+        stop = next((p for p in r["prefixes"] if p["verdict"] in ERROR_VERDICTS and p.get("sure", True)), None)
+        if stop:
+            stops.append({"file": r["file"], "label": r["label"], "n": stop["n"], "of": r["evaluations"],
+                          "verdict": stop["verdict"]})
         fh = next((p for p in r["prefixes"] if p["error_findings"]), None)
         if fh:
             finding_alarms.append({"file": r["file"], "label": r["label"], "n": fh["n"], "of": r["evaluations"],
@@ -141,6 +149,8 @@ def summarise(rows: list[dict]) -> dict:
         "false_alarm_share": len(alarms) / len(good) if good else None,
         "false_alarm_share_scored": (sum(1 for a in alarms if a["scored"]) / len(scored_good)) if scored_good else None,
         "false_alarms": alarms,
+        "stop_share": len(stops) / len(good) if good else None,
+        "stops": stops,
         "error_finding_share": len(finding_alarms) / len(good) if good else None,
         "error_findings": finding_alarms,
         "late_runs": len(late),
@@ -183,7 +193,11 @@ def text(name: str, s: dict) -> str:
         L.append(f"  {a['verdict']} at evaluation {a['n']} of {a['of']} ({a['prefixes_alarmed']} prefixes)  "
                  f"{a['file']} (label {a['label']}{'' if a['scored'] else ', not scored'})")
         L.append(f"      {a['headline'][:150]}")
-    L.append(f"error-level findings on a prefix of a good run (what stop_on would stop on): "
+    L.append(f"of which sure enough to stop training (a callback's stop_on acts only on confidence >= 0.75): "
+             f"{_f(s['stop_share'])} of {s['good_runs']}")
+    for a in s["stops"]:
+        L.append(f"  {a['verdict']} at evaluation {a['n']} of {a['of']}  {a['file']} (label {a['label']})")
+    L.append(f"error-level findings on a prefix of a good run (each finding, whatever the verdict's confidence): "
              f"{_f(s['error_finding_share'])} of {s['good_runs']}")
     for a in s["error_findings"]:
         L.append(f"  {', '.join(a['findings'])} at evaluation {a['n']} of {a['of']} (verdict {a['verdict']})  "
