@@ -529,8 +529,8 @@ def to_curves(
             inverted = transform.startswith("error_rate")
             quality = transform in ("quality", "error_rate_quality")
             if canon in (TRAIN_ACC, VAL_ACC):
-                fin = y[np.isfinite(y)]
-                if fin.size and fin.max() > 1.0 + 1e-9 and fin.max() <= 100.0 and fin.min() >= 0.0:
+                hi, lo = _finite_range(y)  # no copy of the column (issue 22)
+                if hi > 1.0 + 1e-9 and hi <= 100.0 and lo >= 0.0:
                     y, scale = y / 100.0, 100.0
                     note = "percent, divided by 100"
             if inverted:
@@ -549,48 +549,6 @@ def to_curves(
         return series, columns
 
     series, columns = build(mapping.columns, notes)
-
-
-    series: dict[str, Series] = {}
-    columns: dict[str, str] = {}
-    for canon in CANONICAL:
-        if canon not in mapping.columns:
-            continue
-        col, transform = mapping.columns[canon]
-        if transform == "sum":
-            parts = col.split("+")
-            y = sum(table.values[p][sel].astype(float) for p in parts)
-            ok = np.logical_and.reduce([table.present[p][sel] for p in parts]) & x_ok
-            col = " + ".join(parts)
-        else:
-            y = table.values[col][sel].astype(float, copy=False)
-            ok = table.present[col][sel]
-            ok = ok if x_dense else ok & x_ok
-        if ok.all():  # a dense column: no copies
-            x = x_all
-        else:
-            x, y = x_all[ok], y[ok]
-        note, scale = None, 1.0
-        inverted = transform.startswith("error_rate")
-        quality = transform in ("quality", "error_rate_quality")
-        if canon in (TRAIN_ACC, VAL_ACC):
-            hi, lo = _finite_range(y)
-            if hi > 1.0 + 1e-9 and hi <= 100.0 and lo >= 0.0:
-                y, scale = y / 100.0, 100.0
-                note = "percent, divided by 100"
-        if inverted:
-            y = 1.0 - y
-            note = f"1 - {col}" + (f", {note}" if note else "")
-        if quality:
-            note = "quality metric, not accuracy" + (f"; {note}" if note else "")
-        x, y, merged = (x, y, False) if x_strict else _aggregate(x, y)
-        if merged:
-            notes.append(f"{col}: points sharing an {axis_kind} were averaged")
-        if y.size == 0 and canon != LR:
-            notes.append(f"column {col!r} has no values in the analysed rows")
-            continue
-        series[canon] = Series(canon, col, x, y, note, quality=quality, scale=scale, inverted=inverted)
-        columns[canon] = col + (f" ({note})" if note else "")
     if not any(k in series for k in (TRAIN_LOSS, VAL_LOSS)):
         if not any(k in series for k in (TRAIN_ACC, VAL_ACC)):
             raise InputError(source, "the loss columns hold no values")
