@@ -68,7 +68,7 @@ class FlatLoss(Rule):
     verdict = Verdict.NOT_LEARNING
     options = {"flat_limit": 0.02, "oscillation_limit": 0.10, "stuck_limit": 0.25, "acc_gain": 0.05}
     needs = ((TRAIN_LOSS, VAL_LOSS),)
-    min_points = MIN_POINTS
+    min_points = 8  # "flat" and "slow" cannot be told apart on fewer (a prefix of a slow run)
     remedies = (
         "Tune the learning rate: a flat loss suggests it is far too low (or the network is dead); "
         "a loss that oscillates around its start suggests it is too high. Run a learning-rate range test.",

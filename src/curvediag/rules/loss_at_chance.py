@@ -54,7 +54,7 @@ class LossAtChance(Rule):
     verdict = Verdict.NOT_LEARNING
     options = {"loss_share": 0.9, "acc_margin": 0.1}
     needs = ((VAL_LOSS, TRAIN_LOSS),)
-    min_points = MIN_POINTS
+    min_points = 8  # "flat" and "slow" cannot be told apart on fewer (a prefix of a slow run)
     remedies = (
         "Check that inputs and labels are aligned and that the labels carry signal (not shuffled, not constant).",
         "Tune the learning rate (a range test): too low leaves the loss at its initial guess, too high keeps it there.",
