@@ -69,7 +69,9 @@ def _reference_records(records):
 
     names, seen, kept = [], set(), []
     for r in records:
-        if _HF_SUMMARY_KEYS & r.keys():
+        # HF's summary entry: a summary key holding a value (issue 19: a table flattened by pandas
+        # gives every record every key, null where absent -- such a record is a curve point)
+        if any(r[k] is not None for k in _HF_SUMMARY_KEYS & r.keys()):
             continue
         kept.append(r)
         for k, v in r.items():
@@ -188,7 +190,7 @@ def test_an_epoch_column_on_every_step_is_not_indexed_row_by_row(monkeypatch):
     curves = to_curves(table, "big.csv")
     monkeypatch.undo()
     assert curves.axis_kind == "epoch" and len(curves.series["train_loss"]) == 10
-    assert max(sizes) <= n // 1000, f"an index of {max(sizes)} rows was built"
+    assert max(sizes, default=0) <= n // 1000, f"an index of {max(sizes)} rows was built"
     # the same table read before (no shared passes): identical curves
     want = to_curves(RawTable(list(cols), *from_arrays(cols, n), n, "csv"), "big.csv")
     for k, s in curves.series.items():

@@ -20,7 +20,7 @@ from dataclasses import replace
 from ._np import np
 
 from . import stats
-from .curves import GRAD_NORM, LR, Curves, Series
+from .curves import CANONICAL, GRAD_NORM, LR, Curves, Series
 
 #: The seed of the copies (fixed: the same log always gets the same confidence).
 SEED = 20261207
@@ -93,11 +93,16 @@ def _copy(s: Series, prep, rng: np.random.Generator) -> Series:
 
 def copies(curves: Curves, k: int, seed: int = SEED):
     """``k`` copies of ``curves``, each drawn from the run's own noise (see the module's doc)."""
-    rng = np.random.default_rng(seed)
     prepared = {name: _prepared(s) for name, s in curves.series.items()}
-    for _ in range(k):
-        yield replace(curves, series={name: _copy(s, prepared[name], rng) for name, s in curves.series.items()},
-                      heads=())
+    for i in range(k):
+        # one stream per curve and copy, named by the curve: the same curves give the same copies whatever
+        # order a reader (or a Monitor) put them in
+        yield replace(curves, series={name: _copy(s, prepared[name], np.random.default_rng((seed, _key(name), i)))
+                                      for name, s in curves.series.items()}, heads=())
+
+
+def _key(name: str) -> int:
+    return CANONICAL.index(name) if name in CANONICAL else sum(name.encode()) + len(CANONICAL)
 
 
 __all__ = ["SEED", "copies"]

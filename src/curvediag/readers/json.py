@@ -44,6 +44,29 @@ def _is_metric_list(v) -> bool:
     return isinstance(v, list) and len(v) > 0 and any(_num(e) is not None for e in v)
 
 
+def _history_once(cols: dict[str, list], names: list[str]) -> tuple[dict[str, list], str | None]:
+    """A Keras history whose every list is written twice (or 3-4 times) -- the whole history again after
+    itself, or every epoch's value again in a row -- read once, as the table reader reads such a log
+    without an axis (the epoch axis given to a history below would hide the repeat from it)."""
+    lens = {len(cols[k]) for k in names}
+    if len(lens) != 1:
+        return cols, None
+    n = lens.pop()
+    if all(all(e == v[0] for e in v) for v in (cols[k] for k in names)):
+        return cols, None  # every value the same (a frozen model): nothing written twice to tell apart
+    for c in (2, 3, 4):
+        if n % c or n < 2 * c:
+            continue
+        m = n // c
+        if all(cols[k][:m] * c == cols[k] for k in names):
+            return ({k: (v[:m] if k in names else v) for k, v in cols.items()},
+                    f"the whole history is written {c} times, one copy after the other; read once")
+        if all(all(v[i * c: (i + 1) * c] == [v[i * c]] * c for i in range(m)) for v in (cols[k] for k in names)):
+            return ({k: (v[::c] if k in names else v) for k, v in cols.items()},
+                    f"every epoch is written {c} times in a row; each read once")
+    return cols, None
+
+
 def _from_columns(cols: dict[str, list], fmt: str, source: str, notes=None) -> RawTable:
     names = [k for k, v in cols.items() if _is_metric_list(v)]
     if not names:
@@ -51,6 +74,9 @@ def _from_columns(cols: dict[str, list], fmt: str, source: str, notes=None) -> R
     if fmt == "keras_history_json" and not any(str(k).lower() in _AXIS_KEYS for k in cols):
         # a Keras history holds one entry per epoch: its axis is the epoch, 0-based as CSVLogger writes it
         # (and as a report of the same numbers in a CSV says), not the row index
+        cols, said = _history_once(cols, names)
+        if said:
+            notes = [*(notes or []), said]
         n = max(len(cols[k]) for k in names)
         cols = {"epoch": list(range(n)), **cols}
         names = ["epoch", *names]

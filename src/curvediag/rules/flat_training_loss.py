@@ -5,10 +5,10 @@ import math
 from .._np import np
 
 from .. import stats
-from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
+from ..analysis import MIN_POINTS, NOT_LEARNING_POINTS, STILL_FALLING_GAIN, Context, recent_fall
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
-from .base import Rule, fmt, pct, span
+from .base import Rule, Skip, fmt, pct, span
 
 
 def _chance_class_count(loss: float, acc: float | None) -> int | None:
@@ -68,7 +68,7 @@ class FlatLoss(Rule):
     verdict = Verdict.NOT_LEARNING
     options = {"flat_limit": 0.02, "oscillation_limit": 0.10, "stuck_limit": 0.25, "acc_gain": 0.05}
     needs = ((TRAIN_LOSS, VAL_LOSS),)
-    min_points = 8  # "flat" and "slow" cannot be told apart on fewer (a prefix of a slow run)
+    min_points = MIN_POINTS
     remedies = (
         "Tune the learning rate: a flat loss suggests it is far too low (or the network is dead); "
         "a loss that oscillates around its start suggests it is too high. Run a learning-rate range test.",
@@ -80,6 +80,9 @@ class FlatLoss(Rule):
 
     def check(self, ctx: Context, opts):  # noqa: C901 - the flat-loss cases read in the order the docstring gives them
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
+        if ctx.points < NOT_LEARNING_POINTS:
+            # "flat" and "slow" cannot be told apart on fewer evaluations (a prefix of a slow run)
+            raise Skip(f"needs {NOT_LEARNING_POINTS} evaluations of its longest loss curve, the log has {ctx.points}")
         start = t.start
         best = float(np.min(t.s))
         end = t.end

@@ -4,10 +4,10 @@ import math
 
 
 from .._np import np
-from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, Track, recent_fall
+from ..analysis import MIN_POINTS, NOT_LEARNING_POINTS, STILL_FALLING_GAIN, Context, Track, recent_fall
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
-from .base import Rule, fmt, pct
+from .base import Rule, Skip, fmt, pct
 
 
 def inferred_classes(loss: Track, acc: Track | None) -> int | None:
@@ -54,7 +54,7 @@ class LossAtChance(Rule):
     verdict = Verdict.NOT_LEARNING
     options = {"loss_share": 0.9, "acc_margin": 0.1}
     needs = ((VAL_LOSS, TRAIN_LOSS),)
-    min_points = 8  # "flat" and "slow" cannot be told apart on fewer (a prefix of a slow run)
+    min_points = MIN_POINTS
     remedies = (
         "Check that inputs and labels are aligned and that the labels carry signal (not shuffled, not constant).",
         "Tune the learning rate (a range test): too low leaves the loss at its initial guess, too high keeps it there.",
@@ -64,6 +64,9 @@ class LossAtChance(Rule):
 
     def check(self, ctx: Context, opts):
         t = ctx.need(VAL_LOSS, TRAIN_LOSS)
+        if ctx.points < NOT_LEARNING_POINTS:
+            # "flat" and "slow" cannot be told apart on fewer evaluations (a prefix of a slow run)
+            raise Skip(f"needs {NOT_LEARNING_POINTS} evaluations of its longest loss curve, the log has {ctx.points}")
         acc = (ctx.track(VAL_ACC) if t.name == VAL_LOSS else ctx.track(TRAIN_ACC)) or ctx.track(VAL_ACC) or ctx.track(TRAIN_ACC)
         series = ctx.curves.get(acc.name) if acc is not None else None
         if series is not None and (series.quality or series.as_read):
