@@ -17,7 +17,7 @@ from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves, Series
 MIN_POINTS = 3
 #: Evaluations (of the longest loss curve) before a loss is called flat or at chance (L101, L103): on fewer a
 #: flat loss cannot be told from a slow one, and a callback would stop a slow run that is learning.
-NOT_LEARNING_POINTS = 7
+NOT_LEARNING_POINTS = 6
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,21 +23,7 @@ def _verdict(findings: list[Finding]) -> tuple[Verdict, Finding | None]:
     main = min((f for f in findings if f.verdict is not None), key=lambda f: precedence(f.verdict), default=None)
     if main is None or main.verdict is None:
         return Verdict.HEALTHY, None
-    # of several findings for that verdict (D101-D104 for diverged), the one that starts first decides:
-    # the onset a user rolls back to (rule order breaks ties)
-    same = [f for f in findings if f.verdict == main.verdict]
-    main = min(same, key=_start)
     return verdict_of(str(main.verdict)), main
-
-
-def _start(f: Finding) -> float:
-    v = f.evidence.get("onset", f.evidence.get("first_non_finite"))
-    if v is None and f.span:
-        v = f.span[0]
-    try:
-        return float(v) if v is not None and math.isfinite(float(v)) else math.inf
-    except (TypeError, ValueError):
-        return math.inf
 
 
 def _num(v) -> float | None:

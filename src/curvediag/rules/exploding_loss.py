@@ -132,8 +132,8 @@ class ExplodingLoss(Rule):
         i_min = int(np.argmin(t.s))
         low = float(t.s[i_min])
         q = max(2, t.n // 4)
-        if low <= 0 or i_min >= t.n - q:
-            return None
+        if low <= 0 or i_min >= t.n - q or float(t.y[0]) >= 100 * low:
+            return None  # (a first loss 100x the minimum is a blown-up start, D103: the divergence began there)
         level = float(np.mean(t.y[-q:]))
         se = t.sigma * (1 / q + 1 / stats.window_for(t.n)) ** 0.5
         z = (level - low) / se if se > 0 else float("inf")
