@@ -32,7 +32,8 @@ from .report import Finding, Report, Skipped
 from .rules import OPTION_GROUPS, RULES, Rule, Skip, members
 from .rules.base import alternatives, missing_reason, points_needed, too_few_reason
 from .summary import build_report
-from .verdict import precedence
+from . import resample
+from .verdict import Verdict, precedence
 
 
 def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None, rules=RULES) -> dict[str, dict[str, Any]]:
@@ -153,8 +154,6 @@ def assess(curves: Curves, settings: Settings, verdict: str) -> tuple[float | No
     others give most often (None when every copy agrees).  :data:`COPIES_FIRST` copies are judged
     first; when every one agrees the verdict is sure and the rest are not drawn (most runs cost
     that few), else :data:`COPIES` in all.  None for a run too short to judge."""
-    from . import resample
-
     if verdict == "insufficient_data":
         return None, None
     select, ignore = tuple(settings.select), tuple(settings.ignore)
@@ -186,8 +185,6 @@ def _worst_head(curves: Curves, settings: Settings | None) -> tuple[Report, Curv
     fails the run however well the other does), the first head on a tie, a head too short to
     judge only when no head can be judged.  A note gives every head's verdict."""
     from dataclasses import replace
-
-    from .verdict import Verdict
 
     each = [(curves.head, replace(curves, heads=()))] + list(curves.heads)
     judged = [(h, analyse(c, settings)) for h, c in each]

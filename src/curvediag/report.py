@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .curves import SourceInfo
-from .verdict import Verdict
+from .verdict import Verdict, verdict_of
 
 SCHEMA_VERSION = 2
 
@@ -220,8 +220,6 @@ class Report:
         overfitting or healthy does not fail a warning gate) unless ``borderline_fails``."""
         if borderline_fails or not self.borderline or self.alternative is None:
             return self.worst_severity()
-        from .verdict import verdict_of
-
         cap = verdict_of(self.alternative).severity
         sev = [f.severity for f in self.findings if f.verdict != self.verdict]
         sev += [min(f.severity, cap, key=severity_rank) for f in self.findings if f.verdict == self.verdict]

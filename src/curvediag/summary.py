@@ -11,7 +11,7 @@ from ._np import np
 from . import projection
 from .analysis import Context
 from .curves import GRAD_NORM, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
-from .report import Finding, MetricSummary, Report, Skipped
+from .report import BORDERLINE, SURE, Finding, MetricSummary, Report, Skipped
 from .verdict import Verdict, precedence, verdict_of
 
 SPARK_POINTS = 24
@@ -174,12 +174,8 @@ def _headline(ctx: Context, verdict: Verdict, main: Finding | None, best, best_m
 def _doubt(verdict: Verdict, confidence: float | None, alternative: str | None) -> str:
     """' Not sure: overfitting or healthy (56% of copies ...)' when under ``SURE`` of the copies of the run
     agree with the verdict; '' when sure."""
-    from .report import SURE
-
     if confidence is None or alternative is None or confidence >= SURE:
         return ""
-    from .report import BORDERLINE, SURE
-
     word = "Borderline" if confidence < BORDERLINE else "Not sure"
     return (f" {word}: {verdict} or {alternative} ({confidence:.0%} of copies of the run drawn from its own noise "
             f"are judged {verdict}).")
