@@ -24,7 +24,9 @@ The sets (``benchmarks/labelled.py``): ``real`` (../shared/real_logs) and ``real
   JSON Lines, with renamed columns, with renumbered epochs (the axis shifted by one evaluation), with
   every row written twice;
 - 1% multiplicative noise on the losses (each point times 1 + 0.01 N(0, 1), 5 fixed seeds): the flip
-  rate of the verdict and of the gate, and the runs that flip (skipped by ``--quick``);
+  rate of the verdict and of the gate, the rate of gate flips where neither the run nor its noisy copy
+  is reported borderline (the issue's "no gate flip outside runs reported as borderline"), and the
+  runs that flip (skipped by ``--quick``);
 - the last evaluation dropped (the run cut at its second-to-last evaluation): flip rate and runs.
 
 Rewritten logs go to a temporary directory, never beside the inputs.  ``real_labels.py`` and
@@ -183,7 +185,8 @@ def replay(case: Case, noise: bool = True) -> dict:
                    drop_last=None)
         return out
     verdict, gate, _ = _judge(rep, settings)
-    out.update(verdict=verdict, gate=gate, headline=rep.headline, best_epoch=rep.best_epoch)
+    out.update(verdict=verdict, gate=gate, headline=rep.headline, best_epoch=rep.best_epoch,
+               borderline=bool(getattr(rep, "borderline", False)))
     for key in ("confidence", "alternative"):  # carried by reports since issue 19, if at all
         v = getattr(rep, key, None)
         if v is not None:
@@ -191,6 +194,15 @@ def replay(case: Case, noise: bool = True) -> dict:
 
     def judged(c):
         return _safe(lambda: _judge(analyse(c, settings), settings))
+
+    def judged_noisy(c):
+        """(verdict, exit status, borderline) of a noisy copy."""
+        try:
+            rep = analyse(c, settings)
+        except Exception as e:
+            return f"error: {type(e).__name__}", 2, False
+        v, g, _ = _judge(rep, settings)
+        return v, g, bool(getattr(rep, "borderline", False))
 
     t = {"x10": judged(scale_losses(curves, lambda k, y: y * 10.0)),
          "x0.1": judged(scale_losses(curves, lambda k, y: y * 0.1))}
@@ -220,8 +232,8 @@ def replay(case: Case, noise: bool = True) -> dict:
         seed0 = zlib.crc32(f"{case.set}/{case.file}".encode())
         for seed in range(SEEDS):
             rng = np.random.default_rng([seed, seed0])
-            out["noise"].append(judged(scale_losses(
-                curves, lambda k, y: y * (1.0 + NOISE * rng.standard_normal(y.size))))[:2])
+            out["noise"].append(judged_noisy(scale_losses(
+                curves, lambda k, y: y * (1.0 + NOISE * rng.standard_normal(y.size)))))
     out["drop_last"] = judged(cut_at(curves, float(ev[-2])))[:2] if ev is not None and len(ev) > 2 else None
     return out
 
@@ -274,15 +286,19 @@ def summarise(rows: list[dict]) -> dict:
         draws = sum(len(r["noise"]) for r in noisy)
         runs = []
         for r in noisy:
-            to = Counter(v for v, _ in r["noise"] if v != r["verdict"])
-            g = sum(1 for _, x in r["noise"] if x != r["gate"])
+            to = Counter(v for v, *_ in r["noise"] if v != r["verdict"])
+            g = sum(1 for _, x, *_ in r["noise"] if x != r["gate"])
+            # a gate flip the report owns up to: the run, or its noisy copy, is reported as borderline
+            sure_g = sum(1 for _, x, *b in r["noise"] if x != r["gate"] and not (r.get("borderline") or (b and b[0])))
             if to or g:
                 runs.append({"file": r["file"], "verdict": r["verdict"], "flips": sum(to.values()), "to": dict(to),
-                             "gate_flips": g, "draws": len(r["noise"]), "label": r["label"],
+                             "gate_flips": g, "sure_gate_flips": sure_g, "draws": len(r["noise"]), "label": r["label"],
                              "report_confidence": r.get("report_confidence")})
         s["noise"] = {"runs": len(noisy), "draws": draws,
                       "verdict_flip_rate": sum(x["flips"] for x in runs) / draws,
                       "gate_flip_rate": sum(x["gate_flips"] for x in runs) / draws,
+                      "sure_gate_flip_rate": sum(x["sure_gate_flips"] for x in runs) / draws,
+                      "runs_sure_gate_flipping": sum(1 for x in runs if x["sure_gate_flips"]),
                       "runs_flipping": sum(1 for x in runs if x["flips"]),
                       "runs_gate_flipping": sum(1 for x in runs if x["gate_flips"]),
                       "flipped": runs}
@@ -370,10 +386,12 @@ def text(name: str, rows: list[dict], s: dict, show_all: bool) -> str:
         n = s["noise"]
         L += ["", f"1% noise on the losses, {SEEDS} seeds: verdict flip rate {n['verdict_flip_rate']:.3f} "
               f"({n['runs_flipping']} of {n['runs']} runs), gate flip rate {n['gate_flip_rate']:.3f} "
-              f"({n['runs_gate_flipping']} runs)"]
+              f"({n['runs_gate_flipping']} runs); gate flips where neither the run nor its noisy copy is reported "
+              f"borderline {n['sure_gate_flip_rate']:.3f} ({n['runs_sure_gate_flipping']} runs)"]
         for f in sorted(n["flipped"], key=lambda f: (-f["flips"], f["file"])):
             c = "" if f["report_confidence"] is None else f", confidence {f['report_confidence']}"
             L.append(f"  {f['flips']}/{f['draws']} {f['verdict']} -> {f['to']}, gate {f['gate_flips']}/{f['draws']}"
+                     f" (not borderline {f['sure_gate_flips']})"
                      f"  {f['file']} (label {f['label']}{c})")
     d = s["drop_last"]
     L += ["", f"last evaluation dropped: verdict flip rate {d['verdict_flip_rate']:.3f}, gate flip rate "

@@ -86,6 +86,9 @@ def test_noise_and_dropped_evaluation_are_replayed(bench):
     assert all(r["drop_last"] is not None for r in rows)
     s = verdicts.summarise(rows)
     assert s["noise"]["draws"] == 3 * verdicts.SEEDS and 0 <= s["noise"]["verdict_flip_rate"] <= 1
+    # gate flips outside borderline reports are a subset of the gate flips
+    assert 0 <= s["noise"]["sure_gate_flip_rate"] <= s["noise"]["gate_flip_rate"]
+    assert all(len(d) == 3 and isinstance(d[2], bool) for r in rows for d in r["noise"])
     # the same seeds give the same draws: the figure is reproducible
     assert verdicts.replay(cases[0])["noise"] == rows[0]["noise"]
 
