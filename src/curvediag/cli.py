@@ -13,8 +13,6 @@ Exit status: 0 nothing at or above --fail-on; 1 a finding at or above it;
 
 from __future__ import annotations
 
-import os
-from enum import Enum
 from typing import TYPE_CHECKING, List, Optional
 
 import typer
@@ -24,7 +22,7 @@ from . import cli_report as rep
 from .cli_options import (
     COLUMNS, CONFIG, DEBUG, FAIL_ON, FAIL_ON_BORDERLINE, FORMAT, FULL, GROUP, INPUT_FORMAT, JUDGED, LOSS, QUIET,
     REPORTING, RUN, RUN_ONE, STATISTICS, TEXT_OR_JSON, VAL_LOSS, InputFormat, Output, debugging, grouped, output_group,
-    set_debug, settings_group,
+    RulesFormat, WatchFormat, one_run, set_debug, settings_group, text_or_json,
 )
 from .cli_options import fail as _fail
 from .output import err as _err
@@ -171,7 +169,7 @@ def plot_cmd(
 
     if rep.stdin_closed([path]):
         raise typer.Exit(2)
-    _one_run(settings.run, "plot")
+    one_run(settings.run, "plot")
     result = one(path, settings, debug=debugging())
     if isinstance(result, Unreadable):
         raise _fail(result.message)
@@ -186,11 +184,6 @@ def plot_cmd(
         from .plot import terminal_text
 
         con.print(terminal_text(curves, report, width, height), end="", soft_wrap=True)
-
-
-class WatchFormat(str, Enum):
-    text = "text"
-    jsonl = "jsonl"
 
 
 @app.command("watch")
@@ -223,7 +216,7 @@ def watch_cmd(
 
     if path == "-":
         raise _fail("watch follows a file or a run directory, not stdin; name the file")
-    _one_run(settings.run, "watch")
+    one_run(settings.run, "watch")
     from .errors import UsageError
     from .watch import IDLE_RANGE, INTERVAL_RANGE, check_duration
 
@@ -251,19 +244,6 @@ def watch_cmd(
     raise typer.Exit(end.status)
 
 
-def _one_run(run: Optional[str], command: str) -> None:
-    """plot and watch follow one run: ``--run all`` is a usage error naming what to give instead."""
-    if run is not None and run.strip().lower() == "all":
-        raise _fail(f"--run all: {command} follows one run; give its name or id prefix "
-                    "(analyze --run all reports every run)")
-
-
-def _text_or_json(format: Format, command: str) -> None:
-    """``inspect`` and ``config`` print text or JSON: any other --format is a usage error, not text."""
-    if format not in (Format.text, Format.json):
-        raise _fail(f"--format {format.value}: {command} prints text or json (choices: text, json)")
-
-
 @app.command("config")
 def config_cmd(
     config: Optional[str] = typer.Option(None, "--config", metavar="FILE", help="Settings file (TOML) instead of pyproject.toml."),
@@ -275,7 +255,7 @@ def config_cmd(
     from .config import KEYS, resolve
     from .errors import UsageError
 
-    _text_or_json(format, "config")
+    text_or_json(format, "config")
 
     try:
         s = resolve(config)
@@ -286,18 +266,9 @@ def config_cmd(
     if format is Format.json:
         _write_stdout(json.dumps(d, indent=2) + "\n")
         return
-    from .render import printable
+    from .render.concise import settings_text
 
-    typer.echo(f"config file: {printable(d['config_file'] or '(none found)')}")
-    for key in (k for k in KEYS if k not in ("rules", "per-path")):
-        val = d[key]
-        shown = ", ".join(val) if isinstance(val, list) else val
-        typer.echo(f"{key:13s} = {shown if shown not in (None, '') else '-'}   ({d['origin'].get(key, 'default')})")
-    for code, opts in d["rules"].items():
-        typer.echo(f"rules.{code} = " + ", ".join(f"{k}={v}" for k, v in opts.items()))
-    for i, entry in enumerate(d["per-path"]):
-        typer.echo(printable(f"per-path[{i}] = " + ", ".join(f"{k}={v}" for k, v in entry.items())))
-    typer.echo("enabled rules: " + " ".join(d["enabled"]))
+    typer.echo(settings_text(d, KEYS), nl=False)
 
 
 @app.command("calibrate")
@@ -316,40 +287,7 @@ def calibrate_cmd(
     keeps the best) and sets each limit just above the largest; the measurements are written as comments.
     Use it with `curvediag analyze --config FILE`, or copy its tables into pyproject.toml.
     """
-    from .api import load_curves
-    from .batch import internal
-    from .calibrate import calibrate, to_toml
-    from .errors import CurvediagError, UsageError
-    from .output import refuse_inputs, write_output
-
-    if rep.stdin_closed(paths):
-        raise typer.Exit(2)
-    current = {"path": "-"}
-
-    def read(path: str):
-        current["path"] = path
-        s = settings.for_path(path)
-        return load_curves(path, input_format=s.input_format, columns=s.columns)
-
-    try:
-        if output:
-            refuse_inputs(output, paths)
-        cal = calibrate(paths, margin, read=read)
-        text = to_toml(cal) + "\n"
-        if output:
-            write_output(output, text)
-        else:
-            _write_stdout(text)
-    except UsageError as e:
-        raise _fail(str(e))
-    except CurvediagError as e:
-        raise _fail(str(e))
-    except OSError as e:
-        raise _fail(f"{output}: {e.strerror or e}")
-    except Exception as e:
-        if debugging():
-            raise
-        raise _fail(f"{current['path']}: {internal(e)}")
+    rep.calibrate_to(paths, output, margin, settings)
 
 
 @app.command("schema")
@@ -375,7 +313,7 @@ def inspect_cmd(
     """
     import json
 
-    _text_or_json(format, "inspect")
+    text_or_json(format, "inspect")
 
     from .api import inspect_log
     from .batch import internal
@@ -400,13 +338,6 @@ def inspect_cmd(
     _write_stdout(inspect_text(info), strip=True)
 
 
-
-
-class RulesFormat(str, Enum):
-    text = "text"
-    json = "json"
-
-
 @app.command("rules")
 def list_rules(
     format: RulesFormat = typer.Option(RulesFormat.text, "--format", "-f", help="Output format: text or json."),
@@ -421,13 +352,9 @@ def list_rules(
 
         _write_stdout(json.dumps([rule_dict(r, False) for r in (*RULES, *BASELINE_RULES)], indent=2) + "\n")
         return
-    for r in RULES:
-        typer.echo(f"{r.code}  {r.name:28s} {r.verdict or '-':18s} {r.summary()}")
-    typer.echo("\nComparison rules (run only with a baseline: compare, analyze --baseline):")
-    for r in BASELINE_RULES:
-        typer.echo(f"{r.code}  {r.name:28s} {'-':18s} {r.summary()}")
+    from .docs import rules_text
 
-
+    typer.echo(rules_text(), nl=False)
 
 
 @app.command("rule")
@@ -463,7 +390,6 @@ def explain_rule(
     _write_stdout(("\n" + "─" * min(width, 80) + "\n\n").join(explain_text(r, width) for r in chosen))
 
 
-
 @app.command("mcp")
 def mcp_cmd(
     root: str = typer.Option(".", "--root", metavar="DIR", help="Read only paths inside DIR (default: the working directory)."),
@@ -488,59 +414,10 @@ def main() -> None:
     """The command line's entry point.  It ends the process with ``os._exit`` once stdout and
     stderr are flushed (every output file is closed by then): the interpreter's teardown of
     pandas, numpy and the rest costs ~0.1 s and changes nothing.  Only here, never in the library."""
-    code = main_status()
-    _exit(code)
-
-
-def _exit(code: int) -> None:
-    import sys
-
-    from .output import discard_stdout
-
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except BrokenPipeError:  # the reader went away: as write_stdout says it
-            discard_stdout()
-            code = code or 141
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
+    rep.exit_now(main_status())
 
 
 def main_status() -> int:
     """What :func:`main` does, returning the exit status instead of ending the process
     (tests and tools that look at the process afterwards)."""
-    import sys
-
-    from .output import discard_stdout, guard_std_streams
-
-    guard_std_streams()
-    try:
-        app(prog_name="curvediag")
-    except KeyboardInterrupt:  # pragma: no cover
-        _err("interrupted")
-        return 130
-    except SystemExit as e:
-        # typer turns Ctrl-C into a silent exit 130; the contract is one line on stderr
-        if e.code == 130:
-            _err("interrupted")
-        if e.code is None or isinstance(e.code, int):
-            return e.code or 0
-        try:  # sys.exit("message"): the message on stderr, status 1, as Python does
-            sys.stderr.write(f"{e.code}\n")
-        except (OSError, ValueError, AttributeError):
-            pass
-        return 1
-    except BrokenPipeError:
-        discard_stdout()
-        return 141
-    except Exception as e:  # the last resort: an unforeseen error is one line and exit 2, never 1
-        if debugging():
-            raise
-        from .batch import internal
-
-        _err(internal(e))
-        return 2
-    return 0
+    return rep.run(app)

@@ -248,6 +248,29 @@ TEXT_OR_JSON = typer.Option(OutputFormat.text, "--format", "-f", metavar="text|j
 
 
 
+class RulesFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class WatchFormat(str, Enum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+def one_run(run: Optional[str], command: str) -> None:
+    """plot and watch follow one run: ``--run all`` is a usage error naming what to give instead."""
+    if run is not None and run.strip().lower() == "all":
+        raise fail(f"--run all: {command} follows one run; give its name or id prefix "
+                    "(analyze --run all reports every run)")
+
+
+def text_or_json(format: OutputFormat, command: str) -> None:
+    """``inspect`` and ``config`` print text or JSON: any other --format is a usage error, not text."""
+    if format not in (OutputFormat.text, OutputFormat.json):
+        raise fail(f"--format {format.value}: {command} prints text or json (choices: text, json)")
+
+
 # --- --debug: let an internal error show its traceback -------------------------------------------
 
 _DEBUG = False
@@ -267,4 +290,4 @@ def debugging() -> bool:
 
 
 __all__ = ["Flag", "Group", "GROUP", "Output", "grouped", "settings_group", "output_group", "build_settings", "fail",
-           "InputFormat", "debugging", "set_debug"]
+           "InputFormat", "RulesFormat", "WatchFormat", "debugging", "one_run", "set_debug", "text_or_json"]

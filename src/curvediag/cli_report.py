@@ -1,6 +1,7 @@
-"""The plumbing of ``analyze`` and ``compare`` on the command line: the batch of logs (with
+"""The plumbing of the command line: for ``analyze`` and ``compare``, the batch of logs (with
 ``--plot`` drawings and ``--baseline`` comparisons), ``--output`` and its format, ``--format jsonl``
-streamed, ``--tag-runs``; every refusal one line on stderr and exit 2 (:func:`~curvediag.cli_options.fail`).
+streamed, ``--tag-runs``, every refusal one line on stderr and exit 2 (:func:`~curvediag.cli_options.fail`);
+for the process, :func:`run` (the exit status of the app, every error one line) and :func:`exit_now`.
 """
 
 from __future__ import annotations
@@ -281,3 +282,97 @@ def deliver(batch, settings, o: Output, fmt: Optional[OutputFormat]) -> None:
             out.write_stdout(concise(batch), strip=True)
         else:
             out.show(batch, OutputFormat(settings.format), o.options)
+
+
+def calibrate_to(paths, output: Optional[str], margin: float, settings) -> None:
+    """``calibrate``: the configuration calibrated on ``paths`` to ``output`` or stdout; every problem
+    one line and exit 2."""
+    from .api import load_curves
+    from .batch import internal
+    from .calibrate import calibrate, to_toml
+    from .errors import CurvediagError, UsageError
+    from .output import refuse_inputs, write_output, write_stdout
+
+    if stdin_closed(paths):
+        raise typer.Exit(2)
+    current = {"path": "-"}
+
+    def read(path: str):
+        current["path"] = path
+        s = settings.for_path(path)
+        return load_curves(path, input_format=s.input_format, columns=s.columns)
+
+    try:
+        if output:
+            refuse_inputs(output, paths)
+        cal = calibrate(paths, margin, read=read)
+        text = to_toml(cal) + "\n"
+        if output:
+            write_output(output, text)
+        else:
+            write_stdout(text)
+    except UsageError as e:
+        raise _fail(str(e))
+    except CurvediagError as e:
+        raise _fail(str(e))
+    except OSError as e:
+        raise _fail(f"{output}: {e.strerror or e}")
+    except Exception as e:
+        if _debugging():
+            raise
+        raise _fail(f"{current['path']}: {internal(e)}")
+
+
+def exit_now(code: int) -> None:
+    """End the process with ``code`` once stdout and stderr are flushed (:func:`curvediag.cli.main`)."""
+    import sys
+
+    from .output import discard_stdout
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BrokenPipeError:  # the reader went away: as write_stdout says it
+            discard_stdout()
+            code = code or 141
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def run(app) -> int:
+    """The command line ``app`` run on ``sys.argv``: its exit status, every error one line on stderr
+    (:func:`curvediag.cli.main_status`)."""
+    import sys
+
+    from .output import discard_stdout, guard_std_streams
+
+    guard_std_streams()
+    try:
+        app(prog_name="curvediag")
+    except KeyboardInterrupt:  # pragma: no cover
+        _err("interrupted")
+        return 130
+    except SystemExit as e:
+        # typer turns Ctrl-C into a silent exit 130; the contract is one line on stderr
+        if e.code == 130:
+            _err("interrupted")
+        if e.code is None or isinstance(e.code, int):
+            return e.code or 0
+        try:  # sys.exit("message"): the message on stderr, status 1, as Python does
+            sys.stderr.write(f"{e.code}\n")
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 1
+    except BrokenPipeError:
+        discard_stdout()
+        return 141
+    except Exception as e:  # the last resort: an unforeseen error is one line and exit 2, never 1
+        if _debugging():
+            raise
+        from .batch import internal
+
+        _err(internal(e))
+        return 2
+    return 0

@@ -58,6 +58,16 @@ def _level(r) -> str:
     return "info; error for an error verdict" if r.code == "B105" else r.level
 
 
+def rules_text() -> str:
+    """``curvediag rules``: one line per rule (code, name, verdict, summary), the comparison rules after."""
+    from .rules import BASELINE_RULES, RULES
+
+    out = [f"{r.code}  {r.name:28s} {r.verdict or '-':18s} {r.summary()}" for r in RULES]
+    out.append("\nComparison rules (run only with a baseline: compare, analyze --baseline):")
+    out += [f"{r.code}  {r.name:28s} {'-':18s} {r.summary()}" for r in BASELINE_RULES]
+    return "\n".join(out) + "\n"
+
+
 def rule_kind(r) -> str:
     from .rules import BASELINE_RULES
 

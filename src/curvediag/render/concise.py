@@ -1,9 +1,9 @@
-"""The short text outputs of ``analyze``: ``--quiet`` (one line per finding) and ``--statistics``
-(the findings counted per rule code, as ruff's)."""
+"""The short text outputs of the command line: ``analyze --quiet`` (one line per finding),
+``analyze --statistics`` (the findings counted per rule code, as ruff's) and ``config``'s listing."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from . import printable
 
@@ -39,3 +39,18 @@ def concise(batch: "Batch") -> str:
     return "".join(f"{printable(r.source.path)}: {f.code} {f.name} {f.severity}: {printable(f.message)}\n"
                    for r in batch.reports for f in r.findings)
 
+
+
+def settings_text(d: Mapping[str, Any], keys: Iterable[str]) -> str:
+    """``curvediag config``: the settings (``Settings.to_dict()``) key by key, with where each came from."""
+    out = [f"config file: {printable(d['config_file'] or '(none found)')}"]
+    for key in (k for k in keys if k not in ("rules", "per-path")):
+        val = d[key]
+        shown = ", ".join(val) if isinstance(val, list) else val
+        out.append(f"{key:13s} = {shown if shown not in (None, '') else '-'}   ({d['origin'].get(key, 'default')})")
+    for code, opts in d["rules"].items():
+        out.append(f"rules.{code} = " + ", ".join(f"{k}={v}" for k, v in opts.items()))
+    for i, entry in enumerate(d["per-path"]):
+        out.append(printable(f"per-path[{i}] = " + ", ".join(f"{k}={v}" for k, v in entry.items())))
+    out.append("enabled rules: " + " ".join(d["enabled"]))
+    return "\n".join(out) + "\n"
