@@ -99,6 +99,7 @@ def grouped(**groups: Group) -> Callable[[Callable[..., Any]], Callable[..., Any
             setattr(command, attr, getattr(fn, attr))
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}
+        command.__wrapped__ = fn  # type: ignore[attr-defined]  # the body (its own parameters)
         return command
 
     return decorate
