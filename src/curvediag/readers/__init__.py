@@ -13,13 +13,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import InputError
-from ..table import RawTable
 from .source import (
     GZIP_MAGIC, MAX_BYTES, SQLITE_MAGIC, UTF8_BOM, UTF16_BOMS, decode, looks_like_events, read_bytes,
 )
+
+if TYPE_CHECKING:  # the table module (numpy's arrays) is not loaded by the table of readers: --help lists their names
+    from ..table import RawTable
 
 # files whose bytes are not the UTF-8 text pandas would read from disk: BOMs and gzip
 _NOT_PLAIN = (UTF8_BOM, *UTF16_BOMS, GZIP_MAGIC)
@@ -287,7 +289,7 @@ def load_table(path: str, input_format: str | None = None, run: str | None = Non
         from .discover import read_dir
 
         found, note = read_dir(path, run)
-        if isinstance(found, RawTable):
+        if not isinstance(found, str):  # the table of a run directory, not a log file in it
             return found, path
         path = found  # the log file found inside the directory
     if path != "-" and _is_sqlite_file(path):
