@@ -86,9 +86,8 @@ def grouped(**groups: Group) -> Callable[[Callable[..., Any]], Callable[..., Any
         for p in inspect.signature(fn).parameters.values():
             if p.name in groups:
                 params += [f.parameter() for f in groups[p.name].flags]
-            else:
-                kind = eval(p.annotation, fn.__globals__) if isinstance(p.annotation, str) else p.annotation
-                params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=kind))
+            else:  # its annotation as written: typer resolves it in the body's module (``__wrapped__``)
+                params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
 
         def command(**values: Any) -> Any:
             for name, group in groups.items():
