@@ -108,7 +108,7 @@ import xml.etree.ElementTree as ET  # noqa: E402
 
 from curvediag import batch as batch_mod  # noqa: E402
 from curvediag.output import exit_status  # noqa: E402
-from curvediag.render import OutputFormat  # noqa: E402
+from curvediag.render import OutputFormat, render  # noqa: E402
 
 
 def _batch(*paths, **settings):
@@ -148,13 +148,13 @@ def test_exit_status_is_computed_from_the_batch(tmp_path):
 @pytest.mark.parametrize("fmt", list(OutputFormat))
 def test_every_format_renders_a_batch(fmt, tmp_path):
     b = _batch(sample("healthy.csv"), sample("overfitting.csv"), tmp_path / "missing.csv")
-    text = fmt.render(b)
+    text = render(b, fmt)
     assert text.endswith("\n") and "overfitting" in text
 
 
 def test_junit_counts_unreadable_inputs_as_errors(tmp_path):
     b = _batch(sample("healthy.csv"), tmp_path / "missing.csv", tmp_path / "also-missing.csv")
-    root = ET.fromstring(OutputFormat.junit.render(b))
+    root = ET.fromstring(render(b, OutputFormat.junit))
     assert root.get("errors") == "2"
     suites = root.findall("testsuite")
     assert [s.get("errors") for s in suites] == ["0", "1", "1"]
@@ -168,7 +168,7 @@ def test_junit_reads_what_ran_from_the_batch_not_the_rule_table():
 
     b = _batch(sample("overfitting.csv"))
     narrowed = replace(b, rules=(("O102", "val-loss-rising"),))
-    root = ET.fromstring(OutputFormat.junit.render(narrowed))
+    root = ET.fromstring(render(narrowed, OutputFormat.junit))
     assert [c.get("name") for c in root.iter("testcase")] == ["O102 val-loss-rising"]
     assert root.get("failures") == "1"
 

@@ -15,7 +15,7 @@ from curvediag.api import diagnose_with_curves
 from curvediag.batch import Batch
 from curvediag.cli import app
 from curvediag.curves import VAL_ACC
-from curvediag.render import OutputFormat
+from curvediag.render import OutputFormat, OutputOptions, render
 
 from .conftest import real_log_files
 
@@ -56,8 +56,8 @@ def _human_texts(report, curves):
     return {
         "headline": report.headline,
         "messages": " | ".join(f.message for f in report.findings),
-        "text": OutputFormat.text.render(batch, full=True),
-        "markdown": OutputFormat.markdown.render(batch),
+        "text": render(batch, OutputFormat.text, OutputOptions(full=True)),
+        "markdown": render(batch, OutputFormat.markdown),
         "chart": terminal_chart(curves, report),
     }
 

@@ -211,10 +211,10 @@ def test_json_output_carries_the_plan_and_validates():
 def test_every_format_shows_the_new_findings(fmt):
     from curvediag.batch import run
     from curvediag.config import Settings
-    from curvediag.render import OutputFormat
+    from curvediag.render import OutputFormat, OutputOptions, render
 
     batch = run([trained("staircase_memorise"), trained("spike_lingered")], Settings())
-    text = OutputFormat(fmt).render(batch, full=True)
+    text = render(batch, OutputFormat(fmt), OutputOptions(full=True))
     assert "M101" in text or "epoch-staircase" in text
     assert "R101" in text or "spike-triage" in text
 

@@ -228,7 +228,7 @@ main()
 @pytest.mark.parametrize("module,func,exc,args", [
     ("api", "diagnose_with_curves", "RuntimeError", ["analyze", str(sample("healthy.csv"))]),
     ("api", "diagnose_with_curves", "MemoryError", ["analyze", str(sample("healthy.csv")), str(sample("diverged.csv"))]),
-    ("render", "OutputFormat.render", "ZeroDivisionError", ["analyze", str(sample("healthy.csv")), "-f", "json"]),
+    ("render", "renderer", "ZeroDivisionError", ["analyze", str(sample("healthy.csv")), "-f", "json"]),
     ("api", "inspect_log", "KeyError", ["inspect", str(sample("healthy.csv"))]),
     ("config", "resolve", "TypeError", ["config"]),
 ])

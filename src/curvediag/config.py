@@ -40,21 +40,15 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import UsageError
-from .render import OutputFormat
+from .readers import INPUT_FORMATS
+from .vocabulary import FAIL_ON as FAIL_ON  # never | info | warning | error (curvediag.vocabulary)
+from .vocabulary import ALIASES, OutputFormat
 
-FAIL_ON = ("never", "info", "warning", "error")
 FORMATS = tuple(f.value for f in OutputFormat)
-#: what ``--input-format`` / ``input-format`` accept besides the reader names (readers.FORMATS): each
-#: ``source.format`` a report prints, read by the reader that produced it.  The MLflow formats are
-#: recognised from the path (a run directory, a database, a URL) whatever is given: None, detection.
-INPUT_FORMAT_NAMES: dict[str, str | None] = {
-    "tensorboard": "tensorboard", "json": "json", "jsonl": "jsonl", "keras_console": "keras_console",
-    "wandb_csv": "wandb_csv", "csv": "csv",
-    "keras_csv": "csv", "fastai_csv": "csv", "lightning_csv": "csv", "ultralytics_csv": "csv",
-    "keras_history_json": "json", "pandas_json": "json", "json_records": "json", "json_nested": "json",
-    "hf_trainer_state": "json", "hf_log_history": "json", "mmengine_scalars": "jsonl",
-    "mlflow": None, "mlflow_sqlite": None, "mlflow-server": None,
-}
+#: what ``--input-format`` / ``input-format`` accept: the reader names (readers.FORMATS), then each
+#: ``source.format`` a report prints, read by the reader that produced it (the aliases the entries of
+#: the reader table carry).  The MLflow formats are recognised from the path whatever is given: None.
+INPUT_FORMAT_NAMES: dict[str, str | None] = INPUT_FORMATS
 
 
 def input_format_name(value: str | None, where: str = "--input-format") -> str | None:
@@ -373,8 +367,6 @@ def _flag(key: str):
 
 def _format(value, where: str, s: dict[str, Any]) -> str:
     """An output format; an alias (``json-lines``) as the format it names (``jsonl``)."""
-    from .render import ALIASES
-
     value = _choice("format", FORMATS)(value, where, s)
     return ALIASES.get(value, value)
 

@@ -1,4 +1,5 @@
-"""docs/rules.md, generated from the rules themselves (their docstrings are the docs).
+"""The rules' documentation, generated from the rules themselves (their docstrings are the docs):
+docs/rules.md, and what ``curvediag rules`` / ``rule CODE`` (and the MCP tools) print.
 
     python -m curvediag.docs > docs/rules.md
 
@@ -55,6 +56,99 @@ def rules_markdown() -> str:
 def _level(r) -> str:
     """A comparison rule's severity; B105's is error for a new error verdict."""
     return "info; error for an error verdict" if r.code == "B105" else r.level
+
+
+def rules_text() -> str:
+    """``curvediag rules``: one line per rule (code, name, verdict, summary), the comparison rules after."""
+    from .rules import BASELINE_RULES, RULES
+
+    out = [f"{r.code}  {r.name:28s} {r.verdict or '-':18s} {r.summary()}" for r in RULES]
+    out.append("\nComparison rules (run only with a baseline: compare, analyze --baseline):")
+    out += [f"{r.code}  {r.name:28s} {'-':18s} {r.summary()}" for r in BASELINE_RULES]
+    return "\n".join(out) + "\n"
+
+
+def rule_kind(r) -> str:
+    from .rules import BASELINE_RULES
+
+    return "comparison" if r in BASELINE_RULES else "verdict" if r.verdict else "secondary"
+
+
+def rule_dict(r, explanation: bool) -> dict:
+    """One rule as ``rules --format json`` / ``rule --format json`` give it."""
+    from .rules.base import describe_needs
+
+    kind = rule_kind(r)
+    severity = getattr(r, "level", "info") if kind == "comparison" else r.verdict.severity if r.verdict else "info"
+    d = {"code": r.code, "name": r.name, "kind": kind, "verdict": r.verdict.value if r.verdict else None,
+         "severity": severity,
+         "summary": r.summary(), "options": dict(r.options)}
+    if explanation:
+        d["needs"] = plain_doc(describe_needs(r.needs, r.min_points), 0) if kind != "comparison" else None
+        d["explanation"] = r.doc()
+        d["remedies"] = [str(x) for x in r.remedies]
+    return d
+
+
+
+def plain_doc(text: str, width: int) -> str:
+    """A rule's documentation (Markdown/RST-flavoured: ``**Heading.**``, ``code``, *emphasis*, lists)
+    as plain text for a terminal: the markup dropped, paragraphs and list items wrapped at ``width``
+    (0: not wrapped)."""
+    import re
+    import textwrap
+
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    text = re.sub(r"`([^`]+)`", r"\1", text)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"\1", text)
+    text = re.sub(r"(?<![\w*])\*([^*\s](?:[^*]*[^*\s])?)\*(?![\w*])", r"\1", text)
+    if not width:
+        return text
+    out = []
+    for para in re.split(r"\n\s*\n", text.strip("\n")):
+        lines = para.splitlines()
+        items: list[list[str]] = []
+        for line in lines:
+            m = re.match(r"(\s*)([-*]|\d+\.) (.*)", line)
+            if m or not items:
+                items.append([m.group(0).strip() if m else line.strip()])
+            else:
+                items[-1].append(line.strip())
+        if len(items) == 1 and not re.match(r"([-*]|\d+\.) ", items[0][0]):
+            out.append(textwrap.fill(" ".join(items[0]), width, break_on_hyphens=False))
+            continue
+        block = []
+        for it in items:
+            first, _, rest = " ".join(it).partition(" ")
+            indent = " " * (len(first) + 3)
+            block.append(textwrap.fill(rest, width, initial_indent=f"  {first} ", subsequent_indent=indent,
+                                       break_on_hyphens=False))
+        out.append("\n".join(block))
+    return "\n\n".join(out)
+
+
+def explain_text(r, width: int) -> str:
+    """``curvediag rule CODE`` as text: plain, wrapped at ``width``."""
+    import textwrap
+
+    from .rules import BASELINE_RULES
+    from .rules.base import describe_groups, describe_needs
+
+    kind = f"comparison rule, severity {getattr(r, 'level', 'info')}" if r in BASELINE_RULES else f"verdict: {r.verdict or '-'}"
+    wrap = lambda s, indent="": textwrap.fill(s, width, subsequent_indent=indent, break_on_hyphens=False)  # noqa: E731
+    out = [wrap(f"{r.code} {r.name} ({kind})", "  ")]
+    if r not in BASELINE_RULES:
+        out.append(wrap(plain_doc(f"Needs: {describe_needs(r.needs, r.min_points)}", 0), "  "))
+    out += ["", plain_doc(r.doc(), width)]
+    if r.options:
+        out += ["", wrap("Defaults: " + ", ".join(f"{k} = {v}" for k, v in r.options.items()), "  ")]
+    out += [wrap(plain_doc(s, 0), "  ") for s in describe_groups(r)]
+    if r.remedies:
+        out += ["", "Remedies:"]
+        out += [textwrap.fill(plain_doc(str(rem), 0), width, initial_indent="  - ", subsequent_indent="    ",
+                              break_on_hyphens=False) for rem in r.remedies]
+    return "\n".join(out) + "\n"
+
 
 
 if __name__ == "__main__":

@@ -185,20 +185,20 @@ def inspect(scope: Scope, path: str, run: str | None = None, input_format: str |
 
 
 def list_rules() -> str:
-    from .cli import _rule_dict
+    from .docs import rule_dict
     from .rules import BASELINE_RULES, RULES
 
-    return _bounded([_rule_dict(r, False) for r in (*RULES, *BASELINE_RULES)])
+    return _bounded([rule_dict(r, False) for r in (*RULES, *BASELINE_RULES)])
 
 
 def explain_rule(rule: str) -> str:
-    from .cli import _rule_dict
+    from .docs import rule_dict
     from .rules import get_rule
 
     r = get_rule(rule or "")
     if r is None:
         raise Refused(f"no rule {rule!r}; list_rules lists them")
-    return _bounded(_rule_dict(r, True))
+    return _bounded(rule_dict(r, True))
 
 
 def watch_state(scope: Scope, path: str, fail_on: str | None = None) -> str:

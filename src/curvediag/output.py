@@ -1,7 +1,8 @@
 """Writing what the user asked for, and nothing else (``--output``, ``--plot`` and stdout).
 
 * :func:`show`, :func:`write_report`, :func:`exit_status`: a :class:`~curvediag.batch.Batch` rendered
-  in one :class:`~curvediag.render.OutputFormat` on stdout or to ``--output``, and the exit status.
+  in one :class:`~curvediag.vocabulary.OutputFormat` (by its :data:`~curvediag.render.RENDERERS`
+  entry, with its :class:`~curvediag.render.OutputOptions`) on stdout or to ``--output``, and the exit status.
 
 * :func:`refuse_inputs`: an output that is, or is inside, an input (a log file, a run
   directory or store and every file in it, stdin's file, a SQLite database's
@@ -26,7 +27,8 @@ from .errors import UsageError
 
 if TYPE_CHECKING:
     from .batch import Batch
-    from .render import OutputFormat
+    from .render import OutputOptions
+    from .vocabulary import OutputFormat
 
 #: directory entries looked at for hard links and symlinks inside an input directory
 WALK_LIMIT = 100_000
@@ -219,35 +221,32 @@ def _write_atomic(real: str, data: bytes, st) -> None:
 
 # --- a Batch in one format: to --output, to stdout, and the exit status -------------------------
 
-_EXT_FORMAT = {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".xml": "junit", ".txt": "text", ".sarif": "sarif",
-               ".prom": "gitlab-metrics"}
-
-
 def format_for(path: str, given: str | None, default: str) -> "OutputFormat":
-    """The format of ``--output PATH``: ``--output-format``, else from its extension, else (a name with
+    """The format of ``--output PATH``: ``--output-format``, else from its extension
+    (:attr:`OutputFormat.extension <curvediag.vocabulary.OutputFormat.extension>`), else (a name with
     no extension, such as ``/dev/stdout``) ``default``.  An extension that names no format
     (``report.html``) is a :class:`UsageError`, never a silent fall-back to text."""
     from pathlib import Path
 
-    from .render import OutputFormat
+    from .vocabulary import EXTENSIONS, OutputFormat
 
     if given:
-        from .render import ALIASES
-
-        return OutputFormat(ALIASES.get(given, given))
+        return OutputFormat(given).canonical
     suffix = Path(path).suffix.lower()
     if not suffix:
         return OutputFormat(default)
-    if suffix not in _EXT_FORMAT:
-        exts = ", ".join(_EXT_FORMAT)
+    if suffix not in EXTENSIONS:
+        exts = ", ".join(EXTENSIONS)
         raise UsageError(f"--output {path}: no format has the extension {suffix!r} (choices: {exts}); "
                          "or give --output-format")
-    return OutputFormat(_EXT_FORMAT[suffix])
+    return OutputFormat(EXTENSIONS[suffix])
 
 
-def write_report(path: str, batch: "Batch", fmt: "OutputFormat", full: bool = False, annotate: str | None = None) -> None:
-    """The batch rendered in ``fmt``, written to ``path`` (see :func:`write_output`)."""
-    write_output(path, fmt.render(batch, full=full, annotate=annotate))
+def write_report(path: str, batch: "Batch", fmt: "OutputFormat", options: "OutputOptions | None" = None) -> None:
+    """The batch rendered in ``fmt`` with ``options``, written to ``path`` (see :func:`write_output`)."""
+    from .render import renderer
+
+    write_output(path, renderer(fmt, options)(batch))
 
 
 def exit_status(batch: "Batch", exit_zero: bool = False) -> int:
@@ -382,19 +381,20 @@ def write_stdout(text: str, strip: bool = False) -> None:
         out.flush()
 
 
-def show(batch: "Batch", fmt: "OutputFormat", full: bool = False, no_color: bool = False,
-         annotate: str | None = None) -> None:
-    """The batch on stdout in ``fmt`` (text through rich, for a terminal's width and colours).
-    JSON for inputs that all failed prints nothing: there is no report to give."""
-    from .render import OutputFormat
+def show(batch: "Batch", fmt: "OutputFormat", options: "OutputOptions | None" = None) -> None:
+    """The batch on stdout in ``fmt`` with ``options``: a format with a console printer (text) through
+    rich, for the terminal's width and colours; a format quiet when nothing was read (JSON) prints
+    nothing when every input failed: there is no report to give."""
+    from .render import RENDERERS, OutputOptions, renderer
 
-    if fmt is OutputFormat.text:
-        from .render.text import show as show_text
-
+    options = options or OutputOptions()
+    entry = RENDERERS[fmt.canonical]
+    printer = entry.bind_show(options)
+    if printer is not None:
         with stdout_errors():
-            show_text(batch, console(no_color), full)
-    elif batch.reports or fmt is not OutputFormat.json:
-        write_stdout(fmt.render(batch, annotate=annotate))
+            printer(batch, console(options.no_color))
+    elif batch.reports or not entry.quiet_when_unread:
+        write_stdout(renderer(fmt, options)(batch))
 
 
 class stdout_errors:

@@ -8,13 +8,14 @@ from typing import Any, Mapping
 
 from .curves import SourceInfo
 from .verdict import Verdict, verdict_of
+from .vocabulary import SEVERITIES as SEVERITIES  # the severities, mildest first (curvediag.vocabulary.Severity)
+from .vocabulary import severity_rank
 
 SCHEMA_VERSION = 2
 
 #: The verdicts' values, in precedence order (:class:`~curvediag.verdict.Verdict` carries each one's
 #: severity, precedence and headline).
 VERDICTS = tuple(v.value for v in Verdict)
-SEVERITIES = ("ok", "info", "warning", "error")
 
 #: A report whose verdict fewer than this share of the copies of its run agree with is borderline
 #: (:attr:`Report.borderline`): shown as "X or Y" and, by default, not failing the gate on the verdict.
@@ -22,10 +23,6 @@ BORDERLINE = 0.5
 #: A verdict at least this share of the copies agree with is sure: the headline names no alternative,
 #: and a live check (Monitor, callbacks, pruners) may stop training on it.
 SURE = 0.75
-
-
-def severity_rank(sev: str) -> int:
-    return SEVERITIES.index(sev)
 
 
 @dataclass(frozen=True)

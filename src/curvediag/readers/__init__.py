@@ -13,13 +13,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import InputError
-from ..table import RawTable
 from .source import (
     GZIP_MAGIC, MAX_BYTES, SQLITE_MAGIC, UTF8_BOM, UTF16_BOMS, decode, looks_like_events, read_bytes,
 )
+
+if TYPE_CHECKING:  # the table module (numpy's arrays) is not loaded by the table of readers: --help lists their names
+    from ..table import RawTable
 
 # files whose bytes are not the UTF-8 text pandas would read from disk: BOMs and gzip
 _NOT_PLAIN = (UTF8_BOM, *UTF16_BOMS, GZIP_MAGIC)
@@ -58,7 +60,8 @@ class Reader:
     """One input format in the detection table.
 
     ``names``: the ``--input-format`` values that choose it without sniffing (none: it is only
-    detected).  ``sniff(input)``: whether the content is this format, asked only when no format was
+    detected).  ``aliases``: other names ``--input-format`` accepts for it, each paired with the name
+    it reads as (the ``source.format`` names reports print, such as ``keras_csv``; None: detected).  ``sniff(input)``: whether the content is this format, asked only when no format was
     given (or always, with ``always``: a database is never read as text).  ``read(input)``: the
     table, or an :class:`~curvediag.errors.InputError` naming the problem."""
 
@@ -67,6 +70,7 @@ class Reader:
     sniff: Callable[[Input], bool]
     read: Callable[[Input], RawTable]
     always: bool = False
+    aliases: tuple[tuple[str, str | None], ...] = ()
 
 
 def _never(inp: Input) -> bool:
@@ -163,17 +167,27 @@ def _csv(inp: Input) -> RawTable:
 
 #: The detection table, in the order content is sniffed: binary formats by their magic bytes,
 #: then JSON, then text.  CSV, last, takes whatever is left.
+#: An alias of a format a report prints names the reader that produced it; the MLflow formats
+#: are recognised from the path (a run directory, a database, a URL) whatever is given: detection.
 READERS: tuple[Reader, ...] = (
-    Reader("MLflow SQLite", (), _sqlite_sniff, _sqlite, always=True),
+    Reader("MLflow SQLite", (), _sqlite_sniff, _sqlite, always=True,
+           aliases=(("mlflow", None), ("mlflow_sqlite", None), ("mlflow-server", None))),
     Reader("TensorBoard", ("tensorboard",), lambda inp: looks_like_events(inp.data), _tensorboard),
-    Reader("JSON / JSON Lines", ("json", "jsonl"), _json_sniff, _json),
+    Reader("JSON / JSON Lines", ("json", "jsonl"), _json_sniff, _json,
+           aliases=(("keras_history_json", "json"), ("pandas_json", "json"), ("json_records", "json"),
+                    ("json_nested", "json"), ("hf_trainer_state", "json"), ("hf_log_history", "json"),
+                    ("mmengine_scalars", "jsonl"))),
     Reader("HTML or XML", (), _html_sniff, _html),
     Reader("Keras console", ("keras_console",), lambda inp: _console(inp.stripped), _keras_console),
     Reader("W&B panel export", ("wandb_csv",), _never, _csv),
-    Reader("CSV", ("csv",), lambda inp: True, _csv),
+    Reader("CSV", ("csv",), lambda inp: True, _csv,
+           aliases=(("keras_csv", "csv"), ("fastai_csv", "csv"), ("lightning_csv", "csv"), ("ultralytics_csv", "csv"))),
 )
-#: the ``--input-format`` names, in the table's order
+#: the ``--input-format`` names of the readers, in the table's order
 FORMATS = tuple(name for r in READERS for name in r.names)
+#: everything ``--input-format`` / ``input-format`` accepts -> the reader name it reads as (None:
+#: detected): the readers' names, then their aliases
+INPUT_FORMATS: dict[str, str | None] = {**{n: n for n in FORMATS}, **{a: to for r in READERS for a, to in r.aliases}}
 
 
 def read_table(
@@ -275,7 +289,7 @@ def load_table(path: str, input_format: str | None = None, run: str | None = Non
         from .discover import read_dir
 
         found, note = read_dir(path, run)
-        if isinstance(found, RawTable):
+        if not isinstance(found, str):  # the table of a run directory, not a log file in it
             return found, path
         path = found  # the log file found inside the directory
     if path != "-" and _is_sqlite_file(path):

@@ -13,6 +13,7 @@ import math
 from typing import TYPE_CHECKING
 
 from . import printable
+from ..vocabulary import Severity
 from .locate import relative
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ METRICS = {
     "curvediag_findings": "findings, by severity",
     "curvediag_unreadable": "1 for an input that could not be read",
 }
-SEVERITIES = ("error", "warning", "info")
+#: the severities a finding has, worst first (a label each)
+SEVERITIES = tuple(s.value for s in reversed(Severity) if s is not Severity.ok)
 
 
 def _label(s: str) -> str:
