@@ -10,10 +10,11 @@ its curve) *and* by ``margin`` of the baseline's level.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .base import Rule, Skip, at, fmt, pct
+from .options import RuleOptions, amount, share
 
 if TYPE_CHECKING:
     from ..comparison import Beyond, Comparison
@@ -73,6 +74,14 @@ class _LevelRule(BaselineRule):
         )
 
 
+@dataclass(frozen=True)
+class BestWorseOptions(RuleOptions):
+    """The options of B101 (``[tool.curvediag.rules.B101]``)."""
+
+    spreads: float = amount(3.0, "spreads of the baseline seeds (at least 1 even with one seed) the run must be beyond")
+    margin: float = share(0.05, "and by at least this share of the worst baseline's level")
+
+
 class BestWorse(_LevelRule):
     """The run's best is worse than every baseline log's.
 
@@ -93,7 +102,7 @@ class BestWorse(_LevelRule):
     code = "B101"
     name = "best-worse-than-baseline"
     what = "best"
-    options = {"spreads": 3.0, "margin": 0.05}
+    Options = BestWorseOptions
     remedies = (
         "diff the run's configuration against the baseline's: data pipeline, labels, learning rate, model code",
         "check that the training labels still match their inputs (a shuffle or join that broke them)",
@@ -102,6 +111,14 @@ class BestWorse(_LevelRule):
 
     def measure(self, p) -> float:
         return p.best
+
+
+@dataclass(frozen=True)
+class FinalWorseOptions(RuleOptions):
+    """The options of B102 (``[tool.curvediag.rules.B102]``)."""
+
+    spreads: float = amount(3.0, "spreads of the baseline seeds (at least 1 even with one seed) the run must be beyond")
+    margin: float = share(0.05, "and by at least this share of the worst baseline's level")
 
 
 class FinalWorse(_LevelRule):
@@ -122,7 +139,7 @@ class FinalWorse(_LevelRule):
     name = "final-worse-than-baseline"
     what = "final"
     how = "median of the last points"
-    options = {"spreads": 3.0, "margin": 0.05}
+    Options = FinalWorseOptions
     remedies = (
         "compare the learning-rate schedule and regularisation (dropout, weight decay) with the baseline's",
         "restore the best checkpoint, or stop early as the baseline's best epoch suggests",
@@ -130,6 +147,14 @@ class FinalWorse(_LevelRule):
 
     def measure(self, p) -> float:
         return p.final
+
+
+@dataclass(frozen=True)
+class TrainFloorHigherOptions(RuleOptions):
+    """The options of B103 (``[tool.curvediag.rules.B103]``)."""
+
+    spreads: float = amount(3.0, "spreads of the baseline seeds (at least 1 even with one seed) the run must be beyond")
+    margin: float = share(0.1, "and by at least this share of the worst baseline's level")
 
 
 class TrainFloorHigher(_LevelRule):
@@ -149,7 +174,7 @@ class TrainFloorHigher(_LevelRule):
     code = "B103"
     name = "train-floor-higher"
     what = "lowest"
-    options = {"spreads": 3.0, "margin": 0.1}
+    Options = TrainFloorHigherOptions
     remedies = (
         "check the training data and labels the run read (a shuffle, a join, a changed preprocessing)",
         "compare the optimiser, learning rate and model size with the baseline's",
@@ -169,6 +194,15 @@ class TrainFloorHigher(_LevelRule):
 
     def measure(self, p) -> float:
         return p.floor
+
+
+@dataclass(frozen=True)
+class OnsetEarlierOptions(RuleOptions):
+    """The options of B104 (``[tool.curvediag.rules.B104]``)."""
+
+    spreads: float = amount(3.0, "spreads of the baseline seeds (at least 1 even with one seed) the run must be beyond")
+    share: float = share(0.25, "an onset earlier by at least this share of the run")
+    tolerance: float = amount(0.1, "ignoring a rise smaller than this (relative)")
 
 
 class OnsetEarlier(BaselineRule):
@@ -195,7 +229,7 @@ class OnsetEarlier(BaselineRule):
     code = "B104"
     name = "onset-earlier-than-baseline"
     level = "info"
-    options = {"spreads": 3.0, "share": 0.25, "tolerance": 0.1}
+    Options = OnsetEarlierOptions
     remedies = (
         "compare the learning rate and regularisation with the baseline's",
         "stop early or restore the best checkpoint on this recipe",
@@ -257,6 +291,14 @@ class VerdictWorse(BaselineRule):
         return replace(f, severity="error" if verdict_of(run).severity == "error" else "info")
 
 
+@dataclass(frozen=True)
+class AreaWorseOptions(RuleOptions):
+    """The options of B106 (``[tool.curvediag.rules.B106]``)."""
+
+    spreads: float = amount(3.0, "spreads of the baseline seeds (at least 1 even with one seed) the run must be beyond")
+    margin: float = share(0.1, "and by at least this share of the worst baseline's level")
+
+
 class AreaWorse(BaselineRule):
     """The run's judged curve lies above the baseline's over the run.
 
@@ -276,7 +318,7 @@ class AreaWorse(BaselineRule):
 
     code = "B106"
     name = "curve-above-baseline"
-    options = {"spreads": 3.0, "margin": 0.1}
+    Options = AreaWorseOptions
     remedies = (
         "overlay the run on the baseline (`curvediag compare ... --plot overlay.png`) to see where they part",
         "diff the run's configuration against the baseline's",

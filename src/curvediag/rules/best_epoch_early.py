@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from ..analysis import Context
 from ..curves import VAL_LOSS
 from ..remedies import remedy
 from .base import Rule, amount, at, pct, span
+from .options import RuleOptions, share
+
+
+@dataclass(frozen=True)
+class BestEpochEarlyOptions(RuleOptions):
+    """The options of T102 (``[tool.curvediag.rules.T102]``)."""
+
+    share: float = share(0.1, "a best epoch in the first this share of the run is early")
 
 
 class BestEpochEarly(Rule):
@@ -17,13 +27,11 @@ class BestEpochEarly(Rule):
     **Why it matters.** Nearly all of the compute after the best epoch was wasted,
     and unless the best checkpoint was kept, the final model is worse than it was
     near the start.
-
-    **Options.** ``share`` (default 0.1).
     """
 
     code = "T102"
     name = "best-epoch-early"
-    options = {"share": 0.1}
+    Options = BestEpochEarlyOptions
     needs = (VAL_LOSS,)
     min_points = 20
     remedies = (

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from .. import stats
@@ -7,9 +9,18 @@ from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, fmt
+from .options import RuleOptions, factor, share
 
 
 _PREFIX = 1025  # the points after the first read before the whole series
+
+
+@dataclass(frozen=True)
+class BlownUpStartOptions(RuleOptions):
+    """The options of D103 (``[tool.curvediag.rules.D103]``)."""
+
+    factor: float = factor(100.0, "the first loss at least this many times the median of the rest blew up inside epoch 0")
+    acc_gain: float = share(0.1, "the accuracy may end at most this much (absolute) above its start for nothing learned")
 
 
 class BlownUpStart(Rule):
@@ -31,14 +42,12 @@ class BlownUpStart(Rule):
     **Why it matters.** One huge step in the first epoch (a learning rate far too
     high, unscaled inputs) can throw the weights somewhere training never comes
     back from: the rest of the run is wasted, however calm the later numbers look.
-
-    **Options.** ``factor`` (default 100), ``acc_gain`` (default 0.1).
     """
 
     code = "D103"
     name = "blown-up-start"
     verdict = Verdict.DIVERGED
-    options = {"factor": 100.0, "acc_gain": 0.1}
+    Options = BlownUpStartOptions
     needs = ((TRAIN_LOSS, VAL_LOSS),)
     min_points = 5
     remedies = (

@@ -1,10 +1,21 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from .base import Rule, Skip, fmt
+from .options import RuleOptions, factor, share
+
+
+@dataclass(frozen=True)
+class ChanceLevelOptions(RuleOptions):
+    """The options of C101 (``[tool.curvediag.rules.C101]``)."""
+
+    init_factor: float = factor(1.5, "a first loss this many times ln K is above chance at the start")
+    acc_margin: float = share(0.02, "an accuracy within this (absolute) of 1/K is at chance")
 
 
 class ChanceLevel(Rule):
@@ -18,13 +29,11 @@ class ChanceLevel(Rule):
     **Why it matters.** A network should start near ln K; far above it, the
     output layer or the loss is set up wrong. Ending at 1/K means nothing was
     learned, whatever the loss did.
-
-    **Options.** ``init_factor`` (default 1.5), ``acc_margin`` (default 0.02).
     """
 
     code = "C101"
     name = "chance-level"
-    options = {"init_factor": 1.5, "acc_margin": 0.02}
+    Options = ChanceLevelOptions
     needs = ((TRAIN_LOSS, VAL_LOSS),)
     remedies = (
         "Check the output layer and loss: logits into CrossEntropyLoss, no softmax applied twice, labels in 0..K-1.",

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from .. import stats
@@ -8,6 +10,18 @@ from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, at, fmt, pct
+from .options import RuleOptions, amount, factor
+
+
+@dataclass(frozen=True)
+class ExplodingLossOptions(RuleOptions):
+    """The options of D102 (``[tool.curvediag.rules.D102]``)."""
+
+    end_limit: float = amount(1.0, "how far above its starting level (relative) the final loss may end")
+    spike_factor: float = factor(10.0, "a rise above the running minimum of this many starting levels is an explosion, unless half recovered")
+    rise_limit: float = amount(0.25, "a training loss ending (last quarter's mean) this far above its smoothed minimum (relative) climbed back")
+    noise_z: float = amount(4.0, "standard errors of its own noise the climb back must clear")
+    negative_factor: float = amount(100.0, "a loss racing below zero to this many times its starting size has no lower bound")
 
 
 class ExplodingLoss(Rule):
@@ -31,18 +45,12 @@ class ExplodingLoss(Rule):
 
     **Why it matters.** Optimisation has failed: the weights moved somewhere worse
     than a random initialisation. Training longer will not help.
-
-    **Options.** ``end_limit`` (default 1.0, i.e. ending at twice the starting level): how far above its start the final
-    loss may end. ``spike_factor`` (default 10): a peak this many starting levels
-    above the running minimum counts as an explosion even if the end is lower.
-    ``rise_limit`` (default 0.25), ``noise_z`` (default 4), ``negative_factor``
-    (default 100).
     """
 
     code = "D102"
     name = "exploding-loss"
     verdict = Verdict.DIVERGED
-    options = {"end_limit": 1.0, "spike_factor": 10.0, "rise_limit": 0.25, "noise_z": 4.0, "negative_factor": 100.0}
+    Options = ExplodingLossOptions
     needs = ((TRAIN_LOSS, VAL_LOSS),)
     min_points = MIN_POINTS
     remedies = (

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from .._np import np
@@ -9,6 +11,7 @@ from ..analysis import MIN_POINTS, NOT_LEARNING_POINTS, STILL_FALLING_GAIN, Cont
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, Skip, fmt, pct, span
+from .options import RuleOptions, amount, share
 
 
 def _chance_class_count(loss: float, acc: float | None) -> int | None:
@@ -22,6 +25,16 @@ def _chance_class_count(loss: float, acc: float | None) -> int | None:
     if acc is not None and abs(acc - 1.0 / k) > max(0.05, 0.5 / k):
         return None
     return k
+
+
+@dataclass(frozen=True)
+class FlatLossOptions(RuleOptions):
+    """The options of L101 (``[tool.curvediag.rules.L101]``)."""
+
+    flat_limit: float = amount(0.02, "the smoothed training loss improving by less than this share of its start is flat")
+    oscillation_limit: float = amount(0.10, "improving by less than this, with no significant downward trend, only oscillates")
+    stuck_limit: float = amount(0.25, "a net fall under this, with an accuracy that never rose, is stuck")
+    acc_gain: float = share(0.05, "an accuracy improving by more than this (absolute) is still learning")
 
 
 class FlatLoss(Rule):
@@ -58,15 +71,12 @@ class FlatLoss(Rule):
     loss did.
 
     **Why it matters.** Nothing is being learned; more epochs will not help.
-
-    **Options.** ``flat_limit`` (default 0.02), ``oscillation_limit`` (default
-    0.10), ``stuck_limit`` (default 0.25), ``acc_gain`` (default 0.05).
     """
 
     code = "L101"
     name = "flat-training-loss"
     verdict = Verdict.NOT_LEARNING
-    options = {"flat_limit": 0.02, "oscillation_limit": 0.10, "stuck_limit": 0.25, "acc_gain": 0.05}
+    Options = FlatLossOptions
     needs = ((TRAIN_LOSS, VAL_LOSS),)
     min_points = MIN_POINTS
     remedies = (

@@ -1,9 +1,20 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..remedies import remedy
 from .base import Rule, fmt, pct
+from .options import RuleOptions, amount, share
+
+
+@dataclass(frozen=True)
+class GeneralisationGapOptions(RuleOptions):
+    """The options of G102 (``[tool.curvediag.rules.G102]``)."""
+
+    gap_limit: float = amount(0.5, "the validation loss ending this far (relative) above the training loss")
+    acc_gap: float = share(0.1, "a training accuracy this far (absolute) above the validation accuracy")
 
 
 class GeneralisationGap(Rule):
@@ -17,13 +28,11 @@ class GeneralisationGap(Rule):
     **Why it matters.** The model fits the training set much better than data it
     has not seen: it will do worse in use than its training numbers suggest, and
     the gap says how much room regularisation or more data has to help.
-
-    **Options.** ``gap_limit`` (default 0.5), ``acc_gap`` (default 0.1).
     """
 
     code = "G102"
     name = "generalisation-gap"
-    options = {"gap_limit": 0.5, "acc_gap": 0.1}
+    Options = GeneralisationGapOptions
     needs = (TRAIN_LOSS, VAL_LOSS)
     min_points = 3
     remedies = (remedy("regularise"), remedy("more-data"), remedy("smaller-model"))

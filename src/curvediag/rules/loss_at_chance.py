@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 
@@ -8,6 +10,7 @@ from ..analysis import MIN_POINTS, NOT_LEARNING_POINTS, STILL_FALLING_GAIN, Cont
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, Skip, fmt, pct
+from .options import RuleOptions, amount, share
 
 
 def inferred_classes(loss: Track, acc: Track | None) -> int | None:
@@ -25,6 +28,14 @@ def inferred_classes(loss: Track, acc: Track | None) -> int | None:
     if acc.start > 1.0 / k + 0.15 or acc.start < 0:
         return None
     return k
+
+
+@dataclass(frozen=True)
+class LossAtChanceOptions(RuleOptions):
+    """The options of L103 (``[tool.curvediag.rules.L103]``)."""
+
+    loss_share: float = amount(0.9, "the judged loss ending at this share of ln K or above is at chance")
+    acc_margin: float = share(0.1, "the accuracy ending at most this (absolute) above where it started is at chance")
 
 
 class LossAtChance(Rule):
@@ -45,14 +56,12 @@ class LossAtChance(Rule):
 
     **Why it matters.** Whatever the curves did, the model predicts no better than a guess; a slow
     fall that stays above chance is not a run to train longer.
-
-    **Options.** ``loss_share`` (default 0.9), ``acc_margin`` (default 0.1).
     """
 
     code = "L103"
     name = "loss-at-chance"
     verdict = Verdict.NOT_LEARNING
-    options = {"loss_share": 0.9, "acc_margin": 0.1}
+    Options = LossAtChanceOptions
     needs = ((VAL_LOSS, TRAIN_LOSS),)
     min_points = MIN_POINTS
     remedies = (

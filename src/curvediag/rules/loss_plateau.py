@@ -1,11 +1,22 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
 from .base import Rule, pct, span
+from .options import RuleOptions, amount, share
+
+
+@dataclass(frozen=True)
+class PlateauOptions(RuleOptions):
+    """The options of P101 (``[tool.curvediag.rules.P101]``)."""
+
+    window: float = share(0.2, "share of the run (its last part) the plateau is measured over")
+    limit: float = amount(0.01, "a loss improving by less than this (relative) over the window is on a plateau")
 
 
 class Plateau(Rule):
@@ -19,13 +30,11 @@ class Plateau(Rule):
 
     **Why it matters.** Epochs on a plateau cost time and change nothing. A lower
     learning rate often gets the loss moving again; otherwise training can stop.
-
-    **Options.** ``window`` (default 0.2), ``limit`` (default 0.01).
     """
 
     code = "P101"
     name = "loss-plateau"
-    options = {"window": 0.2, "limit": 0.01}
+    Options = PlateauOptions
     needs = ((VAL_LOSS, TRAIN_LOSS),)
     min_points = 10
     remedies = (

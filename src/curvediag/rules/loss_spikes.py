@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
 from .base import Rule, Skip, at
+from .options import RuleOptions, factor
 from .secondary import causal_median
+
+
+@dataclass(frozen=True)
+class LossSpikesOptions(RuleOptions):
+    """The options of I101 (``[tool.curvediag.rules.I101]``)."""
+
+    spike_factor: float = factor(2.0, "a loss this many times the median of the points before it is a spike")
 
 
 class LossSpikes(Rule):
@@ -21,13 +31,11 @@ class LossSpikes(Rule):
     **Why it matters.** Each spike undoes progress and can leave the weights in a
     worse region; frequent spikes usually mean the learning rate is too high for
     some batches, or a few bad batches.
-
-    **Options.** ``spike_factor`` (default 2.0).
     """
 
     code = "I101"
     name = "loss-spikes"
-    options = {"spike_factor": 2.0}
+    Options = LossSpikesOptions
     needs = ((TRAIN_LOSS, VAL_LOSS),)
     min_points = 8
     remedies = (

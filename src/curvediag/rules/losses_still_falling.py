@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
 from ..verdict import Verdict
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..remedies import remedy
 from .base import Rule, Skip, amount, at, change, fmt, gain_of_level, missing_reason, pct, span, too_few_reason
+from .options import RuleOptions, share
+
+
+@dataclass(frozen=True)
+class StillImprovingOptions(RuleOptions):
+    """The options of T101 (``[tool.curvediag.rules.T101]``)."""
+
+    gain_limit: float = share(STILL_FALLING_GAIN, "the further fall a run as long again would bring, as a share of the current level")
 
 
 class StillImproving(Rule):
@@ -41,14 +51,12 @@ class StillImproving(Rule):
     **Why it matters.** The run was stopped while it was still getting better;
     more epochs (or a schedule that does not decay so soon) would very likely give
     a better model.
-
-    **Options.** ``gain_limit`` (default 0.025).
     """
 
     code = "T101"
     name = "losses-still-falling"
     verdict = Verdict.STILL_IMPROVING
-    options = {"gain_limit": STILL_FALLING_GAIN}
+    Options = StillImprovingOptions
     # the judged loss (Context.judged): the validation loss when it has 3 points, else the only loss,
     # else the error of the accuracy; it checks the points of the one it judges itself
     needs = ((VAL_LOSS, TRAIN_LOSS, VAL_ACC, TRAIN_ACC),)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from .._np import np
@@ -7,6 +9,7 @@ from .._np import np
 from ..analysis import Context
 from ..curves import LR, TRAIN_LOSS, VAL_LOSS
 from .base import Rule, at, pct
+from .options import RuleOptions, amount
 from .steps import plateau_drops
 
 
@@ -19,6 +22,17 @@ def _thirds_change(y: np.ndarray) -> float:
     t = max(1, y.size // 3)
     a, b = _med(y[:t]), _med(y[-t:])
     return (a - b) / abs(a) if a else 0.0
+
+
+@dataclass(frozen=True)
+class LrScheduleOptions(RuleOptions):
+    """The options of S101 (``[tool.curvediag.rules.S101]``)."""
+
+    flat: float = amount(0.02, "a loss within this (relative) of its level is flat")
+    end_share: float = amount(0.1, "an LR decayed below this share of its peak has ended its schedule")
+    rise: float = amount(0.5, "a loss ending this far (relative) above its low near the LR peak diverged after the peak")
+    step: float = amount(0.7, "a step-down multiplies the LR by at most this")
+    gain: float = amount(0.03, "the loss falling by this (relative) right after a step-down")
 
 
 class LrSchedule(Rule):
@@ -46,16 +60,13 @@ class LrSchedule(Rule):
 
     **Why it matters.** The learning rate explains many shapes of the loss that look like
     model problems; reading it avoids the wrong remedy.
-
-    **Options.** ``flat`` (0.02), ``end_share`` (0.1), ``rise`` (0.5), ``step`` (0.7: a
-    step-down multiplies the LR by at most this), ``gain`` (0.03).
     """
 
     code = "S101"
     name = "lr-schedule"
     needs = ((TRAIN_LOSS, VAL_LOSS),)  # and the learning rate, read as logged: silent without it
     min_points = 4
-    options = {"flat": 0.02, "end_share": 0.1, "rise": 0.5, "step": 0.7, "gain": 0.03}
+    Options = LrScheduleOptions
     remedies = ()
 
     def check(self, ctx: Context, opts):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from .. import stats
@@ -7,6 +9,7 @@ from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, fmt, pct
+from .options import RuleOptions, amount, share
 
 
 #: A validation loss that improved less than this while the accuracy never changed learned nothing.
@@ -15,6 +18,16 @@ STUCK_LIMIT = 0.25
 QUALITY_NOTHING = 0.05
 #: An accuracy that reached this has generalised (a pretrained or fast model), whatever its start was.
 GENERALISED = 0.9
+
+
+@dataclass(frozen=True)
+class NothingGeneralisedOptions(RuleOptions):
+    """The options of L102 (``[tool.curvediag.rules.L102]``)."""
+
+    val_limit: float = share(0.05, "the validation loss never improving on its first level by more than this (relative)")
+    rise_limit: float = amount(0.2, "nor ending more than this above it (relative)")
+    acc_gain: float = share(0.05, "the validation accuracy's second-half mean at most this above its first value")
+    memorise_gap: float = share(0.25, "a training accuracy this far above the validation accuracy is memorising instead")
 
 
 class NothingGeneralised(Rule):
@@ -41,15 +54,12 @@ class NothingGeneralised(Rule):
 
     **Why it matters.** Whatever the model learns does not transfer: more epochs
     will not help, and the training loss alone would hide it.
-
-    **Options.** ``val_limit`` (default 0.05), ``rise_limit`` (default 0.2),
-    ``acc_gain`` (default 0.05), ``memorise_gap`` (default 0.25).
     """
 
     code = "L102"
     name = "nothing-generalised"
     verdict = Verdict.NOT_LEARNING
-    options = {"val_limit": 0.05, "rise_limit": 0.2, "acc_gain": 0.05, "memorise_gap": 0.25}
+    Options = NothingGeneralisedOptions
     needs = (VAL_LOSS, TRAIN_LOSS)
     min_points = {VAL_LOSS: 6, TRAIN_LOSS: 3}  # its first level and its end are judged apart
     remedies = (

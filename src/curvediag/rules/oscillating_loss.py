@@ -1,11 +1,22 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
 from .base import Rule, pct
+from .options import RuleOptions, amount, share
+
+
+@dataclass(frozen=True)
+class OscillatingLossOptions(RuleOptions):
+    """The options of I102 (``[tool.curvediag.rules.I102]``)."""
+
+    turn_limit: float = share(0.6, "share of late points where the loss changes direction")
+    swing_limit: float = amount(0.05, "the late swings' size relative to the loss")
 
 
 class OscillatingLoss(Rule):
@@ -21,13 +32,11 @@ class OscillatingLoss(Rule):
     **Why it matters.** Large late oscillation means the steps are too big for
     the region the weights are in: the loss cannot settle into a minimum, and
     the final weights depend on where the zigzag happened to stop.
-
-    **Options.** ``turn_limit`` (default 0.6), ``swing_limit`` (default 0.05).
     """
 
     code = "I102"
     name = "oscillating-loss"
-    options = {"turn_limit": 0.6, "swing_limit": 0.05}
+    Options = OscillatingLossOptions
     needs = ((TRAIN_LOSS, VAL_LOSS),)
     min_points = 12
     remedies = (

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from ..analysis import MIN_POINTS, Context
 from ..curves import VAL_ACC, VAL_LOSS
 from ..remedies import remedy
 from .base import Rule, at, pct
-from .rise import RISE, rise_passes, significant_rise
+from .rise import RiseOptions, RISE, rise_passes, significant_rise
+
+
+@dataclass(frozen=True)
+class OverConfidenceOptions(RiseOptions):
+    """The options of O103 (``[tool.curvediag.rules.O103]``)."""
 
 
 class OverConfidence(Rule):
@@ -20,15 +27,12 @@ class OverConfidence(Rule):
     becoming very confident on the ones it gets wrong; the loss, not the
     accuracy, is what degrades. A checkpoint picked by val_loss is then not the
     most accurate one; calibration suffers.
-
-    **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 2.5),
-    ``min_points_after`` (default 2).
     """
 
     code = "O103"
     name = "over-confidence"
     groups = (RISE,)
-    options = dict(RISE.defaults)
+    Options = OverConfidenceOptions
     needs = (VAL_ACC, VAL_LOSS)
     min_points = MIN_POINTS
     remedies = (

@@ -9,6 +9,7 @@ raising the limit turns all of them off together."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .._np import np
 
@@ -17,9 +18,20 @@ from ..analysis import Context, Rise
 from ..curves import TRAIN_LOSS, VAL_LOSS
 from ..remedies import remedy
 from .base import OptionGroup, at, fmt, pct
+from .options import RuleOptions, amount, count
+
+
+@dataclass(frozen=True)
+class RiseOptions(RuleOptions):
+    """The limits of the val-loss rise (``[tool.curvediag.rules.rise]``); each member rule's options subclass it."""
+
+    rise_limit: float = amount(0.10, "how far (relative) above its smoothed minimum the validation loss must end")
+    noise_z: float = amount(2.5, "times the curve's own point-to-point noise the rise must be")
+    min_points_after: int = count(2, "points the rise must last after the minimum")
+
 
 #: The limits of the val-loss rise, shared by every rule that judges it (``groups = (RISE,)``).
-RISE = OptionGroup("rise", {"rise_limit": 0.10, "noise_z": 2.5, "min_points_after": 2}, "the val-loss rise")
+RISE = OptionGroup("rise", RiseOptions, "the val-loss rise")
 
 
 def resolution(acc: np.ndarray) -> float:

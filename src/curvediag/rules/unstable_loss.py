@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, at, fmt
+from .options import RuleOptions, factor, share
+
+
+@dataclass(frozen=True)
+class UnstableLossOptions(RuleOptions):
+    """The options of D104 (``[tool.curvediag.rules.D104]``)."""
+
+    jump: float = factor(2.0, "a loss multiplying by this much from one evaluation to the next jumped")
+    share: float = share(0.1, "share of the evaluations that must jump (and at least 3)")
+    end_factor: float = factor(5.0, "a loss ending this many times its lowest value, climbed there in the last tenth, blew up at the end")
 
 
 class UnstableLoss(Rule):
@@ -25,15 +37,12 @@ class UnstableLoss(Rule):
     **Why it matters.** Such a run is never healthy, whatever its best epoch shows: the
     next evaluation may be the one that does not come back, and the final weights are
     a matter of luck.
-
-    **Options.** ``jump`` (default 2), ``share`` (default 0.1), ``end_factor``
-    (default 5).
     """
 
     code = "D104"
     name = "unstable-loss"
     verdict = Verdict.DIVERGED
-    options = {"jump": 2.0, "share": 0.1, "end_factor": 5.0}
+    Options = UnstableLossOptions
     needs = ((VAL_LOSS, TRAIN_LOSS),)
     min_points = 5
     remedies = (

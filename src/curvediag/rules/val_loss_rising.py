@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .._np import np
 
@@ -10,7 +10,9 @@ from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, at, fmt, pct
+from .options import amount, share
 from .rise import (
+    RiseOptions,
     OVERFIT_REMEDIES,
     RISE,
     gap_evidence,
@@ -26,6 +28,15 @@ from .rise import (
 #: Noise units by which a stalled validation loss must end above its minimum (or the validation metric
 #: fall from its peak) for the stall to be the overfitting verdict rather than an info finding.
 STALL_DRIFT_Z = 1.5
+
+
+@dataclass(frozen=True)
+class OverfittingOptions(RiseOptions):
+    """The options of O102 (``[tool.curvediag.rules.O102]``)."""
+
+    plateau_tol: float = amount(0.02, "a validation loss within this (relative) of its minimum has stopped improving")
+    plateau_share: float = share(0.3, "share of the run the validation loss stalled near its minimum")
+    train_drop: float = amount(0.25, "while the training loss fell by more than this (relative) over that stretch")
 
 
 class Overfitting(Rule):
@@ -56,22 +67,13 @@ class Overfitting(Rule):
 
     **Why it matters.** Every epoch after the minimum fits noise in the training
     set; the final weights generalise worse than the best epoch's.
-
-    **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 2.5),
-    ``min_points_after`` (default 2), ``plateau_tol`` (default 0.02),
-    ``plateau_share`` (default 0.3), ``train_drop`` (default 0.25).
     """
 
     code = "O102"
     name = "val-loss-rising"
     verdict = Verdict.OVERFITTING
     groups = (RISE,)
-    options = {
-        **RISE.defaults,
-        "plateau_tol": 0.02,
-        "plateau_share": 0.3,
-        "train_drop": 0.25,
-    }
+    Options = OverfittingOptions
     needs = (VAL_LOSS,)
     min_points = MIN_POINTS
     remedies = OVERFIT_REMEDIES

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from .. import stats
@@ -7,7 +9,9 @@ from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, at, pct, span
+from .options import share
 from .rise import (
+    RiseOptions,
     OVERFIT_REMEDIES,
     RISE,
     gap_evidence,
@@ -17,6 +21,15 @@ from .rise import (
     rise_passes,
     significant_rise,
 )
+
+
+@dataclass(frozen=True)
+class CrammingOptions(RiseOptions):
+    """The options of O101 (``[tool.curvediag.rules.O101]``)."""
+
+    acc_drop: float = share(0.03, "the validation accuracy falling at least this (absolute) from its peak")
+    memorise_gap: float = share(0.25, "or a training accuracy this far above the validation accuracy")
+    collapse: float = share(0.2, "a validation accuracy falling this far (absolute) from its peak collapsed")
 
 
 class Cramming(Rule):
@@ -41,22 +54,13 @@ class Cramming(Rule):
     **Why it matters.** The model is fitting the training examples themselves
     (including their label noise) at the cost of the pattern; unlike plain
     overfitting, even accuracy gets worse.
-
-    **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 2.5),
-    ``min_points_after`` (default 2), ``acc_drop`` (default 0.03),
-    ``memorise_gap`` (default 0.25), ``collapse`` (default 0.2).
     """
 
     code = "O101"
     name = "val-loss-up-val-acc-down"
     verdict = Verdict.CRAMMING
     groups = (RISE,)
-    options = {
-        **RISE.defaults,
-        "acc_drop": 0.03,
-        "memorise_gap": 0.25,
-        "collapse": 0.2,
-    }
+    Options = CrammingOptions
     needs = (VAL_ACC, VAL_LOSS)
     min_points = MIN_POINTS
     remedies = OVERFIT_REMEDIES + (
