@@ -42,7 +42,7 @@ def _seeds(b: "Beyond") -> str:
 
 def _spread(b: "Beyond", opts: dict[str, Any]) -> str:
     what = "the seeds' spread" if b.seeds > 1 else "the curve's noise"
-    return f"limit {fmt(b.limit)}: worst baseline + max({opts['spreads']:g} x {what} {fmt(b.spread)}, {pct(opts['margin'])})"
+    return f"limit {fmt(b.limit)}: worst baseline + max({opts.spreads:g} x {what} {fmt(b.spread)}, {pct(opts.margin)})"
 
 
 class _LevelRule(BaselineRule):
@@ -65,7 +65,7 @@ class _LevelRule(BaselineRule):
 
         name = self.curve(cmp)
         b = beyond(self.measure(cmp.run), [self.measure(p) for p in cmp.baseline], self.noise(cmp),
-                   opts["spreads"], opts["margin"])
+                   opts.spreads, opts.margin)
         if not b.regressed:
             return None
         return self.finding(
@@ -240,11 +240,11 @@ class OnsetEarlier(BaselineRule):
 
         name = cmp.judged_or_skip()
         cmp.same_axis_or_skip()
-        tol = opts["tolerance"]
+        tol = opts.tolerance
         run = cmp.run.onset_at(tol)
         base = [p.onset_at(tol) for p in cmp.baseline]
         # earlier is worse: measured as the distance before each log's onset
-        b = beyond(-run, [-x for x in base], 0.0, opts["spreads"], opts["share"], scale=cmp.length)
+        b = beyond(-run, [-x for x in base], 0.0, opts.spreads, opts.share, scale=cmp.length)
         if not b.regressed:
             return None
         w = cmp.axis_word
@@ -252,7 +252,7 @@ class OnsetEarlier(BaselineRule):
         seen = at(first, w) if b.seeds == 1 else f"{w}s {first:g}-{last:g}"
         return self.finding(
             f"{name} climbs away from its best after {at(run, w)} (best at {at(cmp.run.best_at, w)}), the baseline after "
-            f"{seen}; earlier than {at(-b.limit, w)} is flagged ({opts['share']:g} of the baseline's length {cmp.length:g})",
+            f"{seen}; earlier than {at(-b.limit, w)} is flagged ({opts.share:g} of the baseline's length {cmp.length:g})",
             {"curve": name, "run_onset": run, "run_best_at": cmp.run.best_at, "baseline_first": first,
              "baseline_last": last, "limit": -b.limit, "baseline_logs": b.seeds},
         )
@@ -330,7 +330,7 @@ class AreaWorse(BaselineRule):
         name = cmp.judged_or_skip()
         a = area(cmp)
         noise = cmp.noise() / a["improvement"]
-        b = beyond(a["run"], a["seeds"], noise, opts["spreads"], opts["margin"], scale=1.0)
+        b = beyond(a["run"], a["seeds"], noise, opts.spreads, opts.margin, scale=1.0)
         if not b.regressed:
             return None
         w = cmp.axis_word

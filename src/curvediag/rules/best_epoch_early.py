@@ -43,7 +43,7 @@ class BestEpochEarly(Rule):
         fin = ctx.curves.series[VAL_LOSS].finite()  # as logged, not smoothed
         i = int(np.argmin(fin.y))
         frac = i / (len(fin) - 1)
-        if frac >= opts["share"]:
+        if frac >= opts.share:
             return None
         axis, x0, x1, xb = ctx.axis_word, float(fin.x[0]), float(fin.x[-1]), float(fin.x[i])
         if i == 0:
@@ -53,7 +53,7 @@ class BestEpochEarly(Rule):
             where = (f"val_loss was best at {at(xb, axis)}, its evaluation {i + 1} of {len(fin)} "
                      f"({pct(frac)} of the way through {span(x0, x1, axis)})")
         return self.finding(
-            f"{where}; limit {pct(opts['share'])}",
-            {"best": float(fin.x[i]), "share": frac, "limit": opts["share"]},
+            f"{where}; limit {pct(opts.share)}",
+            {"best": float(fin.x[i]), "share": frac, "limit": opts.share},
             span=(float(fin.x[i]), float(fin.x[-1])),
         )

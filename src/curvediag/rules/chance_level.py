@@ -49,13 +49,13 @@ class ChanceLevel(Rule):
         parts, ev = [], {"chance_loss": chance, "chance_acc": 1.0 / k}
         first = float(t.y[0])
         ev["first_loss"] = first
-        if first > opts["init_factor"] * chance:
+        if first > opts.init_factor * chance:
             parts.append(f"the first {t.name} {fmt(first)} is {first / chance:.2g}x ln {k} = {chance:.3f}; "
-                         f"limit {opts['init_factor']:g}x")
+                         f"limit {opts.init_factor:g}x")
         acc = ctx.track(VAL_ACC) or ctx.track(TRAIN_ACC)
         if acc is not None:
             ev["acc_end"] = acc.end
-            if acc.end <= 1.0 / k + opts["acc_margin"]:
+            if acc.end <= 1.0 / k + opts.acc_margin:
                 parts.append(f"{ctx.label(acc.name)} ends at {ctx.shown(acc.name, acc.end)}, chance for {k} classes is {1.0 / k:.3f}")
         if not parts:
             return None

@@ -88,7 +88,7 @@ class EarlyStoppingAdvice(Rule):
     def check(self, ctx: Context, opts):
         fin = ctx.curves.series[VAL_LOSS].finite()  # as logged, not smoothed
         y, x = fin.y, fin.x
-        p, source = self._patience(ctx, int(opts["patience"]))
+        p, source = self._patience(ctx, int(opts.patience))
         i_final = int(np.argmin(y))  # the run's best (NaN-free: finite points only)
         if i_final == len(y) - 1:
             return None  # the last evaluation is the best: nothing to restore

@@ -100,7 +100,7 @@ class EpochStaircase(Rule):
         if np.min(y) <= 0:
             raise Skip("the training loss is not positive; the drops are judged as ratios")
         ly = np.log(y)
-        ks = boundaries(ep, int(opts["min_per_epoch"]))
+        ks = boundaries(ep, int(opts.min_per_epoch))
         if not ks:
             return None  # one epoch, or too few points per epoch
         ids = np.ceil(ep - 1e-9).astype(int)
@@ -132,7 +132,7 @@ class EpochStaircase(Rule):
             sd = local if np.isfinite(local) and local > 0 else sigma
             se = 1.25 * sd * math.sqrt(1.0 / a.size + 1.0 / b.size) if np.isfinite(sd) else math.nan
             steps.append((k, jump, se, within))
-        zl, share, min_drop = float(opts["z_limit"]), float(opts["share"]), float(opts["min_drop"])
+        zl, share, min_drop = float(opts.z_limit), float(opts.share), float(opts.min_drop)
         stepped, ses = [], []
         for k, jump, se, within in steps:
             if not np.isfinite(se):
@@ -164,7 +164,7 @@ class EpochStaircase(Rule):
         if lr_note:
             ev["lr_steps_at_boundaries"] = True
             msg += f"; {lr_note}"
-        verdict_note, onset = self._judge_eval(ctx, [k for k, *_ in stepped], float(opts["eval_tol"]), ev)
+        verdict_note, onset = self._judge_eval(ctx, [k for k, *_ in stepped], float(opts.eval_tol), ev)
         msg += f"; {verdict_note}"
         if onset is not None:
             ev["onset_epoch"] = onset

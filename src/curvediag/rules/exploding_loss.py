@@ -81,27 +81,27 @@ class ExplodingLoss(Rule):
             "peak_at": float(t.x[i_peak]),
             "running_min_before_peak": m,
         }
-        if ended_worse > opts["end_limit"]:
+        if ended_worse > opts.end_limit:
             # onset: first point after which the loss stays above its start
             above = t.y > start
             i_on = int(np.flatnonzero(~above)[-1]) + 1 if (~above).any() else 0
             i_on = min(i_on, t.n - 1)
-            evidence.update(end_above_start=ended_worse, limit=opts["end_limit"], onset=float(t.x[i_on]))
+            evidence.update(end_above_start=ended_worse, limit=opts.end_limit, onset=float(t.x[i_on]))
             return self.finding(
                 f"{t.name} ended at {fmt(end)}, {pct(ended_worse)} above where it started ({fmt(start)}), "
-                f"after a peak of {fmt(t.y[i_peak])} at {at(t.x[i_peak], axis)}; limit {pct(opts['end_limit'])}",
+                f"after a peak of {fmt(t.y[i_peak])} at {at(t.x[i_peak], axis)}; limit {pct(opts.end_limit)}",
                 evidence,
                 span=(float(t.x[i_on]), float(t.x[-1])),
             )
         # a loss racing off to minus infinity (a loss with no lower bound, a sign error) is no fall:
         # a legitimately negative loss (a Gaussian NLL) moves by a few times its start, not 100x
-        if end < 0 and abs(end) > opts["negative_factor"] * max(scale, 1.0):
+        if end < 0 and abs(end) > opts.negative_factor * max(scale, 1.0):
             neg_on = float(t.x[int(np.argmax(t.y < 0))])
-            evidence.update(limit=opts["negative_factor"], onset=neg_on)
+            evidence.update(limit=opts.negative_factor, onset=neg_on)
             return self.finding(
-                f"{t.name} raced to {fmt(end)} from {fmt(start)}: more than {opts['negative_factor']:g}x its "
+                f"{t.name} raced to {fmt(end)} from {fmt(start)}: more than {opts.negative_factor:g}x its "
                 f"starting size below zero, a loss with no lower bound (or a sign error), not learning; "
-                f"limit {opts['negative_factor']:g}x",
+                f"limit {opts.negative_factor:g}x",
                 evidence,
                 span=(neg_on, float(t.x[-1])),
             )
@@ -109,22 +109,22 @@ class ExplodingLoss(Rule):
         if rising is not None:
             i_min, low, level, z = rising
             evidence.update(minimum=low, minimum_at=float(t.x[i_min]), end_level=level, rise=stats.rel(level - low, low),
-                            rise_limit=opts["rise_limit"], noise_z=z, onset=float(t.x[i_min]))
+                            rise_limit=opts.rise_limit, noise_z=z, onset=float(t.x[i_min]))
             return self.finding(
                 f"{t.name} turned up: its last quarter averages {fmt(level)}, {pct(stats.rel(level - low, low))} above "
                 f"its smoothed minimum {fmt(low)} at {at(t.x[i_min], axis)} ({z:.1f}x its noise): the optimiser is "
                 f"climbing out of the minimum it found (a learning rate too high, or growing); limit "
-                f"{pct(opts['rise_limit'])}",
+                f"{pct(opts.rise_limit)}",
                 evidence,
                 span=(float(t.x[i_min]), float(t.x[-1])),
             )
         recovered = (end - m) <= 0.5 * (start - m) if start > m else end <= m + 0.5 * scale
-        if peak_excess > opts["spike_factor"] and not recovered:
-            evidence.update(spike=peak_excess, limit=opts["spike_factor"], onset=float(t.x[i_peak]))
+        if peak_excess > opts.spike_factor and not recovered:
+            evidence.update(spike=peak_excess, limit=opts.spike_factor, onset=float(t.x[i_peak]))
             return self.finding(
                 f"{t.name} exploded to {fmt(t.y[i_peak])} at {at(t.x[i_peak], axis)}, "
                 f"{peak_excess:.3g}x its starting level above its running minimum, and did not recover; "
-                f"limit {opts['spike_factor']:g}x",
+                f"limit {opts.spike_factor:g}x",
                 evidence,
                 span=(float(t.x[i_peak]), float(t.x[-1])),
             )
@@ -145,7 +145,7 @@ class ExplodingLoss(Rule):
         level = float(np.mean(t.y[-q:]))
         se = t.sigma * (1 / q + 1 / stats.window_for(t.n)) ** 0.5
         z = (level - low) / se if se > 0 else float("inf")
-        if stats.rel(level - low, low) < opts["rise_limit"] or z < opts["noise_z"]:
+        if stats.rel(level - low, low) < opts.rise_limit or z < opts.noise_z:
             return None
         if float(np.min(t.y[-q:])) <= low:
             return None  # it came back down to its minimum within the last quarter: a bump, not a climb

@@ -99,24 +99,24 @@ class FlatLoss(Rule):
         imp_best = stats.rel(start - best, start)
         imp_end = stats.rel(start - end, start)
         z = stats.mann_kendall_z(t.y)
-        flat = imp_best < opts["flat_limit"]
+        flat = imp_best < opts.flat_limit
         # no significant downward trend: it wobbles, or even drifts up
         # (a net change inside the curve's own noise counts as none)
         within_noise = t.n >= 10 and np.isfinite(t.sigma) and (start - end) < 3 * t.sigma
-        oscillating = t.n >= 6 and z > -1.96 and (imp_end < opts["oscillation_limit"] or within_noise)
+        oscillating = t.n >= 6 and z > -1.96 and (imp_end < opts.oscillation_limit or within_noise)
         # training accuracy never moved, and the loss did not fall much either
         # (validation accuracy counts only when it never moved at all: a dead network
         # predicting the majority class; a validation accuracy that swings is no evidence)
         stuck = ctx.track(TRAIN_ACC)
         if stuck is None:
             va = ctx.track(VAL_ACC)
-            if va is not None and va.n >= 6 and float(np.ptp(va.s)) <= opts["acc_gain"]:
+            if va is not None and va.n >= 6 and float(np.ptp(va.s)) <= opts.acc_gain:
                 stuck = va
         acc_flat = (
             stuck is not None
             and stuck.n >= 6
-            and imp_end < opts["stuck_limit"]
-            and stuck.end - stuck.start <= opts["acc_gain"]
+            and imp_end < opts.stuck_limit
+            and stuck.end - stuck.start <= opts.acc_gain
             and stuck.end < 0.9
         )
         if acc_flat and not (flat or oscillating):
@@ -128,11 +128,11 @@ class FlatLoss(Rule):
             # (an accuracy that never changed at all is a network predicting one class, whose loss
             # only converges to the class prior)
             if (f["sure"] and f["min_at_end"] and z <= -1.96 and f["expected_gain"] >= STILL_FALLING_GAIN
-                    and imp_end >= 2 * opts["flat_limit"] and float(np.ptp(stuck.y)) > 1e-9):
+                    and imp_end >= 2 * opts.flat_limit and float(np.ptp(stuck.y)) > 1e-9):
                 acc_flat = False
         if not (flat or oscillating or acc_flat):
             return None
-        if imp_best >= opts["stuck_limit"] and (not np.isfinite(t.sigma) or start - best > 4 * t.sigma):
+        if imp_best >= opts.stuck_limit and (not np.isfinite(t.sigma) or start - best > 4 * t.sigma):
             return None  # a loss that has been far below its start has learned: a stall now is a plateau
         # a loss falling with a significant trend beside an accuracy rising with one is learning,
         # however little the loss moved relative to its level (a label-smoothed or distillation
@@ -147,7 +147,7 @@ class FlatLoss(Rule):
             # the validation loss falling far and surely is learning that generalises, whatever
             # the training loss did (heavy augmentation or dropout keep it high and noisy)
             v_imp = stats.rel(v.start - v.end, v.start)
-            if v_imp >= opts["stuck_limit"] and stats.mann_kendall_z(v.y) <= -1.96:
+            if v_imp >= opts.stuck_limit and stats.mann_kendall_z(v.y) <= -1.96:
                 return None
         acc = ctx.track(VAL_ACC) or ctx.track(TRAIN_ACC)
         acc_end = None
@@ -157,7 +157,7 @@ class FlatLoss(Rule):
             "best": best,
             "end": end,
             "improvement": imp_best,
-            "limit": opts["flat_limit"] if flat else opts["oscillation_limit"] if oscillating else opts["stuck_limit"],
+            "limit": opts.flat_limit if flat else opts.oscillation_limit if oscillating else opts.stuck_limit,
             "trend_z": z,
         }
         if acc is not None and acc.n >= MIN_POINTS:
@@ -165,25 +165,25 @@ class FlatLoss(Rule):
             gain = acc.end - acc.start
             noise = acc.sigma if np.isfinite(acc.sigma) else 0.0
             evidence.update(acc_metric=acc.name, acc_start=acc.start, acc_end=acc_end, acc_gain=gain)
-            if gain > max(opts["acc_gain"], 3 * noise):
+            if gain > max(opts.acc_gain, 3 * noise):
                 return None  # accuracy is climbing: it is learning
         axis = ctx.axis_word
         over = span(float(t.x[0]), float(t.x[-1]), axis)  # the axis' units, not the points judged
         if not (flat or oscillating):
             msg = (
                 f"{stuck.name} never rose ({stuck.start:.3f} -> {stuck.end:.3f}) and "
-                f"{t.name} fell only {pct(imp_end)} net over {over}; limits {opts['acc_gain']:.2f} "
-                f"accuracy, {pct(opts['stuck_limit'])} loss"
+                f"{t.name} fell only {pct(imp_end)} net over {over}; limits {opts.acc_gain:.2f} "
+                f"accuracy, {pct(opts.stuck_limit)} loss"
             )
         elif flat:
             msg = (
                 f"{t.name} improved only {pct(imp_best)} over {over} "
-                f"(smoothed {fmt(start)} -> best {fmt(best)}); limit {pct(opts['flat_limit'])}"
+                f"(smoothed {fmt(start)} -> best {fmt(best)}); limit {pct(opts.flat_limit)}"
             )
         else:
             msg = (
                 f"{t.name} only oscillates: {imp_end * -100:+.1f}% net change over {over} with no "
-                f"significant downward trend (Mann-Kendall z={z:.2f}); limit {pct(opts['oscillation_limit'])} "
+                f"significant downward trend (Mann-Kendall z={z:.2f}); limit {pct(opts.oscillation_limit)} "
                 "improvement"
             )
         k = ctx.num_classes

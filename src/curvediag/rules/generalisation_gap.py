@@ -45,19 +45,19 @@ class GeneralisationGap(Rule):
         g_third = v.at(third) - t.at(third)
         rel_end = g_end / abs(t.at(last)) if t.at(last) else 0.0
         parts, evidence = [], {"gap_end": g_end, "gap_at_third": g_third, "gap_relative": rel_end}
-        if rel_end > opts["gap_limit"] and g_end > 1.5 * max(g_third, 0.0):
+        if rel_end > opts.gap_limit and g_end > 1.5 * max(g_third, 0.0):
             how = f"{pct(rel_end)} above" if rel_end < 10 else f"at {rel_end + 1:.3g}x"
             parts.append(
                 f"val_loss ends {how} train_loss (gap {fmt(g_third)} -> {fmt(g_end)}, widening); "
-                f"limit {pct(opts['gap_limit'])} above"
+                f"limit {pct(opts.gap_limit)} above"
             )
         ta, va = ctx.track(TRAIN_ACC), ctx.track(VAL_ACC)
         kinds = [ctx.curves.series[n].as_read for n in (TRAIN_ACC, VAL_ACC) if n in ctx.curves.series]
         if ta is not None and va is not None and not any(kinds):  # an accuracy and an F1 or WER: no gap to take
             acc_gap = ta.end - va.end
             evidence["acc_gap"] = acc_gap
-            if acc_gap > opts["acc_gap"]:
-                parts.append(f"train_acc ends {acc_gap:.3f} above val_acc; limit {opts['acc_gap']:.2f}")
+            if acc_gap > opts.acc_gap:
+                parts.append(f"train_acc ends {acc_gap:.3f} above val_acc; limit {opts.acc_gap:.2f}")
         if not parts:
             return None
         return self.finding("; ".join(parts), evidence)

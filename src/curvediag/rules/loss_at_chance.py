@@ -87,34 +87,34 @@ class LossAtChance(Rule):
             return None
         chance = math.log(k)
         end = t.end
-        if end < opts["loss_share"] * chance:
+        if end < opts.loss_share * chance:
             return None
         rise = ctx.val_rise if t.name == VAL_LOSS else None
         if rise is not None and rise.relative >= 0.1:
             # rising from a lower minimum: memorising (cramming) when the accuracy had risen above chance
             # and lost it; with no accuracy, when the loss ends far above chance
-            learned = acc is not None and float(np.max(acc.s)) > max(1.0 / k, acc.start) + opts["acc_margin"]
+            learned = acc is not None and float(np.max(acc.s)) > max(1.0 / k, acc.start) + opts.acc_margin
             tr = ctx.track(TRAIN_ACC)
             soared = acc is not None and tr is not None and tr.n >= MIN_POINTS and tr.end - acc.end >= 0.25
             if learned or end > (1.1 if acc is None else 1.25 if soared else 1.5) * chance:
                 return None
         f = recent_fall(t)
         if (f["sure"] and f["min_at_end"] and f["expected_gain"] >= STILL_FALLING_GAIN
-                and end * (1 - f["expected_gain"]) < opts["loss_share"] * chance):
+                and end * (1 - f["expected_gain"]) < opts.loss_share * chance):
             return None  # still falling surely, and another run as long would take it below chance: slow learning
         evidence = {"metric": t.name, "classes": k, "classes_inferred": inferred, "chance_loss": chance,
-                    "loss_end": end, "loss_share": end / chance, "limit": opts["loss_share"]}
+                    "loss_end": end, "loss_share": end / chance, "limit": opts.loss_share}
         how = "inferred from where the run started" if inferred else "--num-classes"
         msg = (f"{t.name} ends at {fmt(end)}, {pct(end / chance)} of ln {k} = {chance:.3f}, the loss of a uniform "
-               f"guess over {k} classes ({how}); limit {pct(opts['loss_share'])}")
+               f"guess over {k} classes ({how}); limit {pct(opts.loss_share)}")
         if acc is not None:
             a_end = acc.end
             ref = max(1.0 / k, acc.start)
             evidence.update(acc_metric=acc.name, acc_start=acc.start, acc_end=a_end, acc_chance=ref,
-                            acc_margin=opts["acc_margin"])
-            if a_end > ref + opts["acc_margin"]:
+                            acc_margin=opts.acc_margin)
+            if a_end > ref + opts.acc_margin:
                 return None
-            msg += (f"; {ctx.label(acc.name)} ends at {a_end:.3f}, within {opts['acc_margin']:.2f} of its start "
+            msg += (f"; {ctx.label(acc.name)} ends at {a_end:.3f}, within {opts.acc_margin:.2f} of its start "
                     f"{acc.start:.3f} (chance {1.0 / k:.3f})")
         elif inferred:
             return None

@@ -45,7 +45,7 @@ class Plateau(Rule):
 
     def check(self, ctx: Context, opts):
         t = ctx.need(VAL_LOSS, TRAIN_LOSS)
-        w = max(5, int(round(opts["window"] * t.n)))
+        w = max(5, int(round(opts.window * t.n)))
         before = float(t.s[t.n - w - 1])
         tail = t.y[t.n - w :]
         best_tail = float(np.min(t.s[t.n - w :]))
@@ -53,12 +53,12 @@ class Plateau(Rule):
         end_change = stats.rel(t.end - before, before)
         earlier = stats.rel(t.start - before, t.start)
         z = stats.mann_kendall_z(tail)
-        if improvement >= opts["limit"] or z <= -1.645 or earlier < 0.10 or end_change > opts["limit"]:
+        if improvement >= opts.limit or z <= -1.645 or earlier < 0.10 or end_change > opts.limit:
             return None
         pos = float(t.x[t.n - w - 1])
         return self.finding(
             f"{t.name} improved only {pct(improvement)} over {span(pos, float(t.x[-1]), ctx.axis_word)}; "
-            f"limit {pct(opts['limit'])}",
-            {"metric": t.name, "since": pos, "improvement": improvement, "limit": opts["limit"], "points": w},
+            f"limit {pct(opts.limit)}",
+            {"metric": t.name, "since": pos, "improvement": improvement, "limit": opts.limit, "points": w},
             span=(pos, float(t.x[-1])),
         )

@@ -52,7 +52,7 @@ class LossSpikes(Rule):
         base = causal_median(t.y, w)
         spikes = []
         for i in range(w, t.n - 1):
-            if t.y[i] > opts["spike_factor"] * base[i]:
+            if t.y[i] > opts.spike_factor * base[i]:
                 after = t.y[i + 1 : i + 1 + 2 * w]
                 if after.size and np.min(after) < 1.25 * base[i]:
                     spikes.append((i, float(t.y[i] / base[i])))
@@ -64,8 +64,8 @@ class LossSpikes(Rule):
         where = ", ".join(at(float(t.x[i]), ctx.axis_word) for i, _ in runs[:5]) + (" ..." if len(runs) > 5 else "")
         return self.finding(
             f"{t.name} spiked {len(runs)} time{'s' if len(runs) > 1 else ''} and recovered ({where}); "
-            f"worst {worst:.3g}x the level before it; limit {opts['spike_factor']:g}x",
+            f"worst {worst:.3g}x the level before it; limit {opts.spike_factor:g}x",
             {"metric": t.name, "spikes": len(runs), "worst_ratio": worst, "first_spike": float(t.x[runs[0][0]]),
-             "limit": opts["spike_factor"]},
+             "limit": opts.spike_factor},
             span=(float(t.x[runs[0][0]]), float(t.x[runs[-1][0]])),
         )

@@ -73,7 +73,7 @@ class StillImproving(Rule):
         if t.n < MIN_POINTS:
             raise Skip(too_few_reason(t.name, MIN_POINTS, t.n))
         f = recent_fall(t)
-        evidence = {"metric": t.name, "gain_limit": opts["gain_limit"], **f}
+        evidence = {"metric": t.name, "gain_limit": opts.gain_limit, **f}
         # the fitted projection (projection.py), where it can be made: a confident gain (the
         # pessimistic end of its range) counts on its own; a confident *no* gain (the optimistic
         # end under the limit) overrules the quarter test
@@ -82,8 +82,8 @@ class StillImproving(Rule):
         proj = expected_gain(t, 1.0, ctx.axis_word) if not (ctx.quick or t.name.startswith("1 - ")) else None
         if proj is not None:
             evidence.update(projected_gain=proj[0], projected_gain_low=proj[1], projected_gain_high=proj[2])
-        by_rate = f["expected_gain"] >= opts["gain_limit"] and (proj is None or proj[2] >= opts["gain_limit"])
-        by_fit = proj is not None and proj[1] >= opts["gain_limit"]
+        by_rate = f["expected_gain"] >= opts.gain_limit and (proj is None or proj[2] >= opts.gain_limit)
+        by_fit = proj is not None and proj[1] >= opts.gain_limit
         if not (f["min_at_end"] and f["sure"] and (by_rate or by_fit)):
             return None
         axis = ctx.axis_word
@@ -107,5 +107,5 @@ class StillImproving(Rule):
         else:
             msg += (f"at that pace another {amount(float(t.x[-1] - t.x[0]), axis)} would lower it "
                     f"{gain_of_level(f['expected_gain'])}")
-        msg += f"; limit {pct(opts['gain_limit'])}"
+        msg += f"; limit {pct(opts.gain_limit)}"
         return self.finding(msg, evidence, span=(f["start"], float(t.x[-1])))

@@ -90,9 +90,9 @@ class LrSchedule(Rule):
         ip = int(np.argmax(lr.y))
         xp = float(lr.x[ip])
         ev["lr_peak_at"] = xp
-        self._warmup(lr, loss, ip, xp, float(opts["flat"]), axis, parts, ev)
+        self._warmup(lr, loss, ip, xp, float(opts.flat), axis, parts, ev)
         self._ended(lr, loss, peak, ip, opts, axis, parts, remedies, ev)
-        self._diverged(lr, loss, peak, xp, float(opts["rise"]), axis, parts, remedies, ev)
+        self._diverged(lr, loss, peak, xp, float(opts.rise), axis, parts, remedies, ev)
         self._steps(lr, loss, opts, axis, parts, remedies, ev)
         if not parts:
             return None
@@ -116,7 +116,7 @@ class LrSchedule(Rule):
 
     @staticmethod
     def _ended(lr, loss, peak, ip, opts, axis, parts, remedies, ev) -> None:
-        share, flat = float(opts["end_share"]), float(opts["flat"])
+        share, flat = float(opts.end_share), float(opts.flat)
         low = np.flatnonzero((np.arange(lr.y.size) > ip) & (lr.y <= share * peak))
         if not low.size:
             return
@@ -157,7 +157,7 @@ class LrSchedule(Rule):
 
     @staticmethod
     def _steps(lr, loss, opts, axis, parts, remedies, ev) -> None:
-        step, gain = float(opts["step"]), float(opts["gain"])
+        step, gain = float(opts.step), float(opts.gain)
         y = lr.y
         downs = plateau_drops(y, step)
         if len(downs) < 2:

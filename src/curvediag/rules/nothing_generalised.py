@@ -71,7 +71,7 @@ class NothingGeneralised(Rule):
 
     def check(self, ctx: Context, opts):
         v, t = ctx.need(VAL_LOSS), ctx.need(TRAIN_LOSS)
-        lim = opts["val_limit"]
+        lim = opts.val_limit
         v0 = v.start
         if v0 <= 0:
             return None
@@ -89,7 +89,7 @@ class NothingGeneralised(Rule):
                 {"val_acc": a.end, "points": a.n, "val_loss_best_gain": v_best, "train_loss_fall": t_fall},
                 span=(float(v.x[0]), float(v.x[-1])),
             )
-        if not (v_best <= lim and -lim <= v_end <= opts["rise_limit"] and t_fall > lim):
+        if not (v_best <= lim and -lim <= v_end <= opts.rise_limit and t_fall > lim):
             return None
         if a is None or a.n < 3:
             return None  # without a metric, a flat val_loss beside a falling train loss is overfitting's plateau
@@ -104,14 +104,14 @@ class NothingGeneralised(Rule):
             return None  # 90% right on the validation set is generalising, whatever the loss did
         first = float(a.y[0])
         late = float(np.mean(a.y[a.n // 2 :]))
-        if late - first > opts["acc_gain"]:
+        if late - first > opts.acc_gain:
             return None  # it gained accuracy that lasted: something generalised
         tr = ctx.track(TRAIN_ACC)
-        if tr is not None and tr.n >= 3 and tr.end - a.end >= opts["memorise_gap"]:
+        if tr is not None and tr.n >= 3 and tr.end - a.end >= opts.memorise_gap:
             return None  # training accuracy soared above it: memorising (cramming), not this
         evidence.update(val_acc_first=first, val_acc_late_mean=late, val_acc_end=a.end,
-                        acc_limit=opts["acc_gain"])
+                        acc_limit=opts.acc_gain)
         msg += (f"; {ctx.label(VAL_ACC)} gained nothing that lasted ({ctx.shown(VAL_ACC, first)} first, an average "
                 f"{ctx.shown(VAL_ACC, late)} over the second half)")
-        msg += f"; limits {pct(lim)} and {opts['acc_gain']:.2f} accuracy"
+        msg += f"; limits {pct(lim)} and {opts.acc_gain:.2f} accuracy"
         return self.finding(msg, evidence, span=(float(v.x[0]), float(v.x[-1])))

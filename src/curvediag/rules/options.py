@@ -118,9 +118,6 @@ class RuleOptions:
         """The options a rule judges with, from checked values (defaults for what they omit)."""
         return cls(**{k: v for k, v in values.items() if k in cls.defaults()})
 
-    def __getitem__(self, name: str) -> Any:  # read as a mapping too, as rules did before they were typed
-        return getattr(self, name)
-
 
 def _kind_word(value) -> str:
     return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",

@@ -57,12 +57,12 @@ class OscillatingLoss(Rule):
         if level == 0:
             return None
         swing = stats.median(np.abs(half - trend)) * stats.MAD_TO_SIGMA / level
-        if turns <= opts["turn_limit"] or swing <= opts["swing_limit"]:
+        if turns <= opts.turn_limit or swing <= opts.swing_limit:
             return None
         return self.finding(
             f"{t.name} changes direction on {pct(turns)} of its steps over the last half, swinging a typical "
-            f"{pct(swing)} of its level around the trend; limits {pct(opts['turn_limit'])} and {pct(opts['swing_limit'])}",
-            {"metric": t.name, "turn_ratio": turns, "swing": swing, "turn_limit": opts["turn_limit"],
-             "swing_limit": opts["swing_limit"]},
+            f"{pct(swing)} of its level around the trend; limits {pct(opts.turn_limit)} and {pct(opts.swing_limit)}",
+            {"metric": t.name, "turn_ratio": turns, "swing": swing, "turn_limit": opts.turn_limit,
+             "swing_limit": opts.swing_limit},
             span=(float(t.x[t.n // 2]), float(t.x[-1])),
         )

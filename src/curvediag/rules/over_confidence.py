@@ -51,7 +51,7 @@ class OverConfidence(Rule):
             return None
         return self.finding(
             f"val_loss rose {pct(r.relative)} after {at(r.onset_pos, ctx.axis_word)} while "
-            f"{ctx.label(VAL_ACC)} still {ctx.moved(VAL_ACC, a_on, a_end)} (smoothed); limit {pct(opts['rise_limit'])}",
+            f"{ctx.label(VAL_ACC)} still {ctx.moved(VAL_ACC, a_on, a_end)} (smoothed); limit {pct(opts.rise_limit)}",
             {"onset": r.onset_pos, "rise": r.relative, "val_acc_at_onset": a_on, "val_acc_end": a_end},
             span=(r.onset_pos, float(acc.x[-1])),
         )

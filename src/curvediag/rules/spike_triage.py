@@ -82,16 +82,16 @@ class SpikeTriage(Rule):
 
     def check(self, ctx: Context, opts):
         s = ctx.curves.series[TRAIN_LOSS]
-        w = int(opts["window"])
-        if len(s) < max(int(opts["min_logged"]), w + 3):
+        w = int(opts.window)
+        if len(s) < max(int(opts.min_logged), w + 3):
             return None  # too short a per-step record to measure its own noise (I101 judges short logs)
         fin_mask = np.isfinite(s.y)
         fx, fy = s.x[fin_mask], s.y[fin_mask]
         if fy.size and np.min(fy) <= 0:
             raise Skip("the training loss is not positive; spikes are judged as ratios")
         ly = np.log(fy)
-        rise = math.log1p(float(opts["min_rise"]))
-        zl = float(opts["z_limit"])
+        rise = math.log1p(float(opts.min_rise))
+        zl = float(opts.z_limit)
         flag, z, med, sig = spike_flags(ly, w, zl, rise)
         # a loss logged with few digits (HF: 4 decimals) spikes only by more than a few of them
         u = np.unique(fy)
@@ -129,7 +129,7 @@ class SpikeTriage(Rule):
             k += 1
             prev = (b, ref)
             peak = a + int(np.argmax(ly[a: b + 1]))
-            outcome, settled = self._outcome(ly, fx, b, w, ref, back, nonfinite_x, float(fx[b]), float(opts["linger"]))
+            outcome, settled = self._outcome(ly, fx, b, w, ref, back, nonfinite_x, float(fx[b]), float(opts.linger))
             ev = {"start": float(fx[a]), "peak": float(fx[peak]), "end": float(fx[b]),
                   "ratio": float(math.exp(ly[peak] - ref)), "z": float(z[peak]), "outcome": outcome}
             if settled is not None:
@@ -148,7 +148,7 @@ class SpikeTriage(Rule):
         bad = [e for e in triaged if e["outcome"] in ("lingered", "diverged")]
         if bad:
             plan = self._plan(bad[0], fx, steps_of, ckpts, lr_fin, w)
-        return self._report(triaged, plan, axis, zl, float(opts["min_rise"]), w)
+        return self._report(triaged, plan, axis, zl, float(opts.min_rise), w)
 
     @staticmethod
     def _back_at(ly, b, w, ref, tol) -> int | None:

@@ -49,12 +49,12 @@ class ValBetterThanTrain(Rule):
         ok = tv > 0
         if ok.sum() < 3:
             return None
-        below = v.s[ok] < (1 - opts["margin"]) * tv[ok]
+        below = v.s[ok] < (1 - opts.margin) * tv[ok]
         share = float(below.mean())
         if share < 0.8:
             return None
-        evidence = {"share_below": share, "margin": opts["margin"], "leak_suspected": 0}
-        msg = f"val_loss is more than {pct(opts['margin'])} below train_loss on {pct(share)} of the points"
+        evidence = {"share_below": share, "margin": opts.margin, "leak_suspected": 0}
+        msg = f"val_loss is more than {pct(opts.margin)} below train_loss on {pct(share)} of the points"
         ta, va = ctx.track(TRAIN_ACC), ctx.track(VAL_ACC)
         if va is not None:
             extreme = va.y[0] >= 0.99
