@@ -78,7 +78,7 @@ class _LevelRule(BaselineRule):
 class BestWorseOptions(RuleOptions):
     """The options of B101 (``[tool.curvediag.rules.B101]``)."""
 
-    spreads: float = amount(3.0, "spreads of the baseline seeds (at least 1 even with one seed) the run must be beyond")
+    spreads: float = amount(3.0, "standard deviations of the baseline's seeds (with one log, of its curve's point-to-point noise) the run must lie beyond the worst baseline")
     margin: float = share(0.05, "and by at least this share of the worst baseline's level")
 
 
@@ -93,10 +93,6 @@ class BestWorse(_LevelRule):
     Why it matters: the best checkpoint is what gets kept; a change that makes the best
     reachable model worse is a regression even when the run's own curve looks healthy --
     a run trained on shuffled labels falls and settles like any other, just far higher.
-
-    Options: ``spreads`` (3): how many standard deviations of the baseline's seeds (with one
-    baseline log, of its curve's point-to-point noise) the run must lie beyond the worst
-    baseline; ``margin`` (0.05): and by at least this share of the worst baseline's level.
     """
 
     code = "B101"
@@ -117,7 +113,7 @@ class BestWorse(_LevelRule):
 class FinalWorseOptions(RuleOptions):
     """The options of B102 (``[tool.curvediag.rules.B102]``)."""
 
-    spreads: float = amount(3.0, "spreads of the baseline seeds (at least 1 even with one seed) the run must be beyond")
+    spreads: float = amount(3.0, "standard deviations of the baseline's seeds (with one log, of its curve's point-to-point noise) the run must lie beyond the worst baseline")
     margin: float = share(0.05, "and by at least this share of the worst baseline's level")
 
 
@@ -131,8 +127,6 @@ class FinalWorse(_LevelRule):
     Why it matters: the final model is the one shipped when no checkpoint is restored; a run
     that reaches the baseline's best but climbs away from it (a higher learning rate, less
     regularisation) ends worse.
-
-    Options: ``spreads`` (3) and ``margin`` (0.05), as for B101.
     """
 
     code = "B102"
@@ -153,7 +147,7 @@ class FinalWorse(_LevelRule):
 class TrainFloorHigherOptions(RuleOptions):
     """The options of B103 (``[tool.curvediag.rules.B103]``)."""
 
-    spreads: float = amount(3.0, "spreads of the baseline seeds (at least 1 even with one seed) the run must be beyond")
+    spreads: float = amount(3.0, "standard deviations of the baseline's seeds (with one log, of its curve's point-to-point noise) the run must lie beyond the worst baseline")
     margin: float = share(0.1, "and by at least this share of the worst baseline's level")
 
 
@@ -167,8 +161,6 @@ class TrainFloorHigher(_LevelRule):
     Why it matters: the training set is fitted worse than before -- labels that no longer
     match their inputs, an optimiser or model change that stopped it learning, less capacity.
     Only the training loss shows it apart from generalisation.
-
-    Options: ``spreads`` (3) and ``margin`` (0.1), as for B101.
     """
 
     code = "B103"
@@ -200,9 +192,9 @@ class TrainFloorHigher(_LevelRule):
 class OnsetEarlierOptions(RuleOptions):
     """The options of B104 (``[tool.curvediag.rules.B104]``)."""
 
-    spreads: float = amount(3.0, "spreads of the baseline seeds (at least 1 even with one seed) the run must be beyond")
-    share: float = share(0.25, "an onset earlier by at least this share of the run")
-    tolerance: float = amount(0.1, "ignoring a rise smaller than this (relative)")
+    spreads: float = amount(3.0, "standard deviations of the seeds' onsets the run's onset must lie before the earliest")
+    share: float = share(0.25, "and at least this share of the baseline's length on the axis")
+    tolerance: float = amount(0.1, "how near its best, as a share of the curve's fall, a curve still counts as at its best")
 
 
 class OnsetEarlier(BaselineRule):
@@ -220,10 +212,6 @@ class OnsetEarlier(BaselineRule):
     early-stopping patience tuned on the baseline no longer fit.  Severity info: B101/B102 carry
     the regression when it costs loss.  (The onset, not the argmin, is compared: on the flat
     bottom of a curve the argmin moves by epochs under 1% noise.)
-
-    Options: ``spreads`` (3): standard deviations of the seeds' onsets; ``share`` (0.25): and at
-    least this share of the baseline's length; ``tolerance`` (0.1): how near its best, as a
-    share of the curve's fall, a curve still counts as at its best.
     """
 
     code = "B104"
@@ -270,8 +258,6 @@ class VerdictWorse(BaselineRule):
     between healthy and overfitting is only info: seeds of one recipe differ in it (in the real
     runs of tests/data/compare one of the four baseline seeds overfits a little, the others do
     not), so the levels (B101, B102, B106) decide whether it costs anything.
-
-    Options: none.
     """
 
     code = "B105"
@@ -295,8 +281,8 @@ class VerdictWorse(BaselineRule):
 class AreaWorseOptions(RuleOptions):
     """The options of B106 (``[tool.curvediag.rules.B106]``)."""
 
-    spreads: float = amount(3.0, "spreads of the baseline seeds (at least 1 even with one seed) the run must be beyond")
-    margin: float = share(0.1, "and by at least this share of the worst baseline's level")
+    spreads: float = amount(3.0, "standard deviations of the baseline's seeds (with one log, of its curve's point-to-point noise) the run must lie beyond the worst baseline")
+    margin: float = share(0.1, "the smallest area flagged, as a share of the baseline's improvement")
 
 
 class AreaWorse(BaselineRule):
@@ -311,9 +297,6 @@ class AreaWorse(BaselineRule):
 
     Why it matters: the whole course of training is worse, not only one point -- a slower
     start, a higher plateau, a curve that sits above the baseline's all the way.
-
-    Options: ``spreads`` (3); ``margin`` (0.1): the smallest area flagged, as a share of the
-    baseline's improvement.
     """
 
     code = "B106"
