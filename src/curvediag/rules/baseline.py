@@ -30,7 +30,7 @@ class BaselineRule(Rule):
     def severity(self) -> str:
         return self.level
 
-    def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":  # pragma: no cover
+    def compare(self, cmp: "Comparison", opts: Any) -> "Finding | None":  # pragma: no cover
         raise NotImplementedError
 
 
@@ -40,7 +40,7 @@ def _seeds(b: "Beyond") -> str:
     return f"the baseline's {b.seeds} logs' {fmt(b.low)}-{fmt(b.high)}"
 
 
-def _spread(b: "Beyond", opts: dict[str, Any]) -> str:
+def _spread(b: "Beyond", opts: "LevelOptions") -> str:
     what = "the seeds' spread" if b.seeds > 1 else "the curve's noise"
     return f"limit {fmt(b.limit)}: worst baseline + max({opts.spreads:g} x {what} {fmt(b.spread)}, {pct(opts.margin)})"
 
@@ -60,7 +60,7 @@ class _LevelRule(BaselineRule):
     def curve(self, cmp: "Comparison") -> str:
         return cmp.judged_or_skip()
 
-    def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
+    def compare(self, cmp: "Comparison", opts: "LevelOptions") -> "Finding | None":
         from ..comparison import beyond
 
         name = self.curve(cmp)
@@ -75,11 +75,16 @@ class _LevelRule(BaselineRule):
 
 
 @dataclass(frozen=True)
-class BestWorseOptions(RuleOptions):
-    """The options of B101 (``[tool.curvediag.rules.B101]``)."""
+class LevelOptions(RuleOptions):
+    """The options every level comparison (B101, B102, B103, B106) judges by."""
 
     spreads: float = amount(3.0, "standard deviations of the baseline's seeds (with one log, of its curve's point-to-point noise) the run must lie beyond the worst baseline")
     margin: float = share(0.05, "and by at least this share of the worst baseline's level")
+
+
+@dataclass(frozen=True)
+class BestWorseOptions(LevelOptions):
+    """The options of B101 (``[tool.curvediag.rules.B101]``)."""
 
 
 class BestWorse(_LevelRule):
@@ -110,11 +115,8 @@ class BestWorse(_LevelRule):
 
 
 @dataclass(frozen=True)
-class FinalWorseOptions(RuleOptions):
+class FinalWorseOptions(LevelOptions):
     """The options of B102 (``[tool.curvediag.rules.B102]``)."""
-
-    spreads: float = amount(3.0, "standard deviations of the baseline's seeds (with one log, of its curve's point-to-point noise) the run must lie beyond the worst baseline")
-    margin: float = share(0.05, "and by at least this share of the worst baseline's level")
 
 
 class FinalWorse(_LevelRule):
@@ -144,10 +146,9 @@ class FinalWorse(_LevelRule):
 
 
 @dataclass(frozen=True)
-class TrainFloorHigherOptions(RuleOptions):
+class TrainFloorHigherOptions(LevelOptions):
     """The options of B103 (``[tool.curvediag.rules.B103]``)."""
 
-    spreads: float = amount(3.0, "standard deviations of the baseline's seeds (with one log, of its curve's point-to-point noise) the run must lie beyond the worst baseline")
     margin: float = share(0.1, "and by at least this share of the worst baseline's level")
 
 
@@ -223,7 +224,7 @@ class OnsetEarlier(BaselineRule):
         "stop early or restore the best checkpoint on this recipe",
     )
 
-    def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
+    def compare(self, cmp: "Comparison", opts: "OnsetEarlierOptions") -> "Finding | None":
         from ..comparison import beyond
 
         name = cmp.judged_or_skip()
@@ -264,7 +265,7 @@ class VerdictWorse(BaselineRule):
     name = "verdict-worse-than-baseline"
     level = "info"  # error for a new error verdict
 
-    def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
+    def compare(self, cmp: "Comparison", opts: Any) -> "Finding | None":
         from ..comparison import rank
         from ..verdict import verdict_of
 
@@ -278,10 +279,9 @@ class VerdictWorse(BaselineRule):
 
 
 @dataclass(frozen=True)
-class AreaWorseOptions(RuleOptions):
+class AreaWorseOptions(LevelOptions):
     """The options of B106 (``[tool.curvediag.rules.B106]``)."""
 
-    spreads: float = amount(3.0, "standard deviations of the baseline's seeds (with one log, of its curve's point-to-point noise) the run must lie beyond the worst baseline")
     margin: float = share(0.1, "the smallest area flagged, as a share of the baseline's improvement")
 
 
@@ -307,7 +307,7 @@ class AreaWorse(BaselineRule):
         "diff the run's configuration against the baseline's",
     )
 
-    def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
+    def compare(self, cmp: "Comparison", opts: "AreaWorseOptions") -> "Finding | None":
         from ..comparison import area, beyond
 
         name = cmp.judged_or_skip()
