@@ -39,7 +39,7 @@ class BestEpochEarly(Rule):
         "Run far fewer epochs, or lower the learning rate so that progress is spread over the run.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: BestEpochEarlyOptions):
         fin = ctx.curves.series[VAL_LOSS].finite()  # as logged, not smoothed
         i = int(np.argmin(fin.y))
         frac = i / (len(fin) - 1)

@@ -57,7 +57,7 @@ class BlownUpStart(Rule):
         "Check the initialisation of the last layer (small weights, bias at the class log-frequencies).",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: BlownUpStartOptions):
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         # the first *logged* value, not a smoothed start: the point is that it stands alone
         series = ctx.curves.get(t.name).finite()

@@ -40,7 +40,7 @@ class ChanceLevel(Rule):
         "Initialise the last layer small (or its bias to the class log-frequencies).",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: ChanceLevelOptions):
         k = ctx.num_classes
         if not k:
             raise Skip("needs --num-classes")

@@ -85,7 +85,7 @@ class EarlyStoppingAdvice(Rule):
     min_points = 3
     remedies = (remedy("restore-best"), remedy("early-stopping"))
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: EarlyStoppingAdviceOptions):
         fin = ctx.curves.series[VAL_LOSS].finite()  # as logged, not smoothed
         y, x = fin.y, fin.x
         p, source = self._patience(ctx, int(opts.patience))

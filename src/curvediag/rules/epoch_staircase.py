@@ -91,7 +91,7 @@ class EpochStaircase(Rule):
         remedy("restore-best"),
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: EpochStaircaseOptions):
         s = ctx.curves.series[TRAIN_LOSS].finite()
         ep = ctx.curves.epochs_at(s.x)
         if ep is None:

@@ -60,7 +60,7 @@ class ExplodingLoss(Rule):
         "Check that the loss matches the output layer (logits vs probabilities).",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: ExplodingLossOptions):
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         start, end = t.start, t.end
         scale = abs(start)

@@ -88,7 +88,7 @@ class FlatLoss(Rule):
         "Overfit a single small batch first: if even that fails, the bug is in the model or the loss.",
     )
 
-    def check(self, ctx: Context, opts):  # noqa: C901 - the flat-loss cases read in the order the docstring gives them
+    def check(self, ctx: Context, opts: FlatLossOptions):  # noqa: C901 - the flat-loss cases read in the order the docstring gives them
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         if ctx.points < NOT_LEARNING_POINTS:
             # "flat" and "slow" cannot be told apart on fewer evaluations (a prefix of a slow run)

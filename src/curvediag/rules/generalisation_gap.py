@@ -37,7 +37,7 @@ class GeneralisationGap(Rule):
     min_points = 3
     remedies = (remedy("regularise"), remedy("more-data"), remedy("smaller-model"))
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: GeneralisationGapOptions):
         t, v = ctx.need(TRAIN_LOSS), ctx.need(VAL_LOSS)
         last = min(float(t.x[-1]), float(v.x[-1]))
         third = float(v.x[0] + (last - v.x[0]) / 3)

@@ -71,7 +71,7 @@ class LossAtChance(Rule):
         "Overfit a single small batch first: if even that fails, the bug is in the model or the loss.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: LossAtChanceOptions):
         t = ctx.need(VAL_LOSS, TRAIN_LOSS)
         if ctx.points < NOT_LEARNING_POINTS:
             # "flat" and "slow" cannot be told apart on fewer evaluations (a prefix of a slow run)

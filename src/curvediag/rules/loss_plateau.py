@@ -43,7 +43,7 @@ class Plateau(Rule):
         "Or stop here: early stopping with a patience of a few epochs saves the remaining time.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: PlateauOptions):
         t = ctx.need(VAL_LOSS, TRAIN_LOSS)
         w = max(5, int(round(opts.window * t.n)))
         before = float(t.s[t.n - w - 1])

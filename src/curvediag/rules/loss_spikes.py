@@ -44,7 +44,7 @@ class LossSpikes(Rule):
         "Use a larger batch size, or check the batches at the spikes for outliers or bad labels.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: LossSpikesOptions):
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         if np.min(t.y) <= 0:
             raise Skip("the loss is not positive; spikes are judged as ratios")

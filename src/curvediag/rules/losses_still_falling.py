@@ -66,7 +66,7 @@ class StillImproving(Rule):
         "A somewhat higher learning rate may reach the same loss in fewer epochs.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: StillImprovingOptions):
         t = ctx.judged
         if t is None:
             raise Skip(missing_reason(self.needs[0]))

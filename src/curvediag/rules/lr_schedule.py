@@ -69,7 +69,7 @@ class LrSchedule(Rule):
     Options = LrScheduleOptions
     remedies = ()
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: LrScheduleOptions):
         lr_s = ctx.curves.get(LR)
         if lr_s is None:
             return None

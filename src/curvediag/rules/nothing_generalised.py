@@ -69,7 +69,7 @@ class NothingGeneralised(Rule):
         "Check the train/validation split: the same task, the same preprocessing.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: NothingGeneralisedOptions):
         v, t = ctx.need(VAL_LOSS), ctx.need(TRAIN_LOSS)
         lim = opts.val_limit
         v0 = v.start

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import UsageError
 
@@ -93,6 +93,9 @@ class Spec:
     doc: str
 
 
+_O = TypeVar("_O", bound="RuleOptions")
+
+
 @dataclass(frozen=True)
 class RuleOptions:
     """The base of every rule's (and option group's) options dataclass; it declares none."""
@@ -114,7 +117,7 @@ class RuleOptions:
         raise KeyError(name)
 
     @classmethod
-    def of(cls, values: dict[str, Any]) -> "RuleOptions":
+    def of(cls: type[_O], values: dict[str, Any]) -> _O:
         """The options a rule judges with, from checked values (defaults for what they omit)."""
         return cls(**{k: v for k, v in values.items() if k in cls.defaults()})
 

@@ -44,7 +44,7 @@ class OscillatingLoss(Rule):
         "Use a larger batch size, or gradient clipping.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: OscillatingLossOptions):
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         half = t.y[t.n // 2 :]
         d = np.diff(half)

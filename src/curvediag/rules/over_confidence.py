@@ -40,7 +40,7 @@ class OverConfidence(Rule):
         "Add label smoothing or weight decay; calibrate the probabilities afterwards (temperature scaling).",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: OverConfidenceOptions):
         r = significant_rise(ctx, opts)
         acc = ctx.need(VAL_ACC)
         if not rise_passes(r, opts):

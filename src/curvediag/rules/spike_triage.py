@@ -80,7 +80,7 @@ class SpikeTriage(Rule):
         "Clip gradients (max_grad_norm / clip_grad_norm_ 1.0); check the batches at the spike for bad data.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: SpikeTriageOptions):
         s = ctx.curves.series[TRAIN_LOSS]
         w = int(opts.window)
         if len(s) < max(int(opts.min_logged), w + 3):

@@ -52,7 +52,7 @@ class UnstableLoss(Rule):
         "With Adam, a larger epsilon or a smaller beta2 can calm the updates.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: UnstableLossOptions):
         name = VAL_LOSS if ctx.track(VAL_LOSS) is not None else TRAIN_LOSS
         fin = ctx.curves.series[name].finite()
         y, x = fin.y, fin.x

@@ -43,7 +43,7 @@ class ValBetterThanTrain(Rule):
         "If it is extreme, check the split for duplicates or leakage between training and validation data.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: ValBetterThanTrainOptions):
         t, v = ctx.need(TRAIN_LOSS), ctx.need(VAL_LOSS)
         tv = np.interp(v.x, t.x, t.s)
         ok = tv > 0

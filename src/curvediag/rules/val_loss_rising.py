@@ -78,7 +78,7 @@ class Overfitting(Rule):
     min_points = MIN_POINTS
     remedies = OVERFIT_REMEDIES
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: OverfittingOptions):
         r = significant_rise(ctx, opts)
         if not rise_passes(r, opts):
             return self.plateau(ctx, opts)
@@ -103,7 +103,7 @@ class Overfitting(Rule):
             evidence.update(val_acc_at_onset=a_on, val_acc_end=a_end)
         return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
 
-    def plateau(self, ctx: Context, opts):
+    def plateau(self, ctx: Context, opts: OverfittingOptions):
         """Validation loss flat near its minimum while the training loss keeps falling."""
         v, t = ctx.track(VAL_LOSS), ctx.track(TRAIN_LOSS)
         if t is None or v.n < 6 or t.n < 3:

@@ -68,7 +68,7 @@ class Cramming(Rule):
         "Check the train/validation split: same distribution, no duplicates across it.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: CrammingOptions):
         r = significant_rise(ctx, opts)
         acc = ctx.need(VAL_ACC)
         if not rise_passes(r, opts):
