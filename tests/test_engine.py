@@ -214,7 +214,7 @@ def test_a_short_finite_log_is_still_insufficient(tmp_path):
 
 
 #: Modules of rules/ that hold no rule: the interface and the shared measurements.
-RULE_HELPER_MODULES = {"__init__", "base", "rise", "secondary", "baseline", "steps"}  # baseline: the comparison rules (B1xx)
+RULE_HELPER_MODULES = {"__init__", "base", "rise", "secondary", "baseline", "steps", "options"}  # baseline: the comparison rules (B1xx)
 
 
 def test_every_rule_lives_in_a_module_named_after_it_and_one_rule_per_module():

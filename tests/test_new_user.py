@@ -42,10 +42,10 @@ def test_inspect_and_config_help_list_only_the_formats_they_print(command):
 def test_a_noise_free_curve_is_not_a_sixteen_digit_multiple_of_its_noise():
     from types import SimpleNamespace
 
-    from curvediag.rules.rise import rise_message
+    from curvediag.rules.rise import RiseOptions, rise_message
 
     ctx = SimpleNamespace(axis_word="epoch")
-    opts = {"rise_limit": 0.1}
+    opts = RiseOptions(rise_limit=0.1)  # the rules' options are typed (issue 21)
     rise = SimpleNamespace(relative=0.5, min_level=0.3, end_level=0.45, onset_pos=12, z=2.6563152773142340e16)
     msg = rise_message(rise, ctx, opts)
     assert "far above its noise" in msg and "e+16" not in msg and "26563152773142340" not in msg

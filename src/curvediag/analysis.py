@@ -11,7 +11,7 @@ from typing import Any
 from ._np import np
 
 from . import stats
-from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves, Series
+from .curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves, Series
 
 #: Points a curve needs before any trend is judged.
 MIN_POINTS = 3
@@ -107,9 +107,7 @@ class Context:
     def tracks(self) -> dict[str, Track]:
         out = {}
         val = self.curves.get(VAL_LOSS)
-        for name, series in self.curves.series.items():
-            if name == LR:
-                continue  # no rule reads the learning rate's shape
+        for name, series in self.curves.series.items():  # every canonical curve a rule may declare in ``needs``
             fin = series.finite()
             if len(fin) == 0:
                 continue

@@ -65,12 +65,12 @@ def _measures(curves) -> dict[tuple[str, str], float]:
     r = ctx.val_rise
     if r is not None and r.points_after >= 2 and r.relative > 0:
         out[("rise", "rise_limit")] = float(r.relative)
-    f = Overfitting().plateau(ctx, dict(opts["O102"], plateau_share=0.0))
+    f = Overfitting().plateau(ctx, Overfitting.Options.of(dict(opts["O102"], plateau_share=0.0)))
     if f is not None:
         out[("O102", "plateau_share")] = float(f.evidence["plateau_share"])
     t = ctx.main_loss
     if t is not None and t.n >= 8 and float(np.min(t.y)) > 0:
-        f = LossSpikes().check(ctx, {"spike_factor": 1.0})
+        f = LossSpikes().check(ctx, LossSpikes.Options(spike_factor=1.0))
         if f is not None:
             out[("I101", "spike_factor")] = float(f.evidence["worst_ratio"])
     s = curves.get(TRAIN_LOSS)

@@ -246,7 +246,7 @@ def compare_reports(run: tuple[Report, Curves], baseline: Sequence[tuple[Report,
             continue
         rule = rule_cls()
         try:
-            f = rule.compare(cmp, opts[rule.code])
+            f = rule.compare(cmp, rule.Options.of(opts[rule.code]))
         except Skip as s:
             skipped.append(Skipped(rule.code, rule.name, str(s)))
             continue

@@ -290,13 +290,6 @@ def _as_list(value, key: str, where: str) -> tuple[str, ...]:
 
 MAX_CLASSES = 1_000_000_000
 
-#: the range of each rule option, by name: shares of a run or of a level lie in [0, 1]; factors
-#: are >= 1; every other threshold is >= 0 (a negative tolerance is refused) and finite
-_SHARES = {"window", "share", "plateau_share", "share_limit", "turn_limit", "acc_drop", "acc_gain", "acc_margin",
-           "acc_gap", "margin", "tail_limit", "gain_limit", "val_limit", "collapse", "memorise_gap"}
-_FACTORS = {"spike_factor", "init_factor", "factor", "jump", "end_factor"}
-MAX_OPTION = 1e6
-
 
 def _kind(value) -> str:
     return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
@@ -324,25 +317,6 @@ def _whole(value) -> int | None:
             return None
         return int(value)
     return value if isinstance(value, int) else None
-
-
-def _option(value, default, name: str, where: str):
-    """A rule option checked against its kind and range; the value the rule will see."""
-    import math
-
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"{where} must be a number, not {_kind(value)}")
-    if not math.isfinite(value):
-        raise UsageError(f"{where} must be a finite number, not {value}")
-    if isinstance(default, int) and not isinstance(default, bool):
-        k = _whole(value)
-        if k is None or not 1 <= k <= MAX_OPTION:
-            raise UsageError(f"{where} must be a whole number between 1 and {MAX_OPTION:.0f}, not {_shown(value)}")
-        return k
-    lo, hi = (1.0, MAX_OPTION) if name in _FACTORS else (0.0, 1.0) if name in _SHARES else (0.0, MAX_OPTION)
-    if not lo <= value <= hi:
-        raise UsageError(f"{where} must be between {lo:g} and {hi:g}, not {value:g}")
-    return float(value)
 
 
 def _choice(key: str, choices: tuple[str, ...]):
@@ -395,9 +369,8 @@ def _num_classes(value, where: str, s: dict[str, Any]) -> int:
 
 def _rules(value, where: str, s: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``rules.CODE.option = value`` tables merged into what earlier sources set."""
-    from .rules import get_rule
-
-    from .rules import OPTION_GROUPS
+    from .rules import OPTION_GROUPS, get_rule
+    from .rules.options import check_table
 
     if not isinstance(value, dict):
         raise UsageError(f"{where}: rules must be a table of tables, one per rule")
@@ -405,22 +378,13 @@ def _rules(value, where: str, s: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for rkey, opts in value.items():
         group = OPTION_GROUPS.get(rkey)
         rule = get_rule(rkey) if group is None else None
-        known_opts: Mapping[str, Any]
         if group is not None:
-            known_opts, key = group.defaults, group.name
+            declared, key = group.Options, group.name
         elif rule is not None:
-            known_opts, key = rule.options, rule.code
+            declared, key = rule.Options, rule.code
         else:
             raise UsageError(f"{where}: rules.{rkey}: no such rule")
-        if not isinstance(opts, dict):
-            raise UsageError(f"{where}: rules.{rkey} must be a table of options")
-        merged = out.setdefault(key, {})
-        for okey, oval in opts.items():
-            name = okey.replace("-", "_")
-            if name not in known_opts:
-                known = ", ".join(known_opts) or "none"
-                raise UsageError(f"{where}: rules.{rkey}: unknown option {okey!r} (options: {known})")
-            merged[name] = _option(oval, known_opts[name], name, f"{where}: rules.{rkey}.{okey}")
+        out.setdefault(key, {}).update(check_table(opts, declared, rkey, where))
     from .engine import rule_options
 
     try:

@@ -1,17 +1,22 @@
-"""The rules' documentation, generated from the rules themselves (their docstrings are the docs):
-docs/rules.md, and what ``curvediag rules`` / ``rule CODE`` (and the MCP tools) print.
+"""The rules' documentation, generated from the rules themselves (their docstrings are the docs;
+their ``Options`` dataclasses the defaults, ranges and definitions of their thresholds):
+docs/rules.md, README's rule table, and what ``curvediag rules`` / ``rule CODE`` (and the MCP tools) print.
 
     python -m curvediag.docs > docs/rules.md
+    python -m curvediag.docs --readme      # the rule table of README.md (paste it over the old one)
 
-A test fails when the committed file is stale.
+A test fails when either is stale.
 """
 
 from __future__ import annotations
+
+import inspect
 
 
 def rules_markdown() -> str:
     from .rules import BASELINE_RULES, RULES
     from .rules.base import describe_groups, describe_needs
+    from .rules.options import options_markdown
 
     out = [
         "# curvediag rules",
@@ -43,13 +48,31 @@ def rules_markdown() -> str:
                        else "Secondary finding (severity info): it never sets the verdict.")
             out += ["", f"Needs: {describe_needs(r.needs, r.min_points)}."]
             out += [x for s in describe_groups(r) for x in ("", s)]
-        out += ["", r.doc()]
+        out += ["", inspect.cleandoc(r.__doc__ or "")]
+        out += ["", "**Options.**" + ("" if r.options else " None.")]
         if r.options:
-            out += ["", "| option | default |", "|---|---|"]
-            out += [f"| `{k}` | {v:g} |" for k, v in r.options.items()]
+            out += [""] + options_markdown(r.Options)
         if r.remedies:
             out += ["", "Remedies:", ""]
             out += [f"- {x}" for x in r.remedies]
+    return "\n".join(out) + "\n"
+
+
+#: what the defaults column says of a rule with no options
+_NO_OPTIONS = {"X101": "3 points", "D101": "none allowed"}
+
+
+def readme_rule_table() -> str:
+    """README's rule table: each rule's code, name, verdict and its options' defaults (from ``Options``)."""
+    from .rules import BASELINE_RULES, RULES
+    from .rules.options import defaults_cell
+
+    out = ["| code | name | verdict | default thresholds |", "|---|---|---|---|"]
+    for r in RULES:
+        out.append(f"| {r.code} | {r.name} | {r.verdict or '— (info)'} | {defaults_cell(r.Options) or _NO_OPTIONS.get(r.code, 'none')} |")
+    for r in BASELINE_RULES:
+        level = "info; error when the new verdict is an error" if r.code == "B105" else r.level
+        out.append(f"| {r.code} | {r.name} | — (comparison, {level}) | {defaults_cell(r.Options) or 'none'} |")
     return "\n".join(out) + "\n"
 
 
@@ -140,8 +163,7 @@ def explain_text(r, width: int) -> str:
     if r not in BASELINE_RULES:
         out.append(wrap(plain_doc(f"Needs: {describe_needs(r.needs, r.min_points)}", 0), "  "))
     out += ["", plain_doc(r.doc(), width)]
-    if r.options:
-        out += ["", wrap("Defaults: " + ", ".join(f"{k} = {v}" for k, v in r.options.items()), "  ")]
+    # the options (default, kind, definition) end r.doc(), generated from the rule's Options dataclass
     out += [wrap(plain_doc(s, 0), "  ") for s in describe_groups(r)]
     if r.remedies:
         out += ["", "Remedies:"]
@@ -154,4 +176,4 @@ def explain_text(r, width: int) -> str:
 if __name__ == "__main__":
     import sys
 
-    sys.stdout.write(rules_markdown())
+    sys.stdout.write(readme_rule_table() if sys.argv[1:] == ["--readme"] else rules_markdown())

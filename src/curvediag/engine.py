@@ -30,6 +30,7 @@ from .curves import Curves
 from .errors import UsageError
 from .report import Finding, Report, Skipped
 from .rules import OPTION_GROUPS, RULES, Rule, Skip, members
+from .rules.options import check_option
 from .rules.base import alternatives, missing_reason, points_needed, too_few_reason
 from .summary import build_report
 from . import resample
@@ -44,8 +45,6 @@ def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None, rules
     An option of a shared group (:data:`~curvediag.rules.OPTION_GROUPS`, e.g. ``rise``: the val-loss
     rise O101, O102 and O103 judge) has one value, set under the group's name or under any member's
     code or name, and every member judges with it; two different values for it are an error."""
-    from .config import _option
-
     overrides = overrides or {}
     shared: dict[str, dict[str, Any]] = {name: dict(grp.defaults) for name, grp in OPTION_GROUPS.items()}
     set_by: dict[tuple[str, str], tuple[Any, str]] = {}  # (group, option) -> (value, where it was set)
@@ -64,7 +63,7 @@ def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None, rules
         for k, v in (overrides.get(name) or {}).items():
             if k not in grp.defaults:
                 raise UsageError(f"option group {name!r} ({grp.what}) has no option {k!r}; options: {', '.join(grp.defaults)}")
-            share(name, k, _option(v, grp.defaults[k], k, f"option {k!r} of {grp.what}"), name)
+            share(name, k, check_option(v, grp.Options.spec(k), f"option {k!r} of {grp.what}"), name)
     own: dict[str, dict[str, Any]] = {}
     for r in rules:
         opts = dict(r.options)
@@ -72,7 +71,7 @@ def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None, rules
             for k, v in (overrides.get(key) or {}).items():
                 if k not in opts:
                     raise UsageError(f"rule {r.code} ({r.name}) has no option {k!r}; options: {', '.join(opts) or 'none'}")
-                value = _option(v, opts[k], k, f"option {k!r} of rule {r.code} ({r.name})")
+                value = check_option(v, r.Options.spec(k), f"option {k!r} of rule {r.code} ({r.name})")
                 in_group = next((g.name for g in r.groups if k in g.defaults), None)
                 if in_group is not None:
                     share(in_group, k, value, key)
@@ -125,7 +124,7 @@ def _run(ctx: Context, select: tuple[str, ...], ignore: tuple[str, ...], opts, v
                 skipped.append(Skipped(rule.code, rule.name, unmet))
             continue
         try:
-            f = rule.check(ctx, opts[rule.code])
+            f = rule.check(ctx, rule_cls.Options.of(opts[rule.code]))
         except Skip as s:
             if enabled:
                 skipped.append(Skipped(rule.code, rule.name, str(s)))

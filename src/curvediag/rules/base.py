@@ -1,9 +1,10 @@
 """The rule interface.
 
 A rule is a class with a stable ``code``, a kebab-case ``name``, the
-``verdict`` it supports (or None for secondary findings), default
-``options`` (its thresholds) and ``remedies``.  Its docstring is its
-documentation: what it detects, why it matters, and its options.
+``verdict`` it supports (or None for secondary findings), its ``Options``
+(a :class:`~curvediag.rules.options.RuleOptions` dataclass: each threshold's default, range and
+definition) and ``remedies``.  Its docstring is its documentation: what it detects and why it
+matters; ``doc()`` ends it with the options, generated from ``Options``.
 
 A rule declares the curves it reads in ``needs`` (canonical names from
 :mod:`curvediag.curves`; a tuple inside it lists alternatives, the first the log
@@ -14,7 +15,7 @@ number for all, or a mapping from curve name to number; a curve it omits needs o
 the skip reason itself (:func:`missing_reason`, :func:`too_few_reason`), so
 ``check`` may take them as given.
 
-``check(ctx, opts)`` returns a :class:`~curvediag.report.Finding` when the
+``check(ctx, opts)`` (``opts`` an instance of the rule's ``Options``, read as ``opts.window``) returns a :class:`~curvediag.report.Finding` when the
 pattern is present, ``None`` when it is not, and raises :class:`Skip` when
 it cannot run for a reason of its own (no ``--num-classes``, a loss that is not
 positive), worded with the same helpers where it is about a curve.
@@ -30,6 +31,7 @@ from ..analysis import Context
 from ..curves import GRAD_NORM, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..report import Finding
 from ..verdict import Verdict
+from .options import RuleOptions, options_text
 
 
 class Skip(Exception):
@@ -94,14 +96,19 @@ class OptionGroup:
     """Options of one measurement that several rules judge (``rules/rise.py``: the val-loss rise).
 
     Each member rule lists the group in ``Rule.groups`` and its options among its own
-    ``options`` (so ``curvediag rule`` and docs/rules.md show them), but the value is one:
+    ``Options`` (its dataclass subclasses the group's, so ``curvediag rule`` and docs/rules.md show them), but the value is one:
     set under the group's name (``[tool.curvediag.rules.rise]``, ``options={"rise": {...}}``)
     or, as before the group existed, under any member's code or name -- every member then
     judges with it.  Setting one option to two different values is an error."""
 
     name: str
-    defaults: Mapping[str, Any]
+    #: the group's options; each member's ``Options`` subclasses it
+    Options: type[RuleOptions]
     what: str  # for people: "the val-loss rise"
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return self.Options.defaults()
 
 
 def describe_groups(rule: type["Rule"]) -> list[str]:
@@ -129,6 +136,9 @@ class Rule:
     #: Finite points each needed curve must have (the engine checks it): one number for all, or
     #: per curve name (a needed curve it omits must have one point).
     min_points: ClassVar[int | Mapping[str, int]] = 1
+    #: its thresholds: default, range and definition of each (:mod:`curvediag.rules.options`)
+    Options: ClassVar[type[RuleOptions]] = RuleOptions
+    #: the defaults, by option name (derived from ``Options``)
     options: ClassVar[dict[str, Any]] = {}
     #: strings, or :class:`~curvediag.remedies.Remedy` ids worded in the log's framework when the report is built
     remedies: ClassVar[tuple[Any, ...]] = ()
@@ -136,9 +146,17 @@ class Rule:
     #: trend, such as a NaN loss
     judges_short_logs: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.options = cls.Options.defaults()
+
     @classmethod
     def doc(cls) -> str:
-        return inspect.cleandoc(cls.__doc__ or "")
+        """Its docstring, then its options (``**Options.** ...``, generated from ``Options``)."""
+        text = inspect.cleandoc(cls.__doc__ or "")
+        if not isinstance(cls.__dict__.get("code"), str) or "**Options.**" in text:
+            return text
+        return f"{text}\n\n{options_text(cls.Options)}"
 
     @classmethod
     def summary(cls) -> str:
@@ -160,7 +178,7 @@ class Rule:
             remedies=tuple(self.remedies if remedies is None else remedies),
         )
 
-    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:  # pragma: no cover
+    def check(self, ctx: Context, opts: Any) -> Finding | None:  # pragma: no cover
         raise NotImplementedError
 
 

@@ -10,10 +10,11 @@ its curve) *and* by ``margin`` of the baseline's level.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .base import Rule, Skip, at, fmt, pct
+from .options import RuleOptions, amount, share
 
 if TYPE_CHECKING:
     from ..comparison import Beyond, Comparison
@@ -29,7 +30,7 @@ class BaselineRule(Rule):
     def severity(self) -> str:
         return self.level
 
-    def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":  # pragma: no cover
+    def compare(self, cmp: "Comparison", opts: Any) -> "Finding | None":  # pragma: no cover
         raise NotImplementedError
 
 
@@ -39,9 +40,9 @@ def _seeds(b: "Beyond") -> str:
     return f"the baseline's {b.seeds} logs' {fmt(b.low)}-{fmt(b.high)}"
 
 
-def _spread(b: "Beyond", opts: dict[str, Any]) -> str:
+def _spread(b: "Beyond", opts: "LevelOptions") -> str:
     what = "the seeds' spread" if b.seeds > 1 else "the curve's noise"
-    return f"limit {fmt(b.limit)}: worst baseline + max({opts['spreads']:g} x {what} {fmt(b.spread)}, {pct(opts['margin'])})"
+    return f"limit {fmt(b.limit)}: worst baseline + max({opts.spreads:g} x {what} {fmt(b.spread)}, {pct(opts.margin)})"
 
 
 class _LevelRule(BaselineRule):
@@ -59,18 +60,31 @@ class _LevelRule(BaselineRule):
     def curve(self, cmp: "Comparison") -> str:
         return cmp.judged_or_skip()
 
-    def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
+    def compare(self, cmp: "Comparison", opts: "LevelOptions") -> "Finding | None":
         from ..comparison import beyond
 
         name = self.curve(cmp)
         b = beyond(self.measure(cmp.run), [self.measure(p) for p in cmp.baseline], self.noise(cmp),
-                   opts["spreads"], opts["margin"])
+                   opts.spreads, opts.margin)
         if not b.regressed:
             return None
         return self.finding(
             f"{self.what} {name} ({self.how}) {fmt(b.run)} is {pct(b.excess)} above {_seeds(b)}; {_spread(b, opts)}",
             {"curve": name, **b.evidence(), "excess": b.excess},
         )
+
+
+@dataclass(frozen=True)
+class LevelOptions(RuleOptions):
+    """The options every level comparison (B101, B102, B103, B106) judges by."""
+
+    spreads: float = amount(3.0, "standard deviations of the baseline's seeds (with one log, of its curve's point-to-point noise) the run must lie beyond the worst baseline")
+    margin: float = share(0.05, "and by at least this share of the worst baseline's level")
+
+
+@dataclass(frozen=True)
+class BestWorseOptions(LevelOptions):
+    """The options of B101 (``[tool.curvediag.rules.B101]``)."""
 
 
 class BestWorse(_LevelRule):
@@ -84,16 +98,12 @@ class BestWorse(_LevelRule):
     Why it matters: the best checkpoint is what gets kept; a change that makes the best
     reachable model worse is a regression even when the run's own curve looks healthy --
     a run trained on shuffled labels falls and settles like any other, just far higher.
-
-    Options: ``spreads`` (3): how many standard deviations of the baseline's seeds (with one
-    baseline log, of its curve's point-to-point noise) the run must lie beyond the worst
-    baseline; ``margin`` (0.05): and by at least this share of the worst baseline's level.
     """
 
     code = "B101"
     name = "best-worse-than-baseline"
     what = "best"
-    options = {"spreads": 3.0, "margin": 0.05}
+    Options = BestWorseOptions
     remedies = (
         "diff the run's configuration against the baseline's: data pipeline, labels, learning rate, model code",
         "check that the training labels still match their inputs (a shuffle or join that broke them)",
@@ -102,6 +112,11 @@ class BestWorse(_LevelRule):
 
     def measure(self, p) -> float:
         return p.best
+
+
+@dataclass(frozen=True)
+class FinalWorseOptions(LevelOptions):
+    """The options of B102 (``[tool.curvediag.rules.B102]``)."""
 
 
 class FinalWorse(_LevelRule):
@@ -114,15 +129,13 @@ class FinalWorse(_LevelRule):
     Why it matters: the final model is the one shipped when no checkpoint is restored; a run
     that reaches the baseline's best but climbs away from it (a higher learning rate, less
     regularisation) ends worse.
-
-    Options: ``spreads`` (3) and ``margin`` (0.05), as for B101.
     """
 
     code = "B102"
     name = "final-worse-than-baseline"
     what = "final"
     how = "median of the last points"
-    options = {"spreads": 3.0, "margin": 0.05}
+    Options = FinalWorseOptions
     remedies = (
         "compare the learning-rate schedule and regularisation (dropout, weight decay) with the baseline's",
         "restore the best checkpoint, or stop early as the baseline's best epoch suggests",
@@ -130,6 +143,13 @@ class FinalWorse(_LevelRule):
 
     def measure(self, p) -> float:
         return p.final
+
+
+@dataclass(frozen=True)
+class TrainFloorHigherOptions(LevelOptions):
+    """The options of B103 (``[tool.curvediag.rules.B103]``)."""
+
+    margin: float = share(0.1, "and by at least this share of the worst baseline's level")
 
 
 class TrainFloorHigher(_LevelRule):
@@ -142,14 +162,12 @@ class TrainFloorHigher(_LevelRule):
     Why it matters: the training set is fitted worse than before -- labels that no longer
     match their inputs, an optimiser or model change that stopped it learning, less capacity.
     Only the training loss shows it apart from generalisation.
-
-    Options: ``spreads`` (3) and ``margin`` (0.1), as for B101.
     """
 
     code = "B103"
     name = "train-floor-higher"
     what = "lowest"
-    options = {"spreads": 3.0, "margin": 0.1}
+    Options = TrainFloorHigherOptions
     remedies = (
         "check the training data and labels the run read (a shuffle, a join, a changed preprocessing)",
         "compare the optimiser, learning rate and model size with the baseline's",
@@ -171,6 +189,15 @@ class TrainFloorHigher(_LevelRule):
         return p.floor
 
 
+@dataclass(frozen=True)
+class OnsetEarlierOptions(RuleOptions):
+    """The options of B104 (``[tool.curvediag.rules.B104]``)."""
+
+    spreads: float = amount(3.0, "standard deviations of the seeds' onsets the run's onset must lie before the earliest")
+    share: float = share(0.25, "and at least this share of the baseline's length on the axis")
+    tolerance: float = amount(0.1, "how near its best, as a share of the curve's fall, a curve still counts as at its best")
+
+
 class OnsetEarlier(BaselineRule):
     """The run leaves its best much earlier than the baseline does.
 
@@ -186,31 +213,27 @@ class OnsetEarlier(BaselineRule):
     early-stopping patience tuned on the baseline no longer fit.  Severity info: B101/B102 carry
     the regression when it costs loss.  (The onset, not the argmin, is compared: on the flat
     bottom of a curve the argmin moves by epochs under 1% noise.)
-
-    Options: ``spreads`` (3): standard deviations of the seeds' onsets; ``share`` (0.25): and at
-    least this share of the baseline's length; ``tolerance`` (0.1): how near its best, as a
-    share of the curve's fall, a curve still counts as at its best.
     """
 
     code = "B104"
     name = "onset-earlier-than-baseline"
     level = "info"
-    options = {"spreads": 3.0, "share": 0.25, "tolerance": 0.1}
+    Options = OnsetEarlierOptions
     remedies = (
         "compare the learning rate and regularisation with the baseline's",
         "stop early or restore the best checkpoint on this recipe",
     )
 
-    def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
+    def compare(self, cmp: "Comparison", opts: "OnsetEarlierOptions") -> "Finding | None":
         from ..comparison import beyond
 
         name = cmp.judged_or_skip()
         cmp.same_axis_or_skip()
-        tol = opts["tolerance"]
+        tol = opts.tolerance
         run = cmp.run.onset_at(tol)
         base = [p.onset_at(tol) for p in cmp.baseline]
         # earlier is worse: measured as the distance before each log's onset
-        b = beyond(-run, [-x for x in base], 0.0, opts["spreads"], opts["share"], scale=cmp.length)
+        b = beyond(-run, [-x for x in base], 0.0, opts.spreads, opts.share, scale=cmp.length)
         if not b.regressed:
             return None
         w = cmp.axis_word
@@ -218,7 +241,7 @@ class OnsetEarlier(BaselineRule):
         seen = at(first, w) if b.seeds == 1 else f"{w}s {first:g}-{last:g}"
         return self.finding(
             f"{name} climbs away from its best after {at(run, w)} (best at {at(cmp.run.best_at, w)}), the baseline after "
-            f"{seen}; earlier than {at(-b.limit, w)} is flagged ({opts['share']:g} of the baseline's length {cmp.length:g})",
+            f"{seen}; earlier than {at(-b.limit, w)} is flagged ({opts.share:g} of the baseline's length {cmp.length:g})",
             {"curve": name, "run_onset": run, "run_best_at": cmp.run.best_at, "baseline_first": first,
              "baseline_last": last, "limit": -b.limit, "baseline_logs": b.seeds},
         )
@@ -236,15 +259,13 @@ class VerdictWorse(BaselineRule):
     between healthy and overfitting is only info: seeds of one recipe differ in it (in the real
     runs of tests/data/compare one of the four baseline seeds overfits a little, the others do
     not), so the levels (B101, B102, B106) decide whether it costs anything.
-
-    Options: none.
     """
 
     code = "B105"
     name = "verdict-worse-than-baseline"
     level = "info"  # error for a new error verdict
 
-    def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
+    def compare(self, cmp: "Comparison", opts: Any) -> "Finding | None":
         from ..comparison import rank
         from ..verdict import verdict_of
 
@@ -255,6 +276,13 @@ class VerdictWorse(BaselineRule):
         f = self.finding(f"verdict {run}, the baseline's {', '.join(base)}; no baseline log is as bad",
                          {"run_verdict": run, "baseline_verdicts": ", ".join(base), "baseline_logs": len(cmp.baseline)})
         return replace(f, severity="error" if verdict_of(run).severity == "error" else "info")
+
+
+@dataclass(frozen=True)
+class AreaWorseOptions(LevelOptions):
+    """The options of B106 (``[tool.curvediag.rules.B106]``)."""
+
+    margin: float = share(0.1, "the smallest area flagged, as a share of the baseline's improvement")
 
 
 class AreaWorse(BaselineRule):
@@ -269,26 +297,23 @@ class AreaWorse(BaselineRule):
 
     Why it matters: the whole course of training is worse, not only one point -- a slower
     start, a higher plateau, a curve that sits above the baseline's all the way.
-
-    Options: ``spreads`` (3); ``margin`` (0.1): the smallest area flagged, as a share of the
-    baseline's improvement.
     """
 
     code = "B106"
     name = "curve-above-baseline"
-    options = {"spreads": 3.0, "margin": 0.1}
+    Options = AreaWorseOptions
     remedies = (
         "overlay the run on the baseline (`curvediag compare ... --plot overlay.png`) to see where they part",
         "diff the run's configuration against the baseline's",
     )
 
-    def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
+    def compare(self, cmp: "Comparison", opts: "AreaWorseOptions") -> "Finding | None":
         from ..comparison import area, beyond
 
         name = cmp.judged_or_skip()
         a = area(cmp)
         noise = cmp.noise() / a["improvement"]
-        b = beyond(a["run"], a["seeds"], noise, opts["spreads"], opts["margin"], scale=1.0)
+        b = beyond(a["run"], a["seeds"], noise, opts.spreads, opts.margin, scale=1.0)
         if not b.regressed:
             return None
         w = cmp.axis_word

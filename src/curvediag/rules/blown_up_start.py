@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from .. import stats
@@ -7,9 +9,18 @@ from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, fmt
+from .options import RuleOptions, factor, share
 
 
 _PREFIX = 1025  # the points after the first read before the whole series
+
+
+@dataclass(frozen=True)
+class BlownUpStartOptions(RuleOptions):
+    """The options of D103 (``[tool.curvediag.rules.D103]``)."""
+
+    factor: float = factor(100.0, "the first loss at least this many times the median of the rest blew up inside epoch 0")
+    acc_gain: float = share(0.1, "the accuracy may end at most this much (absolute) above its start for nothing learned")
 
 
 class BlownUpStart(Rule):
@@ -31,14 +42,12 @@ class BlownUpStart(Rule):
     **Why it matters.** One huge step in the first epoch (a learning rate far too
     high, unscaled inputs) can throw the weights somewhere training never comes
     back from: the rest of the run is wasted, however calm the later numbers look.
-
-    **Options.** ``factor`` (default 100), ``acc_gain`` (default 0.1).
     """
 
     code = "D103"
     name = "blown-up-start"
     verdict = Verdict.DIVERGED
-    options = {"factor": 100.0, "acc_gain": 0.1}
+    Options = BlownUpStartOptions
     needs = ((TRAIN_LOSS, VAL_LOSS),)
     min_points = 5
     remedies = (
@@ -48,7 +57,7 @@ class BlownUpStart(Rule):
         "Check the initialisation of the last layer (small weights, bias at the class log-frequencies).",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: BlownUpStartOptions):
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         # the first *logged* value, not a smoothed start: the point is that it stands alone
         series = ctx.curves.get(t.name).finite()
@@ -58,7 +67,7 @@ class BlownUpStart(Rule):
         # typical later value -- the median, a sort, only for the few logs that pass the first test.
         # The next few points usually decide already (the bound only rises with more points);
         # the whole series is read, without a copy, only when they do not.
-        bound = 0.1 * opts["factor"]
+        bound = 0.1 * opts.factor
         if first < bound * float(np.max(np.abs(series.y[1:_PREFIX]))):
             return None
         rest_y = series.y[1:]
@@ -67,10 +76,10 @@ class BlownUpStart(Rule):
             return None
         later = np.abs(rest_y)
         rest = float(np.median(later))
-        if rest <= 0 or first / rest < opts["factor"]:
+        if rest <= 0 or first / rest < opts.factor:
             return None
         evidence = {"metric": t.name, "first": first, "median_after": rest, "ratio": first / rest,
-                    "limit": opts["factor"]}
+                    "limit": opts.factor}
         second, last = float(series.y[1]), float(np.median(series.y[-3:]))
         if second > 0 and last < 0.1 * second:
             return None  # it fell by another order of magnitude afterwards: learning (or memorising)
@@ -81,7 +90,7 @@ class BlownUpStart(Rule):
             gain = acc.end - float(acc.y[0])
             evidence.update(acc_metric=acc.name, acc_trend_z=z, acc_gain=gain, acc_min=float(np.min(acc.y)),
                             acc_max=float(np.max(acc.y)))
-            if z >= 1.645 or gain > opts["acc_gain"]:
+            if z >= 1.645 or gain > opts.acc_gain:
                 return None  # it learned after the bad start
             sh = ctx.curves.series[acc.name].shown
             lo, hi = sorted((sh(float(np.min(acc.y))), sh(float(np.max(acc.y)))))
@@ -95,6 +104,6 @@ class BlownUpStart(Rule):
             later = f"{t.name} then shows no significant fall (Mann-Kendall z={z:.2f})"
         axis = ctx.axis_word
         msg = (f"the first {t.name} {fmt(first)} is {first / rest:.3g}x the median of the rest ({fmt(rest)}): it "
-               f"blew up inside the first {axis}; {later}; limit {opts['factor']:g}x")
+               f"blew up inside the first {axis}; {later}; limit {opts.factor:g}x")
         x0 = float(series.x[0])
         return self.finding(msg, {**evidence, "onset": x0}, span=(x0, float(series.x[-1])))

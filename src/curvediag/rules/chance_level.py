@@ -1,10 +1,21 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from .base import Rule, Skip, fmt
+from .options import RuleOptions, factor, share
+
+
+@dataclass(frozen=True)
+class ChanceLevelOptions(RuleOptions):
+    """The options of C101 (``[tool.curvediag.rules.C101]``)."""
+
+    init_factor: float = factor(1.5, "a first loss this many times ln K is above chance at the start")
+    acc_margin: float = share(0.02, "an accuracy within this (absolute) of 1/K is at chance")
 
 
 class ChanceLevel(Rule):
@@ -18,20 +29,18 @@ class ChanceLevel(Rule):
     **Why it matters.** A network should start near ln K; far above it, the
     output layer or the loss is set up wrong. Ending at 1/K means nothing was
     learned, whatever the loss did.
-
-    **Options.** ``init_factor`` (default 1.5), ``acc_margin`` (default 0.02).
     """
 
     code = "C101"
     name = "chance-level"
-    options = {"init_factor": 1.5, "acc_margin": 0.02}
+    Options = ChanceLevelOptions
     needs = ((TRAIN_LOSS, VAL_LOSS),)
     remedies = (
         "Check the output layer and loss: logits into CrossEntropyLoss, no softmax applied twice, labels in 0..K-1.",
         "Initialise the last layer small (or its bias to the class log-frequencies).",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: ChanceLevelOptions):
         k = ctx.num_classes
         if not k:
             raise Skip("needs --num-classes")
@@ -40,13 +49,13 @@ class ChanceLevel(Rule):
         parts, ev = [], {"chance_loss": chance, "chance_acc": 1.0 / k}
         first = float(t.y[0])
         ev["first_loss"] = first
-        if first > opts["init_factor"] * chance:
+        if first > opts.init_factor * chance:
             parts.append(f"the first {t.name} {fmt(first)} is {first / chance:.2g}x ln {k} = {chance:.3f}; "
-                         f"limit {opts['init_factor']:g}x")
+                         f"limit {opts.init_factor:g}x")
         acc = ctx.track(VAL_ACC) or ctx.track(TRAIN_ACC)
         if acc is not None:
             ev["acc_end"] = acc.end
-            if acc.end <= 1.0 / k + opts["acc_margin"]:
+            if acc.end <= 1.0 / k + opts.acc_margin:
                 parts.append(f"{ctx.label(acc.name)} ends at {ctx.shown(acc.name, acc.end)}, chance for {k} classes is {1.0 / k:.3f}")
         if not parts:
             return None

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from .. import stats
@@ -7,6 +9,7 @@ from ..analysis import Context
 from ..curves import LR, VAL_LOSS
 from ..remedies import facts_of, remedy
 from .base import Rule, amount, at, fmt
+from .options import RuleOptions, count
 from .steps import plateau_drops, ultralytics_patience
 
 
@@ -35,6 +38,13 @@ def patience_to_keep(y: np.ndarray, i_best: int, min_delta: float = 0.0) -> int:
             wait += 1
             longest = max(longest, wait)
     return longest + 1
+
+
+@dataclass(frozen=True)
+class EarlyStoppingAdviceOptions(RuleOptions):
+    """The options of E101 (``[tool.curvediag.rules.E101]``)."""
+
+    patience: int = count(5, "evaluations without a new best, where the log does not say its own patience")
 
 
 class EarlyStoppingAdvice(Rule):
@@ -66,21 +76,19 @@ class EarlyStoppingAdvice(Rule):
     **Why it matters.** The epochs after the best were spent without improving the
     validation loss; the final weights are that many epochs past the best ones.
     Early stopping with too small a patience would have thrown the best ones away.
-
-    **Options.** ``patience`` (default 5; used where the log does not say its own).
     """
 
     code = "E101"
     name = "early-stopping-advice"
-    options = {"patience": 5}
+    Options = EarlyStoppingAdviceOptions
     needs = (VAL_LOSS,)
     min_points = 3
     remedies = (remedy("restore-best"), remedy("early-stopping"))
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: EarlyStoppingAdviceOptions):
         fin = ctx.curves.series[VAL_LOSS].finite()  # as logged, not smoothed
         y, x = fin.y, fin.x
-        p, source = self._patience(ctx, int(opts["patience"]))
+        p, source = self._patience(ctx, int(opts.patience))
         i_final = int(np.argmin(y))  # the run's best (NaN-free: finite points only)
         if i_final == len(y) - 1:
             return None  # the last evaluation is the best: nothing to restore

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from .._np import np
@@ -8,6 +10,7 @@ from ..analysis import Context
 from ..curves import LR, TRAIN_LOSS, VAL_LOSS
 from ..remedies import remedy
 from .base import Rule, Skip, fmt, pct
+from .options import RuleOptions, amount, count, share
 from .steps import robust_sigma, spike_flags
 
 #: Positions this close above a whole epoch still belong to the epoch it ends (float rounding).
@@ -37,6 +40,17 @@ def boundaries(ep: np.ndarray, min_per_epoch: int) -> list[int]:
     return [k for k in sorted(counts) if counts[k] >= min_per_epoch and counts.get(k + 1, 0) >= min_per_epoch]
 
 
+@dataclass(frozen=True)
+class EpochStaircaseOptions(RuleOptions):
+    """The options of M101 (``[tool.curvediag.rules.M101]``)."""
+
+    z_limit: float = amount(4.0, "z of the drop at epoch boundaries against the steps within an epoch")
+    share: float = share(0.6, "share of the epoch boundaries that must drop")
+    min_drop: float = amount(0.03, "the drop at a boundary, relative to the loss")
+    min_per_epoch: int = count(4, "logged training-loss points each epoch must have")
+    eval_tol: float = amount(0.01, "a relative eval-loss change below this is no change")
+
+
 class EpochStaircase(Rule):
     """The training loss drops at each epoch boundary and stays flat within the epoch.
 
@@ -63,17 +77,13 @@ class EpochStaircase(Rule):
     **Why it matters.** From the second epoch on, every training example has been seen:
     the sharp drop is the model recognising them, so the training loss stops measuring
     generalisation. It is not a bug; whether it hurts is what the evaluation loss says.
-
-    **Options.** ``z_limit`` (default 4), ``share`` (0.6), ``min_drop`` (0.03: the drop
-    relative to the loss), ``min_per_epoch`` (4), ``eval_tol`` (0.01: a relative
-    eval-loss change below it is no change).
     """
 
     code = "M101"
     name = "epoch-staircase"
     needs = (TRAIN_LOSS,)
     min_points = 3  # on the evaluation cadence; the rule counts the points of each epoch itself
-    options = {"z_limit": 4.0, "share": 0.6, "min_drop": 0.03, "min_per_epoch": 4, "eval_tol": 0.01}
+    Options = EpochStaircaseOptions
     remedies = (
         "Train fewer epochs (1-3 for fine-tuning), or stop at the epoch where the evaluation loss is lowest.",
         "Lower the learning rate, or add weight decay / dropout.",
@@ -81,7 +91,7 @@ class EpochStaircase(Rule):
         remedy("restore-best"),
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: EpochStaircaseOptions):
         s = ctx.curves.series[TRAIN_LOSS].finite()
         ep = ctx.curves.epochs_at(s.x)
         if ep is None:
@@ -90,7 +100,7 @@ class EpochStaircase(Rule):
         if np.min(y) <= 0:
             raise Skip("the training loss is not positive; the drops are judged as ratios")
         ly = np.log(y)
-        ks = boundaries(ep, int(opts["min_per_epoch"]))
+        ks = boundaries(ep, int(opts.min_per_epoch))
         if not ks:
             return None  # one epoch, or too few points per epoch
         ids = np.ceil(ep - 1e-9).astype(int)
@@ -122,7 +132,7 @@ class EpochStaircase(Rule):
             sd = local if np.isfinite(local) and local > 0 else sigma
             se = 1.25 * sd * math.sqrt(1.0 / a.size + 1.0 / b.size) if np.isfinite(sd) else math.nan
             steps.append((k, jump, se, within))
-        zl, share, min_drop = float(opts["z_limit"]), float(opts["share"]), float(opts["min_drop"])
+        zl, share, min_drop = float(opts.z_limit), float(opts.share), float(opts.min_drop)
         stepped, ses = [], []
         for k, jump, se, within in steps:
             if not np.isfinite(se):
@@ -154,7 +164,7 @@ class EpochStaircase(Rule):
         if lr_note:
             ev["lr_steps_at_boundaries"] = True
             msg += f"; {lr_note}"
-        verdict_note, onset = self._judge_eval(ctx, [k for k, *_ in stepped], float(opts["eval_tol"]), ev)
+        verdict_note, onset = self._judge_eval(ctx, [k for k, *_ in stepped], float(opts.eval_tol), ev)
         msg += f"; {verdict_note}"
         if onset is not None:
             ev["onset_epoch"] = onset

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from .._np import np
@@ -9,6 +11,7 @@ from ..analysis import MIN_POINTS, NOT_LEARNING_POINTS, STILL_FALLING_GAIN, Cont
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, Skip, fmt, pct, span
+from .options import RuleOptions, amount, share
 
 
 def _chance_class_count(loss: float, acc: float | None) -> int | None:
@@ -22,6 +25,16 @@ def _chance_class_count(loss: float, acc: float | None) -> int | None:
     if acc is not None and abs(acc - 1.0 / k) > max(0.05, 0.5 / k):
         return None
     return k
+
+
+@dataclass(frozen=True)
+class FlatLossOptions(RuleOptions):
+    """The options of L101 (``[tool.curvediag.rules.L101]``)."""
+
+    flat_limit: float = amount(0.02, "the smoothed training loss improving by less than this share of its start is flat")
+    oscillation_limit: float = amount(0.10, "improving by less than this, with no significant downward trend, only oscillates")
+    stuck_limit: float = amount(0.25, "a net fall under this, with an accuracy that never rose, is stuck")
+    acc_gain: float = share(0.05, "an accuracy improving by more than this (absolute) is still learning")
 
 
 class FlatLoss(Rule):
@@ -58,15 +71,12 @@ class FlatLoss(Rule):
     loss did.
 
     **Why it matters.** Nothing is being learned; more epochs will not help.
-
-    **Options.** ``flat_limit`` (default 0.02), ``oscillation_limit`` (default
-    0.10), ``stuck_limit`` (default 0.25), ``acc_gain`` (default 0.05).
     """
 
     code = "L101"
     name = "flat-training-loss"
     verdict = Verdict.NOT_LEARNING
-    options = {"flat_limit": 0.02, "oscillation_limit": 0.10, "stuck_limit": 0.25, "acc_gain": 0.05}
+    Options = FlatLossOptions
     needs = ((TRAIN_LOSS, VAL_LOSS),)
     min_points = MIN_POINTS
     remedies = (
@@ -78,7 +88,7 @@ class FlatLoss(Rule):
         "Overfit a single small batch first: if even that fails, the bug is in the model or the loss.",
     )
 
-    def check(self, ctx: Context, opts):  # noqa: C901 - the flat-loss cases read in the order the docstring gives them
+    def check(self, ctx: Context, opts: FlatLossOptions):  # noqa: C901 - the flat-loss cases read in the order the docstring gives them
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         if ctx.points < NOT_LEARNING_POINTS:
             # "flat" and "slow" cannot be told apart on fewer evaluations (a prefix of a slow run)
@@ -89,24 +99,24 @@ class FlatLoss(Rule):
         imp_best = stats.rel(start - best, start)
         imp_end = stats.rel(start - end, start)
         z = stats.mann_kendall_z(t.y)
-        flat = imp_best < opts["flat_limit"]
+        flat = imp_best < opts.flat_limit
         # no significant downward trend: it wobbles, or even drifts up
         # (a net change inside the curve's own noise counts as none)
         within_noise = t.n >= 10 and np.isfinite(t.sigma) and (start - end) < 3 * t.sigma
-        oscillating = t.n >= 6 and z > -1.96 and (imp_end < opts["oscillation_limit"] or within_noise)
+        oscillating = t.n >= 6 and z > -1.96 and (imp_end < opts.oscillation_limit or within_noise)
         # training accuracy never moved, and the loss did not fall much either
         # (validation accuracy counts only when it never moved at all: a dead network
         # predicting the majority class; a validation accuracy that swings is no evidence)
         stuck = ctx.track(TRAIN_ACC)
         if stuck is None:
             va = ctx.track(VAL_ACC)
-            if va is not None and va.n >= 6 and float(np.ptp(va.s)) <= opts["acc_gain"]:
+            if va is not None and va.n >= 6 and float(np.ptp(va.s)) <= opts.acc_gain:
                 stuck = va
         acc_flat = (
             stuck is not None
             and stuck.n >= 6
-            and imp_end < opts["stuck_limit"]
-            and stuck.end - stuck.start <= opts["acc_gain"]
+            and imp_end < opts.stuck_limit
+            and stuck.end - stuck.start <= opts.acc_gain
             and stuck.end < 0.9
         )
         if acc_flat and not (flat or oscillating):
@@ -118,11 +128,11 @@ class FlatLoss(Rule):
             # (an accuracy that never changed at all is a network predicting one class, whose loss
             # only converges to the class prior)
             if (f["sure"] and f["min_at_end"] and z <= -1.96 and f["expected_gain"] >= STILL_FALLING_GAIN
-                    and imp_end >= 2 * opts["flat_limit"] and float(np.ptp(stuck.y)) > 1e-9):
+                    and imp_end >= 2 * opts.flat_limit and float(np.ptp(stuck.y)) > 1e-9):
                 acc_flat = False
         if not (flat or oscillating or acc_flat):
             return None
-        if imp_best >= opts["stuck_limit"] and (not np.isfinite(t.sigma) or start - best > 4 * t.sigma):
+        if imp_best >= opts.stuck_limit and (not np.isfinite(t.sigma) or start - best > 4 * t.sigma):
             return None  # a loss that has been far below its start has learned: a stall now is a plateau
         # a loss falling with a significant trend beside an accuracy rising with one is learning,
         # however little the loss moved relative to its level (a label-smoothed or distillation
@@ -137,7 +147,7 @@ class FlatLoss(Rule):
             # the validation loss falling far and surely is learning that generalises, whatever
             # the training loss did (heavy augmentation or dropout keep it high and noisy)
             v_imp = stats.rel(v.start - v.end, v.start)
-            if v_imp >= opts["stuck_limit"] and stats.mann_kendall_z(v.y) <= -1.96:
+            if v_imp >= opts.stuck_limit and stats.mann_kendall_z(v.y) <= -1.96:
                 return None
         acc = ctx.track(VAL_ACC) or ctx.track(TRAIN_ACC)
         acc_end = None
@@ -147,7 +157,7 @@ class FlatLoss(Rule):
             "best": best,
             "end": end,
             "improvement": imp_best,
-            "limit": opts["flat_limit"] if flat else opts["oscillation_limit"] if oscillating else opts["stuck_limit"],
+            "limit": opts.flat_limit if flat else opts.oscillation_limit if oscillating else opts.stuck_limit,
             "trend_z": z,
         }
         if acc is not None and acc.n >= MIN_POINTS:
@@ -155,25 +165,25 @@ class FlatLoss(Rule):
             gain = acc.end - acc.start
             noise = acc.sigma if np.isfinite(acc.sigma) else 0.0
             evidence.update(acc_metric=acc.name, acc_start=acc.start, acc_end=acc_end, acc_gain=gain)
-            if gain > max(opts["acc_gain"], 3 * noise):
+            if gain > max(opts.acc_gain, 3 * noise):
                 return None  # accuracy is climbing: it is learning
         axis = ctx.axis_word
         over = span(float(t.x[0]), float(t.x[-1]), axis)  # the axis' units, not the points judged
         if not (flat or oscillating):
             msg = (
                 f"{stuck.name} never rose ({stuck.start:.3f} -> {stuck.end:.3f}) and "
-                f"{t.name} fell only {pct(imp_end)} net over {over}; limits {opts['acc_gain']:.2f} "
-                f"accuracy, {pct(opts['stuck_limit'])} loss"
+                f"{t.name} fell only {pct(imp_end)} net over {over}; limits {opts.acc_gain:.2f} "
+                f"accuracy, {pct(opts.stuck_limit)} loss"
             )
         elif flat:
             msg = (
                 f"{t.name} improved only {pct(imp_best)} over {over} "
-                f"(smoothed {fmt(start)} -> best {fmt(best)}); limit {pct(opts['flat_limit'])}"
+                f"(smoothed {fmt(start)} -> best {fmt(best)}); limit {pct(opts.flat_limit)}"
             )
         else:
             msg = (
                 f"{t.name} only oscillates: {imp_end * -100:+.1f}% net change over {over} with no "
-                f"significant downward trend (Mann-Kendall z={z:.2f}); limit {pct(opts['oscillation_limit'])} "
+                f"significant downward trend (Mann-Kendall z={z:.2f}); limit {pct(opts.oscillation_limit)} "
                 "improvement"
             )
         k = ctx.num_classes

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 
@@ -8,6 +10,7 @@ from ..analysis import MIN_POINTS, NOT_LEARNING_POINTS, STILL_FALLING_GAIN, Cont
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, Skip, fmt, pct
+from .options import RuleOptions, amount, share
 
 
 def inferred_classes(loss: Track, acc: Track | None) -> int | None:
@@ -25,6 +28,14 @@ def inferred_classes(loss: Track, acc: Track | None) -> int | None:
     if acc.start > 1.0 / k + 0.15 or acc.start < 0:
         return None
     return k
+
+
+@dataclass(frozen=True)
+class LossAtChanceOptions(RuleOptions):
+    """The options of L103 (``[tool.curvediag.rules.L103]``)."""
+
+    loss_share: float = amount(0.9, "the judged loss ending at this share of ln K or above is at chance")
+    acc_margin: float = share(0.1, "the accuracy ending at most this (absolute) above where it started is at chance")
 
 
 class LossAtChance(Rule):
@@ -45,14 +56,12 @@ class LossAtChance(Rule):
 
     **Why it matters.** Whatever the curves did, the model predicts no better than a guess; a slow
     fall that stays above chance is not a run to train longer.
-
-    **Options.** ``loss_share`` (default 0.9), ``acc_margin`` (default 0.1).
     """
 
     code = "L103"
     name = "loss-at-chance"
     verdict = Verdict.NOT_LEARNING
-    options = {"loss_share": 0.9, "acc_margin": 0.1}
+    Options = LossAtChanceOptions
     needs = ((VAL_LOSS, TRAIN_LOSS),)
     min_points = MIN_POINTS
     remedies = (
@@ -62,7 +71,7 @@ class LossAtChance(Rule):
         "Overfit a single small batch first: if even that fails, the bug is in the model or the loss.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: LossAtChanceOptions):
         t = ctx.need(VAL_LOSS, TRAIN_LOSS)
         if ctx.points < NOT_LEARNING_POINTS:
             # "flat" and "slow" cannot be told apart on fewer evaluations (a prefix of a slow run)
@@ -78,34 +87,34 @@ class LossAtChance(Rule):
             return None
         chance = math.log(k)
         end = t.end
-        if end < opts["loss_share"] * chance:
+        if end < opts.loss_share * chance:
             return None
         rise = ctx.val_rise if t.name == VAL_LOSS else None
         if rise is not None and rise.relative >= 0.1:
             # rising from a lower minimum: memorising (cramming) when the accuracy had risen above chance
             # and lost it; with no accuracy, when the loss ends far above chance
-            learned = acc is not None and float(np.max(acc.s)) > max(1.0 / k, acc.start) + opts["acc_margin"]
+            learned = acc is not None and float(np.max(acc.s)) > max(1.0 / k, acc.start) + opts.acc_margin
             tr = ctx.track(TRAIN_ACC)
             soared = acc is not None and tr is not None and tr.n >= MIN_POINTS and tr.end - acc.end >= 0.25
             if learned or end > (1.1 if acc is None else 1.25 if soared else 1.5) * chance:
                 return None
         f = recent_fall(t)
         if (f["sure"] and f["min_at_end"] and f["expected_gain"] >= STILL_FALLING_GAIN
-                and end * (1 - f["expected_gain"]) < opts["loss_share"] * chance):
+                and end * (1 - f["expected_gain"]) < opts.loss_share * chance):
             return None  # still falling surely, and another run as long would take it below chance: slow learning
         evidence = {"metric": t.name, "classes": k, "classes_inferred": inferred, "chance_loss": chance,
-                    "loss_end": end, "loss_share": end / chance, "limit": opts["loss_share"]}
+                    "loss_end": end, "loss_share": end / chance, "limit": opts.loss_share}
         how = "inferred from where the run started" if inferred else "--num-classes"
         msg = (f"{t.name} ends at {fmt(end)}, {pct(end / chance)} of ln {k} = {chance:.3f}, the loss of a uniform "
-               f"guess over {k} classes ({how}); limit {pct(opts['loss_share'])}")
+               f"guess over {k} classes ({how}); limit {pct(opts.loss_share)}")
         if acc is not None:
             a_end = acc.end
             ref = max(1.0 / k, acc.start)
             evidence.update(acc_metric=acc.name, acc_start=acc.start, acc_end=a_end, acc_chance=ref,
-                            acc_margin=opts["acc_margin"])
-            if a_end > ref + opts["acc_margin"]:
+                            acc_margin=opts.acc_margin)
+            if a_end > ref + opts.acc_margin:
                 return None
-            msg += (f"; {ctx.label(acc.name)} ends at {a_end:.3f}, within {opts['acc_margin']:.2f} of its start "
+            msg += (f"; {ctx.label(acc.name)} ends at {a_end:.3f}, within {opts.acc_margin:.2f} of its start "
                     f"{acc.start:.3f} (chance {1.0 / k:.3f})")
         elif inferred:
             return None

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
 from .base import Rule, Skip, at
+from .options import RuleOptions, factor
 from .secondary import causal_median
+
+
+@dataclass(frozen=True)
+class LossSpikesOptions(RuleOptions):
+    """The options of I101 (``[tool.curvediag.rules.I101]``)."""
+
+    spike_factor: float = factor(2.0, "a loss this many times the median of the points before it is a spike")
 
 
 class LossSpikes(Rule):
@@ -21,13 +31,11 @@ class LossSpikes(Rule):
     **Why it matters.** Each spike undoes progress and can leave the weights in a
     worse region; frequent spikes usually mean the learning rate is too high for
     some batches, or a few bad batches.
-
-    **Options.** ``spike_factor`` (default 2.0).
     """
 
     code = "I101"
     name = "loss-spikes"
-    options = {"spike_factor": 2.0}
+    Options = LossSpikesOptions
     needs = ((TRAIN_LOSS, VAL_LOSS),)
     min_points = 8
     remedies = (
@@ -36,7 +44,7 @@ class LossSpikes(Rule):
         "Use a larger batch size, or check the batches at the spikes for outliers or bad labels.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: LossSpikesOptions):
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         if np.min(t.y) <= 0:
             raise Skip("the loss is not positive; spikes are judged as ratios")
@@ -44,7 +52,7 @@ class LossSpikes(Rule):
         base = causal_median(t.y, w)
         spikes = []
         for i in range(w, t.n - 1):
-            if t.y[i] > opts["spike_factor"] * base[i]:
+            if t.y[i] > opts.spike_factor * base[i]:
                 after = t.y[i + 1 : i + 1 + 2 * w]
                 if after.size and np.min(after) < 1.25 * base[i]:
                     spikes.append((i, float(t.y[i] / base[i])))
@@ -56,8 +64,8 @@ class LossSpikes(Rule):
         where = ", ".join(at(float(t.x[i]), ctx.axis_word) for i, _ in runs[:5]) + (" ..." if len(runs) > 5 else "")
         return self.finding(
             f"{t.name} spiked {len(runs)} time{'s' if len(runs) > 1 else ''} and recovered ({where}); "
-            f"worst {worst:.3g}x the level before it; limit {opts['spike_factor']:g}x",
+            f"worst {worst:.3g}x the level before it; limit {opts.spike_factor:g}x",
             {"metric": t.name, "spikes": len(runs), "worst_ratio": worst, "first_spike": float(t.x[runs[0][0]]),
-             "limit": opts["spike_factor"]},
+             "limit": opts.spike_factor},
             span=(float(t.x[runs[0][0]]), float(t.x[runs[-1][0]])),
         )

@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
 from ..verdict import Verdict
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..remedies import remedy
 from .base import Rule, Skip, amount, at, change, fmt, gain_of_level, missing_reason, pct, span, too_few_reason
+from .options import RuleOptions, share
+
+
+@dataclass(frozen=True)
+class StillImprovingOptions(RuleOptions):
+    """The options of T101 (``[tool.curvediag.rules.T101]``)."""
+
+    gain_limit: float = share(STILL_FALLING_GAIN, "the further fall a run as long again would bring, as a share of the current level")
 
 
 class StillImproving(Rule):
@@ -41,14 +51,12 @@ class StillImproving(Rule):
     **Why it matters.** The run was stopped while it was still getting better;
     more epochs (or a schedule that does not decay so soon) would very likely give
     a better model.
-
-    **Options.** ``gain_limit`` (default 0.025).
     """
 
     code = "T101"
     name = "losses-still-falling"
     verdict = Verdict.STILL_IMPROVING
-    options = {"gain_limit": STILL_FALLING_GAIN}
+    Options = StillImprovingOptions
     # the judged loss (Context.judged): the validation loss when it has 3 points, else the only loss,
     # else the error of the accuracy; it checks the points of the one it judges itself
     needs = ((VAL_LOSS, TRAIN_LOSS, VAL_ACC, TRAIN_ACC),)
@@ -58,14 +66,14 @@ class StillImproving(Rule):
         "A somewhat higher learning rate may reach the same loss in fewer epochs.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: StillImprovingOptions):
         t = ctx.judged
         if t is None:
             raise Skip(missing_reason(self.needs[0]))
         if t.n < MIN_POINTS:
             raise Skip(too_few_reason(t.name, MIN_POINTS, t.n))
         f = recent_fall(t)
-        evidence = {"metric": t.name, "gain_limit": opts["gain_limit"], **f}
+        evidence = {"metric": t.name, "gain_limit": opts.gain_limit, **f}
         # the fitted projection (projection.py), where it can be made: a confident gain (the
         # pessimistic end of its range) counts on its own; a confident *no* gain (the optimistic
         # end under the limit) overrules the quarter test
@@ -74,8 +82,8 @@ class StillImproving(Rule):
         proj = expected_gain(t, 1.0, ctx.axis_word) if not (ctx.quick or t.name.startswith("1 - ")) else None
         if proj is not None:
             evidence.update(projected_gain=proj[0], projected_gain_low=proj[1], projected_gain_high=proj[2])
-        by_rate = f["expected_gain"] >= opts["gain_limit"] and (proj is None or proj[2] >= opts["gain_limit"])
-        by_fit = proj is not None and proj[1] >= opts["gain_limit"]
+        by_rate = f["expected_gain"] >= opts.gain_limit and (proj is None or proj[2] >= opts.gain_limit)
+        by_fit = proj is not None and proj[1] >= opts.gain_limit
         if not (f["min_at_end"] and f["sure"] and (by_rate or by_fit)):
             return None
         axis = ctx.axis_word
@@ -99,5 +107,5 @@ class StillImproving(Rule):
         else:
             msg += (f"at that pace another {amount(float(t.x[-1] - t.x[0]), axis)} would lower it "
                     f"{gain_of_level(f['expected_gain'])}")
-        msg += f"; limit {pct(opts['gain_limit'])}"
+        msg += f"; limit {pct(opts.gain_limit)}"
         return self.finding(msg, evidence, span=(f["start"], float(t.x[-1])))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from .._np import np
@@ -7,6 +9,7 @@ from .._np import np
 from ..analysis import Context
 from ..curves import LR, TRAIN_LOSS, VAL_LOSS
 from .base import Rule, at, pct
+from .options import RuleOptions, amount
 from .steps import plateau_drops
 
 
@@ -19,6 +22,17 @@ def _thirds_change(y: np.ndarray) -> float:
     t = max(1, y.size // 3)
     a, b = _med(y[:t]), _med(y[-t:])
     return (a - b) / abs(a) if a else 0.0
+
+
+@dataclass(frozen=True)
+class LrScheduleOptions(RuleOptions):
+    """The options of S101 (``[tool.curvediag.rules.S101]``)."""
+
+    flat: float = amount(0.02, "a loss within this (relative) of its level is flat")
+    end_share: float = amount(0.1, "an LR decayed below this share of its peak has ended its schedule")
+    rise: float = amount(0.5, "a loss ending this far (relative) above its low near the LR peak diverged after the peak")
+    step: float = amount(0.7, "a step-down multiplies the LR by at most this")
+    gain: float = amount(0.03, "the loss falling by this (relative) right after a step-down")
 
 
 class LrSchedule(Rule):
@@ -46,19 +60,16 @@ class LrSchedule(Rule):
 
     **Why it matters.** The learning rate explains many shapes of the loss that look like
     model problems; reading it avoids the wrong remedy.
-
-    **Options.** ``flat`` (0.02), ``end_share`` (0.1), ``rise`` (0.5), ``step`` (0.7: a
-    step-down multiplies the LR by at most this), ``gain`` (0.03).
     """
 
     code = "S101"
     name = "lr-schedule"
     needs = ((TRAIN_LOSS, VAL_LOSS),)  # and the learning rate, read as logged: silent without it
     min_points = 4
-    options = {"flat": 0.02, "end_share": 0.1, "rise": 0.5, "step": 0.7, "gain": 0.03}
+    Options = LrScheduleOptions
     remedies = ()
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: LrScheduleOptions):
         lr_s = ctx.curves.get(LR)
         if lr_s is None:
             return None
@@ -79,9 +90,9 @@ class LrSchedule(Rule):
         ip = int(np.argmax(lr.y))
         xp = float(lr.x[ip])
         ev["lr_peak_at"] = xp
-        self._warmup(lr, loss, ip, xp, float(opts["flat"]), axis, parts, ev)
+        self._warmup(lr, loss, ip, xp, float(opts.flat), axis, parts, ev)
         self._ended(lr, loss, peak, ip, opts, axis, parts, remedies, ev)
-        self._diverged(lr, loss, peak, xp, float(opts["rise"]), axis, parts, remedies, ev)
+        self._diverged(lr, loss, peak, xp, float(opts.rise), axis, parts, remedies, ev)
         self._steps(lr, loss, opts, axis, parts, remedies, ev)
         if not parts:
             return None
@@ -105,7 +116,7 @@ class LrSchedule(Rule):
 
     @staticmethod
     def _ended(lr, loss, peak, ip, opts, axis, parts, remedies, ev) -> None:
-        share, flat = float(opts["end_share"]), float(opts["flat"])
+        share, flat = float(opts.end_share), float(opts.flat)
         low = np.flatnonzero((np.arange(lr.y.size) > ip) & (lr.y <= share * peak))
         if not low.size:
             return
@@ -146,7 +157,7 @@ class LrSchedule(Rule):
 
     @staticmethod
     def _steps(lr, loss, opts, axis, parts, remedies, ev) -> None:
-        step, gain = float(opts["step"]), float(opts["gain"])
+        step, gain = float(opts.step), float(opts.gain)
         y = lr.y
         downs = plateau_drops(y, step)
         if len(downs) < 2:

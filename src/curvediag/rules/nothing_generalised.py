@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from .. import stats
@@ -7,6 +9,7 @@ from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, fmt, pct
+from .options import RuleOptions, amount, share
 
 
 #: A validation loss that improved less than this while the accuracy never changed learned nothing.
@@ -15,6 +18,16 @@ STUCK_LIMIT = 0.25
 QUALITY_NOTHING = 0.05
 #: An accuracy that reached this has generalised (a pretrained or fast model), whatever its start was.
 GENERALISED = 0.9
+
+
+@dataclass(frozen=True)
+class NothingGeneralisedOptions(RuleOptions):
+    """The options of L102 (``[tool.curvediag.rules.L102]``)."""
+
+    val_limit: float = share(0.05, "the validation loss never improving on its first level by more than this (relative)")
+    rise_limit: float = amount(0.2, "nor ending more than this above it (relative)")
+    acc_gain: float = share(0.05, "the validation accuracy's second-half mean at most this above its first value")
+    memorise_gap: float = share(0.25, "a training accuracy this far above the validation accuracy is memorising instead")
 
 
 class NothingGeneralised(Rule):
@@ -41,15 +54,12 @@ class NothingGeneralised(Rule):
 
     **Why it matters.** Whatever the model learns does not transfer: more epochs
     will not help, and the training loss alone would hide it.
-
-    **Options.** ``val_limit`` (default 0.05), ``rise_limit`` (default 0.2),
-    ``acc_gain`` (default 0.05), ``memorise_gap`` (default 0.25).
     """
 
     code = "L102"
     name = "nothing-generalised"
     verdict = Verdict.NOT_LEARNING
-    options = {"val_limit": 0.05, "rise_limit": 0.2, "acc_gain": 0.05, "memorise_gap": 0.25}
+    Options = NothingGeneralisedOptions
     needs = (VAL_LOSS, TRAIN_LOSS)
     min_points = {VAL_LOSS: 6, TRAIN_LOSS: 3}  # its first level and its end are judged apart
     remedies = (
@@ -59,9 +69,9 @@ class NothingGeneralised(Rule):
         "Check the train/validation split: the same task, the same preprocessing.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: NothingGeneralisedOptions):
         v, t = ctx.need(VAL_LOSS), ctx.need(TRAIN_LOSS)
-        lim = opts["val_limit"]
+        lim = opts.val_limit
         v0 = v.start
         if v0 <= 0:
             return None
@@ -79,7 +89,7 @@ class NothingGeneralised(Rule):
                 {"val_acc": a.end, "points": a.n, "val_loss_best_gain": v_best, "train_loss_fall": t_fall},
                 span=(float(v.x[0]), float(v.x[-1])),
             )
-        if not (v_best <= lim and -lim <= v_end <= opts["rise_limit"] and t_fall > lim):
+        if not (v_best <= lim and -lim <= v_end <= opts.rise_limit and t_fall > lim):
             return None
         if a is None or a.n < 3:
             return None  # without a metric, a flat val_loss beside a falling train loss is overfitting's plateau
@@ -94,14 +104,14 @@ class NothingGeneralised(Rule):
             return None  # 90% right on the validation set is generalising, whatever the loss did
         first = float(a.y[0])
         late = float(np.mean(a.y[a.n // 2 :]))
-        if late - first > opts["acc_gain"]:
+        if late - first > opts.acc_gain:
             return None  # it gained accuracy that lasted: something generalised
         tr = ctx.track(TRAIN_ACC)
-        if tr is not None and tr.n >= 3 and tr.end - a.end >= opts["memorise_gap"]:
+        if tr is not None and tr.n >= 3 and tr.end - a.end >= opts.memorise_gap:
             return None  # training accuracy soared above it: memorising (cramming), not this
         evidence.update(val_acc_first=first, val_acc_late_mean=late, val_acc_end=a.end,
-                        acc_limit=opts["acc_gain"])
+                        acc_limit=opts.acc_gain)
         msg += (f"; {ctx.label(VAL_ACC)} gained nothing that lasted ({ctx.shown(VAL_ACC, first)} first, an average "
                 f"{ctx.shown(VAL_ACC, late)} over the second half)")
-        msg += f"; limits {pct(lim)} and {opts['acc_gain']:.2f} accuracy"
+        msg += f"; limits {pct(lim)} and {opts.acc_gain:.2f} accuracy"
         return self.finding(msg, evidence, span=(float(v.x[0]), float(v.x[-1])))

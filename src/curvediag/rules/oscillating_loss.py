@@ -1,11 +1,22 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
 from .base import Rule, pct
+from .options import RuleOptions, amount, share
+
+
+@dataclass(frozen=True)
+class OscillatingLossOptions(RuleOptions):
+    """The options of I102 (``[tool.curvediag.rules.I102]``)."""
+
+    turn_limit: float = share(0.6, "share of late points where the loss changes direction")
+    swing_limit: float = amount(0.05, "the late swings' size relative to the loss")
 
 
 class OscillatingLoss(Rule):
@@ -21,13 +32,11 @@ class OscillatingLoss(Rule):
     **Why it matters.** Large late oscillation means the steps are too big for
     the region the weights are in: the loss cannot settle into a minimum, and
     the final weights depend on where the zigzag happened to stop.
-
-    **Options.** ``turn_limit`` (default 0.6), ``swing_limit`` (default 0.05).
     """
 
     code = "I102"
     name = "oscillating-loss"
-    options = {"turn_limit": 0.6, "swing_limit": 0.05}
+    Options = OscillatingLossOptions
     needs = ((TRAIN_LOSS, VAL_LOSS),)
     min_points = 12
     remedies = (
@@ -35,7 +44,7 @@ class OscillatingLoss(Rule):
         "Use a larger batch size, or gradient clipping.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: OscillatingLossOptions):
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         half = t.y[t.n // 2 :]
         d = np.diff(half)
@@ -48,12 +57,12 @@ class OscillatingLoss(Rule):
         if level == 0:
             return None
         swing = stats.median(np.abs(half - trend)) * stats.MAD_TO_SIGMA / level
-        if turns <= opts["turn_limit"] or swing <= opts["swing_limit"]:
+        if turns <= opts.turn_limit or swing <= opts.swing_limit:
             return None
         return self.finding(
             f"{t.name} changes direction on {pct(turns)} of its steps over the last half, swinging a typical "
-            f"{pct(swing)} of its level around the trend; limits {pct(opts['turn_limit'])} and {pct(opts['swing_limit'])}",
-            {"metric": t.name, "turn_ratio": turns, "swing": swing, "turn_limit": opts["turn_limit"],
-             "swing_limit": opts["swing_limit"]},
+            f"{pct(swing)} of its level around the trend; limits {pct(opts.turn_limit)} and {pct(opts.swing_limit)}",
+            {"metric": t.name, "turn_ratio": turns, "swing": swing, "turn_limit": opts.turn_limit,
+             "swing_limit": opts.swing_limit},
             span=(float(t.x[t.n // 2]), float(t.x[-1])),
         )

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from ..analysis import MIN_POINTS, Context
 from ..curves import VAL_ACC, VAL_LOSS
 from ..remedies import remedy
 from .base import Rule, at, pct
-from .rise import RISE, rise_passes, significant_rise
+from .rise import RiseOptions, RISE, rise_passes, significant_rise
+
+
+@dataclass(frozen=True)
+class OverConfidenceOptions(RiseOptions):
+    """The options of O103 (``[tool.curvediag.rules.O103]``)."""
 
 
 class OverConfidence(Rule):
@@ -20,15 +27,12 @@ class OverConfidence(Rule):
     becoming very confident on the ones it gets wrong; the loss, not the
     accuracy, is what degrades. A checkpoint picked by val_loss is then not the
     most accurate one; calibration suffers.
-
-    **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 2.5),
-    ``min_points_after`` (default 2).
     """
 
     code = "O103"
     name = "over-confidence"
     groups = (RISE,)
-    options = dict(RISE.defaults)
+    Options = OverConfidenceOptions
     needs = (VAL_ACC, VAL_LOSS)
     min_points = MIN_POINTS
     remedies = (
@@ -36,7 +40,7 @@ class OverConfidence(Rule):
         "Add label smoothing or weight decay; calibrate the probabilities afterwards (temperature scaling).",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: OverConfidenceOptions):
         r = significant_rise(ctx, opts)
         acc = ctx.need(VAL_ACC)
         if not rise_passes(r, opts):
@@ -47,7 +51,7 @@ class OverConfidence(Rule):
             return None
         return self.finding(
             f"val_loss rose {pct(r.relative)} after {at(r.onset_pos, ctx.axis_word)} while "
-            f"{ctx.label(VAL_ACC)} still {ctx.moved(VAL_ACC, a_on, a_end)} (smoothed); limit {pct(opts['rise_limit'])}",
+            f"{ctx.label(VAL_ACC)} still {ctx.moved(VAL_ACC, a_on, a_end)} (smoothed); limit {pct(opts.rise_limit)}",
             {"onset": r.onset_pos, "rise": r.relative, "val_acc_at_onset": a_on, "val_acc_end": a_end},
             span=(r.onset_pos, float(acc.x[-1])),
         )

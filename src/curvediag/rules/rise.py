@@ -9,6 +9,7 @@ raising the limit turns all of them off together."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .._np import np
 
@@ -17,9 +18,20 @@ from ..analysis import Context, Rise
 from ..curves import TRAIN_LOSS, VAL_LOSS
 from ..remedies import remedy
 from .base import OptionGroup, at, fmt, pct
+from .options import RuleOptions, amount, count
+
+
+@dataclass(frozen=True)
+class RiseOptions(RuleOptions):
+    """The limits of the val-loss rise (``[tool.curvediag.rules.rise]``); each member rule's options subclass it."""
+
+    rise_limit: float = amount(0.10, "how far (relative) above its smoothed minimum the validation loss must end")
+    noise_z: float = amount(2.5, "times the curve's own point-to-point noise the rise must be")
+    min_points_after: int = count(2, "points the rise must last after the minimum")
+
 
 #: The limits of the val-loss rise, shared by every rule that judges it (``groups = (RISE,)``).
-RISE = OptionGroup("rise", {"rise_limit": 0.10, "noise_z": 2.5, "min_points_after": 2}, "the val-loss rise")
+RISE = OptionGroup("rise", RiseOptions, "the val-loss rise")
 
 
 def resolution(acc: np.ndarray) -> float:
@@ -41,7 +53,7 @@ OVERFIT_REMEDIES = (
 )
 
 
-def significant_rise(ctx: Context, opts) -> Rise:
+def significant_rise(ctx: Context, opts: RiseOptions) -> Rise:
     """The validation-loss rise, measured once; judge it with :func:`rise_passes`.  A rule that calls
     this declares ``needs`` val_loss with ``min_points`` MIN_POINTS: the engine has checked them."""
     rise = ctx.val_rise
@@ -49,12 +61,12 @@ def significant_rise(ctx: Context, opts) -> Rise:
     return rise
 
 
-def rise_passes(r: Rise, opts) -> bool:
-    if r.points_after < opts["min_points_after"]:
+def rise_passes(r: Rise, opts: RiseOptions) -> bool:
+    if r.points_after < opts.min_points_after:
         return False
-    if r.relative < opts["rise_limit"]:
+    if r.relative < opts.rise_limit:
         return False
-    if not math.isnan(r.z) and r.z < opts["noise_z"]:
+    if not math.isnan(r.z) and r.z < opts.noise_z:
         return False
     return True
 
@@ -81,22 +93,22 @@ def gap_evidence(ctx: Context, r: Rise) -> dict:
     return {"gap_at_onset": g_on, "gap_end": g_end}
 
 
-def rise_evidence(r: Rise, opts) -> dict:
+def rise_evidence(r: Rise, opts: RiseOptions) -> dict:
     return {
         "onset": r.onset_pos,
         "val_loss_min": r.min_level,
         "val_loss_end": r.end_level,
         "rise": r.relative,
-        "limit": opts["rise_limit"],
+        "limit": opts.rise_limit,
         "noise_z": r.z,
     }
 
 
-def rise_message(r: Rise, ctx: Context, opts, also: str = "") -> str:
+def rise_message(r: Rise, ctx: Context, opts: RiseOptions, also: str = "") -> str:
     """'val_loss rose 38% above its minimum (...) after epoch 12<also>; limit 10% (<z>x its noise)'."""
     # a curve with (almost) no noise makes the ratio meaningless: 2.7e16x says nothing a reader can use
     noise = "" if math.isnan(r.z) else f" ({r.z:.1f}x its noise)" if r.z < 1000 else " (far above its noise)"
     return (
         f"val_loss rose {pct(r.relative)} above its minimum (smoothed {fmt(r.min_level)} -> {fmt(r.end_level)}) "
-        f"after {at(r.onset_pos, ctx.axis_word)}{also}; limit {pct(opts['rise_limit'])}{noise}"
+        f"after {at(r.onset_pos, ctx.axis_word)}{also}; limit {pct(opts.rise_limit)}{noise}"
     )

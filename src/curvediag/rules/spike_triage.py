@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from .._np import np
@@ -7,6 +9,7 @@ from .._np import np
 from ..analysis import Context
 from ..curves import GRAD_NORM, LR, TRAIN_LOSS
 from .base import Rule, Skip, at, fmt
+from .options import RuleOptions, amount, count
 from .steps import checkpoint_steps, spike_flags, z_at
 
 #: Spikes described one by one in the evidence and the message; the rest are counted.
@@ -23,6 +26,17 @@ def _events(flag: np.ndarray, gap: int) -> list[tuple[int, int]]:
         else:
             out.append((i, i))
     return out
+
+
+@dataclass(frozen=True)
+class SpikeTriageOptions(RuleOptions):
+    """The options of R101 (``[tool.curvediag.rules.R101]``)."""
+
+    z_limit: float = amount(6.0, "z of a spike against the per-step log loss' noise (healthy per-step logs stay below 4.3)")
+    min_rise: float = amount(0.25, "a spike is at least this far (relative) above the level before it")
+    window: int = count(20, "points in the window a spike is measured against")
+    min_logged: int = count(30, "training-loss points as logged the rule needs")
+    linger: int = count(3, "windows a spike's effect may linger before it is not recovered")
 
 
 class SpikeTriage(Rule):
@@ -53,36 +67,31 @@ class SpikeTriage(Rule):
 
     **Why it matters.** A recovered spike costs some steps; one that lingers leaves the
     weights in a worse region for the rest of the run; one that diverges ends it.
-
-    **Options.** ``z_limit`` (default 6: the healthy per-step logs measured stay below 4.3),
-    ``min_rise`` (0.25: a spike is at least 25% above the level before it), ``window``
-    (20 points), ``min_logged`` training-loss points as logged (default 30), ``linger`` (3
-    windows).
     """
 
     code = "R101"
     name = "spike-triage"
     needs = (TRAIN_LOSS,)
     min_points = 3  # on the evaluation cadence; the rule counts the logged points itself
-    options = {"z_limit": 6.0, "min_rise": 0.25, "window": 20, "min_logged": 30, "linger": 3}
+    Options = SpikeTriageOptions
     remedies = (
         "Restart from the last checkpoint before the spike and skip the batches it was seen on (the plan above).",
         "Lower the peak learning rate, or lengthen the warm-up.",
         "Clip gradients (max_grad_norm / clip_grad_norm_ 1.0); check the batches at the spike for bad data.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: SpikeTriageOptions):
         s = ctx.curves.series[TRAIN_LOSS]
-        w = int(opts["window"])
-        if len(s) < max(int(opts["min_logged"]), w + 3):
+        w = int(opts.window)
+        if len(s) < max(int(opts.min_logged), w + 3):
             return None  # too short a per-step record to measure its own noise (I101 judges short logs)
         fin_mask = np.isfinite(s.y)
         fx, fy = s.x[fin_mask], s.y[fin_mask]
         if fy.size and np.min(fy) <= 0:
             raise Skip("the training loss is not positive; spikes are judged as ratios")
         ly = np.log(fy)
-        rise = math.log1p(float(opts["min_rise"]))
-        zl = float(opts["z_limit"])
+        rise = math.log1p(float(opts.min_rise))
+        zl = float(opts.z_limit)
         flag, z, med, sig = spike_flags(ly, w, zl, rise)
         # a loss logged with few digits (HF: 4 decimals) spikes only by more than a few of them
         u = np.unique(fy)
@@ -120,7 +129,7 @@ class SpikeTriage(Rule):
             k += 1
             prev = (b, ref)
             peak = a + int(np.argmax(ly[a: b + 1]))
-            outcome, settled = self._outcome(ly, fx, b, w, ref, back, nonfinite_x, float(fx[b]), float(opts["linger"]))
+            outcome, settled = self._outcome(ly, fx, b, w, ref, back, nonfinite_x, float(fx[b]), float(opts.linger))
             ev = {"start": float(fx[a]), "peak": float(fx[peak]), "end": float(fx[b]),
                   "ratio": float(math.exp(ly[peak] - ref)), "z": float(z[peak]), "outcome": outcome}
             if settled is not None:
@@ -139,7 +148,7 @@ class SpikeTriage(Rule):
         bad = [e for e in triaged if e["outcome"] in ("lingered", "diverged")]
         if bad:
             plan = self._plan(bad[0], fx, steps_of, ckpts, lr_fin, w)
-        return self._report(triaged, plan, axis, zl, float(opts["min_rise"]), w)
+        return self._report(triaged, plan, axis, zl, float(opts.min_rise), w)
 
     @staticmethod
     def _back_at(ly, b, w, ref, tol) -> int | None:

@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from .base import Rule, pct
+from .options import RuleOptions, share
+
+
+@dataclass(frozen=True)
+class ValBetterThanTrainOptions(RuleOptions):
+    """The options of G101 (``[tool.curvediag.rules.G101]``)."""
+
+    margin: float = share(0.1, "the validation loss this far (relative) below the training loss")
 
 
 class ValBetterThanTrain(Rule):
@@ -20,13 +30,11 @@ class ValBetterThanTrain(Rule):
     augmentation and weight decay act only in training, and a training loss
     averaged over an epoch lags the end-of-epoch validation loss by half an epoch.
     When extreme, the validation set may overlap the training set or be easier.
-
-    **Options.** ``margin`` (default 0.1).
     """
 
     code = "G101"
     name = "val-better-than-train"
-    options = {"margin": 0.1}
+    Options = ValBetterThanTrainOptions
     needs = (TRAIN_LOSS, VAL_LOSS)
     min_points = {VAL_LOSS: 3}  # the training loss is only read at the validation points: any will do
     remedies = (
@@ -35,18 +43,18 @@ class ValBetterThanTrain(Rule):
         "If it is extreme, check the split for duplicates or leakage between training and validation data.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: ValBetterThanTrainOptions):
         t, v = ctx.need(TRAIN_LOSS), ctx.need(VAL_LOSS)
         tv = np.interp(v.x, t.x, t.s)
         ok = tv > 0
         if ok.sum() < 3:
             return None
-        below = v.s[ok] < (1 - opts["margin"]) * tv[ok]
+        below = v.s[ok] < (1 - opts.margin) * tv[ok]
         share = float(below.mean())
         if share < 0.8:
             return None
-        evidence = {"share_below": share, "margin": opts["margin"], "leak_suspected": 0}
-        msg = f"val_loss is more than {pct(opts['margin'])} below train_loss on {pct(share)} of the points"
+        evidence = {"share_below": share, "margin": opts.margin, "leak_suspected": 0}
+        msg = f"val_loss is more than {pct(opts.margin)} below train_loss on {pct(share)} of the points"
         ta, va = ctx.track(TRAIN_ACC), ctx.track(VAL_ACC)
         if va is not None:
             extreme = va.y[0] >= 0.99

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .._np import np
 
@@ -10,7 +10,9 @@ from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, at, fmt, pct
+from .options import amount, share
 from .rise import (
+    RiseOptions,
     OVERFIT_REMEDIES,
     RISE,
     gap_evidence,
@@ -26,6 +28,15 @@ from .rise import (
 #: Noise units by which a stalled validation loss must end above its minimum (or the validation metric
 #: fall from its peak) for the stall to be the overfitting verdict rather than an info finding.
 STALL_DRIFT_Z = 1.5
+
+
+@dataclass(frozen=True)
+class OverfittingOptions(RiseOptions):
+    """The options of O102 (``[tool.curvediag.rules.O102]``)."""
+
+    plateau_tol: float = amount(0.02, "a validation loss within this (relative) of its minimum has stopped improving")
+    plateau_share: float = share(0.3, "share of the run the validation loss stalled near its minimum")
+    train_drop: float = amount(0.25, "while the training loss fell by more than this (relative) over that stretch")
 
 
 class Overfitting(Rule):
@@ -56,27 +67,18 @@ class Overfitting(Rule):
 
     **Why it matters.** Every epoch after the minimum fits noise in the training
     set; the final weights generalise worse than the best epoch's.
-
-    **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 2.5),
-    ``min_points_after`` (default 2), ``plateau_tol`` (default 0.02),
-    ``plateau_share`` (default 0.3), ``train_drop`` (default 0.25).
     """
 
     code = "O102"
     name = "val-loss-rising"
     verdict = Verdict.OVERFITTING
     groups = (RISE,)
-    options = {
-        **RISE.defaults,
-        "plateau_tol": 0.02,
-        "plateau_share": 0.3,
-        "train_drop": 0.25,
-    }
+    Options = OverfittingOptions
     needs = (VAL_LOSS,)
     min_points = MIN_POINTS
     remedies = OVERFIT_REMEDIES
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: OverfittingOptions):
         r = significant_rise(ctx, opts)
         if not rise_passes(r, opts):
             return self.plateau(ctx, opts)
@@ -101,17 +103,17 @@ class Overfitting(Rule):
             evidence.update(val_acc_at_onset=a_on, val_acc_end=a_end)
         return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
 
-    def plateau(self, ctx: Context, opts):
+    def plateau(self, ctx: Context, opts: OverfittingOptions):
         """Validation loss flat near its minimum while the training loss keeps falling."""
         v, t = ctx.track(VAL_LOSS), ctx.track(TRAIN_LOSS)
         if t is None or v.n < 6 or t.n < 3:
             return None
         vmin = float(np.min(v.s))
         noise = 0.0 if np.isnan(v.sigma) else v.sigma
-        tol = min(max(opts["plateau_tol"] * abs(vmin), 2 * noise), 5 * opts["plateau_tol"] * abs(vmin))
+        tol = min(max(opts.plateau_tol * abs(vmin), 2 * noise), 5 * opts.plateau_tol * abs(vmin))
         i_flat = int(np.flatnonzero(v.s <= vmin + tol)[0])
         share = (v.n - 1 - i_flat) / (v.n - 1)
-        if share < opts["plateau_share"] or v.n - 1 - i_flat < 3:
+        if share < opts.plateau_share or v.n - 1 - i_flat < 3:
             return None
         pos = float(v.x[i_flat])
         t_on, t_end = t.at(pos), t.end
@@ -120,17 +122,17 @@ class Overfitting(Rule):
         drop = (t_on - t_end) / t_on
         v_on = float(v.s[i_flat])
         v_change = stats.rel(v.end - v_on, v_on)
-        if drop < opts["train_drop"] or v_change < -opts["plateau_tol"]:
+        if drop < opts.train_drop or v_change < -opts.plateau_tol:
             return None
         acc = ctx.track(VAL_ACC)
-        if acc is not None and acc.n >= 3 and v_change < opts["rise_limit"]:
+        if acc is not None and acc.n >= 3 and v_change < opts.rise_limit:
             # the quality metric is at its best at the very end: the final weights are the best ones
             # by the metric users ship, so the loss merely settled (its small drift is no reason to
             # go back to an earlier checkpoint)
             near = max(2, math.ceil(acc.n / 10))
             if int(np.argmax(acc.y)) >= acc.n - near and acc.end > acc.at(pos):
                 return None
-        if acc is not None and v_change < opts["plateau_tol"]:
+        if acc is not None and v_change < opts.plateau_tol:
             late = acc.after(pos)
             if late.n >= 3:
                 a_gain = late.end - acc.at(pos)
@@ -145,7 +147,7 @@ class Overfitting(Rule):
             "train_loss_at_onset": t_on,
             "train_loss_end": t_end,
             "train_drop": drop,
-            "limit": opts["train_drop"],
+            "limit": opts.train_drop,
             "gap_at_onset": v_on - t_on,
             "gap_end": v.end - t_end,
         }
@@ -154,7 +156,7 @@ class Overfitting(Rule):
         # more than its noise; a validation loss still at its minimum is "might be overfitting" (info)
         drift_z = (v.end - vmin) / noise if noise > 0 else (math.inf if v.end > vmin else 0.0)
         evidence["drift_z"] = drift_z
-        worse = v_change >= opts["rise_limit"] or (v_change > 0 and drift_z >= STALL_DRIFT_Z)
+        worse = v_change >= opts.rise_limit or (v_change > 0 and drift_z >= STALL_DRIFT_Z)
         if not worse and acc is not None and acc.n >= 6:
             peak = float(np.max(acc.s))
             a_noise = acc.sigma if np.isfinite(acc.sigma) else 0.0
@@ -167,7 +169,7 @@ class Overfitting(Rule):
             f"of its smoothed minimum {fmt(vmin)}, ending {v_change * 100:+.1f}% from there, over the last {pct(share)} "
             f"of the run) while train_loss fell "
             f"{pct(drop)} more (smoothed {fmt(t_on)} -> {fmt(t_end)}); val-train gap {fmt(v_on - t_on)} -> "
-            f"{fmt(v.end - t_end)}; limit {pct(opts['train_drop'])}"
+            f"{fmt(v.end - t_end)}; limit {pct(opts.train_drop)}"
         )
         f = self.finding(msg, evidence, span=(pos, float(v.x[-1])))
         if not worse:

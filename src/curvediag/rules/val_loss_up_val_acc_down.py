@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .._np import np
 
 from .. import stats
@@ -7,7 +9,9 @@ from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
 from .base import Rule, at, pct, span
+from .options import share
 from .rise import (
+    RiseOptions,
     OVERFIT_REMEDIES,
     RISE,
     gap_evidence,
@@ -17,6 +21,15 @@ from .rise import (
     rise_passes,
     significant_rise,
 )
+
+
+@dataclass(frozen=True)
+class CrammingOptions(RiseOptions):
+    """The options of O101 (``[tool.curvediag.rules.O101]``)."""
+
+    acc_drop: float = share(0.03, "the validation accuracy falling at least this (absolute) from its peak")
+    memorise_gap: float = share(0.25, "or a training accuracy this far above the validation accuracy")
+    collapse: float = share(0.2, "a validation accuracy falling this far (absolute) from its peak collapsed")
 
 
 class Cramming(Rule):
@@ -41,22 +54,13 @@ class Cramming(Rule):
     **Why it matters.** The model is fitting the training examples themselves
     (including their label noise) at the cost of the pattern; unlike plain
     overfitting, even accuracy gets worse.
-
-    **Options.** ``rise_limit`` (default 0.10), ``noise_z`` (default 2.5),
-    ``min_points_after`` (default 2), ``acc_drop`` (default 0.03),
-    ``memorise_gap`` (default 0.25), ``collapse`` (default 0.2).
     """
 
     code = "O101"
     name = "val-loss-up-val-acc-down"
     verdict = Verdict.CRAMMING
     groups = (RISE,)
-    options = {
-        **RISE.defaults,
-        "acc_drop": 0.03,
-        "memorise_gap": 0.25,
-        "collapse": 0.2,
-    }
+    Options = CrammingOptions
     needs = (VAL_ACC, VAL_LOSS)
     min_points = MIN_POINTS
     remedies = OVERFIT_REMEDIES + (
@@ -64,7 +68,7 @@ class Cramming(Rule):
         "Check the train/validation split: same distribution, no duplicates across it.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: CrammingOptions):
         r = significant_rise(ctx, opts)
         acc = ctx.need(VAL_ACC)
         if not rise_passes(r, opts):
@@ -72,7 +76,7 @@ class Cramming(Rule):
         i_peak = int(np.argmax(acc.s))
         peak, end, start = float(acc.s[i_peak]), acc.end, acc.start
         noise = 0.0 if np.isnan(acc.sigma) else acc.sigma
-        need = max(opts["acc_drop"], opts["noise_z"] * noise, 2.5 * resolution(acc.y))
+        need = max(opts.acc_drop, opts.noise_z * noise, 2.5 * resolution(acc.y))
         drop = peak - end
         evidence = {
             **rise_evidence(r, opts),
@@ -98,7 +102,7 @@ class Cramming(Rule):
             gain = end - start
             train_gain = tr.end - tr.start
             gap = tr.end - end
-            if not (gain <= max(need, 0.15 * train_gain) and gap >= opts["memorise_gap"]):
+            if not (gain <= max(need, 0.15 * train_gain) and gap >= opts.memorise_gap):
                 return None
             evidence.update(val_acc_gain=gain, train_acc_gain=train_gain, train_acc_end=tr.end, acc_gap=gap)
             msg = rise_message(
@@ -106,14 +110,14 @@ class Cramming(Rule):
                 f" while {ctx.label(VAL_ACC)} barely moved over the run (smoothed {ctx.shown(VAL_ACC, start)} -> "
                 f"{ctx.shown(VAL_ACC, end)}) as train_acc climbed to {tr.end:.3f}",
             )
-            msg += f"; a {gap:.2f} train-val accuracy gap: memorised, not learned (limit {opts['memorise_gap']:.2f})"
+            msg += f"; a {gap:.2f} train-val accuracy gap: memorised, not learned (limit {opts.memorise_gap:.2f})"
         return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
 
 
     def collapse(self, ctx: Context, opts, r, acc):
         """The quality metric fell far from its peak and stayed down while the validation loss
         rose only a little (losses that barely move, as YOLO classification logs them)."""
-        if acc.n < 8 or r.points_after < opts["min_points_after"] or r.rise <= 0:
+        if acc.n < 8 or r.points_after < opts.min_points_after or r.rise <= 0:
             return None
         i_peak = int(np.argmax(acc.s))
         peak = float(acc.s[i_peak])
@@ -125,11 +129,11 @@ class Cramming(Rule):
         # ``collapse`` share of it: a metric that never rose and kept what it had has nothing to lose
         # (the start is the median of the first points, never the first point alone)
         start = stats.start_level(acc.y)
-        if peak <= start + opts["acc_drop"] and not (start > 0 and (start - tail) / start >= opts["collapse"]):
+        if peak <= start + opts.acc_drop and not (start > 0 and (start - tail) / start >= opts.collapse):
             return None
         noise = 0.0 if np.isnan(acc.sigma) else acc.sigma
         drop = peak - tail
-        if drop / peak < opts["collapse"] or drop <= max(opts["acc_drop"], opts["noise_z"] * noise):
+        if drop / peak < opts.collapse or drop <= max(opts.acc_drop, opts.noise_z * noise):
             return None
         t = ctx.track(TRAIN_LOSS)
         if t is not None and t.n >= 3 and not t.end < t.at(float(acc.x[i_peak])):
@@ -142,12 +146,12 @@ class Cramming(Rule):
             "val_acc_tail_mean": tail,
             "val_acc_drop": drop,
             "collapse": drop / peak,
-            "collapse_limit": opts["collapse"],
+            "collapse_limit": opts.collapse,
         }
         msg = (
             f"{ctx.label(VAL_ACC)} collapsed {pct(drop / peak)} from its smoothed best {ctx.shown(VAL_ACC, peak)} at "
             f"{at(float(acc.x[i_peak]), ctx.axis_word)} to an average {ctx.shown(VAL_ACC, tail)} over {span(float(acc.x[-q]), float(acc.x[-1]), ctx.axis_word)} and stayed down, while val_loss rose only {pct(r.relative)} "
-            f"above its minimum; limit {pct(opts['collapse'])} of the peak"
+            f"above its minimum; limit {pct(opts.collapse)} of the peak"
         )
         return self.finding(msg, evidence, span=(float(acc.x[i_peak]), float(acc.x[-1])))
 
