@@ -163,7 +163,8 @@ def explain_text(r, width: int) -> str:
     if r not in BASELINE_RULES:
         out.append(wrap(plain_doc(f"Needs: {describe_needs(r.needs, r.min_points)}", 0), "  "))
     out += ["", plain_doc(r.doc(), width)]
-    # the options (default, kind, definition) end r.doc(), generated from the rule's Options dataclass
+    if r.options:  # the one-line summary of the Options paragraph r.doc() ends with (both from r.Options)
+        out += ["", wrap("Defaults: " + ", ".join(f"{k} = {v}" for k, v in r.options.items()), "  ")]
     out += [wrap(plain_doc(s, 0), "  ") for s in describe_groups(r)]
     if r.remedies:
         out += ["", "Remedies:"]
