@@ -247,7 +247,10 @@ def test_watch_recipe_stops_a_diverging_run_and_exits_with_the_gate(ci):
     (ci.work / "train.py").write_text(TRAIN.format(src=str(SAMPLES / "diverged.csv"), linger=300, status=0))
     r = run_script(ci, _watch_script(), timeout=90)
     assert r.returncode == 1, (r.stdout, r.stderr)
-    assert "D101" in r.stdout
+    # stopped as diverged: on the climbing training loss (D102) when watch checks before the NaN row
+    # arrives, on the NaN (D101) when it checks later (which depends on the machine's load)
+    assert "D101" in r.stdout or "D102" in r.stdout
+    assert "diverged after" in r.stdout
     # training was killed, not waited for (it would have lingered 300 s)
     alive = subprocess.run(["pgrep", "-f", str(ci.work / "train.py")], capture_output=True, text=True)
     assert not alive.stdout.strip() or alive.returncode != 0
