@@ -566,9 +566,12 @@ def project_track(track, unit: str = "epoch", more=(0.5, 1.0), positions=None) -
         noise_half = max(WIDEN * (value[j] - lo[j]), WIDEN * (hi[j] - value[j]))
         lo[j] = value[j] - math.hypot(WIDEN * (value[j] - lo[j]), BACKTEST * abs(e) * at_end_rel)
         hi[j] = value[j] + math.hypot(WIDEN * (hi[j] - value[j]), BACKTEST * abs(e) * at_end_rel)
+    def ch(v: float) -> float:
+        """A level relative to the value at the end, as a change."""
+        return float(v / at_end_rel - 1.0)
+
     hs = []
     for j, m in enumerate(more):
-        ch = lambda v: float(v / at_end_rel - 1.0)
         hs.append(Horizon(
             position=float(x[-1] + m * length), more=float(m * length),
             value=float(value[j] * level), low=float(lo[j] * level), high=float(hi[j] * level),
