@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextvars
 import math
 import weakref
+from typing import Any
 
 from . import stats
 from ._np import (
@@ -428,7 +429,7 @@ def _fit_tails(tails: list, levels: int = _LEVELS, multi: int | None = None) -> 
         # too few points for a noise estimate, or noiseless: a least-squares fit sets it
         with np.errstate(all="ignore"):
             p, c, a, _ = _fit_family(_POWER, T, Y, M, np.full(B, 1e9), levels=0)
-        for b in np.flatnonzero(bad):
+        for b in map(int, np.flatnonzero(bad)):
             tl = tails[b]
             r = tl["y"] - _value(_POWER, p[b], c[b], a[b], tl["t"])
             scale[b] = float(stats.MAD_TO_SIGMA * stats.median(np.abs(r - stats.median(r))))
@@ -456,7 +457,11 @@ def _fit_tail(x, y, s, levels: int = _LEVELS) -> dict:
 
 def _mix(fit: dict, t) -> np.ndarray:
     """The families' weighted mean at run-length positions t (relative to the end level)."""
-    return sum(w * _value(f, *fit["fits"][f][:3], t) for f, w in fit["weights"].items())
+    total: Any = 0  # 0 + the first family's array, as sum() adds them
+    for f, w in fit["weights"].items():
+        p, c, a = fit["fits"][f][:3]
+        total = total + w * _value(f, p, c, a, t)
+    return total
 
 
 def _at(fit: dict, positions) -> np.ndarray:

@@ -150,7 +150,7 @@ class Projection:
         if not self.projected:
             return str(self.reason)
         parts = []
-        for i, h in enumerate((self.horizon_50, self.horizon_100)):
+        for i, h in enumerate(h for h in (self.horizon_50, self.horizon_100) if h is not None):
             gain, lo, hi = -h.change * 100, -h.change_high * 100, -h.change_low * 100
             verb = "lower" if gain >= 0 else "raise"
             word = f" {self.metric}" if i == 0 else ""

@@ -8,6 +8,7 @@ here, once, for every format.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping as _Mapping
 from dataclasses import dataclass, field, replace
 
 from ._np import np
@@ -28,8 +29,8 @@ class RawTable:
     """
 
     names: list[str]
-    values: dict[str, np.ndarray]
-    present: dict[str, np.ndarray]
+    values: _Mapping[str, np.ndarray]  # a dict, or a Monitor's columns made dense when first read
+    present: _Mapping[str, np.ndarray]
     rows: int
     format: str
     notes: list[str] = field(default_factory=list)
@@ -278,10 +279,13 @@ def _epoch_too_coarse(
     order) puts at 3 or more positions, the epoch must keep at least EPOCH_KEEPS (90%) as
     many apart; otherwise the training curve needs at least 3 distinct epochs.
     """
-    alt_x = table.values[alt][sel] if alt else None
-    alt_ok = table.present[alt][sel] & np.isfinite(alt_x) if alt else None
+    alt_x: np.ndarray | None = None
+    alt_ok: np.ndarray | None = None
+    if alt:
+        alt_x = table.values[alt][sel]
+        alt_ok = table.present[alt][sel] & np.isfinite(alt_x)
 
-    def rows_of(canon: str):
+    def rows_of(canon: str) -> tuple[np.ndarray, list[str]] | None:
         if canon not in mapping.columns:
             return None
         col, transform = mapping.columns[canon]
@@ -291,7 +295,7 @@ def _epoch_too_coarse(
 
     def positions(m: np.ndarray, parts: list[str]) -> tuple[int, int]:
         e = _distinct(epoch[m & epoch_ok])
-        if alt:
+        if alt_x is not None and alt_ok is not None:  # on the alt column
             return e, _distinct(alt_x[m & alt_ok])
         # on the row order, a row that repeats the one before it (same epoch, same value: the
         # point written twice) is no new position

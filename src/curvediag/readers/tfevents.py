@@ -16,6 +16,7 @@ protobuf wire format is needed, so this module has no dependencies.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 from .._np import np
@@ -42,12 +43,13 @@ def _varint(buf: bytes, i: int) -> tuple[int, int]:
             raise ValueError("varint too long")
 
 
-def _fields(buf: bytes):
+def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
     """Yield (field number, wire type, value) of one protobuf message."""
     i, n = 0, len(buf)
     while i < n:
         key, i = _varint(buf, i)
         field, wire = key >> 3, key & 7
+        v: Any  # an int (varint) or the field's bytes
         if wire == 0:
             v, i = _varint(buf, i)
         elif wire == 1:
