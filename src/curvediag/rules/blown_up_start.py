@@ -51,7 +51,7 @@ class BlownUpStart(Rule):
     def check(self, ctx: Context, opts):
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         # the first *logged* value, not a smoothed start: the point is that it stands alone
-        series = ctx.curves.get(t.name).finite()
+        series = ctx.curves.series[t.name].finite()
         first = float(series.y[0])
         # it stands alone: 10x above every later value (a loss that falls towards 0 as a model
         # memorises has a tiny median, but its second point is near its first), and far above the

@@ -47,8 +47,8 @@ class NonFiniteLoss(Rule):
     )
 
     def check(self, ctx: Context, opts):
-        present = [ctx.curves.get(n) for n in (TRAIN_LOSS, VAL_LOSS, GRAD_NORM)]
-        present = [s for s in present if s is not None]
+        # the raw series: the non-finite points are what this rule reads (a Track holds finite ones only)
+        present = [ctx.curves.series[n] for n in (TRAIN_LOSS, VAL_LOSS, GRAD_NORM) if n in ctx.curves.series]
         if not any(s.name != GRAD_NORM for s in present):
             raise Skip(missing_reason((TRAIN_LOSS, VAL_LOSS)))
         hits = []

@@ -99,11 +99,11 @@ class Overfitting(Rule):
         if acc is not None and acc.n >= MIN_POINTS:
             a_on, a_end = acc.at(r.onset_pos), acc.end
             evidence.update(val_acc_at_onset=a_on, val_acc_end=a_end)
-        return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
+        return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.need(VAL_LOSS).x[-1])))
 
     def plateau(self, ctx: Context, opts):
         """Validation loss flat near its minimum while the training loss keeps falling."""
-        v, t = ctx.track(VAL_LOSS), ctx.track(TRAIN_LOSS)
+        v, t = ctx.need(VAL_LOSS), ctx.track(TRAIN_LOSS)
         if t is None or v.n < 6 or t.n < 3:
             return None
         vmin = float(np.min(v.s))

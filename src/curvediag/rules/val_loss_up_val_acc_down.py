@@ -107,7 +107,7 @@ class Cramming(Rule):
                 f"{ctx.shown(VAL_ACC, end)}) as train_acc climbed to {tr.end:.3f}",
             )
             msg += f"; a {gap:.2f} train-val accuracy gap: memorised, not learned (limit {opts['memorise_gap']:.2f})"
-        return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
+        return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.need(VAL_LOSS).x[-1])))
 
 
     def collapse(self, ctx: Context, opts, r, acc):
