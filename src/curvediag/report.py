@@ -78,7 +78,7 @@ class Metrics(tuple):
     (the canonical name, as the JSON's keys) or by the column as logged (``["eval_wer"]``).
     Iterating, ``len`` and positions work as on any tuple."""
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> Any:  # a name: its summary; an int or slice: as on a tuple
         if isinstance(key, str):
             found = self.get(key)
             if found is None:
@@ -100,7 +100,7 @@ class Metrics(tuple):
 
     keys = names
 
-    def __contains__(self, item) -> bool:
+    def __contains__(self, item: object) -> bool:
         if isinstance(item, str):
             return self.get(item) is not None
         return super().__contains__(item)
@@ -265,7 +265,7 @@ class Report:
                                                            width=width), full)
         return rstrip_lines(buf.getvalue())
 
-    def plot(self, path=None):
+    def plot(self, path: str | None = None) -> Any:
         """The chart ``--plot`` draws (needs matplotlib, the ``plot`` extra): written to ``path``
         (.png, .svg or .html) when given, else returned as a matplotlib Figure (a notebook shows it).
         Only a report from :func:`curvediag.diagnose` holds the curves it needs."""
@@ -294,7 +294,7 @@ class Report:
         from .plot import _figure, metrics_table_html
         from .render import printable
 
-        def h(text) -> str:
+        def h(text: str) -> str:
             return html.escape(printable(str(text)))
 
         colour = {"ok": "#2a7", "info": "#27b", "warning": "#c70", "error": "#c22"}.get(self.severity, "#222")
@@ -386,7 +386,7 @@ class Report:
 NON_FINITE = "non_finite_values"
 
 
-def _flag(v) -> str | None:
+def _flag(v: Any) -> str | None:
     """``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` for a number that is not finite, else None."""
     if hasattr(v, "item") and not isinstance(v, (int, float)):  # numpy scalar
         v = v.item()
@@ -412,7 +412,7 @@ def _numbers(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _num(v):
+def _num(v: Any) -> Any:
     """A number for JSON: NaN and infinity (which JSON cannot hold) become None -- :func:`_numbers`
     names them beside it; whole floats become integers; others are rounded to 6 significant digits."""
     if isinstance(v, float):

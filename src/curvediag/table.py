@@ -268,7 +268,7 @@ EPOCH_KEEPS = 0.9
 
 
 def _epoch_too_coarse(
-    table: RawTable, mapping, sel, epoch: np.ndarray, epoch_ok: np.ndarray, alt: str | None
+    table: RawTable, mapping: Mapping, sel: slice | np.ndarray, epoch: np.ndarray, epoch_ok: np.ndarray, alt: str | None
 ) -> str | None:
     """Why the epoch column is too coarse an axis, or None when it will do.
 
@@ -382,7 +382,7 @@ def _without_summary_rows(table: RawTable) -> RawTable:
     )
 
 
-def _finite_range(y) -> tuple[float, float]:
+def _finite_range(y: np.ndarray) -> tuple[float, float]:
     """(max, min) of the finite values of y (NaN, NaN without any), without copying the column
     (fmax/fmin skip NaN; only a column holding an infinity is masked)."""
     if not y.size:

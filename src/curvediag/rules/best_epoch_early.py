@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from .._np import np
 
 from ..analysis import Context
 from ..curves import VAL_LOSS
 from ..remedies import remedy
+from ..report import Finding
 from .base import Rule, amount, at, pct, span
 
 
@@ -31,7 +34,7 @@ class BestEpochEarly(Rule):
         "Run far fewer epochs, or lower the learning rate so that progress is spread over the run.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         fin = ctx.curves.series[VAL_LOSS].finite()  # as logged, not smoothed
         i = int(np.argmin(fin.y))
         frac = i / (len(fin) - 1)

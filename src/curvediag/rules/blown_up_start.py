@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 from .._np import np
 
 from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, fmt
 
 
@@ -48,7 +51,7 @@ class BlownUpStart(Rule):
         "Check the initialisation of the last layer (small weights, bias at the class log-frequencies).",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         # the first *logged* value, not a smoothed start: the point is that it stands alone
         series = ctx.curves.series[t.name].finite()

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from ..report import Finding
 from .base import Rule, Skip, fmt
 
 
@@ -31,7 +33,7 @@ class ChanceLevel(Rule):
         "Initialise the last layer small (or its bias to the class log-frequencies).",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         k = ctx.num_classes
         if not k:
             raise Skip("needs --num-classes")

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 from .._np import np
 
 from .. import stats
 from ..analysis import Context
 from ..curves import LR, VAL_LOSS
 from ..remedies import facts_of, remedy
+from ..report import Finding
 from .base import Rule, amount, at, fmt
 from .steps import plateau_drops, ultralytics_patience
 
@@ -77,7 +80,7 @@ class EarlyStoppingAdvice(Rule):
     min_points = 3
     remedies = (remedy("restore-best"), remedy("early-stopping"))
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         fin = ctx.curves.series[VAL_LOSS].finite()  # as logged, not smoothed
         y, x = fin.y, fin.x
         p, source = self._patience(ctx, int(opts["patience"]))

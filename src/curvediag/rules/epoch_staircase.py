@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .._np import np
 
 from ..analysis import Context
 from ..curves import LR, TRAIN_LOSS, VAL_LOSS
 from ..remedies import remedy
+from ..report import Finding
 from .base import Rule, Skip, fmt, pct
 from .steps import robust_sigma, spike_flags
 
@@ -81,7 +83,7 @@ class EpochStaircase(Rule):
         remedy("restore-best"),
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         s = ctx.curves.series[TRAIN_LOSS].finite()
         ep = ctx.curves.epochs_at(s.x)
         if ep is None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from .._np import np
 
@@ -9,6 +10,7 @@ from .. import stats
 from ..analysis import MIN_POINTS, NOT_LEARNING_POINTS, STILL_FALLING_GAIN, Context, Track, recent_fall
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, Skip, fmt, pct, span
 
 
@@ -79,7 +81,7 @@ class FlatLoss(Rule):
         "Overfit a single small batch first: if even that fails, the bug is in the model or the loss.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         """In passes: the loss' shape (:func:`_shape`), a stuck accuracy (:func:`_stuck_accuracy`),
         the signs that it learns after all (:func:`_learns_elsewhere`, a climbing accuracy), then
         the message and the chance level."""

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..remedies import remedy
+from ..report import Finding
 from .base import Rule, fmt, pct
 
 
@@ -28,7 +31,7 @@ class GeneralisationGap(Rule):
     min_points = 3
     remedies = (remedy("regularise"), remedy("more-data"), remedy("smaller-model"))
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         t, v = ctx.need(TRAIN_LOSS), ctx.need(VAL_LOSS)
         last = min(float(t.x[-1]), float(v.x[-1]))
         third = float(v.x[0] + (last - v.x[0]) / 3)

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from .._np import np
 
 from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
+from ..report import Finding
 from .base import Rule, pct, span
 
 
@@ -34,7 +37,7 @@ class Plateau(Rule):
         "Or stop here: early stopping with a patience of a few epochs saves the remaining time.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         t = ctx.need(VAL_LOSS, TRAIN_LOSS)
         w = max(5, int(round(opts["window"] * t.n)))
         before = float(t.s[t.n - w - 1])

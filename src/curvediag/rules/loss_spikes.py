@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from .._np import np
 
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
+from ..report import Finding
 from .base import Rule, Skip, at
 from .secondary import causal_median
 
@@ -36,7 +39,7 @@ class LossSpikes(Rule):
         "Use a larger batch size, or check the batches at the spikes for outliers or bad labels.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         if np.min(t.y) <= 0:
             raise Skip("the loss is not positive; spikes are judged as ratios")

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .._np import np
 
 from ..analysis import Context
-from ..curves import LR, TRAIN_LOSS, VAL_LOSS
+from ..curves import LR, TRAIN_LOSS, VAL_LOSS, Series
+from ..report import Finding
 from .base import Rule, at, pct
 from .steps import plateau_drops
 
@@ -58,7 +60,7 @@ class LrSchedule(Rule):
     options = {"flat": 0.02, "end_share": 0.1, "rise": 0.5, "step": 0.7, "gain": 0.03}
     remedies = ()
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         lr_s = ctx.curves.get(LR)
         if lr_s is None:
             return None
@@ -88,7 +90,7 @@ class LrSchedule(Rule):
         return self.finding("; ".join(parts), ev, span=(float(lr.x[0]), float(lr.x[-1])), remedies=tuple(remedies))
 
     @staticmethod
-    def _warmup(lr, loss, ip, xp, flat, axis, parts, ev) -> None:
+    def _warmup(lr: Series, loss: Series, ip: int, xp: float, flat: float, axis: str, parts: list[str], ev: dict) -> None:
         if ip == 0 or ip >= 0.5 * lr.y.size or lr.y[0] > 0.5 * lr.y[ip]:
             return
         during = loss.y[loss.x <= xp]
@@ -104,7 +106,8 @@ class LrSchedule(Rule):
                          "that does not learn")
 
     @staticmethod
-    def _ended(lr, loss, peak, ip, opts, axis, parts, remedies, ev) -> None:
+    def _ended(lr: Series, loss: Series, peak: float, ip: int, opts: dict[str, Any], axis: str, parts: list[str],
+               remedies: list[str], ev: dict) -> None:
         share, flat = float(opts["end_share"]), float(opts["flat"])
         low = np.flatnonzero((np.arange(lr.y.size) > ip) & (lr.y <= share * peak))
         if not low.size:
@@ -125,7 +128,8 @@ class LrSchedule(Rule):
                             f"{pct(lr.y[-1] / peak)} of the peak {peak:.3g}): the loss stopped when the LR did.")
 
     @staticmethod
-    def _diverged(lr, loss, peak, xp, rise, axis, parts, remedies, ev) -> None:
+    def _diverged(lr: Series, loss: Series, peak: float, xp: float, rise: float, axis: str, parts: list[str],
+                  remedies: list[str], ev: dict) -> None:
         from .. import stats
 
         lx, y = stats.downsample(loss.x.astype(float), loss.y.astype(float))  # bin means, at most 400
@@ -145,7 +149,7 @@ class LrSchedule(Rule):
                             "lengthen the warm-up.")
 
     @staticmethod
-    def _steps(lr, loss, opts, axis, parts, remedies, ev) -> None:
+    def _steps(lr: Series, loss: Series, opts: dict[str, Any], axis: str, parts: list[str], remedies: list[str], ev: dict) -> None:
         step, gain = float(opts["step"]), float(opts["gain"])
         y = lr.y
         downs = plateau_drops(y, step)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from .._np import np
 
@@ -8,6 +8,7 @@ from .. import stats
 from ..analysis import Context, Track
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, fmt, pct
 
 
@@ -67,7 +68,7 @@ class NothingGeneralised(Rule):
         "Check the train/validation split: the same task, the same preprocessing.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         v, t = ctx.need(VAL_LOSS), ctx.need(TRAIN_LOSS)
         lim = opts["val_limit"]
         v0 = v.start

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from .._np import np
 
 from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
+from ..report import Finding
 from .base import Rule, pct
 
 
@@ -35,7 +38,7 @@ class OscillatingLoss(Rule):
         "Use a larger batch size, or gradient clipping.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         half = t.y[t.n // 2 :]
         d = np.diff(half)

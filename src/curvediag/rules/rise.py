@@ -9,6 +9,7 @@ raising the limit turns all of them off together."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .._np import np
 
@@ -41,7 +42,7 @@ OVERFIT_REMEDIES = (
 )
 
 
-def significant_rise(ctx: Context, opts) -> Rise:
+def significant_rise(ctx: Context, opts: dict[str, Any]) -> Rise:
     """The validation-loss rise, measured once; judge it with :func:`rise_passes`.  A rule that calls
     this declares ``needs`` val_loss with ``min_points`` MIN_POINTS: the engine has checked them."""
     rise = ctx.val_rise
@@ -49,7 +50,7 @@ def significant_rise(ctx: Context, opts) -> Rise:
     return rise
 
 
-def rise_passes(r: Rise, opts) -> bool:
+def rise_passes(r: Rise, opts: dict[str, Any]) -> bool:
     if r.points_after < opts["min_points_after"]:
         return False
     if r.relative < opts["rise_limit"]:
@@ -81,7 +82,7 @@ def gap_evidence(ctx: Context, r: Rise) -> dict:
     return {"gap_at_onset": g_on, "gap_end": g_end}
 
 
-def rise_evidence(r: Rise, opts) -> dict:
+def rise_evidence(r: Rise, opts: dict[str, Any]) -> dict:
     return {
         "onset": r.onset_pos,
         "val_loss_min": r.min_level,
@@ -92,7 +93,7 @@ def rise_evidence(r: Rise, opts) -> dict:
     }
 
 
-def rise_message(r: Rise, ctx: Context, opts, also: str = "") -> str:
+def rise_message(r: Rise, ctx: Context, opts: dict[str, Any], also: str = "") -> str:
     """'val_loss rose 38% above its minimum (...) after epoch 12<also>; limit 10% (<z>x its noise)'."""
     # a curve with (almost) no noise makes the ratio meaningless: 2.7e16x says nothing a reader can use
     noise = "" if math.isnan(r.z) else f" ({r.z:.1f}x its noise)" if r.z < 1000 else " (far above its noise)"

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from ..analysis import MIN_POINTS, Context
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule
 
 
@@ -27,7 +30,7 @@ class TooFewPoints(Rule):
         "Run at least a few epochs before judging the curves.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         n = ctx.points
         if n >= MIN_POINTS:
             return None

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from .._np import np
 
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, at, fmt
 
 
@@ -43,7 +46,7 @@ class UnstableLoss(Rule):
         "With Adam, a larger epsilon or a smaller beta2 can calm the updates.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         name = VAL_LOSS if ctx.track(VAL_LOSS) is not None else TRAIN_LOSS
         fin = ctx.curves.series[name].finite()
         y, x = fin.y, fin.x

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Any
 
 from .._np import np
 
@@ -9,6 +10,7 @@ from .. import stats
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, at, fmt, pct
 from .rise import (
     OVERFIT_REMEDIES,
@@ -76,7 +78,7 @@ class Overfitting(Rule):
     min_points = MIN_POINTS
     remedies = OVERFIT_REMEDIES
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         r = significant_rise(ctx, opts)
         if not rise_passes(r, opts):
             return self.plateau(ctx, opts)
@@ -101,7 +103,7 @@ class Overfitting(Rule):
             evidence.update(val_acc_at_onset=a_on, val_acc_end=a_end)
         return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.need(VAL_LOSS).x[-1])))
 
-    def plateau(self, ctx: Context, opts):
+    def plateau(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         """Validation loss flat near its minimum while the training loss keeps falling."""
         v, t = ctx.need(VAL_LOSS), ctx.track(TRAIN_LOSS)
         if t is None or v.n < 6 or t.n < 3:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 from .._np import np
 
 from .. import stats
-from ..analysis import MIN_POINTS, Context
+from ..analysis import MIN_POINTS, Context, Rise, Track
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, at, pct, span
 from .rise import (
     OVERFIT_REMEDIES,
@@ -64,7 +67,7 @@ class Cramming(Rule):
         "Check the train/validation split: same distribution, no duplicates across it.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
         r = significant_rise(ctx, opts)
         acc = ctx.need(VAL_ACC)
         if not rise_passes(r, opts):
@@ -110,7 +113,7 @@ class Cramming(Rule):
         return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.need(VAL_LOSS).x[-1])))
 
 
-    def collapse(self, ctx: Context, opts, r, acc):
+    def collapse(self, ctx: Context, opts: dict[str, Any], r: Rise, acc: Track) -> Finding | None:
         """The quality metric fell far from its peak and stayed down while the validation loss
         rose only a little (losses that barely move, as YOLO classification logs them)."""
         if acc.n < 8 or r.points_after < opts["min_points_after"] or r.rise <= 0:
