@@ -47,7 +47,7 @@ class UnstableLoss(Rule):
     )
 
     def check(self, ctx: Context, opts: dict[str, Any]) -> Finding | None:
-        name = VAL_LOSS if ctx.track(VAL_LOSS) is not None else TRAIN_LOSS
+        name = ctx.need(VAL_LOSS, TRAIN_LOSS).name
         fin = ctx.curves.series[name].finite()
         y, x = fin.y, fin.x
         if np.any(y <= 0):
