@@ -489,7 +489,9 @@ def _scanner() -> Callable[[str, int], tuple[Any, int]]:
     if not _SCAN:
         from json.scanner import make_scanner
 
-        _SCAN.append(make_scanner(json.JSONDecoder()))  # type: ignore[arg-type]  # typeshed types the context as make_scanner; any JSONDecoder is one  # what json.loads(s) runs, without its Python layers
+        # what json.loads(s) runs, without its Python layers; typeshed types make_scanner's
+        # context as a make_scanner, while any JSONDecoder is one
+        _SCAN.append(make_scanner(json.JSONDecoder()))  # type: ignore[arg-type]
     return _SCAN[0]
 
 
