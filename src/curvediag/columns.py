@@ -8,7 +8,7 @@ metric has an ordered list of aliases; the first alias present wins.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .curves import GRAD_NORM, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 
@@ -105,17 +105,25 @@ class Mapping:
 _DATALOADER = re.compile(r"dataloaderidx(\d+)$")
 
 
-def map_columns(
-    names: list[str],
-    overrides: dict[str, str] | None = None,
-    unprefixed_metrics_are_validation: bool = False,
-) -> Mapping:
-    """Choose a source column for each canonical metric.
+@dataclass
+class _Choice:
+    """What :func:`map_columns` has chosen so far: canonical name -> (column, transform), the
+    notes for people, and the columns already taken (each column is read as one curve)."""
 
-    ``overrides`` maps canonical names to user-given column names (matched
-    case-insensitively).  ``unprefixed_metrics_are_validation`` is for fastai,
-    whose ``accuracy``/``error_rate`` columns are computed on the validation set.
-    """
+    chosen: dict[str, tuple[str, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
+
+    def take(self, canon: str, col: str, transform: str = "") -> None:
+        """Read column ``col`` as curve ``canon``."""
+        self.chosen[canon] = (col, transform)
+        self.used.add(col)
+
+
+def _index_names(names: list[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """(normalised name -> first column of that name, base name -> the columns of the other
+    validation sets): Lightning logs one column per validation set, 'val_loss/dataloader_idx_1',
+    whose first set is read under the base name."""
     by_norm: dict[str, str] = {}
     extra_sets: dict[str, list[str]] = {}
     for n in names:
@@ -128,10 +136,12 @@ def map_columns(
             else:
                 extra_sets.setdefault(base, []).append(n)
         by_norm.setdefault(key, n)
-    chosen: dict[str, tuple[str, str]] = {}
-    notes: list[str] = []
-    used: set[str] = set()
+    return by_norm, extra_sets
 
+
+def _take_overrides(names: list[str], by_norm: dict[str, str], overrides: dict[str, str] | None, got: _Choice) -> None:
+    """Pass 1: the columns the user named (``--loss`` ..., ``--metric`` for the validation quality
+    metric); KeyError for a name no column has."""
     for canon, col in (overrides or {}).items():
         if col is None:
             continue
@@ -146,84 +156,126 @@ def map_columns(
                 transform = "error_rate_quality"
             elif "acc" not in n:
                 transform = "quality"
-            notes.append(f"{match!r} chosen as the validation quality metric (--metric)")
-        chosen[canon] = (match, transform)
-        used.add(match)
+            got.notes.append(f"{match!r} chosen as the validation quality metric (--metric)")
+        got.take(canon, match, transform)
 
+
+def _take_aliases(by_norm: dict[str, str], fastai: bool, got: _Choice) -> None:
+    """Pass 2: each canonical curve not named by the user from its known names (ALIASES, in
+    order), else from an error rate read as 1 - rate; fastai's unprefixed accuracy is validation."""
     aliases = {k: list(v) for k, v in ALIASES.items()}
-    if unprefixed_metrics_are_validation:
+    if fastai:
         for a in ("acc", "accuracy"):
             aliases[TRAIN_ACC].remove(a)
             aliases[VAL_ACC].append(a)
-
     for canon in (VAL_LOSS, TRAIN_LOSS, VAL_ACC, TRAIN_ACC, LR, GRAD_NORM):
-        if canon in chosen:
+        if canon in got.chosen:
             continue
         for alias in aliases[canon]:
             col = by_norm.get(alias)
-            if col is not None and col not in used:
-                chosen[canon] = (col, "")
-                used.add(col)
+            if col is not None and col not in got.used:
+                got.take(canon, col)
                 if _FALLBACK_PREFIX in alias:
-                    notes.append(f"no validation column; {col!r} used as {canon}")
+                    got.notes.append(f"no validation column; {col!r} used as {canon}")
                 break
         else:
             for alias in ERROR_RATE_ALIASES.get(canon, ()):
                 col = by_norm.get(alias)
-                if col is not None and col not in used:
+                if col is not None and col not in got.used:
                     quality = alias.endswith(("wer", "cer"))
-                    chosen[canon] = (col, "error_rate_quality" if quality else "error_rate")
-                    used.add(col)
+                    got.take(canon, col, "error_rate_quality" if quality else "error_rate")
                     break
-    if VAL_ACC not in chosen:
-        col = next((n for n in names if n not in used and _VAL_ACC1.match(norm(n))), None)
-        if col is not None:
-            chosen[VAL_ACC] = (col, "")
-            used.add(col)
-            if norm(col).startswith(_FALLBACK_PREFIX):
-                notes.append(f"no validation column; {col!r} used as {VAL_ACC}")
+
+
+def _take_val_acc_pattern(names: list[str], got: _Choice) -> None:
+    """Pass 3: a validation accuracy by pattern (_VAL_ACC1: 'val_top1' ...) when no alias matched."""
+    if VAL_ACC in got.chosen:
+        return
+    col = next((n for n in names if n not in got.used and _VAL_ACC1.match(norm(n))), None)
+    if col is not None:
+        got.take(VAL_ACC, col)
+        if norm(col).startswith(_FALLBACK_PREFIX):
+            got.notes.append(f"no validation column; {col!r} used as {VAL_ACC}")
+
+
+def _take_components(names: list[str], got: _Choice) -> None:
+    """Pass 4: a loss logged only as components (Ultralytics' box + cls + dfl) read as their sum."""
     for canon, prefixes in _COMPONENT_PREFIX.items():
-        if canon in chosen:
+        if canon in got.chosen:
             continue
-        parts = [n for n in names if n not in used and _is_component(n, prefixes)]
+        parts = [n for n in names if n not in got.used and _is_component(n, prefixes)]
         if len(parts) >= 2:
-            chosen[canon] = ("+".join(parts), "sum")
-            used.update(parts)
-            notes.append(f"{canon} is the sum of {len(parts)} loss components: {', '.join(parts)}")
-    head_notes, heads = _choose_head(names, chosen, used, user=bool({TRAIN_LOSS, VAL_LOSS} & set(overrides or {})))
-    notes.extend(head_notes)
-    if VAL_ACC not in chosen:
-        for alias in QUALITY_ALIASES:
-            col = by_norm.get(alias)
-            if col is not None and col not in used:
-                chosen[VAL_ACC] = (col, "quality")
-                used.add(col)
-                notes.append(f"no accuracy logged; {col!r} used as the validation quality metric (higher is better)")
-                break
-    for canon, (col, _) in list(chosen.items()):
-        others = extra_sets.get(_DATALOADER.sub("", norm(col)), [])
-        if others:
-            notes.append(f"several validation sets: {col!r} used as {canon}; not judged: {', '.join(others)}")
-    if TRAIN_LOSS not in chosen and VAL_LOSS not in chosen:
-        notes.extend(_loss_by_function(names, chosen, used))
-    # Last resort for descriptive names ("train_loss_nats_per_byte", "validation_loss_total").
+            got.chosen[canon] = ("+".join(parts), "sum")
+            got.used.update(parts)
+            got.notes.append(f"{canon} is the sum of {len(parts)} loss components: {', '.join(parts)}")
+
+
+def _take_quality(by_norm: dict[str, str], got: _Choice) -> None:
+    """Pass 6: with no accuracy, a quality metric (F1, mAP ...) as the validation curve."""
+    if VAL_ACC in got.chosen:
+        return
+    for alias in QUALITY_ALIASES:
+        col = by_norm.get(alias)
+        if col is not None and col not in got.used:
+            got.take(VAL_ACC, col, "quality")
+            got.notes.append(f"no accuracy logged; {col!r} used as the validation quality metric (higher is better)")
+            break
+
+
+def _take_fuzzy(names: list[str], got: _Choice) -> None:
+    """Pass 8, the last resort for descriptive names ('train_loss_nats_per_byte',
+    'validation_loss_total'): the shortest loss column with the curve's prefix."""
     for canon, prefixes in _FUZZY.items():
-        if canon in chosen:
+        if canon in got.chosen:
             continue
         cands = [
             n for n in names
-            if n not in used and norm(n).startswith(prefixes) and "loss" in norm(n)
+            if n not in got.used and norm(n).startswith(prefixes) and "loss" in norm(n)
         ]
         if cands:
             col = min(cands, key=lambda n: len(norm(n)))
-            chosen[canon] = (col, "")
-            used.add(col)
-            notes.append(f"{col!r} taken as {canon} (closest name)")
+            got.take(canon, col)
+            got.notes.append(f"{col!r} taken as {canon} (closest name)")
+
+
+def map_columns(
+    names: list[str],
+    overrides: dict[str, str] | None = None,
+    unprefixed_metrics_are_validation: bool = False,
+) -> Mapping:
+    """Choose a source column for each canonical metric.
+
+    ``overrides`` maps canonical names to user-given column names (matched
+    case-insensitively).  ``unprefixed_metrics_are_validation`` is for fastai,
+    whose ``accuracy``/``error_rate`` columns are computed on the validation set.
+
+    In passes, each taking only columns no earlier pass took: the user's names, the known
+    names, a validation accuracy by pattern, summed loss components, loss heads, a quality
+    metric, losses named by their function, the closest names.
+    """
+    by_norm, extra_sets = _index_names(names)
+    got = _Choice()
+    _take_overrides(names, by_norm, overrides, got)
+    _take_aliases(by_norm, unprefixed_metrics_are_validation, got)
+    _take_val_acc_pattern(names, got)
+    _take_components(names, got)
+    # Pass 5: several loss heads and no total
+    head_notes, heads = _choose_head(names, got.chosen, got.used, user=bool({TRAIN_LOSS, VAL_LOSS} & set(overrides or {})))
+    got.notes.extend(head_notes)
+    _take_quality(by_norm, got)
+    for canon, (col, _) in list(got.chosen.items()):
+        others = extra_sets.get(_DATALOADER.sub("", norm(col)), [])
+        if others:
+            got.notes.append(f"several validation sets: {col!r} used as {canon}; not judged: {', '.join(others)}")
+    if TRAIN_LOSS not in got.chosen and VAL_LOSS not in got.chosen:  # pass 7
+        got.notes.extend(_loss_by_function(names, got.chosen, got.used))
+    _take_fuzzy(names, got)
+    chosen = got.chosen
     if heads:
         # the other heads read the log's other curves (lr, grad_norm, an accuracy not of one head) too
         shared = {k: v for k, v in chosen.items() if k not in (TRAIN_LOSS, VAL_LOSS, TRAIN_ACC, VAL_ACC)}
-        heads = [(heads[0][0], dict(chosen))] + [(h, {**shared, **got}) for h, got in heads[1:]]
-    return Mapping(chosen, tuple(notes), tuple(heads))
+        heads = [(heads[0][0], dict(chosen))] + [(h, {**shared, **cols}) for h, cols in heads[1:]]
+    return Mapping(chosen, tuple(got.notes), tuple(heads))
 
 
 _ROLES = {
@@ -261,14 +313,13 @@ def _head_loss(name: str) -> tuple[str, str, int] | None:
     return "_".join(head), role, rank
 
 
-def _choose_head(names: list[str], chosen: dict, used: set, user: bool = False) -> tuple[list[str], list]:
-    """Several loss heads ('reg_loss', 'reg_val_loss', 'cls_loss', 'cls_val_loss') and no total:
-    every head is judged on its own (the report is the head with the most severe verdict, see
-    :func:`curvediag.engine.analyse`).  The first head logged with a validation loss fills
-    ``chosen``; every head is returned as (head, its columns), that one first.  A total loss,
-    when logged (or a head named 'total'), is what is judged; the heads beside it are then only
-    named.  Returns (notes, other heads)."""
-    heads: dict[str, dict[str, tuple[int, str]]] = {}
+_Heads = dict[str, dict[str, tuple[int, str]]]
+
+
+def _loss_heads(names: list[str], used: set[str]) -> _Heads:
+    """head -> role -> (rank, column) of the columns not yet taken that are a loss (or an
+    accuracy) of one head; heads with an accuracy alone ('categorical_accuracy') are none."""
+    heads: _Heads = {}
     for n in names:
         if n in used:
             continue
@@ -280,57 +331,74 @@ def _choose_head(names: list[str], chosen: dict, used: set, user: bool = False) 
         if role not in slot or rank < slot[role][0]:
             slot[role] = (rank, n)
     # a head is a loss head: accuracies alone ('categorical_accuracy') name no head
-    heads = {h: slot for h, slot in heads.items() if {TRAIN_LOSS, VAL_LOSS, "test"} & set(slot)}
+    return {h: slot for h, slot in heads.items() if {TRAIN_LOSS, VAL_LOSS, "test"} & set(slot)}
+
+
+def _head_columns(heads: _Heads, head: str, names: list[str]) -> str:
+    """The columns of one head, in file order, for people."""
+    return ", ".join(c for _, c in sorted(heads[head].values(), key=lambda rc: names.index(rc[1])))
+
+
+def _read_head(heads: _Heads, head: str) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """(canonical name -> (column, ''), words for people) of one head's curves; its test
+    loss and accuracy stand in for validation ones."""
+    slot = heads[head]
+    got: dict[str, tuple[str, str]] = {}
+    for canon, alt in ((TRAIN_LOSS, None), (VAL_LOSS, "test"), (TRAIN_ACC, None), (VAL_ACC, "test_acc")):
+        rc = slot.get(canon) or (slot.get(alt) if alt else None)
+        if rc is not None:
+            got[canon] = (rc[1], "")
+    return got, [f"{c!r} as {canon}" for canon, (c, _) in got.items()]
+
+
+def _fill(chosen: dict[str, tuple[str, str]], used: set[str], got: dict[str, tuple[str, str]]) -> None:
+    """A judged head's curves into ``chosen``: its losses always, its accuracies where none is chosen."""
+    for canon, c in got.items():
+        if canon in (TRAIN_LOSS, VAL_LOSS) or canon not in chosen:
+            chosen[canon] = c
+            used.add(c[0])
+
+
+def _choose_head(
+    names: list[str], chosen: dict[str, tuple[str, str]], used: set[str], user: bool = False
+) -> tuple[list[str], list[tuple[str, dict[str, tuple[str, str]]]]]:
+    """Several loss heads ('reg_loss', 'reg_val_loss', 'cls_loss', 'cls_val_loss') and no total:
+    every head is judged on its own (the report is the head with the most severe verdict, see
+    :func:`curvediag.engine.analyse`).  The first head logged with a validation loss fills
+    ``chosen``; every head is returned as (head, its columns), that one first.  A total loss,
+    when logged (or a head named 'total'), is what is judged; the heads beside it are then only
+    named.  Returns (notes, other heads)."""
+    heads = _loss_heads(names, used)
     if not heads:
         return [], []
-
-    def cols(head: str) -> str:
-        return ", ".join(c for _, c in sorted(heads[head].values(), key=lambda rc: names.index(rc[1])))
-
     if TRAIN_LOSS in chosen or VAL_LOSS in chosen:
         if len(heads) < 2:
             return [], []
         total = ", ".join(repr(chosen[c][0]) for c in (TRAIN_LOSS, VAL_LOSS) if c in chosen)
         what = "the loss named with --loss/--val-loss" if user else "the total loss"
         return [f"{what} is judged ({total}); the per-head (or component) losses beside it are not: "
-                + "; ".join(f"{h} ({cols(h)})" for h in heads)], []
+                + "; ".join(f"{h} ({_head_columns(heads, h, names)})" for h in heads)], []
     order = list(heads)
-
-    def read(head: str) -> tuple[dict[str, tuple[str, str]], list[str]]:
-        slot = heads[head]
-        got: dict[str, tuple[str, str]] = {}
-        for canon, alt in ((TRAIN_LOSS, None), (VAL_LOSS, "test"), (TRAIN_ACC, None), (VAL_ACC, "test_acc")):
-            rc = slot.get(canon) or (slot.get(alt) if alt else None)
-            if rc is not None:
-                got[canon] = (rc[1], "")
-        return got, [f"{c!r} as {canon}" for canon, (c, _) in got.items()]
-
-    total = next((h for h in order if h in _TOTAL_HEADS), None)
-    if total is not None or len(heads) == 1:
-        pick = total if total is not None else order[0]
-        why = "the total of the heads" if total is not None else "the only loss logged"
-        got, words = read(pick)
-        for canon, c in got.items():
-            if canon in (TRAIN_LOSS, VAL_LOSS) or canon not in chosen:
-                chosen[canon] = c
-                used.add(c[0])
+    total_head = next((h for h in order if h in _TOTAL_HEADS), None)
+    if total_head is not None or len(heads) == 1:
+        pick = total_head if total_head is not None else order[0]
+        why = "the total of the heads" if total_head is not None else "the only loss logged"
+        got, words = _read_head(heads, pick)
+        _fill(chosen, used, got)
         note = f"loss head {pick!r} judged ({why}): {', '.join(words)}"
         others = [h for h in order if h != pick]
         if others:
-            note += "; other heads not judged: " + "; ".join(f"{h} ({cols(h)})" for h in others)
+            note += "; other heads not judged: " + "; ".join(f"{h} ({_head_columns(heads, h, names)})" for h in others)
         return [note], []
     first = next((h for h in order if VAL_LOSS in heads[h]), order[0])
     order = [first] + [h for h in order if h != first]
     notes: list[str] = []
     rest = []
     for h in order:
-        got, words = read(h)
+        got, words = _read_head(heads, h)
         notes.append(f"loss head {h!r}: {', '.join(words)}")
         if h == first:
-            for canon, c in got.items():
-                if canon in (TRAIN_LOSS, VAL_LOSS) or canon not in chosen:
-                    chosen[canon] = c
-                    used.add(c[0])
+            _fill(chosen, used, got)
         else:
             used.update(c for c, _ in got.values())
         rest.append((h, got))

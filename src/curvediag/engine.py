@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Mapping
 
 from ._np import quiet_numerics
@@ -37,7 +38,7 @@ from . import resample
 from .verdict import Verdict, precedence
 
 
-def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None, rules=RULES) -> dict[str, dict[str, Any]]:
+def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None, rules: Sequence[type[Rule]] = RULES) -> dict[str, dict[str, Any]]:
     """Each rule's options (of ``rules``, default the single-log rules): its defaults updated with
     ``overrides[code or name]``, each checked for its kind and range as the configuration file's are
     (a NaN or negative threshold is refused).
@@ -101,7 +102,9 @@ def enabled_rules(settings: Settings) -> tuple[tuple[str, str], ...]:
     return tuple((r.code, r.name) for r in RULES if rule_enabled(r.code, r.name, settings.select, settings.ignore))
 
 
-def _run(ctx: Context, select: tuple[str, ...], ignore: tuple[str, ...], opts, verdicts_only: bool = False):
+def _run(
+    ctx: Context, select: tuple[str, ...], ignore: tuple[str, ...], opts: dict[str, dict[str, Any]], verdicts_only: bool = False
+) -> tuple[list[Finding], list[Skipped], list[Finding]]:
     """Run the rules on ``ctx``: (findings, skipped, unheard).  ``verdicts_only``: only the rules that
     give a verdict, and only the enabled ones (what a copy of the run is re-judged with)."""
     findings: list[Finding] = []

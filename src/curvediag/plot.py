@@ -37,8 +37,7 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
     losses span two decades.  ``width`` is the grid's: each line is 10 wider."""
     from .render import printable
 
-    raw = [(curves.get(n), ch) for n, ch in ((TRAIN_LOSS, "·"), (VAL_LOSS, "●"))]
-    raw = [(s, ch) for s, ch in raw if s is not None]
+    raw = [(curves.series[n], ch) for n, ch in ((TRAIN_LOSS, "·"), (VAL_LOSS, "●")) if n in curves.series]
     series = [(s.finite(), ch) for s, ch in raw if len(s.finite())]
     total = width + 10
 
@@ -180,7 +179,7 @@ def _decimate(x: np.ndarray, y: np.ndarray, limit: int = MAX_DRAWN) -> tuple[np.
         return x, y
     buckets = max(1, limit // 3)
     edges = np.linspace(0, n, buckets + 1).astype(int)
-    keep = set()
+    keep: set[int] = set()
     for a, b in zip(edges[:-1], edges[1:]):
         if b <= a:
             continue
@@ -328,7 +327,7 @@ def _figure(curves: Curves, report: Report, drawn: _Drawn | None = None, headlin
     the learning rate when logged; the verdict in the title, best, onset, span and projection marked."""
     plt = _pyplot()
     drawn = drawn if drawn is not None else _Drawn()
-    acc = [n for n in (TRAIN_ACC, VAL_ACC) if curves.get(n) is not None]
+    acc = [curves.series[n] for n in (TRAIN_ACC, VAL_ACC) if n in curves.series]
     lr = curves.get(LR)
     rows = [("loss", 3.0)] + ([("metric", 2.2)] if acc else []) + ([("lr", 1.3)] if lr is not None else [])
     fig, axes = plt.subplots(len(rows), 1, figsize=(10, 1.3 + sum(h for _, h in rows)), sharex=True, squeeze=False,
@@ -349,16 +348,15 @@ def _figure(curves: Curves, report: Report, drawn: _Drawn | None = None, headlin
             if not any(s is not None for s in losses):
                 ax.text(0.5, 0.5, "no loss logged", ha="center", va="center", transform=ax.transAxes)
         elif kind == "metric":
-            for name in acc:
-                s = curves.get(name)
-                _draw_series(ax, s, colours[name], drawn, values=s.as_logged(), dashed=name == TRAIN_ACC)
-            quality = [curves.get(n) for n in acc if curves.get(n).quality]
+            for s in acc:
+                _draw_series(ax, s, colours[s.name], drawn, values=s.as_logged(), dashed=s.name == TRAIN_ACC)
+            quality = [s for s in acc if s.quality]
             if quality:
                 q = quality[0]
                 ax.set_ylabel(_label(q.column + (" (lower is better)" if q.inverted else "")))
             else:
                 ax.set_ylabel("accuracy")
-        else:
+        elif lr is not None:  # kind == "lr": a row only when the learning rate is logged
             _draw_series(ax, lr, colours[LR], drawn)
             if wants_log_scale([lr.y]):
                 ax.set_yscale("log")

@@ -36,11 +36,13 @@ from __future__ import annotations
 import contextvars
 import math
 import weakref
+from typing import Any
 
 from . import stats
 from ._np import (
     np,  # replaced by numpy itself on the first projection: the proxy costs ~5 us a lookup
 )
+from .analysis import Context, Track
 from .report import Horizon, Projection
 
 #: Nominal coverage of the interval.
@@ -79,7 +81,7 @@ _EXP = "exponential"
 _GRIDS: dict = {}
 
 
-def _grid(family: str):
+def _grid(family: str) -> np.ndarray:
     """The coarse search grid of a family (computed once per T0: every fit uses it)."""
     key = (family, T0)
     got = _GRIDS.get(key)
@@ -89,7 +91,7 @@ def _grid(family: str):
     return got
 
 
-def _make_grid(family: str):
+def _make_grid(family: str) -> np.ndarray:
     if family == _POWER:
         b = np.geomspace(0.02, 20.0, 28)
         t0 = np.array(T0)
@@ -99,7 +101,7 @@ def _make_grid(family: str):
     return k[:, None]
 
 
-def _basis(family: str, params, t):
+def _basis(family: str, params: np.ndarray, t: np.ndarray) -> np.ndarray:
     """phi (..., G, n): the curve is c + a * phi.  ``params`` is G x p or B x G x p, ``t`` n or
     B x n (a batch of problems).  The power law is exp(-b log(t + t0)): a power of an array
     costs four times an exp."""
@@ -110,21 +112,21 @@ def _basis(family: str, params, t):
         return np.exp(-params[..., 0:1] * (tt - 1.0))  # anchored at the end: phi(1) = 1, well-scaled
 
 
-def _huber_w(r, scale):
+def _huber_w(r: np.ndarray, scale: Any) -> np.ndarray:
     """Huber weights of residuals r at the noise scale."""
     k = _HUBER * scale
     with np.errstate(all="ignore"):
         return np.minimum(1.0, k / np.maximum(np.abs(r), 1e-300))
 
 
-def _huber(r, scale):
+def _huber(r: np.ndarray, scale: Any) -> np.ndarray:
     k = _HUBER * scale
     ar = np.abs(r)
     with np.errstate(all="ignore"):
         return np.where(ar <= k, 0.5 * r * r, k * (ar - 0.5 * k))
 
 
-def _wls(phi, y, w):
+def _wls(phi: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weighted least squares of y ~ c + a phi for every row of phi at once, in closed form
     (a >= 0: the loss does not rise; c >= 0: nor falls below 0).  phi: B x G x n, y and w:
     B x n (w is 0 on padding).  Returns c, a and the weighted residual sum of squares, B x G."""
@@ -154,7 +156,7 @@ _LEVELS = 6
 _TOL = 1e-4
 
 
-def _model(family: str, th, T):
+def _model(family: str, th: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Values and Jacobian of a family at parameters th (B x p: c, a, log b, t0 for the power
     law; c, a, log k for the exponential) on T (B x n): f (B x n), J (B x p x n)."""
     c, a = th[:, 0:1], th[:, 1:2]
@@ -178,7 +180,7 @@ def _model(family: str, th, T):
         return c + a * phi, J
 
 
-def _project_bounds(family: str, th):
+def _project_bounds(family: str, th: np.ndarray) -> np.ndarray:
     th[:, 0:2] = np.maximum(th[:, 0:2], 0.0)  # c >= 0, a >= 0
     if family == _POWER:
         th[:, 3] = np.maximum(th[:, 3], 0.0)  # t0 >= 0
@@ -188,7 +190,9 @@ def _project_bounds(family: str, th):
     return th
 
 
-def _refine(family: str, th, T, Y, M, sc, iters: int):
+def _refine(
+    family: str, th: np.ndarray, T: np.ndarray, Y: np.ndarray, M: np.ndarray, sc: np.ndarray, iters: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Levenberg-Marquardt on the Huber loss (IRLS weights), every problem of the batch at
     once; a step is kept where it lowers that problem's loss, else its damping grows."""
     B, p = th.shape
@@ -228,7 +232,9 @@ def _refine(family: str, th, T, Y, M, sc, iters: int):
     return th, loss
 
 
-def _fit_family(family: str, T, Y, M, scale, levels: int = _LEVELS, multi: int | None = None):
+def _fit_family(
+    family: str, T: np.ndarray, Y: np.ndarray, M: np.ndarray, scale: np.ndarray, levels: int = _LEVELS, multi: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Huber fit of one family to a batch of problems (T, Y: B x n, padded; M: 1 on data,
     0 on padding; scale: B).  The coarse grid with (c, a) in closed form, the Huber weights
     (IRLS) shared by the rows of a problem and recomputed from its best row after every pass;
@@ -276,11 +282,11 @@ def _fit_family(family: str, T, Y, M, scale, levels: int = _LEVELS, multi: int |
     return params, th[:, 0], th[:, 1], np.where(ok, loss, np.inf)  # an overflowing basis never wins
 
 
-def _value(family: str, p, c: float, a: float, t) -> np.ndarray:
+def _value(family: str, p: Any, c: float, a: float, t: Any) -> np.ndarray:
     return c + a * _basis(family, np.asarray(p)[None, :], np.atleast_1d(np.asarray(t, dtype=float)))[0]
 
 
-def _uniform(state: list, shape, k: int) -> np.ndarray:
+def _uniform(state: list, shape: tuple[int, ...], k: int) -> np.ndarray:
     """Deterministic pseudo-random integers in [0, k) (splitmix64 on a counter): the bootstrap
     needs no statistical finesse, and numpy.random costs ~20 ms to import."""
     count = int(np.prod(shape))
@@ -292,7 +298,7 @@ def _uniform(state: list, shape, k: int) -> np.ndarray:
     return (z % np.uint64(k)).astype(np.int64).reshape(shape)
 
 
-def _boot(family: str, fit, t, y, scale, targets, rng) -> np.ndarray:
+def _boot(family: str, fit: Any, t: np.ndarray, y: np.ndarray, scale: float, targets: np.ndarray, rng: Any) -> np.ndarray:
     """Moving-block residual bootstrap: projected values at ``targets`` (B x H).  Each
     replicate is refitted on a local grid around the fit's own nonlinear parameters, in
     closed form: every replicate and grid row at once (matrix products), each resampled
@@ -350,7 +356,7 @@ def _tail_start(s: np.ndarray) -> int:
     return max(0, min(n - MIN_FIT, start))
 
 
-def _bin(t, y, m: int):
+def _bin(t: np.ndarray, y: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     n = y.size
     if n <= m:
         return t, y
@@ -359,7 +365,7 @@ def _bin(t, y, m: int):
     return np.add.reduceat(t, edges[:-1]) / counts, np.add.reduceat(y, edges[:-1]) / counts
 
 
-def turned_up(t_track) -> tuple[float, float, float] | None:
+def turned_up(t_track: Track) -> tuple[float, float, float] | None:
     """(how far the end sits above the smoothed minimum, relative to it; that minimum; its
     position) when the curve turned up (its smoothed minimum is well before the end and the end
     sits clearly above it), else None."""
@@ -377,7 +383,7 @@ def turned_up(t_track) -> tuple[float, float, float] | None:
     return None
 
 
-def turned_up_words(t_track, unit: str) -> str | None:
+def turned_up_words(t_track: Track, unit: str) -> str | None:
     """'it ends 5% above its smoothed minimum (3.482 at epoch 31)' when the curve turned up, else
     None: the one wording of it (the projection's refusal and a healthy headline say the same)."""
     up = turned_up(t_track)
@@ -387,18 +393,18 @@ def turned_up_words(t_track, unit: str) -> str | None:
     return f"it ends {rel * 100:.0f}% above its smoothed minimum ({lo:.4g} at {unit} {pos:g})"
 
 
-def _turned_up(t_track, unit: str) -> str | None:
+def _turned_up(t_track: Track, unit: str) -> str | None:
     """Why the curve counts as turned up, or None."""
     words = turned_up_words(t_track, unit)
     return None if words is None else f"{t_track.name} turned up: {words}"
 
 
-def _refused(metric: str, unit: str, reason: str, points: int = 0, at_end=None, end=None) -> Projection:
+def _refused(metric: str, unit: str, reason: str, points: int = 0, at_end: float | None = None, end: float | None = None) -> Projection:
     return Projection(metric=metric, unit=unit, at_end=at_end, end_position=end, length=None,
                       horizon_50=None, horizon_100=None, family=None, points_used=points, level=LEVEL, reason=reason)
 
 
-def _tail(x, y, s) -> dict:
+def _tail(x: np.ndarray, y: np.ndarray, s: np.ndarray) -> dict:
     """The tail of (x, y) to fit, scale-free; s is the smoothed y (sets the tail start)."""
     d = stats.median(np.diff(x))
     origin = float(x[0]) - d
@@ -428,7 +434,7 @@ def _fit_tails(tails: list, levels: int = _LEVELS, multi: int | None = None) -> 
         # too few points for a noise estimate, or noiseless: a least-squares fit sets it
         with np.errstate(all="ignore"):
             p, c, a, _ = _fit_family(_POWER, T, Y, M, np.full(B, 1e9), levels=0)
-        for b in np.flatnonzero(bad):
+        for b in map(int, np.flatnonzero(bad)):
             tl = tails[b]
             r = tl["y"] - _value(_POWER, p[b], c[b], a[b], tl["t"])
             scale[b] = float(stats.MAD_TO_SIGMA * stats.median(np.abs(r - stats.median(r))))
@@ -449,23 +455,27 @@ def _fit_tails(tails: list, levels: int = _LEVELS, multi: int | None = None) -> 
     return tails
 
 
-def _fit_tail(x, y, s, levels: int = _LEVELS) -> dict:
+def _fit_tail(x: np.ndarray, y: np.ndarray, s: np.ndarray, levels: int = _LEVELS) -> dict:
     """Both families fitted to the tail of (x, y); s is the smoothed y (sets the tail start)."""
     return _fit_tails([_tail(x, y, s)], levels)[0]
 
 
-def _mix(fit: dict, t) -> np.ndarray:
+def _mix(fit: dict, t: Any) -> np.ndarray:
     """The families' weighted mean at run-length positions t (relative to the end level)."""
-    return sum(w * _value(f, *fit["fits"][f][:3], t) for f, w in fit["weights"].items())
+    total: Any = 0  # 0 + the first family's array, as sum() adds them
+    for f, w in fit["weights"].items():
+        p, c, a = fit["fits"][f][:3]
+        total = total + w * _value(f, p, c, a, t)
+    return total
 
 
-def _at(fit: dict, positions) -> np.ndarray:
+def _at(fit: dict, positions: Any) -> np.ndarray:
     """The fit's values at axis positions, in the units of the data."""
     t = (np.asarray(positions, dtype=float) - fit["origin"]) / fit["length"]
     return _mix(fit, t) * fit["level"]
 
 
-def _cuts(x, y, reaches) -> list:
+def _cuts(x: np.ndarray, y: np.ndarray, reaches: Any) -> list:
     """The tails of the curve cut short (the backtest): for each reach r, where a projection r
     run-lengths ahead lands on the last point, and two later cuts; each with its cut length m
     and the reach it serves."""
@@ -485,7 +495,7 @@ def _cuts(x, y, reaches) -> list:
     return out
 
 
-def _backtest(x, cuts: list, reaches, at_end: float) -> list:
+def _backtest(x: np.ndarray, cuts: list, reaches: Any, at_end: float) -> list:
     """The method's own error on this run, per reach: the projection from each of its cuts to
     the last point compared with the fitted level there (relative to it), scaled up to the
     reach (at most 4x); the root mean square over the cuts.  None when every cut would be
@@ -510,7 +520,9 @@ def _numpy() -> None:
     np = numpy
 
 
-def project_track(track, unit: str = "epoch", more=(0.5, 1.0), positions=None) -> Projection:
+def project_track(
+    track: Track, unit: str = "epoch", more: tuple[float, ...] = (0.5, 1.0), positions: Any = None
+) -> Projection:
     """Project ``track`` (an :class:`~curvediag.analysis.Track`) ``more`` run-lengths further.
 
     ``more`` holds two fractions of the run's length (default +50% and +100%);
@@ -566,9 +578,12 @@ def project_track(track, unit: str = "epoch", more=(0.5, 1.0), positions=None) -
         noise_half = max(WIDEN * (value[j] - lo[j]), WIDEN * (hi[j] - value[j]))
         lo[j] = value[j] - math.hypot(WIDEN * (value[j] - lo[j]), BACKTEST * abs(e) * at_end_rel)
         hi[j] = value[j] + math.hypot(WIDEN * (hi[j] - value[j]), BACKTEST * abs(e) * at_end_rel)
+    def ch(v: float) -> float:
+        """A level relative to the value at the end, as a change."""
+        return float(v / at_end_rel - 1.0)
+
     hs = []
     for j, m in enumerate(more):
-        ch = lambda v: float(v / at_end_rel - 1.0)
         hs.append(Horizon(
             position=float(x[-1] + m * length), more=float(m * length),
             value=float(value[j] * level), low=float(lo[j] * level), high=float(hi[j] * level),
@@ -593,7 +608,7 @@ def _more(v: float, unit: str) -> str:
     return _count(v, unit)
 
 
-def judged_track(ctx):
+def judged_track(ctx: Context) -> Track | None:
     """val_loss, else the only loss logged (the training loss)."""
     from .curves import TRAIN_LOSS, VAL_LOSS
 
@@ -607,7 +622,7 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar("curvediag_projection_memo", default=None)
 
 
-def project(track, unit: str = "epoch") -> Projection:
+def project(track: Track, unit: str = "epoch") -> Projection:
     """:func:`project_track` at +50% and +100%, computed once per track (and once per content of
     the track where a caller set :data:`MEMO`: the projection is a function of the points alone)."""
     got = _CACHE.get(track)
@@ -627,7 +642,7 @@ def project(track, unit: str = "epoch") -> Projection:
     return got
 
 
-def expected_gain(track, more: float = 0.5, unit: str = "epoch") -> tuple[float, float, float] | None:
+def expected_gain(track: Track, more: float = 0.5, unit: str = "epoch") -> tuple[float, float, float] | None:
     """What ``more`` (0.5 or 1.0) times the run's length again would gain, as fractions of
     the current level: ``(gain, low, high)`` where ``gain = -change`` (positive: the loss
     falls), ``low`` the pessimistic end of the interval, ``high`` the optimistic end.
@@ -641,7 +656,7 @@ def expected_gain(track, more: float = 0.5, unit: str = "epoch") -> tuple[float,
     return (-h.change, -h.change_high, -h.change_low)
 
 
-def for_report(ctx, verdict: str) -> Projection | None:
+def for_report(ctx: Context, verdict: str) -> Projection | None:
     """The report's projection: None without any loss; a refusal for a diverged run."""
     t = judged_track(ctx)
     if t is None:

@@ -75,7 +75,7 @@ class Metrics(tuple):
     (the canonical name, as the JSON's keys) or by the column as logged (``["eval_wer"]``).
     Iterating, ``len`` and positions work as on any tuple."""
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> Any:  # a name: its summary; an int or slice: as on a tuple
         if isinstance(key, str):
             found = self.get(key)
             if found is None:
@@ -97,7 +97,7 @@ class Metrics(tuple):
 
     keys = names
 
-    def __contains__(self, item) -> bool:
+    def __contains__(self, item: object) -> bool:
         if isinstance(item, str):
             return self.get(item) is not None
         return super().__contains__(item)
@@ -147,7 +147,7 @@ class Projection:
         if not self.projected:
             return str(self.reason)
         parts = []
-        for i, h in enumerate((self.horizon_50, self.horizon_100)):
+        for i, h in enumerate(h for h in (self.horizon_50, self.horizon_100) if h is not None):
             gain, lo, hi = -h.change * 100, -h.change_high * 100, -h.change_low * 100
             verb = "lower" if gain >= 0 else "raise"
             word = f" {self.metric}" if i == 0 else ""
@@ -262,7 +262,7 @@ class Report:
                                                            width=width), full)
         return rstrip_lines(buf.getvalue())
 
-    def plot(self, path=None):
+    def plot(self, path: str | None = None) -> Any:
         """The chart ``--plot`` draws (needs matplotlib, the ``plot`` extra): written to ``path``
         (.png, .svg or .html) when given, else returned as a matplotlib Figure (a notebook shows it).
         Only a report from :func:`curvediag.diagnose` holds the curves it needs."""
@@ -291,7 +291,7 @@ class Report:
         from .plot import _figure, metrics_table_html
         from .render import printable
 
-        def h(text) -> str:
+        def h(text: str) -> str:
             return html.escape(printable(str(text)))
 
         colour = {"ok": "#2a7", "info": "#27b", "warning": "#c70", "error": "#c22"}.get(self.severity, "#222")
@@ -383,7 +383,7 @@ class Report:
 NON_FINITE = "non_finite_values"
 
 
-def _flag(v) -> str | None:
+def _flag(v: Any) -> str | None:
     """``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` for a number that is not finite, else None."""
     if hasattr(v, "item") and not isinstance(v, (int, float)):  # numpy scalar
         v = v.item()
@@ -409,7 +409,7 @@ def _numbers(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _num(v):
+def _num(v: Any) -> Any:
     """A number for JSON: NaN and infinity (which JSON cannot hold) become None -- :func:`_numbers`
     names them beside it; whole floats become integers; others are rounded to 6 significant digits."""
     if isinstance(v, float):

@@ -15,6 +15,8 @@ The copies are drawn with a fixed seed, so a report is the same every time it is
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import Any
 from dataclasses import replace
 
 from ._np import np
@@ -59,7 +61,7 @@ def _draw(res: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return res[idx]
 
 
-def _prepared(s: Series):
+def _prepared(s: Series) -> tuple[Any, ...] | None:
     """What every copy of ``s`` shares: (x, y, finite mask, log space?, accuracy?, centre, residuals),
     or None for a series copies leave as it is."""
     mask = np.isfinite(s.y)
@@ -77,7 +79,7 @@ def _prepared(s: Series):
     return x, y.astype(float), mask, logged, clip, centre, res
 
 
-def _copy(s: Series, prep, rng: np.random.Generator) -> Series:
+def _copy(s: Series, prep: tuple[Any, ...] | None, rng: np.random.Generator) -> Series:
     if prep is None:
         return s
     x, y, mask, logged, clip, centre, res = prep
@@ -91,7 +93,7 @@ def _copy(s: Series, prep, rng: np.random.Generator) -> Series:
     return s.with_xy(x, out)
 
 
-def copies(curves: Curves, k: int, seed: int = SEED):
+def copies(curves: Curves, k: int, seed: int = SEED) -> Iterator[Curves]:
     """``k`` copies of ``curves``, each drawn from the run's own noise (see the module's doc)."""
     prepared = {name: _prepared(s) for name, s in curves.series.items()}
     for i in range(k):

@@ -8,13 +8,14 @@ rules built on them judge relative changes, never absolute loss levels.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ._np import np
 
 MAD_TO_SIGMA = 1.4826
 
 
-def median(y, axis: int | None = None):
+def median(y: Any, axis: int | None = None) -> Any:  # an array-like in; a float, or an array along ``axis``
     """``numpy.median`` of short arrays at a tenth of its cost (a sort and the middle; NaN when
     any value is NaN, as numpy's).  ``axis``: None (a float) or -1 (an array of the rows')."""
     y = np.asarray(y, dtype=float)

@@ -5,12 +5,13 @@ and the per-metric summaries.  :func:`build_report` assembles the :class:`~curve
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ._np import np
 
 from . import projection
 from .analysis import Context
-from .curves import GRAD_NORM, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from .curves import GRAD_NORM, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Series
 from .report import BORDERLINE, SURE, Finding, MetricSummary, Report, Skipped
 from .verdict import Verdict, precedence, verdict_of
 
@@ -26,7 +27,7 @@ def _verdict(findings: list[Finding]) -> tuple[Verdict, Finding | None]:
     return verdict_of(str(main.verdict)), main
 
 
-def _num(v) -> float | None:
+def _num(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
@@ -89,7 +90,7 @@ def build_report(
     return report
 
 
-def _summary(s) -> MetricSummary:
+def _summary(s: Series) -> MetricSummary:
     lower = s.name not in (TRAIN_ACC, VAL_ACC)
     label = s.label
     if s.as_read:
@@ -137,13 +138,13 @@ def _final_gap(ctx: Context) -> dict[str, float | None]:
     return gap
 
 
-def _at(pos, ctx) -> str:
+def _at(pos: float, ctx: Context) -> str:
     from .rules.base import at
 
     return at(pos, ctx.axis_word)
 
 
-def _headline(ctx: Context, verdict: Verdict, main: Finding | None, best, best_metric, unheard: list[Finding]) -> str:
+def _headline(ctx: Context, verdict: Verdict, main: Finding | None, best: float | None, best_metric: str | None, unheard: list[Finding]) -> str:
     """One sentence: the verdict, where it starts, and the finding's main measurement.
 
     When a rule the configuration switched off would have decided a worse verdict, the
@@ -162,7 +163,7 @@ def _headline(ctx: Context, verdict: Verdict, main: Finding | None, best, best_m
         if up is not None:  # the projection says it turned up: the headline says how little
             return f"Healthy: val_loss reached its best at {_at(best, ctx)}; {up}, too small a rise to call overfitting."
         return f"Healthy: val_loss reached its best at {_at(best, ctx)} and did not turn up."
-    if best is not None:
+    if best is not None and best_metric is not None:  # set together
         return f"Healthy: {ctx.label(best_metric)} reached its best at {_at(best, ctx)}."
     t = ctx.main_loss or ctx.judged
     if t is None or t.name.startswith("1 - "):

@@ -8,11 +8,12 @@ here, once, for every format.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping as _Mapping
 from dataclasses import dataclass, field, replace
 
 from ._np import np
 
-from .columns import find_axis, map_columns
+from .columns import Mapping, find_axis, map_columns
 from .curves import CANONICAL, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves, Series, SourceInfo
 from .errors import InputError
 
@@ -28,8 +29,8 @@ class RawTable:
     """
 
     names: list[str]
-    values: dict[str, np.ndarray]
-    present: dict[str, np.ndarray]
+    values: _Mapping[str, np.ndarray]  # a dict, or a Monitor's columns made dense when first read
+    present: _Mapping[str, np.ndarray]
     rows: int
     format: str
     notes: list[str] = field(default_factory=list)
@@ -267,7 +268,7 @@ EPOCH_KEEPS = 0.9
 
 
 def _epoch_too_coarse(
-    table: RawTable, mapping, sel, epoch: np.ndarray, epoch_ok: np.ndarray, alt: str | None
+    table: RawTable, mapping: Mapping, sel: slice | np.ndarray, epoch: np.ndarray, epoch_ok: np.ndarray, alt: str | None
 ) -> str | None:
     """Why the epoch column is too coarse an axis, or None when it will do.
 
@@ -278,10 +279,13 @@ def _epoch_too_coarse(
     order) puts at 3 or more positions, the epoch must keep at least EPOCH_KEEPS (90%) as
     many apart; otherwise the training curve needs at least 3 distinct epochs.
     """
-    alt_x = table.values[alt][sel] if alt else None
-    alt_ok = table.present[alt][sel] & np.isfinite(alt_x) if alt else None
+    alt_x: np.ndarray | None = None
+    alt_ok: np.ndarray | None = None
+    if alt:
+        alt_x = table.values[alt][sel]
+        alt_ok = table.present[alt][sel] & np.isfinite(alt_x)
 
-    def rows_of(canon: str):
+    def rows_of(canon: str) -> tuple[np.ndarray, list[str]] | None:
         if canon not in mapping.columns:
             return None
         col, transform = mapping.columns[canon]
@@ -291,7 +295,7 @@ def _epoch_too_coarse(
 
     def positions(m: np.ndarray, parts: list[str]) -> tuple[int, int]:
         e = _distinct(epoch[m & epoch_ok])
-        if alt:
+        if alt_x is not None and alt_ok is not None:  # on the alt column
             return e, _distinct(alt_x[m & alt_ok])
         # on the row order, a row that repeats the one before it (same epoch, same value: the
         # point written twice) is no new position
@@ -378,7 +382,7 @@ def _without_summary_rows(table: RawTable) -> RawTable:
     )
 
 
-def _finite_range(y) -> tuple[float, float]:
+def _finite_range(y: np.ndarray) -> tuple[float, float]:
     """(max, min) of the finite values of y (NaN, NaN without any), without copying the column
     (fmax/fmin skip NaN; only a column holding an infinity is masked)."""
     if not y.size:
@@ -390,14 +394,60 @@ def _finite_range(y) -> tuple[float, float]:
     return hi, lo
 
 
-def to_curves(
-    table: RawTable,
-    source: str,
-    overrides: dict[str, str] | None = None,
-) -> Curves:
-    if table.rows == 0:
-        raise InputError(source, "no data rows")
-    table = _without_summary_rows(table)
+class _Rows:
+    """The rows of a table that are analysed (``sel``: the rows from ``start`` on, or an index
+    array once resumed or repeated rows are dropped), with the shared per-column passes
+    (:class:`_Steps`) computed once per column."""
+
+    def __init__(self, table: RawTable):
+        self.table = table
+        self.start = 0
+        self.sel: slice | np.ndarray = slice(0, table.rows)
+        self._steps: dict[str, _Steps] = {}
+
+    def steps_of(self, col: str) -> _Steps:
+        """The shared pass over column ``col`` (over all the table's rows)."""
+        if col not in self._steps:
+            self._steps[col] = _Steps(self.table.values[col])
+        return self._steps[col]
+
+    @property
+    def whole(self) -> bool:
+        """Rows start.. as they are: the shared passes over a column apply."""
+        return isinstance(self.sel, slice)
+
+    @property
+    def count(self) -> int:
+        """How many rows are analysed."""
+        return self.table.rows - self.start if isinstance(self.sel, slice) else int(self.sel.size)
+
+    def rising(self, col: str) -> bool:
+        """The column has values in the analysed rows and never falls there."""
+        sel = self.sel
+        vals, pres = self.table.values[col][sel], self.table.present[col][sel]
+        m = pres & np.isfinite(vals)
+        if self.whole and m.all():  # dense: the shared pass says whether it ever falls within the slice
+            return bool(m.size) and not (self.steps_of(col).falls >= self.start).any()
+        a = vals[m]
+        return bool(a.size) and not (a[1:] < a[:-1]).any()
+
+
+@dataclass
+class _Axis:
+    """The x axis of the curves: its column (None: the row order), kind, values on the analysed
+    rows, where they are known, known on every row, and strictly increasing."""
+
+    col: str | None
+    kind: str
+    x: np.ndarray
+    ok: np.ndarray
+    dense: bool
+    strict: bool
+
+
+def _map(table: RawTable, source: str, overrides: dict[str, str] | None) -> Mapping:
+    """Pass 1: the columns' meanings (:func:`map_columns`); an input error when a column named
+    by an override is absent or no loss or accuracy column is recognised."""
     names = table.names
     try:
         mapping = map_columns(
@@ -407,182 +457,237 @@ def to_curves(
         raise InputError(
             source, f"no column named {e.args[0]!r} (columns: {', '.join(names)})"
         ) from None
-    notes = list(table.notes) + list(mapping.notes)
     if not any(c in mapping.columns for c in (TRAIN_LOSS, VAL_LOSS, TRAIN_ACC, VAL_ACC)):
         cols = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
         raise InputError(
             source,
             f"no recognisable loss column (columns: {cols}); name one with --loss or --val-loss",
         )
+    return mapping
 
-    epoch_col, step_col = find_axis(names)
-    rows = table.rows
+
+def _last_run(rows: _Rows, epoch_col: str | None, step_col: str | None, notes: list[str]) -> tuple[str | None, list[int]]:
+    """Pass 2: appended and resumed runs.  Sets ``rows.start`` to the first row of the last run
+    appended in the file (noted) and returns the counter column that tells runs apart and the
+    rows after ``start`` where a resumed job logs again."""
+    table = rows.table
     # Appended and resumed runs: detect on the step counter when there is one (it is global
     # and monotone within a run, while HF's epoch may restart), else on the epoch.
     seg_col = step_col or epoch_col
-    steps: dict[str, _Steps] = {}
+    if seg_col is None and not table.boundaries:
+        return seg_col, []
+    resumes: list[int] = []
+    if seg_col is not None:
+        backs = _segments(table.values[seg_col], table.present[seg_col], table.boundaries, rows.steps_of(seg_col))
+        if seg_col == step_col and epoch_col is not None:
+            # an iteration counter that restarts every epoch (mmcv's 'iter') does not tell
+            # runs apart: where it falls without the epoch, the epoch is the counter to read
+            if _rises_at(table.values[epoch_col], table.present[epoch_col], backs):
+                seg_col = epoch_col
+                backs = _segments(table.values[epoch_col], table.present[epoch_col], table.boundaries, rows.steps_of(epoch_col))
+        starts, resumes = _split_runs(table.values[seg_col], table.present[seg_col], backs, table.boundaries)
+    else:
+        starts = sorted(b for b in table.boundaries if b > 0)
+    if starts:
+        rows.start = start = starts[-1]
+        rows.sel = slice(start, table.rows)
+        what = f"the {seg_col} counter restarts" if seg_col else "the header repeats"
+        notes.append(
+            f"{len(starts) + 1} runs appended in one file ({what}); "
+            f"analysed the last run (rows {start + 1}-{table.rows})"
+        )
+    return seg_col, [r for r in resumes if r > rows.start]
 
-    def steps_of(col: str) -> _Steps:
-        if col not in steps:
-            steps[col] = _Steps(table.values[col])
-        return steps[col]
 
-    start, resumes = 0, []
-    if seg_col is not None or table.boundaries:
-        if seg_col is not None:
-            backs = _segments(table.values[seg_col], table.present[seg_col], table.boundaries, steps_of(seg_col))
-            if seg_col == step_col and epoch_col is not None:
-                # an iteration counter that restarts every epoch (mmcv's 'iter') does not tell
-                # runs apart: where it falls without the epoch, the epoch is the counter to read
-                if _rises_at(table.values[epoch_col], table.present[epoch_col], backs):
-                    seg_col = epoch_col
-                    backs = _segments(table.values[epoch_col], table.present[epoch_col], table.boundaries, steps_of(epoch_col))
-            starts, resumes = _split_runs(table.values[seg_col], table.present[seg_col], backs, table.boundaries)
-        else:
-            starts = sorted(b for b in table.boundaries if b > 0)
-        if starts:
-            start = starts[-1]
-            what = f"the {seg_col} counter restarts" if seg_col else "the header repeats"
-            notes.append(
-                f"{len(starts) + 1} runs appended in one file ({what}); "
-                f"analysed the last run (rows {start + 1}-{rows})"
-            )
-        resumes = [r for r in resumes if r > start]
-    sel: slice | np.ndarray = slice(start, rows)
-    if resumes:
+def _select_rows(
+    rows: _Rows, seg_col: str | None, resumes: list[int], axis_names: list[str], notes: list[str]
+) -> None:
+    """Pass 3: the rows analysed (``rows.sel``): a resumed job's re-logged steps from their later
+    rows, and rows written twice over once."""
+    table = rows.table
+    if resumes and seg_col is not None:  # resumes come from a counter column
         # a job resumed from a checkpoint: one run, the re-logged steps from their later rows
-        sel, resume_notes = _resumed_rows(table.values[seg_col], table.present[seg_col], start, resumes, seg_col)
+        rows.sel, resume_notes = _resumed_rows(table.values[seg_col], table.present[seg_col], rows.start, resumes, seg_col)
         notes.extend(resume_notes)
-    axis_names = [c for c in (epoch_col, step_col) if c is not None]
-    repeated = _repeated_rows(table, sel, axis_names)
+    repeated = _repeated_rows(table, rows.sel, axis_names)
     if repeated is not None:
-        sel, note = repeated
+        rows.sel, note = repeated
         notes.append(note)
-    whole = isinstance(sel, slice)  # rows start.. as they are: the shared passes over a column apply
 
-    def rising(col: str) -> bool:
-        """The column has values in the analysed rows and never falls there."""
-        vals, pres = table.values[col][sel], table.present[col][sel]
-        m = pres & np.isfinite(vals)
-        if whole and m.all():  # dense: the shared pass says whether it ever falls within the slice
-            return bool(m.size) and not (steps_of(col).falls >= start).any()
-        a = vals[m]
-        return bool(a.size) and not (a[1:] < a[:-1]).any()
 
+def _axis_values(rows: _Rows, col: str | None, kind: str) -> _Axis:
+    """The axis on column ``col`` (None: the row order) over the analysed rows."""
+    if col is None:
+        k = rows.count
+        return _Axis(col, kind, np.arange(k, dtype=float), np.ones(k, dtype=bool), True, True)
+    table, sel = rows.table, rows.sel
+    x = table.values[col][sel].astype(float, copy=False)
+    ok = table.present[col][sel] & np.isfinite(x)
+    dense = bool(ok.all())
+    # strictly increasing (the usual step or epoch column): no series on it has points to merge
+    if dense and rows.whole:
+        strict = not rows.steps_of(col).stalls_from(rows.start)
+    else:
+        xa = x[ok]
+        strict = not (xa[1:] <= xa[:-1]).any()
+    return _Axis(col, kind, x, ok, dense, strict)
+
+
+def _choose_axis(rows: _Rows, mapping: Mapping, epoch_col: str | None, step_col: str | None, notes: list[str]) -> _Axis:
+    """Pass 4: the x axis: the epoch column when it rises, else the step column, else the row
+    order; an epoch shared by per-step rows gives way to the step column (or the row order)
+    when it would not keep the curves apart (noted)."""
     axis_col, axis_kind = None, "index"
     for col, kind in ((epoch_col, "epoch"), (step_col, "step")):
-        if col is not None and rising(col):
+        if col is not None and rows.rising(col):
             axis_col, axis_kind = col, kind
             break
     if axis_col is None and epoch_col is not None and step_col is not None:
         axis_col, axis_kind = step_col, "step"
-
-    def axis_values(col: str | None) -> tuple[np.ndarray, np.ndarray, bool, bool]:
-        """(x, where x is known, x known on every row, x strictly increasing)."""
-        if col is None:
-            k = rows - start if whole else sel.size
-            return np.arange(k, dtype=float), np.ones(k, dtype=bool), True, True
-        x = table.values[col][sel].astype(float, copy=False)
-        ok = table.present[col][sel] & np.isfinite(x)
-        dense = bool(ok.all())
-        # strictly increasing (the usual step or epoch column): no series on it has points to merge
-        if dense and whole:
-            strict = not steps_of(col).stalls_from(start)
-        else:
-            xa = x[ok]
-            strict = not (xa[1:] <= xa[:-1]).any()
-        return x, ok, dense, strict
-
-    x_all, x_ok, x_dense, x_strict = axis_values(axis_col)
-    if axis_kind == "epoch" and not x_strict:
+    axis = _axis_values(rows, axis_col, axis_kind)
+    if axis_kind == "epoch" and not axis.strict:
         # Per-step rows that share few epochs: averaged per epoch only when the epoch still keeps
         # the curves apart, else judged on the step axis (or the row order when there is none).
-        alt = step_col if step_col is not None and rising(step_col) else None
-        why = _epoch_too_coarse(table, mapping, sel, x_all, x_ok, alt)
+        alt = step_col if step_col is not None and rows.rising(step_col) else None
+        why = _epoch_too_coarse(rows.table, mapping, rows.sel, axis.x, axis.ok, alt)
         if why:
-            axis_col, axis_kind = alt, "step" if alt else "index"
             notes.append(f"{why}; judged on the {alt + ' column' if alt else 'row order'} instead")
-            x_all, x_ok, x_dense, x_strict = axis_values(axis_col)
+            axis = _axis_values(rows, alt, "step" if alt else "index")
+    return axis
 
-    def build(colmap: dict, notes: list[str]) -> tuple[dict[str, Series], dict[str, str]]:
-        """The series of the columns ``colmap`` maps, and their column names for people."""
-        series: dict[str, Series] = {}
-        columns: dict[str, str] = {}
-        for canon in CANONICAL:
-            if canon not in colmap:
-                continue
-            col, transform = colmap[canon]
-            if transform == "sum":
-                parts = col.split("+")
-                y = sum(table.values[p][sel].astype(float) for p in parts)
-                ok = np.logical_and.reduce([table.present[p][sel] for p in parts]) & x_ok
-                col = " + ".join(parts)
-            else:
-                y = table.values[col][sel].astype(float, copy=False)
-                ok = table.present[col][sel]
-                ok = ok if x_dense else ok & x_ok
-            if ok.all():  # a dense column: no copies
-                x = x_all
-            else:
-                x, y = x_all[ok], y[ok]
-            note, scale = None, 1.0
-            inverted = transform.startswith("error_rate")
-            quality = transform in ("quality", "error_rate_quality")
-            if canon in (TRAIN_ACC, VAL_ACC):
-                hi, lo = _finite_range(y)  # no copy of the column (issue 22)
-                if hi > 1.0 + 1e-9 and hi <= 100.0 and lo >= 0.0:
-                    y, scale = y / 100.0, 100.0
-                    note = "percent, divided by 100"
-            if inverted:
-                y = 1.0 - y
-                note = f"1 - {col}" + (f", {note}" if note else "")
-            if quality:
-                note = "quality metric, not accuracy" + (f"; {note}" if note else "")
-            x, y, merged = (x, y, False) if x_strict else _aggregate(x, y)
-            if merged:
-                notes.append(f"{col}: points sharing an {axis_kind} were averaged")
-            if y.size == 0 and canon != LR:
-                notes.append(f"column {col!r} has no values in the analysed rows")
-                continue
-            series[canon] = Series(canon, col, x, y, note, quality=quality, scale=scale, inverted=inverted)
-            columns[canon] = col + (f" ({note})" if note else "")
-        return series, columns
 
-    series, columns = build(mapping.columns, notes)
-    if not any(k in series for k in (TRAIN_LOSS, VAL_LOSS)):
-        if not any(k in series for k in (TRAIN_ACC, VAL_ACC)):
-            raise InputError(source, "the loss columns hold no values")
-        # accuracy or a quality metric (F1, mAP) but no loss: the curves are that metric alone
-        notes.append(
-            "no loss logged; only " + " and ".join(f"{k} ({series[k].column})" for k in (VAL_ACC, TRAIN_ACC) if k in series)
-            + " read"
-        )
+def _column_values(rows: _Rows, axis: _Axis, col: str, transform: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """(name for people, values, where known with the axis) of a mapped column; a sum of
+    columns ('a+b') is known where every part is."""
+    table, sel = rows.table, rows.sel
+    if transform == "sum":
+        parts = col.split("+")
+        y = np.zeros(rows.count)
+        for p in parts:
+            y = y + table.values[p][sel].astype(float)
+        ok = np.logical_and.reduce([table.present[p][sel] for p in parts]) & axis.ok
+        return " + ".join(parts), y, ok
+    y = table.values[col][sel].astype(float, copy=False)
+    ok = table.present[col][sel]
+    return col, y, (ok if axis.dense else ok & axis.ok)
 
+
+def _series(rows: _Rows, axis: _Axis, canon: str, col: str, transform: str, notes: list[str]) -> Series | None:
+    """The series of curve ``canon`` read from a mapped column: accuracy in percent divided by
+    100, an error rate turned into 1 - rate, points sharing an axis position averaged (noted);
+    None when the column has no values in the analysed rows (noted)."""
+    col, y, ok = _column_values(rows, axis, col, transform)
+    if ok.all():  # a dense column: no copies
+        x = axis.x
+    else:
+        x, y = axis.x[ok], y[ok]
+    note, scale = None, 1.0
+    inverted = transform.startswith("error_rate")
+    quality = transform in ("quality", "error_rate_quality")
+    if canon in (TRAIN_ACC, VAL_ACC):
+        hi, lo = _finite_range(y)  # no copy of the column (issue 22)
+        if hi > 1.0 + 1e-9 and hi <= 100.0 and lo >= 0.0:
+            y, scale = y / 100.0, 100.0
+            note = "percent, divided by 100"
+    if inverted:
+        y = 1.0 - y
+        note = f"1 - {col}" + (f", {note}" if note else "")
+    if quality:
+        note = "quality metric, not accuracy" + (f"; {note}" if note else "")
+    x, y, merged = (x, y, False) if axis.strict else _aggregate(x, y)
+    if merged:
+        notes.append(f"{col}: points sharing an {axis.kind} were averaged")
+    if y.size == 0 and canon != LR:
+        notes.append(f"column {col!r} has no values in the analysed rows")
+        return None
+    return Series(canon, col, x, y, note, quality=quality, scale=scale, inverted=inverted)
+
+
+def _build(
+    rows: _Rows, axis: _Axis, colmap: dict[str, tuple[str, str]], notes: list[str]
+) -> tuple[dict[str, Series], dict[str, str]]:
+    """Pass 5: the series of the columns ``colmap`` maps, and their column names for people."""
+    series: dict[str, Series] = {}
+    columns: dict[str, str] = {}
+    for canon in CANONICAL:
+        if canon not in colmap:
+            continue
+        s = _series(rows, axis, canon, *colmap[canon], notes)
+        if s is not None:
+            series[canon] = s
+            columns[canon] = s.column + (f" ({s.note})" if s.note else "")
+    return series, columns
+
+
+def _check_loss(series: dict[str, Series], source: str, notes: list[str]) -> None:
+    """Pass 6: an input error when neither a loss nor an accuracy curve has values; a note when
+    the curves are an accuracy or a quality metric alone."""
+    if any(k in series for k in (TRAIN_LOSS, VAL_LOSS)):
+        return
+    if not any(k in series for k in (TRAIN_ACC, VAL_ACC)):
+        raise InputError(source, "the loss columns hold no values")
+    # accuracy or a quality metric (F1, mAP) but no loss: the curves are that metric alone
+    notes.append(
+        "no loss logged; only " + " and ".join(f"{k} ({series[k].column})" for k in (VAL_ACC, TRAIN_ACC) if k in series)
+        + " read"
+    )
+
+
+def _counter(rows: _Rows, axis: _Axis, epoch_col: str | None, step_col: str | None) -> Series | None:
+    """Pass 7: the other counter (the step on an epoch axis, the epoch on a step axis) against
+    the axis, when it never falls (a counter that restarts names no position)."""
+    other = {"epoch": step_col, "step": epoch_col}.get(axis.kind)
+    if other is None or other == axis.col:
+        return None
+    table, sel = rows.table, rows.sel
+    ov = table.values[other][sel].astype(float, copy=False)
+    m = axis.ok & table.present[other][sel] & np.isfinite(ov)
+    if np.count_nonzero(m) < 2:
+        return None
+    cx, cy = axis.x[m], ov[m]
+    if (cy[1:] < cy[:-1]).any():  # a counter that restarts (HF's epoch) names no position
+        return None
+    return Series("step" if axis.kind == "epoch" else "epoch", other, cx, cy)
+
+
+def to_curves(
+    table: RawTable,
+    source: str,
+    overrides: dict[str, str] | None = None,
+) -> Curves:
+    """The canonical curves of a raw table, in named passes: the columns' meanings, the last
+    of the runs appended in the file, the rows analysed, the x axis, the series, the check
+    that a loss (or accuracy) was read, and the other counter; several loss heads without a
+    total give one Curves per head beside the first."""
+    if table.rows == 0:
+        raise InputError(source, "no data rows")
+    table = _without_summary_rows(table)
+    mapping = _map(table, source, overrides)
+    notes = list(table.notes) + list(mapping.notes)
+    epoch_col, step_col = find_axis(table.names)
+    rows = _Rows(table)
+    seg_col, resumes = _last_run(rows, epoch_col, step_col, notes)
+    _select_rows(rows, seg_col, resumes, [c for c in (epoch_col, step_col) if c is not None], notes)
+    axis = _choose_axis(rows, mapping, epoch_col, step_col, notes)
+    series, columns = _build(rows, axis, mapping.columns, notes)
+    _check_loss(series, source, notes)
     info = SourceInfo(
         path=source,
         format=table.format,
-        rows=rows,
-        axis=axis_col or "index",
+        rows=table.rows,
+        axis=axis.col or "index",
         columns=columns,
         notes=tuple(notes),
-        axis_kind=axis_kind,
+        axis_kind=axis.kind,
         facts=dict(table.facts),
     )
-    counter = None
-    other = {"epoch": step_col, "step": epoch_col}.get(axis_kind)
-    if other is not None and other != axis_col:
-        ov = table.values[other][sel].astype(float, copy=False)
-        m = x_ok & table.present[other][sel] & np.isfinite(ov)
-        if np.count_nonzero(m) >= 2:
-            cx, cy = x_all[m], ov[m]
-            if not (cy[1:] < cy[:-1]).any():  # a counter that restarts (HF's epoch) names no position
-                counter = Series("step" if axis_kind == "epoch" else "epoch", other, cx, cy)
+    counter = _counter(rows, axis, epoch_col, step_col)
     if not mapping.heads:
-        return Curves(info, series, axis_kind, counter=counter)
+        return Curves(info, series, axis.kind, counter=counter)
     # several loss heads and no total: each head's curves, judged on their own beside these
     others = []
     for head, colmap in mapping.heads[1:]:
-        hs, hc = build(colmap, [])
+        hs, hc = _build(rows, axis, colmap, [])
         if any(k in hs for k in (TRAIN_LOSS, VAL_LOSS)):
-            others.append((head, Curves(replace(info, columns=hc), hs, axis_kind, counter=counter, head=head)))
-    return Curves(info, series, axis_kind, counter=counter, head=mapping.heads[0][0], heads=tuple(others))
+            others.append((head, Curves(replace(info, columns=hc), hs, axis.kind, counter=counter, head=head)))
+    return Curves(info, series, axis.kind, counter=counter, head=mapping.heads[0][0], heads=tuple(others))

@@ -12,6 +12,7 @@ import math
 import re
 import sys
 import warnings
+from typing import Any
 
 from .._np import np
 
@@ -91,7 +92,79 @@ _INF_TOKENS = {t: s * math.inf for s, ts in ((1, ("inf", "+inf", "infinity", "+i
 # a cell made only of digits and these, yet not a number, may be read differently by pandas: ask it
 _NUMBER_CHARS = frozenset("+-.eE_%")
 
-def _parse_simple(text: str, sep: str):
+def _lines(text: str) -> list[str] | None:
+    """The non-empty lines of a text, or None when one holds a bare carriage return or only
+    white space (pandas' rules apply to those)."""
+    lines = []
+    for line in text.split("\n"):
+        if line.endswith("\r"):
+            line = line[:-1]
+        if not line:
+            continue
+        if "\r" in line or not line.strip():
+            return None
+        lines.append(line)
+    return lines
+
+
+def _simple_names(header_cells: list[str]) -> list[str] | None:
+    """The column names of a header line ('' for an unnamed index column), or None when they
+    are duplicate, empty once normalised or number-like (pandas' rules apply)."""
+    names = [n.strip() for n in header_cells]
+    named = [n for n in names if n]  # an unnamed column is an index (pandas' to_csv writes one): dropped
+    if not named or len(set(named)) != len(named) or any(not norm(n) or n.startswith("Unnamed:") or _token(n) for n in named):
+        return None  # duplicate or number-like names: pandas' rules apply
+    return names
+
+
+#: what :func:`_odd_cell` says of a cell: (value, present, counts as text, a repeated header, not a number)
+_Odd = tuple[float, bool, bool, bool, bool]
+
+
+def _odd_cell(c: str, name: str) -> _Odd | None:
+    """A stripped cell that is not a plain number, as the pandas path reads it: a gap, the
+    column's name again (a repeated header), a NaN or inf token, a percentage, or text; None
+    when pandas may read it otherwise (booleans, '1_0', other white space)."""
+    if c != c.strip():
+        return None  # other white space: pandas strips it in some columns, not in others
+    low = c.lower()
+    if c in _MISSING_SET:
+        return math.nan, False, False, False, False
+    if c == name:
+        return math.nan, False, True, True, False
+    if low in _NAN_TOKENS:
+        return math.nan, True, True, False, False
+    if low in _INF_TOKENS:
+        return _INF_TOKENS[low], True, False, False, False
+    if c.endswith("%") and _NUMBER.fullmatch(c.rstrip("%").strip(" \t")):
+        return float(c.rstrip("%")) / 100.0, True, True, False, False
+    if low in ("true", "false") or all(ch.isdigit() or ch.isspace() or ch in _NUMBER_CHARS for ch in c):
+        return None  # pandas reads booleans; "1_0", "1e", "0\t%", "\u0661" are for it to judge
+    # plainly text ("00:03", "resnet"): counts against the column
+    return math.nan, False, True, False, True
+
+
+def _kept_columns(names: list[str], present: list[list[bool]], texty: list[bool], bad: list[int]) -> list[int] | None:
+    """The indices of the columns kept as metrics by the pandas path's rule: a column with a
+    non-number, non-gap cell is text, kept only when at most half its filled cells fail to
+    parse; None when such a column is kept (an error: pandas words it)."""
+    keep = []
+    for i, name in enumerate(names):
+        if not name:
+            continue
+        # pandas reads a column with any non-number, non-gap cell as text, then keeps it
+        # as a metric only when at most half its filled cells fail to parse
+        if texty[i]:
+            filled = sum(present[i]) + bad[i]  # nan tokens count as filled, gaps and headers do not
+            if filled == 0 or bad[i] > 0.5 * filled:
+                continue
+            if bad[i]:
+                return None  # an error: pandas words it
+        keep.append(i)
+    return keep
+
+
+def _parse_simple(text: str, sep: str) -> tuple[list[str], list[list[float]], list[list[bool]], int, list[int], bool] | None:
     """A small CSV without ragged rows or quotes inside cells, parsed with the standard
     library — most logs; it spares the user pandas' import (~0.3 s) on every run.
 
@@ -102,27 +175,16 @@ def _parse_simple(text: str, sep: str):
     by the pandas path's rule: more than half their filled cells are not numbers.
     """
     quoted = '"' in text
-    lines = []
-    for line in text.split("\n"):
-        if line.endswith("\r"):
-            line = line[:-1]
-        if not line:
-            continue
-        if "\r" in line or not line.strip():
-            return None
-        lines.append(line)
-    if len(lines) < 2:
+    lines = _lines(text)
+    if lines is None or len(lines) < 2:
         return None
     split = (lambda line: _split_quoted(line, sep)) if quoted else (lambda line: line.split(sep))
     header_cells = split(lines[0])
-    if header_cells is None:
+    names = None if header_cells is None else _simple_names(header_cells)
+    if names is None:
         return None
-    names = [n.strip() for n in header_cells]
     width = len(names)
-    named = [n for n in names if n]  # an unnamed column is an index (pandas' to_csv writes one): dropped
-    if not named or len(set(named)) != len(named) or any(not norm(n) or n.startswith("Unnamed:") or _token(n) for n in named):
-        return None  # duplicate or number-like names: pandas' rules apply
-    nan, number, missing, infs = math.nan, _NUMBER.fullmatch, _MISSING_SET, _INF_TOKENS
+    number = _NUMBER.fullmatch
     values: list[list[float]] = [[] for _ in names]
     present: list[list[bool]] = [[] for _ in names]
     texty = [False] * width  # a cell pandas cannot read as a number (header, NaN token, %, text): a text column
@@ -141,46 +203,22 @@ def _parse_simple(text: str, sep: str):
                 values[i].append(float(c))
                 present[i].append(True)
                 continue
-            if c != c.strip():
-                return None  # other white space: pandas strips it in some columns, not in others
-            low = c.lower()
-            as_text = True
-            if c in missing:
-                v, p, as_text = nan, False, False
-            elif c == names[i]:
-                v, p, header = nan, False, True
-            elif low in _NAN_TOKENS:
-                v, p = nan, True
-            elif low in infs:
-                v, p, as_text = infs[low], True, False
-            elif c.endswith("%") and number(c.rstrip("%").strip(" \t")):
-                v, p = float(c.rstrip("%")) / 100.0, True
-            elif low in ("true", "false") or all(ch.isdigit() or ch.isspace() or ch in _NUMBER_CHARS for ch in c):
-                return None  # pandas reads booleans; "1_0", "1e", "0\t%", "\u0661" are for it to judge
-            else:  # plainly text ("00:03", "resnet"): counts against the column
-                v, p = nan, False
-                bad[i] += 1
+            odd = _odd_cell(c, names[i])
+            if odd is None:
+                return None
+            v, p, as_text, is_header, not_number = odd
+            header = header or is_header
+            bad[i] += not_number
             texty[i] = texty[i] or as_text
             values[i].append(v)
             present[i].append(p)
         if header:
             header_rows.append(r)
-    rows = len(lines) - 1
-    keep = []
-    for i in range(width):
-        if not names[i]:
-            continue
-        # pandas reads a column with any non-number, non-gap cell as text, then keeps it
-        # as a metric only when at most half its filled cells fail to parse
-        if texty[i]:
-            filled = sum(present[i]) + bad[i]  # nan tokens count as filled, gaps and headers do not
-            if filled == 0 or bad[i] > 0.5 * filled:
-                continue
-            if bad[i]:
-                return None  # an error: pandas words it
-        keep.append(i)
+    keep = _kept_columns(names, present, texty, bad)
+    if keep is None:
+        return None
     kept = ([names[i] for i in keep], [values[i] for i in keep], [present[i] for i in keep])
-    return (*kept, rows, header_rows, len(named) < width)
+    return (*kept, len(lines) - 1, header_rows, sum(1 for n in names if n) < width)
 
 
 def _split_quoted(line: str, sep: str) -> list[str] | None:
@@ -288,9 +326,9 @@ def _refuse_decimal_commas(text: str, sep: str, kept: list[str], source: str) ->
             )
 
 
-def _read_pandas(text: str, source: str, path: str | None, sep: str, header: str, big: bool):
-    import pandas as pd
-
+def _pandas_frame(pd: Any, text: str, source: str, path: str | None, sep: str, header: str, big: bool) -> Any:
+    """The log as a pandas DataFrame (a big one parsed straight to float64 when it is all
+    numbers); pandas' parse errors as input errors."""
     try:
         with warnings.catch_warnings():
             # mixed types across pandas' chunks just give an object column, which is handled below
@@ -316,7 +354,48 @@ def _read_pandas(text: str, source: str, path: str | None, sep: str, header: str
         raise InputError(source, f"not UTF-8 text (undecodable byte at offset {e.start}); binary or unsupported encoding") from None
     except (ValueError, MemoryError, OverflowError) as e:
         raise InputError(source, f"malformed CSV: {e}") from None
+    return df
 
+
+def _text_column(pd: Any, col: Any, name: str, source: str) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """(repeated-header rows, (values, present)) of a column pandas read as text: gaps, NaN
+    tokens, percentages and the column's name repeated read as the simple path reads them;
+    (values, present) None for a text column (more than half its filled cells not numbers: fastai's "time");
+    an input error for a metric column with a cell that is no number."""
+    s = col.astype(str).str.strip()
+    missing = s.isin(_MISSING_SET).to_numpy() | col.isna().to_numpy()
+    v = pd.to_numeric(s.str.rstrip("%").where(~s.isin(_MISSING_SET)), errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan
+    )
+    lowered = s.str.lower()
+    nan_token = lowered.isin(("nan", "-nan", "+nan")).to_numpy()
+    bad = np.isnan(v) & ~missing & ~nan_token
+    is_header = (s == name).to_numpy()
+    bad &= ~is_header
+    filled = (~missing & ~is_header).sum()
+    if filled == 0 or bad.sum() > 0.5 * filled:
+        return is_header, None  # a text column (fastai's "time", a run name): not a metric
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            source,
+            f"non-numeric value {col.iloc[first]!r} in column {name!r} at data row {first + 1}",
+        )
+    p = ~missing & ~is_header
+    pct = s.str.endswith("%").to_numpy() & p
+    if pct.any():
+        v = np.where(pct, v / 100.0, v)
+    return is_header, (v, p)
+
+
+def _read_pandas(
+    text: str, source: str, path: str | None, sep: str, header: str, big: bool
+) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray], int, np.ndarray, bool]:
+    """The pandas path: ``(names, values, present, rows, header_rows, dropped_index)`` of a
+    log the simple path does not take (big, ragged, quoted, unusual cells)."""
+    import pandas as pd
+
+    df = _pandas_frame(pd, text, source, path, sep, header, big)
     raw_names = [str(c).strip() for c in df.columns]
     if len(raw_names) == 1 and sep == "," and not norm(raw_names[0]):
         raise InputError(source, "not a table: no column names in the first line")
@@ -343,30 +422,11 @@ def _read_pandas(text: str, source: str, path: str | None, sep: str, header: str
                 v = col.to_numpy(dtype=float, na_value=np.nan)
             p = ~np.isnan(v)
         else:
-            s = col.astype(str).str.strip()
-            missing = s.isin(_MISSING_SET).to_numpy() | col.isna().to_numpy()
-            v = pd.to_numeric(s.str.rstrip("%").where(~s.isin(_MISSING_SET)), errors="coerce").to_numpy(
-                dtype=float, na_value=np.nan
-            )
-            lowered = s.str.lower()
-            nan_token = lowered.isin(("nan", "-nan", "+nan")).to_numpy()
-            bad = np.isnan(v) & ~missing & ~nan_token
-            is_header = (s == name).to_numpy()
+            is_header, got = _text_column(pd, col, name, source)
             header_rows |= is_header
-            bad &= ~is_header
-            filled = (~missing & ~is_header).sum()
-            if filled == 0 or bad.sum() > 0.5 * filled:
-                continue  # a text column (fastai's "time", a run name): not a metric
-            if bad.any():
-                first = int(np.flatnonzero(bad)[0])
-                raise InputError(
-                    source,
-                    f"non-numeric value {col.iloc[first]!r} in column {name!r} at data row {first + 1}",
-                )
-            p = ~missing & ~is_header
-            pct = s.str.endswith("%").to_numpy() & p
-            if pct.any():
-                v = np.where(pct, v / 100.0, v)
+            if got is None:
+                continue
+            v, p = got
         names.append(name)
         values[name] = v
         present[name] = p

@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from .._np import np
 
@@ -193,7 +195,7 @@ class _Records:
                     i = row + skipped  # the records before this one
                     raise InputError(source, f"{what} {i + 1} is a JSON {type(r).__name__}, not an object")
                 shape = tuple(r)
-                g = get(shape, _NEW)
+                g: Any = get(shape, _NEW)  # a _Group, None (a summary shape) or _NEW
                 if g is _NEW:
                     g = self._new(shape)
                 if g is None:
@@ -364,7 +366,7 @@ def _hf_facts(obj: dict) -> dict:
                 for e in obj["log_history"]:
                     if isinstance(e, dict) and e.get("step") == step:
                         key = next((k for k, v in e.items() if isinstance(k, str) and k.startswith("eval_")
-                                    and _num(v) is not None and math.isclose(_num(v), best, rel_tol=1e-9)), None)
+                                    and _close(_num(v), best)), None)
                         if key is not None:
                             facts["metric_for_best_model"] = key
                             break
@@ -426,7 +428,7 @@ def from_list(obj: list, source: str) -> RawTable:
     raise InputError(source, "JSON list of mixed values; expected a list of records")
 
 
-def _loads(text: str):
+def _loads(text: str) -> Any:
     """``json.loads``, also for integers longer than Python converts from text (4,300
     digits): read them as floats (infinite), as a CSV's would be."""
     try:
@@ -444,13 +446,13 @@ def _line_error(s: str, n: int, source: str) -> dict:
     except RecursionError:
         raise InputError(source, f"line {n}: JSON nested too deeply") from None
     except ValueError as e:
-        raise InputError(source, f"line {n}: invalid JSON ({e.msg})") from None
+        raise InputError(source, f"line {n}: invalid JSON ({_json_error(e).msg})") from None
     if not isinstance(rec, dict):
         raise InputError(source, f"line {n}: expected a JSON object, got {type(rec).__name__}")
     return rec
 
 
-def _parse_lines(lines, source: str):
+def _parse_lines(lines: Iterable[str], source: str) -> Iterator[dict]:
     """The objects of JSON Lines, one line at a time (lines split on "\n" only:
     str.splitlines() also splits on U+2028, U+2029, \x85, \x0c ..., which JSON allows raw
     inside strings).  Each line goes straight to the C scanner ``json.loads`` ends in; a
@@ -469,14 +471,27 @@ def _parse_lines(lines, source: str):
         yield rec
 
 
-_SCAN = []
+_SCAN: list[Callable[[str, int], tuple[Any, int]]] = []
 
 
-def _scanner():
+def _json_error(e: ValueError) -> json.JSONDecodeError:
+    """The decode error json.loads raised (any other ValueError as one at the start)."""
+    return e if isinstance(e, json.JSONDecodeError) else json.JSONDecodeError(str(e), "", 0)
+
+
+def _close(v: float | None, best: float) -> bool:
+    """``v`` is a number equal to ``best`` within 1e-9 relative."""
+    return v is not None and math.isclose(v, best, rel_tol=1e-9)
+
+
+def _scanner() -> Callable[[str, int], tuple[Any, int]]:
+    """The C scanner json.loads(s) ends in, made once."""
     if not _SCAN:
         from json.scanner import make_scanner
 
-        _SCAN.append(make_scanner(json.JSONDecoder()))  # what json.loads(s) runs, without its Python layers
+        # what json.loads(s) runs, without its Python layers; typeshed types make_scanner's
+        # context as a make_scanner, while any JSONDecoder is one
+        _SCAN.append(make_scanner(json.JSONDecoder()))  # type: ignore[arg-type]
     return _SCAN[0]
 
 
@@ -484,22 +499,25 @@ def read_json(text: str | bytes, source: str, lines: bool = False) -> RawTable:
     """``text``: the decoded file, or its bytes (UTF-8 already checked, a BOM allowed),
     which JSON Lines reads a line at a time without a decoded copy of the whole file."""
     data = text if isinstance(text, bytes) else None
+    doc = text if isinstance(text, str) else ""  # the text (decoded below from bytes when needed)
+    del text
     if not lines:
         if data is not None:
-            text = data.decode("utf-8-sig")
+            doc = data.decode("utf-8-sig")
         try:
-            obj = _loads(text)
+            obj = _loads(doc)
         except RecursionError:
             raise InputError(source, "JSON nested too deeply") from None
         except ValueError as e:
-            stripped = text.strip()
+            stripped = doc.strip()
             if stripped.startswith("{") and "\n" in stripped:
                 lines = True  # JSON Lines: several objects, one per line
             else:
-                raise InputError(source, f"invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+                err = _json_error(e)
+                raise InputError(source, f"invalid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
             del stripped
         else:
-            del text
+            doc = ""  # the decoded text is no longer needed
             if isinstance(obj, dict):
                 return _from_object(obj, source)
             if isinstance(obj, list):
@@ -511,13 +529,13 @@ def read_json(text: str | bytes, source: str, lines: bool = False) -> RawTable:
 
         from .source import UTF8_BOM
 
-        text = None
+        doc = ""  # a decoded copy is not kept: the lines are decoded one at a time
         buf = io.BytesIO(data)  # shares the bytes; its lines end at b"\n" only
         if data.startswith(UTF8_BOM):
             buf.seek(3)
-        raw_lines = map(bytes.decode, buf)
+        raw_lines: Iterable[str] = map(bytes.decode, buf)
     else:
-        raw_lines = text.split("\n")
+        raw_lines = doc.split("\n")
     records = _parse_lines(raw_lines, source)
     rec = _Records(source, "line")
     try:

@@ -33,6 +33,7 @@ import sqlite3
 from collections import defaultdict
 from operator import itemgetter
 from pathlib import Path
+from typing import Any, Literal, overload
 
 from .._np import np
 
@@ -96,7 +97,7 @@ def read_run_dir(run: Path, source: str) -> RawTable:
         total += len(data)
         if total > MAX_BYTES:
             raise too_big(source, " of metric files")
-        pts = []
+        pts: list[tuple[int, float]] = []
         for n, line in enumerate(data.decode("utf-8", "replace").split("\n"), 1):
             parts = line.split()
             if not parts:
@@ -246,9 +247,10 @@ class _Open:
 
     def __init__(self, path: str, source: str) -> None:
         self.path, self.source = os.path.abspath(path), source
-        self.con = self.tmp = None
+        self.con: sqlite3.Connection | None = None
+        self.tmp: str | None = None  # the private copy's directory
         self.guard = _Guard(TIME_LIMIT)
-        self._old_sigint = None
+        self._old_sigint: Any = None
 
     def __enter__(self) -> sqlite3.Connection:
         import signal
@@ -258,33 +260,35 @@ class _Open:
         wal = _check_header(self.path, self.source)
         sidecar = self.path + ("-wal" if wal else "-journal")
         if _nonempty(sidecar):
-            self._copy(sidecar[len(self.path):])
-            uri = f"file:{quote(os.path.join(self.tmp, 'db'))}?mode=rw"
+            tmp = self._copy(sidecar[len(self.path):])
+            uri = f"file:{quote(os.path.join(tmp, 'db'))}?mode=rw"
         else:
             uri = f"file:{quote(self.path)}?mode=ro" + ("&immutable=1" if wal else "")
         try:
-            self.con = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT)
+            self.con = con = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT)
         except sqlite3.Error as e:
             self._cleanup()
             raise InputError(self.source, _problem(e, None)) from None
-        if hasattr(self.con, "setlimit"):
-            self.con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE)
-        self.con.set_progress_handler(self.guard, _PROGRESS_STEPS)
+        if hasattr(con, "setlimit"):  # Python 3.11+
+            con.setlimit(getattr(sqlite3, "SQLITE_LIMIT_LENGTH"), MAX_VALUE)
+        con.set_progress_handler(self.guard, _PROGRESS_STEPS)
         if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             self._old_sigint = signal.signal(signal.SIGINT, self.guard.on_sigint)
-        return self.con
+        return con
 
-    def _copy(self, suffix: str) -> None:
+    def _copy(self, suffix: str) -> str:
+        """A private copy of the database and its ``suffix`` file: the directory holding them."""
         import shutil
         import tempfile
 
-        self.tmp = tempfile.mkdtemp(prefix="curvediag-sqlite-")
+        self.tmp = tmp = tempfile.mkdtemp(prefix="curvediag-sqlite-")
         try:
-            shutil.copyfile(self.path, os.path.join(self.tmp, "db"))
-            shutil.copyfile(self.path + suffix, os.path.join(self.tmp, "db" + suffix))
+            shutil.copyfile(self.path, os.path.join(tmp, "db"))
+            shutil.copyfile(self.path + suffix, os.path.join(tmp, "db" + suffix))
         except OSError as e:
             self._cleanup()
             raise InputError(self.source, f"cannot copy the SQLite database and its {suffix} file to read them ({e.strerror or e})") from None
+        return tmp
 
     def _cleanup(self) -> None:
         import shutil
@@ -315,6 +319,10 @@ class _Open:
 _REQUIRED = ("key", "value", "run_uuid", "step")
 
 
+@overload
+def _table_columns(cur: sqlite3.Cursor, name: str, source: str, required: Literal[True]) -> dict[str, int]: ...
+@overload
+def _table_columns(cur: sqlite3.Cursor, name: str, source: str, required: bool) -> dict[str, int] | None: ...
 def _table_columns(cur: sqlite3.Cursor, name: str, source: str, required: bool) -> dict[str, int] | None:
     """{column name (lower case): hidden flag} of a real table ``name``, or None / an error
     when ``name`` is missing, a view, a virtual table or computes a column on reading."""
@@ -485,7 +493,8 @@ def _read_one(cur: sqlite3.Cursor, cols: dict, source: str, chosen, ids: list | 
     if cur.execute(f"SELECT 1 {where} ({_ROW_MLFLOW}) LIMIT 1", (chosen,)).fetchone():
         bad = cur.execute(f"SELECT key, step, value {where} ({_ROW_OK}) LIMIT 1", (chosen,)).fetchone()
         if bad is not None:
-            raise _row_problem(source, *bad, chosen)
+            key, step, value = bad
+            raise _row_problem(source, key, step, value, chosen)
     # MLflow stores NaN as 0 with is_nan set (read back as NULL: numpy stores None as NaN)
     # and +-inf as +-the largest float (read back as +-1e999, SQLite's infinity)
     cur.execute(

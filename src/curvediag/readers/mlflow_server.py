@@ -257,8 +257,8 @@ def _opener(dl: _Deadline) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(HTTPHandler, HTTPSHandler)
 
 
-def _call(t: Target, method: str, endpoint: str, params: dict | None = None, body: dict | None = None,
-          sizes: list[int] | None = None) -> dict:
+def _request(t: Target, method: str, endpoint: str, params: dict | None, body: dict | None) -> urllib.request.Request:
+    """The HTTP request of one REST call (JSON body, basic authentication from the URL)."""
     url = f"{t.base}/api/2.0/mlflow/{endpoint}"
     if params:
         url += "?" + urllib.parse.urlencode(params)
@@ -268,7 +268,39 @@ def _call(t: Target, method: str, endpoint: str, params: dict | None = None, bod
         user, _, password = t.auth.partition(":")
         plain = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(plain).decode("ascii")
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    return urllib.request.Request(url, data=data, method=method, headers=headers)
+
+
+def _server_error(e: urllib.error.HTTPError) -> _ServerError:
+    """An HTTP error answer as the server's error (its JSON error_code and message when it sent them)."""
+    try:
+        detail = json.loads(e.read(1 << 16) or b"{}")
+    except (ValueError, OSError, RecursionError, http.client.HTTPException):
+        detail = {}
+    if not isinstance(detail, dict):
+        detail = {}
+    msg = _short(detail.get("message") or e.reason or "")
+    return _ServerError(e.code, _short(detail.get("error_code") or ""), msg)
+
+
+def _json_answer(t: Target, endpoint: str, raw: bytes) -> dict:
+    """The JSON object the server answered; an input error when it is no JSON object."""
+    try:
+        out = json.loads(raw or b"{}")
+    except RecursionError:
+        raise InputError(t.shown, f"{t.base}'s answer to {endpoint} is JSON nested too deeply to be an MLflow answer") from None
+    except ValueError:
+        raise InputError(t.shown, f"{t.base} is not an MLflow tracking server (its answer to {endpoint} is not JSON)") from None
+    if not isinstance(out, dict):
+        raise InputError(t.shown, f"{t.base} is not an MLflow tracking server (its answer to {endpoint} is not an object)")
+    return out
+
+
+def _call(t: Target, method: str, endpoint: str, params: dict | None = None, body: dict | None = None,
+          sizes: list[int] | None = None) -> dict:
+    """One REST call within the deadline of a whole request: its JSON answer, or an input error
+    (unreachable, late, too large, not an MLflow server) or a _ServerError (an HTTP error answer)."""
+    req = _request(t, method, endpoint, params, body)
     timeout = _timeout()
     late = f"the MLflow server at {t.base} did not answer within {timeout:g} s (the limit of a whole request; {endpoint})"
     with _Deadline(timeout) as dl:
@@ -278,14 +310,7 @@ def _call(t: Target, method: str, endpoint: str, params: dict | None = None, bod
         except urllib.error.HTTPError as e:
             if dl.expired:
                 raise InputError(t.shown, late) from None
-            try:
-                detail = json.loads(e.read(1 << 16) or b"{}")
-            except (ValueError, OSError, RecursionError, http.client.HTTPException):
-                detail = {}
-            if not isinstance(detail, dict):
-                detail = {}
-            msg = _short(detail.get("message") or e.reason or "")
-            raise _ServerError(e.code, _short(detail.get("error_code") or ""), msg) from None
+            raise _server_error(e) from None
         except (socket.timeout, TimeoutError):
             raise InputError(t.shown, late) from None
         except urllib.error.URLError as e:
@@ -309,15 +334,7 @@ def _call(t: Target, method: str, endpoint: str, params: dict | None = None, bod
         raise InputError(t.shown, f"the server's answer to {endpoint} is larger than {MAX_ANSWER >> 20} MB")
     if sizes is not None:
         sizes.append(len(raw))
-    try:
-        out = json.loads(raw or b"{}")
-    except RecursionError:
-        raise InputError(t.shown, f"{t.base}'s answer to {endpoint} is JSON nested too deeply to be an MLflow answer") from None
-    except ValueError:
-        raise InputError(t.shown, f"{t.base} is not an MLflow tracking server (its answer to {endpoint} is not JSON)") from None
-    if not isinstance(out, dict):
-        raise InputError(t.shown, f"{t.base} is not an MLflow tracking server (its answer to {endpoint} is not an object)")
-    return out
+    return _json_answer(t, endpoint, raw)
 
 
 def _read_answer(resp, dl: _Deadline) -> bytes | None:

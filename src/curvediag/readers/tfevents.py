@@ -16,6 +16,8 @@ protobuf wire format is needed, so this module has no dependencies.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
+from typing import Any
 
 from .._np import np
 
@@ -41,12 +43,13 @@ def _varint(buf: bytes, i: int) -> tuple[int, int]:
             raise ValueError("varint too long")
 
 
-def _fields(buf: bytes):
+def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
     """Yield (field number, wire type, value) of one protobuf message."""
     i, n = 0, len(buf)
     while i < n:
         key, i = _varint(buf, i)
         field, wire = key >> 3, key & 7
+        v: Any  # an int (varint) or the field's bytes
         if wire == 0:
             v, i = _varint(buf, i)
         elif wire == 1:
@@ -73,27 +76,31 @@ def _wrong_wire(what: str, wire: int, expected: int) -> ValueError:
     return ValueError(f"{what} sent as {_WIRE.get(wire, f'wire type {wire}')}, expected {_WIRE[expected]}")
 
 
+def _repeated_values(v: Any, w: int, packed: int, wire: int, fmt: str, what: str) -> list[float]:
+    """The values of a repeated float/double field: packed (wire type 2, ``packed`` bytes
+    each), or one value sent on its own wire type."""
+    if w == 2 and len(v) % packed == 0:
+        return list(struct.unpack(f"<{len(v) // packed}{fmt}", v))
+    if w == wire:
+        return [struct.unpack(f"<{fmt}", v)[0]]
+    raise _wrong_wire(what, w, wire)
+
+
 def _tensor_scalar(buf: bytes) -> float | None:
-    dtype, content, floats, doubles = None, None, [], []
+    """The scalar a TensorProto holds (tensor_content of a float, double or half, else its
+    first float_val or double_val), or None when it holds none."""
+    dtype, content = None, None
+    floats: list[float] = []
+    doubles: list[float] = []
     for f, w, v in _fields(buf):
         if f == 1 and w == 0:
             dtype = v
         elif f == 4 and w == 2:
             content = v
         elif f == 5:  # float_val: packed, or one 32-bit value
-            if w == 2 and len(v) % 4 == 0:
-                floats += struct.unpack(f"<{len(v) // 4}f", v)
-            elif w == 5:
-                floats.append(struct.unpack("<f", v)[0])
-            else:
-                raise _wrong_wire("a tensor float_val", w, 5)
+            floats += _repeated_values(v, w, 4, 5, "f", "a tensor float_val")
         elif f == 6:  # double_val: packed, or one 64-bit value
-            if w == 2 and len(v) % 8 == 0:
-                doubles += struct.unpack(f"<{len(v) // 8}d", v)
-            elif w == 1:
-                doubles.append(struct.unpack("<d", v)[0])
-            else:
-                raise _wrong_wire("a tensor double_val", w, 1)
+            doubles += _repeated_values(v, w, 8, 1, "d", "a tensor double_val")
     if content:
         if dtype == _DT_FLOAT and len(content) == 4:
             return struct.unpack("<f", content)[0]
@@ -173,10 +180,47 @@ def _simple_event(rec: bytes):
     return step, values
 
 
+def _summary_value(val: bytes) -> tuple[str | None, float | None]:
+    """(tag, scalar) of one Summary.Value: a simple_value or a scalar tensor."""
+    tag, value = None, None
+    for vf, vw, vv in _fields(val):
+        if vf == 1 and vw == 2:
+            tag = vv.decode("utf-8", "replace")
+        elif vf == 2:
+            if vw != 5:
+                raise _wrong_wire("a simple_value", vw, 5)
+            value = struct.unpack("<f", vv)[0]
+        elif vf == 8 and vw == 2:
+            value = _tensor_scalar(vv)
+    return tag, value
+
+
+def _event(rec: bytes) -> tuple[int, list[tuple[str, float]]]:
+    """(step, [(tag, value), ...]) of an event record the fast path did not read."""
+    step, summary = 0, None
+    for f, w, v in _fields(rec):
+        if f == 2:
+            if w != 0:
+                raise _wrong_wire("an event's step", w, 0)
+            step = v - (1 << 64) if v >= 1 << 63 else v  # int64: negative steps are 10-byte varints
+        elif f == 5 and w == 2:
+            summary = v
+    found: list[tuple[str, float]] = []
+    if summary is None:
+        return step, found
+    for f, w, val in _fields(summary):
+        if f != 1 or w != 2:
+            continue
+        tag, value = _summary_value(val)
+        if tag is not None and value is not None:
+            found.append((tag, float(value)))
+    return step, found
+
+
 def scalars(data: bytes, source: str, prefix: str = "") -> dict[str, list[tuple[int, float]]]:
     """{tag: [(step, value), ...]} of every scalar in one event file."""
     out: dict[str, list[tuple[int, float]]] = {}
-    names: dict[bytes, list] = {}  # tag bytes -> its list in out
+    names: dict[bytes, list[tuple[int, float]]] = {}  # tag bytes -> its list in out
     try:
         for rec in _records(data, source):
             simple = _simple_event(rec)
@@ -188,31 +232,9 @@ def scalars(data: bytes, source: str, prefix: str = "") -> dict[str, list[tuple[
                         pts = names[raw] = out.setdefault(prefix + raw.decode("utf-8", "replace"), [])
                     pts.append((step, value))
                 continue
-            step, summary = 0, None
-            for f, w, v in _fields(rec):
-                if f == 2:
-                    if w != 0:
-                        raise _wrong_wire("an event's step", w, 0)
-                    step = v - (1 << 64) if v >= 1 << 63 else v  # int64: negative steps are 10-byte varints
-                elif f == 5 and w == 2:
-                    summary = v
-            if summary is None:
-                continue
-            for f, w, val in _fields(summary):
-                if f != 1 or w != 2:
-                    continue
-                tag, value = None, None
-                for vf, vw, vv in _fields(val):
-                    if vf == 1 and vw == 2:
-                        tag = vv.decode("utf-8", "replace")
-                    elif vf == 2:
-                        if vw != 5:
-                            raise _wrong_wire("a simple_value", vw, 5)
-                        value = struct.unpack("<f", vv)[0]
-                    elif vf == 8 and vw == 2:
-                        value = _tensor_scalar(vv)
-                if tag is not None and value is not None:
-                    out.setdefault(prefix + tag, []).append((step, float(value)))
+            step, found = _event(rec)
+            for tag, value in found:
+                out.setdefault(prefix + tag, []).append((step, value))
     except (ValueError, struct.error) as e:
         raise InputError(source, f"broken TensorBoard event file ({e})") from None
     return out

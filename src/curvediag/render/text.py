@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..report import Report
 from . import printable as _p
@@ -107,104 +107,135 @@ def _metric_lines(r: Report, width: int = 0) -> list:
 CONCISE_REMEDIES = 5
 
 
-def render_reports(reports: Sequence[Report], console, full: bool = False) -> None:  # noqa: C901 - one straight layout, section by section
-    """Each report: the verdict, the metrics and the findings (the evidence), then, concise, the
-    report's first :data:`CONCISE_REMEDIES` remedies; ``full``: each finding's remedies under it
-    and the rules that could not run (skipped)."""
+def _indented(console: Any, text: str, left: int = 2, style: str = "") -> None:
+    """A line of text, indented by ``left`` columns (wrapped lines too)."""
     from rich.padding import Padding
+    from rich.text import Text
+
+    console.print(Padding(Text(_p(text), style=style), (0, 0, 0, left), expand=False))
+
+
+def _head(r: Report, console: Any) -> None:
+    """The log (path, format, rows, axis), its columns and notes, and the verdict in a panel."""
     from rich.panel import Panel
     from rich.text import Text
 
-    def indented(text: str, left: int = 2, style: str = "") -> None:
-        console.print(Padding(Text(_p(text), style=style), (0, 0, 0, left), expand=False))
+    src = r.source
+    console.print(Text.assemble((_p(src.path), "bold"), "  format ", (_p(src.format), "bold"),
+                                f", {src.rows} rows, axis {_p(src.axis)}"))
+    mapping = ", ".join(f"{k} ← {v}" for k, v in src.columns.items())
+    console.print(Text(_p(f"columns: {mapping}")))
+    for note in src.notes:
+        console.print(Text(_p(f"note: {note}"), style="dim"))
+    style = STYLE[r.severity]
+    console.print(
+        Panel(
+            Text(_p(r.headline)),
+            # a Text, not markup: markup would load rich's 4 ms emoji table on every run
+            title=Text.assemble((r.verdict.upper().replace("_", " "), "bold"),
+                                f" ({r.severity}{', borderline' if r.borderline else ''})"),
+            border_style=style,
+            title_align="left",
+        )
+    )
+
+
+def _facts(r: Report) -> list[str]:
+    """The run's facts on one line: best epoch, onset, epochs after best, confidence, final gaps."""
+    facts = []
+    if r.best_epoch is not None:
+        by = next((m.label for m in r.metrics if m.name == r.best_epoch_metric), r.best_epoch_metric)
+        facts.append(f"best epoch {_pos(r.best_epoch)} (by {by})")
+    if r.onset_epoch is not None:
+        facts.append(f"onset {_pos(r.onset_epoch)}")
+    if r.epochs_after_best is not None:
+        facts.append(f"{_pos(r.epochs_after_best)} after best")
+    if r.confidence is not None:
+        facts.append(f"confidence {r.confidence:.0%}")
+    gap = r.final_gap
+    if gap.get("loss") is not None:
+        rel = gap.get("loss_relative")
+        if rel is None:
+            extra = ""
+        elif abs(rel) < 10:
+            extra = f" ({rel * 100:+.0f}% of train)"
+        else:
+            extra = f" (val {rel + 1:.3g}x train)"
+        facts.append(f"final val-train loss gap {_n(gap['loss'])}{extra}")
+    if gap.get("acc") is not None:
+        facts.append(f"train-val acc gap {gap['acc']:+.3f}")
+    return facts
+
+
+def _findings(r: Report, console: Any, full: bool) -> None:
+    """Each finding (code, name, severity, message); ``full``: its remedies under it, each once."""
+    shown: set[str] = set()
+    for f in r.findings:
+        console.print()
+        console.print(f"[bold {STYLE[f.severity]}]{f.code}[/] [bold]{f.name}[/] [{STYLE[f.severity]}]{f.severity}[/]")
+        _indented(console, f.message)
+        if not full:
+            continue
+        new = [rem for rem in f.remedies if rem not in shown]
+        if f.remedies and not new:
+            _indented(console, "remedies: as above", style="dim")
+        elif new:
+            _indented(console, "remedies" + (" (besides those above)" if len(new) < len(f.remedies) else ""), style="bold")
+            for rem in new:
+                _indented(console, f"• {rem}", left=4)
+        shown.update(f.remedies)
+
+
+def _concise_tail(r: Report, console: Any) -> None:
+    """The concise report's end: its first :data:`CONCISE_REMEDIES` remedies, and what ``--full`` adds."""
+    from rich.text import Text
+
+    rest = []
+    todo = list(r.remedies[:CONCISE_REMEDIES])
+    if todo:
+        console.print()
+        console.print(Text("remedies", style="bold"))
+        for rem in todo:
+            _indented(console, f"• {rem}")
+    more = len(r.remedies) - len(todo)
+    if more:
+        rest.append(f"{more} more remed{'y' if more == 1 else 'ies'}")
+    if r.skipped:
+        rest.append(f"{len(r.skipped)} rule{'' if len(r.skipped) == 1 else 's'} that could not run")
+    if rest:
+        console.print(Text(_p(f"--full shows {' and '.join(rest)}"), style="dim"))
+
+
+def render_reports(reports: Sequence[Report], console: Any, full: bool = False) -> None:
+    """Each report: the verdict, the metrics and the findings (the evidence), then, concise, the
+    report's first :data:`CONCISE_REMEDIES` remedies; ``full``: each finding's remedies under it
+    and the rules that could not run (skipped).  In sections: :func:`_head`, the metrics table,
+    :func:`_facts`, reading and projection, :func:`_findings`, then :func:`_concise_tail` or the
+    skipped rules."""
+    from rich.text import Text
 
     for i, r in enumerate(reports):
         if i:
             console.rule()
-        src = r.source
-        console.print(Text.assemble((_p(src.path), "bold"), "  format ", (_p(src.format), "bold"),
-                                    f", {src.rows} rows, axis {_p(src.axis)}"))
-        mapping = ", ".join(f"{k} ← {v}" for k, v in src.columns.items())
-        console.print(Text(_p(f"columns: {mapping}")))
-        for note in src.notes:
-            console.print(Text(_p(f"note: {note}"), style="dim"))
-        style = STYLE[r.severity]
-        console.print(
-            Panel(
-                Text(_p(r.headline)),
-                # a Text, not markup: markup would load rich's 4 ms emoji table on every run
-                title=Text.assemble((r.verdict.upper().replace("_", " "), "bold"),
-                                    f" ({r.severity}{', borderline' if r.borderline else ''})"),
-                border_style=style,
-                title_align="left",
-            )
-        )
+        _head(r, console)
         for line in _metric_lines(r, console.width):
             console.print(line, overflow="crop", no_wrap=True)
-        facts = []
-        if r.best_epoch is not None:
-            by = next((m.label for m in r.metrics if m.name == r.best_epoch_metric), r.best_epoch_metric)
-            facts.append(f"best epoch {_pos(r.best_epoch)} (by {by})")
-        if r.onset_epoch is not None:
-            facts.append(f"onset {_pos(r.onset_epoch)}")
-        if r.epochs_after_best is not None:
-            facts.append(f"{_pos(r.epochs_after_best)} after best")
-        if r.confidence is not None:
-            facts.append(f"confidence {r.confidence:.0%}")
-        gap = r.final_gap
-        if gap.get("loss") is not None:
-            rel = gap.get("loss_relative")
-            if rel is None:
-                extra = ""
-            elif abs(rel) < 10:
-                extra = f" ({rel * 100:+.0f}% of train)"
-            else:
-                extra = f" (val {rel + 1:.3g}x train)"
-            facts.append(f"final val-train loss gap {_n(gap['loss'])}{extra}")
-        if gap.get("acc") is not None:
-            facts.append(f"train-val acc gap {gap['acc']:+.3f}")
+        facts = _facts(r)
         if facts:
             console.print(Text(_p(" · ".join(facts))))
         if r.interpretation:
             console.print(Text(_p(f"reading: {r.interpretation}")))
         if r.projection is not None:
             console.print(Text(_p(f"projection: {r.projection.summary()}")))
-        shown: set[str] = set()
-        for f in r.findings:
-            console.print()
-            console.print(f"[bold {STYLE[f.severity]}]{f.code}[/] [bold]{f.name}[/] [{STYLE[f.severity]}]{f.severity}[/]")
-            indented(f.message)
-            if not full:
-                continue
-            new = [rem for rem in f.remedies if rem not in shown]
-            if f.remedies and not new:
-                indented("remedies: as above", style="dim")
-            elif new:
-                indented("remedies" + (" (besides those above)" if len(new) < len(f.remedies) else ""), style="bold")
-                for rem in new:
-                    indented(f"• {rem}", left=4)
-            shown.update(f.remedies)
-        rest = []
+        _findings(r, console, full)
         if not full:
-            todo = list(r.remedies[:CONCISE_REMEDIES])
-            if todo:
-                console.print()
-                console.print(Text("remedies", style="bold"))
-                for rem in todo:
-                    indented(f"• {rem}")
-            more = len(r.remedies) - len(todo)
-            if more:
-                rest.append(f"{more} more remed{'y' if more == 1 else 'ies'}")
-            if r.skipped:
-                rest.append(f"{len(r.skipped)} rule{'' if len(r.skipped) == 1 else 's'} that could not run")
-            if rest:
-                console.print(Text(_p(f"--full shows {' and '.join(rest)}"), style="dim"))
+            _concise_tail(r, console)
             continue
         if r.skipped:
             console.print()
             console.print("[dim]skipped:[/]")
             for s in r.skipped:
-                indented(f"{s.code} {s.name}: {s.reason}", style="dim")
+                _indented(console, f"{s.code} {s.name}: {s.reason}", style="dim")
 
 
 def render_summary(items, console) -> None:

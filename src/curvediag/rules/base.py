@@ -166,7 +166,8 @@ class Rule:
     def severity(self) -> str:
         return self.verdict.severity if self.verdict else "info"
 
-    def finding(self, message: str, evidence: dict[str, Any], span=None, remedies=None) -> Finding:
+    def finding(self, message: str, evidence: dict[str, Any], span: tuple[float, float] | None = None,
+                remedies: tuple[Any, ...] | None = None) -> Finding:  # texts or remedies.Remedy ids
         return Finding(
             code=self.code,
             name=self.name,

@@ -17,7 +17,7 @@ from .base import Rule, Skip, at, fmt, pct
 from .options import RuleOptions, amount, share
 
 if TYPE_CHECKING:
-    from ..comparison import Beyond, Comparison
+    from ..comparison import Beyond, Comparison, Profile
     from ..report import Finding
 
 
@@ -51,7 +51,7 @@ class _LevelRule(BaselineRule):
     what: ClassVar[str]
     how: ClassVar[str] = "smoothed"
 
-    def measure(self, p) -> float:  # pragma: no cover
+    def measure(self, p: "Profile") -> float:  # pragma: no cover
         raise NotImplementedError
 
     def noise(self, cmp: "Comparison") -> float:
@@ -110,7 +110,7 @@ class BestWorse(_LevelRule):
         "re-run the baseline recipe with the run's seed: a recipe change, not chance, if it still matches",
     )
 
-    def measure(self, p) -> float:
+    def measure(self, p: "Profile") -> float:
         return p.best
 
 
@@ -141,7 +141,7 @@ class FinalWorse(_LevelRule):
         "restore the best checkpoint, or stop early as the baseline's best epoch suggests",
     )
 
-    def measure(self, p) -> float:
+    def measure(self, p: "Profile") -> float:
         return p.final
 
 
@@ -185,7 +185,7 @@ class TrainFloorHigher(_LevelRule):
         t = cmp.baseline[0].train
         return t.sigma if len(cmp.baseline) == 1 and t is not None else float("nan")
 
-    def measure(self, p) -> float:
+    def measure(self, p: "Profile") -> float:
         return p.floor
 
 

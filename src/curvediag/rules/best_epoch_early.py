@@ -7,6 +7,7 @@ from .._np import np
 from ..analysis import Context
 from ..curves import VAL_LOSS
 from ..remedies import remedy
+from ..report import Finding
 from .base import Rule, amount, at, pct, span
 from .options import RuleOptions, share
 
@@ -39,7 +40,7 @@ class BestEpochEarly(Rule):
         "Run far fewer epochs, or lower the learning rate so that progress is spread over the run.",
     )
 
-    def check(self, ctx: Context, opts: BestEpochEarlyOptions):
+    def check(self, ctx: Context, opts: BestEpochEarlyOptions) -> Finding | None:
         fin = ctx.curves.series[VAL_LOSS].finite()  # as logged, not smoothed
         i = int(np.argmin(fin.y))
         frac = i / (len(fin) - 1)

@@ -8,6 +8,7 @@ from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, fmt
 from .options import RuleOptions, factor, share
 
@@ -57,10 +58,10 @@ class BlownUpStart(Rule):
         "Check the initialisation of the last layer (small weights, bias at the class log-frequencies).",
     )
 
-    def check(self, ctx: Context, opts: BlownUpStartOptions):
+    def check(self, ctx: Context, opts: BlownUpStartOptions) -> Finding | None:
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         # the first *logged* value, not a smoothed start: the point is that it stands alone
-        series = ctx.curves.get(t.name).finite()
+        series = ctx.curves.series[t.name].finite()
         first = float(series.y[0])
         # it stands alone: 10x above every later value (a loss that falls towards 0 as a model
         # memorises has a tiny median, but its second point is near its first), and far above the

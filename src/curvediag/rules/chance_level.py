@@ -6,6 +6,7 @@ import math
 
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from ..report import Finding
 from .base import Rule, Skip, fmt
 from .options import RuleOptions, factor, share
 
@@ -40,7 +41,7 @@ class ChanceLevel(Rule):
         "Initialise the last layer small (or its bias to the class log-frequencies).",
     )
 
-    def check(self, ctx: Context, opts: ChanceLevelOptions):
+    def check(self, ctx: Context, opts: ChanceLevelOptions) -> Finding | None:
         k = ctx.num_classes
         if not k:
             raise Skip("needs --num-classes")

@@ -8,6 +8,7 @@ from .. import stats
 from ..analysis import Context
 from ..curves import LR, VAL_LOSS
 from ..remedies import facts_of, remedy
+from ..report import Finding
 from .base import Rule, amount, at, fmt
 from .options import RuleOptions, count
 from .steps import plateau_drops, ultralytics_patience
@@ -85,7 +86,7 @@ class EarlyStoppingAdvice(Rule):
     min_points = 3
     remedies = (remedy("restore-best"), remedy("early-stopping"))
 
-    def check(self, ctx: Context, opts: EarlyStoppingAdviceOptions):
+    def check(self, ctx: Context, opts: EarlyStoppingAdviceOptions) -> Finding | None:
         fin = ctx.curves.series[VAL_LOSS].finite()  # as logged, not smoothed
         y, x = fin.y, fin.x
         p, source = self._patience(ctx, int(opts.patience))

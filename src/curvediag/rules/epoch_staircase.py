@@ -9,6 +9,7 @@ from .._np import np
 from ..analysis import Context
 from ..curves import LR, TRAIN_LOSS, VAL_LOSS
 from ..remedies import remedy
+from ..report import Finding
 from .base import Rule, Skip, fmt, pct
 from .options import RuleOptions, amount, count, share
 from .steps import robust_sigma, spike_flags
@@ -91,7 +92,7 @@ class EpochStaircase(Rule):
         remedy("restore-best"),
     )
 
-    def check(self, ctx: Context, opts: EpochStaircaseOptions):
+    def check(self, ctx: Context, opts: EpochStaircaseOptions) -> Finding | None:
         s = ctx.curves.series[TRAIN_LOSS].finite()
         ep = ctx.curves.epochs_at(s.x)
         if ep is None:

@@ -6,9 +6,10 @@ from .._np import np
 
 from .. import stats
 
-from ..analysis import MIN_POINTS, Context
+from ..analysis import MIN_POINTS, Context, Track
 from ..curves import TRAIN_LOSS, VAL_LOSS
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, at, fmt, pct
 from .options import RuleOptions, amount, factor
 
@@ -60,7 +61,7 @@ class ExplodingLoss(Rule):
         "Check that the loss matches the output layer (logits vs probabilities).",
     )
 
-    def check(self, ctx: Context, opts: ExplodingLossOptions):
+    def check(self, ctx: Context, opts: ExplodingLossOptions) -> Finding | None:
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         start, end = t.start, t.end
         scale = abs(start)
@@ -131,7 +132,7 @@ class ExplodingLoss(Rule):
         return None
 
     @staticmethod
-    def rising(t, opts):
+    def rising(t: Track, opts: ExplodingLossOptions) -> tuple[int, float, float, float] | None:
         """(index of the minimum, its smoothed level, the last quarter's mean, the rise in noise units)
         when a *training* loss that fell ends well above its smoothed minimum: the mean of its last
         quarter ``rise_limit`` above it and ``noise_z`` standard errors clear of its noise; else None."""

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..remedies import remedy
+from ..report import Finding
 from .base import Rule, fmt, pct
 from .options import RuleOptions, amount, share
 
@@ -37,7 +38,7 @@ class GeneralisationGap(Rule):
     min_points = 3
     remedies = (remedy("regularise"), remedy("more-data"), remedy("smaller-model"))
 
-    def check(self, ctx: Context, opts: GeneralisationGapOptions):
+    def check(self, ctx: Context, opts: GeneralisationGapOptions) -> Finding | None:
         t, v = ctx.need(TRAIN_LOSS), ctx.need(VAL_LOSS)
         last = min(float(t.x[-1]), float(v.x[-1]))
         third = float(v.x[0] + (last - v.x[0]) / 3)

@@ -9,6 +9,7 @@ from .._np import np
 from ..analysis import MIN_POINTS, NOT_LEARNING_POINTS, STILL_FALLING_GAIN, Context, Track, recent_fall
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, Skip, fmt, pct
 from .options import RuleOptions, amount, share
 
@@ -71,7 +72,7 @@ class LossAtChance(Rule):
         "Overfit a single small batch first: if even that fails, the bug is in the model or the loss.",
     )
 
-    def check(self, ctx: Context, opts: LossAtChanceOptions):
+    def check(self, ctx: Context, opts: LossAtChanceOptions) -> Finding | None:
         t = ctx.need(VAL_LOSS, TRAIN_LOSS)
         if ctx.points < NOT_LEARNING_POINTS:
             # "flat" and "slow" cannot be told apart on fewer evaluations (a prefix of a slow run)

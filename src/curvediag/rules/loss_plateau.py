@@ -7,6 +7,7 @@ from .._np import np
 from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
+from ..report import Finding
 from .base import Rule, pct, span
 from .options import RuleOptions, amount, share
 
@@ -43,7 +44,7 @@ class Plateau(Rule):
         "Or stop here: early stopping with a patience of a few epochs saves the remaining time.",
     )
 
-    def check(self, ctx: Context, opts: PlateauOptions):
+    def check(self, ctx: Context, opts: PlateauOptions) -> Finding | None:
         t = ctx.need(VAL_LOSS, TRAIN_LOSS)
         w = max(5, int(round(opts.window * t.n)))
         before = float(t.s[t.n - w - 1])

@@ -6,6 +6,7 @@ from .._np import np
 
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
+from ..report import Finding
 from .base import Rule, Skip, at
 from .options import RuleOptions, factor
 from .secondary import causal_median
@@ -44,7 +45,7 @@ class LossSpikes(Rule):
         "Use a larger batch size, or check the batches at the spikes for outliers or bad labels.",
     )
 
-    def check(self, ctx: Context, opts: LossSpikesOptions):
+    def check(self, ctx: Context, opts: LossSpikesOptions) -> Finding | None:
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         if np.min(t.y) <= 0:
             raise Skip("the loss is not positive; spikes are judged as ratios")

@@ -6,6 +6,7 @@ from ..analysis import MIN_POINTS, STILL_FALLING_GAIN, Context, recent_fall
 from ..verdict import Verdict
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..remedies import remedy
+from ..report import Finding
 from .base import Rule, Skip, amount, at, change, fmt, gain_of_level, missing_reason, pct, span, too_few_reason
 from .options import RuleOptions, share
 
@@ -66,7 +67,7 @@ class StillImproving(Rule):
         "A somewhat higher learning rate may reach the same loss in fewer epochs.",
     )
 
-    def check(self, ctx: Context, opts: StillImprovingOptions):
+    def check(self, ctx: Context, opts: StillImprovingOptions) -> Finding | None:
         t = ctx.judged
         if t is None:
             raise Skip(missing_reason(self.needs[0]))

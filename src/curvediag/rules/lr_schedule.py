@@ -7,7 +7,8 @@ import math
 from .._np import np
 
 from ..analysis import Context
-from ..curves import LR, TRAIN_LOSS, VAL_LOSS
+from ..curves import LR, TRAIN_LOSS, VAL_LOSS, Series
+from ..report import Finding
 from .base import Rule, at, pct
 from .options import RuleOptions, amount
 from .steps import plateau_drops
@@ -69,7 +70,7 @@ class LrSchedule(Rule):
     Options = LrScheduleOptions
     remedies = ()
 
-    def check(self, ctx: Context, opts: LrScheduleOptions):
+    def check(self, ctx: Context, opts: LrScheduleOptions) -> Finding | None:
         lr_s = ctx.curves.get(LR)
         if lr_s is None:
             return None
@@ -99,7 +100,7 @@ class LrSchedule(Rule):
         return self.finding("; ".join(parts), ev, span=(float(lr.x[0]), float(lr.x[-1])), remedies=tuple(remedies))
 
     @staticmethod
-    def _warmup(lr, loss, ip, xp, flat, axis, parts, ev) -> None:
+    def _warmup(lr: Series, loss: Series, ip: int, xp: float, flat: float, axis: str, parts: list[str], ev: dict) -> None:
         if ip == 0 or ip >= 0.5 * lr.y.size or lr.y[0] > 0.5 * lr.y[ip]:
             return
         during = loss.y[loss.x <= xp]
@@ -115,7 +116,8 @@ class LrSchedule(Rule):
                          "that does not learn")
 
     @staticmethod
-    def _ended(lr, loss, peak, ip, opts, axis, parts, remedies, ev) -> None:
+    def _ended(lr: Series, loss: Series, peak: float, ip: int, opts: LrScheduleOptions, axis: str, parts: list[str],
+               remedies: list[str], ev: dict) -> None:
         share, flat = float(opts.end_share), float(opts.flat)
         low = np.flatnonzero((np.arange(lr.y.size) > ip) & (lr.y <= share * peak))
         if not low.size:
@@ -136,7 +138,8 @@ class LrSchedule(Rule):
                             f"{pct(lr.y[-1] / peak)} of the peak {peak:.3g}): the loss stopped when the LR did.")
 
     @staticmethod
-    def _diverged(lr, loss, peak, xp, rise, axis, parts, remedies, ev) -> None:
+    def _diverged(lr: Series, loss: Series, peak: float, xp: float, rise: float, axis: str, parts: list[str],
+                  remedies: list[str], ev: dict) -> None:
         from .. import stats
 
         lx, y = stats.downsample(loss.x.astype(float), loss.y.astype(float))  # bin means, at most 400
@@ -156,7 +159,7 @@ class LrSchedule(Rule):
                             "lengthen the warm-up.")
 
     @staticmethod
-    def _steps(lr, loss, opts, axis, parts, remedies, ev) -> None:
+    def _steps(lr: Series, loss: Series, opts: LrScheduleOptions, axis: str, parts: list[str], remedies: list[str], ev: dict) -> None:
         step, gain = float(opts.step), float(opts.gain)
         y = lr.y
         downs = plateau_drops(y, step)

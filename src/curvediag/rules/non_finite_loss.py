@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+
 from .._np import np
 
 from ..analysis import Context
-from ..curves import GRAD_NORM, TRAIN_LOSS, VAL_LOSS
+from ..curves import GRAD_NORM, TRAIN_LOSS, VAL_LOSS, Series
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, Skip, at, missing_reason
+from .options import RuleOptions
 
 
 class NonFiniteLoss(Rule):
@@ -46,9 +49,9 @@ class NonFiniteLoss(Rule):
         "Resume from the last checkpoint saved before the first non-finite epoch.",
     )
 
-    def check(self, ctx: Context, opts):
-        present = [ctx.curves.get(n) for n in (TRAIN_LOSS, VAL_LOSS, GRAD_NORM)]
-        present = [s for s in present if s is not None]
+    def check(self, ctx: Context, opts: RuleOptions) -> Finding | None:
+        # the raw series: the non-finite points are what this rule reads (a Track holds finite ones only)
+        present = [ctx.curves.series[n] for n in (TRAIN_LOSS, VAL_LOSS, GRAD_NORM) if n in ctx.curves.series]
         if not any(s.name != GRAD_NORM for s in present):
             raise Skip(missing_reason((TRAIN_LOSS, VAL_LOSS)))
         hits = []
@@ -99,7 +102,7 @@ class NonFiniteLoss(Rule):
                 )
         return self.finding(msg, evidence, span=(pos, end))
 
-    def recovered(self, hits, axis: str):
+    def recovered(self, hits: list[tuple[float, Series, int, str]], axis: str) -> Finding | None:
         """An info finding (no verdict) when every non-finite point lies in the first third of its
         curve and at least 5 finite points follow the last of them, in every curve that had one: the
         run came back and is judged by what follows (the other rules read the finite points)."""

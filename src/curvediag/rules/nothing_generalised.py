@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from .._np import np
 
 from .. import stats
-from ..analysis import Context
+from ..analysis import Context, Track
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, fmt, pct
 from .options import RuleOptions, amount, share
 
@@ -29,6 +31,11 @@ class NothingGeneralisedOptions(RuleOptions):
     acc_gain: float = share(0.05, "the validation accuracy's second-half mean at most this above its first value")
     memorise_gap: float = share(0.25, "a training accuracy this far above the validation accuracy is memorising instead")
 
+
+def _one_class(a: Track | None) -> TypeGuard[Track]:
+    """An accuracy identical at every one of 10 or more evaluations (and below 0.99): one class
+    predicted for every example."""
+    return a is not None and a.n >= 10 and float(np.ptp(a.y)) < 1e-9 and a.end < 0.99
 
 class NothingGeneralised(Rule):
     """The training loss moved, but nothing reached the validation set.
@@ -69,7 +76,7 @@ class NothingGeneralised(Rule):
         "Check the train/validation split: the same task, the same preprocessing.",
     )
 
-    def check(self, ctx: Context, opts: NothingGeneralisedOptions):
+    def check(self, ctx: Context, opts: NothingGeneralisedOptions) -> Finding | None:
         v, t = ctx.need(VAL_LOSS), ctx.need(TRAIN_LOSS)
         lim = opts.val_limit
         v0 = v.start
@@ -79,9 +86,7 @@ class NothingGeneralised(Rule):
         v_end = stats.rel(v.end - v0, v0)
         t_fall = stats.rel(t.start - t.end, t.start)
         a = ctx.track(VAL_ACC)
-        # an accuracy identical at every evaluation predicts one class for every example
-        frozen = a is not None and a.n >= 10 and float(np.ptp(a.y)) < 1e-9 and a.end < 0.99
-        if frozen and v_best < STUCK_LIMIT and t_fall > lim:
+        if _one_class(a) and v_best < STUCK_LIMIT and t_fall > lim:
             return self.finding(
                 f"{ctx.label(VAL_ACC)} is {ctx.shown(VAL_ACC, a.end)} at every one of its {len(ctx.curves.series[VAL_ACC].finite())} evaluations (one class predicted for every "
                 f"example) while val_loss fell only {pct(v_best)} and train_loss {pct(t_fall)}; the loss only "

@@ -122,17 +122,17 @@ class RuleOptions:
         return cls(**{k: v for k, v in values.items() if k in cls.defaults()})
 
 
-def _kind_word(value) -> str:
+def _kind_word(value: object) -> str:
     return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
             dict: "a table"}.get(type(value), type(value).__name__)
 
 
-def _shown(value) -> str:
+def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def whole(value) -> int | None:
+def whole(value: object) -> int | None:
     """An integer from TOML (int, or an integral float) or from the environment (a string)."""
     if isinstance(value, bool):
         return None
@@ -148,7 +148,7 @@ def whole(value) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def check_option(value, spec: Spec, where: str):
+def check_option(value: object, spec: Spec, where: str) -> int | float:
     """A rule option checked against its kind and range; the value the rule will see.  ``where``
     begins the one-line error (``pyproject.toml: rules.O102.rise_limit``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -166,7 +166,7 @@ def check_option(value, spec: Spec, where: str):
     return float(value)
 
 
-def check_table(opts, options: type[RuleOptions], rkey: str, where: str) -> dict[str, Any]:
+def check_table(opts: object, options: type[RuleOptions], rkey: str, where: str) -> dict[str, Any]:
     """A ``[rules.<rkey>]`` table of the configuration file (or the environment): each key a declared
     option (``-`` read as ``_``), each value checked; the values by option name."""
     if not isinstance(opts, dict):

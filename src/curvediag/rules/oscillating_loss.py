@@ -7,6 +7,7 @@ from .._np import np
 from .. import stats
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
+from ..report import Finding
 from .base import Rule, pct
 from .options import RuleOptions, amount, share
 
@@ -44,7 +45,7 @@ class OscillatingLoss(Rule):
         "Use a larger batch size, or gradient clipping.",
     )
 
-    def check(self, ctx: Context, opts: OscillatingLossOptions):
+    def check(self, ctx: Context, opts: OscillatingLossOptions) -> Finding | None:
         t = ctx.need(TRAIN_LOSS, VAL_LOSS)
         half = t.y[t.n // 2 :]
         d = np.diff(half)

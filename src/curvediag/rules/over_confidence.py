@@ -7,6 +7,7 @@ from .._np import np
 from ..analysis import MIN_POINTS, Context
 from ..curves import VAL_ACC, VAL_LOSS
 from ..remedies import remedy
+from ..report import Finding
 from .base import Rule, at, pct
 from .rise import RiseOptions, RISE, rise_passes, significant_rise
 
@@ -40,7 +41,7 @@ class OverConfidence(Rule):
         "Add label smoothing or weight decay; calibrate the probabilities afterwards (temperature scaling).",
     )
 
-    def check(self, ctx: Context, opts: OverConfidenceOptions):
+    def check(self, ctx: Context, opts: OverConfidenceOptions) -> Finding | None:
         r = significant_rise(ctx, opts)
         acc = ctx.need(VAL_ACC)
         if not rise_passes(r, opts):

@@ -3,11 +3,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import math
+from collections.abc import Callable
 
 from .._np import np
 
 from ..analysis import Context
-from ..curves import GRAD_NORM, LR, TRAIN_LOSS
+from ..curves import GRAD_NORM, LR, TRAIN_LOSS, Series
+from ..report import Finding
 from .base import Rule, Skip, at, fmt
 from .options import RuleOptions, amount, count
 from .steps import checkpoint_steps, spike_flags, z_at
@@ -80,7 +82,7 @@ class SpikeTriage(Rule):
         "Clip gradients (max_grad_norm / clip_grad_norm_ 1.0); check the batches at the spike for bad data.",
     )
 
-    def check(self, ctx: Context, opts: SpikeTriageOptions):
+    def check(self, ctx: Context, opts: SpikeTriageOptions) -> Finding | None:
         s = ctx.curves.series[TRAIN_LOSS]
         w = int(opts.window)
         if len(s) < max(int(opts.min_logged), w + 3):
@@ -151,7 +153,7 @@ class SpikeTriage(Rule):
         return self._report(triaged, plan, axis, zl, float(opts.min_rise), w)
 
     @staticmethod
-    def _back_at(ly, b, w, ref, tol) -> int | None:
+    def _back_at(ly: np.ndarray, b: int, w: int, ref: float, tol: float) -> int | None:
         """The first index after ``b`` from which the median of the next points (half a window, or
         all there are before the next spike, at least 3) is back within ``tol`` of the level ``ref``
         before the spike, or None."""
@@ -166,7 +168,9 @@ class SpikeTriage(Rule):
         return int(b + 1 + hit[0]) if hit.size else None
 
     @staticmethod
-    def _outcome(ly, fx, b, w, ref, back, nonfinite_x, end_x, linger) -> tuple[str, float | None]:
+    def _outcome(ly: np.ndarray, fx: np.ndarray, b: int, w: int, ref: float, back: int | None, nonfinite_x: np.ndarray,
+                 end_x: float, linger: float) -> tuple[str, float | None]:
+        """How a spike ended: diverged, unresolved (the log ends in it), recovered or lingered; and where it was back."""
         if nonfinite_x.size and np.any(nonfinite_x > end_x):
             return "diverged", None
         after = ly[b + 1:]
@@ -179,7 +183,7 @@ class SpikeTriage(Rule):
         return ("diverged" if tail > ref + math.log(2.0) else "lingered"), None
 
     @staticmethod
-    def _grad_z(ctx: Context, w: int):
+    def _grad_z(ctx: Context, w: int) -> tuple[np.ndarray, np.ndarray] | None:
         """(positions, log values) of the gradient norm, or None."""
         g = ctx.curves.get(GRAD_NORM)
         if g is None:
@@ -195,7 +199,9 @@ class SpikeTriage(Rule):
         return checkpoint_steps(src.path), (src.facts or {}).get("save_steps")  # type: ignore[return-value]
 
     @staticmethod
-    def _plan(ev: dict, fx, steps_of, ckpts, lr_fin, w: int) -> dict:
+    def _plan(ev: dict, fx: np.ndarray, steps_of: Callable[[np.ndarray], np.ndarray | None],
+              ckpts: tuple[list[int], int | None], lr_fin: Series | None, w: int) -> dict:
+        """Where to restart a spike that lingered or diverged: the step, the checkpoint, the learning rate."""
         i = int(np.searchsorted(fx, ev["start"]))
         before = float(fx[i - 1]) if i > 0 else float(fx[0])
         st = steps_of(np.array([before, ev["start"], ev["end"]]))
@@ -221,7 +227,8 @@ class SpikeTriage(Rule):
                 plan["lr_advised"] = lr_at / 2
         return plan
 
-    def _report(self, triaged, plan, axis, zl, min_rise, w):
+    def _report(self, triaged: list[dict], plan: dict | None, axis: str, zl: float, min_rise: float, w: int) -> Finding:
+        """The finding: each spike triaged, and the restart plan."""
         counts = {k: sum(e["outcome"] == k for e in triaged) for k in ("recovered", "lingered", "diverged", "unresolved")}
         evidence: dict = {"spikes": len(triaged), **counts, "z_limit": zl, "min_rise": min_rise, "window": w}
         parts = []

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+
 from ..analysis import MIN_POINTS, Context
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule
+from .options import RuleOptions
 
 
 class TooFewPoints(Rule):
@@ -27,7 +30,7 @@ class TooFewPoints(Rule):
         "Run at least a few epochs before judging the curves.",
     )
 
-    def check(self, ctx: Context, opts):
+    def check(self, ctx: Context, opts: RuleOptions) -> Finding | None:
         n = ctx.points
         if n >= MIN_POINTS:
             return None

@@ -7,6 +7,7 @@ from .._np import np
 from ..analysis import Context
 from ..curves import TRAIN_LOSS, VAL_LOSS
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, at, fmt
 from .options import RuleOptions, factor, share
 
@@ -52,8 +53,8 @@ class UnstableLoss(Rule):
         "With Adam, a larger epsilon or a smaller beta2 can calm the updates.",
     )
 
-    def check(self, ctx: Context, opts: UnstableLossOptions):
-        name = VAL_LOSS if ctx.track(VAL_LOSS) is not None else TRAIN_LOSS
+    def check(self, ctx: Context, opts: UnstableLossOptions) -> Finding | None:
+        name = ctx.need(VAL_LOSS, TRAIN_LOSS).name
         fin = ctx.curves.series[name].finite()
         y, x = fin.y, fin.x
         if np.any(y <= 0):

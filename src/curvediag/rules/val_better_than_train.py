@@ -6,6 +6,7 @@ from .._np import np
 
 from ..analysis import Context
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from ..report import Finding
 from .base import Rule, pct
 from .options import RuleOptions, share
 
@@ -43,7 +44,7 @@ class ValBetterThanTrain(Rule):
         "If it is extreme, check the split for duplicates or leakage between training and validation data.",
     )
 
-    def check(self, ctx: Context, opts: ValBetterThanTrainOptions):
+    def check(self, ctx: Context, opts: ValBetterThanTrainOptions) -> Finding | None:
         t, v = ctx.need(TRAIN_LOSS), ctx.need(VAL_LOSS)
         tv = np.interp(v.x, t.x, t.s)
         ok = tv > 0

@@ -9,6 +9,7 @@ from .. import stats
 from ..analysis import MIN_POINTS, Context
 from ..curves import TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, at, fmt, pct
 from .options import amount, share
 from .rise import (
@@ -78,7 +79,7 @@ class Overfitting(Rule):
     min_points = MIN_POINTS
     remedies = OVERFIT_REMEDIES
 
-    def check(self, ctx: Context, opts: OverfittingOptions):
+    def check(self, ctx: Context, opts: OverfittingOptions) -> Finding | None:
         r = significant_rise(ctx, opts)
         if not rise_passes(r, opts):
             return self.plateau(ctx, opts)
@@ -101,11 +102,11 @@ class Overfitting(Rule):
         if acc is not None and acc.n >= MIN_POINTS:
             a_on, a_end = acc.at(r.onset_pos), acc.end
             evidence.update(val_acc_at_onset=a_on, val_acc_end=a_end)
-        return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
+        return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.need(VAL_LOSS).x[-1])))
 
-    def plateau(self, ctx: Context, opts: OverfittingOptions):
+    def plateau(self, ctx: Context, opts: OverfittingOptions) -> Finding | None:
         """Validation loss flat near its minimum while the training loss keeps falling."""
-        v, t = ctx.track(VAL_LOSS), ctx.track(TRAIN_LOSS)
+        v, t = ctx.need(VAL_LOSS), ctx.track(TRAIN_LOSS)
         if t is None or v.n < 6 or t.n < 3:
             return None
         vmin = float(np.min(v.s))

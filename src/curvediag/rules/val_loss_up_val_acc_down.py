@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from .._np import np
 
 from .. import stats
-from ..analysis import MIN_POINTS, Context
+from ..analysis import MIN_POINTS, Context, Rise, Track
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
+from ..report import Finding
 from .base import Rule, at, pct, span
 from .options import share
 from .rise import (
@@ -68,7 +69,7 @@ class Cramming(Rule):
         "Check the train/validation split: same distribution, no duplicates across it.",
     )
 
-    def check(self, ctx: Context, opts: CrammingOptions):
+    def check(self, ctx: Context, opts: CrammingOptions) -> Finding | None:
         r = significant_rise(ctx, opts)
         acc = ctx.need(VAL_ACC)
         if not rise_passes(r, opts):
@@ -111,10 +112,10 @@ class Cramming(Rule):
                 f"{ctx.shown(VAL_ACC, end)}) as train_acc climbed to {tr.end:.3f}",
             )
             msg += f"; a {gap:.2f} train-val accuracy gap: memorised, not learned (limit {opts.memorise_gap:.2f})"
-        return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.track(VAL_LOSS).x[-1])))
+        return self.finding(msg, evidence, span=(r.onset_pos, float(ctx.need(VAL_LOSS).x[-1])))
 
 
-    def collapse(self, ctx: Context, opts, r, acc):
+    def collapse(self, ctx: Context, opts: CrammingOptions, r: Rise, acc: Track) -> Finding | None:
         """The quality metric fell far from its peak and stayed down while the validation loss
         rose only a little (losses that barely move, as YOLO classification logs them)."""
         if acc.n < 8 or r.points_after < opts.min_points_after or r.rise <= 0:
