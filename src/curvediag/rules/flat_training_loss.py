@@ -64,9 +64,10 @@ class FlatLoss(Rule):
     A loss whose (smoothed) best is ``stuck_limit`` or more below its start, and
     more than 4x its own noise, has learned, and is never called not learning here, however flat it sits now (a
     stall after a fall is a plateau: ``loss-plateau``).
-    A loss falling with a significant trend (Mann-Kendall z <= -1.96) beside an
-    accuracy rising with one (z >= 1.96, by more than 3x its noise and 0.01) vetoes the finding,
-    however little the loss moved: both trends are beyond the curves' own noise.
+    An accuracy rising with a significant trend (Mann-Kendall z >= 1.96, by more than 3x its
+    noise and 0.01) beside a loss that does not trend up (z <= 0) vetoes the finding, however
+    little the loss moved: the accuracy's trend is beyond its own noise, and a loss that moves
+    little (a label-smoothed or distillation objective) may show no trend of its own under noise.
     A validation loss that fell by ``stuck_limit`` or more with a significant trend
     vetoes the finding: that is learning which generalises, whatever the training
     loss did.
@@ -200,12 +201,13 @@ def _stuck_accuracy(ctx: Context, t: Track, sh: _Shape, opts: FlatLossOptions) -
 
 
 def _learns_elsewhere(ctx: Context, t: Track, sh: _Shape, opts: FlatLossOptions) -> bool:
-    """Pass 3: signs that the model learns after all: a loss falling with a significant trend
-    beside an accuracy rising with one (a label-smoothed or distillation objective moves little;
-    both trends are measured against the curves' own noise), or the validation loss falling far
-    and surely (heavy augmentation or dropout keep the training loss high and noisy)."""
+    """Pass 3: signs that the model learns after all: an accuracy rising with a significant trend
+    beside a loss that does not trend up (a label-smoothed or distillation objective moves little,
+    and its trend may drown in its noise; the accuracy's trend is measured against its own noise),
+    or the validation loss falling far and surely (heavy augmentation or dropout keep the training
+    loss high and noisy)."""
     a = ctx.track(VAL_ACC) or ctx.track(TRAIN_ACC)
-    if sh.z <= -1.96 and a is not None and a.n >= 6:
+    if sh.z <= 0 and a is not None and a.n >= 6:
         a_noise = a.sigma if np.isfinite(a.sigma) else 0.0
         if stats.mann_kendall_z(a.y) >= 1.96 and a.end - a.start > max(0.01, 3 * a_noise):
             return True
