@@ -39,7 +39,7 @@ def __getattr__(name: str):
 
         return getattr(monitor, name)
     if name == "Settings":
-        from .config import Settings
+        from .settings import Settings
 
         return Settings
     if name == "Verdict":

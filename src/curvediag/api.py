@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from ._np import np
 
 from . import summary
-from .config import Settings
+from .settings import Settings
 from .curves import Curves
 from .engine import analyse, analyse_judged, rule_options
 from .errors import InputError, UsageError

@@ -26,7 +26,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, Union
 
-from .config import Settings
+from .settings import Settings
 
 if TYPE_CHECKING:
     from .curves import Curves

@@ -730,7 +730,7 @@ def config_cmd(
     """Print the resolved settings and where each came from (file, environment, defaults)."""
     import json
 
-    from .config import KEYS, resolve
+    from .config import KEYS, resolve, settings_dict
     from .errors import UsageError
 
     _text_or_json(format, "config")
@@ -740,7 +740,7 @@ def config_cmd(
     except UsageError as e:
         _err(str(e))
         raise typer.Exit(2)
-    d = s.to_dict()
+    d = settings_dict(s)
     if format is Format.json:
         _write_stdout(json.dumps(d, indent=2) + "\n")
         return

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ._np import np, quiet_numerics
 
 from .analysis import Context, Track
-from .config import Settings, rule_enabled
+from .settings import Settings, rule_enabled
 from .curves import TRAIN_LOSS, Curves
 from .errors import CurvediagError
 from .report import Finding, Report, Skipped

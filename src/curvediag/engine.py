@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 from ._np import quiet_numerics
 from .analysis import Context
-from .config import Settings, rule_enabled
+from .settings import Settings, rule_enabled
 from .curves import Curves
 from .errors import UsageError
 from .report import Finding, Report, Skipped
@@ -44,7 +44,7 @@ def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None, rules
     An option of a shared group (:data:`~curvediag.rules.OPTION_GROUPS`, e.g. ``rise``: the val-loss
     rise O101, O102 and O103 judge) has one value, set under the group's name or under any member's
     code or name, and every member judges with it; two different values for it are an error."""
-    from .config import _option
+    from .settings import _option
 
     overrides = overrides or {}
     shared: dict[str, dict[str, Any]] = {name: dict(grp.defaults) for name, grp in OPTION_GROUPS.items()}

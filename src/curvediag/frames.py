@@ -23,7 +23,7 @@ from typing import Any, Hashable
 
 from ._np import np
 
-from .config import Settings
+from .settings import Settings
 from .errors import UsageError
 from .report import Report
 from .table import RawTable

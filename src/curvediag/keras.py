@@ -49,7 +49,7 @@ except ImportError as e:  # keras missing, or its backend (KERAS_BACKEND) not in
         "jax and tensorflow are the others), or install that backend"
     ) from None
 
-from .config import Settings
+from .settings import Settings
 from .monitor import Alert, Observer
 from .report import Finding, Report
 

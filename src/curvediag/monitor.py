@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ._np import np
 
-from .config import Settings
+from .settings import Settings
 from .report import SURE, Finding, Report, severity_rank
 
 #: the axis columns :meth:`Monitor.log` takes as keywords

@@ -40,7 +40,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError('curvediag.optuna needs Optuna: pip install "curvediag[optuna]"') from e
 
 from ._sweep import TrialWatch, check_arguments
-from .config import Settings
+from .settings import Settings
 
 #: the trial user attribute that records why curvediag pruned it
 USER_ATTR = "curvediag_pruned"

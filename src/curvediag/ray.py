@@ -32,7 +32,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError('curvediag.ray needs Ray Tune: pip install "curvediag[ray]"') from e
 
 from ._sweep import TrialWatch, check_arguments
-from .config import Settings
+from .settings import Settings
 
 #: result keys that are Tune's bookkeeping, not the trial's metrics
 IGNORED = frozenset(AUTO_RESULT_KEYS) | frozenset(DEBUG_METRICS) | {"done", "should_checkpoint", "experiment_tag"}

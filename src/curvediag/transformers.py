@@ -49,7 +49,7 @@ except ImportError as e:
         raise ImportError('curvediag.transformers needs transformers and torch: pip install "curvediag[transformers]"') from None
     raise ImportError(f'curvediag.transformers could not import transformers ({e}): pip install "curvediag[transformers]"') from None
 
-from .config import Settings
+from .settings import Settings
 from .monitor import Alert, Observer
 from .readers.json import _HF_SUMMARY_KEYS
 from .report import Finding, Report

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import Settings
+from .settings import Settings
 from .errors import CurvediagError, InputError
 from .monitor import Alert, fresh_alerts, last_position
 from .report import Report, severity_rank

@@ -1,0 +1,206 @@
+"""The settings of a diagnosis: :class:`Settings`, a frozen value object that checks what it is
+given (``Settings.of``: the library's keywords), and the vocabularies it is checked against (rule
+option ranges, input format names, column options).  :mod:`curvediag.config` loads the
+configuration file, the environment and the command line into it; the engine, the pipeline and
+the runners only read it.  Nothing here imports the rules, the engine or the renderers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
+
+from .errors import UsageError
+
+#: what ``--input-format`` / ``input-format`` accept besides the reader names (readers.FORMATS): each
+#: ``source.format`` a report prints, read by the reader that produced it.  The MLflow formats are
+#: recognised from the path (a run directory, a database, a URL) whatever is given: None, detection.
+INPUT_FORMAT_NAMES: dict[str, str | None] = {
+    "tensorboard": "tensorboard", "json": "json", "jsonl": "jsonl", "keras_console": "keras_console",
+    "wandb_csv": "wandb_csv", "csv": "csv",
+    "keras_csv": "csv", "fastai_csv": "csv", "lightning_csv": "csv", "ultralytics_csv": "csv",
+    "keras_history_json": "json", "pandas_json": "json", "json_records": "json", "json_nested": "json",
+    "hf_trainer_state": "json", "hf_log_history": "json", "mmengine_scalars": "jsonl",
+    "mlflow": None, "mlflow_sqlite": None, "mlflow-server": None,
+}
+
+
+def input_format_name(value: str | None, where: str = "--input-format") -> str | None:
+    """The reader name for an ``--input-format`` value (a reader name or a format name reports print)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in INPUT_FORMAT_NAMES:
+        raise UsageError(f"{where}: unknown input format {_shown(value)} (known: {', '.join(INPUT_FORMAT_NAMES)})")
+    return INPUT_FORMAT_NAMES[value]
+
+
+
+#: the column options of the library and the command line: canonical curve -> column in the log
+COLUMN_OPTIONS = ("train_loss", "val_loss", "train_acc", "val_acc", "metric")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a diagnosis depends on, resolved once: how to read a log (``input_format``,
+    ``columns``, ``run``), what to judge (``num_classes``, ``select``, ``ignore`` and ``rules``, the
+    per-rule option overrides ``{"O102": {"rise_limit": 0.2}}``), and how to report (``fail_on``,
+    ``format``).  ``origin`` says where each configured value came from.
+
+    Made by :func:`resolve` (file, environment, command line) or :meth:`of` (library keywords);
+    the CLI, the library and a batch all hand the same object to :func:`curvediag.engine.analyse`."""
+
+    fail_on: str = "warning"
+    #: a borderline verdict (``Report.borderline``) fails the gate as a sure one would
+    fail_on_borderline: bool = False
+    format: str = "text"
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    num_classes: int | None = None
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)  # key -> where its value came from
+    config_file: str | None = None
+    input_format: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # canonical name -> column, see COLUMN_OPTIONS
+    run: str | None = None
+    extend_select: tuple[str, ...] = ()  # added to ``select`` by resolve (shown by ``config``)
+    #: ``[[per-path]]`` entries: (patterns, the checked table, where it was set); see :meth:`for_path`
+    per_path: tuple[tuple[tuple[str, ...], tuple[tuple[str, Any], ...], str], ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        input_format: str | None = None,
+        loss: str | None = None,
+        val_loss: str | None = None,
+        acc: str | None = None,
+        val_acc: str | None = None,
+        metric: str | None = None,
+        columns: Mapping[str, str] | None = None,
+        num_classes: int | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
+        run: str | None = None,
+        select: tuple[str, ...] | list[str] = (),
+        ignore: tuple[str, ...] | list[str] = (),
+    ) -> "Settings":
+        """The settings the library's keyword arguments describe (``diagnose(log, loss=..., ...)``).
+        Rule options are checked when a log is analysed, as before."""
+        if num_classes is not None and num_classes < 2:
+            raise UsageError("num_classes must be at least 2")
+        cols = {k: v for k, v in (columns or {}).items() if v}
+        named = dict(train_loss=loss, val_loss=val_loss, train_acc=acc, val_acc=val_acc, metric=metric)
+        cols.update({k: v for k, v in named.items() if v})
+        return cls(
+            select=tuple(select),
+            ignore=tuple(ignore),
+            num_classes=num_classes,
+            rules={k: dict(v) for k, v in (options or {}).items()},
+            input_format=INPUT_FORMAT_NAMES.get(input_format, input_format) if input_format else None,
+            columns=cols,
+            run=run,
+        )
+
+    def reading(self, *, input_format: str | None = None, columns: Mapping[str, str | None] | None = None,
+                run: str | None = None) -> "Settings":
+        """These settings with how to read a log (command-line options only) filled in."""
+        cols = dict(self.columns)
+        given = {k: v for k, v in (columns or {}).items() if v}
+        cols.update(given)
+        origin = dict(self.origin)
+        for key, value in (("input-format", input_format), ("run", run), *((_COLUMN_KEY[k], v) for k, v in given.items())):
+            if value:
+                origin[key] = "command line"
+        return replace(self, input_format=input_format or self.input_format, columns=cols, run=run or self.run,
+                       origin=origin)
+
+    def for_path(self, path: str) -> "Settings":
+        """These settings for one log: each ``[[per-path]]`` entry whose patterns match ``path`` applied
+        in order, except where the environment or the command line set the key (see
+        :func:`curvediag.config.for_path`, which checks and applies the entries it loaded)."""
+        if not self.per_path or path == "-" or _per_path is None:
+            return self
+        return _per_path(self, path)
+
+
+#: applies the ``[[per-path]]`` entries to settings for one path; set by :mod:`curvediag.config`, the
+#: only maker of such entries (the settings stay below the loader: no import of it from here)
+_per_path: Callable[[Settings, str], Settings] | None = None
+
+
+
+#: the column keys of the file: key -> the canonical curve it names (as --loss ... on the command line)
+_COLUMN_KEYS = {"loss": "train_loss", "val-loss": "val_loss", "acc": "train_acc", "val-acc": "val_acc", "metric": "metric"}
+_COLUMN_KEY = {v: k for k, v in _COLUMN_KEYS.items()}
+
+
+
+MAX_CLASSES = 1_000_000_000
+
+#: the range of each rule option, by name: shares of a run or of a level lie in [0, 1]; factors
+#: are >= 1; every other threshold is >= 0 (a negative tolerance is refused) and finite
+_SHARES = {"window", "share", "plateau_share", "share_limit", "turn_limit", "acc_drop", "acc_gain", "acc_margin",
+           "acc_gap", "margin", "tail_limit", "gain_limit", "val_limit", "collapse", "memorise_gap"}
+_FACTORS = {"spike_factor", "init_factor", "factor", "jump", "end_factor"}
+MAX_OPTION = 1e6
+
+
+def _kind(value) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _whole(value) -> int | None:
+    """An integer from TOML (int, or an integral float) or from the environment (a string)."""
+    import math
+
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip()) if any(c in value for c in ".eE") else int(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            return None
+        return int(value)
+    return value if isinstance(value, int) else None
+
+
+def _option(value, default, name: str, where: str):
+    """A rule option checked against its kind and range; the value the rule will see."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{where} must be a number, not {_kind(value)}")
+    if not math.isfinite(value):
+        raise UsageError(f"{where} must be a finite number, not {value}")
+    if isinstance(default, int) and not isinstance(default, bool):
+        k = _whole(value)
+        if k is None or not 1 <= k <= MAX_OPTION:
+            raise UsageError(f"{where} must be a whole number between 1 and {MAX_OPTION:.0f}, not {_shown(value)}")
+        return k
+    lo, hi = (1.0, MAX_OPTION) if name in _FACTORS else (0.0, 1.0) if name in _SHARES else (0.0, MAX_OPTION)
+    if not lo <= value <= hi:
+        raise UsageError(f"{where} must be between {lo:g} and {hi:g}, not {value:g}")
+    return float(value)
+
+
+def rule_enabled(code: str, name: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
+    """Longest matching prefix wins; a name counts as a full match; ignore wins a tie."""
+    best_len, enabled = -1, not select
+    for items, verdict in ((select, True), (ignore, False)):
+        for it in items:
+            if it == name:
+                n = len(code) + 1
+            elif code.startswith(it.upper()):
+                n = len(it)
+            else:
+                continue
+            if n > best_len or (n == best_len and not verdict):
+                best_len, enabled = n, verdict
+    return enabled
