@@ -23,14 +23,14 @@ failure never stops the others: an unreadable log, or a bug met on one log, beco
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, Union
 
+from .report import Batch, Report, Unreadable
 from .settings import Settings
 
 if TYPE_CHECKING:
     from .curves import Curves
-    from .report import Report
 
 #: ``--run all``: every run of a store, database, server or export
 ALL = "all"
@@ -39,39 +39,6 @@ _WINDOW = 4
 #: runs in one task of a worker, at most, and bytes of their files
 _CHUNK = 16
 _CHUNK_BYTES = 1 << 20
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """An input that gave no report: ``message`` is its one line for stderr (``path: problem``)."""
-
-    path: str
-    problem: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Batch:
-    """What a run over ``paths`` produced: ``items[i]`` is the Report or Unreadable of ``paths[i]``.
-    ``rules`` are the (code, name) of the rules the settings switched on: what ran on each log."""
-
-    paths: tuple[str, ...]
-    items: tuple[Union["Report", Unreadable], ...]
-    settings: Settings = field(default_factory=Settings)
-    rules: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def reports(self) -> list["Report"]:
-        return [r for r in self.items if not isinstance(r, Unreadable)]
-
-    @property
-    def unreadable(self) -> list[Unreadable]:
-        return [r for r in self.items if isinstance(r, Unreadable)]
-
-    @property
-    def single(self) -> bool:
-        """One input was given."""
-        return len(self.paths) == 1
 
 
 def shown_path(path: str) -> str:
@@ -453,7 +420,7 @@ def _parallel(todo: list, settings: Settings, debug: bool, workers: int) -> Iter
     from ._np import np
 
     np.ndarray  # numpy itself, likewise  # noqa: B018
-    from .output import discard_stdout
+    from .terminal import discard_stdout
 
     size = max(1, min(_CHUNK, len(todo) // (workers * _WINDOW)))
     args = [(chunk, settings, debug) for chunk in _chunks(todo, size)]

@@ -12,7 +12,7 @@ from ._np import np
 
 from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
 from .errors import MissingExtra, UsageError
-from .report import Report, remedies_html
+from .report import Report
 
 HINT = 'plots need matplotlib: pip install "curvediag[plot]"'
 
@@ -790,3 +790,15 @@ def check_suffixes(targets: list[str]) -> None:
 
 
 __all__ = ["terminal_chart", "terminal_cells", "terminal_text", "write_plot", "write_overlay", "plot_targets", "run_name", "HINT"]
+
+
+def remedies_html(report: "Report") -> str:
+    """The report's remedies (what to do) as an HTML list, escaped; empty when there are none."""
+    import html
+
+    from .render import printable
+
+    if not report.remedies:
+        return ""
+    items = "".join(f"<li>{html.escape(printable(r))}</li>" for r in report.remedies)
+    return f"<p><b>What to do</b></p><ul class='curvediag-remedies'>{items}</ul>"

@@ -13,7 +13,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
 
 
 class OutputFormat(str, Enum):

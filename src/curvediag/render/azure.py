@@ -14,7 +14,7 @@ from . import printable
 from .locate import line_of, relative
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
 
 
 def escape_data(s: str) -> str:
@@ -40,7 +40,7 @@ def _issue(kind: str, path: str, message: str, code: str | None = None, line: in
 
 
 def render(batch: "Batch") -> str:
-    from ..batch import Unreadable
+    from ..report import Unreadable
 
     out: list[str] = []
     for given, item in zip(batch.paths, batch.items):

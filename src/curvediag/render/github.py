@@ -14,7 +14,7 @@ from . import printable
 from .locate import line_of
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
     from ..report import Finding, Report
 
 LEVEL = {"error": "error", "warning": "warning", "info": "notice", "ok": "notice"}
@@ -56,7 +56,7 @@ def threshold(batch: "Batch", annotate: str | None) -> str:
 
 def commands(batch: "Batch", annotate: str | None = None) -> list[tuple[str, str]]:
     """(level, command) per annotation, in input order, before the per-level limit."""
-    from ..batch import Unreadable
+    from ..report import Unreadable
     from ..report import severity_rank
 
     level = threshold(batch, annotate)

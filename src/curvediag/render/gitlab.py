@@ -14,7 +14,7 @@ from .locate import line_of, relative
 from .sarif import fingerprint
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
 
 SEVERITY = {"ok": "info", "info": "info", "warning": "major", "error": "critical"}
 
@@ -24,7 +24,7 @@ def _path(path: str) -> str:
 
 
 def issues(batch: "Batch") -> list[dict[str, Any]]:
-    from ..batch import Unreadable
+    from ..report import Unreadable
 
     out: list[dict[str, Any]] = []
     for given, item in zip(batch.paths, batch.items):

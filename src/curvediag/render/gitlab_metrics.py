@@ -16,7 +16,7 @@ from . import printable
 from .locate import relative
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
     from ..report import Report
 
 #: metric name -> its HELP text, in the order they are written
@@ -56,7 +56,7 @@ def _loss(r: "Report"):
 
 def samples(batch: "Batch") -> dict[str, list[str]]:
     """metric name -> its sample lines, in input order."""
-    from ..batch import Unreadable
+    from ..report import Unreadable
 
     out: dict[str, list[str]] = {name: [] for name in METRICS}
     for item in batch.items:

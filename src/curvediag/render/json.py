@@ -6,13 +6,13 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
 
 
 def _items(batch: "Batch") -> list[dict]:
     """Per input, in the order given: its report, or ``{"path": ..., "error": ...}`` when it
     could not be read (the problem, as on stderr after the path)."""
-    from ..batch import Unreadable
+    from ..report import Unreadable
 
     return [
         {"path": "<stdin>" if r.path == "-" else r.path, "error": r.problem} if isinstance(r, Unreadable) else r.to_dict()

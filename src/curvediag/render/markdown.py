@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from . import printable
 
 if TYPE_CHECKING:
-    from ..batch import Batch, Unreadable
+    from ..report import Batch, Unreadable
 
 ICON = {"ok": "✅", "info": "ℹ️", "warning": "⚠️", "error": "❌"}
 
@@ -51,7 +51,7 @@ def _path(u: "Unreadable") -> str:
 
 
 def render(batch: "Batch") -> str:
-    from ..batch import Unreadable
+    from ..report import Unreadable
 
     reports = batch.reports
     out: list[str] = ["## curvediag", ""]

@@ -16,7 +16,7 @@ from . import printable
 from .locate import line_of, relative, uri
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 #: where the rules are documented: the helpUri of each is its section of docs/rules.md.  The project has
@@ -70,8 +70,8 @@ def _location(path: str, line: int | None) -> dict[str, Any]:
 
 
 def document(batch: "Batch") -> dict[str, Any]:
-    from .. import __version__
-    from ..batch import Unreadable
+    from ..report import __version__
+    from ..report import Unreadable
 
     rules = list(batch.rules)
     for r in batch.reports:  # comparison rules (B1xx) run outside the engine's list
