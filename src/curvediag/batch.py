@@ -26,6 +26,8 @@ import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, Union
 
+from .errors import CurvediagError
+from .pipeline import check_columns, diagnose_log, diagnose_table
 from .report import Batch, Report, Unreadable
 from .settings import Settings
 
@@ -82,14 +84,11 @@ class Input:
 def one(path: "str | Input", settings: Settings, debug: bool = False) -> tuple["Report", "Curves"] | Unreadable:
     """Diagnose one log (a path, or an :class:`Input` of :func:`expand`): (report, the curves it
     read), or its Unreadable entry.  With ``debug`` a bug raises instead, so its traceback can be shown."""
-    from .api import diagnose_with_curves
-    from .errors import CurvediagError
-
     inp = path if isinstance(path, Input) else None
     shown = shown_path(inp.shown if inp is not None else ("<stdin>" if path == "-" else str(path)))
     try:
         if inp is None:
-            return diagnose_with_curves(path, settings=settings.for_path(str(path)))
+            return diagnose_log(path, settings.for_path(str(path)))
         report, curves = _read_input(inp, settings.for_path(inp.path))
     except CurvediagError as e:
         if inp is not None and inp.name:
@@ -109,17 +108,10 @@ def one(path: "str | Input", settings: Settings, debug: bool = False) -> tuple["
 
 def _read_input(inp: Input, settings: Settings) -> tuple["Report", "Curves"]:
     """An :class:`Input`'s report and curves, named and noted as the input says."""
-    from .api import diagnose_with_curves
-    from .engine import analyse_judged
-    from .table import to_curves
-
-    if settings.columns.get("metric") and settings.columns.get("val_acc"):
-        from .errors import UsageError
-
-        raise UsageError("give --metric or --val-acc, not both")
+    check_columns(settings)
     if inp.kind == "path":
         s = settings if settings.run == inp.run else replace(settings, run=inp.run)
-        report, curves = diagnose_with_curves(inp.path, settings=s)
+        report, curves = diagnose_log(inp.path, s)
     else:
         if inp.kind == "sqlite":
             from .readers.mlflow import read_sqlite
@@ -133,8 +125,7 @@ def _read_input(inp: Input, settings: Settings) -> tuple["Report", "Curves"]:
             table = inp.table
         else:  # pragma: no cover - expand makes no other kind
             raise ValueError(f"unknown input kind {inp.kind!r}")
-        curves = to_curves(table, inp.shown, dict(settings.columns))
-        report, curves = analyse_judged(curves, settings)
+        report, curves = diagnose_table(table, inp.shown, settings)
     if inp.name is None and inp.note is None:
         return report, curves
     src = report.source

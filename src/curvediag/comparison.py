@@ -29,6 +29,7 @@ from .analysis import Context, Track
 from .settings import Settings, rule_enabled
 from .curves import TRAIN_LOSS, Curves
 from .errors import CurvediagError
+from .pipeline import diagnose_curves, diagnose_log
 from .report import Finding, Report, Skipped
 
 if TYPE_CHECKING:
@@ -275,14 +276,11 @@ def compare(baseline: Any, run: Any, settings: Settings | None = None) -> Report
     ``run``, is a path, a DataFrame, a Keras history dict or :class:`~curvediag.curves.Curves`
     already read.  ``settings`` is a :class:`~curvediag.config.Settings` (defaults when None).
     Raises :class:`~curvediag.errors.InputError` for a log that cannot be read."""
-    from .api import read
-    from .engine import analyse_judged
-
     s = settings or Settings()
     logs = [baseline] if isinstance(baseline, (str, bytes, os.PathLike, Curves, dict)) or hasattr(baseline, "columns") else list(baseline)
 
     def pair(log: Any) -> tuple[Report, Curves]:
-        return analyse_judged(log if isinstance(log, Curves) else read(log, s), s)
+        return diagnose_curves(log, s) if isinstance(log, Curves) else diagnose_log(log, s)
 
     return compare_reports(pair(run), [pair(b) for b in logs], s)
 

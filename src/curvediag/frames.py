@@ -25,6 +25,7 @@ from ._np import np
 
 from .settings import Settings
 from .errors import UsageError
+from .pipeline import diagnose_log, diagnose_table
 from .report import Report
 from .table import RawTable
 
@@ -135,17 +136,14 @@ def diagnose_run(
 
 
 def _report(frame, settings: Settings | None, *, step: str, key: str, value: str, source: str | None) -> Report:
-    from .engine import analyse
-    from .table import to_curves
-
     s = settings or Settings()
     if _is_long(frame, key, value):
         name = source or _run_name(frame) or "<DataFrame>"
         table = long_table(frame, step=step, key=key, value=value, source=name)
-        return analyse(to_curves(table, name, dict(s.columns)), s)
-    from .api import diagnose
-
-    return diagnose(frame, settings=s)
+        return diagnose_table(table, name, s)[0]
+    report, curves = diagnose_log(frame, s)
+    object.__setattr__(report, "_curves", curves)  # as curvediag.diagnose keeps them, for report.plot()
+    return report
 
 
 def _run_name(frame) -> str | None:

@@ -36,6 +36,8 @@ from typing import Any, Callable, Iterable, Mapping
 from ._np import np
 
 from .settings import Settings
+from . import projection
+from .pipeline import curves_of, diagnose_curves
 from .report import SURE, Finding, Report, severity_rank
 
 #: the axis columns :meth:`Monitor.log` takes as keywords
@@ -337,21 +339,17 @@ class Monitor:
         if self._report is not None and self._checked_rows == self._rows:
             self.new_alerts = ()
             return self._report
-        from . import projection
-        from .engine import analyse
-        from .table import to_curves
-
         s = self.settings
         if s.columns.get("metric") and s.columns.get("val_acc"):
             from .errors import UsageError
 
             raise UsageError("give metric or val_acc, not both")
-        curves = to_curves(self.table(), self.source, dict(s.columns))
         # rows that left the judged curve as it was (training steps between evaluations) reuse
         # the last check's projection: the same numbers, without refitting
         token = projection.MEMO.set(self.__dict__.setdefault("_projection_memo", {}))
         try:
-            report = analyse(curves, s)
+            curves = curves_of(self.table(), self.source, s)
+            report = diagnose_curves(curves, s)[0]
         finally:
             projection.MEMO.reset(token)
         self._report, self._checked_rows = report, self._rows

@@ -50,6 +50,7 @@ from typing import Any, Callable
 from .settings import Settings
 from .errors import CurvediagError, InputError
 from .monitor import Alert, fresh_alerts, last_position
+from .pipeline import curves_of, diagnose_curves
 from .report import Report, severity_rank
 
 #: bytes before the previous end of a file compared again before only its new bytes are read
@@ -241,9 +242,6 @@ class Watch:
 
     def _diagnose(self, target: _Target, final: bool) -> None:
         """Read what is complete of ``target`` and diagnose it (nothing when it is what was read last)."""
-        from .engine import analyse
-        from .table import to_curves
-
         s = self.settings
         if target.kind == "file":
             from .readers import read_table
@@ -264,8 +262,8 @@ class Watch:
 
             table, source = load_table(target.where, s.input_format, s.run)
             digest = None
-        curves = to_curves(table, source, dict(s.columns))
-        report = analyse(curves, s)
+        curves = curves_of(table, source, s)
+        report = diagnose_curves(curves, s)[0]
         self._digest, self._read_target = digest, target
         self._report, self._rows, self._source = report, table.rows, source
         self._pending.extend(fresh_alerts(report, self._seen, last_position(curves), curves.axis_kind, table.rows,
