@@ -26,9 +26,11 @@ import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, Union
 
+from .engine import enabled_rules
 from .errors import CurvediagError
 from .pipeline import check_columns, diagnose_log, diagnose_table
 from .report import Batch, Report, Unreadable
+from .terminal import discard_stdout
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -355,8 +357,6 @@ def run(paths: Sequence["str | Input"], settings: Settings, jobs: int = 1, debug
 
 
 def _batch(inputs: list["Input | Unreadable"], settings: Settings, jobs: int, debug: bool) -> Batch:
-    from .engine import enabled_rules
-
     items = tuple(stream(inputs, settings, jobs, debug))
     names = tuple(i.path if isinstance(i, Unreadable) else i.shown if i.name else i.path for i in inputs)
     return Batch(names, items, settings, enabled_rules(settings))
@@ -402,16 +402,15 @@ def _parallel(todo: list, settings: Settings, debug: bool, workers: int) -> Iter
     tasks submitted ahead of the one handed back.  A task is a chunk of runs (up to
     ``_CHUNK``, fewer when there are few runs a worker): submitting, pickling the settings and
     waking a worker once per run cost as much as diagnosing a small log.  The diagnosis modules
-    are imported before the workers start, so that a forked worker inherits them."""
+    (imported with this one) and numpy are loaded before the workers start, so that a forked
+    worker inherits them."""
     import signal
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
-    from . import api, engine  # noqa: F401 - imported once, in the parent, for every forked worker
     from ._np import np
 
-    np.ndarray  # numpy itself, likewise  # noqa: B018
-    from .terminal import discard_stdout
+    np.ndarray  # numpy itself, imported once, in the parent, for every forked worker  # noqa: B018
 
     size = max(1, min(_CHUNK, len(todo) // (workers * _WINDOW)))
     args = [(chunk, settings, debug) for chunk in _chunks(todo, size)]

@@ -956,7 +956,8 @@ def _explain(r, width: int) -> str:
     import textwrap
 
     from .rules import BASELINE_RULES
-    from .rules.base import describe_groups, describe_needs
+    from .rules import describe_groups
+    from .rules.base import describe_needs
 
     kind = f"comparison rule, severity {getattr(r, 'level', 'info')}" if r in BASELINE_RULES else f"verdict: {r.verdict or '-'}"
     wrap = lambda s, indent="": textwrap.fill(s, width, subsequent_indent=indent, break_on_hyphens=False)  # noqa: E731

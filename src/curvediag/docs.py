@@ -10,7 +10,8 @@ from __future__ import annotations
 
 def rules_markdown() -> str:
     from .rules import BASELINE_RULES, RULES
-    from .rules.base import describe_groups, describe_needs
+    from .rules import describe_groups
+    from .rules.base import describe_needs
 
     out = [
         "# curvediag rules",

@@ -138,7 +138,7 @@ def _final_gap(ctx: Context) -> dict[str, float | None]:
 
 
 def _at(pos, ctx) -> str:
-    from .rules.base import at
+    from .wording import at
 
     return at(pos, ctx.axis_word)
 
