@@ -26,15 +26,11 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
-from ..analysis import Context
+from ..analysis import Context, Skip  # noqa: F401 - Skip: raised by the rules, defined beside Context
 from ..curves import GRAD_NORM, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..report import Finding
 from ..verdict import Verdict
 from ..wording import _position, amount, at, change, fmt, gain_of_level, pct, span  # noqa: F401 - for the rules
-
-
-class Skip(Exception):
-    """The rule cannot run on this log; the message says why."""
 
 
 #: One entry of ``Rule.needs``: a canonical series name, or alternatives (the first the log has is read).

@@ -11,13 +11,12 @@ its curve) *and* by ``margin`` of the baseline's level.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from ..baseline_measures import Beyond, Comparison, area, beyond, rank
+from ..report import Finding
+from ..verdict import verdict_of
 from .base import Rule, Skip, at, fmt, pct
-
-if TYPE_CHECKING:
-    from ..comparison import Beyond, Comparison
-    from ..report import Finding
 
 
 class BaselineRule(Rule):
@@ -60,8 +59,6 @@ class _LevelRule(BaselineRule):
         return cmp.judged_or_skip()
 
     def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
-        from ..comparison import beyond
-
         name = self.curve(cmp)
         b = beyond(self.measure(cmp.run), [self.measure(p) for p in cmp.baseline], self.noise(cmp),
                    opts["spreads"], opts["margin"])
@@ -202,8 +199,6 @@ class OnsetEarlier(BaselineRule):
     )
 
     def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
-        from ..comparison import beyond
-
         name = cmp.judged_or_skip()
         cmp.same_axis_or_skip()
         tol = opts["tolerance"]
@@ -245,9 +240,6 @@ class VerdictWorse(BaselineRule):
     level = "info"  # error for a new error verdict
 
     def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
-        from ..comparison import rank
-        from ..verdict import verdict_of
-
         run = cmp.run.verdict
         base = sorted({p.verdict for p in cmp.baseline}, key=rank)
         if rank(run) <= rank(base[-1]):
@@ -283,8 +275,6 @@ class AreaWorse(BaselineRule):
     )
 
     def compare(self, cmp: "Comparison", opts: dict[str, Any]) -> "Finding | None":
-        from ..comparison import area, beyond
-
         name = cmp.judged_or_skip()
         a = area(cmp)
         noise = cmp.noise() / a["improvement"]
