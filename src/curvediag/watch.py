@@ -225,7 +225,7 @@ class Watch:
             raise _Waiting(f"{p}: {e.strerror or e}") from None
         if stat.S_ISDIR(st.st_mode):
             from .readers.discover import find_log
-            from .readers.mlflow import find_runs
+            from .readers.runs import find_runs
 
             try:
                 if find_runs(Path(p)):

@@ -38,8 +38,8 @@ from .._np import np
 
 from ..errors import InputError
 from ..table import RawTable
-from .source import open_regular
-from .discover import find_runs, is_run_dir  # noqa: F401 - importable from here as before
+from .source import open_regular, within
+from .runs import find_runs, is_run_dir  # noqa: F401 - importable from here as before
 from .sparse import table_from_arrays, table_from_scalars
 
 
@@ -69,7 +69,6 @@ def _whole(text: str) -> int:
 def read_run_dir(run: Path, source: str) -> RawTable:
     """The metrics of one file-store run.  ``source`` is the directory the user named:
     a metric file reached through a link leading outside it is skipped (with a note)."""
-    from .discover import within
     from .source import MAX_BYTES, too_big
 
     metrics = run / "metrics"
@@ -143,8 +142,6 @@ def choose_run(root: Path, run: str | None, source: str) -> Path:
 def _run_name(run: Path, real_root: str | None = None) -> str | None:
     """The run's name tag, decoded as command-line arguments are (undecodable bytes
     kept as surrogates, so ``--run`` matches a name that is not UTF-8)."""
-    from .discover import within
-
     tag = run / "tags" / "mlflow.runName"
     if not tag.is_file() or (real_root is not None and not within(tag, real_root)):
         return None
