@@ -185,14 +185,14 @@ def inspect(scope: Scope, path: str, run: str | None = None, input_format: str |
 
 
 def list_rules() -> str:
-    from .cli import _rule_dict
+    from .docs import _rule_dict
     from .rules import BASELINE_RULES, RULES
 
     return _bounded([_rule_dict(r, False) for r in (*RULES, *BASELINE_RULES)])
 
 
 def explain_rule(rule: str) -> str:
-    from .cli import _rule_dict
+    from .docs import _rule_dict
     from .rules import get_rule
 
     r = get_rule(rule or "")
