@@ -32,6 +32,19 @@ from .pipeline import check_columns, diagnose_log, diagnose_table
 from .report import Batch, Report, Unreadable
 from .terminal import discard_stdout
 from .settings import Settings
+from ._np import np
+from .errors import InputError
+from .frames import long_columns
+from .frames import long_table
+from .frames import long_runs
+from .readers import _is_sqlite_file
+from .readers.discover import all_runs
+from .readers.discover import read_event_dir
+from .readers.memory import table_of
+from .readers.source import GZIP_MAGIC, open_regular
+from .readers.source import read_bytes
+from .readers.uri import is_server_uri
+from .readers.wandb import panel_runs
 
 if TYPE_CHECKING:
     from .curves import Curves
@@ -120,8 +133,6 @@ def _read_input(inp: Input, settings: Settings) -> tuple["Report", "Curves"]:
 
             table = read_sqlite(inp.path, inp.shown, inp.run, exact=True)
         elif inp.kind == "events":
-            from .readers.discover import read_event_dir
-
             table = read_event_dir(inp.path)
         elif inp.kind == "table":
             table = inp.table
@@ -150,8 +161,6 @@ def _reports(chunk: tuple[list["str | Input"], Settings, bool]) -> list[Union["R
 def expand(paths: Iterable["str | os.PathLike | Input"], settings: Settings) -> list["Input | Unreadable"]:
     """The runs each path stands for (see the module's doc), in order: an :class:`Input` per run,
     or an :class:`Unreadable` entry for a path whose runs cannot be listed."""
-    from .errors import CurvediagError
-
     out: list[Input | Unreadable] = []
     for p in paths:
         if isinstance(p, Input):
@@ -165,13 +174,9 @@ def expand(paths: Iterable["str | os.PathLike | Input"], settings: Settings) -> 
 
 
 def _expand_one(path: str, settings: Settings) -> list[Input]:
-    from .readers.uri import is_server_uri
-
     every = settings.run == ALL
     if path == "-":
         if every:
-            from .errors import InputError
-
             raise InputError("<stdin>", "--run all reads a file, directory or server URI, not stdin")
         return [Input(path, settings.run)]
     if is_server_uri(path):
@@ -183,7 +188,6 @@ def _expand_one(path: str, settings: Settings) -> list[Input]:
     if os.path.isdir(path):
         if settings.run is not None and not every:
             return [Input(path, settings.run)]  # --run NAME: that run of the store, as before
-        from .readers.discover import all_runs
 
         found = all_runs(path)
         if len(found) == 1 and found[0].kind == "file":
@@ -224,8 +228,6 @@ def _mlflow_names(store: str, runs: list) -> dict[str, str]:
 def _expand_file(path: str, every: bool, settings: Settings) -> list[Input] | None:
     """The runs of one file that holds several -- an MLflow database or W&B export with
     ``--run all``, a long-format CSV always -- or None: the file is one input."""
-    from .readers import _is_sqlite_file
-
     if _is_sqlite_file(path):
         if not every:
             return None
@@ -237,14 +239,11 @@ def _expand_file(path: str, every: bool, settings: Settings) -> list[Input] | No
     header = _csv_header(path)
     if header is None:
         return None
-    from .frames import long_columns
 
     cols = long_columns(header)
     if cols is not None and settings.input_format != "wandb_csv":
         return _long_csv(path, cols)
     if every:
-        from .readers.wandb import panel_runs
-
         runs = panel_runs(header)
         if len(runs) > 1 or (runs and settings.input_format == "wandb_csv"):
             return [Input(path, r, f"{path}#run={r}") for r in runs]
@@ -257,8 +256,6 @@ def _csv_header(path: str) -> list[str] | None:
     import csv
     import io
 
-    from .errors import InputError
-    from .readers.source import GZIP_MAGIC, open_regular
 
     try:
         with open_regular(path) as fh:  # never a FIFO: its open would block for ever
@@ -285,8 +282,6 @@ def _csv_header(path: str) -> list[str] | None:
 
 def _long_csv(path: str, cols: tuple[str | None, str, str, str]) -> list[Input]:
     """Each run of a long-format CSV: read once here, one table per run."""
-    from .frames import long_runs
-    from .readers.source import read_bytes
 
     source, data = read_bytes(path)
     return [Input(path, str(rid), f"{source}#run={rid}" if cols[0] else source, "table", None, table)
@@ -297,8 +292,6 @@ def frame_inputs(frame: Any, name: str) -> list[Input]:
     """The runs of an in-memory log: a long-format DataFrame (``run_id``/``run``, ``step``, ``key``,
     ``value`` columns) gives one per run (without a run column, one), any other log -- a wide
     DataFrame, a dict of lists, a Keras History, a ``log_history`` -- one."""
-    from .frames import long_columns, long_table
-    from .readers.memory import table_of
 
     def _long(df, step: str, key: str, value: str, source: str):  # as diagnose_frame reads each run
         return long_table(df, step=step, key=key, value=value, source=source)
@@ -317,8 +310,6 @@ def frame_inputs(frame: Any, name: str) -> list[Input]:
 def many(logs: Any, settings: Settings | None = None, jobs: int = 1) -> Batch:
     """:func:`curvediag.diagnose_many`: paths expanded as the command line does, in-memory logs by
     :func:`frame_inputs`; one Batch of every run, in order."""
-    from .errors import CurvediagError
-
     if isinstance(logs, (str, os.PathLike, dict)) or hasattr(logs, "columns") or hasattr(logs, "history"):
         logs = [logs]  # one log, not a sequence of them
     s = settings or Settings()
@@ -407,8 +398,6 @@ def _parallel(todo: list, settings: Settings, debug: bool, workers: int) -> Iter
     import signal
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
-
-    from ._np import np
 
     np.ndarray  # numpy itself, imported once, in the parent, for every forked worker  # noqa: B018
 

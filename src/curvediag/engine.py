@@ -34,6 +34,7 @@ from .rules.base import alternatives, missing_reason, points_needed, too_few_rea
 from .summary import build_report
 from . import resample
 from .verdict import Verdict, precedence
+from .settings import _option
 
 
 def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None, rules=RULES) -> dict[str, dict[str, Any]]:
@@ -44,8 +45,6 @@ def rule_options(overrides: Mapping[str, Mapping[str, Any]] | None = None, rules
     An option of a shared group (:data:`~curvediag.rules.OPTION_GROUPS`, e.g. ``rise``: the val-loss
     rise O101, O102 and O103 judge) has one value, set under the group's name or under any member's
     code or name, and every member judges with it; two different values for it are an error."""
-    from .settings import _option
-
     overrides = overrides or {}
     shared: dict[str, dict[str, Any]] = {name: dict(grp.defaults) for name, grp in OPTION_GROUPS.items()}
     set_by: dict[tuple[str, str], tuple[Any, str]] = {}  # (group, option) -> (value, where it was set)

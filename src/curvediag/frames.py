@@ -28,6 +28,7 @@ from .errors import UsageError
 from .pipeline import diagnose_log, diagnose_table
 from .report import Report
 from .table import RawTable
+from .errors import InputError
 
 
 def _numeric(col) -> np.ndarray:
@@ -96,8 +97,6 @@ def long_runs(data: bytes, source: str, cols: tuple[str | None, str, str, str]) 
     import io
 
     import pandas as pd
-
-    from .errors import InputError
 
     run, step, key, value = cols
     try:

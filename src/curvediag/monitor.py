@@ -39,6 +39,10 @@ from .settings import Settings
 from . import projection
 from .pipeline import curves_of, diagnose_curves
 from .report import SURE, Finding, Report, severity_rank
+from .errors import UsageError
+from .output import write_output
+from .report import _numbers
+from .table import RawTable
 
 #: the axis columns :meth:`Monitor.log` takes as keywords
 AXES = ("step", "epoch")
@@ -200,8 +204,6 @@ class Alert:
         return f"curvediag: {f.code} {f.name} ({f.severity}){where}: {f.message}"
 
     def to_dict(self) -> dict[str, Any]:
-        from .report import _numbers
-
         f = self.finding
         return _numbers({
             "code": f.code, "name": f.name, "verdict": f.verdict, "severity": f.severity, "message": f.message,
@@ -315,8 +317,6 @@ class Monitor:
         """The rows logged so far as the :class:`~curvediag.table.RawTable` a reader would make
         of them: a snapshot (rows logged later, from any thread, are not in it) whose columns are
         made dense only when read (``values`` and ``present`` are read-only mappings)."""
-        from .table import RawTable
-
         with self._lock:
             n = self._rows
             names = list(self._cols)
@@ -341,8 +341,6 @@ class Monitor:
             return self._report
         s = self.settings
         if s.columns.get("metric") and s.columns.get("val_acc"):
-            from .errors import UsageError
-
             raise UsageError("give metric or val_acc, not both")
         # rows that left the judged curve as it was (training steps between evaluations) reuse
         # the last check's projection: the same numbers, without refitting
@@ -556,8 +554,6 @@ class Observer:
             return
         import json
 
-        from .errors import UsageError
-        from .output import write_output
 
         report = self.monitor.check()
         problem = report_target_problem(self.report_path)

@@ -27,6 +27,10 @@ from .terminal import (  # noqa: F401 - stdout and stderr helpers, offered here 
     MAX_WIDTH, MIN_WIDTH, Stdout, StdoutClosed, _write_all, console, discard_stdout, err, guard_std_streams,
     rstrip_lines, stdout_closed, stdout_errors, write_stdout,
 )
+from .render import ALIASES
+from .render import OutputFormat
+from .render.text import show as show_text
+from .report import severity_rank
 
 if TYPE_CHECKING:
     from .report import Batch
@@ -226,11 +230,7 @@ def format_for(path: str, given: str | None, default: str) -> "OutputFormat":
     (``report.html``) is a :class:`UsageError`, never a silent fall-back to text."""
     from pathlib import Path
 
-    from .render import OutputFormat
-
     if given:
-        from .render import ALIASES
-
         return OutputFormat(ALIASES.get(given, given))
     suffix = Path(path).suffix.lower()
     if not suffix:
@@ -251,8 +251,6 @@ def exit_status(batch: "Batch", exit_zero: bool = False) -> int:
     """2 if an input could not be read; else 1 if a finding reaches ``fail_on`` (unless ``exit_zero``
     or ``fail_on = "never"``); else 0.  A borderline verdict counts only as far as its alternative
     would, unless ``fail_on_borderline`` (:meth:`~curvediag.report.Report.gate_severity`)."""
-    from .report import severity_rank
-
     if batch.unreadable:
         return 2
     fail_on = batch.settings.fail_on
@@ -270,11 +268,7 @@ def show(batch: "Batch", fmt: "OutputFormat", full: bool = False, no_color: bool
          annotate: str | None = None) -> None:
     """The batch on stdout in ``fmt`` (text through rich, for a terminal's width and colours).
     JSON for inputs that all failed prints nothing: there is no report to give."""
-    from .render import OutputFormat
-
     if fmt is OutputFormat.text:
-        from .render.text import show as show_text
-
         with stdout_errors():
             show_text(batch, console(no_color), full)
     elif batch.reports or fmt is not OutputFormat.json:

@@ -13,6 +13,9 @@ from ._np import np
 from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
 from .errors import MissingExtra, UsageError
 from .report import Report
+from .analysis import Context
+from .output import write_output
+from .render import printable
 
 HINT = 'plots need matplotlib: pip install "curvediag[plot]"'
 
@@ -35,8 +38,6 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
     points '×' on the top row, the problem span inside the axis (its ends '┆', or shaded '░' with
     ``shade``, for a terminal that colours it faintly) and '═' on the axis; a log scale when the
     losses span two decades.  ``width`` is the grid's: each line is 10 wider."""
-    from .render import printable
-
     raw = [(curves.get(n), ch) for n, ch in ((TRAIN_LOSS, "·"), (VAL_LOSS, "●"))]
     raw = [(s, ch) for s, ch in raw if s is not None]
     series = [(s.finite(), ch) for s, ch in raw if len(s.finite())]
@@ -102,8 +103,6 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
 
 
 def _terminal_legend(report: Report, series, raw, span: bool, shade: bool, log: bool) -> str:
-    from .render import printable
-
     legend = "  ".join(f"{ch} {printable(s.label)}" for s, ch in series)
     if report.best_epoch is not None:
         legend += f"  | best {report.best_epoch:g}"
@@ -161,8 +160,6 @@ def terminal_text(curves: Curves, report: Report, width: int = 72, height: int =
 def _label(text: str) -> str:
     """A name as matplotlib text: '$' would start mathtext (a parse error on savefig), a
     leading '_' would hide a legend entry; control characters shown escaped."""
-    from .render import printable
-
     text = printable(text).replace("$", r"\$")
     return "\u200b" + text if text.startswith("_") else text
 
@@ -313,8 +310,6 @@ def run_label(path: str) -> str:
 def _title(report: Report, headline: bool = True) -> str:
     import textwrap
 
-    from .render import printable
-
     name = run_label(report.source.path)
     head = textwrap.wrap(textwrap.shorten(printable(report.headline), 230), 120) if headline else []
     return "\n".join([_label(f"{report.verdict.upper().replace('_', ' ')}: {name}")] + [_label(h) for h in head])
@@ -409,8 +404,6 @@ def _overlay(curves: Curves, baseline: list[Curves], report: Report):
     """The run (bold) over its baseline logs (faint): the judged curve (validation loss, else
     the loss, else 1 - the metric) and the training loss side by side, with the comparison
     findings' span shaded."""
-    from .analysis import Context
-
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), squeeze=False)
     judged = Context(curves).judged
@@ -480,7 +473,6 @@ def write_plot(path: str, curves: Curves, report: Report, figure=None, follow_li
     check_suffixes([path])
     with _drawing(path):
         data = _render(suffix, curves, report, figure)
-    from .output import write_output
 
     write_output(path, data, follow_links=follow_links)
 
@@ -662,8 +654,6 @@ def _html(svg: str, hover: dict, report: Report) -> str:
     a toggle per curve and zoom, the metrics table and the findings.  Nothing is fetched."""
     import json
 
-    from .render import printable
-
     def h(text) -> str:
         return html.escape(printable(str(text)))
 
@@ -689,8 +679,6 @@ def _html(svg: str, hover: dict, report: Report) -> str:
 
 def metrics_table_html(report: Report) -> str:
     """The report's metrics as an HTML table (first, best, where, last), values as logged."""
-    from .render import printable
-
     def h(text) -> str:
         return html.escape(printable(str(text)))
 
@@ -795,8 +783,6 @@ __all__ = ["terminal_chart", "terminal_cells", "terminal_text", "write_plot", "w
 def remedies_html(report: "Report") -> str:
     """The report's remedies (what to do) as an HTML list, escaped; empty when there are none."""
     import html
-
-    from .render import printable
 
     if not report.remedies:
         return ""

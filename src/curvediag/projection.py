@@ -42,6 +42,8 @@ from ._np import (
     np,  # replaced by numpy itself on the first projection: the proxy costs ~5 us a lookup
 )
 from .report import Horizon, Projection
+from .curves import TRAIN_LOSS, VAL_LOSS
+from .report import _count
 
 #: Nominal coverage of the interval.
 LEVEL = 0.80
@@ -588,15 +590,11 @@ def project_track(track, unit: str = "epoch", more=(0.5, 1.0), positions=None) -
 
 
 def _more(v: float, unit: str) -> str:
-    from .report import _count
-
     return _count(v, unit)
 
 
 def judged_track(ctx):
     """val_loss, else the only loss logged (the training loss)."""
-    from .curves import TRAIN_LOSS, VAL_LOSS
-
     return ctx.track(VAL_LOSS) or ctx.track(TRAIN_LOSS)
 
 

@@ -11,6 +11,7 @@ from ..errors import InputError
 from ..table import RawTable
 from .runs import find_runs, is_run_dir  # noqa: F401 - importable from here as before
 from .source import EVENT_FILE_PREFIX, MAX_BYTES, open_regular, read_bytes, too_big, within
+from .tfevents import scalars, table_from_scalars
 
 # (glob pattern, description), most specific first.  Within a pattern the newest
 # run wins: the highest version_N / checkpoint-N, else the latest modification time.
@@ -131,8 +132,6 @@ def read_dir(path: str, run: str | None = None) -> tuple[RawTable | str, str | N
 def read_event_dir(path: str) -> RawTable:
     """Every event file below ``path``; tags are prefixed with their subdirectory when
     there are several (Keras writes ``train/`` and ``validation/`` side by side)."""
-    from .tfevents import scalars, table_from_scalars
-
     root = Path(path)
     real_root = os.path.realpath(root)
     found = [p for p in root.rglob(f"{EVENT_FILE_PREFIX}*") if p.is_file()]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from . import printable
 from .locate import line_of, relative
 from .sarif import fingerprint
+from ..report import Unreadable
 
 if TYPE_CHECKING:
     from ..report import Batch
@@ -24,8 +25,6 @@ def _path(path: str) -> str:
 
 
 def issues(batch: "Batch") -> list[dict[str, Any]]:
-    from ..report import Unreadable
-
     out: list[dict[str, Any]] = []
     for given, item in zip(batch.paths, batch.items):
         if isinstance(item, Unreadable):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import printable
 from .locate import relative
+from ..report import Unreadable
 
 if TYPE_CHECKING:
     from ..report import Batch
@@ -56,8 +57,6 @@ def _loss(r: "Report"):
 
 def samples(batch: "Batch") -> dict[str, list[str]]:
     """metric name -> its sample lines, in input order."""
-    from ..report import Unreadable
-
     out: dict[str, list[str]] = {name: [] for name in METRICS}
     for item in batch.items:
         if isinstance(item, Unreadable):

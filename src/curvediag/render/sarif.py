@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import printable
 from .locate import line_of, relative, uri
+from ..report import Unreadable
+from ..report import __version__
+from ..rules import get_rule
 
 if TYPE_CHECKING:
     from ..report import Batch
@@ -40,8 +43,6 @@ def _rule_severity(rule: Any) -> str:
 
 
 def _descriptor(code: str, name: str) -> dict[str, Any]:
-    from ..rules import get_rule
-
     rule = get_rule(code)
     d: dict[str, Any] = {"id": code, "name": name}
     if rule is not None:
@@ -70,8 +71,6 @@ def _location(path: str, line: int | None) -> dict[str, Any]:
 
 
 def document(batch: "Batch") -> dict[str, Any]:
-    from ..report import __version__
-    from ..report import Unreadable
 
     rules = list(batch.rules)
     for r in batch.reports:  # comparison rules (B1xx) run outside the engine's list

@@ -8,6 +8,7 @@ from ..analysis import Context
 from ..curves import LR, TRAIN_LOSS, VAL_LOSS
 from .base import Rule, at, pct
 from .steps import plateau_drops
+from .. import stats
 
 
 def _med(y: np.ndarray) -> float:
@@ -126,8 +127,6 @@ class LrSchedule(Rule):
 
     @staticmethod
     def _diverged(lr, loss, peak, xp, rise, axis, parts, remedies, ev) -> None:
-        from .. import stats
-
         lx, y = stats.downsample(loss.x.astype(float), loss.y.astype(float))  # bin means, at most 400
         sm = stats.smooth(y)
         im = int(np.argmin(sm))
