@@ -71,7 +71,7 @@ def diagnose(log: Any, *, settings: Settings | None = None, **kwargs: Any) -> Re
 
     ``log`` is a path (CSV, JSON, JSON Lines, ...), ``"-"`` for stdin, a pandas
     DataFrame, or a Keras ``history.history`` dict.  ``settings`` is a
-    :class:`~curvediag.config.Settings` (``curvediag.config.resolve()`` reads the
+    :class:`~curvediag.settings.Settings` (``curvediag.config.resolve()`` reads the
     configuration file and environment as the CLI does); or give its parts as keywords:
 
     ``loss``/``val_loss``/``acc``/``val_acc`` name columns the reader cannot recognise
@@ -101,8 +101,8 @@ def diagnose_with_curves(log: Any, *, settings: Settings | None = None, **kwargs
 
 
 def diagnose_many(logs: Any, settings: Settings | None = None, jobs: int = 1):
-    """Diagnose many runs at once and return a :class:`~curvediag.batch.Batch` (``.reports``,
-    ``.items``: a Report or an :class:`~curvediag.batch.Unreadable` entry per run, in order).
+    """Diagnose many runs at once and return a :class:`~curvediag.report.Batch` (``.reports``,
+    ``.items``: a Report or an :class:`~curvediag.report.Unreadable` entry per run, in order).
 
     ``logs`` is a sequence (or one) of paths -- expanded as ``curvediag analyze`` does: every run
     of a directory, a long-format CSV's runs, with ``settings.run == "all"`` every run of an MLflow

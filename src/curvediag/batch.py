@@ -1,4 +1,4 @@
-"""Many logs at once: :func:`run` diagnoses every path under one :class:`~curvediag.config.Settings`
+"""Many logs at once: :func:`run` diagnoses every path under one :class:`~curvediag.settings.Settings`
 and returns a :class:`Batch` -- a report, or an :class:`Unreadable` entry, per run, in the order given.
 
 :func:`expand` first turns each path into the runs it stands for (one :class:`Input` each):

@@ -13,7 +13,7 @@ else the noise of its one curve.  A measure regresses when it lies beyond the wo
 by more than ``spreads`` times that spread *and* by a ``margin`` relative to the baseline's level.
 
 :func:`compare_paths` is what ``curvediag compare`` and ``analyze --baseline`` run: a
-:class:`~curvediag.batch.Batch` of compared runs.
+:class:`~curvediag.report.Batch` of compared runs.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def compare(baseline: Any, run: Any, settings: Settings | None = None) -> Report
 
     ``baseline`` is one log or a sequence of them (the seeds of the reference recipe); each log, and
     ``run``, is a path, a DataFrame, a Keras history dict or :class:`~curvediag.curves.Curves`
-    already read.  ``settings`` is a :class:`~curvediag.config.Settings` (defaults when None).
+    already read.  ``settings`` is a :class:`~curvediag.settings.Settings` (defaults when None).
     Raises :class:`~curvediag.errors.InputError` for a log that cannot be read."""
     s = settings or Settings()
     logs = [baseline] if isinstance(baseline, (str, bytes, os.PathLike, Curves, dict)) or hasattr(baseline, "columns") else list(baseline)

@@ -81,7 +81,7 @@ class CurvediagCallback(keras.callbacks.Callback):
     before findings are said (a NaN/infinite loss is said, and stops, from the first).
     ``report_path``: the JSON report, written atomically on stop and at the end of training.
     ``on_finding``: called with each new :class:`~curvediag.monitor.Alert` at or above ``level``.
-    ``settings``: a :class:`~curvediag.config.Settings` (column names, rule options, num_classes)."""
+    ``settings``: a :class:`~curvediag.settings.Settings` (column names, rule options, num_classes)."""
 
     def __init__(
         self,

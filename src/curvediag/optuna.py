@@ -52,7 +52,7 @@ class CurvediagPruner(optuna.pruners.BasePruner):
     are in (a NaN at once), or, with ``patience=N``, that has gone N evaluations past its best.
 
     ``wrapped``: another pruner (``optuna.pruners.MedianPruner()``) consulted too; the trial is
-    pruned when either says so.  ``settings``: a :class:`~curvediag.config.Settings` for the rules
+    pruned when either says so.  ``settings``: a :class:`~curvediag.settings.Settings` for the rules
     (``Settings.of(select=..., rules=...)``).  Single-objective studies only, as
     ``trial.should_prune`` itself."""
 

@@ -1,6 +1,6 @@
 """Writing what the user asked for, and nothing else (``--output``, ``--plot`` and stdout).
 
-* :func:`show`, :func:`write_report`, :func:`exit_status`: a :class:`~curvediag.batch.Batch` rendered
+* :func:`show`, :func:`write_report`, :func:`exit_status`: a :class:`~curvediag.report.Batch` rendered
   in one :class:`~curvediag.render.OutputFormat` on stdout or to ``--output``, and the exit status.
 
 * :func:`refuse_inputs`: an output that is, or is inside, an input (a log file, a run

@@ -45,7 +45,7 @@ class CurvediagStopper(Stopper):
 
     ``metric``/``mode``: the result key to read as the validation loss (``"min"``) or quality
     metric (``"max"``) when curvediag would not recognise its name.  ``settings``: a
-    :class:`~curvediag.config.Settings` for the rules.  ``stop_all``: end the whole experiment once
+    :class:`~curvediag.settings.Settings` for the rules.  ``stop_all``: end the whole experiment once
     a trial was stopped (default False).  :attr:`reasons` maps each stopped trial id to why."""
 
     def __init__(

@@ -1,4 +1,4 @@
-"""Renderers: read a :class:`~curvediag.batch.Batch` (its reports, unreadable inputs and the
+"""Renderers: read a :class:`~curvediag.report.Batch` (its reports, unreadable inputs and the
 rules that ran), never change it.  Each output format is one :class:`OutputFormat`; its
 renderer is ``render(batch) -> str`` in the module :data:`RENDERERS` names.
 
