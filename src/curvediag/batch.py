@@ -26,6 +26,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, Union
 
+from .config import for_path  # the [[per-path]] entries (in a spawned worker too)
 from .engine import enabled_rules
 from .errors import CurvediagError
 from .pipeline import check_columns, diagnose_log, diagnose_table
@@ -103,8 +104,8 @@ def one(path: "str | Input", settings: Settings, debug: bool = False) -> tuple["
     shown = shown_path(inp.shown if inp is not None else ("<stdin>" if path == "-" else str(path)))
     try:
         if inp is None:
-            return diagnose_log(path, settings.for_path(str(path)))
-        report, curves = _read_input(inp, settings.for_path(inp.path))
+            return diagnose_log(path, for_path(settings, str(path)))
+        report, curves = _read_input(inp, for_path(settings, inp.path))
     except CurvediagError as e:
         if inp is not None and inp.name:
             problem = getattr(e, "problem", str(e))

@@ -115,7 +115,9 @@ class Settings:
     def for_path(self, path: str) -> "Settings":
         """These settings for one log: each ``[[per-path]]`` entry whose patterns match ``path`` applied
         in order, except where the environment or the command line set the key (see
-        :func:`curvediag.config.for_path`, which checks and applies the entries it loaded)."""
+        :func:`curvediag.config.for_path`, which checks and applies the entries it loaded; only
+        settings loaded by it hold such entries, so it is loaded whenever there are some -- in another
+        process that received these settings, call :func:`curvediag.config.for_path` itself)."""
         if not self.per_path or path == "-" or _per_path is None:
             return self
         return _per_path(self, path)
