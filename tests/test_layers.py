@@ -28,7 +28,7 @@ SRC = pathlib.Path(__file__).resolve().parent.parent / "src" / "curvediag"
 #: for its ``__init__`` (``render``: the output-format vocabulary and ``printable``, below the renderers).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # value types and vocabularies
-    ("vocabulary", ("_np", "errors", "verdict", "curves", "wording")),
+    ("vocabulary", ("_version", "_np", "errors", "verdict", "curves", "wording")),
     # reading a log: a table, its columns, the readers (which build tables)
     ("readers", ("columns", "table", "readers", "readers.*")),
     # the settings of a diagnosis, the report model (Report, Batch, Unreadable), the output formats

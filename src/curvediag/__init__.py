@@ -10,7 +10,7 @@ Heavy modules (pandas) load on first use, so ``curvediag --help`` stays fast.
 
 from __future__ import annotations
 
-from .report import __version__
+from ._version import __version__
 
 __all__ = ["__version__", "diagnose", "diagnose_many", "compare", "diagnose_frame", "diagnose_run", "Monitor", "Settings",
            "Report", "Finding", "Skipped", "MetricSummary", "CurvediagError", "InputError", "UsageError", "MissingExtra",

@@ -19,8 +19,8 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .output import err as _err
-from .output import write_stdout as _write_stdout
+from .terminal import err as _err
+from .terminal import write_stdout as _write_stdout
 from .render import OutputFormat
 
 EXAMPLES = """
@@ -983,7 +983,7 @@ def main() -> None:
 def _exit(code: int) -> None:
     import sys
 
-    from .output import discard_stdout
+    from .terminal import discard_stdout
 
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -1002,7 +1002,7 @@ def main_status() -> int:
     (tests and tools that look at the process afterwards)."""
     import sys
 
-    from .output import discard_stdout, guard_std_streams
+    from .terminal import discard_stdout, guard_std_streams
 
     guard_std_streams()
     try:

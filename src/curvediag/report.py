@@ -9,12 +9,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
+from ._version import __version__
 from .curves import SourceInfo
 from .settings import Settings
 from .verdict import Verdict, verdict_of
-
-#: the version of curvediag (the package's ``curvediag.__version__``; pyproject.toml reads it here)
-__version__ = "0.1.0"
 
 SCHEMA_VERSION = 2
 

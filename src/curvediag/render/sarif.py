@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import printable
 from .locate import line_of, relative, uri
 from ..report import Unreadable
-from ..report import __version__
+from .._version import __version__
 from ..rules import get_rule
 
 if TYPE_CHECKING:
