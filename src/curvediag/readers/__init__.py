@@ -16,20 +16,10 @@ from functools import cached_property
 from typing import Callable
 
 from ..errors import InputError
-from ..table import RawTable
+from ..table import RawTable, to_curves
 from .source import (
     GZIP_MAGIC, MAX_BYTES, SQLITE_MAGIC, UTF8_BOM, UTF16_BOMS, decode, looks_like_events, read_bytes,
 )
-from ..table import to_curves
-from .csv import read_csv
-from .discover import read_dir
-from .json import read_json
-from .keras_console import looks_like_console
-from .keras_console import read_console
-from .source import open_regular
-from .tfevents import scalars, table_from_scalars
-from .uri import is_server_uri
-from .wandb import from_panel_export, is_panel_export
 
 # files whose bytes are not the UTF-8 text pandas would read from disk: BOMs and gzip
 _NOT_PLAIN = (UTF8_BOM, *UTF16_BOMS, GZIP_MAGIC)
@@ -96,6 +86,8 @@ def _sqlite(inp: Input) -> RawTable:
 
 
 def _tensorboard(inp: Input) -> RawTable:
+    from .tfevents import scalars, table_from_scalars
+
     return table_from_scalars(scalars(inp.data, inp.source), inp.source)
 
 
@@ -120,6 +112,8 @@ def _json_sniff(inp: Input) -> bool:
 
 
 def _json(inp: Input) -> RawTable:
+    from .json import read_json
+
     lines = inp.input_format == "jsonl"
     if _json_bytes(inp.data, inp.input_format):
         # JSON read from the bytes: no decoded copy of the whole file is kept (UTF-8 checked first)
@@ -140,21 +134,28 @@ def _html(inp: Input) -> RawTable:
 def _console(text: str) -> bool:
     if "Epoch" not in text[:20000]:
         return False
+    from .keras_console import looks_like_console
 
     return looks_like_console(text)
 
 
 def _keras_console(inp: Input) -> RawTable:
+    from .keras_console import read_console
+
     return read_console(inp.text, inp.source)
 
 
 def _csv(inp: Input) -> RawTable:
     """CSV; a W&B panel export (``<run> - <key>`` columns) is recognised once parsed."""
+    from .csv import read_csv
+
     text, data, path = inp.text, inp.data, inp.path
     plain = path is not None and not inp.cr_only and not data.startswith(_NOT_PLAIN) and _plain_on_disk(path)
     table = read_csv(text, inp.source, path if plain else None)
     wandb = inp.input_format == "wandb_csv"
     if wandb or any(" - " in n for n in table.names):
+        from .wandb import from_panel_export, is_panel_export
+
         if wandb or is_panel_export(table):
             return from_panel_export(table, inp.source, inp.run)
     return table
@@ -202,6 +203,8 @@ def _json_bytes(data: bytes, input_format: str | None) -> bool:
 def _plain_on_disk(path: str) -> bool:
     """Whether the file itself (not the bytes it decompressed to) starts without a BOM or
     gzip's magic bytes, whatever its name: only then may pandas re-read it from disk."""
+    from .source import open_regular
+
     try:
         with open_regular(path) as fh:
             return not fh.read(4).startswith(_NOT_PLAIN)
@@ -211,6 +214,8 @@ def _plain_on_disk(path: str) -> bool:
 
 def _is_sqlite_file(path: str) -> bool:
     """A regular file (never a FIFO, which would block) starting with SQLite's header."""
+    from .source import open_regular
+
     try:
         with open_regular(path) as fh:
             return fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
@@ -225,6 +230,8 @@ def _big_plain_csv_head(path: str) -> str | None:
     """The head (first 64 KiB) of a file over 8 MiB that is plain UTF-8 CSV text — no BOM,
     gzip, NUL, JSON, HTML, console log or W&B export — or None: then the ordinary path reads
     the whole file and names any problem."""
+    from .source import open_regular
+
     try:
         with open_regular(path) as fh:
             size = os.fstat(fh.fileno()).st_size
@@ -250,18 +257,21 @@ def _big_plain_csv_head(path: str) -> str | None:
 def load(path: str, input_format: str | None = None, overrides: dict[str, str] | None = None, run: str | None = None):
     """Read one log (a path, or ``-`` for stdin) into :class:`~curvediag.curves.Curves`."""
     table, source = load_table(path, input_format, run)
-
     return to_curves(table, source, overrides)
 
 
 def load_table(path: str, input_format: str | None = None, run: str | None = None) -> tuple[RawTable, str]:
     """The raw table of a file, stdin, a run directory or an MLflow server URI, and its display name."""
+    from .uri import is_server_uri
+
     if is_server_uri(path):
         from .mlflow_server import read as read_server
 
         return read_server(path, run)
     note = None
     if path != "-" and os.path.isdir(path):
+        from .discover import read_dir
+
         found, note = read_dir(path, run)
         if isinstance(found, RawTable):
             return found, path
@@ -274,6 +284,7 @@ def load_table(path: str, input_format: str | None = None, run: str | None = Non
         source = path
     elif path != "-" and input_format in (None, "csv") and (head := _big_plain_csv_head(path)) is not None:
         # a large plain-UTF-8 CSV: sniff its head, let pandas read the file itself (no copy in Python)
+        from .csv import read_csv
 
         source = path
         table = read_csv(head, source, path, head_only=True)
