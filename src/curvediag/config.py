@@ -45,11 +45,10 @@ from .render import ALIASES, OutputFormat
 from .rules import ALL_RULES, OPTION_GROUPS, RULES, get_rule
 from . import settings as settings_module
 from .settings import (  # noqa: F401 - the names config has always offered
-    _FACTORS, _SHARES, COLUMN_OPTIONS, INPUT_FORMAT_NAMES, MAX_CLASSES, MAX_OPTION, Settings, _kind, _option,
+    _FACTORS, _SHARES, COLUMN_OPTIONS, FAIL_ON, INPUT_FORMAT_NAMES, MAX_CLASSES, MAX_OPTION, Settings, _kind, _option,
     _COLUMN_KEY, _COLUMN_KEYS, _shown, _whole, input_format_name, rule_enabled,
 )
 
-FAIL_ON = ("never", "info", "warning", "error")
 FORMATS = tuple(f.value for f in OutputFormat)
 ENV = {
     "CURVEDIAG_FAIL_ON": "fail-on",

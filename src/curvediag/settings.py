@@ -6,6 +6,7 @@ the runners only read it.  Nothing here imports the rules, the engine or the ren
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
@@ -33,6 +34,9 @@ def input_format_name(value: str | None, where: str = "--input-format") -> str |
     return INPUT_FORMAT_NAMES[value]
 
 
+
+#: the levels of ``fail-on`` / ``--fail-on``: the lowest severity that fails the gate
+FAIL_ON = ("never", "info", "warning", "error")
 
 #: the column options of the library and the command line: canonical curve -> column in the log
 COLUMN_OPTIONS = ("train_loss", "val_loss", "train_acc", "val_acc", "metric")
@@ -64,6 +68,24 @@ class Settings:
     extend_select: tuple[str, ...] = ()  # added to ``select`` by resolve (shown by ``config``)
     #: ``[[per-path]]`` entries: (patterns, the checked table, where it was set); see :meth:`for_path`
     per_path: tuple[tuple[tuple[str, ...], tuple[tuple[str, Any], ...], str], ...] = ()
+
+    def __post_init__(self) -> None:
+        """What no maker of settings may break (the file, the environment, the flags, the library's
+        keywords or a hand-built ``Settings(...)``): the gate's level, the number of classes, the
+        rule lists (tuples of strings; a list is taken as one) and the rule options (tables)."""
+        if self.fail_on not in FAIL_ON:
+            raise UsageError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {_shown(self.fail_on)}")
+        k = self.num_classes
+        if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 2 <= k <= MAX_CLASSES):
+            raise UsageError(f"num_classes must be a whole number between 2 and {MAX_CLASSES}, not {_shown(k)}")
+        for name in ("select", "ignore", "extend_select"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(x, str) for x in value):
+                raise UsageError(f"{name} must be a list of rule codes, prefixes or names, not {_shown(value)}")
+            if not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+        if not isinstance(self.rules, Mapping) or not all(isinstance(v, Mapping) for v in self.rules.values()):
+            raise UsageError(f"rule options must map rule codes to tables of options, not {_shown(self.rules)}")
 
     @classmethod
     def of(
