@@ -61,7 +61,7 @@ from .readers.discover import read_event_dir
 from .readers.runs import find_runs
 from .readers.source import GZIP_MAGIC, MAX_BYTES
 from .readers.source import SQLITE_MAGIC, UTF8_BOM, has_event_magic
-from .readers.source import read_bytes
+from .readers import source as _source  # read_bytes looked up when read (tests replace it)
 from .render import printable
 
 #: bytes before the previous end of a file compared again before only its new bytes are read
@@ -233,7 +233,6 @@ class Watch:
         except OSError as e:
             raise _Waiting(f"{p}: {e.strerror or e}") from None
         if stat.S_ISDIR(st.st_mode):
-
             try:
                 if find_runs(Path(p)):
                     return _Target("store", p)
@@ -251,8 +250,7 @@ class Watch:
         """Read what is complete of ``target`` and diagnose it (nothing when it is what was read last)."""
         s = self.settings
         if target.kind == "file":
-
-            source, data = self._read(target.where, read_bytes)
+            source, data = self._read(target.where, _source.read_bytes)
             content = data if final else _complete(data, s.input_format)
             digest = hashlib.blake2b(content, digest_size=16).digest()
             if not final and digest == self._digest and target == self._read_target:
