@@ -226,8 +226,8 @@ main()
 
 
 @pytest.mark.parametrize("module,func,exc,args", [
-    ("api", "diagnose_with_curves", "RuntimeError", ["analyze", str(sample("healthy.csv"))]),
-    ("api", "diagnose_with_curves", "MemoryError", ["analyze", str(sample("healthy.csv")), str(sample("diverged.csv"))]),
+    ("pipeline", "diagnose_log", "RuntimeError", ["analyze", str(sample("healthy.csv"))]),
+    ("pipeline", "diagnose_log", "MemoryError", ["analyze", str(sample("healthy.csv")), str(sample("diverged.csv"))]),
     ("render", "renderer", "ZeroDivisionError", ["analyze", str(sample("healthy.csv")), "-f", "json"]),
     ("api", "inspect_log", "KeyError", ["inspect", str(sample("healthy.csv"))]),
     ("config", "resolve", "TypeError", ["config"]),
@@ -243,7 +243,7 @@ def test_an_internal_error_is_one_line_and_exit_2(module, func, exc, args):
     assert "Traceback" not in err
     assert all(x.startswith("curvediag: ") and f"internal error: {exc}" in x for x in lines), err
     assert len(lines) == (2 if exc == "MemoryError" else 1), err
-    if module == "api" and func == "diagnose_with_curves":
+    if module == "pipeline" and func == "diagnose_log":
         assert lines[0].startswith(f"curvediag: {args[1]}: internal error: {exc}")
     debug = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, timeout=120,
                            env=dict(env, CURVEDIAG_DEBUG="1"))

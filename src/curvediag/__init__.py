@@ -10,7 +10,7 @@ Heavy modules (pandas) load on first use, so ``curvediag --help`` stays fast.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["__version__", "diagnose", "diagnose_many", "compare", "diagnose_frame", "diagnose_run", "Monitor", "Settings",
            "Report", "Finding", "Skipped", "MetricSummary", "CurvediagError", "InputError", "UsageError", "MissingExtra",
@@ -39,7 +39,7 @@ def __getattr__(name: str):
 
         return getattr(monitor, name)
     if name == "Settings":
-        from .config import Settings
+        from .settings import Settings
 
         return Settings
     if name == "Verdict":

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 from ._np import np
 
-from .config import Settings
+from .settings import Settings
 from .monitor import Monitor, stop_reason, whole
 
 

@@ -21,6 +21,8 @@ import json
 import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable
+from .errors import MissingExtra
+from .errors import UsageError
 
 if TYPE_CHECKING:
     from .monitor import Alert
@@ -86,8 +88,6 @@ class TrackioAlerts(_Once):
         try:
             import trackio
         except ImportError:
-            from .errors import MissingExtra
-
             raise MissingExtra("TrackioAlerts needs trackio: pip install trackio") from None
         self._trackio = trackio
 
@@ -106,8 +106,6 @@ class WandbAlerts(_Once):
         try:
             import wandb
         except ImportError:
-            from .errors import MissingExtra
-
             raise MissingExtra("WandbAlerts needs wandb: pip install wandb") from None
         self._wandb = wandb
 
@@ -125,8 +123,6 @@ class Webhook(_Once):
     def __init__(self, url: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> None:
         super().__init__()
         if not url.startswith(("http://", "https://")):
-            from .errors import UsageError
-
             raise UsageError(f"Webhook: {url!r} is not an http(s) URL")
         self.url, self.timeout, self.headers = url, float(timeout), dict(headers or {})
         self.failures = 0

@@ -20,6 +20,12 @@ MIN_POINTS = 3
 NOT_LEARNING_POINTS = 6
 
 
+class Skip(Exception):
+    """A rule (or a comparison measure) cannot run on this log; the message says why.  Defined here,
+    beside the :class:`Context` the rules read, so that the measures below the rules can raise it
+    (``curvediag.rules.Skip`` is this class)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Track:
     """The finite part of a series, downsampled for long per-step logs, with its

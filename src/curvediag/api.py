@@ -1,39 +1,23 @@
-"""The library API: ``curvediag.diagnose(...)``.  The CLI is a thin layer over it."""
+"""The library API: ``curvediag.diagnose(...)``, the public face of the one-log pipeline
+(:mod:`curvediag.pipeline`) and the many-log runner (:mod:`curvediag.batch`)."""
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Any, Mapping
 
-from ._np import np
-
 from . import summary
-from .config import Settings
+from ._np import np
+from .batch import many
 from .curves import Curves
-from .engine import analyse, analyse_judged, rule_options
+from .engine import analyse, rule_options
 from .errors import InputError, UsageError
+from .pipeline import check_columns, diagnose_log, load_curves, read
+from .readers import load_table
 from .report import Report
+from .settings import Settings
 from .table import to_curves
-
-
-def load_curves(
-    log: Any,
-    *,
-    input_format: str | None = None,
-    columns: Mapping[str, str] | None = None,
-    run: str | None = None,
-) -> Curves:
-    """Read ``log``: a path, ``-``, or an in-memory log (:mod:`curvediag.readers.memory`: a pandas
-    DataFrame, a dict of lists or numpy arrays, a Keras History, a Hugging Face ``log_history``)."""
-    from .readers import load
-
-    overrides = dict(columns or {})
-    if isinstance(log, (str, os.PathLike)):
-        return load(os.fspath(log), input_format, overrides, run)
-    from .readers.memory import table_of
-
-    table, source = table_of(log)
-    return to_curves(table, source, overrides)
 
 
 def inspect_log(
@@ -43,11 +27,8 @@ def inspect_log(
     """What curvediag reads from a log, before any judgement: the format, the axis,
     every numeric column with its point counts, and the mapping to canonical curves.
     ``settings`` (or the keywords) say how to read it, as for :func:`diagnose`."""
-    from .readers import load_table
-
     s = _settings(settings, dict(input_format=input_format, columns=columns, run=run))
-    if s.columns.get("metric") and s.columns.get("val_acc"):
-        raise UsageError("give --metric or --val-acc, not both")
+    check_columns(s)
     table, source = load_table(os.fspath(path), s.input_format, s.run)
     curves = to_curves(table, source, dict(s.columns))
     cols = []
@@ -85,19 +66,12 @@ def _settings(settings: Settings | None, kwargs: dict[str, Any]) -> Settings:
     return Settings.of(**given)
 
 
-def read(log: Any, settings: Settings) -> Curves:
-    """The curves of ``log`` read as ``settings`` say (input format, column names, run)."""
-    if settings.columns.get("metric") and settings.columns.get("val_acc"):
-        raise UsageError("give --metric or --val-acc, not both")
-    return load_curves(log, input_format=settings.input_format, columns=settings.columns, run=settings.run)
-
-
 def diagnose(log: Any, *, settings: Settings | None = None, **kwargs: Any) -> Report:
     """Diagnose one training log and return a :class:`~curvediag.report.Report`.
 
     ``log`` is a path (CSV, JSON, JSON Lines, ...), ``"-"`` for stdin, a pandas
     DataFrame, or a Keras ``history.history`` dict.  ``settings`` is a
-    :class:`~curvediag.config.Settings` (``curvediag.config.resolve()`` reads the
+    :class:`~curvediag.settings.Settings` (``curvediag.config.resolve()`` reads the
     configuration file and environment as the CLI does); or give its parts as keywords:
 
     ``loss``/``val_loss``/``acc``/``val_acc`` name columns the reader cannot recognise
@@ -123,12 +97,12 @@ def diagnose_with_curves(log: Any, *, settings: Settings | None = None, **kwargs
     if unknown:
         raise TypeError(f"diagnose() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
     s = _settings(settings, kwargs)
-    return analyse_judged(read(log, s), s)
+    return diagnose_log(log, s)
 
 
 def diagnose_many(logs: Any, settings: Settings | None = None, jobs: int = 1):
-    """Diagnose many runs at once and return a :class:`~curvediag.batch.Batch` (``.reports``,
-    ``.items``: a Report or an :class:`~curvediag.batch.Unreadable` entry per run, in order).
+    """Diagnose many runs at once and return a :class:`~curvediag.report.Batch` (``.reports``,
+    ``.items``: a Report or an :class:`~curvediag.report.Unreadable` entry per run, in order).
 
     ``logs`` is a sequence (or one) of paths -- expanded as ``curvediag analyze`` does: every run
     of a directory, a long-format CSV's runs, with ``settings.run == "all"`` every run of an MLflow
@@ -136,15 +110,11 @@ def diagnose_many(logs: Any, settings: Settings | None = None, jobs: int = 1):
     ``step``, ``key``, ``value`` columns, as :func:`curvediag.diagnose_frame` reads) gives one report
     per run, a wide one (or a dict, History, ``log_history``) one.  ``jobs``: worker processes (0:
     one per core).  A run that cannot be read is its Unreadable entry; nothing is raised for it."""
-    from .batch import many
-
     return many(logs, settings, jobs)
 
 
 def _keywords() -> set[str]:
     """The keyword arguments :func:`diagnose` takes: those of :meth:`Settings.of`."""
-    import inspect
-
     return set(inspect.signature(Settings.of).parameters) - {"cls"}
 
 

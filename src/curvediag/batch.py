@@ -1,4 +1,4 @@
-"""Many logs at once: :func:`run` diagnoses every path under one :class:`~curvediag.config.Settings`
+"""Many logs at once: :func:`run` diagnoses every path under one :class:`~curvediag.settings.Settings`
 and returns a :class:`Batch` -- a report, or an :class:`Unreadable` entry, per run, in the order given.
 
 :func:`expand` first turns each path into the runs it stands for (one :class:`Input` each):
@@ -23,14 +23,32 @@ failure never stops the others: an unreadable log, or a bug met on one log, beco
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, Union
 
-from .config import Settings
+from .config import for_path  # the [[per-path]] entries (in a spawned worker too)
+from .engine import enabled_rules
+from .errors import CurvediagError
+from .pipeline import check_columns, diagnose_log, diagnose_table
+from .report import Batch, Report, Unreadable
+from .terminal import discard_stdout
+from .settings import Settings
+from ._np import np
+from .errors import InputError
+from .frames import long_columns
+from .frames import long_table
+from .frames import long_runs
+from .readers import _is_sqlite_file
+from .readers.discover import all_runs
+from .readers.discover import read_event_dir
+from .readers.memory import table_of
+from .readers.source import GZIP_MAGIC, open_regular
+from .readers.source import read_bytes
+from .readers.uri import is_server_uri
+from .readers.wandb import panel_runs
 
 if TYPE_CHECKING:
     from .curves import Curves
-    from .report import Report
 
 #: ``--run all``: every run of a store, database, server or export
 ALL = "all"
@@ -39,39 +57,6 @@ _WINDOW = 4
 #: runs in one task of a worker, at most, and bytes of their files
 _CHUNK = 16
 _CHUNK_BYTES = 1 << 20
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """An input that gave no report: ``message`` is its one line for stderr (``path: problem``)."""
-
-    path: str
-    problem: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Batch:
-    """What a run over ``paths`` produced: ``items[i]`` is the Report or Unreadable of ``paths[i]``.
-    ``rules`` are the (code, name) of the rules the settings switched on: what ran on each log."""
-
-    paths: tuple[str, ...]
-    items: tuple[Union["Report", Unreadable], ...]
-    settings: Settings = field(default_factory=Settings)
-    rules: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def reports(self) -> list["Report"]:
-        return [r for r in self.items if not isinstance(r, Unreadable)]
-
-    @property
-    def unreadable(self) -> list[Unreadable]:
-        return [r for r in self.items if isinstance(r, Unreadable)]
-
-    @property
-    def single(self) -> bool:
-        """One input was given."""
-        return len(self.paths) == 1
 
 
 def shown_path(path: str) -> str:
@@ -115,15 +100,12 @@ class Input:
 def one(path: "str | Input", settings: Settings, debug: bool = False) -> tuple["Report", "Curves"] | Unreadable:
     """Diagnose one log (a path, or an :class:`Input` of :func:`expand`): (report, the curves it
     read), or its Unreadable entry.  With ``debug`` a bug raises instead, so its traceback can be shown."""
-    from .api import diagnose_with_curves
-    from .errors import CurvediagError
-
     inp = path if isinstance(path, Input) else None
     shown = shown_path(inp.shown if inp is not None else ("<stdin>" if path == "-" else str(path)))
     try:
         if inp is None:
-            return diagnose_with_curves(path, settings=settings.for_path(str(path)))
-        report, curves = _read_input(inp, settings.for_path(inp.path))
+            return diagnose_log(path, for_path(settings, str(path)))
+        report, curves = _read_input(inp, for_path(settings, inp.path))
     except CurvediagError as e:
         if inp is not None and inp.name:
             problem = getattr(e, "problem", str(e))
@@ -142,32 +124,22 @@ def one(path: "str | Input", settings: Settings, debug: bool = False) -> tuple["
 
 def _read_input(inp: Input, settings: Settings) -> tuple["Report", "Curves"]:
     """An :class:`Input`'s report and curves, named and noted as the input says."""
-    from .api import diagnose_with_curves
-    from .engine import analyse_judged
-    from .table import to_curves
-
-    if settings.columns.get("metric") and settings.columns.get("val_acc"):
-        from .errors import UsageError
-
-        raise UsageError("give --metric or --val-acc, not both")
+    check_columns(settings)
     if inp.kind == "path":
         s = settings if settings.run == inp.run else replace(settings, run=inp.run)
-        report, curves = diagnose_with_curves(inp.path, settings=s)
+        report, curves = diagnose_log(inp.path, s)
     else:
         if inp.kind == "sqlite":
             from .readers.mlflow import read_sqlite
 
             table = read_sqlite(inp.path, inp.shown, inp.run, exact=True)
         elif inp.kind == "events":
-            from .readers.discover import read_event_dir
-
             table = read_event_dir(inp.path)
         elif inp.kind == "table":
             table = inp.table
         else:  # pragma: no cover - expand makes no other kind
             raise ValueError(f"unknown input kind {inp.kind!r}")
-        curves = to_curves(table, inp.shown, dict(settings.columns))
-        report, curves = analyse_judged(curves, settings)
+        report, curves = diagnose_table(table, inp.shown, settings)
     if inp.name is None and inp.note is None:
         return report, curves
     src = report.source
@@ -190,8 +162,6 @@ def _reports(chunk: tuple[list["str | Input"], Settings, bool]) -> list[Union["R
 def expand(paths: Iterable["str | os.PathLike | Input"], settings: Settings) -> list["Input | Unreadable"]:
     """The runs each path stands for (see the module's doc), in order: an :class:`Input` per run,
     or an :class:`Unreadable` entry for a path whose runs cannot be listed."""
-    from .errors import CurvediagError
-
     out: list[Input | Unreadable] = []
     for p in paths:
         if isinstance(p, Input):
@@ -205,13 +175,9 @@ def expand(paths: Iterable["str | os.PathLike | Input"], settings: Settings) -> 
 
 
 def _expand_one(path: str, settings: Settings) -> list[Input]:
-    from .readers.uri import is_server_uri
-
     every = settings.run == ALL
     if path == "-":
         if every:
-            from .errors import InputError
-
             raise InputError("<stdin>", "--run all reads a file, directory or server URI, not stdin")
         return [Input(path, settings.run)]
     if is_server_uri(path):
@@ -223,7 +189,6 @@ def _expand_one(path: str, settings: Settings) -> list[Input]:
     if os.path.isdir(path):
         if settings.run is not None and not every:
             return [Input(path, settings.run)]  # --run NAME: that run of the store, as before
-        from .readers.discover import all_runs
 
         found = all_runs(path)
         if len(found) == 1 and found[0].kind == "file":
@@ -264,8 +229,6 @@ def _mlflow_names(store: str, runs: list) -> dict[str, str]:
 def _expand_file(path: str, every: bool, settings: Settings) -> list[Input] | None:
     """The runs of one file that holds several -- an MLflow database or W&B export with
     ``--run all``, a long-format CSV always -- or None: the file is one input."""
-    from .readers import _is_sqlite_file
-
     if _is_sqlite_file(path):
         if not every:
             return None
@@ -277,14 +240,11 @@ def _expand_file(path: str, every: bool, settings: Settings) -> list[Input] | No
     header = _csv_header(path)
     if header is None:
         return None
-    from .frames import long_columns
 
     cols = long_columns(header)
     if cols is not None and settings.input_format != "wandb_csv":
         return _long_csv(path, cols)
     if every:
-        from .readers.wandb import panel_runs
-
         runs = panel_runs(header)
         if len(runs) > 1 or (runs and settings.input_format == "wandb_csv"):
             return [Input(path, r, f"{path}#run={r}") for r in runs]
@@ -297,8 +257,6 @@ def _csv_header(path: str) -> list[str] | None:
     import csv
     import io
 
-    from .errors import InputError
-    from .readers.source import GZIP_MAGIC, open_regular
 
     try:
         with open_regular(path) as fh:  # never a FIFO: its open would block for ever
@@ -325,8 +283,6 @@ def _csv_header(path: str) -> list[str] | None:
 
 def _long_csv(path: str, cols: tuple[str | None, str, str, str]) -> list[Input]:
     """Each run of a long-format CSV: read once here, one table per run."""
-    from .frames import long_runs
-    from .readers.source import read_bytes
 
     source, data = read_bytes(path)
     return [Input(path, str(rid), f"{source}#run={rid}" if cols[0] else source, "table", None, table)
@@ -337,8 +293,6 @@ def frame_inputs(frame: Any, name: str) -> list[Input]:
     """The runs of an in-memory log: a long-format DataFrame (``run_id``/``run``, ``step``, ``key``,
     ``value`` columns) gives one per run (without a run column, one), any other log -- a wide
     DataFrame, a dict of lists, a Keras History, a ``log_history`` -- one."""
-    from .frames import long_columns, long_table
-    from .readers.memory import table_of
 
     def _long(df, step: str, key: str, value: str, source: str):  # as diagnose_frame reads each run
         return long_table(df, step=step, key=key, value=value, source=source)
@@ -357,8 +311,6 @@ def frame_inputs(frame: Any, name: str) -> list[Input]:
 def many(logs: Any, settings: Settings | None = None, jobs: int = 1) -> Batch:
     """:func:`curvediag.diagnose_many`: paths expanded as the command line does, in-memory logs by
     :func:`frame_inputs`; one Batch of every run, in order."""
-    from .errors import CurvediagError
-
     if isinstance(logs, (str, os.PathLike, dict)) or hasattr(logs, "columns") or hasattr(logs, "history"):
         logs = [logs]  # one log, not a sequence of them
     s = settings or Settings()
@@ -397,8 +349,6 @@ def run(paths: Sequence["str | Input"], settings: Settings, jobs: int = 1, debug
 
 
 def _batch(inputs: list["Input | Unreadable"], settings: Settings, jobs: int, debug: bool) -> Batch:
-    from .engine import enabled_rules
-
     items = tuple(stream(inputs, settings, jobs, debug))
     names = tuple(i.path if isinstance(i, Unreadable) else i.shown if i.name else i.path for i in inputs)
     return Batch(names, items, settings, enabled_rules(settings))
@@ -444,16 +394,13 @@ def _parallel(todo: list, settings: Settings, debug: bool, workers: int) -> Iter
     tasks submitted ahead of the one handed back.  A task is a chunk of runs (up to
     ``_CHUNK``, fewer when there are few runs a worker): submitting, pickling the settings and
     waking a worker once per run cost as much as diagnosing a small log.  The diagnosis modules
-    are imported before the workers start, so that a forked worker inherits them."""
+    (imported with this one) and numpy are loaded before the workers start, so that a forked
+    worker inherits them."""
     import signal
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
-    from . import api, engine  # noqa: F401 - imported once, in the parent, for every forked worker
-    from ._np import np
-
-    np.ndarray  # numpy itself, likewise  # noqa: B018
-    from .output import discard_stdout
+    np.ndarray  # numpy itself, imported once, in the parent, for every forked worker  # noqa: B018
 
     size = max(1, min(_CHUNK, len(todo) // (workers * _WINDOW)))
     args = [(chunk, settings, debug) for chunk in _chunks(todo, size)]

@@ -18,6 +18,16 @@ import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
+from ._np import np
+from .analysis import Context
+from .api import load_curves
+from .curves import TRAIN_LOSS, VAL_LOSS
+from .engine import rule_options
+from .rules import OPTION_GROUPS, get_rule
+from .rules.early_stopping_advice import patience_to_keep
+from .rules.loss_spikes import LossSpikes
+from .rules.steps import spike_flags
+from .rules.val_loss_rising import Overfitting
 
 #: (option group or rule code, option, what it measures, floor, ceiling, whole number)
 LIMITS: tuple[tuple[str, str, str, float, float, bool], ...] = (
@@ -50,14 +60,6 @@ class Calibration:
 
 def _measures(curves) -> dict[tuple[str, str], float]:
     """What the calibrated rules measure on one run (only the measurements it has)."""
-    from ._np import np
-    from .analysis import Context
-    from .curves import TRAIN_LOSS, VAL_LOSS
-    from .engine import rule_options
-    from .rules.early_stopping_advice import patience_to_keep
-    from .rules.loss_spikes import LossSpikes
-    from .rules.steps import spike_flags
-    from .rules.val_loss_rising import Overfitting
 
     ctx = Context(curves)
     opts = rule_options()
@@ -92,8 +94,6 @@ def calibrate(paths: Iterable[str], margin: float = 1.1, read: Callable[[str], A
     """Measure every run in ``paths`` (logs read as ``analyze`` reads them; ``read`` overrides how)
     and set each limit ``margin`` times above the largest measurement."""
     if read is None:
-        from .api import load_curves
-
         read = load_curves
     runs = list(paths)
     cal = Calibration(runs, margin)
@@ -118,8 +118,6 @@ def calibrate(paths: Iterable[str], margin: float = 1.1, read: Callable[[str], A
 
 def to_toml(cal: Calibration) -> str:
     """The ``[tool.curvediag.rules.*]`` tables, with the measurements as comments."""
-    from .rules import OPTION_GROUPS, get_rule
-
     lines = [f"# curvediag calibrate: limits {cal.margin:g}x above what {len(cal.runs)} good "
              f"run{'s' * (len(cal.runs) != 1)} show",
              "# use: curvediag analyze --config THIS_FILE ... (or copy the tables into pyproject.toml)", "#"]

@@ -25,8 +25,8 @@ from .cli_options import (
     RulesFormat, WatchFormat, one_run, set_debug, settings_group, text_or_json,
 )
 from .cli_options import fail as _fail
-from .output import err as _err
-from .output import write_stdout as _write_stdout
+from .terminal import err as _err
+from .terminal import write_stdout as _write_stdout
 from .vocabulary import FailOn, OutputFormat
 
 if TYPE_CHECKING:
@@ -252,7 +252,7 @@ def config_cmd(
     """Print the resolved settings and where each came from (file, environment, defaults)."""
     import json
 
-    from .config import KEYS, resolve
+    from .config import KEYS, resolve, settings_dict
     from .errors import UsageError
 
     text_or_json(format, "config")
@@ -262,7 +262,7 @@ def config_cmd(
     except UsageError as e:
         _err(str(e))
         raise typer.Exit(2)
-    d = s.to_dict()
+    d = settings_dict(s)
     if format is Format.json:
         _write_stdout(json.dumps(d, indent=2) + "\n")
         return

@@ -35,31 +35,22 @@ Unknown keys, rules and options are errors (exit 2) that name them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import UsageError
-from .readers import INPUT_FORMATS
-from .vocabulary import FAIL_ON as FAIL_ON  # never | info | warning | error (curvediag.vocabulary)
+from .engine import rule_options
+from .rules import ALL_RULES, OPTION_GROUPS, RULES, get_rule
+from .rules.options import check_table
+from . import settings as settings_module
+from .settings import (  # noqa: F401 - the names config has always offered
+    COLUMN_OPTIONS, FAIL_ON, INPUT_FORMAT_NAMES, MAX_CLASSES, Settings,
+    _COLUMN_KEY, _COLUMN_KEYS, _kind, _shown, _whole, input_format_name, rule_enabled,
+)
 from .vocabulary import ALIASES, OutputFormat
 
 FORMATS = tuple(f.value for f in OutputFormat)
-#: what ``--input-format`` / ``input-format`` accept: the reader names (readers.FORMATS), then each
-#: ``source.format`` a report prints, read by the reader that produced it (the aliases the entries of
-#: the reader table carry).  The MLflow formats are recognised from the path whatever is given: None.
-INPUT_FORMAT_NAMES: dict[str, str | None] = INPUT_FORMATS
-
-
-def input_format_name(value: str | None, where: str = "--input-format") -> str | None:
-    """The reader name for an ``--input-format`` value (a reader name or a format name reports print)."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or value not in INPUT_FORMAT_NAMES:
-        raise UsageError(f"{where}: unknown input format {_shown(value)} (known: {', '.join(INPUT_FORMAT_NAMES)})")
-    return INPUT_FORMAT_NAMES[value]
-
-
 ENV = {
     "CURVEDIAG_FAIL_ON": "fail-on",
     "CURVEDIAG_FAIL_ON_BORDERLINE": "fail-on-borderline",
@@ -71,128 +62,6 @@ ENV = {
     "CURVEDIAG_DEBUG": None,  # show tracebacks of internal errors (the CLI reads it)
     "CURVEDIAG_HTTP_TIMEOUT": None,  # seconds one request to an MLflow server may take (readers/mlflow_server.py)
 }
-
-
-#: the column options of the library and the command line: canonical curve -> column in the log
-COLUMN_OPTIONS = ("train_loss", "val_loss", "train_acc", "val_acc", "metric")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything a diagnosis depends on, resolved once: how to read a log (``input_format``,
-    ``columns``, ``run``), what to judge (``num_classes``, ``select``, ``ignore`` and ``rules``, the
-    per-rule option overrides ``{"O102": {"rise_limit": 0.2}}``), and how to report (``fail_on``,
-    ``format``).  ``origin`` says where each configured value came from.
-
-    Made by :func:`resolve` (file, environment, command line) or :meth:`of` (library keywords);
-    the CLI, the library and a batch all hand the same object to :func:`curvediag.engine.analyse`."""
-
-    fail_on: str = "warning"
-    #: a borderline verdict (``Report.borderline``) fails the gate as a sure one would
-    fail_on_borderline: bool = False
-    format: str = "text"
-    select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    num_classes: int | None = None
-    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
-    origin: dict[str, str] = field(default_factory=dict)  # key -> where its value came from
-    config_file: str | None = None
-    input_format: str | None = None
-    columns: dict[str, str] = field(default_factory=dict)  # canonical name -> column, see COLUMN_OPTIONS
-    run: str | None = None
-    extend_select: tuple[str, ...] = ()  # added to ``select`` by resolve (shown by ``config``)
-    #: ``[[per-path]]`` entries: (patterns, the checked table, where it was set); see :meth:`for_path`
-    per_path: tuple[tuple[tuple[str, ...], tuple[tuple[str, Any], ...], str], ...] = ()
-
-    @classmethod
-    def of(
-        cls,
-        *,
-        input_format: str | None = None,
-        loss: str | None = None,
-        val_loss: str | None = None,
-        acc: str | None = None,
-        val_acc: str | None = None,
-        metric: str | None = None,
-        columns: Mapping[str, str] | None = None,
-        num_classes: int | None = None,
-        options: Mapping[str, Mapping[str, Any]] | None = None,
-        run: str | None = None,
-        select: tuple[str, ...] | list[str] = (),
-        ignore: tuple[str, ...] | list[str] = (),
-    ) -> "Settings":
-        """The settings the library's keyword arguments describe (``diagnose(log, loss=..., ...)``).
-        Rule options are checked when a log is analysed, as before."""
-        if num_classes is not None and num_classes < 2:
-            raise UsageError("num_classes must be at least 2")
-        cols = {k: v for k, v in (columns or {}).items() if v}
-        named = dict(train_loss=loss, val_loss=val_loss, train_acc=acc, val_acc=val_acc, metric=metric)
-        cols.update({k: v for k, v in named.items() if v})
-        return cls(
-            select=tuple(select),
-            ignore=tuple(ignore),
-            num_classes=num_classes,
-            rules={k: dict(v) for k, v in (options or {}).items()},
-            input_format=INPUT_FORMAT_NAMES.get(input_format, input_format) if input_format else None,
-            columns=cols,
-            run=run,
-        )
-
-    def reading(self, *, input_format: str | None = None, columns: Mapping[str, str | None] | None = None,
-                run: str | None = None) -> "Settings":
-        """These settings with how to read a log (command-line options only) filled in."""
-        from dataclasses import replace
-
-        cols = dict(self.columns)
-        given = {k: v for k, v in (columns or {}).items() if v}
-        cols.update(given)
-        origin = dict(self.origin)
-        for key, value in (("input-format", input_format), ("run", run), *((_COLUMN_KEY[k], v) for k, v in given.items())):
-            if value:
-                origin[key] = "command line"
-        return replace(self, input_format=input_format or self.input_format, columns=cols, run=run or self.run,
-                       origin=origin)
-
-    def for_path(self, path: str) -> "Settings":
-        """These settings for one log: each ``[[per-path]]`` entry whose patterns match ``path`` applied
-        in order, except where the environment or the command line set the key."""
-        if not self.per_path or path == "-":
-            return self
-        from dataclasses import fields, replace
-
-        s: dict[str, Any] | None = None
-        for patterns, table, where in self.per_path:
-            if not any(_path_matches(pat, path, self.config_file) for pat in patterns):
-                continue
-            if s is None:
-                s = {f.name: getattr(self, f.name) for f in fields(self)}
-                s["rules"] = {k: dict(v) for k, v in self.rules.items()}
-                s["origin"], s["columns"] = dict(self.origin), dict(self.columns)
-            kept = {k: v for k, v in table if self.origin.get(k) not in ("environment", "command line")}
-            _apply(s, kept, where)
-        if s is None:
-            return self
-        if s["extend_select"] and s["select"]:
-            s["select"] = tuple(dict.fromkeys((*s["select"], *s["extend_select"])))
-        return replace(self, **{k: v for k, v in s.items() if k != "per_path"})
-
-    def to_dict(self) -> dict[str, Any]:
-        from .rules import RULES
-
-        out: dict[str, Any] = {"config_file": self.config_file}
-        for key, (name, _) in _KEYS.items():  # every configuration key, in KEYS order
-            if key in _COLUMN_KEYS:
-                out[key] = self.columns.get(_COLUMN_KEYS[key])
-                continue
-            if key == "per-path":
-                out[key] = [{"paths": list(pats), **{k: list(v) if isinstance(v, tuple) else v for k, v in table}}
-                            for pats, table, _ in self.per_path]
-                continue
-            value = getattr(self, name)
-            out[key] = list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, dict) else value
-        out["enabled"] = [r.code for r in RULES if rule_enabled(r.code, r.name, self.select, self.ignore)]
-        out["origin"] = dict(self.origin)
-        return out
 
 
 #: a config file larger than this is refused unread (a TOML settings table is a few hundred bytes)
@@ -288,37 +157,6 @@ def _as_list(value, key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-MAX_CLASSES = 1_000_000_000
-
-
-def _kind(value) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
-            dict: "a table"}.get(type(value), type(value).__name__)
-
-
-def _shown(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _whole(value) -> int | None:
-    """An integer from TOML (int, or an integral float) or from the environment (a string)."""
-    import math
-
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip()) if any(c in value for c in ".eE") else int(value.strip())
-        except ValueError:
-            return None
-    if isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
-            return None
-        return int(value)
-    return value if isinstance(value, int) else None
-
-
 def _choice(key: str, choices: tuple[str, ...]):
     def check(value, where: str, s: dict[str, Any]) -> str:
         if not isinstance(value, str) or value not in choices:
@@ -347,8 +185,6 @@ def _format(value, where: str, s: dict[str, Any]) -> str:
 
 def _rule_list(key: str):
     def check(value, where: str, s: dict[str, Any]) -> tuple[str, ...]:
-        from .rules import ALL_RULES
-
         items = _as_list(value, key, where)
         for it in items:
             if not any(r.code.startswith(it.upper()) or r.name == it for r in ALL_RULES):
@@ -369,9 +205,6 @@ def _num_classes(value, where: str, s: dict[str, Any]) -> int:
 
 def _rules(value, where: str, s: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``rules.CODE.option = value`` tables merged into what earlier sources set."""
-    from .rules import OPTION_GROUPS, get_rule
-    from .rules.options import check_table
-
     if not isinstance(value, dict):
         raise UsageError(f"{where}: rules must be a table of tables, one per rule")
     out = s["rules"]
@@ -385,18 +218,11 @@ def _rules(value, where: str, s: dict[str, Any]) -> dict[str, dict[str, Any]]:
         else:
             raise UsageError(f"{where}: rules.{rkey}: no such rule")
         out.setdefault(key, {}).update(check_table(opts, declared, rkey, where))
-    from .engine import rule_options
-
     try:
         rule_options(out)  # one value per shared option (the val-loss rise's, set under several rules)
     except UsageError as e:
         raise UsageError(f"{where}: {e}") from None
     return out
-
-
-#: the column keys of the file: key -> the canonical curve it names (as --loss ... on the command line)
-_COLUMN_KEYS = {"loss": "train_loss", "val-loss": "val_loss", "acc": "train_acc", "val-acc": "val_acc", "metric": "metric"}
-_COLUMN_KEY = {v: k for k, v in _COLUMN_KEYS.items()}
 
 
 def _column(key: str):
@@ -540,17 +366,42 @@ def resolve(
     return Settings(**s)
 
 
-def rule_enabled(code: str, name: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
-    """Longest matching prefix wins; a name counts as a full match; ignore wins a tie."""
-    best_len, enabled = -1, not select
-    for items, verdict in ((select, True), (ignore, False)):
-        for it in items:
-            if it == name:
-                n = len(code) + 1
-            elif code.startswith(it.upper()):
-                n = len(it)
-            else:
-                continue
-            if n > best_len or (n == best_len and not verdict):
-                best_len, enabled = n, verdict
-    return enabled
+def for_path(self: Settings, path: str) -> Settings:
+    """``settings`` (``self``) for one log (``Settings.for_path``): these settings for one log: each ``[[per-path]]`` entry whose patterns match ``path`` applied
+    in order, except where the environment or the command line set the key."""
+    if not self.per_path or path == "-":
+        return self
+    s: dict[str, Any] | None = None
+    for patterns, table, where in self.per_path:
+        if not any(_path_matches(pat, path, self.config_file) for pat in patterns):
+            continue
+        if s is None:
+            s = {f.name: getattr(self, f.name) for f in fields(self)}
+            s["rules"] = {k: dict(v) for k, v in self.rules.items()}
+            s["origin"], s["columns"] = dict(self.origin), dict(self.columns)
+        kept = {k: v for k, v in table if self.origin.get(k) not in ("environment", "command line")}
+        _apply(s, kept, where)
+    if s is None:
+        return self
+    if s["extend_select"] and s["select"]:
+        s["select"] = tuple(dict.fromkeys((*s["select"], *s["extend_select"])))
+    return replace(self, **{k: v for k, v in s.items() if k != "per_path"})
+
+def settings_dict(self: Settings) -> dict[str, Any]:
+    out: dict[str, Any] = {"config_file": self.config_file}
+    for key, (name, _) in _KEYS.items():  # every configuration key, in KEYS order
+        if key in _COLUMN_KEYS:
+            out[key] = self.columns.get(_COLUMN_KEYS[key])
+            continue
+        if key == "per-path":
+            out[key] = [{"paths": list(pats), **{k: list(v) if isinstance(v, tuple) else v for k, v in table}}
+                        for pats, table, _ in self.per_path]
+            continue
+        value = getattr(self, name)
+        out[key] = list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, dict) else value
+    out["enabled"] = [r.code for r in RULES if rule_enabled(r.code, r.name, self.select, self.ignore)]
+    out["origin"] = dict(self.origin)
+    return out
+
+
+settings_module._per_path = for_path

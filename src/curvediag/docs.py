@@ -11,13 +11,15 @@ A test fails when either is stale.
 from __future__ import annotations
 
 import inspect
+import re
+import textwrap
+
+from .rules import BASELINE_RULES, RULES, describe_groups
+from .rules.base import describe_needs
+from .rules.options import defaults_cell, options_markdown
 
 
 def rules_markdown() -> str:
-    from .rules import BASELINE_RULES, RULES
-    from .rules.base import describe_groups, describe_needs
-    from .rules.options import options_markdown
-
     out = [
         "# curvediag rules",
         "",
@@ -64,8 +66,6 @@ _NO_OPTIONS = {"X101": "3 points", "D101": "none allowed"}
 
 def readme_rule_table() -> str:
     """README's rule table: each rule's code, name, verdict and its options' defaults (from ``Options``)."""
-    from .rules import BASELINE_RULES, RULES
-    from .rules.options import defaults_cell
 
     out = ["| code | name | verdict | default thresholds |", "|---|---|---|---|"]
     for r in RULES:
@@ -83,7 +83,6 @@ def _level(r) -> str:
 
 def rules_text() -> str:
     """``curvediag rules``: one line per rule (code, name, verdict, summary), the comparison rules after."""
-    from .rules import BASELINE_RULES, RULES
 
     out = [f"{r.code}  {r.name:28s} {r.verdict or '-':18s} {r.summary()}" for r in RULES]
     out.append("\nComparison rules (run only with a baseline: compare, analyze --baseline):")
@@ -92,14 +91,12 @@ def rules_text() -> str:
 
 
 def rule_kind(r) -> str:
-    from .rules import BASELINE_RULES
 
     return "comparison" if r in BASELINE_RULES else "verdict" if r.verdict else "secondary"
 
 
 def rule_dict(r, explanation: bool) -> dict:
     """One rule as ``rules --format json`` / ``rule --format json`` give it."""
-    from .rules.base import describe_needs
 
     kind = rule_kind(r)
     severity = getattr(r, "level", "info") if kind == "comparison" else r.verdict.severity if r.verdict else "info"
@@ -118,7 +115,6 @@ def plain_doc(text: str, width: int) -> str:
     """A rule's documentation (Markdown/RST-flavoured: ``**Heading.**``, ``code``, *emphasis*, lists)
     as plain text for a terminal: the markup dropped, paragraphs and list items wrapped at ``width``
     (0: not wrapped)."""
-    import re
     import textwrap
 
     text = re.sub(r"``([^`]+)``", r"\1", text)
@@ -152,10 +148,7 @@ def plain_doc(text: str, width: int) -> str:
 
 def explain_text(r, width: int) -> str:
     """``curvediag rule CODE`` as text: plain, wrapped at ``width``."""
-    import textwrap
 
-    from .rules import BASELINE_RULES
-    from .rules.base import describe_groups, describe_needs
 
     kind = f"comparison rule, severity {getattr(r, 'level', 'info')}" if r in BASELINE_RULES else f"verdict: {r.verdict or '-'}"
     wrap = lambda s, indent="": textwrap.fill(s, width, subsequent_indent=indent, break_on_hyphens=False)  # noqa: E731

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 from ._np import quiet_numerics
 from .analysis import Context
-from .config import Settings, rule_enabled
+from .settings import Settings, rule_enabled
 from .curves import Curves
 from .errors import UsageError
 from .report import Finding, Report, Skipped

@@ -23,10 +23,12 @@ from typing import Any, Hashable
 
 from ._np import np
 
-from .config import Settings
+from .settings import Settings
 from .errors import UsageError
+from .pipeline import diagnose_log, diagnose_table
 from .report import Report
 from .table import RawTable
+from .errors import InputError
 
 
 def _numeric(col) -> np.ndarray:
@@ -96,8 +98,6 @@ def long_runs(data: bytes, source: str, cols: tuple[str | None, str, str, str]) 
 
     import pandas as pd
 
-    from .errors import InputError
-
     run, step, key, value = cols
     try:
         df = pd.read_csv(io.BytesIO(data), dtype={c: str for c in (run, key) if c}, keep_default_na=False,
@@ -135,17 +135,14 @@ def diagnose_run(
 
 
 def _report(frame, settings: Settings | None, *, step: str, key: str, value: str, source: str | None) -> Report:
-    from .engine import analyse
-    from .table import to_curves
-
     s = settings or Settings()
     if _is_long(frame, key, value):
         name = source or _run_name(frame) or "<DataFrame>"
         table = long_table(frame, step=step, key=key, value=value, source=name)
-        return analyse(to_curves(table, name, dict(s.columns)), s)
-    from .api import diagnose
-
-    return diagnose(frame, settings=s)
+        return diagnose_table(table, name, s)[0]
+    report, curves = diagnose_log(frame, s)
+    object.__setattr__(report, "_curves", curves)  # as curvediag.diagnose keeps them, for report.plot()
+    return report
 
 
 def _run_name(frame) -> str | None:

@@ -49,7 +49,7 @@ except ImportError as e:  # keras missing, or its backend (KERAS_BACKEND) not in
         "jax and tensorflow are the others), or install that backend"
     ) from None
 
-from .config import Settings
+from .settings import Settings
 from .monitor import Alert, Observer
 from .report import Finding, Report
 
@@ -81,7 +81,7 @@ class CurvediagCallback(keras.callbacks.Callback):
     before findings are said (a NaN/infinite loss is said, and stops, from the first).
     ``report_path``: the JSON report, written atomically on stop and at the end of training.
     ``on_finding``: called with each new :class:`~curvediag.monitor.Alert` at or above ``level``.
-    ``settings``: a :class:`~curvediag.config.Settings` (column names, rule options, num_classes)."""
+    ``settings``: a :class:`~curvediag.settings.Settings` (column names, rule options, num_classes)."""
 
     def __init__(
         self,

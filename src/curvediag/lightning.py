@@ -63,7 +63,7 @@ except ImportError:  # pragma: no cover - exercised only without the lightning p
 
 import os
 
-from .config import Settings
+from .settings import Settings
 from .monitor import Alert, Observer
 from .report import Finding, Report
 

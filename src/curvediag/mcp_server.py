@@ -25,6 +25,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UsageError as Refused  # a tool argument the server will not act on: the tool's one-line error
+from .api import inspect_log
+from .batch import Input, Unreadable
+from .batch import _batch, expand
+from .comparison import compare_paths, read_baseline
+from .config import input_format_name, resolve
+from .docs import rule_dict
+from .errors import CurvediagError
+from .errors import MissingExtra
+from .errors import UsageError
+from .output import exit_status
+from .report import severity_rank
+from .rules import BASELINE_RULES, RULES
+from .rules import get_rule
+from .watch import Watch, _Waiting
 
 #: characters of one tool answer; a larger one loses the sparkline values first, then runs
 MAX_CHARS = 200_000
@@ -101,8 +115,6 @@ def _shrink_reports(doc: dict) -> str:
 
 
 def _settings(fail_on=None, select=None, ignore=None, run=None, input_format=None):
-    from .config import input_format_name, resolve
-    from .errors import UsageError
 
     try:
         s = resolve(None, cli={"fail-on": fail_on, "select": select, "ignore": ignore})
@@ -113,8 +125,6 @@ def _settings(fail_on=None, select=None, ignore=None, run=None, input_format=Non
 
 def _check_inputs(scope: Scope, inputs) -> list:
     """Each expanded run's path inside the root (a directory's symlink may point out of it)."""
-    from .batch import Input, Unreadable
-
     out = []
     for item in inputs:
         if isinstance(item, Input) and item.kind != "table" and "://" not in item.path and not scope.inside(item.path):
@@ -126,8 +136,6 @@ def _check_inputs(scope: Scope, inputs) -> list:
 
 def analyze(scope: Scope, path: str, fail_on: str | None = None, select: str | None = None,
             ignore: str | None = None, run: str | None = None, input_format: str | None = None) -> str:
-    from .batch import Unreadable, _batch, expand
-    from .output import exit_status
 
     target = scope.path(path)
     settings = _settings(fail_on, select, ignore, run, input_format)
@@ -147,8 +155,6 @@ def analyze(scope: Scope, path: str, fail_on: str | None = None, select: str | N
 
 
 def compare(scope: Scope, baseline: list[str], run: str, select: str | None = None, ignore: str | None = None) -> str:
-    from .comparison import compare_paths, read_baseline
-    from .errors import CurvediagError
 
     if not baseline:
         raise Refused("give at least one baseline log")
@@ -160,7 +166,6 @@ def compare(scope: Scope, baseline: list[str], run: str, select: str | None = No
     except CurvediagError as e:
         raise Refused(str(e)) from None
     batch, _ = compare_paths(base, [target], settings, False, False)
-    from .batch import Unreadable
 
     item = batch.items[0]
     if isinstance(item, Unreadable):
@@ -169,10 +174,6 @@ def compare(scope: Scope, baseline: list[str], run: str, select: str | None = No
 
 
 def inspect(scope: Scope, path: str, run: str | None = None, input_format: str | None = None) -> str:
-    from .api import inspect_log
-    from .errors import CurvediagError
-
-    from .batch import Unreadable, expand
 
     target = scope.path(path)
     inputs = _check_inputs(scope, expand([target], _settings(run=run)))
@@ -185,15 +186,11 @@ def inspect(scope: Scope, path: str, run: str | None = None, input_format: str |
 
 
 def list_rules() -> str:
-    from .docs import rule_dict
-    from .rules import BASELINE_RULES, RULES
 
     return _bounded([rule_dict(r, False) for r in (*RULES, *BASELINE_RULES)])
 
 
 def explain_rule(rule: str) -> str:
-    from .docs import rule_dict
-    from .rules import get_rule
 
     r = get_rule(rule or "")
     if r is None:
@@ -203,8 +200,6 @@ def explain_rule(rule: str) -> str:
 
 def watch_state(scope: Scope, path: str, fail_on: str | None = None) -> str:
     """One look at a log still being written, as ``curvediag watch`` reads it."""
-    from .errors import CurvediagError
-    from .watch import Watch, _Waiting
 
     target = scope.path(path)
     w = Watch(target, settings=_settings(fail_on))
@@ -228,7 +223,6 @@ def watch_state(scope: Scope, path: str, fail_on: str | None = None) -> str:
     report = w._report
     if report is None:
         return _bounded({**state, "state": "waiting", "problem": "nothing complete to read yet"})
-    from .report import severity_rank
 
     s = w.settings
     failing = s.fail_on != "never" and severity_rank(report.worst_severity()) >= severity_rank(s.fail_on)
@@ -249,8 +243,6 @@ def server(root: str, servers: tuple[str, ...] = ()):
             from mcp.server.fastmcp import FastMCP as _Server  # type: ignore[no-redef,attr-defined,unused-ignore]
             from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[no-redef,unused-ignore]
         except ImportError:
-            from .errors import MissingExtra
-
             raise MissingExtra('curvediag mcp needs the MCP Python SDK: pip install "curvediag[mcp]"') from None
     scope = Scope(root, tuple(servers))
     app = _Server("curvediag", instructions=(
@@ -259,8 +251,6 @@ def server(root: str, servers: tuple[str, ...] = ()):
 
     def tool(name: str):
         """An SDK tool whose refusals and unreadable inputs reach the client as the tool's error (one line)."""
-        from .errors import CurvediagError
-
         def register(fn):
             @functools.wraps(fn)
             def run(*args, **kwargs):

@@ -35,8 +35,14 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ._np import np
 
-from .config import Settings
+from .settings import Settings
+from . import projection
+from .pipeline import curves_of, diagnose_curves
 from .report import SURE, Finding, Report, severity_rank
+from .errors import UsageError
+from .output import write_output
+from .report import _numbers
+from .table import RawTable
 
 #: the axis columns :meth:`Monitor.log` takes as keywords
 AXES = ("step", "epoch")
@@ -198,8 +204,6 @@ class Alert:
         return f"curvediag: {f.code} {f.name} ({f.severity}){where}: {f.message}"
 
     def to_dict(self) -> dict[str, Any]:
-        from .report import _numbers
-
         f = self.finding
         return _numbers({
             "code": f.code, "name": f.name, "verdict": f.verdict, "severity": f.severity, "message": f.message,
@@ -313,8 +317,6 @@ class Monitor:
         """The rows logged so far as the :class:`~curvediag.table.RawTable` a reader would make
         of them: a snapshot (rows logged later, from any thread, are not in it) whose columns are
         made dense only when read (``values`` and ``present`` are read-only mappings)."""
-        from .table import RawTable
-
         with self._lock:
             n = self._rows
             names = list(self._cols)
@@ -337,21 +339,15 @@ class Monitor:
         if self._report is not None and self._checked_rows == self._rows:
             self.new_alerts = ()
             return self._report
-        from . import projection
-        from .engine import analyse
-        from .table import to_curves
-
         s = self.settings
         if s.columns.get("metric") and s.columns.get("val_acc"):
-            from .errors import UsageError
-
             raise UsageError("give metric or val_acc, not both")
-        curves = to_curves(self.table(), self.source, dict(s.columns))
         # rows that left the judged curve as it was (training steps between evaluations) reuse
         # the last check's projection: the same numbers, without refitting
         token = projection.MEMO.set(self.__dict__.setdefault("_projection_memo", {}))
         try:
-            report = analyse(curves, s)
+            curves = curves_of(self.table(), self.source, s)
+            report = diagnose_curves(curves, s)[0]
         finally:
             projection.MEMO.reset(token)
         self._report, self._checked_rows = report, self._rows
@@ -558,8 +554,6 @@ class Observer:
             return
         import json
 
-        from .errors import UsageError
-        from .output import write_output
 
         report = self.monitor.check()
         problem = report_target_problem(self.report_path)

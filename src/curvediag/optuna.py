@@ -40,7 +40,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError('curvediag.optuna needs Optuna: pip install "curvediag[optuna]"') from e
 
 from ._sweep import TrialWatch, check_arguments
-from .config import Settings
+from .settings import Settings
 
 #: the trial user attribute that records why curvediag pruned it
 USER_ATTR = "curvediag_pruned"
@@ -52,7 +52,7 @@ class CurvediagPruner(optuna.pruners.BasePruner):
     are in (a NaN at once), or, with ``patience=N``, that has gone N evaluations past its best.
 
     ``wrapped``: another pruner (``optuna.pruners.MedianPruner()``) consulted too; the trial is
-    pruned when either says so.  ``settings``: a :class:`~curvediag.config.Settings` for the rules
+    pruned when either says so.  ``settings``: a :class:`~curvediag.settings.Settings` for the rules
     (``Settings.of(select=..., rules=...)``).  Single-objective studies only, as
     ``trial.should_prune`` itself."""
 

@@ -1,6 +1,6 @@
 """Writing what the user asked for, and nothing else (``--output``, ``--plot`` and stdout).
 
-* :func:`show`, :func:`write_report`, :func:`exit_status`: a :class:`~curvediag.batch.Batch` rendered
+* :func:`show`, :func:`write_report`, :func:`exit_status`: a :class:`~curvediag.report.Batch` rendered
   in one :class:`~curvediag.vocabulary.OutputFormat` (by its :data:`~curvediag.render.RENDERERS`
   entry, with its :class:`~curvediag.render.OutputOptions`) on stdout or to ``--output``, and the exit status.
 
@@ -24,11 +24,16 @@ import stat
 from typing import TYPE_CHECKING
 
 from .errors import UsageError
+from .terminal import (  # noqa: F401 - stdout and stderr helpers, offered here as before
+    MAX_WIDTH, MIN_WIDTH, Stdout, StdoutClosed, _write_all, console, discard_stdout, err, guard_std_streams,
+    rstrip_lines, stdout_closed, stdout_errors, write_stdout,
+)
+from .render import RENDERERS, OutputOptions, renderer
+from .report import severity_rank
+from .vocabulary import EXTENSIONS, OutputFormat
 
 if TYPE_CHECKING:
-    from .batch import Batch
-    from .render import OutputOptions
-    from .vocabulary import OutputFormat
+    from .report import Batch
 
 #: directory entries looked at for hard links and symlinks inside an input directory
 WALK_LIMIT = 100_000
@@ -108,13 +113,6 @@ def _walk_check(target: str, real: str, tst, top: str) -> None:
                         raise _refuse(target, f"is a hard link to {e.path} inside the input {top}")
                 except OSError:
                     continue
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
 
 
 def write_output(path: str, data: str | bytes, follow_links: bool = True) -> None:
@@ -228,8 +226,6 @@ def format_for(path: str, given: str | None, default: str) -> "OutputFormat":
     (``report.html``) is a :class:`UsageError`, never a silent fall-back to text."""
     from pathlib import Path
 
-    from .vocabulary import EXTENSIONS, OutputFormat
-
     if given:
         return OutputFormat(given).canonical
     suffix = Path(path).suffix.lower()
@@ -244,7 +240,6 @@ def format_for(path: str, given: str | None, default: str) -> "OutputFormat":
 
 def write_report(path: str, batch: "Batch", fmt: "OutputFormat", options: "OutputOptions | None" = None) -> None:
     """The batch rendered in ``fmt`` with ``options``, written to ``path`` (see :func:`write_output`)."""
-    from .render import renderer
 
     write_output(path, renderer(fmt, options)(batch))
 
@@ -253,8 +248,6 @@ def exit_status(batch: "Batch", exit_zero: bool = False) -> int:
     """2 if an input could not be read; else 1 if a finding reaches ``fail_on`` (unless ``exit_zero``
     or ``fail_on = "never"``); else 0.  A borderline verdict counts only as far as its alternative
     would, unless ``fail_on_borderline`` (:meth:`~curvediag.report.Report.gate_severity`)."""
-    from .report import severity_rank
-
     if batch.unreadable:
         return 2
     fail_on = batch.settings.fail_on
@@ -268,124 +261,10 @@ def exit_status(batch: "Batch", exit_zero: bool = False) -> int:
 # --- stdout and stderr of the command line -----------------------------------------------------
 
 
-def err(msg: str) -> None:
-    """One line on stderr; control characters in names are shown escaped, never sent raw."""
-    import sys
-
-    from .render import printable
-
-    try:
-        sys.stderr.write(f"curvediag: {printable(msg)}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):  # stderr closed or full: the exit status still says it
-        pass
-
-
-class StdoutClosed(Exception):
-    pass
-
-
-_TRAILING = None
-
-
-def rstrip_lines(text: str) -> str:
-    """``text`` without spaces at the ends of its lines (where rich pads and wraps), colour codes kept."""
-    global _TRAILING
-    if _TRAILING is None:
-        import re
-
-        _TRAILING = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)(?=\n|$)")
-    return _TRAILING.sub(r"\1", text)
-
-
-class Stdout:
-    """stdout for a report: every byte reaches fd 1 or the write fails loudly.  (A text
-    stream over an unbuffered fd -- PYTHONUNBUFFERED=1 -- silently drops the rest of a
-    short write to a pipe whose reader left, so a truncated report would exit 0/1.)
-    Characters the stream's encoding cannot hold are written as backslash escapes.
-    ``strip``: no spaces at the ends of lines (the text report: rich pads lines to the width)."""
-
-    def __init__(self, strip: bool = False) -> None:
-        import sys
-
-        self._strip = strip
-        out = sys.stdout
-        if out is None:  # fd 1 was closed when the process started
-            raise StdoutClosed()
-        self._out = out
-        self.encoding = getattr(out, "encoding", None) or "utf-8"
-        try:
-            self._fd = out.fileno() if hasattr(out, "buffer") else None
-        except (OSError, ValueError, AttributeError):
-            self._fd = None  # not a real file (tests capture stdout)
-        if self._fd is not None:
-            out.flush()
-
-    def isatty(self) -> bool:
-        try:
-            return self._out.isatty()
-        except (OSError, ValueError, AttributeError):
-            return False
-
-    def fileno(self) -> int:
-        if self._fd is None:
-            raise OSError("no file descriptor")
-        return self._fd
-
-    def write(self, text: str) -> int:
-        n = len(text)
-        if self._strip:
-            text = rstrip_lines(text)
-        if self._fd is None:
-            self._out.write(text)
-        else:
-            _write_all(self._fd, text.encode(self.encoding, "backslashreplace"))
-        return n
-
-    def flush(self) -> None:
-        if self._fd is None:
-            self._out.flush()
-
-
-#: the widest text report, in columns, whatever the terminal or ``COLUMNS`` says (rich's layout
-#: costs grow with the square of the width: ``COLUMNS=100000`` took minutes)
-MAX_WIDTH = 400
-#: the narrowest: a panel and the metrics table need some room
-MIN_WIDTH = 20
-
-
-def console(no_color: bool):
-    """A rich console on :class:`Stdout` (plain when ``no_color`` or NO_COLOR is set), its width
-    clamped to :data:`MIN_WIDTH` .. :data:`MAX_WIDTH`."""
-    from rich.console import Console
-
-    class _Console(Console):
-        def on_broken_pipe(self) -> None:  # rich would exit 1, our "findings" status
-            stdout_closed()
-
-    out = Stdout(strip=True)
-    if no_color or os.environ.get("NO_COLOR"):
-        con = _Console(file=out, color_system=None, no_color=True, highlight=False, emoji=False)  # type: ignore[arg-type]
-    else:
-        con = _Console(file=out, highlight=False, emoji=False)  # type: ignore[arg-type]  # a file-like object
-    con.width = min(max(con.width, MIN_WIDTH), MAX_WIDTH)
-    return con
-
-
-def write_stdout(text: str, strip: bool = False) -> None:
-    """Write ``text`` to stdout: 141 if the reader went away, one line and exit 2 if it cannot be written.
-    ``strip``: without spaces at the ends of lines (text for people)."""
-    with stdout_errors():
-        out = Stdout(strip)
-        out.write(text)
-        out.flush()
-
-
 def show(batch: "Batch", fmt: "OutputFormat", options: "OutputOptions | None" = None) -> None:
     """The batch on stdout in ``fmt`` with ``options``: a format with a console printer (text) through
     rich, for the terminal's width and colours; a format quiet when nothing was read (JSON) prints
     nothing when every input failed: there is no report to give."""
-    from .render import RENDERERS, OutputOptions, renderer
 
     options = options or OutputOptions()
     entry = RENDERERS[fmt.canonical]
@@ -395,72 +274,6 @@ def show(batch: "Batch", fmt: "OutputFormat", options: "OutputOptions | None" = 
             printer(batch, console(options.no_color))
     elif batch.reports or not entry.quiet_when_unread:
         write_stdout(renderer(fmt, options)(batch))
-
-
-class stdout_errors:
-    """Failures writing stdout: SIGPIPE's status 141 when the reader left, else one line and exit 2."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, e, tb):
-        import typer
-
-        if kind is None:
-            return False
-        if issubclass(kind, BrokenPipeError):
-            stdout_closed()
-        if issubclass(kind, StdoutClosed):
-            err("stdout is closed; the report was not written")
-            raise typer.Exit(2)
-        if issubclass(kind, OSError):
-            err(f"cannot write to stdout ({e.strerror or e})")
-            discard_stdout()
-            raise typer.Exit(2)
-        return False
-
-
-def stdout_closed() -> None:
-    """The reader went away (`| head`): stop quietly with the shell's SIGPIPE status, 141,
-    which cannot be mistaken for 'findings' (1)."""
-    import typer
-
-    discard_stdout()
-    raise typer.Exit(141)
-
-
-def discard_stdout() -> None:
-    """Point fd 1 at /dev/null, so that the interpreter's last flush cannot fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.close(devnull)
-    except OSError:
-        pass
-
-
-def guard_std_streams() -> None:
-    """A closed fd 0, 1 or 2 (`>&-`) gets /dev/null, so no file we open can take its number
-    (a report written into the log we opened); sys.stdout stays None and a report for it is
-    an error.  A stdout that cannot encode a character writes it as a backslash escape."""
-    import sys
-
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            try:
-                nfd = os.open(os.devnull, os.O_RDWR)
-                if nfd != fd:
-                    os.dup2(nfd, fd)
-                    os.close(nfd)
-            except OSError:
-                pass
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            pass
 
 
 __all__ = ["refuse_inputs", "write_output", "WALK_LIMIT", "format_for", "write_report", "exit_status", "show"]

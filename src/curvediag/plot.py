@@ -12,7 +12,10 @@ from ._np import np
 
 from .curves import LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves
 from .errors import MissingExtra, UsageError
-from .report import Report, remedies_html
+from .report import Report
+from .analysis import Context
+from .output import write_output
+from .render import printable
 
 HINT = 'plots need matplotlib: pip install "curvediag[plot]"'
 
@@ -35,8 +38,6 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
     points '×' on the top row, the problem span inside the axis (its ends '┆', or shaded '░' with
     ``shade``, for a terminal that colours it faintly) and '═' on the axis; a log scale when the
     losses span two decades.  ``width`` is the grid's: each line is 10 wider."""
-    from .render import printable
-
     raw = [(curves.series[n], ch) for n, ch in ((TRAIN_LOSS, "·"), (VAL_LOSS, "●")) if n in curves.series]
     series = [(s.finite(), ch) for s, ch in raw if len(s.finite())]
     total = width + 10
@@ -101,8 +102,6 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
 
 
 def _terminal_legend(report: Report, series, raw, span: bool, shade: bool, log: bool) -> str:
-    from .render import printable
-
     legend = "  ".join(f"{ch} {printable(s.label)}" for s, ch in series)
     if report.best_epoch is not None:
         legend += f"  | best {report.best_epoch:g}"
@@ -160,8 +159,6 @@ def terminal_text(curves: Curves, report: Report, width: int = 72, height: int =
 def _label(text: str) -> str:
     """A name as matplotlib text: '$' would start mathtext (a parse error on savefig), a
     leading '_' would hide a legend entry; control characters shown escaped."""
-    from .render import printable
-
     text = printable(text).replace("$", r"\$")
     return "\u200b" + text if text.startswith("_") else text
 
@@ -312,8 +309,6 @@ def run_label(path: str) -> str:
 def _title(report: Report, headline: bool = True) -> str:
     import textwrap
 
-    from .render import printable
-
     name = run_label(report.source.path)
     head = textwrap.wrap(textwrap.shorten(printable(report.headline), 230), 120) if headline else []
     return "\n".join([_label(f"{report.verdict.upper().replace('_', ' ')}: {name}")] + [_label(h) for h in head])
@@ -407,8 +402,6 @@ def _overlay(curves: Curves, baseline: list[Curves], report: Report):
     """The run (bold) over its baseline logs (faint): the judged curve (validation loss, else
     the loss, else 1 - the metric) and the training loss side by side, with the comparison
     findings' span shaded."""
-    from .analysis import Context
-
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), squeeze=False)
     judged = Context(curves).judged
@@ -478,7 +471,6 @@ def write_plot(path: str, curves: Curves, report: Report, figure=None, follow_li
     check_suffixes([path])
     with _drawing(path):
         data = _render(suffix, curves, report, figure)
-    from .output import write_output
 
     write_output(path, data, follow_links=follow_links)
 
@@ -660,8 +652,6 @@ def _html(svg: str, hover: dict, report: Report) -> str:
     a toggle per curve and zoom, the metrics table and the findings.  Nothing is fetched."""
     import json
 
-    from .render import printable
-
     def h(text) -> str:
         return html.escape(printable(str(text)))
 
@@ -687,8 +677,6 @@ def _html(svg: str, hover: dict, report: Report) -> str:
 
 def metrics_table_html(report: Report) -> str:
     """The report's metrics as an HTML table (first, best, where, last), values as logged."""
-    from .render import printable
-
     def h(text) -> str:
         return html.escape(printable(str(text)))
 
@@ -788,3 +776,13 @@ def check_suffixes(targets: list[str]) -> None:
 
 
 __all__ = ["terminal_chart", "terminal_cells", "terminal_text", "write_plot", "write_overlay", "plot_targets", "run_name", "HINT"]
+
+
+def remedies_html(report: "Report") -> str:
+    """The report's remedies (what to do) as an HTML list, escaped; empty when there are none."""
+    import html
+
+    if not report.remedies:
+        return ""
+    items = "".join(f"<li>{html.escape(printable(r))}</li>" for r in report.remedies)
+    return f"<p><b>What to do</b></p><ul class='curvediag-remedies'>{items}</ul>"

@@ -44,6 +44,8 @@ from ._np import (
 )
 from .analysis import Context, Track
 from .report import Horizon, Projection
+from .curves import TRAIN_LOSS, VAL_LOSS
+from .report import _count
 
 #: Nominal coverage of the interval.
 LEVEL = 0.80
@@ -603,15 +605,11 @@ def project_track(
 
 
 def _more(v: float, unit: str) -> str:
-    from .report import _count
-
     return _count(v, unit)
 
 
 def judged_track(ctx: Context) -> Track | None:
     """val_loss, else the only loss logged (the training loss)."""
-    from .curves import TRAIN_LOSS, VAL_LOSS
-
     return ctx.track(VAL_LOSS) or ctx.track(TRAIN_LOSS)
 
 

@@ -32,7 +32,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError('curvediag.ray needs Ray Tune: pip install "curvediag[ray]"') from e
 
 from ._sweep import TrialWatch, check_arguments
-from .config import Settings
+from .settings import Settings
 
 #: result keys that are Tune's bookkeeping, not the trial's metrics
 IGNORED = frozenset(AUTO_RESULT_KEYS) | frozenset(DEBUG_METRICS) | {"done", "should_checkpoint", "experiment_tag"}
@@ -45,7 +45,7 @@ class CurvediagStopper(Stopper):
 
     ``metric``/``mode``: the result key to read as the validation loss (``"min"``) or quality
     metric (``"max"``) when curvediag would not recognise its name.  ``settings``: a
-    :class:`~curvediag.config.Settings` for the rules.  ``stop_all``: end the whole experiment once
+    :class:`~curvediag.settings.Settings` for the rules.  ``stop_all``: end the whole experiment once
     a trial was stopped (default False).  :attr:`reasons` maps each stopped trial id to why."""
 
     def __init__(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from .curves import VAL_ACC, VAL_LOSS
 
 if TYPE_CHECKING:
     from .analysis import Context
@@ -210,8 +211,6 @@ def _num(v: Any) -> str:
 def facts_of(ctx: "Context") -> dict[str, Any]:
     """The facts every remedy text may use on this log: the framework's own names for the
     monitored curves, and what the log says was already done."""
-    from .curves import VAL_ACC, VAL_LOSS
-
     curves = ctx.curves
     src = curves.source
     known = dict(getattr(src, "facts", None) or {})

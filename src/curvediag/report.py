@@ -1,12 +1,17 @@
-"""Results: frozen dataclasses that renderers only read."""
+"""Results: frozen dataclasses that renderers only read -- a :class:`Report` per log, and a
+:class:`Batch` (a Report or an :class:`Unreadable` entry per input, the settings and the rules that
+ran) for many.  The model imports no renderer and no plotter; its notebook methods are in
+:mod:`curvediag.notebook`."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Union
 
+from ._version import __version__
 from .curves import SourceInfo
+from .settings import Settings
 from .verdict import Verdict, verdict_of
 from .vocabulary import SEVERITIES as SEVERITIES  # the severities, mildest first (curvediag.vocabulary.Severity)
 from .vocabulary import severity_rank
@@ -232,8 +237,6 @@ class Report:
 
     @property
     def curvediag_version(self) -> str:
-        from . import __version__
-
         return __version__
 
     def __repr__(self) -> str:
@@ -248,71 +251,24 @@ class Report:
 
     def to_text(self, full: bool = False, width: int = 100) -> str:
         """The report as ``curvediag analyze`` prints it, as plain text (no colour), ``width`` columns."""
-        import io
+        from .notebook import to_text  # the notebook face: the one import upward (see tests/test_layers.py)
 
-        from rich.console import Console
-
-        from .batch import Batch
-        from .render.text import show
-
-        from .output import rstrip_lines
-
-        buf = io.StringIO()
-        show(Batch((self.source.path,), (self,)), Console(file=buf, color_system=None, no_color=True, highlight=False,
-                                                           width=width), full)
-        return rstrip_lines(buf.getvalue())
+        return to_text(self, full, width)
 
     def plot(self, path: str | None = None) -> Any:
         """The chart ``--plot`` draws (needs matplotlib, the ``plot`` extra): written to ``path``
         (.png, .svg or .html) when given, else returned as a matplotlib Figure (a notebook shows it).
         Only a report from :func:`curvediag.diagnose` holds the curves it needs."""
-        import os
+        from .notebook import plot
 
-        from .errors import UsageError
-        from .plot import _figure, write_plot
-
-        curves = getattr(self, "_curves", None)
-        if curves is None:
-            raise UsageError("this report holds no curves to draw: report.plot() works on a report from curvediag.diagnose()")
-        if path is not None:
-            write_plot(os.fspath(path), curves, self)
-            return None
-        return _figure(curves, self)[0]
+        return plot(self, path)
 
     def _repr_html_(self) -> str:
         """For notebooks: the verdict, the headline, the metrics table, the findings and (with
         matplotlib and the curves) the chart as an inline PNG."""
-        import base64
-        import html
-        import io
-        import os
+        from .notebook import report_html
 
-        from .errors import CurvediagError
-        from .plot import _figure, metrics_table_html
-        from .render import printable
-
-        def h(text: str) -> str:
-            return html.escape(printable(str(text)))
-
-        colour = {"ok": "#2a7", "info": "#27b", "warning": "#c70", "error": "#c22"}.get(self.severity, "#222")
-        img = ""
-        curves = getattr(self, "_curves", None)
-        if curves is not None:
-            try:
-                fig = _figure(curves, self)[0]
-                buf = io.BytesIO()
-                fig.savefig(buf, format="png", dpi=80)
-                img = f"<img alt='curves' src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'>"
-            except CurvediagError:
-                img = "<p><i>(install the plot extra, matplotlib, for the chart)</i></p>"
-        items = "".join(f"<li><b>{h(f.code)} {h(f.name)}</b> ({h(f.severity)}): {h(f.message)}</li>" for f in self.findings)
-        return (
-            f"<div class='curvediag-report'><h3 style='color:{colour};margin:0'>{h(self.verdict.replace('_', ' '))}"
-            f" <small>({h(self.severity)})</small></h3><p>{h(self.headline)}</p>"
-            f"<p><code>{h(os.path.basename(self.source.path) or self.source.path)}</code> — {h(self.source.format)}, "
-            f"{self.source.rows} rows, axis {h(self.source.axis)}</p>{metrics_table_html(self)}"
-            f"<ul>{items}</ul>{remedies_html(self)}{img}</div>"
-        )
+        return report_html(self)
 
     def worst_severity(self) -> str:
         return max((f.severity for f in self.findings), key=severity_rank, default="ok")
@@ -321,8 +277,6 @@ class Report:
         """The JSON contract (see docs/json.md): one report object (``--format json`` prints an array
         of them; a callback's ``report_path`` holds one).  A number that is NaN or infinite is
         ``null``, named in its object's ``non_finite_values`` (see :func:`_numbers`)."""
-        from . import __version__
-
         return _numbers({
             "schema_version": SCHEMA_VERSION,
             "curvediag_version": __version__,
@@ -423,13 +377,34 @@ def _num(v: Any) -> Any:
     return v
 
 
-def remedies_html(report: "Report") -> str:
-    """The report's remedies (what to do) as an HTML list, escaped; empty when there are none."""
-    import html
+@dataclass(frozen=True)
+class Unreadable:
+    """An input that gave no report: ``message`` is its one line for stderr (``path: problem``)."""
 
-    from .render import printable
+    path: str
+    problem: str
+    message: str
 
-    if not report.remedies:
-        return ""
-    items = "".join(f"<li>{html.escape(printable(r))}</li>" for r in report.remedies)
-    return f"<p><b>What to do</b></p><ul class='curvediag-remedies'>{items}</ul>"
+
+@dataclass(frozen=True)
+class Batch:
+    """What a run over ``paths`` produced: ``items[i]`` is the Report or Unreadable of ``paths[i]``.
+    ``rules`` are the (code, name) of the rules the settings switched on: what ran on each log."""
+
+    paths: tuple[str, ...]
+    items: tuple[Union[Report, Unreadable], ...]
+    settings: Settings = field(default_factory=Settings)
+    rules: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def reports(self) -> list[Report]:
+        return [r for r in self.items if not isinstance(r, Unreadable)]
+
+    @property
+    def unreadable(self) -> list[Unreadable]:
+        return [r for r in self.items if isinstance(r, Unreadable)]
+
+    @property
+    def single(self) -> bool:
+        """One input was given."""
+        return len(self.paths) == 1

@@ -14,6 +14,8 @@ from .analysis import Context
 from .curves import GRAD_NORM, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Series
 from .report import BORDERLINE, SURE, Finding, MetricSummary, Report, Skipped
 from .verdict import Verdict, precedence, verdict_of
+from . import remedies
+from .wording import at
 
 SPARK_POINTS = 24
 
@@ -36,8 +38,6 @@ def build_report(
     confidence: float | None = None, alternative: str | None = None,
 ) -> Report:
     from dataclasses import replace
-
-    from . import remedies
 
     curves = ctx.curves
     verdict, main = _verdict(findings)
@@ -139,8 +139,6 @@ def _final_gap(ctx: Context) -> dict[str, float | None]:
 
 
 def _at(pos: float, ctx: Context) -> str:
-    from .rules.base import at
-
     return at(pos, ctx.axis_word)
 
 

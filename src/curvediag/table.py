@@ -16,6 +16,7 @@ from ._np import np
 from .columns import Mapping, find_axis, map_columns
 from .curves import CANONICAL, LR, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, Curves, Series, SourceInfo
 from .errors import InputError
+from .columns import norm
 
 
 @dataclass
@@ -363,8 +364,6 @@ def _without_summary_rows(table: RawTable) -> RawTable:
     ``train_loss`` as one mean over the run ...), as a ``log_history`` flattened to CSV or a
     DataFrame holds them, and without the columns only they filled.  The JSON reader drops them
     as it reads; this is the same for every other reader."""
-    from .columns import norm
-
     summary = [n for n in table.names if norm(n) in _HF_SUMMARY]
     if not summary:
         return table

@@ -49,7 +49,7 @@ except ImportError as e:
         raise ImportError('curvediag.transformers needs transformers and torch: pip install "curvediag[transformers]"') from None
     raise ImportError(f'curvediag.transformers could not import transformers ({e}): pip install "curvediag[transformers]"') from None
 
-from .config import Settings
+from .settings import Settings
 from .monitor import Alert, Observer
 from .readers.json import _HF_SUMMARY_KEYS
 from .report import Finding, Report
@@ -65,7 +65,7 @@ class CurvediagCallback(transformers.TrainerCallback):
     is reported (non-finite losses and gradient norms are reported at once); ``report_path``: the
     JSON report, written at stop and at the end; ``on_finding``: called with each new
     :class:`~curvediag.monitor.Alert` at or above ``level``; ``settings``: a
-    :class:`~curvediag.config.Settings` (ignore rules, thresholds, column names) as for files.
+    :class:`~curvediag.settings.Settings` (ignore rules, thresholds, column names) as for files.
     """
 
     def __init__(

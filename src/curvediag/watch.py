@@ -47,10 +47,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import Settings
+from .settings import Settings
 from .errors import CurvediagError, InputError
 from .monitor import Alert, fresh_alerts, last_position
+from .pipeline import curves_of, diagnose_curves
 from .report import Report, severity_rank
+from .batch import internal
+from .errors import UsageError
+from .readers import load_table
+from .readers import read_table
+from .readers.discover import find_log
+from .readers.discover import read_event_dir
+from .readers.runs import find_runs
+from .readers.source import GZIP_MAGIC, MAX_BYTES
+from .readers.source import SQLITE_MAGIC, UTF8_BOM, has_event_magic
+from .readers import source as _source  # read_bytes looked up when read (tests replace it)
+from .render import printable
 
 #: bytes before the previous end of a file compared again before only its new bytes are read
 _RECHECK = 4096
@@ -66,8 +78,6 @@ def check_duration(name: str, value: float, bounds: tuple[float, float]) -> floa
     :class:`~curvediag.errors.UsageError` naming ``name`` (``nan`` or ``inf`` would never end a
     watch, ``1e308`` never start its next look)."""
     import math
-
-    from .errors import UsageError
 
     low, high = bounds
     try:
@@ -223,9 +233,6 @@ class Watch:
         except OSError as e:
             raise _Waiting(f"{p}: {e.strerror or e}") from None
         if stat.S_ISDIR(st.st_mode):
-            from .readers.discover import find_log
-            from .readers.mlflow import find_runs
-
             try:
                 if find_runs(Path(p)):
                     return _Target("store", p)
@@ -241,31 +248,21 @@ class Watch:
 
     def _diagnose(self, target: _Target, final: bool) -> None:
         """Read what is complete of ``target`` and diagnose it (nothing when it is what was read last)."""
-        from .engine import analyse
-        from .table import to_curves
-
         s = self.settings
         if target.kind == "file":
-            from .readers import read_table
-            from .readers.source import read_bytes
-
-            source, data = self._read(target.where, read_bytes)
+            source, data = self._read(target.where, _source.read_bytes)
             content = data if final else _complete(data, s.input_format)
             digest = hashlib.blake2b(content, digest_size=16).digest()
             if not final and digest == self._digest and target == self._read_target:
                 return  # only a partial line arrived
             table = read_table(content, source, s.input_format, s.run, None)  # never re-read from disk
         elif target.kind == "events":
-            from .readers.discover import read_event_dir
-
             source, digest, table = target.where, None, read_event_dir(target.where)
         else:
-            from .readers import load_table
-
             table, source = load_table(target.where, s.input_format, s.run)
             digest = None
-        curves = to_curves(table, source, dict(s.columns))
-        report = analyse(curves, s)
+        curves = curves_of(table, source, s)
+        report = diagnose_curves(curves, s)[0]
         self._digest, self._read_target = digest, target
         self._report, self._rows, self._source = report, table.rows, source
         self._pending.extend(fresh_alerts(report, self._seen, last_position(curves), curves.axis_kind, table.rows,
@@ -275,8 +272,6 @@ class Watch:
         """The file's bytes: only those appended since the last read when it is the same file (its
         device and inode), no shorter, and the bytes before the old end are still those read (a
         rewrite in place, as trainer_state.json's, or a truncation reads it whole again)."""
-        from .readers.source import GZIP_MAGIC, MAX_BYTES
-
         last = self._last_read
         try:
             st = os.stat(path)
@@ -305,7 +300,6 @@ class Watch:
             return str(e)
         if self.debug:
             raise e
-        from .batch import internal
 
         return f"{target.where}: {internal(e)}"
 
@@ -343,8 +337,6 @@ def _complete(data: bytes, input_format: str | None) -> bytes:
     """The part of ``data`` a reader may take while the writer is still at it: TensorBoard and
     SQLite as they are (their readers stop at the last whole record / read committed pages); a JSON
     document whole when it parses (else JSON Lines up to the last newline); text up to its last newline."""
-    from .readers.source import SQLITE_MAGIC, UTF8_BOM, has_event_magic
-
     if data.startswith(SQLITE_MAGIC) or input_format == "tensorboard" or has_event_magic(data):
         return data
     cut = data[: data.rfind(b"\n") + 1]
@@ -392,8 +384,6 @@ def _secs(v: float) -> str:
 def text_line(event: dict[str, Any], alert: Alert | None, idle: float, fail_on: str) -> str | None:
     """The text line of an event (None: nothing to say): a finding as :meth:`Alert.line` gives
     it, the end as ``curvediag: PATH: VERDICT after N rows (why)``; control characters escaped."""
-    from .render import printable
-
     if alert is not None:
         return printable(alert.line())
     if event["reason"] == "interrupted" or event["reason"] == "error":

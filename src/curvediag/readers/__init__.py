@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import InputError
+from ..table import RawTable, to_curves
 from .source import (
     GZIP_MAGIC, MAX_BYTES, SQLITE_MAGIC, UTF8_BOM, UTF16_BOMS, decode, looks_like_events, read_bytes,
 )
@@ -271,8 +272,6 @@ def _big_plain_csv_head(path: str) -> str | None:
 def load(path: str, input_format: str | None = None, overrides: dict[str, str] | None = None, run: str | None = None):
     """Read one log (a path, or ``-`` for stdin) into :class:`~curvediag.curves.Curves`."""
     table, source = load_table(path, input_format, run)
-    from ..table import to_curves
-
     return to_curves(table, source, overrides)
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..table import RawTable
-from .source import EVENT_FILE_PREFIX, MAX_BYTES, open_regular, read_bytes, too_big
+from .runs import find_runs, is_run_dir  # noqa: F401 - importable from here as before
+from .source import EVENT_FILE_PREFIX, MAX_BYTES, open_regular, read_bytes, too_big, within
+from .tfevents import scalars, table_from_scalars
 
 # (glob pattern, description), most specific first.  Within a pattern the newest
 # run wins: the highest version_N / checkpoint-N, else the latest modification time.
@@ -63,13 +65,6 @@ def _rank(p: Path) -> tuple:
     # a trainer_state.json: the largest global_step, then the root file over a checkpoint copy
     hf = p.name == "trainer_state.json"
     return (_global_step(p) if hf else -1, hf and not nums, nums or [-1], mtime)
-
-
-def within(path, real_root: str) -> bool:
-    """Whether ``path``, its symbolic links resolved, lies inside ``real_root`` (itself
-    resolved): a link that leads out of the directory the user named is not followed."""
-    real = os.path.realpath(path)
-    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
 def find_log(directory: str) -> tuple[str, str]:
@@ -134,26 +129,9 @@ def read_dir(path: str, run: str | None = None) -> tuple[RawTable | str, str | N
     return path, note
 
 
-def is_run_dir(path: Path) -> bool:
-    """An MLflow file-store run: ``metrics/`` beside ``meta.yaml``."""
-    return (path / "metrics").is_dir() and (path / "meta.yaml").is_file()
-
-
-def find_runs(root: Path) -> list[Path]:
-    """MLflow run directories below ``root``; none reached through a link that leads outside it."""
-    if is_run_dir(root):
-        return [root]
-    real = os.path.realpath(root)
-    return sorted(
-        {p.parent for p in root.glob("**/metrics") if p.is_dir() and is_run_dir(p.parent) and within(p, real)}
-    )
-
-
 def read_event_dir(path: str) -> RawTable:
     """Every event file below ``path``; tags are prefixed with their subdirectory when
     there are several (Keras writes ``train/`` and ``validation/`` side by side)."""
-    from .tfevents import scalars, table_from_scalars
-
     root = Path(path)
     real_root = os.path.realpath(root)
     found = [p for p in root.rglob(f"{EVENT_FILE_PREFIX}*") if p.is_file()]

@@ -18,6 +18,9 @@ from .._np import np
 from ..errors import InputError
 from ..table import RawTable
 from .source import MAX_COLUMNS
+from .source import UTF8_BOM
+from .sparse import Points, check_count, columns
+from .sparse import from_arrays
 
 # Keys of Hugging Face's end-of-training summary entry: not a curve point.
 _HF_SUMMARY_KEYS = frozenset({"train_runtime", "train_samples_per_second", "total_flos"})
@@ -82,7 +85,6 @@ def _from_columns(cols: dict[str, list], fmt: str, source: str, notes=None) -> R
         n = max(len(cols[k]) for k in names)
         cols = {"epoch": list(range(n)), **cols}
         names = ["epoch", *names]
-    from .sparse import Points, check_count, columns
 
     check_count(len(names), source, "distinct keys")
     rows = max(len(cols[k]) for k in names)
@@ -105,8 +107,6 @@ def _from_columns(cols: dict[str, list], fmt: str, source: str, notes=None) -> R
 def _from_index_dicts(dicts: dict[str, dict], pos: dict, source: str) -> RawTable:
     """pandas ``to_json()`` columns ``{column: {row_index: value}}``, each keeping only its
     own entries (columns with row indices of their own would be columns x index cells)."""
-    from .sparse import Points, check_count, columns
-
     points: dict[str, Points] = {}
     for c, d in dicts.items():
         col = Points()
@@ -226,7 +226,6 @@ class _Records:
         self.keys.update(shape)
         if self.kept_shapes > MAX_COLUMNS:
             # as many shapes as rows is no training log's layout; bound the work all the same
-            from .sparse import check_count
 
             check_count(len(self.keys), self.source, "distinct keys")
         return g
@@ -254,8 +253,6 @@ class _Records:
         return val if train and val else set()
 
     def table(self, fmt: str, mmengine: bool = False) -> RawTable:
-        from .sparse import check_count, from_arrays
-
         self.flush()
         val = self._mmengine() if mmengine else set()
         parts: dict[str, list] = {}  # key -> [(first row, position in it), [(rows, values)]]
@@ -526,8 +523,6 @@ def read_json(text: str | bytes, source: str, lines: bool = False) -> RawTable:
             raise InputError(source, f"JSON {kind} at top level; expected an object or a list of records")
     if data is not None:
         import io
-
-        from .source import UTF8_BOM
 
         doc = ""  # a decoded copy is not kept: the lines are decoded one at a time
         buf = io.BytesIO(data)  # shares the bytes; its lines end at b"\n" only

@@ -10,6 +10,9 @@ from typing import Any
 from .._np import np
 from ..errors import UsageError
 from ..table import RawTable
+from ..columns import EPOCH_AXIS, STEP_AXIS, find_axis, norm
+from .json import _from_object
+from .json import from_list
 
 SUPPORTED = ("a path, a pandas DataFrame, a dict of lists or numpy arrays (Keras history.history), "
              "a Keras History, or a list of dicts (Hugging Face trainer.state.log_history)")
@@ -17,8 +20,6 @@ SUPPORTED = ("a path, a pandas DataFrame, a dict of lists or numpy arrays (Keras
 
 def table_of(log: Any) -> tuple[RawTable, str]:
     """(the raw table of ``log``, its display name); UsageError for an object of another kind."""
-    from .json import from_list
-
     if isinstance(log, dict):
         return _with_notes(*_on_epochs(_plain(log), None), "<dict>"), "<dict>"
     if isinstance(log, list) and log and all(isinstance(e, dict) for e in log):
@@ -51,8 +52,6 @@ def _on_epochs(hist: dict, epochs: list[int] | None) -> tuple[RawTable, list[str
     its epochs.  With ``validation_freq > 1`` Keras records ``val_*`` only every k-th epoch, so
     those lists are shorter: they are put at the epochs Keras validated on, ``(e + 1) % k == 0``,
     when exactly one k fits their length; otherwise the notes say the epochs cannot be told."""
-    from .json import _from_object
-
     lists = {k: v for k, v in hist.items() if isinstance(v, list)}
     notes: list[str] = []
     if not lists or any(str(k).lower() in _AXIS_KEYS for k in hist):
@@ -149,8 +148,6 @@ def table_from_frame(df, source: str) -> RawTable:
 
 def _index_axis(df) -> tuple[str, np.ndarray, str | None] | None:
     """(column name, values, note) of the index when it is the frame's axis, else None."""
-    from ..columns import EPOCH_AXIS, STEP_AXIS, find_axis, norm
-
     idx = df.index
     if getattr(idx, "nlevels", 1) != 1 or len(idx) == 0 or getattr(idx.dtype, "kind", "O") not in "biuf":
         return None

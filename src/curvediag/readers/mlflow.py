@@ -39,9 +39,12 @@ from .._np import np
 
 from ..errors import InputError
 from ..table import RawTable
-from .source import open_regular
-from .discover import find_runs, is_run_dir  # noqa: F401 - importable from here as before
+from .source import open_regular, within
+from .runs import find_runs, is_run_dir  # noqa: F401 - importable from here as before
 from .sparse import table_from_arrays, table_from_scalars
+from .runs import AmbiguousRun, choices, pick
+from .source import MAX_BYTES, too_big
+from .sparse import check_count
 
 
 #: seconds all the queries on one database may take together
@@ -70,9 +73,6 @@ def _whole(text: str) -> int:
 def read_run_dir(run: Path, source: str) -> RawTable:
     """The metrics of one file-store run.  ``source`` is the directory the user named:
     a metric file reached through a link leading outside it is skipped (with a note)."""
-    from .discover import within
-    from .source import MAX_BYTES, too_big
-
     metrics = run / "metrics"
     real_root = os.path.realpath(source)
     tags: dict[str, list[tuple[int, float]]] = {}
@@ -127,8 +127,6 @@ def choose_run(root: Path, run: str | None, source: str) -> Path:
     if not runs:
         raise InputError(source, "no MLflow run (metrics/ and meta.yaml) below this directory")
     if run:
-        from .runs import AmbiguousRun, choices, pick
-
         real = os.path.realpath(source)
         pairs = [(r.name, _run_name(r, real)) for r in runs]
         try:
@@ -144,8 +142,6 @@ def choose_run(root: Path, run: str | None, source: str) -> Path:
 def _run_name(run: Path, real_root: str | None = None) -> str | None:
     """The run's name tag, decoded as command-line arguments are (undecodable bytes
     kept as surrogates, so ``--run`` matches a name that is not UTF-8)."""
-    from .discover import within
-
     tag = run / "tags" / "mlflow.runName"
     if not tag.is_file() or (real_root is not None and not within(tag, real_root)):
         return None
@@ -400,8 +396,6 @@ _KEY, _STEP, _VALUE = (itemgetter(i) for i in range(3))
 
 def _by_code(parts: list, keys: list[str], source: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each key's (steps, values), in the order read, from the batches' (code, step, value) arrays."""
-    from .sparse import check_count
-
     check_count(len(keys), source, "distinct tags")
     code, step, value = (np.concatenate([p[i] for p in parts]) for i in range(3))
     if len(keys) == 1:
@@ -467,7 +461,6 @@ def read_sqlite(path: str, source: str, run: str | None = None, exact: bool = Fa
                 except sqlite3.OperationalError as e:
                     if "no such column" not in str(e):
                         raise
-            from .runs import AmbiguousRun, choices, pick
 
             pairs = [(_run_id(i), names.get(i)) for i in ids]
             try:

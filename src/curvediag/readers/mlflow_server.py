@@ -50,6 +50,9 @@ from ..errors import InputError
 from ..table import RawTable
 
 from .uri import PLAIN, SCHEMES, is_server_uri  # noqa: F401 - one definition, light to import
+from ..errors import UsageError
+from .runs import AmbiguousRun, choices, pick
+from .tfevents import table_from_arrays
 #: seconds one request may take
 TIMEOUT = 10.0
 #: bytes of one answer
@@ -179,8 +182,6 @@ def _timeout() -> float:
     except ValueError:
         t = float("nan")
     if not (math.isfinite(t) and t > 0):
-        from ..errors import UsageError
-
         raise UsageError(f"CURVEDIAG_HTTP_TIMEOUT={raw!r}: give a number of seconds above 0")
     return t
 
@@ -497,7 +498,6 @@ def choose(t: Target, runs: list[RunInfo], run: str | None) -> RunInfo:
         raise InputError(t.shown, "no runs in " + (f"experiment {t.experiment!r}" if t.experiment else "this server's experiments"))
     if not run:
         return runs[0]
-    from .runs import AmbiguousRun, choices, pick
 
     pairs = [(r.run_id, r.name) for r in runs]
     try:
@@ -541,8 +541,6 @@ def history(t: Target, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_run(t: Target, info: RunInfo) -> RawTable:
-    from .tfevents import table_from_arrays
-
     if not info.metric_keys:
         raise InputError(t.shown, f"run {info.name or info.run_id[:8]} has no metrics")
     arrays = {k: history(t, info.run_id, k) for k in info.metric_keys}

@@ -2,11 +2,18 @@
 database or server, a W&B panel export): as the tracker's UI shows runs -- by name, or by id.
 
 In order: a run whose name is exactly the text, one whose id is, then the one run whose id or name
-starts with it (a prefix shared by several runs is an error listing them, never a guess)."""
+starts with it (a prefix shared by several runs is an error listing them, never a guess).
+
+:func:`find_runs`: the runs of an MLflow file store below a directory (the directory search and the
+MLflow reader both list them; neither imports the other for it)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Sequence
+
+from .source import within
 
 
 class AmbiguousRun(ValueError):
@@ -39,3 +46,18 @@ def pick(run: str, runs: Sequence[tuple[str | None, str | None]]) -> int | None:
 def choices(runs: Sequence[tuple[str | None, str | None]], limit: int = 10) -> str:
     shown = [label(*r) for r in runs[:limit]]
     return ", ".join(shown) + (" ..." if len(runs) > limit else "")
+
+
+def is_run_dir(path: Path) -> bool:
+    """An MLflow file-store run: ``metrics/`` beside ``meta.yaml``."""
+    return (path / "metrics").is_dir() and (path / "meta.yaml").is_file()
+
+
+def find_runs(root: Path) -> list[Path]:
+    """MLflow run directories below ``root``; none reached through a link that leads outside it."""
+    if is_run_dir(root):
+        return [root]
+    real = os.path.realpath(root)
+    return sorted(
+        {p.parent for p in root.glob("**/metrics") if p.is_dir() and is_run_dir(p.parent) and within(p, real)}
+    )

@@ -175,3 +175,10 @@ def decode(data: bytes, source: str) -> str:
         raise InputError(
             source, f"not UTF-8 text (undecodable byte at offset {e.start}); binary or unsupported encoding"
         ) from None
+
+
+def within(path, real_root: str) -> bool:
+    """Whether ``path``, its symbolic links resolved, lies inside ``real_root`` (itself
+    resolved): a link that leads out of the directory the user named is not followed."""
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)

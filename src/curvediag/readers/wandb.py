@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..errors import InputError
 from ..table import RawTable
+from .runs import AmbiguousRun, pick
 
 
 def _panel(name: str) -> tuple[str, str, str | None] | None:
@@ -61,8 +62,6 @@ def from_panel_export(table: RawTable, source: str, run: str | None = None) -> R
         raise InputError(source, "W&B export without metric columns")
     names = list(runs)
     if run is not None:
-        from .runs import AmbiguousRun, pick
-
         try:
             k = pick(run, [(None, n) for n in names])
         except AmbiguousRun as e:

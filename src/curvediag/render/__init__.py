@@ -1,4 +1,4 @@
-"""Renderers: read a :class:`~curvediag.batch.Batch` (its reports, unreadable inputs and the
+"""Renderers: read a :class:`~curvediag.report.Batch` (its reports, unreadable inputs and the
 rules that ran), never change it.  Each output format (:class:`~curvediag.vocabulary.OutputFormat`)
 has one :class:`Renderer` entry in :data:`RENDERERS`: ``render(batch, **options) -> str`` in a module
 of this package, taking the :class:`OutputOptions` it names.  :func:`renderer` constructs it with
@@ -18,7 +18,7 @@ from ..vocabulary import ALIASES as ALIASES  # other names of a format -> the fo
 from ..vocabulary import OutputFormat as OutputFormat  # the output formats (one list)
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 
 from . import printable
 from .locate import line_of, relative
+from ..report import Unreadable
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
 
 
 def escape_data(s: str) -> str:
@@ -40,8 +41,6 @@ def _issue(kind: str, path: str, message: str, code: str | None = None, line: in
 
 
 def render(batch: "Batch") -> str:
-    from ..batch import Unreadable
-
     out: list[str] = []
     for given, item in zip(batch.paths, batch.items):
         if isinstance(item, Unreadable):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from . import printable
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
 
 
 def statistics(batch: "Batch", as_json: bool) -> str:

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 from . import printable
 from .locate import line_of
+from ..report import Unreadable
+from ..report import severity_rank
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
     from ..report import Finding, Report
 
 LEVEL = {"error": "error", "warning": "warning", "info": "notice", "ok": "notice"}
@@ -56,8 +58,6 @@ def threshold(batch: "Batch", annotate: str | None) -> str:
 
 def commands(batch: "Batch", annotate: str | None = None) -> list[tuple[str, str]]:
     """(level, command) per annotation, in input order, before the per-level limit."""
-    from ..batch import Unreadable
-    from ..report import severity_rank
 
     level = threshold(batch, annotate)
     limit = None if level == "never" else severity_rank(level)

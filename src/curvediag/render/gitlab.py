@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from . import printable
 from .locate import line_of, relative
 from .sarif import fingerprint
+from ..report import Unreadable
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
 
 SEVERITY = {"ok": "info", "info": "info", "warning": "major", "error": "critical"}
 
@@ -24,8 +25,6 @@ def _path(path: str) -> str:
 
 
 def issues(batch: "Batch") -> list[dict[str, Any]]:
-    from ..batch import Unreadable
-
     out: list[dict[str, Any]] = []
     for given, item in zip(batch.paths, batch.items):
         if isinstance(item, Unreadable):

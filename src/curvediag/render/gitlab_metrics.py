@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 from . import printable
 from ..vocabulary import Severity
 from .locate import relative
+from ..report import Unreadable
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
     from ..report import Report
 
 #: metric name -> its HELP text, in the order they are written
@@ -58,8 +59,6 @@ def _loss(r: "Report"):
 
 def samples(batch: "Batch") -> dict[str, list[str]]:
     """metric name -> its sample lines, in input order."""
-    from ..batch import Unreadable
-
     out: dict[str, list[str]] = {name: [] for name in METRICS}
     for item in batch.items:
         if isinstance(item, Unreadable):

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING
+from ..report import Unreadable
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
 
 
 def _items(batch: "Batch") -> list[dict]:
     """Per input, in the order given: its report, or ``{"path": ..., "error": ...}`` when it
     could not be read (the problem, as on stderr after the path)."""
-    from ..batch import Unreadable
-
     return [
         {"path": "<stdin>" if r.path == "-" else r.path, "error": r.problem} if isinstance(r, Unreadable) else r.to_dict()
         for r in batch.items

@@ -8,12 +8,12 @@ import re
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
-from ..batch import Unreadable
+from ..report import Unreadable
 from ..report import severity_rank
 from . import printable
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
 
 # characters XML 1.0 does not allow (and C1 controls, DEL): shown escaped, so the document stays valid
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")

@@ -16,6 +16,8 @@ import os
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import quote
+from ..errors import InputError
+from ..readers.source import GZIP_MAGIC, open_regular
 
 if TYPE_CHECKING:
     from ..report import Finding, Report
@@ -46,8 +48,6 @@ def line_of(report: "Report", finding: "Finding | None", given: str) -> int | No
 
 @lru_cache(maxsize=256)
 def _line(path: str, mtime: int, size: int, axis: str, pos: float) -> int | None:
-    from ..errors import InputError
-    from ..readers.source import GZIP_MAGIC, open_regular
 
     if size > SCAN_LIMIT:
         return None

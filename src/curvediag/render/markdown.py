@@ -7,9 +7,11 @@ import re
 from typing import TYPE_CHECKING
 
 from . import printable
+from ..report import Unreadable
+from .summary import name_of, position, worst_first
 
 if TYPE_CHECKING:
-    from ..batch import Batch, Unreadable
+    from ..report import Batch, Unreadable
 
 ICON = {"ok": "✅", "info": "ℹ️", "warning": "⚠️", "error": "❌"}
 
@@ -51,14 +53,11 @@ def _path(u: "Unreadable") -> str:
 
 
 def render(batch: "Batch") -> str:
-    from ..batch import Unreadable
-
     reports = batch.reports
     out: list[str] = ["## curvediag", ""]
     if len(batch.items) > 1:
         # as the text summary: positions with their unit, worst first (names whole: a PR comment's
         # table wraps them, and they say where each run is)
-        from .summary import name_of, position, worst_first
 
         items = list(batch.items)
         names = [name_of(r) for r in items]

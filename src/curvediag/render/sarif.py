@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import printable
 from .locate import line_of, relative, uri
+from ..report import Unreadable
+from .._version import __version__
+from ..rules import get_rule
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 #: where the rules are documented: the helpUri of each is its section of docs/rules.md.  The project has
@@ -40,8 +43,6 @@ def _rule_severity(rule: Any) -> str:
 
 
 def _descriptor(code: str, name: str) -> dict[str, Any]:
-    from ..rules import get_rule
-
     rule = get_rule(code)
     d: dict[str, Any] = {"id": code, "name": name}
     if rule is not None:
@@ -70,8 +71,6 @@ def _location(path: str, line: int | None) -> dict[str, Any]:
 
 
 def document(batch: "Batch") -> dict[str, Any]:
-    from .. import __version__
-    from ..batch import Unreadable
 
     rules = list(batch.rules)
     for r in batch.reports:  # comparison rules (B1xx) run outside the engine's list

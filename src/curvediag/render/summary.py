@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Sequence, Union
 
 from ..report import severity_rank
 from ..verdict import precedence
+from ..report import Unreadable
 
 if TYPE_CHECKING:
-    from ..batch import Unreadable
+    from ..report import Unreadable
     from ..report import Report
 
 
@@ -59,8 +60,6 @@ def position(v: float | None, axis_kind: str) -> str:
 def rank(item: Union["Report", "Unreadable"]) -> tuple[int, int]:
     """How bad a row is, for sorting worst first: (severity, verdict precedence), an unreadable
     input worst of all.  The severity is the worse of the verdict's and of any finding's."""
-    from ..batch import Unreadable
-
     if isinstance(item, Unreadable):
         return (-len(("ok", "info", "warning", "error")) - 1, -1)
     sev = max(severity_rank(item.severity), severity_rank(item.worst_severity()))
@@ -73,8 +72,6 @@ def worst_first(items: Sequence[Union["Report", "Unreadable"]]) -> list[int]:
 
 
 def name_of(item: Union["Report", "Unreadable"]) -> str:
-    from ..batch import Unreadable
-
     if isinstance(item, Unreadable):
         return "<stdin>" if item.path == "-" else item.path
     return item.source.path

@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..report import Report
 from . import printable as _p
+from ..report import Unreadable
+from ..terminal import rstrip_lines
+from .summary import name_of, position, short_names, worst_first
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..report import Batch
 
 _BARS = "▁▂▃▄▅▆▇█"
 STYLE = {"ok": "green", "info": "cyan", "warning": "yellow", "error": "red"}
@@ -243,8 +246,6 @@ def render_summary(items, console) -> None:
     at once.  Drawn by hand, so a run's name is never cut (a terminal too narrow wraps the line)."""
     from rich.text import Text
 
-    from ..batch import Unreadable
-    from .summary import name_of, position, short_names, worst_first
 
     names = short_names([name_of(r) for r in items])
     head = ("run", "verdict", "best", "onset", "format")
@@ -319,7 +320,6 @@ def render(batch: "Batch", full: bool = False) -> str:
 
     buf = io.StringIO()
     show(batch, Console(file=buf, color_system=None, no_color=True, highlight=False, width=100), full)
-    from ..output import rstrip_lines
 
     return rstrip_lines(buf.getvalue())
 

@@ -71,6 +71,18 @@ def members(group: OptionGroup) -> tuple[type[Rule], ...]:
     return tuple(r for r in RULES if group in r.groups)
 
 
+def describe_groups(rule: type["Rule"]) -> list[str]:
+    """One sentence per option group the rule shares (``curvediag rule``, docs/rules.md)."""
+    out = []
+    for g in rule.groups:
+        users = ", ".join(r.code for r in members(g))
+        opts = ", ".join(f"`{k}`" for k in g.defaults)
+        out.append(f"Shared options: {opts} are {g.what}'s, one setting for {users} "
+                   f"(`[tool.curvediag.rules.{g.name}]`, or under any of their codes).")
+    return out
+
+
+
 #: Every rule: the single-log rules, then the comparison rules.
 ALL_RULES: tuple[type[Rule], ...] = RULES + BASELINE_RULES
 
@@ -83,4 +95,5 @@ def get_rule(key: str) -> type[Rule] | None:
     return None
 
 
-__all__ = ["OPTION_GROUPS", "RULES", "BASELINE_RULES", "ALL_RULES", "OptionGroup", "Rule", "Skip", "get_rule", "members"]
+__all__ = ["OPTION_GROUPS", "RULES", "BASELINE_RULES", "ALL_RULES", "OptionGroup", "Rule", "Skip", "describe_groups", "get_rule",
+           "members"]

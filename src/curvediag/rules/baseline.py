@@ -11,14 +11,13 @@ its curve) *and* by ``margin`` of the baseline's level.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from ..baseline_measures import Beyond, Comparison, Profile, area, beyond, rank
+from ..report import Finding
+from ..verdict import verdict_of
 from .base import Rule, Skip, at, fmt, pct
 from .options import RuleOptions, amount, share
-
-if TYPE_CHECKING:
-    from ..comparison import Beyond, Comparison, Profile
-    from ..report import Finding
 
 
 class BaselineRule(Rule):
@@ -61,8 +60,6 @@ class _LevelRule(BaselineRule):
         return cmp.judged_or_skip()
 
     def compare(self, cmp: "Comparison", opts: "LevelOptions") -> "Finding | None":
-        from ..comparison import beyond
-
         name = self.curve(cmp)
         b = beyond(self.measure(cmp.run), [self.measure(p) for p in cmp.baseline], self.noise(cmp),
                    opts.spreads, opts.margin)
@@ -225,8 +222,6 @@ class OnsetEarlier(BaselineRule):
     )
 
     def compare(self, cmp: "Comparison", opts: "OnsetEarlierOptions") -> "Finding | None":
-        from ..comparison import beyond
-
         name = cmp.judged_or_skip()
         cmp.same_axis_or_skip()
         tol = opts.tolerance
@@ -266,9 +261,6 @@ class VerdictWorse(BaselineRule):
     level = "info"  # error for a new error verdict
 
     def compare(self, cmp: "Comparison", opts: Any) -> "Finding | None":
-        from ..comparison import rank
-        from ..verdict import verdict_of
-
         run = cmp.run.verdict
         base = sorted({p.verdict for p in cmp.baseline}, key=rank)
         if rank(run) <= rank(base[-1]):
@@ -308,8 +300,6 @@ class AreaWorse(BaselineRule):
     )
 
     def compare(self, cmp: "Comparison", opts: "AreaWorseOptions") -> "Finding | None":
-        from ..comparison import area, beyond
-
         name = cmp.judged_or_skip()
         a = area(cmp)
         noise = cmp.noise() / a["improvement"]

@@ -8,6 +8,7 @@ from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..remedies import remedy
 from ..report import Finding
 from .base import Rule, Skip, amount, at, change, fmt, gain_of_level, missing_reason, pct, span, too_few_reason
+from ..projection import expected_gain
 from .options import RuleOptions, share
 
 
@@ -78,7 +79,6 @@ class StillImproving(Rule):
         # the fitted projection (projection.py), where it can be made: a confident gain (the
         # pessimistic end of its range) counts on its own; a confident *no* gain (the optimistic
         # end under the limit) overrules the quarter test
-        from ..projection import expected_gain
 
         proj = expected_gain(t, 1.0, ctx.axis_word) if not (ctx.quick or t.name.startswith("1 - ")) else None
         if proj is not None:

@@ -12,6 +12,7 @@ from ..report import Finding
 from .base import Rule, at, pct
 from .options import RuleOptions, amount
 from .steps import plateau_drops
+from .. import stats
 
 
 def _med(y: np.ndarray) -> float:
@@ -140,8 +141,6 @@ class LrSchedule(Rule):
     @staticmethod
     def _diverged(lr: Series, loss: Series, peak: float, xp: float, rise: float, axis: str, parts: list[str],
                   remedies: list[str], ev: dict) -> None:
-        from .. import stats
-
         lx, y = stats.downsample(loss.x.astype(float), loss.y.astype(float))  # bin means, at most 400
         sm = stats.smooth(y)
         im = int(np.argmin(sm))
