@@ -14,7 +14,7 @@ from curvediag.engine import rule_options
 from curvediag.errors import UsageError
 from curvediag.rules import OPTION_GROUPS, RULES, members
 
-from .conftest import decay
+from ..conftest import decay
 
 N = 40
 T = np.arange(N)
