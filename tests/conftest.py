@@ -36,6 +36,29 @@ def real_log_files() -> list[Path]:
 NOT_LOGS = {"SOURCES.md", "LABELS.md", "LABELS.json"}
 
 
+def require_shared(*parts: str) -> Path:
+    """``../shared/real_logs`` (or ``../shared/<parts>``) when it is beside the repository; otherwise the
+    test is skipped, visibly, with one message: a test that reads the shared real logs never passes
+    without checking anything in a checkout that has none."""
+    path = SHARED.joinpath(*parts) if parts else REAL_LOGS
+    if not path.exists():
+        where = "/".join(("..", "shared") + parts) if parts else "../shared/real_logs"
+        pytest.skip(f"{where} not found beside the repository")
+    return path
+
+
+def require_real_logs() -> list[Path]:
+    """Every file of ../shared/real_logs, or a visible skip when they are absent."""
+    require_shared()
+    return real_log_files()
+
+
+@pytest.fixture
+def real_logs() -> list[Path]:
+    """Every file of ../shared/real_logs; the test is skipped, visibly, when they are absent."""
+    return require_real_logs()
+
+
 def noisy(values, rel=0.0, seed=0) -> list[float]:
     """A deterministic curve with multiplicative noise of relative size ``rel``."""
     v = np.asarray(values, dtype=float)

@@ -227,11 +227,9 @@ def test_run_directory_finds_the_newest_log(tmp_path):
 
 
 def test_metric_option_picks_the_quality_metric():
-    from ..conftest import REAL_LOGS
+    from ..conftest import require_shared
 
-    p = REAL_LOGS / "ultralytics_csv" / "helmet_50ep_results.csv"
-    if not p.exists():
-        pytest.skip("shared real logs not present")
+    p = require_shared("real_logs", "ultralytics_csv", "helmet_50ep_results.csv")
     d = json.loads(run("analyze", str(p), "--metric", "metrics/mAP50(B)", "--format", "json", "--fail-on", "never").stdout)[0]
     assert d["source"]["columns"]["val_acc"].startswith("metrics/mAP50(B)")
     assert any("--metric" in n for n in d["source"]["notes"])

@@ -102,7 +102,7 @@ def test_html_plot_says_the_headline_once_shows_the_remedies_and_names_an_hf_run
     import shutil
 
     pytest.importorskip("matplotlib")
-    from ..conftest import REAL_LOGS, SAMPLES
+    from ..conftest import SAMPLES, require_shared
 
     out = tmp_path / "o.html"
     r = run("analyze", SAMPLES / "overfitting.csv", "--plot", out, "-f", "json", "--fail-on", "never")
@@ -112,7 +112,7 @@ def test_html_plot_says_the_headline_once_shows_the_remedies_and_names_an_hf_run
     assert page.count(head[:60]) == 1  # the page's paragraph; the chart's title no longer repeats it
     assert "What to do" in page and all(html_mod.escape(x) in page for x in report["remedies"])
 
-    hf = sorted((REAL_LOGS / "hf_trainer_state").glob("*.json"))
+    hf = sorted(require_shared("real_logs", "hf_trainer_state").glob("*.json"))
     if not hf:
         pytest.skip("no real trainer_state.json beside the repository")
     run_dir = tmp_path / "my-bert-run" / "checkpoint-500"

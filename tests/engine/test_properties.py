@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from curvediag.api import diagnose, diagnose_curves, load_curves
 from curvediag.curves import TRAIN_LOSS, VAL_LOSS, Curves
 
-from ..conftest import SAMPLE_VERDICTS, real_log_files, sample
+from ..conftest import SAMPLE_VERDICTS, real_log_files, require_real_logs, sample
 
 LOSSES = (TRAIN_LOSS, VAL_LOSS)
 
@@ -49,6 +49,7 @@ def test_scaling_the_losses_never_changes_the_verdict(name, c):
 
 @pytest.mark.parametrize("c", [1e-3, 0.37, 10.0, 2500.0])
 def test_scaling_real_logs_never_changes_the_verdict(c):
+    require_real_logs()
     flips = []
     # L103 (loss-at-chance) reads a loss's absolute level against ln K by design: judged without it here
     for p, curves in REAL:

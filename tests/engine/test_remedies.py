@@ -12,7 +12,7 @@ from curvediag.api import diagnose_with_curves
 from curvediag.remedies import FRAMEWORK_OF, TABLE, Remedy, framework_of
 from curvediag.rules import RULES
 
-from ..conftest import SAMPLES, real_log_files
+from ..conftest import SAMPLES, real_log_files, require_shared
 
 LOGS = sorted(p for p in SAMPLES.iterdir() if p.suffix != ".md") + real_log_files()
 
@@ -58,7 +58,7 @@ def test_each_framework_gets_its_own_api(name, fw, expect):
 
     path = REPO / name if name.startswith("sample_logs") else REAL_LOGS / name
     if not path.exists():
-        pytest.skip(f"{name} not here")
+        require_shared("real_logs", name)
     report, _ = diagnose_with_curves(path)
     assert framework_of(report.source.format) == fw
     if not report.remedies:
@@ -79,6 +79,7 @@ def test_lightning_overfitting_gets_lightning_callbacks(write):
 
 
 def test_ultralytics_remedies_name_patience_or_best_pt():
+    require_shared("real_logs", "ultralytics_csv")
     for p in real_log_files():
         if p.parent.name != "ultralytics_csv":
             continue

@@ -12,7 +12,7 @@ import pytest
 
 import curvediag
 
-from ..conftest import SHARED
+from ..conftest import SHARED, require_shared
 
 
 def _log_history(n_epochs=6, steps=5):
@@ -68,8 +68,7 @@ HF = [p for s in ("real_logs", "real_logs2") for p in sorted((SHARED / s / "hf_t
 
 
 def test_real_trainer_states_flattened_to_csv_keep_their_verdict(tmp_path):
-    if not HF:
-        pytest.skip("../shared/real_logs*/hf_trainer_state not found: ../shared is not beside the repository")
+    require_shared("real_logs", "hf_trainer_state")
     summary = 0
     for i, p in enumerate(HF):
         hist = json.loads(p.read_text())["log_history"]

@@ -23,7 +23,7 @@ from curvediag.readers.tfevents import table_from_scalars
 from curvediag.schema import SCHEMA
 from curvediag.table import to_curves
 
-from ..conftest import REAL_LOGS
+from ..conftest import require_shared
 
 
 def csv(header: str, rows) -> str:
@@ -165,9 +165,7 @@ def test_hf_log_history_resumed_from_a_checkpoint(write):
 
 
 def test_resumed_pretraining_log_is_read_whole():
-    p = REAL_LOGS / "jsonl" / "slm_training_metrics.jsonl"
-    if not p.exists():
-        pytest.skip("shared real logs not present")
+    p = require_shared("real_logs", "jsonl", "slm_training_metrics.jsonl")
     c = load_curves(p)
     x, _ = xy(c, "train_loss")
     assert x[0] == 20 and x[-1] == 7760 and len(x) == len(set(x)) > 380
@@ -318,12 +316,9 @@ def test_the_report_is_of_the_head_with_the_most_severe_verdict(write):
 
 
 def test_the_real_two_head_keras_history_is_judged_on_its_failing_head():
-    from ..conftest import SHARED
     import curvediag
 
-    p = SHARED / "real_logs2" / "keras_history_json" / "hdfc_reg_cls_prefixed_training_history.json"
-    if not p.is_file():
-        pytest.skip(f"{p} not found: ../shared is not beside the repository")
+    p = require_shared("real_logs2", "keras_history_json", "hdfc_reg_cls_prefixed_training_history.json")
     rep = curvediag.diagnose(p)
     assert rep.verdict == "not_learning"  # its label: cls_val_accuracy stuck at the majority rate, loss at ln 2
     assert rep.source.columns["val_loss"] == "cls_val_loss"

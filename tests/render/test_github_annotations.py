@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from curvediag.cli import app
 
-from ..conftest import REPO, real_log_files, sample
+from ..conftest import REPO, require_real_logs, sample
 
 runner = CliRunner()
 COMMAND = re.compile(r"::(error|warning|notice) (?:file=([^,]*),)?title=([^,:]*)(?:,line=(\d+))?::(.*)")
@@ -101,9 +101,7 @@ def test_many_logs_stay_within_githubs_limits(many_logs, extra):
 
 
 def test_the_real_logs_stay_within_githubs_limits():
-    logs = real_log_files()
-    if not logs:
-        pytest.skip("no real logs")
+    logs = require_real_logs()
     rows = parse(run("analyze", *logs, "-f", "github", "--fail-on", "never").stdout)
     assert all(count(rows, lv) <= 10 for lv in ("error", "warning", "notice")) and len(rows) <= 50
 

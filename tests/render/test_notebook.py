@@ -23,7 +23,7 @@ import curvediag
 from curvediag.cli import app
 from curvediag.errors import CurvediagError, UsageError
 
-from ..conftest import REAL_LOGS, REPO, sample
+from ..conftest import REAL_LOGS, REPO, require_shared, sample
 
 runner = CliRunner()
 OVERFIT = sample("overfitting.csv")
@@ -55,9 +55,9 @@ def test_a_bare_array_is_refused_with_how_to_name_its_curve(bad):
     assert "cannot diagnose a" in str(e.value) and "{'loss': values" in str(e.value)
 
 
-@pytest.mark.skipif(not (REAL_LOGS / "hf_trainer_state").is_dir(), reason="shared real logs absent")
 @pytest.mark.parametrize("name", ["whisper_small_hi_trainer_state.json", "codebert_trainer_state.json"])
 def test_hf_log_history_reads_as_the_trainer_state_file(name):
+    require_shared("real_logs", "hf_trainer_state")
     path = REAL_LOGS / "hf_trainer_state" / name
     history = json.loads(path.read_text())["log_history"]
     r, f = curvediag.diagnose(history), curvediag.diagnose(path)

@@ -19,7 +19,7 @@ from curvediag.api import diagnose_with_curves
 from curvediag.cli import app
 from curvediag.errors import UsageError
 
-from ..conftest import REAL_LOGS, REPO, sample
+from ..conftest import REAL_LOGS, REPO, require_shared, sample
 
 matplotlib = pytest.importorskip("matplotlib")
 from curvediag import plot  # noqa: E402
@@ -98,8 +98,8 @@ def test_accuracy_panel_shows_accuracy_and_no_panel_without_one():
     assert set(panels(fig)) == {"loss"}
 
 
-@pytest.mark.skipif(not (REAL_LOGS / "hf_trainer_state").is_dir(), reason="shared real logs absent")
 def test_an_error_rate_is_drawn_as_logged_in_its_own_units():
+    require_shared("real_logs", "hf_trainer_state")
     log = REAL_LOGS / "hf_trainer_state" / "whisper_small_hi_trainer_state.json"
     logged = [e["eval_wer"] for e in json.loads(log.read_text())["log_history"] if "eval_wer" in e]
     _, fig = figure_of(log)
