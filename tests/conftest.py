@@ -86,9 +86,9 @@ def write(tmp_path):
     return _write
 
 
-#: whole test files that are slow by design: fuzzing, properties over generated logs, bounds and scale
-SLOW_FILES = {"test_fuzz.py", "test_properties.py", "test_bounds.py", "test_scale.py",
-              "test_watch.py", "test_benchmark.py"}  # watch: real writer processes and --idle waits
+# A whole file that is slow by design (fuzzing, properties over generated logs, bounds, scale, watch's
+# real writer processes, the labelled benchmark) says so itself: ``pytestmark = pytest.mark.slow``; a file
+# that trains a real framework or starts a server: ``pytestmark = pytest.mark.integration``.
 #: words in a test's name that mark it slow wherever it lives (the SQLite fuzz, differential checks)
 SLOW_WORDS = ("fuzz", "differential", "property", "properties", "real_process", "exits_141", "ctrl_c")
 
@@ -101,8 +101,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         name = item.name.lower()
         if (
-            item.path.name in SLOW_FILES
-            or getattr(getattr(item, "obj", None), "is_hypothesis_test", False)  # every @given test
+            getattr(getattr(item, "obj", None), "is_hypothesis_test", False)  # every @given test
             or any(w in name for w in SLOW_WORDS)
         ):
             item.add_marker(slow)

@@ -26,6 +26,8 @@ from hypothesis import strategies as st
 from curvediag.readers import csv as csvmod
 from curvediag.readers import source, wandb
 
+pytestmark = pytest.mark.slow  # the whole file (pyproject.toml's markers: the fast suite leaves it out)
+
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 TIMEOUT = 20  # seconds; the linear code needs about one
 ONE_LINE = re.compile(r"^curvediag: .+\n$")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -14,6 +15,8 @@ from typer.testing import CliRunner
 from curvediag.cli import app
 
 from ..conftest import REPO
+
+pytestmark = pytest.mark.slow  # the whole file (pyproject.toml's markers: the fast suite leaves it out)
 
 runner = CliRunner()
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

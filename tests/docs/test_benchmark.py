@@ -18,6 +18,8 @@ import pytest
 
 from ..conftest import REPO
 
+pytestmark = pytest.mark.slow  # the whole file (pyproject.toml's markers: the fast suite leaves it out)
+
 RUN = REPO / "benchmarks" / "accuracy" / "run.py"
 
 

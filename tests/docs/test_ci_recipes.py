@@ -243,6 +243,7 @@ def _watch_script(idle: str | None = None) -> str:
     return script
 
 
+@pytest.mark.slow  # watch's real writer and --idle waits, as tests/runners/test_watch.py
 def test_watch_recipe_stops_a_diverging_run_and_exits_with_the_gate(ci):
     (ci.work / "train.py").write_text(TRAIN.format(src=str(SAMPLES / "diverged.csv"), linger=300, status=0))
     r = run_script(ci, _watch_script(), timeout=90)
@@ -253,6 +254,7 @@ def test_watch_recipe_stops_a_diverging_run_and_exits_with_the_gate(ci):
     assert not alive.stdout.strip() or alive.returncode != 0
 
 
+@pytest.mark.slow  # watch's real writer and --idle waits, as tests/runners/test_watch.py
 @pytest.mark.parametrize("train_status", [0, 3])
 def test_watch_recipe_passes_the_curves_and_keeps_trainings_status(ci, train_status):
     (ci.work / "train.py").write_text(TRAIN.format(src=str(SAMPLES / "healthy.csv"), linger=0, status=train_status))

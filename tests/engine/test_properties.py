@@ -14,6 +14,8 @@ from curvediag.curves import TRAIN_LOSS, VAL_LOSS, Curves
 
 from ..conftest import SAMPLE_VERDICTS, real_log_files, require_real_logs, sample
 
+pytestmark = pytest.mark.slow  # the whole file (pyproject.toml's markers: the fast suite leaves it out)
+
 LOSSES = (TRAIN_LOSS, VAL_LOSS)
 
 

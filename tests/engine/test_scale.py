@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from curvediag.errors import InputError
 from curvediag.table import _aggregate
 
+pytestmark = pytest.mark.slow  # the whole file (pyproject.toml's markers: the fast suite leaves it out)
+
 
 def _sorting_aggregate(x, y):
     """The previous implementation: a stable sort of every series, then np.add.at."""

@@ -25,7 +25,12 @@ from ..conftest import REAL_LOGS, sample
 pytest.importorskip("matplotlib")
 runner = CliRunner()
 CHROMIUM = "/usr/bin/chromium"
-needs_chromium = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="Debian's chromium is not installed")
+_NO_CHROMIUM = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="Debian's chromium is not installed")
+
+
+def needs_chromium(test):
+    """A test that runs the page in a real headless browser: slow (left out of the fast suite)."""
+    return pytest.mark.slow(_NO_CHROMIUM(test))
 
 
 def write_html(log, tmp_path, *extra) -> Path:

@@ -25,6 +25,8 @@ from curvediag.watch import Watch, _complete
 
 from ..conftest import REPO
 
+pytestmark = pytest.mark.slow  # the whole file (pyproject.toml's markers: the fast suite leaves it out)
+
 SRC = str(Path(curvediag.__file__).resolve().parent.parent)
 ENV = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), "NO_COLOR": "1"}
 FAST = ["--interval", "0.05", "--idle", "2.5"]  # idle: room for a loaded machine's pauses
