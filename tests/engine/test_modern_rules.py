@@ -1,5 +1,8 @@
-"""M101 epoch-staircase and R101 spike-triage on real public logs and on runs trained for them
-(tests/data/modern/: SOURCES.md, LABELS.json; benchmarks/modern/make_runs.py trains the runs)."""
+"""M101 epoch-staircase and R101 spike-triage together on real public logs and on runs trained for them
+(tests/data/modern/: SOURCES.md, LABELS.json; benchmarks/modern/make_runs.py trains the runs): silent on
+the sample logs, shown by every format and the live monitor, the detector benchmark's figures.  Each
+rule's own tests: tests/rules/test_epoch_staircase.py, test_spike_triage.py, test_lr_schedule.py and
+test_early_stopping_advice.py."""
 
 from __future__ import annotations
 

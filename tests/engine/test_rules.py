@@ -1,5 +1,6 @@
-"""Each rule: fires on its pattern, stays silent otherwise, moves with its
-threshold, and is listed as skipped when its columns are missing."""
+"""What every rule shares: silence on a healthy run, running on whatever columns a log has (listed as
+skipped, with a reason, when its columns are missing), unique documented codes and names.  Each rule's
+own pattern and threshold: tests/rules/test_<rule>.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Secondary findings: each fires on its pattern and stays silent otherwise.
-Per-step logs are judged on the validation cadence."""
+"""Secondary findings together: none sets the verdict, and per-step logs are judged on the validation
+cadence.  Each one's own pattern: tests/rules/test_<rule>.py."""
 
 from __future__ import annotations
 

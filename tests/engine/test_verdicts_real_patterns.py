@@ -1,7 +1,7 @@
 """Verdict patterns read from real logs (issue 10), each built as a family of curves:
-the end of a run judged by its recent rate, slow steady learning, early-stopping
-advice that keeps the best epoch, too-short logs that cannot pass the gate, and
-switched-off rules that cannot make a run look healthy."""
+a settled plateau, slow learning, too-short logs that cannot pass the gate, and
+switched-off rules that cannot make a run look healthy.  The patterns of one rule
+each are in tests/rules/test_<rule>.py."""
 
 from __future__ import annotations
 
