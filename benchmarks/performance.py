@@ -20,7 +20,7 @@ Sections (each a table):
 Wall, user+system CPU and peak RSS of each process come from ``/usr/bin/time``; runs alternate
 (reference, curvediag, reference, ...).  ``--write`` stores the figures in
 ``benchmarks/performance.json`` and regenerates the generated part of docs/performance.md from them
-(``tests/test_performance_doc.py`` checks that the doc quotes the stored figures).
+(``tests/docs/test_performance_doc.py`` checks that the doc quotes the stored figures).
 """
 
 from __future__ import annotations

@@ -36,6 +36,29 @@ def real_log_files() -> list[Path]:
 NOT_LOGS = {"SOURCES.md", "LABELS.md", "LABELS.json"}
 
 
+def require_shared(*parts: str) -> Path:
+    """``../shared/real_logs`` (or ``../shared/<parts>``) when it is beside the repository; otherwise the
+    test is skipped, visibly, with one message: a test that reads the shared real logs never passes
+    without checking anything in a checkout that has none."""
+    path = SHARED.joinpath(*parts) if parts else REAL_LOGS
+    if not path.exists():
+        where = "/".join(("..", "shared") + parts) if parts else "../shared/real_logs"
+        pytest.skip(f"{where} not found beside the repository")
+    return path
+
+
+def require_real_logs() -> list[Path]:
+    """Every file of ../shared/real_logs, or a visible skip when they are absent."""
+    require_shared()
+    return real_log_files()
+
+
+@pytest.fixture
+def real_logs() -> list[Path]:
+    """Every file of ../shared/real_logs; the test is skipped, visibly, when they are absent."""
+    return require_real_logs()
+
+
 def noisy(values, rel=0.0, seed=0) -> list[float]:
     """A deterministic curve with multiplicative noise of relative size ``rel``."""
     v = np.asarray(values, dtype=float)
@@ -63,9 +86,9 @@ def write(tmp_path):
     return _write
 
 
-#: whole test files that are slow by design: fuzzing, properties over generated logs, bounds and scale
-SLOW_FILES = {"test_fuzz.py", "test_properties.py", "test_bounds.py", "test_scale.py",
-              "test_watch.py", "test_benchmark.py"}  # watch: real writer processes and --idle waits
+# A whole file that is slow by design (fuzzing, properties over generated logs, bounds, scale, watch's
+# real writer processes, the labelled benchmark) says so itself: ``pytestmark = pytest.mark.slow``; a file
+# that trains a real framework or starts a server: ``pytestmark = pytest.mark.integration``.
 #: words in a test's name that mark it slow wherever it lives (the SQLite fuzz, differential checks)
 SLOW_WORDS = ("fuzz", "differential", "property", "properties", "real_process", "exits_141", "ctrl_c")
 
@@ -78,8 +101,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         name = item.name.lower()
         if (
-            item.path.name in SLOW_FILES
-            or getattr(getattr(item, "obj", None), "is_hypothesis_test", False)  # every @given test
+            getattr(getattr(item, "obj", None), "is_hypothesis_test", False)  # every @given test
             or any(w in name for w in SLOW_WORDS)
         ):
             item.add_marker(slow)

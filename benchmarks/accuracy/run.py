@@ -19,7 +19,7 @@ everyone on "is something wrong with generalisation" (overfitting or cramming).
 Rows of labels.csv with ``ambiguous=1`` carry a human label for a run whose
 curves do not clearly show one cause (generate.py keeps them instead of dropping
 them).  The headline figures (``curvediag``) are over the *clear* rows, the ones
-tests/test_benchmark.py holds at >= 0.95: a label that is a judgment call is not
+tests/docs/test_benchmark.py holds at >= 0.95: a label that is a judgment call is not
 a target to tune a rule to.  ``curvediag_all`` counts every row, ambiguous ones
 included, and ``ambiguous`` the ambiguous rows alone; both are printed beside
 it, with accuracy per failure pattern (labels.csv's ``pattern`` column, the

@@ -1,6 +1,6 @@
 """The Report's notebook face: ``Report.to_text``, ``Report.plot`` and ``Report._repr_html_`` (what a
 notebook shows), drawn by the text renderer and the plotter.  The Report model calls these from
-its methods, the one import upward in the package (tests/test_layers.py allows it): the model
+its methods, the one import upward in the package (tests/engine/test_layers.py allows it): the model
 itreport never imports a renderer or the plotter."""
 
 from __future__ import annotations

@@ -251,7 +251,7 @@ class Report:
 
     def to_text(self, full: bool = False, width: int = 100) -> str:
         """The report as ``curvediag analyze`` prints it, as plain text (no colour), ``width`` columns."""
-        from .notebook import to_text  # the notebook face: the one import upward (see tests/test_layers.py)
+        from .notebook import to_text  # the notebook face: the one import upward (see tests/engine/test_layers.py)
 
         return to_text(self, full, width)
 
