@@ -171,23 +171,52 @@ def _label(text: str) -> str:
 LOG_SPAN = 100.0
 #: raw points drawn per line at most (min/max per bucket beyond it: spikes stay visible)
 MAX_DRAWN = 4000
+#: the buckets a long curve is decimated to: about one per pixel column of the PNG's panel (10 inches at
+#: 120 dpi, less the margins), so decimating changes nothing a reader can see
+PIXELS = 1200
 
 
-def _decimate(x: np.ndarray, y: np.ndarray, limit: int = MAX_DRAWN) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``limit`` points: each bucket's first, min and max, so a spike is never lost."""
+def _decimate(x: np.ndarray, y: np.ndarray, limit: int = MAX_DRAWN, keep=()) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``limit`` points: the first and last, each pixel bucket's min and max (a spike is
+    never lost) and the point nearest each position of ``keep`` (the best epoch, the onset)."""
     n = x.size
     if n <= limit:
         return x, y
-    buckets = max(1, limit // 3)
-    edges = np.linspace(0, n, buckets + 1).astype(int)
-    keep = set()
-    for a, b in zip(edges[:-1], edges[1:]):
-        if b <= a:
-            continue
-        seg = y[a:b]
-        keep.update((a, a + int(np.argmin(seg)), a + int(np.argmax(seg))))
-    idx = np.array(sorted(keep))
+    xs = np.asarray(x, float)
+    buckets = max(1, min(PIXELS, (limit - 2 - len(keep)) // 2))
+    ordered = bool(np.all(xs[1:] >= xs[:-1]))
+    if ordered:  # buckets of equal width in x (uneven logging stays where it was logged), found by bisection
+        edges = xs[0] + (xs[-1] - xs[0]) * np.arange(1, buckets) / buckets
+        starts = np.unique(np.r_[0, np.searchsorted(xs, edges)])
+    else:  # by index
+        starts = np.unique(np.linspace(0, n, buckets + 1).astype(np.intp)[:-1])
+    starts = starts[starts < n]
+    lengths = np.diff(np.r_[starts, n])
+    lo, hi = (xs[0], xs[-1]) if ordered else (xs.min(), xs.max())
+    chosen = [np.array([0, n - 1])]
+    for reduce in (np.fmin, np.fmax):
+        hit = np.flatnonzero(y == np.repeat(reduce.reduceat(y, starts), lengths))
+        seg = np.searchsorted(starts, hit, "right")
+        chosen.append(hit[np.r_[True, seg[1:] != seg[:-1]]])  # the first such point of each bucket
+    for k in keep:
+        if k is not None and np.isfinite(k) and lo <= k <= hi:
+            if ordered:
+                i = int(np.searchsorted(xs, k))
+                i = i if i < n and (i == 0 or xs[i] - k <= k - xs[i - 1]) else i - 1
+            else:
+                i = int(np.argmin(np.abs(xs - k)))
+            chosen.append(np.array([i]))
+    idx = np.unique(np.concatenate(chosen))
     return x[idx], y[idx]
+
+
+def _one_per_pixel(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Positions of markers (non-finite points) thinned to one per pixel bucket of ``lo``..``hi``."""
+    if x.size <= PIXELS or not hi > lo:
+        return x
+    b = np.rint((x - lo) / (hi - lo) * PIXELS)
+    _, first = np.unique(b, return_index=True)
+    return x[np.sort(first)]
 
 
 def _ema(y: np.ndarray) -> np.ndarray:
@@ -208,6 +237,27 @@ def wants_log_scale(values: list[np.ndarray]) -> bool:
     allv = np.concatenate(fin)
     lo, hi = float(allv.min()), float(allv.max())
     return lo > 0 and hi / lo >= LOG_SPAN
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def _decade(v: float, _pos=None) -> str:
+    """A log axis' tick label, ``10⁻³``: what matplotlib's default draws, as plain text (its
+    mathtext parser costs a fresh process about 0.1 s); other ticks unlabelled."""
+    if not (v > 0 and np.isfinite(v)):
+        return ""
+    e = float(np.log10(v))
+    return "10" + str(int(round(e))).translate(_SUPERSCRIPT) if abs(e - round(e)) < 1e-9 else ""
+
+
+def _log_scale(ax) -> None:
+    """The panel's y axis logarithmic, its decades labelled by :func:`_decade`."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(_decade))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 #: how many points make a curve "per step": drawn faint raw with a smoothed line over it
@@ -231,31 +281,35 @@ _ROLE = {TRAIN_LOSS: "training loss", VAL_LOSS: "validation loss", TRAIN_ACC: "t
          LR: "learning rate"}
 
 
-def _draw_series(ax, s, colour: str, drawn: _Drawn, values: np.ndarray | None = None, dashed: bool = False) -> None:
+def _draw_series(ax, s, colour: str, drawn: _Drawn, values: np.ndarray | None = None, dashed: bool = False,
+                 keep=()) -> None:
     """One curve as logged: raw faint with its smoothed line when it is per-step, else one line;
-    non-finite points as red triangles at the top of the panel."""
+    non-finite points as red triangles at the top of the panel.  A long curve is decimated (the
+    points at the positions ``keep`` kept); its triangles one per pixel bucket."""
     y = s.y if values is None else values
     x = s.x.astype(float)
     fin = np.isfinite(y)
     label = _label(f"{s.column} ({_ROLE.get(s.name, s.name)})")
     xf, yf = x[fin], y[fin]
     if xf.size > SMOOTH_FROM and s.name != LR:  # a schedule is drawn as it is
-        dx, dy = _decimate(xf, yf)
+        dx, dy = _decimate(xf, yf, keep=keep)
         raw, = ax.plot(dx, dy, color=colour, lw=0.8, alpha=0.25)
         drawn.add(raw, ax, label + " (raw)", dx, dy)
         sm = _ema(yf)
-        sx, sy = _decimate(xf, sm)
+        sx, sy = _decimate(xf, sm, keep=keep)
         line, = ax.plot(sx, sy, color=colour, lw=1.8, ls="--" if dashed else "-", label=label + " (smoothed)")
         drawn.add(line, ax, label + " (smoothed)", sx, sy)
     elif xf.size:
-        xf, yf = _decimate(xf, yf)  # a long schedule (the learning rate) too
+        xf, yf = _decimate(xf, yf, keep=keep)  # a long schedule (the learning rate) too
         line, = ax.plot(xf, yf, color=colour, lw=1.6, ls="--" if dashed else "-", marker="o" if xf.size <= 30 else None,
                         ms=3, label=label)
         drawn.add(line, ax, label, xf, yf)
     bad = ~fin
     if bad.any():
-        bx = x[bad]
-        kinds = sorted({("NaN" if np.isnan(v) else ("inf" if v > 0 else "-inf")) for v in y[bad]})
+        yb = y[bad]
+        kinds = sorted(k for k, has in (("NaN", np.isnan(yb).any()), ("inf", (yb > 0).any()), ("-inf", (yb < 0).any()))
+                       if has)
+        bx = _one_per_pixel(x[bad], float(x.min()), float(x.max()))
         top = 0.92 if s.name.startswith("val") else 0.97  # two curves' marks side by side, not on top of each other
         pts, = ax.plot(bx, np.full(bx.size, top), "v", color="tab:red", ms=7, transform=ax.get_xaxis_transform(),
                        clip_on=False, label=_label(f"{s.label}: {int(bad.sum())} {'/'.join(kinds)}"))
@@ -335,15 +389,17 @@ def _figure(curves: Curves, report: Report, drawn: _Drawn | None = None, headlin
                              gridspec_kw={"height_ratios": [h for _, h in rows]})
     axes = [a[0] for a in axes]
     span = _problem_span(report)
+    keep = (report.best_epoch, report.onset_epoch)  # their points drawn however long the curve
     colours = {TRAIN_LOSS: "tab:blue", VAL_LOSS: "tab:orange", TRAIN_ACC: "tab:blue", VAL_ACC: "tab:orange", LR: "tab:gray"}
     for i, (ax, (kind, _)) in enumerate(zip(axes, rows)):
         if kind == "loss":
             losses = [curves.get(n) for n in (TRAIN_LOSS, VAL_LOSS)]
             for s in losses:
                 if s is not None:
-                    _draw_series(ax, s, colours[s.name], drawn, dashed=s.name == TRAIN_LOSS and len(s) <= SMOOTH_FROM)
+                    _draw_series(ax, s, colours[s.name], drawn, dashed=s.name == TRAIN_LOSS and len(s) <= SMOOTH_FROM,
+                                 keep=keep)
             if wants_log_scale([s.y for s in losses if s is not None]):
-                ax.set_yscale("log")
+                _log_scale(ax)
             _projection(ax, report, drawn)
             ax.set_ylabel("loss" + (" (log scale)" if ax.get_yscale() == "log" else ""))
             if not any(s is not None for s in losses):
@@ -351,7 +407,7 @@ def _figure(curves: Curves, report: Report, drawn: _Drawn | None = None, headlin
         elif kind == "metric":
             for name in acc:
                 s = curves.get(name)
-                _draw_series(ax, s, colours[name], drawn, values=s.as_logged(), dashed=name == TRAIN_ACC)
+                _draw_series(ax, s, colours[name], drawn, values=s.as_logged(), dashed=name == TRAIN_ACC, keep=keep)
             quality = [curves.get(n) for n in acc if curves.get(n).quality]
             if quality:
                 q = quality[0]
@@ -359,9 +415,9 @@ def _figure(curves: Curves, report: Report, drawn: _Drawn | None = None, headlin
             else:
                 ax.set_ylabel("accuracy")
         else:
-            _draw_series(ax, lr, colours[LR], drawn)
+            _draw_series(ax, lr, colours[LR], drawn, keep=keep)
             if wants_log_scale([lr.y]):
-                ax.set_yscale("log")
+                _log_scale(ax)
             ax.set_ylabel("learning rate")
         _marks(ax, report, span, first=i == 0)
         ax.grid(alpha=0.3)
