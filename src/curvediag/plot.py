@@ -607,14 +607,16 @@ def _js(v: float):
     return None if not np.isfinite(v) else float(f"{v:.6g}")
 
 
-#: The page's script: hover (the nearest point's value), toggles (a checkbox per curve), zoom (wheel;
-#: drag to pan; double-click or the reset button to fit) and ``#x=VALUE`` links that show the point
-#: nearest VALUE on the first curve.  No network, no library: the chart is matplotlib's SVG.
+#: The page's script: hover (the nearest point's value, and below it every shown curve's value at
+#: that x, each curve's point marked, as TensorBoard and W&B do), toggles (a checkbox per curve), zoom
+#: (wheel; drag to pan; double-click or the reset button to fit) and ``#x=VALUE`` links that show the
+#: point nearest VALUE on the first curve (and every curve's value there).  No network, no library: the chart is matplotlib's SVG.
 _SCRIPT = r"""
 (function () {
   var data = JSON.parse(document.getElementById('cd-data').textContent);
   var svg = document.querySelector('#cd-chart svg');
   var tip = document.getElementById('cd-tip');
+  var at = document.getElementById('cd-at');
   var box = document.getElementById('cd-toggles');
   var NS = 'http://www.w3.org/2000/svg';
   var full = svg.viewBox.baseVal;
@@ -624,6 +626,16 @@ _SCRIPT = r"""
   dot.setAttribute('r', '4'); dot.setAttribute('fill', 'none'); dot.setAttribute('stroke-width', '2');
   dot.style.display = 'none'; svg.appendChild(dot);
   var hidden = {};
+  var marks = {};
+  data.series.forEach(function (s) {
+    s.lo = Infinity; s.hi = -Infinity; s.finite = false;
+    for (var i = 0; i < s.x.length; i++) {
+      if (s.x[i] === null) continue;
+      if (s.x[i] < s.lo) s.lo = s.x[i];
+      if (s.x[i] > s.hi) s.hi = s.x[i];
+      if (s.y[i] !== null) s.finite = true;
+    }
+  });
   function fmt(v) { return v === null ? 'NaN/inf' : (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(4) : +v.toPrecision(6)); }
   function el(id) { return document.getElementById(id); }
   var groups = [];
@@ -635,7 +647,7 @@ _SCRIPT = r"""
     cb.addEventListener('change', function () {
       hidden[g] = !cb.checked;
       data.series.forEach(function (s) { if (s.group === g && el(s.id)) el(s.id).style.display = cb.checked ? '' : 'none'; });
-      dot.style.display = 'none'; tip.style.display = 'none';
+      hide();
     });
     var sw = document.createElement('span');
     var first = data.series.filter(function (s) { return s.group === g; })[0];
@@ -643,12 +655,51 @@ _SCRIPT = r"""
     lab.appendChild(cb); lab.appendChild(sw); lab.appendChild(document.createTextNode(g));
     box.appendChild(lab);
   });
+  function mark(s) {
+    if (!marks[s.id]) {
+      var c = document.createElementNS(NS, 'circle');
+      c.setAttribute('r', '3'); c.setAttribute('fill', s.colour); c.style.pointerEvents = 'none';
+      svg.appendChild(c); marks[s.id] = c;
+    }
+    return marks[s.id];
+  }
+  function nearest(s, x) {
+    var bi = -1, bd = Infinity;
+    for (var i = 0; i < s.x.length; i++) {
+      if (s.x[i] === null) continue;
+      var d = Math.abs(s.x[i] - x);
+      if (d < bd) { bd = d; bi = i; }
+    }
+    return bi;
+  }
+  function everyCurve(x) {
+    // each shown curve's point nearest x (within the curve's own range), as TensorBoard and W&B list them
+    var lines = ['at ' + data.axis + ' ' + fmt(x) + ':'];
+    Object.keys(marks).forEach(function (k) { marks[k].style.display = 'none'; });
+    data.series.forEach(function (s) {
+      if (hidden[s.group] || x < s.lo || x > s.hi) return;
+      var i = nearest(s, x);
+      if (i < 0 || (!s.finite && s.x[i] !== x)) return;
+      lines.push(s.label + ': ' + fmt(s.y[i]) + (s.x[i] !== x ? ' (at ' + fmt(s.x[i]) + ')' : ''));
+      if (s.y[i] !== null) {
+        var m = mark(s); m.setAttribute('cx', s.px[i]); m.setAttribute('cy', s.py[i]); m.style.display = '';
+      }
+    });
+    at.textContent = lines.join('\n');
+  }
+  function hide() {
+    dot.style.display = 'none'; tip.style.display = 'none'; at.style.display = 'none';
+    Object.keys(marks).forEach(function (k) { marks[k].style.display = 'none'; });
+  }
   function show(s, i, cx, cy) {
+    everyCurve(s.x[i]);
     dot.setAttribute('cx', s.px[i]); dot.setAttribute('cy', s.py[i]); dot.setAttribute('stroke', s.colour);
-    dot.style.display = '';
+    dot.style.display = ''; svg.appendChild(dot);  // above the curves' marks
     tip.textContent = s.label + '\n' + data.axis + ': ' + fmt(s.x[i]) + '\nvalue: ' + fmt(s.y[i]);
     tip.style.display = 'block';
     tip.style.left = (cx + 14) + 'px'; tip.style.top = (cy + 14) + 'px';
+    at.style.display = 'block';
+    at.style.left = tip.style.left; at.style.top = (cy + 14 + tip.offsetHeight - 1) + 'px';
   }
   function local(ev) {
     var p = svg.createSVGPoint(); p.x = ev.clientX; p.y = ev.clientY;
@@ -670,9 +721,9 @@ _SCRIPT = r"""
       }
     });
     var r = 30 * view[2] / home[2];
-    if (best && bd < r * r) { show(best[0], best[1], ev.pageX, ev.pageY); } else { dot.style.display = 'none'; tip.style.display = 'none'; }
+    if (best && bd < r * r) { show(best[0], best[1], ev.pageX, ev.pageY); } else { hide(); }
   });
-  svg.addEventListener('mouseleave', function () { dot.style.display = 'none'; tip.style.display = 'none'; drag = null; });
+  svg.addEventListener('mouseleave', function () { hide(); drag = null; });
   svg.addEventListener('wheel', function (ev) {
     ev.preventDefault();
     var p = local(ev), f = ev.deltaY < 0 ? 0.8 : 1.25;
@@ -703,8 +754,9 @@ _SCRIPT = r"""
 _STYLE = """
 body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#222}
 #cd-chart svg{width:100%;height:auto;cursor:crosshair;user-select:none}
-#cd-tip{position:absolute;display:none;white-space:pre;background:#fff;border:1px solid #888;padding:4px 6px;
+#cd-tip,#cd-at{position:absolute;display:none;white-space:pre;background:#fff;border:1px solid #888;padding:4px 6px;
 font:12px monospace;pointer-events:none;box-shadow:1px 1px 4px #0003}
+#cd-at{color:#444;background:#f8f8f8}
 #cd-toggles label{margin-right:1em;white-space:nowrap;font-size:13px}
 .cd-swatch{display:inline-block;width:12px;height:4px;margin:0 4px 3px 2px;vertical-align:middle}
 .cd-hint{color:#666;font-size:12px}
@@ -734,9 +786,9 @@ def _html(svg: str, hover: dict, report: Report) -> str:
         f"<h1>{h(report.verdict.replace('_', ' '))}</h1><p>{h(report.headline)}</p>"
         f"<p><code>{h(report.source.path)}</code> — {h(report.source.format)}</p>"
         "<div id='cd-toggles'></div>"
-        "<p class='cd-hint'>Hover for values; wheel to zoom, drag to pan, double-click or "
+        "<p class='cd-hint'>Hover for every curve's value at that point; wheel to zoom, drag to pan, double-click or "
         "<button id='cd-reset' type='button'>reset</button> to fit.</p>"
-        f"<div id='cd-chart'>{svg}</div><div id='cd-tip'></div>"
+        f"<div id='cd-chart'>{svg}</div><div id='cd-tip'></div><div id='cd-at'></div>"
         f"{metrics_table_html(report)}<ul>{items}</ul>{remedies_html(report)}"
         f"<script type='application/json' id='cd-data'>{blob}</script>"
         f"<script>{_SCRIPT}</script></body></html>\n"
