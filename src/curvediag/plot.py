@@ -34,7 +34,8 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
     column one point: the mean of the points that fall in it), best '|', onset '¦', non-finite
     points '×' on the top row, the problem span inside the axis (its ends '┆', or shaded '░' with
     ``shade``, for a terminal that colours it faintly) and '═' on the axis; a log scale when the
-    losses span two decades.  ``width`` is the grid's: each line is 10 wider."""
+    losses span two decades, unless it would squeeze the curve the verdict rests on
+    (:func:`_terminal_log`).  ``width`` is the grid's: each line is 10 wider."""
     from .render import printable
 
     raw = [(curves.get(n), ch) for n, ch in ((TRAIN_LOSS, "·"), (VAL_LOSS, "●"))]
@@ -48,39 +49,23 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
     head = fit(f"{report.verdict.upper().replace('_', ' ')}: {printable(report.headline)}")
     if not series:
         return [head, "(no finite loss to draw)"]
-    log = wants_log_scale([s.y for s, _ in series])
-    tf = np.log10 if log else (lambda v: v)
     xs = np.concatenate([s.x for s, _ in raw]).astype(float)
-    ys = tf(np.concatenate([s.y for s, _ in series]).astype(float))
     x0, x1 = float(xs.min()), float(xs.max())
-    with np.errstate(all="ignore"):
-        lo, hi = float(np.min(ys)), float(np.quantile(ys, 0.98))  # a first-epoch spike does not flatten the rest
-    if not hi > lo:
-        if abs(lo) < 1e300:
-            hi = lo + (abs(lo) or 1.0)
-        else:  # +-1e308: no room above (or below) it
-            lo, hi = (lo / 2, lo) if lo > 0 else (lo, lo / 2)
-    grid = [[" "] * width for _ in range(height)]
 
     def col(x):
         c = np.zeros_like(x, dtype=int) if x1 == x0 else np.rint((np.asarray(x, float) - x0) / (x1 - x0) * (width - 1))
         return np.clip(c, 0, width - 1).astype(int)
 
-    def row(y):
-        y = np.clip(y, lo, hi)
-        frac = np.nan_to_num((y / 2 - lo / 2) / (hi / 2 - lo / 2), nan=0.0)  # halved: no overflow at +-1e308
-        return (height - 1 - np.rint(np.clip(frac, 0.0, 1.0) * (height - 1))).astype(int)
-
+    log = _terminal_log(series, report, col, width, height)
+    tf = np.log10 if log else _identity
+    scale = _TerminalScale(series, tf, height)
+    lo, hi, row = scale.lo, scale.hi, scale.row
+    grid = [[" "] * width for _ in range(height)]
     span = _problem_span(report)
     span_cols = range(int(col(span[0])), int(col(span[1])) + 1) if span is not None else range(0)
     _verticals(grid, report, span_cols, shade, col, x0, x1)
     for s, ch in series:
-        c = col(s.x)
-        counts = np.bincount(c, minlength=width)
-        # each point weighted by 1/count: the means of the cells, never a sum beyond a float
-        means = np.bincount(c, weights=tf(s.y.astype(float)) / counts[c], minlength=width)
-        has = counts > 0
-        for cc, rr in zip(np.nonzero(has)[0], row(means[has])):
+        for cc, rr in _cells_of(s, tf, row, col, width):
             grid[rr][cc] = ch
     for s, _ in raw:
         bad = ~np.isfinite(s.y)
@@ -99,6 +84,62 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
     lines.append(" " * 10 + f"{x0:<{width // 2}g}{x1:>{width - width // 2}g}")
     lines.append(fit(" " * 10 + _terminal_legend(report, series, raw, span is not None, shade, log)))
     return lines
+
+
+def _identity(v):
+    return v
+
+
+class _TerminalScale:
+    """The terminal chart's value range on a scale (``tf``: identity or log10): from the lowest
+    value to the 98th percentile (a first-epoch spike does not flatten the rest), and ``row`` of a
+    (transformed) value."""
+
+    def __init__(self, series, tf, height: int):
+        ys = tf(np.concatenate([s.y for s, _ in series]).astype(float))
+        with np.errstate(all="ignore"):
+            lo, hi = float(np.min(ys)), float(np.quantile(ys, 0.98))
+        if not hi > lo:
+            if abs(lo) < 1e300:
+                hi = lo + (abs(lo) or 1.0)
+            else:  # +-1e308: no room above (or below) it
+                lo, hi = (lo / 2, lo) if lo > 0 else (lo, lo / 2)
+        self.lo, self.hi, self.height = lo, hi, height
+
+    def row(self, y):
+        lo, hi = self.lo, self.hi
+        y = np.clip(y, lo, hi)
+        frac = np.nan_to_num((y / 2 - lo / 2) / (hi / 2 - lo / 2), nan=0.0)  # halved: no overflow at +-1e308
+        return (self.height - 1 - np.rint(np.clip(frac, 0.0, 1.0) * (self.height - 1))).astype(int)
+
+
+def _cells_of(s, tf, row, col, width: int):
+    """(column, row) of each column's point of the curve ``s``: the mean of the points in it."""
+    c = col(s.x)
+    counts = np.bincount(c, minlength=width)
+    # each point weighted by 1/count: the means of the cells, never a sum beyond a float
+    means = np.bincount(c, weights=tf(s.y.astype(float)) / counts[c], minlength=width)
+    has = counts > 0
+    return zip(np.nonzero(has)[0].tolist(), row(means[has]).tolist())
+
+
+def _terminal_log(series, report: Report, col, width: int, height: int) -> bool:
+    """A log scale when the losses span two decades (:func:`wants_log_scale`), unless it squeezes
+    the curve the verdict rests on (the deciding finding's ``metric``, else the validation loss)
+    into fewer rows than a linear scale gives it: the chart is there to show that curve."""
+    if not wants_log_scale([s.y for s, _ in series]):
+        return False
+    deciding = next((f for f in report.findings if f.verdict == report.verdict), None)
+    drawn = {s.name: s for s, _ in series}
+    if deciding is None or len(drawn) < 2:
+        return True
+    evidence = drawn.get(str(deciding.evidence.get("metric"))) or drawn.get(VAL_LOSS) or drawn.get(TRAIN_LOSS)
+
+    def rows(tf) -> int:
+        scale = _TerminalScale(series, tf, height)
+        return len({r for _c, r in _cells_of(evidence, tf, scale.row, col, width)})
+
+    return rows(np.log10) >= rows(_identity)
 
 
 def _terminal_legend(report: Report, series, raw, span: bool, shade: bool, log: bool) -> str:
