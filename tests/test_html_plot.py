@@ -183,3 +183,33 @@ def test_the_hover_lists_every_curve_at_that_x(tmp_path, which):
         assert any("(at " in line for line in listed)  # validation every 10 steps: its nearest evaluation
     marks = re.findall(r'<circle r="3" fill="[^"]*"[^>]*style="[^"]*"', dom)
     assert len(marks) == len(want) - 1  # a point marked on each listed curve
+
+
+def _trainer_state(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    hist = []
+    for i in range(1, 41):
+        hist.append({"loss": 2 * math.exp(-i / 8) + 0.05, "epoch": i / 4, "step": 10 * i})
+        if i % 4 == 0:
+            hist.append({"eval_loss": 2 * math.exp(-i / 8) + 0.3 + 0.02 * max(0, i - 20), "epoch": i / 4, "step": 10 * i})
+    path.write_text(json.dumps({"global_step": 400, "epoch": 10.0, "log_history": hist}))
+
+
+@pytest.mark.parametrize("where", ["my-bert-run/trainer_state.json", "my-bert-run/checkpoint-400/trainer_state.json"])
+def test_a_hf_output_dir_is_titled_by_the_runs_name_and_the_headline_said_once(tmp_path, where):
+    from curvediag.api import diagnose_with_curves
+    from curvediag.plot import _figure
+
+    _trainer_state(tmp_path / where)
+    page = write_html(tmp_path / "my-bert-run", tmp_path).read_text()
+    report, curves = diagnose_with_curves(tmp_path / "my-bert-run")
+    assert re.search(r"<title>curvediag: \w+ - my-bert-run</title>", page)
+    svg = re.search(r"<svg.*?</svg>", page, re.S).group()
+    chart_title = f"{report.verdict.upper().replace('_', ' ')}: my-bert-run"
+    assert f"<!-- {chart_title} -->" in svg  # matplotlib's SVG names each text it drew in a comment
+    assert "trainer_state.json" not in svg
+    head = htmllib.escape(report.headline)
+    assert page.count(head) == 1 and head[:40] not in svg  # the page's paragraph says it; the chart does not
+    fig, _ = _figure(curves, report)  # a PNG or SVG has no page around it: its title carries the headline
+    lines = fig._suptitle.get_text().split("\n")
+    assert lines[0] == chart_title and report.headline[:40] in " ".join(lines[1:])
