@@ -1,61 +1,49 @@
-"""Plot cost: `curvediag analyze LOG --plot FILE` for a long per-step log, PNG and HTML.
+"""Plot cost: `curvediag analyze LOG --plot FILE` (PNG, SVG, HTML) side by side with the same
+`analyze` without it, as whole processes: medians of alternating runs, CPU beside wall, ratios,
+the load average.  The measure is benchmarks/performance.py's plots section, on its own:
 
-    python benchmarks/plots.py [--steps 200000] [--runs 3]
+    python benchmarks/plots.py [--rows 1000000] [--runs 3]
 
-Writes a JSON Lines log of STEPS training steps (validation every 1,000) to a temporary
-directory and prints, per format, the median wall time of `analyze` with and without
-`--plot` (the difference is the plot's cost) and the file's size.  Raw curves are drawn
-min/max-decimated to at most plot.MAX_DRAWN points, so the cost grows slowly with STEPS.
+The log is the 1M-row CSV of benchmarks/scale.py (a per-step training loss, a validation loss
+and a learning rate).  Long curves are min/max-decimated per pixel bucket before drawing
+(plot.PIXELS buckets, at most plot.MAX_DRAWN points a line), so what remains of a plot's cost is
+matplotlib's own: its import and one figure's layout and rendering.  The goal (issue 22): a plot
+costs at most 1.3x the run's CPU.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import random
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
 
 
 def main(argv: list[str]) -> int:
-    steps = int(argv[argv.index("--steps") + 1]) if "--steps" in argv else 200_000
-    runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 3
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    rng = random.Random(0)
-    with tempfile.TemporaryDirectory() as d:
-        log = Path(d) / "steps.jsonl"
-        with log.open("w") as fh:
-            for s in range(steps):
-                rec = {"step": s, "loss": (2 * math.exp(-s / (steps / 5)) + 0.1) * (1 + 0.2 * rng.gauss(0, 1)),
-                       "lr": 1e-3 * min(1, s / 1000) * (1 - s / steps) + 1e-7}
-                if s % 1000 == 999:
-                    rec["val_loss"] = 2 * math.exp(-s / (steps / 5)) + 0.2
-                fh.write(json.dumps(rec) + "\n")
+    def opt(name: str, default: str) -> str:
+        return argv[argv.index(name) + 1] if name in argv else default
 
-        def timed(*extra) -> float:
-            times = []
-            for _ in range(runs):
-                t = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "curvediag", "analyze", str(log), "--fail-on", "never", *extra],
-                               env=env, check=True, stdout=subprocess.DEVNULL)
-                times.append(time.perf_counter() - t)
-            return statistics.median(times)
+    sys.path.insert(0, str(HERE))
+    import performance
 
-        base = timed()
-        print(f"{steps:,} steps, median of {runs}: analyze alone {base:.2f} s")
-        for ext in ("png", "svg", "html"):
-            out = Path(d) / f"c.{ext}"
-            t = timed("--plot", str(out))
-            print(f"  --plot .{ext}: {t:.2f} s (+{t - base:.2f} s for the plot), {out.stat().st_size / 1e3:,.0f} kB")
+    rows, runs = int(opt("--rows", "1000000")), int(opt("--runs", "3"))
+    load = f"{os.getloadavg()[0]:.1f}"
+    with tempfile.TemporaryDirectory() as tmp:
+        r = performance.plots(rows, runs, tmp)
+        sizes = {ext: (Path(tmp) / f"c.{ext}").stat().st_size for ext in ("png", "svg", "html")}
+    run = r["run"]
+    print(f"{rows:,}-row CSV, medians of {runs} alternating runs, load average {load} before and "
+          f"{os.getloadavg()[0]:.1f} after")
+    print(f"{'':14}{'CPU':>9}{'wall':>9}{'CPU x':>8}{'wall x':>8}{'+CPU':>8}{'size':>10}")
+    print(f"{'analyze':14}{run['cpu']:>8.2f}s{run['wall']:>8.2f}s{1:>8.2f}{1:>8.2f}")
+    for ext in ("png", "svg", "html"):
+        p = r[ext]
+        print(f"{'--plot .' + ext:14}{p['cpu']:>8.2f}s{p['wall']:>8.2f}s{p['cpu_x']:>8.2f}{p['wall_x']:>8.2f}"
+              f"{p['cpu'] - run['cpu']:>+7.2f}s{sizes[ext] / 1e3:>8,.0f}kB")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv[1:]))

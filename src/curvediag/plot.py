@@ -37,7 +37,8 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
     column one point: the mean of the points that fall in it), best '|', onset '¦', non-finite
     points '×' on the top row, the problem span inside the axis (its ends '┆', or shaded '░' with
     ``shade``, for a terminal that colours it faintly) and '═' on the axis; a log scale when the
-    losses span two decades.  ``width`` is the grid's: each line is 10 wider."""
+    losses span two decades, unless it would squeeze the curve the verdict rests on
+    (:func:`_terminal_log`).  ``width`` is the grid's: each line is 10 wider."""
     raw = [(curves.series[n], ch) for n, ch in ((TRAIN_LOSS, "·"), (VAL_LOSS, "●")) if n in curves.series]
     series = [(s.finite(), ch) for s, ch in raw if len(s.finite())]
     total = width + 10
@@ -48,39 +49,23 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
     head = fit(f"{report.verdict.upper().replace('_', ' ')}: {printable(report.headline)}")
     if not series:
         return [head, "(no finite loss to draw)"]
-    log = wants_log_scale([s.y for s, _ in series])
-    tf = np.log10 if log else (lambda v: v)
     xs = np.concatenate([s.x for s, _ in raw]).astype(float)
-    ys = tf(np.concatenate([s.y for s, _ in series]).astype(float))
     x0, x1 = float(xs.min()), float(xs.max())
-    with np.errstate(all="ignore"):
-        lo, hi = float(np.min(ys)), float(np.quantile(ys, 0.98))  # a first-epoch spike does not flatten the rest
-    if not hi > lo:
-        if abs(lo) < 1e300:
-            hi = lo + (abs(lo) or 1.0)
-        else:  # +-1e308: no room above (or below) it
-            lo, hi = (lo / 2, lo) if lo > 0 else (lo, lo / 2)
-    grid = [[" "] * width for _ in range(height)]
 
     def col(x):
         c = np.zeros_like(x, dtype=int) if x1 == x0 else np.rint((np.asarray(x, float) - x0) / (x1 - x0) * (width - 1))
         return np.clip(c, 0, width - 1).astype(int)
 
-    def row(y):
-        y = np.clip(y, lo, hi)
-        frac = np.nan_to_num((y / 2 - lo / 2) / (hi / 2 - lo / 2), nan=0.0)  # halved: no overflow at +-1e308
-        return (height - 1 - np.rint(np.clip(frac, 0.0, 1.0) * (height - 1))).astype(int)
-
+    log = _terminal_log(series, report, col, width, height)
+    tf = np.log10 if log else _identity
+    scale = _TerminalScale(series, tf, height)
+    lo, hi, row = scale.lo, scale.hi, scale.row
+    grid = [[" "] * width for _ in range(height)]
     span = _problem_span(report)
     span_cols = range(int(col(span[0])), int(col(span[1])) + 1) if span is not None else range(0)
     _verticals(grid, report, span_cols, shade, col, x0, x1)
     for s, ch in series:
-        c = col(s.x)
-        counts = np.bincount(c, minlength=width)
-        # each point weighted by 1/count: the means of the cells, never a sum beyond a float
-        means = np.bincount(c, weights=tf(s.y.astype(float)) / counts[c], minlength=width)
-        has = counts > 0
-        for cc, rr in zip(np.nonzero(has)[0], row(means[has])):
+        for cc, rr in _cells_of(s, tf, row, col, width):
             grid[rr][cc] = ch
     for s, _ in raw:
         bad = ~np.isfinite(s.y)
@@ -99,6 +84,62 @@ def terminal_cells(curves: Curves, report: Report, width: int = 72, height: int 
     lines.append(" " * 10 + f"{x0:<{width // 2}g}{x1:>{width - width // 2}g}")
     lines.append(fit(" " * 10 + _terminal_legend(report, series, raw, span is not None, shade, log)))
     return lines
+
+
+def _identity(v):
+    return v
+
+
+class _TerminalScale:
+    """The terminal chart's value range on a scale (``tf``: identity or log10): from the lowest
+    value to the 98th percentile (a first-epoch spike does not flatten the rest), and ``row`` of a
+    (transformed) value."""
+
+    def __init__(self, series, tf, height: int):
+        ys = tf(np.concatenate([s.y for s, _ in series]).astype(float))
+        with np.errstate(all="ignore"):
+            lo, hi = float(np.min(ys)), float(np.quantile(ys, 0.98))
+        if not hi > lo:
+            if abs(lo) < 1e300:
+                hi = lo + (abs(lo) or 1.0)
+            else:  # +-1e308: no room above (or below) it
+                lo, hi = (lo / 2, lo) if lo > 0 else (lo, lo / 2)
+        self.lo, self.hi, self.height = lo, hi, height
+
+    def row(self, y):
+        lo, hi = self.lo, self.hi
+        y = np.clip(y, lo, hi)
+        frac = np.nan_to_num((y / 2 - lo / 2) / (hi / 2 - lo / 2), nan=0.0)  # halved: no overflow at +-1e308
+        return (self.height - 1 - np.rint(np.clip(frac, 0.0, 1.0) * (self.height - 1))).astype(int)
+
+
+def _cells_of(s, tf, row, col, width: int):
+    """(column, row) of each column's point of the curve ``s``: the mean of the points in it."""
+    c = col(s.x)
+    counts = np.bincount(c, minlength=width)
+    # each point weighted by 1/count: the means of the cells, never a sum beyond a float
+    means = np.bincount(c, weights=tf(s.y.astype(float)) / counts[c], minlength=width)
+    has = counts > 0
+    return zip(np.nonzero(has)[0].tolist(), row(means[has]).tolist())
+
+
+def _terminal_log(series, report: Report, col, width: int, height: int) -> bool:
+    """A log scale when the losses span two decades (:func:`wants_log_scale`), unless it squeezes
+    the curve the verdict rests on (the deciding finding's ``metric``, else the validation loss)
+    into fewer rows than a linear scale gives it: the chart is there to show that curve."""
+    if not wants_log_scale([s.y for s, _ in series]):
+        return False
+    deciding = next((f for f in report.findings if f.verdict == report.verdict), None)
+    drawn = {s.name: s for s, _ in series}
+    if deciding is None or len(drawn) < 2:
+        return True
+    evidence = drawn.get(str(deciding.evidence.get("metric"))) or drawn.get(VAL_LOSS) or drawn.get(TRAIN_LOSS)
+
+    def rows(tf) -> int:
+        scale = _TerminalScale(series, tf, height)
+        return len({r for _c, r in _cells_of(evidence, tf, scale.row, col, width)})
+
+    return rows(np.log10) >= rows(_identity)
 
 
 def _terminal_legend(report: Report, series, raw, span: bool, shade: bool, log: bool) -> str:
@@ -167,23 +208,52 @@ def _label(text: str) -> str:
 LOG_SPAN = 100.0
 #: raw points drawn per line at most (min/max per bucket beyond it: spikes stay visible)
 MAX_DRAWN = 4000
+#: the buckets a long curve is decimated to: about one per pixel column of the PNG's panel (10 inches at
+#: 120 dpi, less the margins), so decimating changes nothing a reader can see
+PIXELS = 1200
 
 
-def _decimate(x: np.ndarray, y: np.ndarray, limit: int = MAX_DRAWN) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``limit`` points: each bucket's first, min and max, so a spike is never lost."""
+def _decimate(x: np.ndarray, y: np.ndarray, limit: int = MAX_DRAWN, keep=()) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``limit`` points: the first and last, each pixel bucket's min and max (a spike is
+    never lost) and the point nearest each position of ``keep`` (the best epoch, the onset)."""
     n = x.size
     if n <= limit:
         return x, y
-    buckets = max(1, limit // 3)
-    edges = np.linspace(0, n, buckets + 1).astype(int)
-    keep: set[int] = set()
-    for a, b in zip(edges[:-1], edges[1:]):
-        if b <= a:
-            continue
-        seg = y[a:b]
-        keep.update((a, a + int(np.argmin(seg)), a + int(np.argmax(seg))))
-    idx = np.array(sorted(keep))
+    xs = np.asarray(x, float)
+    buckets = max(1, min(PIXELS, (limit - 2 - len(keep)) // 2))
+    ordered = bool(np.all(xs[1:] >= xs[:-1]))
+    if ordered:  # buckets of equal width in x (uneven logging stays where it was logged), found by bisection
+        edges = xs[0] + (xs[-1] - xs[0]) * np.arange(1, buckets) / buckets
+        starts = np.unique(np.r_[0, np.searchsorted(xs, edges)])
+    else:  # by index
+        starts = np.unique(np.linspace(0, n, buckets + 1).astype(np.intp)[:-1])
+    starts = starts[starts < n]
+    lengths = np.diff(np.r_[starts, n])
+    lo, hi = (xs[0], xs[-1]) if ordered else (xs.min(), xs.max())
+    chosen = [np.array([0, n - 1])]
+    for reduce in (np.fmin, np.fmax):
+        hit = np.flatnonzero(y == np.repeat(reduce.reduceat(y, starts), lengths))
+        seg = np.searchsorted(starts, hit, "right")
+        chosen.append(hit[np.r_[True, seg[1:] != seg[:-1]]])  # the first such point of each bucket
+    for k in keep:
+        if k is not None and np.isfinite(k) and lo <= k <= hi:
+            if ordered:
+                i = int(np.searchsorted(xs, k))
+                i = i if i < n and (i == 0 or xs[i] - k <= k - xs[i - 1]) else i - 1
+            else:
+                i = int(np.argmin(np.abs(xs - k)))
+            chosen.append(np.array([i]))
+    idx = np.unique(np.concatenate(chosen))
     return x[idx], y[idx]
+
+
+def _one_per_pixel(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Positions of markers (non-finite points) thinned to one per pixel bucket of ``lo``..``hi``."""
+    if x.size <= PIXELS or not hi > lo:
+        return x
+    b = np.rint((x - lo) / (hi - lo) * PIXELS)
+    _, first = np.unique(b, return_index=True)
+    return x[np.sort(first)]
 
 
 def _ema(y: np.ndarray) -> np.ndarray:
@@ -204,6 +274,27 @@ def wants_log_scale(values: list[np.ndarray]) -> bool:
     allv = np.concatenate(fin)
     lo, hi = float(allv.min()), float(allv.max())
     return lo > 0 and hi / lo >= LOG_SPAN
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def _decade(v: float, _pos=None) -> str:
+    """A log axis' tick label, ``10⁻³``: what matplotlib's default draws, as plain text (its
+    mathtext parser costs a fresh process about 0.1 s); other ticks unlabelled."""
+    if not (v > 0 and np.isfinite(v)):
+        return ""
+    e = float(np.log10(v))
+    return "10" + str(int(round(e))).translate(_SUPERSCRIPT) if abs(e - round(e)) < 1e-9 else ""
+
+
+def _log_scale(ax) -> None:
+    """The panel's y axis logarithmic, its decades labelled by :func:`_decade`."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(_decade))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 #: how many points make a curve "per step": drawn faint raw with a smoothed line over it
@@ -227,31 +318,35 @@ _ROLE = {TRAIN_LOSS: "training loss", VAL_LOSS: "validation loss", TRAIN_ACC: "t
          LR: "learning rate"}
 
 
-def _draw_series(ax, s, colour: str, drawn: _Drawn, values: np.ndarray | None = None, dashed: bool = False) -> None:
+def _draw_series(ax, s, colour: str, drawn: _Drawn, values: np.ndarray | None = None, dashed: bool = False,
+                 keep=()) -> None:
     """One curve as logged: raw faint with its smoothed line when it is per-step, else one line;
-    non-finite points as red triangles at the top of the panel."""
+    non-finite points as red triangles at the top of the panel.  A long curve is decimated (the
+    points at the positions ``keep`` kept); its triangles one per pixel bucket."""
     y = s.y if values is None else values
     x = s.x.astype(float)
     fin = np.isfinite(y)
     label = _label(f"{s.column} ({_ROLE.get(s.name, s.name)})")
     xf, yf = x[fin], y[fin]
     if xf.size > SMOOTH_FROM and s.name != LR:  # a schedule is drawn as it is
-        dx, dy = _decimate(xf, yf)
+        dx, dy = _decimate(xf, yf, keep=keep)
         raw, = ax.plot(dx, dy, color=colour, lw=0.8, alpha=0.25)
         drawn.add(raw, ax, label + " (raw)", dx, dy)
         sm = _ema(yf)
-        sx, sy = _decimate(xf, sm)
+        sx, sy = _decimate(xf, sm, keep=keep)
         line, = ax.plot(sx, sy, color=colour, lw=1.8, ls="--" if dashed else "-", label=label + " (smoothed)")
         drawn.add(line, ax, label + " (smoothed)", sx, sy)
     elif xf.size:
-        xf, yf = _decimate(xf, yf)  # a long schedule (the learning rate) too
+        xf, yf = _decimate(xf, yf, keep=keep)  # a long schedule (the learning rate) too
         line, = ax.plot(xf, yf, color=colour, lw=1.6, ls="--" if dashed else "-", marker="o" if xf.size <= 30 else None,
                         ms=3, label=label)
         drawn.add(line, ax, label, xf, yf)
     bad = ~fin
     if bad.any():
-        bx = x[bad]
-        kinds = sorted({("NaN" if np.isnan(v) else ("inf" if v > 0 else "-inf")) for v in y[bad]})
+        yb = y[bad]
+        kinds = sorted(k for k, has in (("NaN", np.isnan(yb).any()), ("inf", (yb > 0).any()), ("-inf", (yb < 0).any()))
+                       if has)
+        bx = _one_per_pixel(x[bad], float(x.min()), float(x.max()))
         top = 0.92 if s.name.startswith("val") else 0.97  # two curves' marks side by side, not on top of each other
         pts, = ax.plot(bx, np.full(bx.size, top), "v", color="tab:red", ms=7, transform=ax.get_xaxis_transform(),
                        clip_on=False, label=_label(f"{s.label}: {int(bad.sum())} {'/'.join(kinds)}"))
@@ -329,22 +424,24 @@ def _figure(curves: Curves, report: Report, drawn: _Drawn | None = None, headlin
                              gridspec_kw={"height_ratios": [h for _, h in rows]})
     axes = [a[0] for a in axes]
     span = _problem_span(report)
+    keep = (report.best_epoch, report.onset_epoch)  # their points drawn however long the curve
     colours = {TRAIN_LOSS: "tab:blue", VAL_LOSS: "tab:orange", TRAIN_ACC: "tab:blue", VAL_ACC: "tab:orange", LR: "tab:gray"}
     for i, (ax, (kind, _)) in enumerate(zip(axes, rows)):
         if kind == "loss":
             losses = [curves.get(n) for n in (TRAIN_LOSS, VAL_LOSS)]
             for s in losses:
                 if s is not None:
-                    _draw_series(ax, s, colours[s.name], drawn, dashed=s.name == TRAIN_LOSS and len(s) <= SMOOTH_FROM)
+                    _draw_series(ax, s, colours[s.name], drawn, dashed=s.name == TRAIN_LOSS and len(s) <= SMOOTH_FROM,
+                                 keep=keep)
             if wants_log_scale([s.y for s in losses if s is not None]):
-                ax.set_yscale("log")
+                _log_scale(ax)
             _projection(ax, report, drawn)
             ax.set_ylabel("loss" + (" (log scale)" if ax.get_yscale() == "log" else ""))
             if not any(s is not None for s in losses):
                 ax.text(0.5, 0.5, "no loss logged", ha="center", va="center", transform=ax.transAxes)
         elif kind == "metric":
             for s in acc:
-                _draw_series(ax, s, colours[s.name], drawn, values=s.as_logged(), dashed=s.name == TRAIN_ACC)
+                _draw_series(ax, s, colours[s.name], drawn, values=s.as_logged(), dashed=s.name == TRAIN_ACC, keep=keep)
             quality = [s for s in acc if s.quality]
             if quality:
                 q = quality[0]
@@ -352,9 +449,9 @@ def _figure(curves: Curves, report: Report, drawn: _Drawn | None = None, headlin
             else:
                 ax.set_ylabel("accuracy")
         elif lr is not None:  # kind == "lr": a row only when the learning rate is logged
-            _draw_series(ax, lr, colours[LR], drawn)
+            _draw_series(ax, lr, colours[LR], drawn, keep=keep)
             if wants_log_scale([lr.y]):
-                ax.set_yscale("log")
+                _log_scale(ax)
             ax.set_ylabel("learning rate")
         _marks(ax, report, span, first=i == 0)
         ax.grid(alpha=0.3)
@@ -541,14 +638,16 @@ def _js(v: float):
     return None if not np.isfinite(v) else float(f"{v:.6g}")
 
 
-#: The page's script: hover (the nearest point's value), toggles (a checkbox per curve), zoom (wheel;
-#: drag to pan; double-click or the reset button to fit) and ``#x=VALUE`` links that show the point
-#: nearest VALUE on the first curve.  No network, no library: the chart is matplotlib's SVG.
+#: The page's script: hover (the nearest point's value, and below it every shown curve's value at
+#: that x, each curve's point marked, as TensorBoard and W&B do), toggles (a checkbox per curve), zoom
+#: (wheel; drag to pan; double-click or the reset button to fit) and ``#x=VALUE`` links that show the
+#: point nearest VALUE on the first curve (and every curve's value there).  No network, no library: the chart is matplotlib's SVG.
 _SCRIPT = r"""
 (function () {
   var data = JSON.parse(document.getElementById('cd-data').textContent);
   var svg = document.querySelector('#cd-chart svg');
   var tip = document.getElementById('cd-tip');
+  var at = document.getElementById('cd-at');
   var box = document.getElementById('cd-toggles');
   var NS = 'http://www.w3.org/2000/svg';
   var full = svg.viewBox.baseVal;
@@ -558,6 +657,16 @@ _SCRIPT = r"""
   dot.setAttribute('r', '4'); dot.setAttribute('fill', 'none'); dot.setAttribute('stroke-width', '2');
   dot.style.display = 'none'; svg.appendChild(dot);
   var hidden = {};
+  var marks = {};
+  data.series.forEach(function (s) {
+    s.lo = Infinity; s.hi = -Infinity; s.finite = false;
+    for (var i = 0; i < s.x.length; i++) {
+      if (s.x[i] === null) continue;
+      if (s.x[i] < s.lo) s.lo = s.x[i];
+      if (s.x[i] > s.hi) s.hi = s.x[i];
+      if (s.y[i] !== null) s.finite = true;
+    }
+  });
   function fmt(v) { return v === null ? 'NaN/inf' : (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(4) : +v.toPrecision(6)); }
   function el(id) { return document.getElementById(id); }
   var groups = [];
@@ -569,7 +678,7 @@ _SCRIPT = r"""
     cb.addEventListener('change', function () {
       hidden[g] = !cb.checked;
       data.series.forEach(function (s) { if (s.group === g && el(s.id)) el(s.id).style.display = cb.checked ? '' : 'none'; });
-      dot.style.display = 'none'; tip.style.display = 'none';
+      hide();
     });
     var sw = document.createElement('span');
     var first = data.series.filter(function (s) { return s.group === g; })[0];
@@ -577,12 +686,51 @@ _SCRIPT = r"""
     lab.appendChild(cb); lab.appendChild(sw); lab.appendChild(document.createTextNode(g));
     box.appendChild(lab);
   });
+  function mark(s) {
+    if (!marks[s.id]) {
+      var c = document.createElementNS(NS, 'circle');
+      c.setAttribute('r', '3'); c.setAttribute('fill', s.colour); c.style.pointerEvents = 'none';
+      svg.appendChild(c); marks[s.id] = c;
+    }
+    return marks[s.id];
+  }
+  function nearest(s, x) {
+    var bi = -1, bd = Infinity;
+    for (var i = 0; i < s.x.length; i++) {
+      if (s.x[i] === null) continue;
+      var d = Math.abs(s.x[i] - x);
+      if (d < bd) { bd = d; bi = i; }
+    }
+    return bi;
+  }
+  function everyCurve(x) {
+    // each shown curve's point nearest x (within the curve's own range), as TensorBoard and W&B list them
+    var lines = ['at ' + data.axis + ' ' + fmt(x) + ':'];
+    Object.keys(marks).forEach(function (k) { marks[k].style.display = 'none'; });
+    data.series.forEach(function (s) {
+      if (hidden[s.group] || x < s.lo || x > s.hi) return;
+      var i = nearest(s, x);
+      if (i < 0 || (!s.finite && s.x[i] !== x)) return;
+      lines.push(s.label + ': ' + fmt(s.y[i]) + (s.x[i] !== x ? ' (at ' + fmt(s.x[i]) + ')' : ''));
+      if (s.y[i] !== null) {
+        var m = mark(s); m.setAttribute('cx', s.px[i]); m.setAttribute('cy', s.py[i]); m.style.display = '';
+      }
+    });
+    at.textContent = lines.join('\n');
+  }
+  function hide() {
+    dot.style.display = 'none'; tip.style.display = 'none'; at.style.display = 'none';
+    Object.keys(marks).forEach(function (k) { marks[k].style.display = 'none'; });
+  }
   function show(s, i, cx, cy) {
+    everyCurve(s.x[i]);
     dot.setAttribute('cx', s.px[i]); dot.setAttribute('cy', s.py[i]); dot.setAttribute('stroke', s.colour);
-    dot.style.display = '';
+    dot.style.display = ''; svg.appendChild(dot);  // above the curves' marks
     tip.textContent = s.label + '\n' + data.axis + ': ' + fmt(s.x[i]) + '\nvalue: ' + fmt(s.y[i]);
     tip.style.display = 'block';
     tip.style.left = (cx + 14) + 'px'; tip.style.top = (cy + 14) + 'px';
+    at.style.display = 'block';
+    at.style.left = tip.style.left; at.style.top = (cy + 14 + tip.offsetHeight - 1) + 'px';
   }
   function local(ev) {
     var p = svg.createSVGPoint(); p.x = ev.clientX; p.y = ev.clientY;
@@ -604,9 +752,9 @@ _SCRIPT = r"""
       }
     });
     var r = 30 * view[2] / home[2];
-    if (best && bd < r * r) { show(best[0], best[1], ev.pageX, ev.pageY); } else { dot.style.display = 'none'; tip.style.display = 'none'; }
+    if (best && bd < r * r) { show(best[0], best[1], ev.pageX, ev.pageY); } else { hide(); }
   });
-  svg.addEventListener('mouseleave', function () { dot.style.display = 'none'; tip.style.display = 'none'; drag = null; });
+  svg.addEventListener('mouseleave', function () { hide(); drag = null; });
   svg.addEventListener('wheel', function (ev) {
     ev.preventDefault();
     var p = local(ev), f = ev.deltaY < 0 ? 0.8 : 1.25;
@@ -637,8 +785,9 @@ _SCRIPT = r"""
 _STYLE = """
 body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#222}
 #cd-chart svg{width:100%;height:auto;cursor:crosshair;user-select:none}
-#cd-tip{position:absolute;display:none;white-space:pre;background:#fff;border:1px solid #888;padding:4px 6px;
+#cd-tip,#cd-at{position:absolute;display:none;white-space:pre;background:#fff;border:1px solid #888;padding:4px 6px;
 font:12px monospace;pointer-events:none;box-shadow:1px 1px 4px #0003}
+#cd-at{color:#444;background:#f8f8f8}
 #cd-toggles label{margin-right:1em;white-space:nowrap;font-size:13px}
 .cd-swatch{display:inline-block;width:12px;height:4px;margin:0 4px 3px 2px;vertical-align:middle}
 .cd-hint{color:#666;font-size:12px}
@@ -666,9 +815,9 @@ def _html(svg: str, hover: dict, report: Report) -> str:
         f"<h1>{h(report.verdict.replace('_', ' '))}</h1><p>{h(report.headline)}</p>"
         f"<p><code>{h(report.source.path)}</code> — {h(report.source.format)}</p>"
         "<div id='cd-toggles'></div>"
-        "<p class='cd-hint'>Hover for values; wheel to zoom, drag to pan, double-click or "
+        "<p class='cd-hint'>Hover for every curve's value at that point; wheel to zoom, drag to pan, double-click or "
         "<button id='cd-reset' type='button'>reset</button> to fit.</p>"
-        f"<div id='cd-chart'>{svg}</div><div id='cd-tip'></div>"
+        f"<div id='cd-chart'>{svg}</div><div id='cd-tip'></div><div id='cd-at'></div>"
         f"{metrics_table_html(report)}<ul>{items}</ul>{remedies_html(report)}"
         f"<script type='application/json' id='cd-data'>{blob}</script>"
         f"<script>{_SCRIPT}</script></body></html>\n"

@@ -143,3 +143,78 @@ def test_the_script_runs_in_chromium_toggles_and_a_link_to_a_value(tmp_path):
     assert [htmllib.unescape(b) for b in boxes] == list(dict.fromkeys(s["group"] for s in data["series"]))
     tip = re.search(r'<div id="cd-tip"[^>]*>(.*?)</div>', dom, re.S).group(1)
     assert htmllib.unescape(tip).splitlines() == [first["label"], f"epoch: {first['x'][i]:g}", f"value: {first['y'][i]:.6g}"]
+
+
+def _every_curve_at(data, x):
+    """What the page lists under the tip at ``x``: each curve with a finite value whose own range
+    holds ``x``, its point nearest ``x`` (the first of equals)."""
+    want = [f"at {data['axis']} {x:g}:"]
+    for s in data["series"]:
+        xs = [v for v in s["x"] if v is not None]
+        if not any(v is not None for v in s["y"]) or not xs or not min(xs) <= x <= max(xs):
+            continue
+        i = min(range(len(s["x"])), key=lambda j: (abs(s["x"][j] - x), j))
+        at = "" if s["x"][i] == x else f" (at {s['x'][i]:g})"
+        want.append(f"{s['label']}: {s['y'][i]:.6g}{at}")
+    return want
+
+
+def _per_step_log(tmp_path) -> Path:
+    log = tmp_path / "steps.json"
+    n = 400
+    loss = [2 * math.exp(-i / 80) + 0.1 + 0.02 * math.sin(i) for i in range(n)]
+    log.write_text(json.dumps({"step": list(range(n)), "loss": loss,
+                               "val_loss": [v + 0.2 if i % 10 == 9 else None for i, v in enumerate(loss)]}))
+    return log
+
+
+@needs_chromium
+@pytest.mark.parametrize("which", ["epochs", "steps"])
+def test_the_hover_lists_every_curve_at_that_x(tmp_path, which):
+    log = sample("overfitting.csv") if which == "epochs" else _per_step_log(tmp_path)
+    out = write_html(log, tmp_path)
+    data = page_data(out)
+    first = data["series"][0]
+    x = first["x"][35]
+    r = chromium(tmp_path, "--dump-dom", url=out.as_uri() + f"#x={x}")
+    dom = r.stdout.decode()
+    assert 'data-ready="yes"' in dom, r.stderr[-2000:]
+    listed = htmllib.unescape(re.search(r'<div id="cd-at"[^>]*>(.*?)</div>', dom, re.S).group(1)).splitlines()
+    want = _every_curve_at(data, x)
+    assert listed == want
+    groups = {s["group"] for s in data["series"] if any(v is not None for v in s["y"])}
+    assert len(listed) - 1 >= len(groups) >= 2  # not one series: every curve (raw and smoothed of each)
+    if which == "steps":
+        assert any("(at " in line for line in listed)  # validation every 10 steps: its nearest evaluation
+    marks = re.findall(r'<circle r="3" fill="[^"]*"[^>]*style="[^"]*"', dom)
+    assert len(marks) == len(want) - 1  # a point marked on each listed curve
+
+
+def _trainer_state(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    hist = []
+    for i in range(1, 41):
+        hist.append({"loss": 2 * math.exp(-i / 8) + 0.05, "epoch": i / 4, "step": 10 * i})
+        if i % 4 == 0:
+            hist.append({"eval_loss": 2 * math.exp(-i / 8) + 0.3 + 0.02 * max(0, i - 20), "epoch": i / 4, "step": 10 * i})
+    path.write_text(json.dumps({"global_step": 400, "epoch": 10.0, "log_history": hist}))
+
+
+@pytest.mark.parametrize("where", ["my-bert-run/trainer_state.json", "my-bert-run/checkpoint-400/trainer_state.json"])
+def test_a_hf_output_dir_is_titled_by_the_runs_name_and_the_headline_said_once(tmp_path, where):
+    from curvediag.api import diagnose_with_curves
+    from curvediag.plot import _figure
+
+    _trainer_state(tmp_path / where)
+    page = write_html(tmp_path / "my-bert-run", tmp_path).read_text()
+    report, curves = diagnose_with_curves(tmp_path / "my-bert-run")
+    assert re.search(r"<title>curvediag: \w+ - my-bert-run</title>", page)
+    svg = re.search(r"<svg.*?</svg>", page, re.S).group()
+    chart_title = f"{report.verdict.upper().replace('_', ' ')}: my-bert-run"
+    assert f"<!-- {chart_title} -->" in svg  # matplotlib's SVG names each text it drew in a comment
+    assert "trainer_state.json" not in svg
+    head = htmllib.escape(report.headline)
+    assert page.count(head) == 1 and head[:40] not in svg  # the page's paragraph says it; the chart does not
+    fig, _ = _figure(curves, report)  # a PNG or SVG has no page around it: its title carries the headline
+    lines = fig._suptitle.get_text().split("\n")
+    assert lines[0] == chart_title and report.headline[:40] in " ".join(lines[1:])

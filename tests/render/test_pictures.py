@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -279,3 +280,40 @@ def test_every_drawn_line_of_a_long_log_is_decimated(tmp_path):
     for ax in fig.axes:
         for ln in lines(ax):
             assert len(ln.get_xdata()) <= plot.MAX_DRAWN, ln.get_label()
+
+
+def test_decimation_keeps_each_pixel_buckets_extremes_and_the_marked_positions():
+    n = 1_000_000
+    rng = np.random.default_rng(3)
+    x = np.cumsum(rng.integers(1, 4, n)).astype(float)  # uneven steps, sorted
+    y = np.sin(x / 5e4) + 0.1 * rng.standard_normal(n)
+    best = float(x[654_321])
+    dx, dy = plot._decimate(x, y, keep=(best, None))
+    assert 2 * plot.PIXELS // 2 <= dx.size <= min(plot.MAX_DRAWN, 2 * plot.PIXELS + 3)
+    assert dx[0] == x[0] and dx[-1] == x[-1] and np.all(np.diff(dx) > 0)
+    assert best in dx  # the best epoch's point is drawn, not only its bucket's min and max
+    edges = np.linspace(x[0], x[-1], plot.PIXELS + 1)
+    for b in (0, 17, 600, plot.PIXELS - 1):  # every bucket's extremes are among the points drawn
+        inside = (x >= edges[b]) & (x < edges[b + 1])
+        drawn = (dx >= edges[b]) & (dx < edges[b + 1])
+        assert dy[drawn].max() == y[inside].max() and dy[drawn].min() == y[inside].min()
+
+
+def test_a_long_run_of_non_finite_points_is_one_mark_per_pixel_and_counted_in_full():
+    n = 200_000
+    y = np.array(decay(n, noise=0.05))
+    y[120_000:] = np.nan
+    _, fig = figure_of({"step": list(range(n)), "loss": y.tolist()})
+    marks = [ln for ln in panels(fig)["loss"].get_lines() if ln.get_marker() == "v"]
+    assert len(marks) == 1 and 100 < len(marks[0].get_xdata()) <= plot.PIXELS + 1
+    assert min(marks[0].get_xdata()) == 120_000 and max(marks[0].get_xdata()) >= n - n // plot.PIXELS - 1
+    assert "80000 NaN" in marks[0].get_label()
+
+
+def test_log_axes_label_their_decades_as_plain_text():
+    _, fig = figure_of({"loss": decay(40, 2.0, 0.002), "val_loss": decay(40, 2.0, 0.003)})
+    ax = panels(fig)["loss"]
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and all(re.fullmatch("10[⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+", t) for t in labels), labels
+    assert "10⁻²" in labels

@@ -125,3 +125,29 @@ def test_a_log_scale_when_the_losses_span_decades(tmp_path, end, log):
     top, bottom = float(lines[1][:9]), float(lines[12][:9])
     assert top == pytest.approx(10 ** want_top if log else want_top, rel=1e-3)
     assert bottom == pytest.approx(y.min(), rel=1e-3)
+
+
+def _rows_of(lines, ch, height):
+    return {r for r, line in enumerate(lines[1:height + 1]) if ch in line[10:]}
+
+
+def test_the_scale_gives_the_curve_the_verdict_rests_on_the_charts_height():
+    # overfitting.csv: the training loss spans decades, the validation loss (the evidence) one third
+    # of one: on a log scale it had 4 rows of 16; the chart is linear and it has most of them
+    report, _c, lines = _cells(sample("overfitting.csv"), width=72, height=16)
+    assert report.verdict == "overfitting"
+    assert "(log scale)" not in lines[-1]
+    assert len(_rows_of(lines, "●", 16)) >= 10
+
+
+def test_a_log_scale_stays_when_it_spreads_the_evidence_curve(tmp_path):
+    # the training loss (the evidence of divergence) climbs four decades: a linear scale would
+    # leave it on the bottom row but for its last points
+    n = 40
+    f = tmp_path / "l.json"
+    f.write_text(json.dumps({"loss": [0.5 * 0.97 ** i if i < 20 else 0.3 * 2.0 ** (i - 20) for i in range(n)],
+                             "val_loss": [0.6 * 0.97 ** i if i < 20 else 0.4 * 1.8 ** (i - 20) for i in range(n)]}))
+    report, _c, lines = _cells(f, width=110, height=12)
+    assert report.verdict == "diverged", report.headline
+    assert "(log scale)" in lines[-1]
+    assert len(_rows_of(lines, "·", 12)) >= 8
