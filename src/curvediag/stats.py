@@ -132,6 +132,21 @@ def mann_kendall_z(y: np.ndarray) -> float:
     return 0.0
 
 
+def sen_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Theil-Sen slope of ``y`` over ``x``: the median of the pairwise slopes (robust to a few
+    outliers; on at most 200 evenly spaced points, so its cost stays bounded)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.size > 200:
+        idx = np.linspace(0, x.size - 1, 200).astype(np.intp)
+        x, y = x[idx], y[idx]
+    i, j = np.triu_indices(x.size, 1)
+    dx = x[j] - x[i]
+    ok = dx != 0
+    if not ok.any():
+        return float("nan")
+    return float(np.median((y[j] - y[i])[ok] / dx[ok]))
+
+
 def downsample(x: np.ndarray, y: np.ndarray, max_points: int = 400) -> tuple[np.ndarray, np.ndarray]:
     """Bin means down to at most ``max_points`` (per-step logs); NaN-free input expected."""
     n = y.size

@@ -59,3 +59,15 @@ def test_downsample_keeps_mean_and_length_bound():
     y = np.sin(x / 500)
     xs, ys = stats.downsample(x, y, 400)
     assert xs.size == ys.size == 400 and ys.mean() == pytest.approx(y.mean(), abs=1e-9)
+
+
+def test_sen_slope_is_the_lines_slope_whatever_a_few_outliers_do():
+    from curvediag.stats import sen_slope
+
+    x = np.arange(50, dtype=float)
+    y = 3.0 - 0.02 * x
+    y[[5, 17, 40]] += [5.0, -4.0, 9.0]  # three wild points: a least-squares slope would move
+    assert sen_slope(x, y) == pytest.approx(-0.02)
+    assert np.isnan(sen_slope(np.ones(4), np.arange(4.0)))  # no two x apart: no slope
+    big = np.arange(5000, dtype=float)
+    assert sen_slope(big, 2.0 * big + 1) == pytest.approx(2.0)  # thinned to 200 points, still exact

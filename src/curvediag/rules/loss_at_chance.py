@@ -6,6 +6,7 @@ import math
 
 
 from .._np import np
+from .. import stats
 from ..analysis import MIN_POINTS, NOT_LEARNING_POINTS, STILL_FALLING_GAIN, Context, Track, recent_fall
 from ..curves import TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from ..verdict import Verdict
@@ -103,6 +104,15 @@ class LossAtChance(Rule):
         if (f["sure"] and f["min_at_end"] and f["expected_gain"] >= STILL_FALLING_GAIN
                 and end * (1 - f["expected_gain"]) < opts.loss_share * chance):
             return None  # still falling surely, and another run as long would take it below chance: slow learning
+        if (t.n >= 10 and stats.mann_kendall_z(t.y) <= -3.0
+                and stats.mann_kendall_z(t.y[t.n // 2:]) <= -1.645):
+            # a fall far beyond its noise over the whole run and still a trend over its second half: its
+            # own robust slope over a run as long again takes it below the limit (the quarter-by-quarter
+            # slow-down above is a ratio of two noisy differences, and its "lowest at the end" one noisy
+            # point; a steady fall shows no slow-down to measure)
+            ahead = end + stats.sen_slope(t.x, t.y) * float(t.x[-1] - t.x[0])
+            if ahead < opts.loss_share * chance:
+                return None
         evidence = {"metric": t.name, "classes": k, "classes_inferred": inferred, "chance_loss": chance,
                     "loss_end": end, "loss_share": end / chance, "limit": opts.loss_share}
         how = "inferred from where the run started" if inferred else "--num-classes"
