@@ -108,6 +108,13 @@ class Context:
     #: a copy of the run re-judged for the confidence (engine.assess): measurements only the report
     #: shows, such as the fitted projection, are not made
     quick: bool = False
+    #: the codes of the rules the settings switch on (None: every rule), for a rule that leaves to
+    #: another what that one reports (I101 leaves the training-loss spikes R101 triages to it)
+    enabled: frozenset[str] | None = None
+
+    def rule_on(self, code: str) -> bool:
+        """Whether the settings switch rule ``code`` on (every rule when the context does not say)."""
+        return self.enabled is None or code in self.enabled
 
     @cached_property
     def tracks(self) -> dict[str, Track]:

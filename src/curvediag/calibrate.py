@@ -72,7 +72,7 @@ def _measures(curves) -> dict[tuple[str, str], float]:
         out[("O102", "plateau_share")] = float(f.evidence["plateau_share"])
     t = ctx.main_loss
     if t is not None and t.n >= 8 and float(np.min(t.y)) > 0:
-        f = LossSpikes().check(ctx, LossSpikes.Options(spike_factor=1.0))
+        f = LossSpikes().spikes(ctx, LossSpikes.Options(spike_factor=1.0))
         if f is not None:
             out[("I101", "spike_factor")] = float(f.evidence["worst_ratio"])
     s = curves.get(TRAIN_LOSS)

@@ -8,6 +8,7 @@ import math
 import os
 
 import numpy as np
+import pytest
 
 import curvediag
 from curvediag import diagnose
@@ -142,3 +143,66 @@ def test_no_restore_advice_when_the_final_epoch_is_the_best():
     v[-1] = 0.4
     rep = diag({"loss": saturating(40, 2.2, 0.05, tau=8), "val_loss": v})
     assert not any(f.code == "E101" for f in rep.findings)
+
+
+def _val_u(n=40):
+    """A validation loss that falls to its best at evaluation 20 (index 19), then climbs."""
+    return [2.0 * math.exp(-e / 5) + 1.0 + (0.02 * (e - 20) if e > 20 else 0.0) for e in range(1, n + 1)]
+
+
+@pytest.mark.parametrize("framework, header, row, who, default", [
+    ("keras", "epoch,loss,val_loss", "{i},{t:.5f},{v:.5f}", "Keras EarlyStopping", 0),
+    ("lightning", "epoch,step,train_loss,val_loss", "{i},{s},{t:.5f},\n{i},{s},,{v:.5f}", "Lightning EarlyStopping", 3),
+])
+def test_early_stopping_replays_the_frameworks_default_patience(tmp_path, framework, header, row, who, default):
+    """A log that does not say its patience: the framework's own default is replayed too (issue 23)."""
+    from curvediag.rules.early_stopping_advice import replay
+
+    val = _val_u()
+    lines = [header] + [row.format(i=i, s=10 * (i + 1), t=1.0 + 2.0 * math.exp(-i / 10), v=v) for i, v in enumerate(val)]
+    p = tmp_path / "log.csv"
+    p.write_text("\n".join(lines) + "\n")
+    rep = diagnose(str(p))
+    assert rep.source.format == f"{framework}_csv"
+    f = finding(rep, "E101")
+    assert f.evidence["patience_from"] == "option" and f.evidence["framework_default_patience"] == default
+    stop, _ = replay(np.array(val), default)
+    # the best at index 19; Keras' patience=0 stops at the first evaluation without a new best, as 1 does
+    assert stop == 19 + max(default, 1)
+    assert f.evidence["best"] < f.evidence["framework_default_stop_at"] < f.evidence["stop_at"]  # sooner than 5
+    assert f"with {who}'s default patience={default} it would have stopped at epoch " in f.message
+    assert "keeping the best" in f.message
+
+
+def test_early_stopping_replays_hfs_default_patience():
+    with open(os.path.join(PUBLIC, "ner_biomed_trainer_state.json")) as fh:
+        state = json.load(fh)
+    state.pop("stateful_callbacks", None)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "trainer_state.json")
+        with open(p, "w") as fh:
+            json.dump(state, fh)
+        f = finding(diagnose(p), "E101")
+    assert f.evidence["patience_from"] == "option" and f.evidence["framework_default_patience"] == 1
+    assert "with EarlyStoppingCallback's default patience=1 it would " in f.message
+
+
+def test_early_stopping_replays_ultralytics_default_patience(tmp_path):
+    _ultralytics_csv(tmp_path / "results.csv", _val_u(60))
+    f = finding(diagnose(str(tmp_path / "results.csv")), "E101")
+    assert f.evidence["patience_from"] == "option" and f.evidence["framework_default_patience"] == 100
+    assert f.evidence["framework_default_stop_at"] is None
+    assert "with Ultralytics' default patience=100 it would not have stopped" in f.message
+
+
+def test_no_framework_default_where_the_framework_is_unknown(tmp_path):
+    val = _val_u()
+    p = tmp_path / "log.csv"
+    p.write_text("step,train_loss,val_loss\n" + "".join(f"{10 * (i + 1)},{1.0 + 2.0 * math.exp(-i / 10):.5f},{v:.5f}\n"
+                                                         for i, v in enumerate(val)))
+    rep = diagnose(str(p))
+    assert rep.source.format == "csv"
+    f = finding(rep, "E101")
+    assert f is not None and "framework_default_patience" not in f.evidence and "default patience" not in f.message

@@ -41,6 +41,20 @@ def patience_to_keep(y: np.ndarray, i_best: int, min_delta: float = 0.0) -> int:
     return longest + 1
 
 
+#: Each framework's early stopping by default, verified in the frameworks' source (Keras 3
+#: ``EarlyStopping(patience=0, min_delta=0)``, Lightning ``EarlyStopping(patience=3, min_delta=0.0)``,
+#: transformers ``EarlyStoppingCallback(early_stopping_patience=1, early_stopping_threshold=0.0)``,
+#: Ultralytics ``cfg/default.yaml`` ``patience: 100``): (what the message calls it, patience).  All
+#: count evaluations without an improvement and stop when that count reaches the patience, as
+#: :func:`replay` does.
+FRAMEWORK_DEFAULT_PATIENCE: dict[str, tuple[str, int]] = {
+    "keras": ("Keras EarlyStopping", 0),
+    "lightning": ("Lightning EarlyStopping", 3),
+    "hf": ("EarlyStoppingCallback", 1),
+    "ultralytics": ("Ultralytics", 100),
+}
+
+
 @dataclass(frozen=True)
 class EarlyStoppingAdviceOptions(RuleOptions):
     """The options of E101 (``[tool.curvediag.rules.E101]``)."""
@@ -61,7 +75,11 @@ class EarlyStoppingAdvice(Rule):
 
     The patience replayed is the run's own where the log says it (``trainer_state.json``'s
     ``EarlyStoppingCallback`` state, Ultralytics' ``args.yaml`` beside ``results.csv``),
-    else ``patience``; the callback is named in the log's framework. The audit adds:
+    else ``patience``; the callback is named in the log's framework. Where the log does not say
+    its patience but its framework is known, the framework's default is replayed too and the
+    message says where it would have stopped "with <framework>'s default patience=N" (Keras
+    ``EarlyStopping`` 0, Lightning ``EarlyStopping`` 3, Hugging Face ``EarlyStoppingCallback`` 1,
+    Ultralytics 100; each with ``min_delta`` 0). The audit adds:
 
     * whether the best evaluation is **within noise** of several others (within twice the
       validation loss's point-to-point noise: which of them is "best" is luck, as with a
@@ -101,7 +119,7 @@ class EarlyStoppingAdvice(Rule):
         evidence = {"stop_at": float(x[i_stop]), "best_at_stop": float(x[i_seen]), "best": float(x[i_final]),
                     "past_best": wasted, "patience": p, "patience_from": source}
         call = self._callback(ctx, p)
-        audit = self._audit(ctx, y, x, i_final, i_stop, p, evidence)
+        audit = self._default_replay(ctx, y, x, source, evidence) + self._audit(ctx, y, x, i_final, i_stop, p, evidence)
         if i_seen == i_final:
             return self.finding(
                 f"{call} would have stopped at {at(float(x[i_stop]), axis)}, keeping the best "
@@ -135,6 +153,24 @@ class EarlyStoppingAdvice(Rule):
             if up is not None and up >= 1:
                 return up, "args.yaml"
         return default, "option"
+
+    @staticmethod
+    def _default_replay(ctx: Context, y: np.ndarray, x: np.ndarray, source: str, ev: dict) -> str:
+        """Where the framework's default early stopping would have stopped, when the log does not say
+        its own patience (the clause, and its evidence)."""
+        fw = facts_of(ctx).get("framework")
+        if source != "option" or fw not in FRAMEWORK_DEFAULT_PATIENCE:
+            return ""
+        who, d = FRAMEWORK_DEFAULT_PATIENCE[fw]
+        who += "'" if who.endswith("s") else "'s"
+        stop, seen = replay(y, d)
+        axis = ctx.axis_word
+        ev["framework_default_patience"] = d
+        ev["framework_default_stop_at"] = float(x[stop]) if stop is not None else None
+        if stop is None:
+            return f"; with {who} default patience={d} it would not have stopped"
+        kept = "the best" if seen == int(np.argmin(y)) else f"{fmt(float(y[seen]))} at {at(float(x[seen]), axis)}, not the best"
+        return f"; with {who} default patience={d} it would have stopped at {at(float(x[stop]), axis)}, keeping {kept}"
 
     @staticmethod
     def _callback(ctx: Context, p: int) -> str:
