@@ -21,7 +21,7 @@ from . import __version__
 from . import cli_report as rep
 from .cli_options import (
     COLUMNS, CONFIG, DEBUG, FAIL_ON, FAIL_ON_BORDERLINE, FORMAT, FULL, GROUP, INPUT_FORMAT, JUDGED, LOSS, QUIET,
-    REPORTING, RUN, RUN_ONE, STATISTICS, TEXT_OR_JSON, VAL_LOSS, InputFormat, Output, debugging, grouped, output_group,
+    REPORTING, RUN, RUN_ONE, STATISTICS, TEXT_OR_JSON, VAL_LOSS, WEBHOOK, InputFormat, Output, debugging, grouped, output_group,
     RulesFormat, WatchFormat, one_run, set_debug, settings_group, text_or_json,
 )
 from .cli_options import fail as _fail
@@ -204,13 +204,15 @@ def watch_cmd(
     min_points: int = typer.Option(
         5, "--min-points", min=1, metavar="N", help="Rows read before findings are said (NaN or infinity: at once)."
     ),
+    webhook: Optional[str] = WEBHOOK,
     debug: bool = DEBUG,
 ) -> None:
     """Follow a log while training writes it: say each new finding once, as points arrive.
 
     Ends at the first finding at or above --fail-on (status 1), or when the log has not changed
     for --idle seconds (0 or 1 as analyze would give for the whole log; 2 if it never became
-    readable). Polls the file's size and modification time every --interval seconds."""
+    readable). Polls the file's size and modification time every --interval seconds. --webhook
+    also POSTs each new finding to a URL."""
     set_debug(debug)
     from .watch import Watch, jsonl_line, text_line
 
@@ -218,11 +220,13 @@ def watch_cmd(
         raise _fail("watch follows a file or a run directory, not stdin; name the file")
     one_run(settings.run, "watch")
     from .errors import UsageError
+    from .alerts import Webhook
     from .watch import IDLE_RANGE, INTERVAL_RANGE, check_duration
 
     try:
         check_duration("--interval", interval, INTERVAL_RANGE)
         check_duration("--idle", idle, IDLE_RANGE)
+        hook = None if webhook is None else Webhook(webhook)
     except UsageError as e:
         raise _fail(str(e)) from None
     settings = settings.for_path(path)
@@ -238,7 +242,9 @@ def watch_cmd(
             _write_stdout(line + "\n")
 
     end = Watch(path, settings, interval=interval, idle=idle, min_points=min_points, emit=emit,
-                debug=debugging()).run()
+                debug=debugging(), on_finding=hook).run()
+    if hook is not None:
+        hook.flush()  # the posts under way (the finding that ended the watch among them), each time-limited
     if end.message:
         _err(end.message)
     raise typer.Exit(end.status)

@@ -243,6 +243,10 @@ STDIN_FILENAME = Flag("stdin_filename", Optional[str], None, ("--stdin-filename"
 REPORTING = (EXIT_ZERO, OUTPUT, OUTPUT_FORMAT, NO_COLOR, ANNOTATE, STDIN_FILENAME)
 
 DEBUG = typer.Option(False, "--debug", help="Show the traceback of an internal error (also CURVEDIAG_DEBUG=1).")
+WEBHOOK = typer.Option(
+    None, "--webhook", metavar="URL",
+    help="POST each new finding once to this http(s) URL as JSON (the payload of curvediag.alerts.Webhook); "
+         "5 s limit, never waited for; a failure is said once on stderr.")
 TEXT_OR_JSON = typer.Option(OutputFormat.text, "--format", "-f", metavar="text|json", show_choices=False,
                             help="Output format: text or json.")
 
@@ -290,4 +294,4 @@ def debugging() -> bool:
 
 
 __all__ = ["Flag", "Group", "GROUP", "Output", "grouped", "settings_group", "output_group", "build_settings", "fail",
-           "InputFormat", "RulesFormat", "WatchFormat", "debugging", "one_run", "set_debug", "text_or_json"]
+           "InputFormat", "RulesFormat", "WatchFormat", "WEBHOOK", "debugging", "one_run", "set_debug", "text_or_json"]

@@ -20,6 +20,10 @@ How it stops: a finding whose verdict, rule code or name is in ``stop_on`` sets
 ``model.stop_training = True`` -- Keras' own stop flag, as ``EarlyStopping`` sets it -- and
 nothing else; ``stop_on=()`` (the default) only observes.
 
+Epochs in what it prints are numbered as Keras displays them (``Epoch 5`` is the epoch printed as
+``Epoch 5/25``, index 4 of the ``logs``); the report, ``on_finding``'s alerts and CSVLogger keep the
+0-based index.
+
 Each new finding is said once, one line, through Keras' own printing (``io_utils.print_msg``:
 standard output, or ``absl`` logging after ``keras.config.disable_interactive_logging()``), and
 passed to ``on_finding`` as a :class:`curvediag.monitor.Alert`.  ``report_path`` gets the JSON
@@ -31,6 +35,7 @@ training and when training ends (``on_train_end``).  :attr:`CurvediagCallback.re
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable, Iterable
 
 try:
@@ -54,13 +59,26 @@ from .monitor import Alert, Observer
 from .report import Finding, Report
 
 
+_EPOCHS = re.compile(r"\bepochs (\d+)-(\d+)(?!\d|\.\d)")
+_EPOCH = re.compile(r"\bepoch (\d+)(?!\d|\.\d)")
+
+
+def keras_epochs(text: str) -> str:
+    """The epoch positions of a finding's or a headline's text as Keras displays them: ``epoch 4`` (the
+    0-based index of the ``logs``, of CSVLogger and of the report) becomes ``Epoch 5`` and ``epochs 30-39``
+    ``Epochs 31-40``, capitalised as Keras prints ``Epoch 5/25``; amounts (``10 epochs``) stay."""
+    text = _EPOCHS.sub(lambda m: f"Epochs {int(m[1]) + 1}-{int(m[2]) + 1}", text)
+    return _EPOCH.sub(lambda m: f"Epoch {int(m[1]) + 1}", text)
+
+
 def keras_line(alert: Alert) -> str:
-    """A finding for Keras' log, its epoch counted as Keras displays it (``Epoch 6/25`` is epoch 5 of the
-    ``logs``, of CSVLogger and of the report): ``curvediag: O102 val-loss-rising (warning) at Epoch 6: ...``."""
+    """A finding for Keras' log, its epochs counted as Keras displays them (``Epoch 6/25`` is epoch 5 of the
+    ``logs``, of CSVLogger and of the report): ``curvediag: O102 val-loss-rising (warning) at Epoch 6: ...``,
+    the message's own positions too (:func:`keras_epochs`)."""
     f = alert.finding
     if alert.at is None or alert.axis != "epoch" or not float(alert.at).is_integer():
         return alert.line()
-    return f"curvediag: {f.code} {f.name} ({f.severity}) at Epoch {int(alert.at) + 1}: {f.message}"
+    return f"curvediag: {f.code} {f.name} ({f.severity}) at Epoch {int(alert.at) + 1}: {keras_epochs(f.message)}"
 
 
 def _print_msg(line: str) -> None:
@@ -164,7 +182,8 @@ class CurvediagCallback(keras.callbacks.Callback):
         if report is not None:  # always a last word: the verdict, and where the report went
             where = (f"report written to {self.observer.report_path}" if self.observer.report_path
                      else "no report_path: the report is not written (cb.report holds it)")
-            self._lines.append(f"curvediag: {report.verdict} ({report.severity}): {report.headline} ({where})")
+            headline = keras_epochs(report.headline)
+            self._lines.append(f"curvediag: {report.verdict} ({report.severity}): {headline} ({where})")
         self._flush()
 
     @property

@@ -126,7 +126,9 @@ class End:
 class Watch:
     """Follow ``path`` (see the module's doc).  ``emit`` gets each event as a dict: ``{"event":
     "finding", ...}`` (:meth:`Alert.to_dict` and ``path``, with the :class:`Alert` as the second
-    argument) and a last ``{"event": "end", ...}`` (None as the second)."""
+    argument) and a last ``{"event": "end", ...}`` (None as the second).  ``on_finding`` gets each
+    finding's :class:`Alert` too, after ``emit`` (``curvediag watch --webhook``: a
+    :class:`curvediag.alerts.Webhook`, which posts on a thread of its own: the watch never waits)."""
 
     path: str
     settings: Settings = field(default_factory=Settings)
@@ -137,6 +139,7 @@ class Watch:
     debug: bool = False
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Any] = time.sleep
+    on_finding: Callable[[Alert], Any] | None = None
 
     def __post_init__(self) -> None:
         # the library also takes interval=0 (a caller's own sleep, as the tests' fake clocks): finite, at most an hour
@@ -311,6 +314,8 @@ class Watch:
         limit = None if self.settings.fail_on == "never" else severity_rank(self.settings.fail_on)
         for a in due:
             self.emit({"event": "finding", "path": self._source, **a.to_dict()}, a)
+            if self.on_finding is not None:
+                self.on_finding(a)
         if limit is not None and any(severity_rank(a.finding.severity) >= limit for a in due):
             return self._end(FINDINGS, "fail-on")
         return None

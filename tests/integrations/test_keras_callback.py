@@ -374,3 +374,35 @@ def test_a_healthy_run_says_its_verdict_and_where_the_report_went(tmp_path, caps
     said = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("curvediag:")]
     assert said and said[-1].startswith(f"curvediag: {cb.report.verdict} (")
     assert said[-1].endswith(f"(report written to {tmp_path / 'r.json'})") and (tmp_path / "r.json").exists()
+
+
+def test_printed_epochs_are_the_ones_keras_displays(capsys):
+    """A real run printing Keras' own ``Epoch N/M`` lines: the finding's text names the epoch that
+    blew up by Keras' number (the one whose metrics line first shows ``loss: nan``), and the stop's
+    "best val_loss at Epoch N" is the ``Epoch N/M`` whose metrics line shows the lowest val_loss."""
+    cb = CurvediagCallback(stop_on=("diverged",))
+    _fit_verbose([cb])
+    out = capsys.readouterr().out.splitlines()
+    shown: dict[int, str] = {}  # Keras' displayed epoch number -> its metrics line
+    for k, ln in enumerate(out):
+        if ln.startswith("Epoch ") and "/" in ln:
+            shown[int(ln.split()[1].split("/")[0])] = next(m for m in out[k + 1:] if " - loss: " in m)
+    first_nan = min(n for n, m in shown.items() if "loss: nan" in m)
+    d101 = next(ln for ln in out if ln.startswith("curvediag: D101"))
+    assert d101.startswith(f"curvediag: D101 non-finite-loss (error) at Epoch {first_nan}: ")
+    assert f"became NaN at Epoch {first_nan} " in d101 and "epoch " not in d101.split(": ", 1)[1]
+    val = {n: float(m.split("val_loss: ")[1].split()[0]) for n, m in shown.items() if "val_loss: nan" not in m}
+    best = min(val, key=lambda n: val[n])
+    assert any(ln.startswith(f"curvediag: the best val_loss was {val[best]:.4g} at Epoch {best} ") for ln in out)
+    last = [ln for ln in out if ln.startswith("curvediag:")][-1]
+    assert last.startswith("curvediag: diverged (error): ") and f"at Epoch {first_nan} " in last
+    # the report and the alerts keep the log's own axis, 0-based as CSVLogger writes it
+    assert cb.alerts[0].at == first_nan - 1 and f"at epoch {first_nan - 1} " in cb.report.headline
+
+
+def test_keras_epochs_shifts_positions_not_amounts():
+    from curvediag.keras import keras_epochs
+
+    assert (keras_epochs("lowest at epoch 37, near the end at epoch 39. over epochs 30-39; 10 epochs; step 4")
+            == "lowest at Epoch 38, near the end at Epoch 40. over Epochs 31-40; 10 epochs; step 4")
+    assert keras_epochs("at epoch 2.5 and epoch 0") == "at epoch 2.5 and Epoch 1"

@@ -432,6 +432,95 @@ def test_settings_come_from_the_config_file_as_for_analyze(tmp_path):
     assert r.returncode == 2 and len(r.stderr.splitlines()) == 1
 
 
+# -- --webhook: each new finding POSTed once to a server the test starts on localhost -------------
+
+
+class _Receiver:
+    """An HTTP server on 127.0.0.1 recording the JSON of each POST."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        got = self.got = []
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", 0))
+                got.append((self.headers.get("Content-Type"), json.loads(self.rfile.read(n))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_webhook_gets_each_new_finding_of_a_growing_log_once(tmp_path):
+    log = tmp_path / "metrics.csv"
+    steps = csv_steps(log, curve("diverged", 30), sleep=0.05)
+    steps += [{"op": "append", "path": str(log), "text": f"{e},nan,nan\n", "sleep": 0.5} for e in range(30, 60)]
+    hook = _Receiver()
+    writer = start_writer(tmp_path, steps)
+    try:
+        r = watch(str(log), "--fail-on", "error", "--format", "jsonl", "--webhook", hook.url, *FAST)
+    finally:
+        finish(writer)
+        hook.close()
+    assert r.returncode == 1, r.stderr
+    assert r.stderr == ""
+    evs = events(r.stdout)
+    findings = [e for e in evs if e["event"] == "finding"]
+    assert findings and evs[-1]["reason"] == "fail-on"
+    # one POST per finding said, the one that ended the watch included, each the alerts' payload
+    assert sorted(b["code"] for _, b in hook.got) == sorted(e["code"] for e in findings)
+    by_code = {b["code"]: (ctype, b) for ctype, b in hook.got}
+    for e in findings:
+        ctype, body = by_code[e["code"]]
+        assert ctype == "application/json" and body["source"] == "curvediag"
+        assert {k: body[k] for k in ("code", "name", "verdict", "severity", "message", "at", "axis", "points")} == \
+            {k: e[k] for k in ("code", "name", "verdict", "severity", "message", "at", "axis", "points")}
+        assert body["level"] == {"error": "ERROR", "warning": "WARN", "info": "INFO"}[e["severity"]]
+        assert body["title"] == f"curvediag: {e['code']} {e['name']} ({e['severity']})"
+        assert e["message"] in body["text"] and isinstance(body["remedies"], list)
+    assert by_code[findings[-1]["code"]][1]["severity"] == "error"
+
+
+def test_a_refused_webhook_is_said_once_on_stderr_and_the_watch_goes_on(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nobody listens there
+    log = tmp_path / "metrics.csv"
+    writer = start_writer(tmp_path, csv_steps(log, curve("overfitting", 40), sleep=0.02))
+    try:
+        r = watch(str(log), "--fail-on", "never", "--webhook", f"http://127.0.0.1:{port}/x", *FAST)
+    finally:
+        finish(writer)
+    assert r.returncode == 0, r.stderr
+    said = r.stdout.splitlines()
+    assert len(said) >= 3 and said[-1].startswith(f"curvediag: {log}: overfitting after 40 rows")  # went on to the end
+    err = r.stderr.splitlines()
+    assert len(err) == 1 and "webhook" in err[0] and f"127.0.0.1:{port}" in err[0] and "failed" in err[0], r.stderr
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/x", "hooks.example.com/x", ""])
+def test_a_webhook_that_is_not_an_http_url_is_one_line_and_status_2(tmp_path, url):
+    log = tmp_path / "metrics.csv"
+    log.write_text("epoch,loss,val_loss\n0,1,1\n")
+    r = watch(str(log), "--webhook", url, *FAST)
+    assert r.returncode == 2 and r.stdout == ""
+    assert len(r.stderr.splitlines()) == 1 and "not an http(s) URL" in r.stderr, r.stderr
+
+
 # -- the README -------------------------------------------------------------------------------
 
 
