@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Iterator
 
 from ..errors import InputError
 from ..table import RawTable
@@ -231,56 +232,96 @@ def all_runs(directory: str) -> list[FoundRun]:
         raise InputError(e.filename or directory, e.strerror or str(e)) from None
 
 
-def _all_runs(directory: str) -> list[FoundRun]:  # noqa: C901 - one pass per convention
-    root = Path(directory)
-    real_root = os.path.realpath(root)
-    seen = 0
+class _Search:
+    """One search below a root: the files seen so far (capped at ``_MAX_FILES``), the run
+    directories claimed by the conventions searched before, and the runs found, each with the
+    directory it is sorted by."""
 
-    def glob(pattern: str):
-        nonlocal seen
-        for p in root.glob(pattern):
-            seen += 1
-            if seen > _MAX_FILES:
-                raise InputError(directory, f"more than {_MAX_FILES} files below it; name the log file")
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.root = Path(directory)
+        self.real_root = os.path.realpath(self.root)
+        self.seen = 0
+        self.claimed = _Claims()
+        self.runs: list[tuple[Path, FoundRun]] = []
+
+    def glob(self, pattern: str) -> Iterator[Path]:
+        """The paths below the root matching ``pattern``, refusing the search past ``_MAX_FILES``."""
+        for p in self.root.glob(pattern):
+            self.seen += 1
+            if self.seen > _MAX_FILES:
+                raise InputError(self.directory, f"more than {_MAX_FILES} files below it; name the log file")
             yield p
 
-    claimed = _Claims()
-    runs: list[tuple[Path, FoundRun]] = []
+    def usable(self, p: Path) -> bool:
+        return _usable(p, self.root, self.real_root)
 
-    def rel(p: Path) -> str:
-        return os.path.relpath(p, root)
+    def rel(self, p: Path) -> str:
+        return os.path.relpath(p, self.root)
 
-    for run in find_runs(root):
-        claimed.add(run)
-        runs.append((run, FoundRun(str(run), "mlflow", "MLflow", rel(run))))
-    for pattern, what, up in RUN_CONVENTIONS:
-        groups: dict[Path, list[Path]] = {}
-        for p in glob(pattern):
-            if not _usable(p, root, real_root):
-                continue
-            d = p.parents[up - 1] if up else p
-            if what == "Hugging Face" and _CHECKPOINT.fullmatch(d.name):
-                d = d.parent
-            if d not in claimed:
-                groups.setdefault(d, []).append(p)
-        for d, files in groups.items():
-            claimed.add(d)
-            best = max(files, key=_rank)
-            runs.append((d, FoundRun(str(best), "file", what, rel(best))))
+    def add(self, d: Path, run: FoundRun) -> None:
+        self.claimed.add(d)
+        self.runs.append((d, run))
+
+
+def _mlflow_runs(search: _Search) -> None:
+    """MLflow file-store runs: searched first, so no other convention claims their files."""
+    for run in find_runs(search.root):
+        search.add(run, FoundRun(str(run), "mlflow", "MLflow", search.rel(run)))
+
+
+def _convention_runs(search: _Search, pattern: str, what: str, up: int) -> None:
+    """One file-naming convention of ``RUN_CONVENTIONS``: every file matching ``pattern`` names
+    its run directory ``up`` levels above it (a Hugging Face ``checkpoint-N`` copy names the
+    output directory holding it); each unclaimed directory is one run, read from its
+    highest-ranked file."""
+    groups: dict[Path, list[Path]] = {}
+    for p in search.glob(pattern):
+        if not search.usable(p):
+            continue
+        d = p.parents[up - 1] if up else p
+        if what == "Hugging Face" and _CHECKPOINT.fullmatch(d.name):
+            d = d.parent
+        if d not in search.claimed:
+            groups.setdefault(d, []).append(p)
+    for d, files in groups.items():
+        best = max(files, key=_rank)
+        search.add(d, FoundRun(str(best), "file", what, search.rel(best)))
+
+
+def _tensorboard_runs(search: _Search) -> None:
+    """TensorBoard run folders: each folder holding event files (a ``train``/``validation``/``eval``
+    subfolder counts for its parent), unless it lies inside another event folder (read with it)
+    or another convention claimed it."""
     events: set[Path] = set()
-    for p in glob(f"**/{EVENT_FILE_PREFIX}.*"):
-        if _usable(p, root, real_root):
+    for p in search.glob(f"**/{EVENT_FILE_PREFIX}.*"):
+        if search.usable(p):
             d = p.parent
-            if d.name in ("train", "validation", "eval") and d != root:
+            if d.name in ("train", "validation", "eval") and d != search.root:
                 d = d.parent
             events.add(d)
     for d in sorted(events):
-        if any(a in events for a in d.parents) or d in claimed:
+        if any(a in events for a in d.parents) or d in search.claimed:
             continue  # inside another run folder (read with it), or another convention's run
-        claimed.add(d)
-        runs.append((d, FoundRun(str(d), "events", "TensorBoard", rel(d) if d != root else ".")))
-    if not runs:
-        loose = {p for pattern in LOOSE for p in glob("**/" + pattern) if _usable(p, root, real_root)}
-        runs = [(p, FoundRun(str(p), "file", "training", rel(p))) for p in loose]
-    runs.sort(key=lambda r: [natural(part) for part in Path(os.path.relpath(r[0], root)).parts])
-    return [r for _, r in runs]
+        search.add(d, FoundRun(str(d), "events", "TensorBoard", search.rel(d) if d != search.root else "."))
+
+
+def _loose_files(search: _Search) -> None:
+    """Where no convention found a run: every loose log file (``LOOSE`` patterns) is a run of its own."""
+    loose = {p for pattern in LOOSE for p in search.glob("**/" + pattern) if search.usable(p)}
+    search.runs = [(p, FoundRun(str(p), "file", "training", search.rel(p))) for p in loose]
+
+
+def _all_runs(directory: str) -> list[FoundRun]:
+    """The conventions searched in turn (each claims its run directories from the later ones),
+    sorted by the numbers in their paths."""
+    search = _Search(directory)
+    _mlflow_runs(search)
+    for pattern, what, up in RUN_CONVENTIONS:
+        _convention_runs(search, pattern, what, up)
+    _tensorboard_runs(search)
+    if not search.runs:
+        _loose_files(search)
+    root = search.root
+    search.runs.sort(key=lambda r: [natural(part) for part in Path(os.path.relpath(r[0], root)).parts])
+    return [r for _, r in search.runs]
