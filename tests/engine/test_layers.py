@@ -170,7 +170,6 @@ def _cycles(edges: set[tuple[str, str]]) -> list[list[str]]:
     on: set[str] = set()
     out: list[list[str]] = []
     counter = [0]
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
 
     def visit(v: str) -> None:
         index[v] = low[v] = counter[0]
