@@ -27,6 +27,7 @@ import typer
 from .output import err
 from .readers import FORMATS as READER_FORMATS
 from .render import OutputOptions
+from .settings import _COLUMN_KEYS  # the column options' configuration keys, written once
 from .vocabulary import FailOn, OutputFormat, format_help
 
 if TYPE_CHECKING:
@@ -109,7 +110,6 @@ def grouped(**groups: Group) -> Callable[[Callable[..., Any]], Callable[..., Any
 #: the configuration keys the command line sets on the settings as read (Settings.reading), not
 #: through the file's checks: how to read a log
 _READING = {"input-format", "run"}
-COLUMN_KEYS = {"loss": "train_loss", "val-loss": "val_loss", "acc": "train_acc", "val-acc": "val_acc", "metric": "metric"}
 
 
 def build_settings(values: Mapping[str, Any], flags: tuple[Flag, ...]) -> "Settings":
@@ -126,8 +126,8 @@ def build_settings(values: Mapping[str, Any], flags: tuple[Flag, ...]) -> "Setti
         if f.key is None or value is None:
             continue
         value = value.value if isinstance(value, Enum) else (True if value else None) if isinstance(value, bool) else value
-        if f.key in COLUMN_KEYS:
-            columns[COLUMN_KEYS[f.key]] = value
+        if f.key in _COLUMN_KEYS:
+            columns[_COLUMN_KEYS[f.key]] = value
         elif f.key in _READING:
             reading[f.key] = value
         elif f.key.startswith("rules."):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from ..errors import UsageError
+from ..settings import _kind, _shown, _whole  # the configuration's value words, written once
 
 #: The largest value any rule option may take (a finite bound: 1e308 is a typo, not a threshold).
 MAX_OPTION = 1e6
@@ -122,42 +123,16 @@ class RuleOptions:
         return cls(**{k: v for k, v in values.items() if k in cls.defaults()})
 
 
-def _kind_word(value: object) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
-            dict: "a table"}.get(type(value), type(value).__name__)
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def whole(value: object) -> int | None:
-    """An integer from TOML (int, or an integral float) or from the environment (a string)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip()) if any(c in value for c in ".eE") else int(value.strip())
-        except ValueError:
-            return None
-    if isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
-            return None
-        return int(value)
-    return value if isinstance(value, int) else None
-
-
 def check_option(value: object, spec: Spec, where: str) -> int | float:
     """A rule option checked against its kind and range; the value the rule will see.  ``where``
     begins the one-line error (``pyproject.toml: rules.O102.rise_limit``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"{where} must be a number, not {_kind_word(value)}")
+        raise UsageError(f"{where} must be a number, not {_kind(value)}")
     if not math.isfinite(value):
         raise UsageError(f"{where} must be a finite number, not {value}")
     kind = spec.kind
     if kind.whole:
-        k = whole(value)
+        k = _whole(value)
         if k is None or not kind.lo <= k <= kind.hi:
             raise UsageError(f"{where} must be a whole number between {kind.lo:g} and {kind.hi:.0f}, not {_shown(value)}")
         return k
@@ -205,4 +180,4 @@ def defaults_cell(options: type[RuleOptions]) -> str:
 
 
 __all__ = ["AMOUNT", "COUNT", "FACTOR", "MAX_OPTION", "SHARE", "Kind", "RuleOptions", "Spec", "amount", "check_option",
-           "check_table", "count", "defaults_cell", "factor", "options_markdown", "options_text", "share", "whole"]
+           "check_table", "count", "defaults_cell", "factor", "options_markdown", "options_text", "share"]
